@@ -1,0 +1,34 @@
+//! The plugins built into the `ferry` binary, compiled from `plugins/` by the build.
+
+use crate::runtime::{LoadError, LoadOptions, Plugin, Runtime};
+
+include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
+
+/// The names of the built-in plugins.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    BUILTINS.iter().map(|(name, _)| *name)
+}
+
+/// The component bytes of the built-in plugin `name`.
+pub fn bytes(name: &str) -> Option<&'static [u8]> {
+    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+}
+
+/// Loads the built-in plugin `name`.
+pub async fn load(runtime: &Runtime, name: &str, options: &LoadOptions) -> Result<Plugin, LoadError> {
+    let bytes = bytes(name).ok_or_else(|| LoadError::Unknown {
+        name: name.to_string(),
+        known: names().collect::<Vec<_>>().join(", "),
+    })?;
+    runtime.load(&format!("builtin:{name}"), bytes, options).await
+}
+
+/// Loads a plugin given either as a built-in name or as a path to a `.wasm` file.
+pub async fn resolve(runtime: &Runtime, reference: &str, options: &LoadOptions) -> Result<Plugin, LoadError> {
+    let path = std::path::Path::new(reference);
+    if reference.ends_with(".wasm") || reference.contains('/') || path.exists() && bytes(reference).is_none() {
+        runtime.load_file(path, options).await
+    } else {
+        load(runtime, reference, options).await
+    }
+}

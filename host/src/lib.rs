@@ -1,0 +1,10 @@
+//! Ferry's host: the sandboxed WebAssembly plugin runtime, data handling, and the pieces
+//! the `ferry` binary is made of.
+
+pub mod builtin;
+pub mod manifest;
+pub mod runtime;
+
+pub use manifest::{CONTRACT_VERSION, Manifest, PluginKind};
+pub use runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
+pub use runtime::{LoadError, LoadOptions, Plugin, PluginError, Runtime, RuntimeOptions};

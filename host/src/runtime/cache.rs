@@ -1,0 +1,93 @@
+//! Compiled components cached on disk, keyed by the component's sha256 and the engine's
+//! compatibility hash: a second load is a deserialize, not a compile.
+
+use std::{
+    fs,
+    hash::{DefaultHasher, Hash, Hasher},
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use wasmtime::{Engine, component::Component};
+
+/// How a component was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Compiled now (and written to the cache when there is one).
+    Compiled,
+    /// Deserialized from the cache.
+    Cached,
+}
+
+/// A folder of compiled components; `None` compiles every time.
+#[derive(Debug, Clone)]
+pub struct ComponentCache {
+    dir: Option<PathBuf>,
+}
+
+impl ComponentCache {
+    /// A cache in `dir` (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: Some(dir.into()),
+        }
+    }
+
+    /// No cache: compile every time.
+    pub fn disabled() -> Self {
+        Self { dir: None }
+    }
+
+    /// The cache folder, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    fn path_for(&self, engine: &Engine, digest_hex: &str) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        let mut h = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        env!("CARGO_PKG_VERSION").hash(&mut h);
+        Some(dir.join(format!("{digest_hex}-{:016x}.cwasm", h.finish())))
+    }
+
+    /// The compiled component for `bytes` (whose sha256 is `digest_hex`).
+    pub fn load(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        digest_hex: &str,
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
+        let path = self.path_for(engine, digest_hex);
+        if let Some(path) = &path
+            && path.exists()
+        {
+            // SAFETY: the file was written by `serialize` below into a folder only this host
+            // writes; wasmtime checks its header and engine compatibility before use.
+            match unsafe { Component::deserialize_file(engine, path) } {
+                Ok(c) => return Ok((c, CacheOutcome::Cached)),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached component");
+                    let _ = fs::remove_file(path);
+                }
+            }
+        }
+        let component = Component::new(engine, bytes)?;
+        if let Some(path) = &path
+            && let Err(e) = write_atomically(path, &component.serialize()?)
+        {
+            tracing::warn!(path = %path.display(), error = %e, "could not cache a compiled component");
+        }
+        Ok((component, CacheOutcome::Compiled))
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

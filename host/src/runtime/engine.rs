@@ -1,0 +1,65 @@
+//! The one shared wasmtime `Engine`: component model, pooling allocator, epoch deadlines.
+
+use std::{thread, time::Duration};
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The largest memory any plugin instance may be granted.
+pub const MAX_MEMORY_BYTES: usize = 4 << 30;
+
+/// Settings of the engine shared by every plugin.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Instances that can be alive at once (pool slots).
+    pub max_instances: u32,
+    /// Use the pooling allocator (falls back to on-demand allocation when false).
+    pub pooling: bool,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            max_instances: 256,
+            pooling: true,
+        }
+    }
+}
+
+/// Builds the engine and starts the thread that advances its epoch.
+pub fn new_engine(settings: &EngineSettings) -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(1 << 20);
+    config.async_stack_size(4 << 20);
+    if settings.pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        let n = settings.max_instances;
+        pool.total_component_instances(n)
+            .total_core_instances(n * 4)
+            .total_memories(n * 2)
+            .total_tables(n * 4)
+            .total_stacks(n)
+            .max_memories_per_component(8)
+            .max_tables_per_component(8)
+            .max_core_instances_per_component(16)
+            .max_memory_size(MAX_MEMORY_BYTES);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    let engine = Engine::new(&config)?;
+    let weak = engine.weak();
+    thread::Builder::new()
+        .name("ferry-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map_err(|e| wasmtime::Error::msg(format!("could not start the epoch thread: {e}")))?;
+    Ok(engine)
+}

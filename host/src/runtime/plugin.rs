@@ -1,0 +1,362 @@
+//! Loading a plugin: from bytes to a checked, compiled, pre-instantiated component.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, InstancePre};
+
+use super::bindings::{alert_sink, deployer, model, transform, validator};
+use super::cache::CacheOutcome;
+use super::error::{Failure, LoadError, PluginError};
+use super::grants::Grants;
+use super::limits::{LimitOverrides, Limits};
+use super::session::{Session, timed};
+use super::state::StoreState;
+use super::Runtime;
+use crate::manifest::{CONTRACT_VERSION, Manifest, PluginKind, contract_compatible};
+
+/// What an operator decides when loading a plugin.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Capabilities granted (only those the manifest asks for take effect).
+    pub grants: Grants,
+    /// Limits that override the manifest's defaults.
+    pub limits: LimitOverrides,
+}
+
+/// A component pre-instantiated for its kind's world.
+#[derive(Clone)]
+pub(crate) enum KindPre {
+    Validator(validator::ValidatorPluginPre<StoreState>),
+    Transform(transform::TransformPluginPre<StoreState>),
+    Model(model::ModelPluginPre<StoreState>),
+    Deployer(deployer::DeployerPluginPre<StoreState>),
+    AlertSink(alert_sink::AlertSinkPluginPre<StoreState>),
+}
+
+impl KindPre {
+    fn new(kind: PluginKind, pre: InstancePre<StoreState>) -> wasmtime::Result<Self> {
+        Ok(match kind {
+            PluginKind::Validator => KindPre::Validator(validator::ValidatorPluginPre::new(pre)?),
+            PluginKind::Transform => KindPre::Transform(transform::TransformPluginPre::new(pre)?),
+            PluginKind::Model => KindPre::Model(model::ModelPluginPre::new(pre)?),
+            PluginKind::Deployer => KindPre::Deployer(deployer::DeployerPluginPre::new(pre)?),
+            PluginKind::AlertSink => {
+                KindPre::AlertSink(alert_sink::AlertSinkPluginPre::new(pre)?)
+            }
+        })
+    }
+}
+
+struct Inner {
+    runtime: Runtime,
+    manifest: Manifest,
+    digest: String,
+    size: usize,
+    source: String,
+    label: Arc<str>,
+    grants: Arc<Grants>,
+    limits: Limits,
+    pre: KindPre,
+    cache: CacheOutcome,
+}
+
+/// A loaded plugin: cheap to clone, shared across threads; each call site creates its own
+/// instances from it.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.inner.manifest.name)
+            .field("version", &self.inner.manifest.version.to_string())
+            .field("kind", &self.inner.manifest.kind)
+            .field("digest", &self.inner.digest)
+            .finish()
+    }
+}
+
+impl Plugin {
+    /// The checked manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.inner.manifest.name
+    }
+
+    /// The plugin's kind.
+    pub fn kind(&self) -> PluginKind {
+        self.inner.manifest.kind
+    }
+
+    /// `sha256:` and the hex digest of the component's bytes.
+    pub fn digest(&self) -> &str {
+        &self.inner.digest
+    }
+
+    /// The component's size in bytes.
+    pub fn size(&self) -> usize {
+        self.inner.size
+    }
+
+    /// Where the bytes came from (a path, or `builtin:NAME`).
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+
+    /// The limits instances run under.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// The capabilities instances get.
+    pub fn grants(&self) -> Arc<Grants> {
+        self.inner.grants.clone()
+    }
+
+    /// Whether the compiled code came from the on-disk cache.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.inner.cache
+    }
+
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    pub(crate) fn pre(&self) -> &KindPre {
+        &self.inner.pre
+    }
+
+    pub(crate) fn label(&self) -> Arc<str> {
+        self.inner.label.clone()
+    }
+
+    pub(crate) fn error(&self, operation: &'static str, failure: Failure) -> PluginError {
+        PluginError {
+            plugin: self.inner.manifest.name.clone(),
+            version: self.inner.manifest.version.to_string(),
+            kind: self.inner.manifest.kind,
+            operation,
+            failure,
+        }
+    }
+
+    pub(crate) fn expect_kind(&self, kind: PluginKind) -> Result<(), PluginError> {
+        if self.kind() == kind {
+            Ok(())
+        } else {
+            Err(self.error(
+                "instantiate",
+                Failure::Host(format!("this is a {} plugin, not a {kind}", self.kind())),
+            ))
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The kind and contract version read off a component's exports.
+fn exported_kind(
+    runtime: &Runtime,
+    component: &Component,
+    source_name: &str,
+) -> Result<(PluginKind, semver::Version), LoadError> {
+    let ty = component.component_type();
+    let mut names = Vec::new();
+    let mut found: Vec<(PluginKind, semver::Version)> = Vec::new();
+    for (name, _) in ty.exports(runtime.engine()) {
+        names.push(name.to_string());
+        let Some(rest) = name.strip_prefix("ferry:plugin/") else {
+            continue;
+        };
+        let (iface, version) = rest.split_once('@').unwrap_or((rest, ""));
+        if let Some(kind) = PluginKind::ALL.into_iter().find(|k| k.interface() == iface) {
+            let version =
+                semver::Version::parse(version).map_err(|_| LoadError::WrongWorld {
+                    source_name: source_name.to_string(),
+                    world: kind.world(),
+                    message: format!("export `{name}` carries no valid contract version"),
+                })?;
+            found.push((kind, version));
+        }
+    }
+    match found.len() {
+        0 => Err(LoadError::NotAPlugin {
+            source_name: source_name.to_string(),
+            exports: names.join(", "),
+        }),
+        1 => Ok(found.remove(0)),
+        _ => Err(LoadError::WrongWorld {
+            source_name: source_name.to_string(),
+            world: found[0].0.world(),
+            message: format!(
+                "it exports the interfaces of several kinds ({}); a plugin is of one kind",
+                found
+                    .iter()
+                    .map(|(k, _)| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+    }
+}
+
+pub(crate) async fn load(
+    runtime: &Runtime,
+    source_name: &str,
+    bytes: &[u8],
+    options: &LoadOptions,
+) -> Result<Plugin, LoadError> {
+    let source = || source_name.to_string();
+    if !bytes.starts_with(b"\0asm") {
+        return Err(LoadError::NotWasm {
+            source_name: source(),
+        });
+    }
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        return Err(LoadError::CoreModule {
+            source_name: source(),
+        });
+    }
+    if !wasmparser::Parser::is_component(bytes) {
+        return Err(LoadError::Invalid {
+            source_name: source(),
+            message: "unknown WebAssembly encoding version".into(),
+        });
+    }
+    let digest_hex = sha256_hex(bytes);
+    let (component, cache) = {
+        let engine = runtime.engine().clone();
+        let cache = runtime.cache().clone();
+        let owned = bytes.to_vec();
+        let digest = digest_hex.clone();
+        tokio::task::spawn_blocking(move || cache.load(&engine, &owned, &digest))
+            .await
+            .map_err(|e| LoadError::Invalid {
+                source_name: source(),
+                message: format!("the compiler task failed: {e}"),
+            })?
+            .map_err(|e| LoadError::Invalid {
+                source_name: source(),
+                message: format!("{e:#}"),
+            })?
+    };
+
+    let (kind, contract) = exported_kind(runtime, &component, source_name)?;
+    if !contract_compatible(&contract, &CONTRACT_VERSION) {
+        return Err(LoadError::IncompatibleContract {
+            source_name: source(),
+            found: contract,
+            host: CONTRACT_VERSION,
+        });
+    }
+    let linker = runtime.linker_for(kind);
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| LoadError::Imports {
+            source_name: source(),
+            kind,
+            message: format!("{e:#}"),
+        })?;
+    let pre = KindPre::new(kind, pre).map_err(|e| LoadError::WrongWorld {
+        source_name: source(),
+        world: kind.world(),
+        message: format!("{e:#}"),
+    })?;
+
+    // Ask the plugin for its manifest in a sandbox with nothing granted and default limits.
+    let probe = Plugin {
+        inner: Arc::new(Inner {
+            runtime: runtime.clone(),
+            manifest: Manifest::placeholder(source_name, kind, contract.clone()),
+            digest: format!("sha256:{digest_hex}"),
+            size: bytes.len(),
+            source: source(),
+            label: Arc::from(source_name),
+            grants: Arc::new(Grants::default()),
+            limits: Limits::DEFAULT,
+            pre: pre.clone(),
+            cache,
+        }),
+    };
+    let raw = describe(&probe)
+        .await
+        .map_err(|error| LoadError::Describe {
+            source_name: source(),
+            error,
+        })?;
+    let manifest = Manifest::from_wit(raw, contract).map_err(|error| LoadError::Manifest {
+        source_name: source(),
+        error,
+    })?;
+    if manifest.kind != kind {
+        return Err(LoadError::KindMismatch {
+            source_name: source(),
+            declared: manifest.kind,
+            exported: kind,
+        });
+    }
+    let mut asked = manifest.capabilities.clone();
+    if !kind.may_use_http() {
+        asked.http_hosts.clear();
+    }
+    let (grants, dropped) = options.grants.restrict_to(&asked);
+    for note in dropped {
+        tracing::warn!(plugin = %manifest.name, "{note}");
+    }
+    let limits = options.limits.resolve(&manifest.limits);
+    let label = Arc::from(format!("{}@{}", manifest.name, manifest.version));
+    let plugin = Plugin {
+        inner: Arc::new(Inner {
+            runtime: runtime.clone(),
+            manifest,
+            digest: format!("sha256:{digest_hex}"),
+            size: bytes.len(),
+            source: source(),
+            label,
+            grants: Arc::new(grants),
+            limits,
+            pre,
+            cache,
+        }),
+    };
+    // A granted directory that cannot be opened is an operator error: report it now.
+    Session::new(&plugin).map_err(|e| LoadError::Grant {
+        guest_path: String::new(),
+        host_path: String::new(),
+        message: e.to_string(),
+    })?;
+    Ok(plugin)
+}
+
+async fn describe(plugin: &Plugin) -> Result<super::bindings::types::Manifest, PluginError> {
+    let mut session = Session::new(plugin)?;
+    let limit = session.arm("get-manifest")?;
+    macro_rules! get {
+        ($pre:expr, $m:ident) => {{
+            let out = timed(limit, async {
+                let inst = $pre.instantiate_async(&mut session.store).await?;
+                inst.ferry_plugin_plugin()
+                    .call_get_manifest(&mut session.store)
+                    .await
+            })
+            .await;
+            session.settle_plain("get-manifest", out)
+        }};
+    }
+    match plugin.pre() {
+        KindPre::Validator(p) => get!(p, v),
+        KindPre::Transform(p) => get!(p, t),
+        KindPre::Model(p) => get!(p, m),
+        KindPre::Deployer(p) => get!(p, d),
+        KindPre::AlertSink(p) => get!(p, a),
+    }
+}

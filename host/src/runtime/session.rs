@@ -1,0 +1,171 @@
+//! One instance's `Store` and the rules of calling into it: a deadline before every call,
+//! failures turned into typed errors, and an instance that failed is never used again.
+
+use std::{future::Future, time::Duration};
+
+use wasmtime::{Store, Trap};
+
+use super::bindings::types as wit;
+use super::engine::EPOCH_TICK;
+use super::error::{Failure, GuestError, PluginError};
+use super::plugin::Plugin;
+use super::state::StoreState;
+
+/// Extra wall-clock time allowed beyond a deadline for work the epoch cannot interrupt
+/// (a plugin waiting inside a host call).
+const WALL_GRACE: Duration = Duration::from_millis(500);
+
+/// A plugin instance's store and whether it may still be used.
+pub struct Session {
+    pub(crate) store: Store<StoreState>,
+    pub(crate) plugin: Plugin,
+    discarded: bool,
+}
+
+/// The raw outcome of one guest call.
+pub(crate) type Outcome<T> = Result<wasmtime::Result<T>, tokio::time::error::Elapsed>;
+
+impl Session {
+    /// A fresh store for `plugin`, limited and sandboxed as the plugin's grants say.
+    pub(crate) fn new(plugin: &Plugin) -> Result<Self, PluginError> {
+        let state = StoreState::new(plugin.label(), plugin.grants(), &plugin.limits())
+            .map_err(|e| plugin.error("instantiate", Failure::Host(e.to_string())))?;
+        let mut store = Store::new(plugin.runtime().engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        Ok(Self {
+            store,
+            plugin: plugin.clone(),
+            discarded: false,
+        })
+    }
+
+    /// Gets ready for a call: refuses a discarded instance and sets the deadline.
+    pub(crate) fn arm(&mut self, op: &'static str) -> Result<Duration, PluginError> {
+        if self.discarded {
+            return Err(self.plugin.error(op, Failure::Discarded));
+        }
+        let timeout_ms = self.plugin.limits().timeout_ms;
+        let ticks = u64::from(timeout_ms).div_ceil(EPOCH_TICK.as_millis() as u64) + 1;
+        self.store.set_epoch_deadline(ticks);
+        self.store.epoch_deadline_trap();
+        self.store.data_mut().limiter.refused = None;
+        Ok(Duration::from_millis(u64::from(timeout_ms)) + WALL_GRACE)
+    }
+
+    /// Turns the outcome of a call that returns the contract's `result<T, plugin-error>`.
+    pub(crate) fn settle<T>(
+        &mut self,
+        op: &'static str,
+        outcome: Outcome<Result<T, wit::PluginError>>,
+    ) -> Result<T, PluginError> {
+        match self.settle_plain(op, outcome)? {
+            Ok(v) => Ok(v),
+            Err(guest) => {
+                let guest = GuestError::from(guest);
+                let attempts = self.store.data().denials.take();
+                let failure = if attempts.is_empty() {
+                    Failure::Guest(guest)
+                } else {
+                    Failure::CapabilityDenied {
+                        attempts,
+                        detail: Some(guest.to_string()),
+                    }
+                };
+                Err(self.plugin.error(op, failure))
+            }
+        }
+    }
+
+    /// Turns the outcome of a call without a contract error into a value or a typed error.
+    pub(crate) fn settle_plain<T>(
+        &mut self,
+        op: &'static str,
+        outcome: Outcome<T>,
+    ) -> Result<T, PluginError> {
+        match outcome {
+            Ok(Ok(v)) => {
+                let refused = self.store.data().denials.take();
+                if !refused.is_empty() {
+                    tracing::warn!(plugin = %self.plugin.label(), ?refused, "plugin was refused access but carried on");
+                }
+                Ok(v)
+            }
+            Ok(Err(e)) => {
+                self.discarded = true;
+                let failure = self.classify(e);
+                Err(self.plugin.error(op, failure))
+            }
+            Err(_) => {
+                self.discarded = true;
+                let limit_ms = self.plugin.limits().timeout_ms;
+                Err(self.plugin.error(op, Failure::Timeout { limit_ms }))
+            }
+        }
+    }
+
+    fn classify(&mut self, e: wasmtime::Error) -> Failure {
+        let state = self.store.data();
+        let attempts = state.denials.take();
+        let output = state.output();
+        let oom = state.limiter.refused.is_some();
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Failure::Timeout {
+                limit_ms: self.plugin.limits().timeout_ms,
+            },
+            Some(Trap::StackOverflow) => Failure::StackOverflow,
+            _ if oom => Failure::OutOfMemory {
+                limit_mib: self.plugin.limits().memory_mib,
+            },
+            _ if !attempts.is_empty() => Failure::CapabilityDenied {
+                attempts,
+                detail: panic_message(&output),
+            },
+            _ => match panic_message(&output) {
+                Some(message) => Failure::Panic { message },
+                None => Failure::Trap {
+                    message: match e.downcast_ref::<Trap>() {
+                        Some(t) => t.to_string(),
+                        None => format!("{e:#}"),
+                    },
+                },
+            },
+        }
+    }
+
+    /// Marks the instance unusable (after a contract violation).
+    pub(crate) fn discard(&mut self) {
+        self.discarded = true;
+    }
+
+    /// True when the instance may still be called.
+    pub fn is_usable(&self) -> bool {
+        !self.discarded
+    }
+}
+
+/// Runs a guest call under a wall-clock deadline.
+pub(crate) async fn timed<T>(
+    limit: Duration,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> Outcome<T> {
+    tokio::time::timeout(limit, call).await
+}
+
+/// The panic message a Rust guest printed, if it printed one.
+fn panic_message(output: &str) -> Option<String> {
+    let start = output.find("panicked at")?;
+    let text: String = output[start..]
+        .lines()
+        .filter(|l| !l.starts_with("note: run with"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut text = text.trim().to_string();
+    if text.len() > 2000 {
+        let mut cut = 2000;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    Some(text)
+}

@@ -1,0 +1,255 @@
+//! The data of one plugin instance's `Store`: its WASI context built from its grants, the
+//! HTTP gate, the memory cap, captured output and the record of refused attempts.
+
+use std::sync::{Arc, Mutex};
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use super::bindings::base::ferry::plugin::host::{self, LogLevel};
+use super::error::LoadError;
+use super::grants::Grants;
+use super::limits::Limits;
+
+/// Bytes of a plugin's stdout and stderr kept for error reports.
+const OUTPUT_CAPTURE: usize = 64 * 1024;
+/// Log lines one instance may write; later ones are dropped.
+const MAX_LOG_LINES: u32 = 10_000;
+/// Longest log message kept, in bytes.
+const MAX_LOG_BYTES: usize = 4096;
+
+/// Attempts the sandbox refused, shared with callbacks that run outside the store.
+#[derive(Debug, Clone, Default)]
+pub struct Denials(Arc<Mutex<Vec<String>>>);
+
+impl Denials {
+    fn push(&self, what: String) {
+        if let Ok(mut v) = self.0.lock()
+            && v.len() < 32
+        {
+            v.push(what);
+        }
+    }
+
+    /// Takes the recorded refusals.
+    pub fn take(&self) -> Vec<String> {
+        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+}
+
+/// A memory cap that remembers when it refused to grow.
+#[derive(Debug)]
+pub struct MemoryCap {
+    limit: usize,
+    /// The size a refused growth asked for.
+    pub refused: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.refused = Some(desired);
+            Ok(false)
+        } else {
+            Ok(true)
+        }
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+
+    fn instances(&self) -> usize {
+        32
+    }
+
+    fn tables(&self) -> usize {
+        64
+    }
+
+    fn memories(&self) -> usize {
+        32
+    }
+}
+
+/// Lets through only HTTP requests to granted hosts, and records the others.
+pub struct HttpGate {
+    grants: Arc<Grants>,
+    denials: Denials,
+}
+
+impl WasiHttpHooks for HttpGate {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = wasmtime_wasi_http::Result<(
+                    http::Response<wasmtime_wasi_http::WasiBody>,
+                    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+                )>,
+            > + Send,
+    > {
+        let _ = fut;
+        let host = request.uri().host().unwrap_or("").to_string();
+        let port = request.uri().port_u16();
+        if !self.grants.allows_http(&host, port) {
+            let target = match port {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            };
+            self.denials.push(format!(
+                "HTTP request to {target} (not on the plugin's allow-list)"
+            ));
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                res.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+/// Everything a plugin instance's store holds.
+pub struct StoreState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: HttpGate,
+    table: ResourceTable,
+    /// The memory cap.
+    pub limiter: MemoryCap,
+    output: MemoryOutputPipe,
+    /// Refused attempts.
+    pub denials: Denials,
+    plugin: Arc<str>,
+    log_lines: u32,
+}
+
+impl StoreState {
+    /// A sandbox for `plugin` with exactly `grants` and `limits`.
+    pub fn new(plugin: Arc<str>, grants: Arc<Grants>, limits: &Limits) -> Result<Self, LoadError> {
+        let output = MemoryOutputPipe::new(OUTPUT_CAPTURE);
+        let denials = Denials::default();
+        let mut b = WasiCtxBuilder::new();
+        b.stdout(output.clone()).stderr(output.clone());
+        for (k, v) in &grants.env {
+            b.env(k, v);
+        }
+        for d in &grants.dirs {
+            let perms = if d.writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            b.preopened_dir(&d.host_path, &d.guest_path, perms)
+                .map_err(|e| LoadError::Grant {
+                    guest_path: d.guest_path.clone(),
+                    host_path: d.host_path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+        }
+        let socket_denials = denials.clone();
+        b.allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(move |addr, usage| {
+                socket_denials.push(format!("network {usage:?} to {addr} (no network is granted)"));
+                Box::pin(async { false })
+            });
+        Ok(Self {
+            wasi: b.build(),
+            http: WasiHttpCtx::new(),
+            hooks: HttpGate {
+                grants,
+                denials: denials.clone(),
+            },
+            table: ResourceTable::new(),
+            limiter: MemoryCap {
+                limit: limits.memory_bytes(),
+                refused: None,
+            },
+            output,
+            denials,
+            plugin,
+            log_lines: 0,
+        })
+    }
+
+    /// What the plugin printed to stdout and stderr (the last 64 KiB).
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.contents()).into_owned()
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+impl host::Host for StoreState {
+    fn log(&mut self, level: LogLevel, message: String, fields: Vec<(String, String)>) {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            if self.log_lines == MAX_LOG_LINES + 1 {
+                tracing::warn!(plugin = %self.plugin, "plugin logged more than {MAX_LOG_LINES} lines; dropping the rest");
+            }
+            return;
+        }
+        let mut message = message;
+        if message.len() > MAX_LOG_BYTES {
+            let mut cut = MAX_LOG_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let fields: String = fields
+            .iter()
+            .take(32)
+            .map(|(k, v)| format!(" {k}={v:?}"))
+            .collect();
+        let plugin = &*self.plugin;
+        match level {
+            LogLevel::Trace => tracing::trace!(plugin, "{message}{fields}"),
+            LogLevel::Debug => tracing::debug!(plugin, "{message}{fields}"),
+            LogLevel::Info => tracing::info!(plugin, "{message}{fields}"),
+            LogLevel::Warn => tracing::warn!(plugin, "{message}{fields}"),
+            LogLevel::Error => tracing::error!(plugin, "{message}{fields}"),
+        }
+    }
+}
+
+impl super::bindings::base::ferry::plugin::types::Host for StoreState {}

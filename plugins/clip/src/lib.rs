@@ -1,0 +1,154 @@
+//! `clip`: clips numeric columns to `[min, max]`, given in the configuration or learned as
+//! quantiles (`lower_quantile`, `upper_quantile`) in analysis.
+
+use ferry_sdk::prelude::*;
+use ferry_sdk::stats::QuantileSketch;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    columns: Option<Vec<String>>,
+    min: Option<f64>,
+    max: Option<f64>,
+    lower_quantile: Option<f64>,
+    upper_quantile: Option<f64>,
+}
+
+impl Config {
+    fn parse(json: &str) -> Result<Self> {
+        let c: Config = parse_config(json)?;
+        if c.min.is_some() && c.lower_quantile.is_some() {
+            return Err(config_error("give `min` or `lower_quantile`, not both"));
+        }
+        if c.max.is_some() && c.upper_quantile.is_some() {
+            return Err(config_error("give `max` or `upper_quantile`, not both"));
+        }
+        if c.min.is_none() && c.max.is_none() && c.lower_quantile.is_none() && c.upper_quantile.is_none() {
+            return Err(config_error("give at least one of `min`, `max`, `lower_quantile`, `upper_quantile`"));
+        }
+        for (key, q) in [("lower_quantile", c.lower_quantile), ("upper_quantile", c.upper_quantile)] {
+            if let Some(q) = q
+                && !(0.0..=1.0).contains(&q)
+            {
+                return Err(config_error(format!("`{key}` must be between 0 and 1, got {q}")));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (c.min, c.max)
+            && lo > hi
+        {
+            return Err(config_error(format!("`min` ({lo}) is above `max` ({hi})")));
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Bounds {
+    name: String,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    columns: Vec<Bounds>,
+}
+
+pub struct ClipAnalyzer {
+    config: Config,
+    columns: Vec<(String, QuantileSketch)>,
+}
+
+impl Analyzer for ClipAnalyzer {
+    fn update(&mut self, batch: &Batch) -> Result<()> {
+        if self.config.lower_quantile.is_none() && self.config.upper_quantile.is_none() {
+            return Ok(());
+        }
+        for (name, sketch) in &mut self.columns {
+            let column = batch.column(name)?;
+            for (row, v) in column.numeric()?.iter().enumerate() {
+                if !column.is_null(row) {
+                    sketch.add(*v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        let mut columns = Vec::new();
+        for (name, sketch) in &mut self.columns {
+            let min = match self.config.lower_quantile {
+                Some(q) => sketch.quantile(q),
+                None => self.config.min,
+            };
+            let max = match self.config.upper_quantile {
+                Some(q) => sketch.quantile(q),
+                None => self.config.max,
+            };
+            columns.push(Bounds { name: name.clone(), min, max });
+        }
+        encode_state(&State { columns })
+    }
+}
+
+pub struct ClipTransformer {
+    state: State,
+}
+
+impl Transformer for ClipTransformer {
+    fn apply(&self, batch: &Batch) -> Result<Batch> {
+        let mut out = BatchBuilder::new(batch.len());
+        for b in &self.state.columns {
+            let column = batch.column(&b.name)?;
+            let lo = b.min.unwrap_or(f64::NEG_INFINITY);
+            let hi = b.max.unwrap_or(f64::INFINITY);
+            let values = column.numeric()?.iter().map(|v| v.max(lo).min(hi)).collect();
+            out.push(Column::float64(&b.name, values).with_nulls(column.nulls.clone().unwrap_or_default()));
+        }
+        out.build()
+    }
+}
+
+pub struct Clip;
+
+impl Plugin for Clip {
+    fn manifest() -> ManifestBuilder {
+        ferry_sdk::manifest!("clip")
+            .keywords(["clip", "outliers", "winsorize"])
+            .config_schema(include_str!("../config.schema.json"))
+    }
+}
+
+impl Transform for Clip {
+    type Analyzer = ClipAnalyzer;
+    type Transformer = ClipTransformer;
+
+    fn new_analyzer(config: &str, input: Schema) -> Result<ClipAnalyzer> {
+        let config = Config::parse(config)?;
+        let columns = select_columns(config.columns.as_deref(), &input, is_numeric, "numbers")?
+            .into_iter()
+            .map(|n| (n, QuantileSketch::default()))
+            .collect();
+        Ok(ClipAnalyzer { config, columns })
+    }
+
+    fn new_transformer(_config: &str, state: &[u8]) -> Result<ClipTransformer> {
+        Ok(ClipTransformer { state: decode_state(state, "clip")? })
+    }
+
+    fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
+        let config = Config::parse(config)?;
+        Ok(select_columns(config.columns.as_deref(), input, is_numeric, "numbers")?
+            .into_iter()
+            .map(|name| Field {
+                nullable: input.iter().any(|f| f.name == name && f.nullable),
+                name,
+                data_type: DataType::Float64,
+            })
+            .collect())
+    }
+}
+
+ferry_sdk::export_transform!(Clip);

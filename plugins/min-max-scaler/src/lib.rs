@@ -1,0 +1,150 @@
+//! `min-max-scaler`: scales numeric columns into `feature_range` (default `[0, 1]`) with the
+//! minimum and maximum learned in analysis, as scikit-learn's `MinMaxScaler`.
+
+use ferry_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    columns: Option<Vec<String>>,
+    #[serde(default = "unit_range")]
+    feature_range: [f64; 2],
+    #[serde(default)]
+    clip: bool,
+}
+
+fn unit_range() -> [f64; 2] {
+    [0.0, 1.0]
+}
+
+impl Config {
+    fn parse(json: &str) -> Result<Self> {
+        let c: Config = parse_config(json)?;
+        if !(c.feature_range[0] < c.feature_range[1]) {
+            return Err(config_error(format!(
+                "`feature_range` must be [low, high] with low < high, got {:?}",
+                c.feature_range
+            )));
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Range {
+    name: String,
+    min: f64,
+    max: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    feature_range: [f64; 2],
+    clip: bool,
+    columns: Vec<Range>,
+}
+
+pub struct MinMaxAnalyzer {
+    config: Config,
+    ranges: Vec<Range>,
+}
+
+impl Analyzer for MinMaxAnalyzer {
+    fn update(&mut self, batch: &Batch) -> Result<()> {
+        for r in &mut self.ranges {
+            let column = batch.column(&r.name)?;
+            for (row, v) in column.numeric()?.iter().enumerate() {
+                if column.is_null(row) {
+                    continue;
+                }
+                if !v.is_finite() {
+                    return Err(input_error(&r.name, Some(row as u32), format!("{v} is not finite")));
+                }
+                r.min = r.min.min(*v);
+                r.max = r.max.max(*v);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        encode_state(&State {
+            feature_range: self.config.feature_range,
+            clip: self.config.clip,
+            columns: self.ranges.clone(),
+        })
+    }
+}
+
+pub struct MinMaxTransformer {
+    state: State,
+}
+
+impl Transformer for MinMaxTransformer {
+    fn apply(&self, batch: &Batch) -> Result<Batch> {
+        let [lo, hi] = self.state.feature_range;
+        let mut out = BatchBuilder::new(batch.len());
+        for r in &self.state.columns {
+            let column = batch.column(&r.name)?;
+            let span = if r.max > r.min { r.max - r.min } else { 1.0 };
+            let min = if r.min.is_finite() { r.min } else { 0.0 };
+            let values = column
+                .numeric()?
+                .iter()
+                .map(|v| {
+                    let s = (v - min) / span * (hi - lo) + lo;
+                    if self.state.clip { s.clamp(lo, hi) } else { s }
+                })
+                .collect();
+            out.push(Column::float64(&r.name, values).with_nulls(column.nulls.clone().unwrap_or_default()));
+        }
+        out.build()
+    }
+}
+
+pub struct MinMaxScaler;
+
+impl Plugin for MinMaxScaler {
+    fn manifest() -> ManifestBuilder {
+        ferry_sdk::manifest!("min-max-scaler")
+            .keywords(["scaling", "normalization", "numeric"])
+            .config_schema(include_str!("../config.schema.json"))
+    }
+}
+
+impl Transform for MinMaxScaler {
+    type Analyzer = MinMaxAnalyzer;
+    type Transformer = MinMaxTransformer;
+
+    fn new_analyzer(config: &str, input: Schema) -> Result<MinMaxAnalyzer> {
+        let config = Config::parse(config)?;
+        let ranges = select_columns(config.columns.as_deref(), &input, is_numeric, "numbers")?
+            .into_iter()
+            .map(|name| Range { name, min: f64::INFINITY, max: f64::NEG_INFINITY })
+            .collect();
+        Ok(MinMaxAnalyzer { config, ranges })
+    }
+
+    fn new_transformer(_config: &str, state: &[u8]) -> Result<MinMaxTransformer> {
+        Ok(MinMaxTransformer { state: decode_state(state, "min-max-scaler")? })
+    }
+
+    fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
+        let config = Config::parse(config)?;
+        float_outputs(select_columns(config.columns.as_deref(), input, is_numeric, "numbers")?, input)
+    }
+}
+
+fn float_outputs(names: Vec<String>, input: &Schema) -> Result<Schema> {
+    Ok(names
+        .into_iter()
+        .map(|name| Field {
+            nullable: input.iter().any(|f| f.name == name && f.nullable),
+            name,
+            data_type: DataType::Float64,
+        })
+        .collect())
+}
+
+ferry_sdk::export_transform!(MinMaxScaler);

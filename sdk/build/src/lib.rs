@@ -1,0 +1,145 @@
+//! Builds plugin crates of the current workspace to Wasm components from a `build.rs`.
+//!
+//! The build runs `cargo build --release --target wasm32-wasip2` for the given packages in a
+//! target folder of its own (beside the outer build's), the way wasmtime builds its guest test
+//! programs, and returns where each component landed.
+
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+/// The Wasm target plugins are built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// A plugin crate found on disk.
+#[derive(Debug, Clone)]
+pub struct PluginCrate {
+    /// The package name from its `Cargo.toml`.
+    pub package: String,
+    /// Its folder.
+    pub dir: PathBuf,
+}
+
+/// A built component.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The package name.
+    pub package: String,
+    /// The component file.
+    pub wasm: PathBuf,
+}
+
+/// Every crate in the sub-folders of `dir` (each with a `Cargo.toml`), sorted by folder.
+pub fn crates_in(dir: &Path) -> Vec<PluginCrate> {
+    let mut found = Vec::new();
+    let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
+    for entry in entries.flatten() {
+        let manifest = entry.path().join("Cargo.toml");
+        let Ok(text) = fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let value: toml::Table = text
+            .parse()
+            .unwrap_or_else(|e| panic!("parse {}: {e}", manifest.display()));
+        let package = value
+            .get("package")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str())
+            .unwrap_or_else(|| panic!("{} has no package name", manifest.display()));
+        found.push(PluginCrate {
+            package: package.to_string(),
+            dir: entry.path(),
+        });
+    }
+    found.sort_by(|a, b| a.dir.cmp(&b.dir));
+    found
+}
+
+/// Builds `crates` to components and returns them in the same order. `watch` lists further
+/// folders (the SDK, the WIT) whose changes must rebuild them.
+pub fn build(crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
+    for c in crates {
+        println!("cargo:rerun-if-changed={}", c.dir.display());
+    }
+    for w in watch {
+        println!("cargo:rerun-if-changed={}", w.display());
+    }
+    if crates.is_empty() {
+        return Vec::new();
+    }
+    check_target_installed();
+
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set for build scripts"));
+    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out: share one Wasm folder per target.
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .map(|t| t.join("wasm-plugins"))
+        .unwrap_or_else(|| out_dir.join("wasm-plugins"));
+
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--target")
+        .arg(TARGET)
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for c in crates {
+        cmd.arg("-p").arg(&c.package);
+    }
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo to build plugins: {e}"));
+    if !status.success() {
+        panic!(
+            "building the plugins for {TARGET} failed ({status}); if the error is E0463 \
+             (can't find crate for `core`), run `rustup toolchain install` in the project folder"
+        );
+    }
+    crates
+        .iter()
+        .map(|c| {
+            let wasm = target_dir
+                .join(TARGET)
+                .join("release")
+                .join(format!("{}.wasm", c.package.replace('-', "_")));
+            assert!(wasm.exists(), "{} was not built", wasm.display());
+            Built {
+                package: c.package.clone(),
+                wasm,
+            }
+        })
+        .collect()
+}
+
+fn check_target_installed() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+        return;
+    };
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !sysroot.join("lib/rustlib").join(TARGET).exists() {
+        panic!(
+            "the Rust target {TARGET} is not installed for {}: run `rustup toolchain install` \
+             in the project folder (it reads rust-toolchain.toml), or `rustup target add {TARGET}`",
+            sysroot.display()
+        );
+    }
+}
