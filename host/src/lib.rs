@@ -2,6 +2,7 @@
 //! the `ferry` binary is made of.
 
 pub mod builtin;
+pub mod data;
 pub mod manifest;
 pub mod runtime;
 

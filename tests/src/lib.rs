@@ -1,0 +1,88 @@
+//! Helpers shared by Ferry's integration tests: the guest components, a runtime, real data,
+//! and a check that a healthy plugin still answers correctly.
+
+use std::{path::PathBuf, sync::OnceLock};
+
+use ferry_host::builtin;
+use ferry_host::data::CsvReader;
+use ferry_host::runtime::{LoadOptions, Plugin, Runtime, RuntimeOptions, TransformInstance};
+use ferry_host::{Batch, Column, ColumnData};
+
+/// Paths of the guest components built from `tests/guests`.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+/// A runtime shared by the tests of one binary, with its own compile cache.
+pub fn runtime() -> Runtime {
+    static RT: OnceLock<(Runtime, tempfile::TempDir)> = OnceLock::new();
+    RT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rt = Runtime::new(RuntimeOptions {
+            cache_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        })
+        .expect("runtime");
+        (rt, dir)
+    })
+    .0
+    .clone()
+}
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The churn example's customers table.
+pub fn customers() -> Batch {
+    CsvReader::open(&repo_root().join("examples/churn/customers.csv"), 4096)
+        .expect("open customers.csv")
+        .read_all()
+        .expect("read customers.csv")
+}
+
+/// A small float64 batch.
+pub fn floats(columns: &[(&str, Vec<f64>)]) -> Batch {
+    let n = columns.first().map_or(0, |c| c.1.len());
+    Batch {
+        num_rows: n as u32,
+        columns: columns
+            .iter()
+            .map(|(name, v)| Column { name: name.to_string(), data: ColumnData::Float64(v.clone()), nulls: None })
+            .collect(),
+    }
+}
+
+/// The float64 values of a column.
+pub fn f64s<'a>(batch: &'a Batch, name: &str) -> &'a [f64] {
+    match &batch.columns.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no column {name}")).data {
+        ColumnData::Float64(v) => v,
+        other => panic!("column {name} is not float64: {other:?}"),
+    }
+}
+
+/// Loads a built-in plugin with default options.
+pub async fn builtin(name: &str) -> Plugin {
+    builtin::load(&runtime(), name, &LoadOptions::default()).await.unwrap_or_else(|e| panic!("load {name}: {e}"))
+}
+
+/// Fits and applies a transform in one instance.
+pub async fn fit_apply(plugin: &Plugin, config: &str, train: &Batch, apply_to: &Batch) -> Batch {
+    let mut t = TransformInstance::new(plugin).await.expect("instantiate");
+    let a = t.new_analyzer(config, &ferry_host::data::schema_of(train)).await.expect("new-analyzer");
+    t.update(a, train).await.expect("update");
+    let state = t.finish(a).await.expect("finish");
+    let tr = t.new_transformer(config, &state).await.expect("new-transformer");
+    t.apply(tr, apply_to).await.expect("apply")
+}
+
+/// Asserts that the built-in standard-scaler still computes exactly what it should.
+pub async fn assert_healthy() {
+    let plugin = builtin("standard-scaler").await;
+    let data = floats(&[("x", vec![1.0, 2.0, 3.0, 4.0])]);
+    let out = fit_apply(&plugin, r#"{"columns":["x"]}"#, &data, &data).await;
+    let std = (1.25f64).sqrt();
+    let expected: Vec<f64> = [1.0, 2.0, 3.0, 4.0].iter().map(|x| (x - 2.5) / std).collect();
+    assert_eq!(f64s(&out, "x"), expected.as_slice(), "the healthy plugin answered wrongly");
+}

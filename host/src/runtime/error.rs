@@ -97,6 +97,14 @@ pub enum Failure {
     /// The instance trapped earlier and was thrown away.
     #[error("this instance was discarded after an earlier failure; create a new one")]
     Discarded,
+    /// The plugin is of another kind than the caller needs.
+    #[error("this is a {found} plugin, not a {expected}")]
+    NotKind {
+        /// The kind needed.
+        expected: PluginKind,
+        /// The plugin's kind.
+        found: PluginKind,
+    },
     /// The host failed while serving the call.
     #[error("host error: {0}")]
     Host(String),
@@ -105,7 +113,7 @@ pub enum Failure {
 impl Failure {
     /// True when the plugin misbehaved (as opposed to reporting an error about its input).
     pub fn is_misbehaviour(&self) -> bool {
-        !matches!(self, Failure::Guest(_))
+        !matches!(self, Failure::Guest(_) | Failure::NotKind { .. })
     }
 }
 

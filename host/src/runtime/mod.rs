@@ -50,6 +50,11 @@ impl RuntimeOptions {
     }
 }
 
+/// The runtime could not start (the engine or a linker could not be built).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the plugin runtime: {0}")]
+pub struct StartError(String);
+
 struct Inner {
     engine: Engine,
     linker: Linker<StoreState>,
@@ -65,7 +70,11 @@ pub struct Runtime {
 
 impl Runtime {
     /// A runtime with the given options.
-    pub fn new(options: RuntimeOptions) -> wasmtime::Result<Self> {
+    pub fn new(options: RuntimeOptions) -> Result<Self, StartError> {
+        Self::build(options).map_err(|e| StartError(format!("{e:#}")))
+    }
+
+    fn build(options: RuntimeOptions) -> wasmtime::Result<Self> {
         let engine = engine::new_engine(&options.engine)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;

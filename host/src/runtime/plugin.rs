@@ -59,6 +59,8 @@ struct Inner {
     limits: Limits,
     pre: KindPre,
     cache: CacheOutcome,
+    imports: Vec<String>,
+    exports: Vec<String>,
 }
 
 /// A loaded plugin: cheap to clone, shared across threads; each call site creates its own
@@ -120,6 +122,16 @@ impl Plugin {
         self.inner.grants.clone()
     }
 
+    /// The names of the component's imports.
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// The names of the component's exports.
+    pub fn exports(&self) -> &[String] {
+        &self.inner.exports
+    }
+
     /// Whether the compiled code came from the on-disk cache.
     pub fn cache_outcome(&self) -> CacheOutcome {
         self.inner.cache
@@ -153,7 +165,10 @@ impl Plugin {
         } else {
             Err(self.error(
                 "instantiate",
-                Failure::Host(format!("this is a {} plugin, not a {kind}", self.kind())),
+                Failure::NotKind {
+                    expected: kind,
+                    found: self.kind(),
+                },
             ))
         }
     }
@@ -251,6 +266,9 @@ pub(crate) async fn load(
     };
 
     let (kind, contract) = exported_kind(runtime, &component, source_name)?;
+    let ty = component.component_type();
+    let imports: Vec<String> = ty.imports(runtime.engine()).map(|(n, _)| n.to_string()).collect();
+    let exports: Vec<String> = ty.exports(runtime.engine()).map(|(n, _)| n.to_string()).collect();
     if !contract_compatible(&contract, &CONTRACT_VERSION) {
         return Err(LoadError::IncompatibleContract {
             source_name: source(),
@@ -285,6 +303,8 @@ pub(crate) async fn load(
             limits: Limits::DEFAULT,
             pre: pre.clone(),
             cache,
+            imports: Vec::new(),
+            exports: Vec::new(),
         }),
     };
     let raw = describe(&probe)
@@ -326,6 +346,8 @@ pub(crate) async fn load(
             limits,
             pre,
             cache,
+            imports,
+            exports,
         }),
     };
     // A granted directory that cannot be opened is an operator error: report it now.

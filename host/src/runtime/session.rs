@@ -58,9 +58,8 @@ impl Session {
         op: &'static str,
         outcome: Outcome<Result<T, wit::PluginError>>,
     ) -> Result<T, PluginError> {
-        match self.settle_plain(op, outcome)? {
-            Ok(v) => Ok(v),
-            Err(guest) => {
+        match outcome {
+            Ok(Ok(Err(guest))) => {
                 let guest = GuestError::from(guest);
                 let attempts = self.store.data().denials.take();
                 let failure = if attempts.is_empty() {
@@ -73,6 +72,9 @@ impl Session {
                 };
                 Err(self.plugin.error(op, failure))
             }
+            Ok(Ok(Ok(v))) => self.settle_plain(op, Ok(Ok(v))),
+            Ok(Err(e)) => self.settle_plain(op, Ok(Err(e))),
+            Err(elapsed) => self.settle_plain(op, Err(elapsed)),
         }
     }
 
@@ -113,6 +115,9 @@ impl Session {
                 limit_ms: self.plugin.limits().timeout_ms,
             },
             Some(Trap::StackOverflow) => Failure::StackOverflow,
+            Some(Trap::MemoryOutOfBounds) if panic_message(&output).is_none() && !oom => Failure::Trap {
+                message: "out of bounds memory access (in Rust and C plugins usually an overflow of the stack kept in linear memory)".into(),
+            },
             _ if oom => Failure::OutOfMemory {
                 limit_mib: self.plugin.limits().memory_mib,
             },

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -172,7 +173,16 @@ impl StoreState {
             .allow_udp(true)
             .allow_ip_name_lookup(false)
             .socket_addr_check(move |addr, usage| {
-                socket_denials.push(format!("network {usage:?} to {addr} (no network is granted)"));
+                let what = match usage {
+                    SocketAddrUse::TcpBind if addr.ip().is_unspecified() && addr.port() == 0 => {
+                        "a TCP connection (its implicit bind)".to_string()
+                    }
+                    SocketAddrUse::TcpBind => format!("a TCP bind to {addr}"),
+                    SocketAddrUse::TcpConnect => format!("a TCP connection to {addr}"),
+                    SocketAddrUse::UdpBind => format!("a UDP bind to {addr}"),
+                    _ => format!("UDP traffic to {addr}"),
+                };
+                socket_denials.push(format!("{what}: no network access is granted"));
                 Box::pin(async { false })
             });
         Ok(Self {

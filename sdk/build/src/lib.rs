@@ -116,11 +116,13 @@ pub fn build(crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
     crates
         .iter()
         .map(|c| {
-            let wasm = target_dir
-                .join(TARGET)
-                .join("release")
-                .join(format!("{}.wasm", c.package.replace('-', "_")));
-            assert!(wasm.exists(), "{} was not built", wasm.display());
+            let release = target_dir.join(TARGET).join("release");
+            // A library is named with underscores, a binary keeps its dashes.
+            let wasm = [c.package.replace('-', "_"), c.package.clone()]
+                .iter()
+                .map(|n| release.join(format!("{n}.wasm")))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| panic!("{} was not built into {}", c.package, release.display()));
             Built {
                 package: c.package.clone(),
                 wasm,

@@ -1,0 +1,164 @@
+//! The `ferry` command line: one module per subcommand.
+
+mod plugin;
+mod transform;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use ferry_host::runtime::{DirGrant, Failure, Grants, LimitOverrides, LoadOptions, PluginError, Runtime, RuntimeOptions};
+
+/// Exit codes scripts can rely on.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// The data failed validation.
+    pub const INVALID_DATA: u8 = 1;
+    // 2: the command line was wrong (clap's own code).
+    /// A plugin could not be loaded, or a file could not be read.
+    pub const LOAD: u8 = 3;
+    /// A plugin reported an error about its configuration or the data.
+    pub const PLUGIN_ERROR: u8 = 4;
+    /// A plugin misbehaved: timed out, ran out of memory, trapped, or was refused access.
+    pub const PLUGIN_FAILED: u8 = 5;
+}
+
+/// Ferry: an MLOps platform whose every extension point is a sandboxed WebAssembly plugin.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, long_about = None)]
+pub struct Cli {
+    /// Folder for compiled plugins (default: the user's cache folder).
+    #[arg(long, global = true, env = "FERRY_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile plugins every time instead of caching them.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// More logs (-v info, -vv debug); or set RUST_LOG.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, inspect and check plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Check a data file with a validator plugin.
+    Validate(validate::ValidateArgs),
+    /// Learn a transform's state from data, or apply a learned state.
+    #[command(subcommand)]
+    Transform(transform::TransformCommand),
+}
+
+/// What the operator grants a plugin, and its limits.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SandboxArgs {
+    /// Grant a directory: GUEST=HOST, with `:ro` for read-only (e.g. /out=./deploy).
+    #[arg(long = "allow-dir", value_name = "GUEST=HOST[:ro]")]
+    pub dirs: Vec<String>,
+    /// Allow HTTP requests to a host (`name` or `name:port`); repeat for more.
+    #[arg(long = "allow-http", value_name = "HOST")]
+    pub http: Vec<String>,
+    /// Pass an environment variable (NAME, taking the value from this process, or NAME=VALUE).
+    #[arg(long = "allow-env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+    /// Memory cap per instance, in MiB.
+    #[arg(long)]
+    pub memory_mib: Option<u32>,
+    /// Deadline per call, in milliseconds.
+    #[arg(long)]
+    pub timeout_ms: Option<u32>,
+}
+
+impl SandboxArgs {
+    /// The load options these arguments describe.
+    pub fn load_options(&self) -> anyhow::Result<LoadOptions> {
+        let mut grants = Grants::default();
+        for d in &self.dirs {
+            let (guest, rest) = d
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--allow-dir {d:?}: expected GUEST=HOST[:ro]"))?;
+            let (host, writable) = match rest.strip_suffix(":ro") {
+                Some(h) => (h, false),
+                None => (rest.strip_suffix(":rw").unwrap_or(rest), true),
+            };
+            if !guest.starts_with('/') {
+                anyhow::bail!("--allow-dir {d:?}: the guest path must be absolute, like /out");
+            }
+            grants.dirs.push(DirGrant { guest_path: guest.to_string(), host_path: host.into(), writable });
+        }
+        grants.http_hosts = self.http.clone();
+        for e in &self.env {
+            let (k, v) = match e.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (e.clone(), std::env::var(e).map_err(|_| anyhow::anyhow!("--allow-env {e}: not set in this environment"))?),
+            };
+            grants.env.push((k, v));
+        }
+        Ok(LoadOptions {
+            grants,
+            limits: LimitOverrides { memory_mib: self.memory_mib, timeout_ms: self.timeout_ms, max_output_rows: None },
+        })
+    }
+}
+
+/// An error with the exit code it should end the process with.
+#[derive(Debug)]
+pub struct Exit {
+    /// The code.
+    pub code: u8,
+    /// The message, if any.
+    pub error: Option<anyhow::Error>,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Exit {
+    fn from(e: E) -> Self {
+        let error: anyhow::Error = e.into();
+        let code = if let Some(p) = error.downcast_ref::<PluginError>() {
+            match &p.failure {
+                Failure::NotKind { .. } => exit::LOAD,
+                f if f.is_misbehaviour() => exit::PLUGIN_FAILED,
+                _ => exit::PLUGIN_ERROR,
+            }
+        } else {
+            exit::LOAD
+        };
+        Exit { code, error: Some(error) }
+    }
+}
+
+/// Reads a configuration file (JSON, or TOML by extension) and returns it as JSON text.
+pub fn read_config(path: Option<&PathBuf>) -> anyhow::Result<String> {
+    let Some(path) = path else {
+        return Ok("{}".into());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "toml") {
+        let value: toml::Value = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(serde_json::to_string(&value)?)
+    } else {
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not valid JSON: {e}", path.display()))?;
+        Ok(value.to_string())
+    }
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> Result<u8, Exit> {
+    let cache_dir = if cli.no_cache {
+        None
+    } else {
+        cli.cache_dir.clone().or_else(|| RuntimeOptions::with_default_cache().cache_dir)
+    };
+    let runtime = Runtime::new(RuntimeOptions { cache_dir, ..Default::default() })?;
+    match cli.command {
+        Command::Plugin(cmd) => plugin::run(&runtime, cmd).await,
+        Command::Validate(args) => validate::run(&runtime, args).await,
+        Command::Transform(cmd) => transform::run(&runtime, cmd).await,
+    }
+}

@@ -1,0 +1,99 @@
+//! CSV files, read in batches with the schema inferred from the whole file.
+
+use std::{fs::File, io::Seek, path::Path, sync::Arc};
+
+use arrow_csv::{ReaderBuilder, WriterBuilder, reader::Format};
+
+use super::{DataError, batch_to_record_batch, record_batch_to_batch};
+use crate::runtime::bindings::types::{Batch, Field};
+
+/// Reads a CSV file with a header row, one batch at a time.
+pub struct CsvReader {
+    path: String,
+    schema: Vec<Field>,
+    reader: arrow_csv::Reader<File>,
+    rows_read: u64,
+}
+
+impl CsvReader {
+    /// Opens `path`, inferring column types from all its rows, to read `batch_rows` at a time.
+    pub fn open(path: &Path, batch_rows: usize) -> Result<Self, DataError> {
+        let name = path.display().to_string();
+        let err = |message: String| DataError { path: name.clone(), message };
+        let mut file = File::open(path).map_err(|e| err(e.to_string()))?;
+        let format = Format::default().with_header(true);
+        let (schema, _) = format
+            .infer_schema(&mut file, None)
+            .map_err(|e| err(format!("cannot read the CSV header and types: {e}")))?;
+        if schema.fields().is_empty() {
+            return Err(err("the file has no columns (is it empty?)".into()));
+        }
+        file.rewind().map_err(|e| err(e.to_string()))?;
+        let schema = Arc::new(schema);
+        let reader = ReaderBuilder::new(schema.clone())
+            .with_format(format)
+            .with_batch_size(batch_rows.max(1))
+            .build(file)
+            .map_err(|e| err(e.to_string()))?;
+        let empty = arrow_array::RecordBatch::new_empty(schema);
+        let fields = record_batch_to_batch(&empty)
+            .map_err(err)?
+            .columns
+            .iter()
+            .map(|c| Field {
+                name: c.name.clone(),
+                data_type: crate::data::frame::type_of(&c.data),
+                nullable: true,
+            })
+            .collect();
+        Ok(Self { path: name, schema: fields, reader, rows_read: 0 })
+    }
+
+    /// The schema every batch will have.
+    pub fn schema(&self) -> &[Field] {
+        &self.schema
+    }
+
+    /// Rows read so far.
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read
+    }
+
+    /// The next batch, or `None` at the end of the file.
+    pub fn next_batch(&mut self) -> Result<Option<Batch>, DataError> {
+        match self.reader.next() {
+            None => Ok(None),
+            Some(Err(e)) => Err(DataError {
+                path: self.path.clone(),
+                message: format!("after data row {}: {e}", self.rows_read),
+            }),
+            Some(Ok(rb)) => {
+                self.rows_read += rb.num_rows() as u64;
+                record_batch_to_batch(&rb)
+                    .map(Some)
+                    .map_err(|message| DataError { path: self.path.clone(), message })
+            }
+        }
+    }
+
+    /// Reads the rest of the file into one batch.
+    pub fn read_all(mut self) -> Result<Batch, DataError> {
+        let mut batches = Vec::new();
+        while let Some(b) = self.next_batch()? {
+            batches.push(b);
+        }
+        super::concat(&self.schema, batches).map_err(|message| DataError { path: self.path, message })
+    }
+}
+
+/// Writes batches to a CSV file with a header row.
+pub fn write_csv(path: &Path, batches: &[Batch]) -> Result<(), DataError> {
+    let err = |message: String| DataError { path: path.display().to_string(), message };
+    let file = File::create(path).map_err(|e| err(e.to_string()))?;
+    let mut writer = WriterBuilder::new().with_header(true).build(file);
+    for b in batches {
+        let rb = batch_to_record_batch(b).map_err(err)?;
+        writer.write(&rb).map_err(|e| err(e.to_string()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! Data in and out of plugins: reading tables into typed column batches and writing them back.
+
+mod convert;
+mod csv;
+mod frame;
+
+pub use convert::{batch_to_record_batch, record_batch_to_batch};
+pub use csv::{CsvReader, write_csv};
+pub use frame::{concat, merge_columns, schema_of};
+
+/// A problem with a data file, naming the file and, where known, the line.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct DataError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}

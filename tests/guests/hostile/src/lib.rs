@@ -1,0 +1,110 @@
+//! A validator that misbehaves in the way its configuration names, to show that the host
+//! stops and reports each misbehaviour and keeps working. `{"do": "..."}` picks it.
+
+use ferry_sdk::prelude::*;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Config {
+    #[serde(rename = "do")]
+    action: String,
+    #[serde(default)]
+    port: u16,
+}
+
+/// Deep recursion with small frames: overflows the Wasm stack.
+fn recurse(n: u64) -> u64 {
+    std::hint::black_box(recurse(std::hint::black_box(n + 1))) + 1
+}
+
+/// Deep recursion with large frames: overflows the stack Rust keeps in linear memory.
+fn recurse_big(n: u64) -> u64 {
+    let pad = [n; 256];
+    std::hint::black_box(&pad);
+    recurse_big(n + 1) + pad[3]
+}
+
+#[cfg(target_arch = "wasm32")]
+fn connect(port: u16) -> Result<String> {
+    use wasip2::sockets::network::{IpSocketAddress, Ipv4SocketAddress};
+    use wasip2::sockets::{instance_network, tcp_create_socket};
+    let network = instance_network::instance_network();
+    let socket = tcp_create_socket::create_tcp_socket(wasip2::sockets::network::IpAddressFamily::Ipv4)
+        .map_err(|e| internal_error(format!("create socket: {e:?}")))?;
+    let addr = IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address: (127, 0, 0, 1) });
+    socket
+        .start_connect(&network, addr)
+        .map_err(|e| internal_error(format!("connect refused: {e:?}")))?;
+    socket.subscribe().block();
+    socket
+        .finish_connect()
+        .map(|_| "connected".to_string())
+        .map_err(|e| internal_error(format!("connect failed: {e:?}")))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn connect(_port: u16) -> Result<String> {
+    Err(unsupported("wasm only"))
+}
+
+pub struct Hostile;
+
+impl Plugin for Hostile {
+    fn manifest() -> ManifestBuilder {
+        ferry_sdk::manifest!("hostile")
+            .directory("/out", true, "a folder the tests grant")
+            .env("FERRY_GRANTED")
+            .timeout_ms(500)
+            .memory_mib(64)
+    }
+}
+
+impl Validator for Hostile {
+    fn validate(config: &str, batch: &Batch) -> Result<Report> {
+        let config: Config = parse_config(config)?;
+        let said = match config.action.as_str() {
+            "loop" => loop {
+                std::hint::black_box(batch.num_rows);
+            },
+            "alloc" => {
+                let mut v: Vec<u8> = Vec::new();
+                v.resize(1 << 30, 1);
+                format!("allocated {}", v.len())
+            }
+            "stack" => format!("{}", recurse(0)),
+            "big-stack" => format!("{}", recurse_big(0)),
+            "panic" => panic!("the hostile plugin panics on purpose"),
+            "passwd" => match std::fs::read_to_string("/etc/passwd") {
+                Ok(text) => format!("READ /etc/passwd: {}", &text[..text.len().min(40)]),
+                Err(e) => return Err(internal_error(format!("cannot read /etc/passwd: {e}"))),
+            },
+            "env" => match std::env::var("FERRY_TEST_SECRET") {
+                Ok(v) => format!("READ FERRY_TEST_SECRET={v}"),
+                Err(_) => return Err(internal_error("FERRY_TEST_SECRET is not visible")),
+            },
+            "granted-env" => std::env::var("FERRY_GRANTED").map_err(|_| internal_error("FERRY_GRANTED is not visible"))?,
+            "connect" => connect(config.port)?,
+            "write-inside" => {
+                std::fs::write("/out/inside.txt", b"ok").map_err(|e| internal_error(format!("write /out/inside.txt: {e}")))?;
+                "wrote /out/inside.txt".into()
+            }
+            "write-outside" => {
+                let mut errors = Vec::new();
+                for path in ["/out/../escape.txt", "/tmp/escape.txt", "/escape.txt"] {
+                    match std::fs::write(path, b"escaped") {
+                        Ok(()) => panic!("WROTE {path}"),
+                        Err(e) => errors.push(format!("{path}: {e}")),
+                    }
+                }
+                return Err(internal_error(errors.join("; ")));
+            }
+            "ok" => "fine".into(),
+            other => return Err(config_error(format!("unknown action {other:?}"))),
+        };
+        let mut report = ReportBuilder::new(batch.num_rows, 10);
+        report.add("said", None, None, said);
+        Ok(report.finish())
+    }
+}
+
+ferry_sdk::export_validator!(Hostile);

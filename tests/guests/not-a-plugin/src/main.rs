@@ -1,0 +1,5 @@
+//! A WASI command: it exports `wasi:cli/run`, not a `ferry:plugin` world.
+
+fn main() {
+    println!("hello from a command component");
+}
