@@ -123,7 +123,7 @@ impl Transform for Bucketize {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<BucketizeAnalyzer> {
         let config = Config::parse(config)?;
-        let sketches = select_columns(config.columns.as_deref(), &input, is_numeric, "numbers")?
+        let sketches = select_columns("columns", config.columns.as_deref(), &input, is_numeric, "numbers")?
             .into_iter()
             .map(|n| (n, QuantileSketch::default()))
             .collect();
@@ -136,7 +136,7 @@ impl Transform for Bucketize {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        Ok(select_columns(config.columns.as_deref(), input, is_numeric, "numbers")?
+        Ok(select_columns("columns", config.columns.as_deref(), input, is_numeric, "numbers")?
             .into_iter()
             .map(|name| Field {
                 nullable: input.iter().any(|f| f.name == name && f.nullable),

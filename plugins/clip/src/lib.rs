@@ -127,7 +127,7 @@ impl Transform for Clip {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<ClipAnalyzer> {
         let config = Config::parse(config)?;
-        let columns = select_columns(config.columns.as_deref(), &input, is_numeric, "numbers")?
+        let columns = select_columns("columns", config.columns.as_deref(), &input, is_numeric, "numbers")?
             .into_iter()
             .map(|n| (n, QuantileSketch::default()))
             .collect();
@@ -140,7 +140,7 @@ impl Transform for Clip {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        Ok(select_columns(config.columns.as_deref(), input, is_numeric, "numbers")?
+        Ok(select_columns("columns", config.columns.as_deref(), input, is_numeric, "numbers")?
             .into_iter()
             .map(|name| Field {
                 nullable: input.iter().any(|f| f.name == name && f.nullable),

@@ -210,7 +210,7 @@ impl Transform for Impute {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<ImputeAnalyzer> {
         let config = Config::parse(config)?;
-        let names = select_columns(config.columns.as_deref(), &input, |t| config.accepts(t), "numbers for mean and median")?;
+        let names = select_columns("columns", config.columns.as_deref(), &input, |t| config.accepts(t), "numbers for mean and median")?;
         let columns = names
             .into_iter()
             .filter_map(|n| input.iter().find(|f| f.name == n).cloned())
@@ -233,7 +233,7 @@ impl Transform for Impute {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        let names = select_columns(config.columns.as_deref(), input, |t| config.accepts(t), "numbers for mean and median")?;
+        let names = select_columns("columns", config.columns.as_deref(), input, |t| config.accepts(t), "numbers for mean and median")?;
         Ok(input
             .iter()
             .filter(|f| names.contains(&f.name))

@@ -216,7 +216,7 @@ fn train(features: &Batch, labels: &Column, config: &str) -> Result<Artifact> {
     if features.is_empty() {
         return Err(input_error(&labels.name, None, "no rows to train on"));
     }
-    let names = select_columns(config.features.as_deref(), &features.schema(), is_numeric, "numbers")?;
+    let names = select_columns("features", config.features.as_deref(), &features.schema(), is_numeric, "numbers")?;
     if names.is_empty() {
         return Err(config_error("there are no numeric feature columns to train on"));
     }

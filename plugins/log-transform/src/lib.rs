@@ -106,7 +106,7 @@ impl Transform for LogTransform {
         if !config.offset.is_finite() {
             return Err(config_error("`offset` must be a finite number"));
         }
-        let columns = select_columns(config.columns.as_deref(), &input, is_numeric, "numbers")?;
+        let columns = select_columns("columns", config.columns.as_deref(), &input, is_numeric, "numbers")?;
         Ok(LogAnalyzer { state: State { columns, offset: config.offset, base: config.base } })
     }
 
@@ -116,7 +116,7 @@ impl Transform for LogTransform {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config: Config = parse_config(config)?;
-        Ok(select_columns(config.columns.as_deref(), input, is_numeric, "numbers")?
+        Ok(select_columns("columns", config.columns.as_deref(), input, is_numeric, "numbers")?
             .into_iter()
             .map(|name| Field {
                 nullable: input.iter().any(|f| f.name == name && f.nullable),

@@ -119,7 +119,7 @@ impl Transform for MinMaxScaler {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<MinMaxAnalyzer> {
         let config = Config::parse(config)?;
-        let ranges = select_columns(config.columns.as_deref(), &input, is_numeric, "numbers")?
+        let ranges = select_columns("columns", config.columns.as_deref(), &input, is_numeric, "numbers")?
             .into_iter()
             .map(|name| Range { name, min: f64::INFINITY, max: f64::NEG_INFINITY })
             .collect();
@@ -132,7 +132,7 @@ impl Transform for MinMaxScaler {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        float_outputs(select_columns(config.columns.as_deref(), input, is_numeric, "numbers")?, input)
+        float_outputs(select_columns("columns", config.columns.as_deref(), input, is_numeric, "numbers")?, input)
     }
 }
 

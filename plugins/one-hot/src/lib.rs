@@ -142,7 +142,7 @@ impl Transform for OneHot {
         if config.max_categories == Some(0) {
             return Err(config_error("`max_categories` must be at least 1"));
         }
-        let counts = select_columns(config.columns.as_deref(), &input, categorical, "categories (text, int64 or boolean)")?
+        let counts = select_columns("columns", config.columns.as_deref(), &input, categorical, "categories (text, int64 or boolean)")?
             .into_iter()
             .map(|n| (n, BTreeMap::new()))
             .collect();

@@ -134,7 +134,7 @@ impl State {
 }
 
 fn selected(config: &Config, input: &Schema) -> Result<Vec<String>> {
-    select_columns(config.columns.as_deref(), input, is_numeric, "numbers")
+    select_columns("columns", config.columns.as_deref(), input, is_numeric, "numbers")
 }
 
 /// The analysis in progress.

@@ -5,9 +5,10 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::{DataType, Field, Result, config_error, internal_error};
 
 /// The columns named in `requested` (each must exist and be accepted), or every column of
-/// `input` that `accept` takes when nothing was requested. `needs` says what the plugin needs,
-/// for the error message (e.g. "numbers").
+/// `input` that `accept` takes when nothing was requested. Errors name the configuration
+/// `key` the list came from and say what the plugin `needs` (e.g. "numbers").
 pub fn select_columns(
+    key: &str,
     requested: Option<&[String]>,
     input: &[Field],
     accept: impl Fn(DataType) -> bool,
@@ -20,18 +21,18 @@ pub fn select_columns(
                 let field = input.iter().find(|f| &f.name == name).ok_or_else(|| {
                     let have: Vec<&str> = input.iter().map(|f| f.name.as_str()).collect();
                     config_error(format!(
-                        "`columns` names `{name}`, which the data does not have (it has [{}])",
+                        "`{key}` names `{name}`, which the data does not have (it has [{}])",
                         have.join(", ")
                     ))
                 })?;
                 if !accept(field.data_type) {
                     return Err(config_error(format!(
-                        "`columns` names `{name}`, a {} column; this plugin needs {needs}",
+                        "`{key}` names `{name}`, a {} column; this plugin needs {needs}",
                         field.data_type.name()
                     )));
                 }
                 if out.contains(name) {
-                    return Err(config_error(format!("`columns` names `{name}` twice")));
+                    return Err(config_error(format!("`{key}` names `{name}` twice")));
                 }
                 out.push(name.clone());
             }
