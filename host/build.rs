@@ -5,7 +5,10 @@ use std::{env, fs, path::PathBuf};
 
 fn main() {
     let host = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let root = host.parent().expect("the host crate lives in the workspace").to_path_buf();
+    let root = host
+        .parent()
+        .expect("the host crate lives in the workspace")
+        .to_path_buf();
     let crates = ferry_sdk_build::crates_in(&root.join("plugins"));
     let built = ferry_sdk_build::build(&crates, &[&root.join("sdk/rust"), &root.join("wit")]);
 
@@ -18,7 +21,10 @@ fn main() {
             .file_name()
             .and_then(|n| n.to_str())
             .expect("plugin folders have UTF-8 names");
-        code.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", b.wasm.display().to_string()));
+        code.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            b.wasm.display().to_string()
+        ));
     }
     code.push_str("];\n");
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));

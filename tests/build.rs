@@ -6,12 +6,25 @@ use std::{env, fs, path::PathBuf};
 fn main() {
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = dir.parent().expect("workspace root").to_path_buf();
-    let crates = ferry_sdk_build::crates_in(&dir.join("guests"));
+    let mut crates = ferry_sdk_build::crates_in(&dir.join("guests"));
+    // The README's quickstart plugin is built and run by the tests too, so it stays true.
+    crates.push(ferry_sdk_build::PluginCrate {
+        package: "ratio".into(),
+        dir: root.join("examples/quickstart-plugin"),
+    });
     let built = ferry_sdk_build::build(&crates, &[&root.join("sdk/rust"), &root.join("wit")]);
     let mut code = String::new();
     for b in &built {
         let constant = b.package.to_uppercase().replace('-', "_");
-        code.push_str(&format!("/// The `{}` guest component.\npub const {constant}: &str = {:?};\n", b.package, b.wasm.display().to_string()));
+        code.push_str(&format!(
+            "/// The `{}` guest component.\npub const {constant}: &str = {:?};\n",
+            b.package,
+            b.wasm.display().to_string()
+        ));
     }
-    fs::write(PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("guests.rs"), code).expect("write guests.rs");
+    fs::write(
+        PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("guests.rs"),
+        code,
+    )
+    .expect("write guests.rs");
 }

@@ -15,18 +15,31 @@ pub fn bytes(name: &str) -> Option<&'static [u8]> {
 }
 
 /// Loads the built-in plugin `name`.
-pub async fn load(runtime: &Runtime, name: &str, options: &LoadOptions) -> Result<Plugin, LoadError> {
+pub async fn load(
+    runtime: &Runtime,
+    name: &str,
+    options: &LoadOptions,
+) -> Result<Plugin, LoadError> {
     let bytes = bytes(name).ok_or_else(|| LoadError::Unknown {
         name: name.to_string(),
         known: names().collect::<Vec<_>>().join(", "),
     })?;
-    runtime.load(&format!("builtin:{name}"), bytes, options).await
+    runtime
+        .load(&format!("builtin:{name}"), bytes, options)
+        .await
 }
 
 /// Loads a plugin given either as a built-in name or as a path to a `.wasm` file.
-pub async fn resolve(runtime: &Runtime, reference: &str, options: &LoadOptions) -> Result<Plugin, LoadError> {
+pub async fn resolve(
+    runtime: &Runtime,
+    reference: &str,
+    options: &LoadOptions,
+) -> Result<Plugin, LoadError> {
     let path = std::path::Path::new(reference);
-    if reference.ends_with(".wasm") || reference.contains('/') || path.exists() && bytes(reference).is_none() {
+    if reference.ends_with(".wasm")
+        || reference.contains('/')
+        || path.exists() && bytes(reference).is_none()
+    {
         runtime.load_file(path, options).await
     } else {
         load(runtime, reference, options).await

@@ -221,8 +221,8 @@ impl Manifest {
             version: m.version.chars().take(80).collect(),
             why: e.to_string(),
         })?;
-        let config_schema: serde_json::Value = serde_json::from_str(&m.config_schema)
-            .map_err(|e| ManifestError::Field {
+        let config_schema: serde_json::Value =
+            serde_json::from_str(&m.config_schema).map_err(|e| ManifestError::Field {
                 field: "config-schema",
                 why: format!("not JSON: {e}"),
             })?;
@@ -243,10 +243,7 @@ impl Manifest {
             if !d.guest_path.starts_with('/') || d.guest_path.split('/').any(|s| s == "..") {
                 return Err(ManifestError::Field {
                     field: "capabilities.directories",
-                    why: format!(
-                        "`{}` must be an absolute path without `..`",
-                        d.guest_path
-                    ),
+                    why: format!("`{}` must be an absolute path without `..`", d.guest_path),
                 });
             }
             directories.push(DirectoryRequest {

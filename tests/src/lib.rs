@@ -49,14 +49,24 @@ pub fn floats(columns: &[(&str, Vec<f64>)]) -> Batch {
         num_rows: n as u32,
         columns: columns
             .iter()
-            .map(|(name, v)| Column { name: name.to_string(), data: ColumnData::Float64(v.clone()), nulls: None })
+            .map(|(name, v)| Column {
+                name: name.to_string(),
+                data: ColumnData::Float64(v.clone()),
+                nulls: None,
+            })
             .collect(),
     }
 }
 
 /// The float64 values of a column.
 pub fn f64s<'a>(batch: &'a Batch, name: &str) -> &'a [f64] {
-    match &batch.columns.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no column {name}")).data {
+    match &batch
+        .columns
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .data
+    {
         ColumnData::Float64(v) => v,
         other => panic!("column {name} is not float64: {other:?}"),
     }
@@ -64,16 +74,24 @@ pub fn f64s<'a>(batch: &'a Batch, name: &str) -> &'a [f64] {
 
 /// Loads a built-in plugin with default options.
 pub async fn builtin(name: &str) -> Plugin {
-    builtin::load(&runtime(), name, &LoadOptions::default()).await.unwrap_or_else(|e| panic!("load {name}: {e}"))
+    builtin::load(&runtime(), name, &LoadOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("load {name}: {e}"))
 }
 
 /// Fits and applies a transform in one instance.
 pub async fn fit_apply(plugin: &Plugin, config: &str, train: &Batch, apply_to: &Batch) -> Batch {
     let mut t = TransformInstance::new(plugin).await.expect("instantiate");
-    let a = t.new_analyzer(config, &ferry_host::data::schema_of(train)).await.expect("new-analyzer");
+    let a = t
+        .new_analyzer(config, &ferry_host::data::schema_of(train))
+        .await
+        .expect("new-analyzer");
     t.update(a, train).await.expect("update");
     let state = t.finish(a).await.expect("finish");
-    let tr = t.new_transformer(config, &state).await.expect("new-transformer");
+    let tr = t
+        .new_transformer(config, &state)
+        .await
+        .expect("new-transformer");
     t.apply(tr, apply_to).await.expect("apply")
 }
 
@@ -83,6 +101,13 @@ pub async fn assert_healthy() {
     let data = floats(&[("x", vec![1.0, 2.0, 3.0, 4.0])]);
     let out = fit_apply(&plugin, r#"{"columns":["x"]}"#, &data, &data).await;
     let std = (1.25f64).sqrt();
-    let expected: Vec<f64> = [1.0, 2.0, 3.0, 4.0].iter().map(|x| (x - 2.5) / std).collect();
-    assert_eq!(f64s(&out, "x"), expected.as_slice(), "the healthy plugin answered wrongly");
+    let expected: Vec<f64> = [1.0, 2.0, 3.0, 4.0]
+        .iter()
+        .map(|x| (x - 2.5) / std)
+        .collect();
+    assert_eq!(
+        f64s(&out, "x"),
+        expected.as_slice(),
+        "the healthy plugin answered wrongly"
+    );
 }

@@ -3,25 +3,38 @@
 
 use std::path::Path;
 
-use ferry_host::runtime::{DirGrant, Failure, Grants, LimitOverrides, LoadError, LoadOptions, Plugin, PluginError, TransformInstance, ValidatorInstance};
+use ferry_host::runtime::{
+    DirGrant, Failure, Grants, LimitOverrides, LoadError, LoadOptions, Plugin, PluginError,
+    TransformInstance, ValidatorInstance,
+};
 use ferry_tests::{assert_healthy, floats, guests, runtime};
 
 async fn hostile(options: LoadOptions) -> Plugin {
-    runtime().load_file(Path::new(guests::GUEST_HOSTILE), &options).await.expect("load hostile")
+    runtime()
+        .load_file(Path::new(guests::GUEST_HOSTILE), &options)
+        .await
+        .expect("load hostile")
 }
 
 async fn provoke(plugin: &Plugin, action: &str) -> Result<String, PluginError> {
     let mut v = ValidatorInstance::new(plugin).await?;
     let config = format!(r#"{{"do":"{action}","port":{}}}"#, 9);
     let report = v.validate(&config, &floats(&[("x", vec![1.0])])).await?;
-    Ok(report.violations.first().map(|v| v.message.clone()).unwrap_or_default())
+    Ok(report
+        .violations
+        .first()
+        .map(|v| v.message.clone())
+        .unwrap_or_default())
 }
 
 fn assert_names_plugin(e: &PluginError) {
     assert_eq!(e.plugin, "hostile");
     assert_eq!(e.version, "0.1.0");
     let text = e.to_string();
-    assert!(text.contains("`hostile` 0.1.0") && text.contains("validate"), "{text}");
+    assert!(
+        text.contains("`hostile` 0.1.0") && text.contains("validate"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -29,7 +42,7 @@ async fn endless_loop_is_stopped_at_its_deadline() {
     let p = hostile(LoadOptions::default()).await;
     let started = std::time::Instant::now();
     let e = provoke(&p, "loop").await.unwrap_err();
-    assert_eq!(e.failure, Failure::Timeout { limit_ms: 500 });
+    assert_eq!(*e.failure, Failure::Timeout { limit_ms: 500 });
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert_names_plugin(&e);
     assert_healthy().await;
@@ -37,37 +50,54 @@ async fn endless_loop_is_stopped_at_its_deadline() {
 
 #[tokio::test]
 async fn deadline_can_be_set_by_the_operator() {
-    let options = LoadOptions { limits: LimitOverrides { timeout_ms: Some(100), ..Default::default() }, ..Default::default() };
+    let options = LoadOptions {
+        limits: LimitOverrides {
+            timeout_ms: Some(100),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let e = provoke(&hostile(options).await, "loop").await.unwrap_err();
-    assert_eq!(e.failure, Failure::Timeout { limit_ms: 100 });
+    assert_eq!(*e.failure, Failure::Timeout { limit_ms: 100 });
 }
 
 #[tokio::test]
 async fn a_1gib_allocation_is_stopped_by_the_memory_cap() {
-    let e = provoke(&hostile(LoadOptions::default()).await, "alloc").await.unwrap_err();
-    assert_eq!(e.failure, Failure::OutOfMemory { limit_mib: 64 });
+    let e = provoke(&hostile(LoadOptions::default()).await, "alloc")
+        .await
+        .unwrap_err();
+    assert_eq!(*e.failure, Failure::OutOfMemory { limit_mib: 64 });
     assert_names_plugin(&e);
     assert_healthy().await;
 }
 
 #[tokio::test]
 async fn stack_overflow_is_stopped() {
-    let e = provoke(&hostile(LoadOptions::default()).await, "stack").await.unwrap_err();
-    assert_eq!(e.failure, Failure::StackOverflow);
+    let e = provoke(&hostile(LoadOptions::default()).await, "stack")
+        .await
+        .unwrap_err();
+    assert_eq!(*e.failure, Failure::StackOverflow);
     assert_healthy().await;
 }
 
 #[tokio::test]
 async fn overflowing_the_linear_memory_stack_is_stopped() {
-    let e = provoke(&hostile(LoadOptions::default()).await, "big-stack").await.unwrap_err();
-    assert!(matches!(&e.failure, Failure::Trap { message } if message.contains("out of bounds memory access")), "{e}");
+    let e = provoke(&hostile(LoadOptions::default()).await, "big-stack")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&*e.failure, Failure::Trap { message } if message.contains("out of bounds memory access")),
+        "{e}"
+    );
     assert_healthy().await;
 }
 
 #[tokio::test]
 async fn a_panic_is_reported_with_its_message() {
-    let e = provoke(&hostile(LoadOptions::default()).await, "panic").await.unwrap_err();
-    match &e.failure {
+    let e = provoke(&hostile(LoadOptions::default()).await, "panic")
+        .await
+        .unwrap_err();
+    match &*e.failure {
         Failure::Panic { message } => assert!(message.contains("panics on purpose"), "{message}"),
         other => panic!("expected a panic, got {other:?}"),
     }
@@ -83,15 +113,17 @@ async fn an_instance_that_trapped_is_never_reused() {
     v.validate(r#"{"do":"panic"}"#, &data).await.unwrap_err();
     assert!(!v.is_usable());
     let again = v.validate(r#"{"do":"ok"}"#, &data).await.unwrap_err();
-    assert_eq!(again.failure, Failure::Discarded);
+    assert_eq!(*again.failure, Failure::Discarded);
     // A new instance of the same plugin works.
     assert_eq!(provoke(&p, "ok").await.unwrap(), "fine");
 }
 
 #[tokio::test]
 async fn etc_passwd_is_not_readable() {
-    let e = provoke(&hostile(LoadOptions::default()).await, "passwd").await.unwrap_err();
-    match &e.failure {
+    let e = provoke(&hostile(LoadOptions::default()).await, "passwd")
+        .await
+        .unwrap_err();
+    match &*e.failure {
         Failure::Guest(g) => assert!(g.to_string().contains("cannot read /etc/passwd"), "{g}"),
         other => panic!("expected the plugin's own error, got {other:?}"),
     }
@@ -102,11 +134,22 @@ async fn etc_passwd_is_not_readable() {
 async fn environment_variables_are_not_visible_unless_granted() {
     // SAFETY: set before any plugin reads the environment; tests never read it concurrently.
     unsafe { std::env::set_var("FERRY_TEST_SECRET", "hunter2") };
-    let e = provoke(&hostile(LoadOptions::default()).await, "env").await.unwrap_err();
-    assert!(e.to_string().contains("FERRY_TEST_SECRET is not visible"), "{e}");
+    let e = provoke(&hostile(LoadOptions::default()).await, "env")
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("FERRY_TEST_SECRET is not visible"),
+        "{e}"
+    );
 
     let granted = LoadOptions {
-        grants: Grants { env: vec![("FERRY_GRANTED".into(), "yes".into()), ("FERRY_TEST_SECRET".into(), "x".into())], ..Default::default() },
+        grants: Grants {
+            env: vec![
+                ("FERRY_GRANTED".into(), "yes".into()),
+                ("FERRY_TEST_SECRET".into(), "x".into()),
+            ],
+            ..Default::default()
+        },
         ..Default::default()
     };
     let p = hostile(granted).await;
@@ -123,16 +166,28 @@ async fn network_connections_are_refused_and_reported() {
     let p = hostile(LoadOptions::default()).await;
     let mut v = ValidatorInstance::new(&p).await.unwrap();
     let e = v
-        .validate(&format!(r#"{{"do":"connect","port":{port}}}"#), &floats(&[("x", vec![1.0])]))
+        .validate(
+            &format!(r#"{{"do":"connect","port":{port}}}"#),
+            &floats(&[("x", vec![1.0])]),
+        )
         .await
         .unwrap_err();
-    match &e.failure {
+    match &*e.failure {
         Failure::CapabilityDenied { attempts, .. } => {
-            assert!(attempts.iter().any(|a| a.contains("TCP connection") && a.contains("no network access is granted")), "{attempts:?}")
+            assert!(
+                attempts
+                    .iter()
+                    .any(|a| a.contains("TCP connection")
+                        && a.contains("no network access is granted")),
+                "{attempts:?}"
+            )
         }
         other => panic!("expected a refused capability, got {other:?}"),
     }
-    assert!(listener.accept().is_err(), "a connection reached the listener");
+    assert!(
+        listener.accept().is_err(),
+        "a connection reached the listener"
+    );
     assert_healthy().await;
 }
 
@@ -142,21 +197,38 @@ async fn writes_stay_inside_the_granted_directory() {
     let out = root.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let options = LoadOptions {
-        grants: Grants { dirs: vec![DirGrant { guest_path: "/out".into(), host_path: out.clone(), writable: true }], ..Default::default() },
+        grants: Grants {
+            dirs: vec![DirGrant {
+                guest_path: "/out".into(),
+                host_path: out.clone(),
+                writable: true,
+            }],
+            ..Default::default()
+        },
         ..Default::default()
     };
     let p = hostile(options).await;
-    assert_eq!(provoke(&p, "write-inside").await.unwrap(), "wrote /out/inside.txt");
+    assert_eq!(
+        provoke(&p, "write-inside").await.unwrap(),
+        "wrote /out/inside.txt"
+    );
     assert_eq!(std::fs::read(out.join("inside.txt")).unwrap(), b"ok");
 
     let e = provoke(&p, "write-outside").await.unwrap_err();
-    assert!(matches!(e.failure, Failure::Guest(_)), "{e}");
+    assert!(matches!(*e.failure, Failure::Guest(_)), "{e}");
     assert!(!root.path().join("escape.txt").exists());
     assert!(!Path::new("/tmp/escape.txt").exists() && !Path::new("/escape.txt").exists());
 
     // Read-only grants refuse writes.
     let ro = LoadOptions {
-        grants: Grants { dirs: vec![DirGrant { guest_path: "/out".into(), host_path: out.clone(), writable: false }], ..Default::default() },
+        grants: Grants {
+            dirs: vec![DirGrant {
+                guest_path: "/out".into(),
+                host_path: out.clone(),
+                writable: false,
+            }],
+            ..Default::default()
+        },
         ..Default::default()
     };
     std::fs::remove_file(out.join("inside.txt")).unwrap();
@@ -167,34 +239,76 @@ async fn writes_stay_inside_the_granted_directory() {
 
 #[tokio::test]
 async fn a_batch_far_larger_than_allowed_is_refused() {
-    let options = LoadOptions { limits: LimitOverrides { max_output_rows: Some(10_000), ..Default::default() }, ..Default::default() };
-    let p = runtime().load_file(Path::new(guests::GUEST_HUGE_OUTPUT), &options).await.unwrap();
+    let options = LoadOptions {
+        limits: LimitOverrides {
+            max_output_rows: Some(10_000),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let p = runtime()
+        .load_file(Path::new(guests::GUEST_HUGE_OUTPUT), &options)
+        .await
+        .unwrap();
     let mut t = TransformInstance::new(&p).await.unwrap();
     let tr = t.new_transformer("{}", b"").await.unwrap();
-    let e = t.apply(tr, &floats(&[("x", vec![1.0; 10])])).await.unwrap_err();
-    assert_eq!(e.failure, Failure::OutputTooLarge { rows: 1_000_000, limit: 10_000 });
+    let e = t
+        .apply(tr, &floats(&[("x", vec![1.0; 10])]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        *e.failure,
+        Failure::OutputTooLarge {
+            rows: 1_000_000,
+            limit: 10_000
+        }
+    );
     assert_eq!(e.plugin, "huge-output");
 
     // Within the row limit, a transform must still return as many rows as it was given.
-    let p = runtime().load_file(Path::new(guests::GUEST_HUGE_OUTPUT), &LoadOptions::default()).await.unwrap();
+    let p = runtime()
+        .load_file(
+            Path::new(guests::GUEST_HUGE_OUTPUT),
+            &LoadOptions::default(),
+        )
+        .await
+        .unwrap();
     let mut t = TransformInstance::new(&p).await.unwrap();
     let tr = t.new_transformer("{}", b"").await.unwrap();
-    let e = t.apply(tr, &floats(&[("x", vec![1.0; 10])])).await.unwrap_err();
-    assert!(matches!(&e.failure, Failure::InvalidOutput(m) if m.contains("1000000 rows returned for an input of 10 rows")), "{e}");
+    let e = t
+        .apply(tr, &floats(&[("x", vec![1.0; 10])]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&*e.failure, Failure::InvalidOutput(m) if m.contains("1000000 rows returned for an input of 10 rows")),
+        "{e}"
+    );
 
     let mut t = TransformInstance::new(&p).await.unwrap();
     let tr = t.new_transformer("{}", b"ragged").await.unwrap();
-    let e = t.apply(tr, &floats(&[("x", vec![1.0; 3])])).await.unwrap_err();
-    assert!(matches!(&e.failure, Failure::InvalidOutput(m) if m.contains("column `x` has 1 values in a batch of 3 rows")), "{e}");
+    let e = t
+        .apply(tr, &floats(&[("x", vec![1.0; 3])]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&*e.failure, Failure::InvalidOutput(m) if m.contains("column `x` has 1 values in a batch of 3 rows")),
+        "{e}"
+    );
     assert_healthy().await;
 }
 
 #[tokio::test]
 async fn bytes_that_are_not_wasm_are_refused() {
-    let e = runtime().load("junk.wasm", b"this is not wasm", &LoadOptions::default()).await.unwrap_err();
+    let e = runtime()
+        .load("junk.wasm", b"this is not wasm", &LoadOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(e, LoadError::NotWasm { .. }), "{e}");
     assert!(e.to_string().contains("junk.wasm: not a WebAssembly file"));
-    let e = runtime().load("empty.wasm", b"", &LoadOptions::default()).await.unwrap_err();
+    let e = runtime()
+        .load("empty.wasm", b"", &LoadOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(e, LoadError::NotWasm { .. }));
     assert_healthy().await;
 }
@@ -202,25 +316,43 @@ async fn bytes_that_are_not_wasm_are_refused() {
 #[tokio::test]
 async fn a_core_module_is_refused() {
     let core = b"\0asm\x01\0\0\0";
-    let e = runtime().load("core.wasm", core, &LoadOptions::default()).await.unwrap_err();
+    let e = runtime()
+        .load("core.wasm", core, &LoadOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(e, LoadError::CoreModule { .. }), "{e}");
-    assert!(e.to_string().contains("core WebAssembly module, not a component"));
+    assert!(
+        e.to_string()
+            .contains("core WebAssembly module, not a component")
+    );
     assert_healthy().await;
 }
 
 #[tokio::test]
 async fn a_truncated_component_is_refused() {
     let bytes = std::fs::read(guests::GUEST_HOSTILE).unwrap();
-    let e = runtime().load("cut.wasm", &bytes[..bytes.len() / 2], &LoadOptions::default()).await.unwrap_err();
+    let e = runtime()
+        .load(
+            "cut.wasm",
+            &bytes[..bytes.len() / 2],
+            &LoadOptions::default(),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(e, LoadError::Invalid { .. }), "{e}");
     assert_healthy().await;
 }
 
 #[tokio::test]
 async fn a_component_of_the_wrong_world_is_refused() {
-    let e = runtime().load_file(Path::new(guests::NOT_A_PLUGIN), &LoadOptions::default()).await.unwrap_err();
+    let e = runtime()
+        .load_file(Path::new(guests::NOT_A_PLUGIN), &LoadOptions::default())
+        .await
+        .unwrap_err();
     match &e {
-        LoadError::NotAPlugin { exports, .. } => assert!(exports.contains("wasi:cli/run"), "{exports}"),
+        LoadError::NotAPlugin { exports, .. } => {
+            assert!(exports.contains("wasi:cli/run"), "{exports}")
+        }
         other => panic!("expected NotAPlugin, got {other}"),
     }
     assert_healthy().await;
@@ -228,18 +360,31 @@ async fn a_component_of_the_wrong_world_is_refused() {
 
 #[tokio::test]
 async fn a_plugin_used_as_another_kind_is_refused() {
-    let p = runtime().load_file(Path::new(guests::GUEST_HUGE_OUTPUT), &LoadOptions::default()).await.unwrap();
-    let e = ValidatorInstance::new(&p).await.err().expect("a transform is not a validator");
-    assert!(matches!(e.failure, Failure::NotKind { .. }), "{e}");
+    let p = runtime()
+        .load_file(
+            Path::new(guests::GUEST_HUGE_OUTPUT),
+            &LoadOptions::default(),
+        )
+        .await
+        .unwrap();
+    let e = ValidatorInstance::new(&p)
+        .await
+        .err()
+        .expect("a transform is not a validator");
+    assert!(matches!(*e.failure, Failure::NotKind { .. }), "{e}");
 }
 
 #[tokio::test]
 async fn many_failures_in_parallel_leave_the_host_working() {
     let p = hostile(LoadOptions::default()).await;
     let mut tasks = Vec::new();
-    for action in ["loop", "alloc", "stack", "panic", "ok", "loop", "panic", "ok"] {
+    for action in [
+        "loop", "alloc", "stack", "panic", "ok", "loop", "panic", "ok",
+    ] {
         let p = p.clone();
-        tasks.push(tokio::spawn(async move { (action, provoke(&p, action).await) }));
+        tasks.push(tokio::spawn(
+            async move { (action, provoke(&p, action).await) },
+        ));
     }
     for t in tasks {
         let (action, result) = t.await.unwrap();

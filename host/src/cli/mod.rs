@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use ferry_host::runtime::{DirGrant, Failure, Grants, LimitOverrides, LoadOptions, PluginError, Runtime, RuntimeOptions};
+use ferry_host::runtime::{
+    DirGrant, Failure, Grants, LimitOverrides, LoadOptions, PluginError, Runtime, RuntimeOptions,
+};
 
 /// Exit codes scripts can rely on.
 pub mod exit {
@@ -90,19 +92,32 @@ impl SandboxArgs {
             if !guest.starts_with('/') {
                 anyhow::bail!("--allow-dir {d:?}: the guest path must be absolute, like /out");
             }
-            grants.dirs.push(DirGrant { guest_path: guest.to_string(), host_path: host.into(), writable });
+            grants.dirs.push(DirGrant {
+                guest_path: guest.to_string(),
+                host_path: host.into(),
+                writable,
+            });
         }
         grants.http_hosts = self.http.clone();
         for e in &self.env {
             let (k, v) = match e.split_once('=') {
                 Some((k, v)) => (k.to_string(), v.to_string()),
-                None => (e.clone(), std::env::var(e).map_err(|_| anyhow::anyhow!("--allow-env {e}: not set in this environment"))?),
+                None => (
+                    e.clone(),
+                    std::env::var(e).map_err(|_| {
+                        anyhow::anyhow!("--allow-env {e}: not set in this environment")
+                    })?,
+                ),
             };
             grants.env.push((k, v));
         }
         Ok(LoadOptions {
             grants,
-            limits: LimitOverrides { memory_mib: self.memory_mib, timeout_ms: self.timeout_ms, max_output_rows: None },
+            limits: LimitOverrides {
+                memory_mib: self.memory_mib,
+                timeout_ms: self.timeout_ms,
+                max_output_rows: None,
+            },
         })
     }
 }
@@ -120,7 +135,7 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
     fn from(e: E) -> Self {
         let error: anyhow::Error = e.into();
         let code = if let Some(p) = error.downcast_ref::<PluginError>() {
-            match &p.failure {
+            match &*p.failure {
                 Failure::NotKind { .. } => exit::LOAD,
                 f if f.is_misbehaviour() => exit::PLUGIN_FAILED,
                 _ => exit::PLUGIN_ERROR,
@@ -128,7 +143,10 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
         } else {
             exit::LOAD
         };
-        Exit { code, error: Some(error) }
+        Exit {
+            code,
+            error: Some(error),
+        }
     }
 }
 
@@ -137,13 +155,15 @@ pub fn read_config(path: Option<&PathBuf>) -> anyhow::Result<String> {
     let Some(path) = path else {
         return Ok("{}".into());
     };
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if path.extension().is_some_and(|e| e == "toml") {
-        let value: toml::Value = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let value: toml::Value =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(serde_json::to_string(&value)?)
     } else {
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not valid JSON: {e}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: not valid JSON: {e}", path.display()))?;
         Ok(value.to_string())
     }
 }
@@ -153,9 +173,14 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
     let cache_dir = if cli.no_cache {
         None
     } else {
-        cli.cache_dir.clone().or_else(|| RuntimeOptions::with_default_cache().cache_dir)
+        cli.cache_dir
+            .clone()
+            .or_else(|| RuntimeOptions::with_default_cache().cache_dir)
     };
-    let runtime = Runtime::new(RuntimeOptions { cache_dir, ..Default::default() })?;
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir,
+        ..Default::default()
+    })?;
     match cli.command {
         Command::Plugin(cmd) => plugin::run(&runtime, cmd).await,
         Command::Validate(args) => validate::run(&runtime, args).await,

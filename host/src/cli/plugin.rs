@@ -66,14 +66,22 @@ pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
                 println!("{:<16} {:<8} {:<11} DESCRIPTION", "NAME", "VERSION", "KIND");
                 for p in &rows {
                     let m = p.manifest();
-                    println!("{:<16} {:<8} {:<11} {}", m.name, m.version.to_string(), m.kind.name(), m.description);
+                    println!(
+                        "{:<16} {:<8} {:<11} {}",
+                        m.name,
+                        m.version.to_string(),
+                        m.kind.name(),
+                        m.description
+                    );
                 }
             }
             Ok(exit::OK)
         }
         PluginCommand::Inspect { plugin, json } => {
             let p = if PathBuf::from(&plugin).exists() || plugin.ends_with(".wasm") {
-                runtime.load_file(&PathBuf::from(&plugin), &LoadOptions::default()).await?
+                runtime
+                    .load_file(&PathBuf::from(&plugin), &LoadOptions::default())
+                    .await?
             } else {
                 builtin::load(runtime, &plugin, &LoadOptions::default()).await?
             };
@@ -96,7 +104,20 @@ pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
             let caps = &m.capabilities;
             let mut asked = Vec::new();
             for d in &caps.directories {
-                asked.push(format!("directory {} ({}){}", d.guest_path, if d.writable { "read-write" } else { "read-only" }, if d.purpose.is_empty() { String::new() } else { format!(": {}", d.purpose) }));
+                asked.push(format!(
+                    "directory {} ({}){}",
+                    d.guest_path,
+                    if d.writable {
+                        "read-write"
+                    } else {
+                        "read-only"
+                    },
+                    if d.purpose.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", d.purpose)
+                    }
+                ));
             }
             for h in &caps.http_hosts {
                 asked.push(format!("http {h}"));
@@ -104,10 +125,23 @@ pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
             for e in &caps.env {
                 asked.push(format!("env {e}"));
             }
-            println!("capabilities: {}", if asked.is_empty() { "none".to_string() } else { asked.join("; ") });
+            println!(
+                "capabilities: {}",
+                if asked.is_empty() {
+                    "none".to_string()
+                } else {
+                    asked.join("; ")
+                }
+            );
             let l = p.limits();
-            println!("limits:       {} MiB memory, {} ms per call", l.memory_mib, l.timeout_ms);
-            println!("config schema:\n{}", serde_json::to_string_pretty(&m.config_schema)?);
+            println!(
+                "limits:       {} MiB memory, {} ms per call",
+                l.memory_mib, l.timeout_ms
+            );
+            println!(
+                "config schema:\n{}",
+                serde_json::to_string_pretty(&m.config_schema)?
+            );
             Ok(exit::OK)
         }
     }

@@ -56,7 +56,8 @@ pub async fn run(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> {
     match cmd {
         TransformCommand::Fit { common, state } => {
             let config = read_config(common.config.as_ref())?;
-            let plugin = builtin::resolve(runtime, &common.plugin, &common.sandbox.load_options()?).await?;
+            let plugin =
+                builtin::resolve(runtime, &common.plugin, &common.sandbox.load_options()?).await?;
             let mut reader = CsvReader::open(&common.data, BATCH_ROWS)?;
             let mut instance = TransformInstance::new(&plugin).await?;
             let analyzer = instance.new_analyzer(&config, reader.schema()).await?;
@@ -64,7 +65,8 @@ pub async fn run(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> {
                 instance.update(analyzer, &batch).await?;
             }
             let learned = instance.finish(analyzer).await?;
-            std::fs::write(&state, &learned).map_err(|e| anyhow::anyhow!("{}: {e}", state.display()))?;
+            std::fs::write(&state, &learned)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", state.display()))?;
             println!(
                 "{} {}: analysed {} rows; state {} ({} bytes, sha256:{})",
                 plugin.name(),
@@ -78,8 +80,10 @@ pub async fn run(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> {
         }
         TransformCommand::Apply { common, state, out } => {
             let config = read_config(common.config.as_ref())?;
-            let learned = std::fs::read(&state).map_err(|e| anyhow::anyhow!("{}: {e}", state.display()))?;
-            let plugin = builtin::resolve(runtime, &common.plugin, &common.sandbox.load_options()?).await?;
+            let learned =
+                std::fs::read(&state).map_err(|e| anyhow::anyhow!("{}: {e}", state.display()))?;
+            let plugin =
+                builtin::resolve(runtime, &common.plugin, &common.sandbox.load_options()?).await?;
             let mut reader = CsvReader::open(&common.data, BATCH_ROWS)?;
             let mut instance = TransformInstance::new(&plugin).await?;
             let transformer = instance.new_transformer(&config, &learned).await?;
@@ -90,7 +94,13 @@ pub async fn run(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> {
                 batches.push(batch);
             }
             write_csv(&out, &batches)?;
-            println!("{} {}: transformed {} rows into {}", plugin.name(), plugin.manifest().version, reader.rows_read(), out.display());
+            println!(
+                "{} {}: transformed {} rows into {}",
+                plugin.name(),
+                plugin.manifest().version,
+                reader.rows_read(),
+                out.display()
+            );
             Ok(exit::OK)
         }
     }

@@ -53,20 +53,46 @@ pub async fn run(runtime: &Runtime, args: ValidateArgs) -> Result<u8, Exit> {
     } else {
         let m = plugin.manifest();
         if total == 0 {
-            println!("{}: passed {} {} ({} rows checked)", args.data.display(), m.name, m.version, report.rows_checked);
+            println!(
+                "{}: passed {} {} ({} rows checked)",
+                args.data.display(),
+                m.name,
+                m.version,
+                report.rows_checked
+            );
         } else {
-            println!("{}: {total} violations of {} {} ({} rows checked)", args.data.display(), m.name, m.version, report.rows_checked);
+            println!(
+                "{}: {total} violations of {} {} ({} rows checked)",
+                args.data.display(),
+                m.name,
+                m.version,
+                report.rows_checked
+            );
             for c in &report.counts {
-                println!("  {:>8}  {} on {}", c.count, c.rule, c.column.as_deref().unwrap_or("(table)"));
+                println!(
+                    "  {:>8}  {} on {}",
+                    c.count,
+                    c.rule,
+                    c.column.as_deref().unwrap_or("(table)")
+                );
             }
             for v in report.violations.iter().take(args.show) {
                 let row = v.row.map(|r| format!(" row {r}")).unwrap_or_default();
-                println!("  - {} {}{row}: {}", v.rule, v.column.as_deref().unwrap_or(""), v.message);
+                println!(
+                    "  - {} {}{row}: {}",
+                    v.rule,
+                    v.column.as_deref().unwrap_or(""),
+                    v.message
+                );
             }
             if report.violations.len() > args.show || report.truncated {
                 println!("  ... (use --json or --show N for more)");
             }
         }
     }
-    Ok(if total == 0 { exit::OK } else { exit::INVALID_DATA })
+    Ok(if total == 0 {
+        exit::OK
+    } else {
+        exit::INVALID_DATA
+    })
 }

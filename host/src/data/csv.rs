@@ -19,7 +19,10 @@ impl CsvReader {
     /// Opens `path`, inferring column types from all its rows, to read `batch_rows` at a time.
     pub fn open(path: &Path, batch_rows: usize) -> Result<Self, DataError> {
         let name = path.display().to_string();
-        let err = |message: String| DataError { path: name.clone(), message };
+        let err = |message: String| DataError {
+            path: name.clone(),
+            message,
+        };
         let mut file = File::open(path).map_err(|e| err(e.to_string()))?;
         let format = Format::default().with_header(true);
         let (schema, _) = format
@@ -46,7 +49,12 @@ impl CsvReader {
                 nullable: true,
             })
             .collect();
-        Ok(Self { path: name, schema: fields, reader, rows_read: 0 })
+        Ok(Self {
+            path: name,
+            schema: fields,
+            reader,
+            rows_read: 0,
+        })
     }
 
     /// The schema every batch will have.
@@ -71,7 +79,10 @@ impl CsvReader {
                 self.rows_read += rb.num_rows() as u64;
                 record_batch_to_batch(&rb)
                     .map(Some)
-                    .map_err(|message| DataError { path: self.path.clone(), message })
+                    .map_err(|message| DataError {
+                        path: self.path.clone(),
+                        message,
+                    })
             }
         }
     }
@@ -82,13 +93,19 @@ impl CsvReader {
         while let Some(b) = self.next_batch()? {
             batches.push(b);
         }
-        super::concat(&self.schema, batches).map_err(|message| DataError { path: self.path, message })
+        super::concat(&self.schema, batches).map_err(|message| DataError {
+            path: self.path,
+            message,
+        })
     }
 }
 
 /// Writes batches to a CSV file with a header row.
 pub fn write_csv(path: &Path, batches: &[Batch]) -> Result<(), DataError> {
-    let err = |message: String| DataError { path: path.display().to_string(), message };
+    let err = |message: String| DataError {
+        path: path.display().to_string(),
+        message,
+    };
     let file = File::create(path).map_err(|e| err(e.to_string()))?;
     let mut writer = WriterBuilder::new().with_header(true).build(file);
     for b in batches {

@@ -17,7 +17,11 @@ pub fn schema_of(batch: &Batch) -> Vec<Field> {
     batch
         .columns
         .iter()
-        .map(|c| Field { name: c.name.clone(), data_type: type_of(&c.data), nullable: c.nulls.is_some() })
+        .map(|c| Field {
+            name: c.name.clone(),
+            data_type: type_of(&c.data),
+            nullable: c.nulls.is_some(),
+        })
         .collect()
 }
 
@@ -34,21 +38,33 @@ fn empty_like(t: DataType) -> ColumnData {
 pub fn concat(schema: &[Field], batches: Vec<Batch>) -> Result<Batch, String> {
     let mut columns: Vec<Column> = schema
         .iter()
-        .map(|f| Column { name: f.name.clone(), data: empty_like(f.data_type), nulls: None })
+        .map(|f| Column {
+            name: f.name.clone(),
+            data: empty_like(f.data_type),
+            nulls: None,
+        })
         .collect();
     let mut rows: usize = 0;
     for b in batches {
         let n = b.num_rows as usize;
         for (out, col) in columns.iter_mut().zip(b.columns) {
             if out.name != col.name {
-                return Err(format!("batches disagree on column order: `{}` against `{}`", out.name, col.name));
+                return Err(format!(
+                    "batches disagree on column order: `{}` against `{}`",
+                    out.name, col.name
+                ));
             }
             match (&mut out.data, col.data) {
                 (ColumnData::Float64(a), ColumnData::Float64(b)) => a.extend(b),
                 (ColumnData::Int64(a), ColumnData::Int64(b)) => a.extend(b),
                 (ColumnData::Boolean(a), ColumnData::Boolean(b)) => a.extend(b),
                 (ColumnData::Text(a), ColumnData::Text(b)) => a.extend(b),
-                _ => return Err(format!("column `{}` changes type between batches", out.name)),
+                _ => {
+                    return Err(format!(
+                        "column `{}` changes type between batches",
+                        out.name
+                    ));
+                }
             }
             match (out.nulls.as_mut(), col.nulls) {
                 (Some(a), Some(b)) => a.extend(b),

@@ -17,7 +17,11 @@ pub fn column_len(data: &ColumnData) -> usize {
 
 /// Checks a batch a plugin returned: at most `max_rows` rows, exactly `expected_rows` when
 /// given, every column (and null mask) as long as the batch, no duplicate names.
-pub fn output_batch(batch: &Batch, expected_rows: Option<u32>, max_rows: u32) -> Result<(), Failure> {
+pub fn output_batch(
+    batch: &Batch,
+    expected_rows: Option<u32>,
+    max_rows: u32,
+) -> Result<(), Failure> {
     let rows = batch.num_rows;
     let longest = batch
         .columns

@@ -130,7 +130,7 @@ pub struct PluginError {
     /// The function called.
     pub operation: &'static str,
     /// What happened.
-    pub failure: Failure,
+    pub failure: Box<Failure>,
 }
 
 /// Why a plugin could not be loaded.
@@ -209,7 +209,9 @@ pub enum LoadError {
         error: ManifestError,
     },
     /// The manifest's kind disagrees with the exports.
-    #[error("{source_name}: its manifest says kind `{declared}` but it exports the `{exported}` interface")]
+    #[error(
+        "{source_name}: its manifest says kind `{declared}` but it exports the `{exported}` interface"
+    )]
     KindMismatch {
         /// Where the bytes came from.
         source_name: String,

@@ -36,7 +36,11 @@ impl Grants {
         let mut dropped = Vec::new();
         let mut out = Grants::default();
         for d in &self.dirs {
-            match asked.directories.iter().find(|r| r.guest_path == d.guest_path) {
+            match asked
+                .directories
+                .iter()
+                .find(|r| r.guest_path == d.guest_path)
+            {
                 Some(r) => out.dirs.push(DirGrant {
                     writable: d.writable && r.writable,
                     ..d.clone()

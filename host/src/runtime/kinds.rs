@@ -3,7 +3,9 @@
 
 use wasmtime::component::ResourceAny;
 
-use super::bindings::types::{Alert, Batch, Column, Deployment, DeploymentPlan, DeploymentStatus, Field, ModelInfo, Report};
+use super::bindings::types::{
+    Alert, Batch, Column, Deployment, DeploymentPlan, DeploymentStatus, Field, ModelInfo, Report,
+};
 use super::bindings::{alert_sink, deployer, model, transform, validator};
 use super::check;
 use super::error::PluginError;
@@ -37,7 +39,12 @@ macro_rules! call {
 }
 
 /// Checks a returned batch, discarding the instance when it breaks the contract.
-fn checked(session: &mut Session, op: &'static str, batch: Batch, expected: Option<u32>) -> Result<Batch, PluginError> {
+fn checked(
+    session: &mut Session,
+    op: &'static str,
+    batch: Batch,
+    expected: Option<u32>,
+) -> Result<Batch, PluginError> {
     let max = session.plugin.limits().max_output_rows;
     check::output_batch(&batch, expected, max).map_err(|failure| {
         session.discard();
@@ -62,7 +69,8 @@ impl ValidatorInstance {
     /// Checks `data` against the rules in `config` (JSON).
     pub async fn validate(&mut self, config: &str, data: &Batch) -> Result<Report, PluginError> {
         let iface = self.bindings.ferry_plugin_validator();
-        call!(self, "validate", |store| iface.call_validate(store, config, data))
+        call!(self, "validate", |store| iface
+            .call_validate(store, config, data))
     }
 
     /// Whether the instance can still be called.
@@ -93,43 +101,78 @@ impl TransformInstance {
     }
 
     /// Starts an analysis.
-    pub async fn new_analyzer(&mut self, config: &str, input: &[Field]) -> Result<AnalyzerHandle, PluginError> {
+    pub async fn new_analyzer(
+        &mut self,
+        config: &str,
+        input: &[Field],
+    ) -> Result<AnalyzerHandle, PluginError> {
         let iface = self.bindings.ferry_plugin_transform();
         let input = input.to_vec();
-        call!(self, "new-analyzer", |store| iface.call_new_analyzer(store, config, &input)).map(AnalyzerHandle)
+        call!(self, "new-analyzer", |store| iface
+            .call_new_analyzer(store, config, &input))
+        .map(AnalyzerHandle)
     }
 
     /// Adds a batch to an analysis.
-    pub async fn update(&mut self, analyzer: AnalyzerHandle, data: &Batch) -> Result<(), PluginError> {
+    pub async fn update(
+        &mut self,
+        analyzer: AnalyzerHandle,
+        data: &Batch,
+    ) -> Result<(), PluginError> {
         let iface = self.bindings.ferry_plugin_transform().analyzer();
-        call!(self, "analyzer.update", |store| iface.call_update(store, analyzer.0, data))
+        call!(self, "analyzer.update", |store| iface
+            .call_update(store, analyzer.0, data))
     }
 
     /// Ends an analysis and returns the learned state.
     pub async fn finish(&mut self, analyzer: AnalyzerHandle) -> Result<Vec<u8>, PluginError> {
         let iface = self.bindings.ferry_plugin_transform().analyzer();
-        call!(self, "analyzer.finish", |store| iface.call_finish(store, analyzer.0))
+        call!(self, "analyzer.finish", |store| iface
+            .call_finish(store, analyzer.0))
     }
 
     /// Builds a transformer from a learned state.
-    pub async fn new_transformer(&mut self, config: &str, state: &[u8]) -> Result<TransformerHandle, PluginError> {
+    pub async fn new_transformer(
+        &mut self,
+        config: &str,
+        state: &[u8],
+    ) -> Result<TransformerHandle, PluginError> {
         let iface = self.bindings.ferry_plugin_transform();
-        call!(self, "new-transformer", |store| iface.call_new_transformer(store, config, state))
-            .map(TransformerHandle)
+        call!(self, "new-transformer", |store| iface
+            .call_new_transformer(store, config, state))
+        .map(TransformerHandle)
     }
 
     /// Transforms a batch; the result has exactly as many rows.
-    pub async fn apply(&mut self, transformer: TransformerHandle, data: &Batch) -> Result<Batch, PluginError> {
+    pub async fn apply(
+        &mut self,
+        transformer: TransformerHandle,
+        data: &Batch,
+    ) -> Result<Batch, PluginError> {
         let iface = self.bindings.ferry_plugin_transform().transformer();
-        let out = call!(self, "transformer.apply", |store| iface.call_apply(store, transformer.0, data))?;
-        checked(&mut self.session, "transformer.apply", out, Some(data.num_rows))
+        let out = call!(self, "transformer.apply", |store| iface.call_apply(
+            store,
+            transformer.0,
+            data
+        ))?;
+        checked(
+            &mut self.session,
+            "transformer.apply",
+            out,
+            Some(data.num_rows),
+        )
     }
 
     /// The schema `apply` produces for `input`.
-    pub async fn output_schema(&mut self, config: &str, input: &[Field]) -> Result<Vec<Field>, PluginError> {
+    pub async fn output_schema(
+        &mut self,
+        config: &str,
+        input: &[Field],
+    ) -> Result<Vec<Field>, PluginError> {
         let iface = self.bindings.ferry_plugin_transform();
         let input = input.to_vec();
-        call!(self, "output-schema", |store| iface.call_output_schema(store, config, &input))
+        call!(self, "output-schema", |store| iface
+            .call_output_schema(store, config, &input))
     }
 
     /// Whether the instance can still be called.
@@ -156,15 +199,27 @@ impl ModelInstance {
     }
 
     /// Trains a model and returns its artifact.
-    pub async fn train(&mut self, features: &Batch, labels: &Column, config: &str) -> Result<Vec<u8>, PluginError> {
+    pub async fn train(
+        &mut self,
+        features: &Batch,
+        labels: &Column,
+        config: &str,
+    ) -> Result<Vec<u8>, PluginError> {
         let iface = self.bindings.ferry_plugin_model();
-        call!(self, "train", |store| iface.call_train(store, features, labels, config))
+        call!(self, "train", |store| iface
+            .call_train(store, features, labels, config))
     }
 
     /// Loads a model from its artifact.
-    pub async fn load(&mut self, artifact: &[u8], config: &str) -> Result<PredictorHandle, PluginError> {
+    pub async fn load(
+        &mut self,
+        artifact: &[u8],
+        config: &str,
+    ) -> Result<PredictorHandle, PluginError> {
         let iface = self.bindings.ferry_plugin_model();
-        call!(self, "load", |store| iface.call_load(store, artifact, config)).map(PredictorHandle)
+        call!(self, "load", |store| iface
+            .call_load(store, artifact, config))
+        .map(PredictorHandle)
     }
 
     /// What a loaded model expects and returns.
@@ -176,10 +231,20 @@ impl ModelInstance {
     }
 
     /// Predicts a batch; the result has exactly as many rows.
-    pub async fn predict(&mut self, model: PredictorHandle, features: &Batch) -> Result<Batch, PluginError> {
+    pub async fn predict(
+        &mut self,
+        model: PredictorHandle,
+        features: &Batch,
+    ) -> Result<Batch, PluginError> {
         let iface = self.bindings.ferry_plugin_model().predictor();
-        let out = call!(self, "predictor.predict", |store| iface.call_predict(store, model.0, features))?;
-        checked(&mut self.session, "predictor.predict", out, Some(features.num_rows))
+        let out = call!(self, "predictor.predict", |store| iface
+            .call_predict(store, model.0, features))?;
+        checked(
+            &mut self.session,
+            "predictor.predict",
+            out,
+            Some(features.num_rows),
+        )
     }
 
     /// Whether the instance can still be called.
@@ -214,15 +279,25 @@ impl DeployerInstance {
     }
 
     /// The state of deployment `name`.
-    pub async fn status(&mut self, name: &str, settings: &str) -> Result<DeploymentStatus, PluginError> {
+    pub async fn status(
+        &mut self,
+        name: &str,
+        settings: &str,
+    ) -> Result<DeploymentStatus, PluginError> {
         let iface = self.bindings.ferry_plugin_deployer();
-        call!(self, "status", |store| iface.call_status(store, name, settings))
+        call!(self, "status", |store| iface
+            .call_status(store, name, settings))
     }
 
     /// Returns deployment `name` to its previous version.
-    pub async fn rollback(&mut self, name: &str, settings: &str) -> Result<DeploymentStatus, PluginError> {
+    pub async fn rollback(
+        &mut self,
+        name: &str,
+        settings: &str,
+    ) -> Result<DeploymentStatus, PluginError> {
         let iface = self.bindings.ferry_plugin_deployer();
-        call!(self, "rollback", |store| iface.call_rollback(store, name, settings))
+        call!(self, "rollback", |store| iface
+            .call_rollback(store, name, settings))
     }
 }
 
@@ -242,6 +317,7 @@ impl AlertSinkInstance {
     /// Delivers an alert.
     pub async fn deliver(&mut self, config: &str, alert: &Alert) -> Result<(), PluginError> {
         let iface = self.bindings.ferry_plugin_alert_sink();
-        call!(self, "deliver", |store| iface.call_deliver(store, config, alert))
+        call!(self, "deliver", |store| iface
+            .call_deliver(store, config, alert))
     }
 }

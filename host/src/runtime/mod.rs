@@ -138,6 +138,7 @@ impl Runtime {
             source_name: path.display().to_string(),
             error,
         })?;
-        self.load(&path.display().to_string(), &bytes, options).await
+        self.load(&path.display().to_string(), &bytes, options)
+            .await
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, InstancePre};
 
+use super::Runtime;
 use super::bindings::{alert_sink, deployer, model, transform, validator};
 use super::cache::CacheOutcome;
 use super::error::{Failure, LoadError, PluginError};
@@ -12,7 +13,6 @@ use super::grants::Grants;
 use super::limits::{LimitOverrides, Limits};
 use super::session::{Session, timed};
 use super::state::StoreState;
-use super::Runtime;
 use crate::manifest::{CONTRACT_VERSION, Manifest, PluginKind, contract_compatible};
 
 /// What an operator decides when loading a plugin.
@@ -41,9 +41,7 @@ impl KindPre {
             PluginKind::Transform => KindPre::Transform(transform::TransformPluginPre::new(pre)?),
             PluginKind::Model => KindPre::Model(model::ModelPluginPre::new(pre)?),
             PluginKind::Deployer => KindPre::Deployer(deployer::DeployerPluginPre::new(pre)?),
-            PluginKind::AlertSink => {
-                KindPre::AlertSink(alert_sink::AlertSinkPluginPre::new(pre)?)
-            }
+            PluginKind::AlertSink => KindPre::AlertSink(alert_sink::AlertSinkPluginPre::new(pre)?),
         })
     }
 }
@@ -155,7 +153,7 @@ impl Plugin {
             version: self.inner.manifest.version.to_string(),
             kind: self.inner.manifest.kind,
             operation,
-            failure,
+            failure: Box::new(failure),
         }
     }
 
@@ -194,12 +192,11 @@ fn exported_kind(
         };
         let (iface, version) = rest.split_once('@').unwrap_or((rest, ""));
         if let Some(kind) = PluginKind::ALL.into_iter().find(|k| k.interface() == iface) {
-            let version =
-                semver::Version::parse(version).map_err(|_| LoadError::WrongWorld {
-                    source_name: source_name.to_string(),
-                    world: kind.world(),
-                    message: format!("export `{name}` carries no valid contract version"),
-                })?;
+            let version = semver::Version::parse(version).map_err(|_| LoadError::WrongWorld {
+                source_name: source_name.to_string(),
+                world: kind.world(),
+                message: format!("export `{name}` carries no valid contract version"),
+            })?;
             found.push((kind, version));
         }
     }
@@ -267,8 +264,14 @@ pub(crate) async fn load(
 
     let (kind, contract) = exported_kind(runtime, &component, source_name)?;
     let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(runtime.engine()).map(|(n, _)| n.to_string()).collect();
-    let exports: Vec<String> = ty.exports(runtime.engine()).map(|(n, _)| n.to_string()).collect();
+    let imports: Vec<String> = ty
+        .imports(runtime.engine())
+        .map(|(n, _)| n.to_string())
+        .collect();
+    let exports: Vec<String> = ty
+        .exports(runtime.engine())
+        .map(|(n, _)| n.to_string())
+        .collect();
     if !contract_compatible(&contract, &CONTRACT_VERSION) {
         return Err(LoadError::IncompatibleContract {
             source_name: source(),

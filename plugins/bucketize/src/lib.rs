@@ -23,12 +23,19 @@ impl Config {
     fn parse(json: &str) -> Result<Self> {
         let c: Config = parse_config(json)?;
         if c.num_buckets < 2 || c.num_buckets > 10_000 {
-            return Err(config_error(format!("`num_buckets` must be between 2 and 10000, got {}", c.num_buckets)));
+            return Err(config_error(format!(
+                "`num_buckets` must be between 2 and 10000, got {}",
+                c.num_buckets
+            )));
         }
         if let Some(b) = &c.boundaries
-            && (b.is_empty() || b.windows(2).any(|w| !(w[0] < w[1])) || b.iter().any(|x| !x.is_finite()))
+            && (b.is_empty()
+                || b.windows(2).any(|w| w[0] >= w[1])
+                || b.iter().any(|x| !x.is_finite()))
         {
-            return Err(config_error("`boundaries` must be finite and strictly increasing"));
+            return Err(config_error(
+                "`boundaries` must be finite and strictly increasing",
+            ));
         }
         Ok(c)
     }
@@ -73,12 +80,17 @@ impl Analyzer for BucketizeAnalyzer {
                 Some(b) => b.clone(),
                 None => {
                     let n = self.config.num_buckets;
-                    let mut b: Vec<f64> = (1..n).filter_map(|i| sketch.quantile(i as f64 / n as f64)).collect();
+                    let mut b: Vec<f64> = (1..n)
+                        .filter_map(|i| sketch.quantile(i as f64 / n as f64))
+                        .collect();
                     b.dedup();
                     b
                 }
             };
-            columns.push(Boundaries { name: name.clone(), boundaries });
+            columns.push(Boundaries {
+                name: name.clone(),
+                boundaries,
+            });
         }
         encode_state(&State { columns })
     }
@@ -101,7 +113,10 @@ impl Transformer for BucketizeTransformer {
                 }
                 buckets.push(c.boundaries.partition_point(|b| b <= v) as i64);
             }
-            out.push(Column::int64(&c.name, buckets).with_nulls(column.nulls.clone().unwrap_or_default()));
+            out.push(
+                Column::int64(&c.name, buckets)
+                    .with_nulls(column.nulls.clone().unwrap_or_default()),
+            );
         }
         out.build()
     }
@@ -123,27 +138,41 @@ impl Transform for Bucketize {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<BucketizeAnalyzer> {
         let config = Config::parse(config)?;
-        let sketches = select_columns("columns", config.columns.as_deref(), &input, is_numeric, "numbers")?
-            .into_iter()
-            .map(|n| (n, QuantileSketch::default()))
-            .collect();
+        let sketches = select_columns(
+            "columns",
+            config.columns.as_deref(),
+            &input,
+            is_numeric,
+            "numbers",
+        )?
+        .into_iter()
+        .map(|n| (n, QuantileSketch::default()))
+        .collect();
         Ok(BucketizeAnalyzer { config, sketches })
     }
 
     fn new_transformer(_config: &str, state: &[u8]) -> Result<BucketizeTransformer> {
-        Ok(BucketizeTransformer { state: decode_state(state, "bucketize")? })
+        Ok(BucketizeTransformer {
+            state: decode_state(state, "bucketize")?,
+        })
     }
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        Ok(select_columns("columns", config.columns.as_deref(), input, is_numeric, "numbers")?
-            .into_iter()
-            .map(|name| Field {
-                nullable: input.iter().any(|f| f.name == name && f.nullable),
-                name,
-                data_type: DataType::Int64,
-            })
-            .collect())
+        Ok(select_columns(
+            "columns",
+            config.columns.as_deref(),
+            input,
+            is_numeric,
+            "numbers",
+        )?
+        .into_iter()
+        .map(|name| Field {
+            nullable: input.iter().any(|f| f.name == name && f.nullable),
+            name,
+            data_type: DataType::Int64,
+        })
+        .collect())
     }
 }
 

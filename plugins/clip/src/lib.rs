@@ -24,14 +24,25 @@ impl Config {
         if c.max.is_some() && c.upper_quantile.is_some() {
             return Err(config_error("give `max` or `upper_quantile`, not both"));
         }
-        if c.min.is_none() && c.max.is_none() && c.lower_quantile.is_none() && c.upper_quantile.is_none() {
-            return Err(config_error("give at least one of `min`, `max`, `lower_quantile`, `upper_quantile`"));
+        if c.min.is_none()
+            && c.max.is_none()
+            && c.lower_quantile.is_none()
+            && c.upper_quantile.is_none()
+        {
+            return Err(config_error(
+                "give at least one of `min`, `max`, `lower_quantile`, `upper_quantile`",
+            ));
         }
-        for (key, q) in [("lower_quantile", c.lower_quantile), ("upper_quantile", c.upper_quantile)] {
+        for (key, q) in [
+            ("lower_quantile", c.lower_quantile),
+            ("upper_quantile", c.upper_quantile),
+        ] {
             if let Some(q) = q
                 && !(0.0..=1.0).contains(&q)
             {
-                return Err(config_error(format!("`{key}` must be between 0 and 1, got {q}")));
+                return Err(config_error(format!(
+                    "`{key}` must be between 0 and 1, got {q}"
+                )));
             }
         }
         if let (Some(lo), Some(hi)) = (c.min, c.max)
@@ -87,7 +98,11 @@ impl Analyzer for ClipAnalyzer {
                 Some(q) => sketch.quantile(q),
                 None => self.config.max,
             };
-            columns.push(Bounds { name: name.clone(), min, max });
+            columns.push(Bounds {
+                name: name.clone(),
+                min,
+                max,
+            });
         }
         encode_state(&State { columns })
     }
@@ -104,8 +119,15 @@ impl Transformer for ClipTransformer {
             let column = batch.column(&b.name)?;
             let lo = b.min.unwrap_or(f64::NEG_INFINITY);
             let hi = b.max.unwrap_or(f64::INFINITY);
-            let values = column.numeric()?.iter().map(|v| v.max(lo).min(hi)).collect();
-            out.push(Column::float64(&b.name, values).with_nulls(column.nulls.clone().unwrap_or_default()));
+            let values = column
+                .numeric()?
+                .iter()
+                .map(|v| v.max(lo).min(hi))
+                .collect();
+            out.push(
+                Column::float64(&b.name, values)
+                    .with_nulls(column.nulls.clone().unwrap_or_default()),
+            );
         }
         out.build()
     }
@@ -127,27 +149,41 @@ impl Transform for Clip {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<ClipAnalyzer> {
         let config = Config::parse(config)?;
-        let columns = select_columns("columns", config.columns.as_deref(), &input, is_numeric, "numbers")?
-            .into_iter()
-            .map(|n| (n, QuantileSketch::default()))
-            .collect();
+        let columns = select_columns(
+            "columns",
+            config.columns.as_deref(),
+            &input,
+            is_numeric,
+            "numbers",
+        )?
+        .into_iter()
+        .map(|n| (n, QuantileSketch::default()))
+        .collect();
         Ok(ClipAnalyzer { config, columns })
     }
 
     fn new_transformer(_config: &str, state: &[u8]) -> Result<ClipTransformer> {
-        Ok(ClipTransformer { state: decode_state(state, "clip")? })
+        Ok(ClipTransformer {
+            state: decode_state(state, "clip")?,
+        })
     }
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        Ok(select_columns("columns", config.columns.as_deref(), input, is_numeric, "numbers")?
-            .into_iter()
-            .map(|name| Field {
-                nullable: input.iter().any(|f| f.name == name && f.nullable),
-                name,
-                data_type: DataType::Float64,
-            })
-            .collect())
+        Ok(select_columns(
+            "columns",
+            config.columns.as_deref(),
+            input,
+            is_numeric,
+            "numbers",
+        )?
+        .into_iter()
+        .map(|name| Field {
+            nullable: input.iter().any(|f| f.name == name && f.nullable),
+            name,
+            data_type: DataType::Float64,
+        })
+        .collect())
     }
 }
 

@@ -32,13 +32,22 @@ fn safe_segment(what: &str, s: &str) -> Result<()> {
         && s.len() <= 128
         && s != "."
         && s != ".."
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if ok { Ok(()) } else { Err(config_error(format!("{what} {s:?} may only hold letters, digits, `.`, `-` and `_`"))) }
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(config_error(format!(
+            "{what} {s:?} may only hold letters, digits, `.`, `-` and `_`"
+        )))
+    }
 }
 
 fn safe_relative_path(p: &str) -> Result<()> {
     if p.starts_with('/') || p.is_empty() {
-        return Err(config_error(format!("artifact path {p:?} must be relative")));
+        return Err(config_error(format!(
+            "artifact path {p:?} must be relative"
+        )));
     }
     for seg in p.split('/') {
         safe_segment("artifact path segment", seg)?;
@@ -56,7 +65,8 @@ fn root(name: &str) -> String {
 
 fn read_state(name: &str) -> Result<State> {
     match fs::read(format!("{}/state.json", root(name))) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| internal_error(format!("state.json of {name} is damaged: {e}"))),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| internal_error(format!("state.json of {name} is damaged: {e}"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
         Err(e) => Err(io("reading state.json", e)),
     }
@@ -71,7 +81,12 @@ fn write_state(name: &str, state: &State) -> Result<()> {
 }
 
 fn status_of(name: &str, state: State, message: String) -> DeploymentStatus {
-    DeploymentStatus { name: name.to_string(), active_version: state.active, history: state.history, message }
+    DeploymentStatus {
+        name: name.to_string(),
+        active_version: state.active,
+        history: state.history,
+        message,
+    }
 }
 
 fn check(target: &Deployment) -> Result<Settings> {
@@ -80,7 +95,9 @@ fn check(target: &Deployment) -> Result<Settings> {
     for a in &target.artifacts {
         safe_relative_path(&a.path)?;
         if a.path == "deployment.json" {
-            return Err(config_error("an artifact may not be called deployment.json"));
+            return Err(config_error(
+                "an artifact may not be called deployment.json",
+            ));
         }
     }
     parse_config(&target.settings)
@@ -103,16 +120,24 @@ impl Deployer for DirectoryDeployer {
     fn plan(target: &Deployment) -> Result<DeploymentPlan> {
         check(target)?;
         let dir = format!("{}/versions/{}", root(&target.name), target.model_version);
-        let mut actions: Vec<String> = target.artifacts.iter().map(|a| format!("write {dir}/{} ({} bytes)", a.path, a.contents.len())).collect();
+        let mut actions: Vec<String> = target
+            .artifacts
+            .iter()
+            .map(|a| format!("write {dir}/{} ({} bytes)", a.path, a.contents.len()))
+            .collect();
         actions.push(format!("write {dir}/deployment.json"));
-        actions.push(format!("make {} version {} active", target.name, target.model_version));
+        actions.push(format!(
+            "make {} version {} active",
+            target.name, target.model_version
+        ));
         Ok(DeploymentPlan { actions })
     }
 
     fn apply(target: &Deployment) -> Result<DeploymentStatus> {
         let settings = check(target)?;
         let base = root(&target.name);
-        fs::create_dir_all(format!("{base}/versions")).map_err(|e| io("creating the deployment folder", e))?;
+        fs::create_dir_all(format!("{base}/versions"))
+            .map_err(|e| io("creating the deployment folder", e))?;
         let dir = format!("{base}/versions/{}", target.model_version);
         let tmp = format!("{base}/versions/.{}.tmp", target.model_version);
         let _ = fs::remove_dir_all(&tmp);
@@ -130,8 +155,11 @@ impl Deployer for DirectoryDeployer {
             "artifacts": target.artifacts.iter().map(|a| serde_json::json!({"path": a.path, "digest": a.digest, "size": a.contents.len()})).collect::<Vec<_>>(),
         });
         fs::create_dir_all(&tmp).map_err(|e| io("creating a folder", e))?;
-        fs::write(format!("{tmp}/deployment.json"), serde_json::to_vec_pretty(&meta).map_err(|e| internal_error(e.to_string()))?)
-            .map_err(|e| io("writing deployment.json", e))?;
+        fs::write(
+            format!("{tmp}/deployment.json"),
+            serde_json::to_vec_pretty(&meta).map_err(|e| internal_error(e.to_string()))?,
+        )
+        .map_err(|e| io("writing deployment.json", e))?;
         let _ = fs::remove_dir_all(&dir);
         fs::rename(&tmp, &dir).map_err(|e| io("moving the new version into place", e))?;
 
@@ -146,7 +174,11 @@ impl Deployer for DirectoryDeployer {
         state.history.truncate(settings.keep.unwrap_or(10));
         state.active = Some(target.model_version.clone());
         write_state(&target.name, &state)?;
-        Ok(status_of(&target.name, state, format!("version {} is active", target.model_version)))
+        Ok(status_of(
+            &target.name,
+            state,
+            format!("version {} is active", target.model_version),
+        ))
     }
 
     fn status(name: &str, _settings: &str) -> Result<DeploymentStatus> {
@@ -163,12 +195,19 @@ impl Deployer for DirectoryDeployer {
         safe_segment("deployment name", name)?;
         let mut state = read_state(name)?;
         if state.history.is_empty() {
-            return Err(input_error(name, None, "there is no earlier version to roll back to"));
+            return Err(input_error(
+                name,
+                None,
+                "there is no earlier version to roll back to",
+            ));
         }
         let back = state.history.remove(0);
         let from = state.active.replace(back.clone());
         write_state(name, &state)?;
-        let message = format!("rolled back from {} to {back}", from.unwrap_or_else(|| "nothing".into()));
+        let message = format!(
+            "rolled back from {} to {back}",
+            from.unwrap_or_else(|| "nothing".into())
+        );
         Ok(status_of(name, state, message))
     }
 }

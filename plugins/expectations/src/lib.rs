@@ -58,17 +58,28 @@ impl Validator for Expectations {
             if let (Some(lo), Some(hi)) = (e.min, e.max)
                 && lo > hi
             {
-                return Err(config_error(format!("expectations[{i}] (`{}`): `min` {lo} is above `max` {hi}", e.column)));
+                return Err(config_error(format!(
+                    "expectations[{i}] (`{}`): `min` {lo} is above `max` {hi}",
+                    e.column
+                )));
             }
             if let Some(f) = e.max_null_fraction
                 && !(0.0..=1.0).contains(&f)
             {
-                return Err(config_error(format!("expectations[{i}] (`{}`): `max_null_fraction` must be within 0..=1", e.column)));
+                return Err(config_error(format!(
+                    "expectations[{i}] (`{}`): `max_null_fraction` must be within 0..=1",
+                    e.column
+                )));
             }
             patterns.push(match &e.regex {
-                Some(p) => Some(regex_lite::Regex::new(&format!("^(?:{p})$")).map_err(|err| {
-                    config_error(format!("expectations[{i}] (`{}`): invalid `regex`: {err}", e.column))
-                })?),
+                Some(p) => Some(
+                    regex_lite::Regex::new(&format!("^(?:{p})$")).map_err(|err| {
+                        config_error(format!(
+                            "expectations[{i}] (`{}`): invalid `regex`: {err}",
+                            e.column
+                        ))
+                    })?,
+                ),
                 None => None,
             });
         }
@@ -76,7 +87,12 @@ impl Validator for Expectations {
         let mut report = ReportBuilder::new(batch.num_rows, config.max_violations);
         for (e, pattern) in config.expectations.iter().zip(&patterns) {
             let Some(column) = batch.get(&e.column) else {
-                report.add("column_exists", Some(&e.column), None, "the column is missing".into());
+                report.add(
+                    "column_exists",
+                    Some(&e.column),
+                    None,
+                    "the column is missing".into(),
+                );
                 continue;
             };
             let name = Some(e.column.as_str());
@@ -90,16 +106,31 @@ impl Validator for Expectations {
                             if let Some(lo) = e.min
                                 && (*v < lo || v.is_nan())
                             {
-                                report.add("min", name, Some(row as u32), format!("{v} is below the minimum {lo}"));
+                                report.add(
+                                    "min",
+                                    name,
+                                    Some(row as u32),
+                                    format!("{v} is below the minimum {lo}"),
+                                );
                             }
                             if let Some(hi) = e.max
                                 && (*v > hi || v.is_nan())
                             {
-                                report.add("max", name, Some(row as u32), format!("{v} is above the maximum {hi}"));
+                                report.add(
+                                    "max",
+                                    name,
+                                    Some(row as u32),
+                                    format!("{v} is above the maximum {hi}"),
+                                );
                             }
                         }
                     }
-                    Err(_) => report.add("min_max", name, None, "min/max needs a numeric column".into()),
+                    Err(_) => report.add(
+                        "min_max",
+                        name,
+                        None,
+                        "min/max needs a numeric column".into(),
+                    ),
                 }
             }
             if let Some(allowed) = &e.allowed {
@@ -108,7 +139,12 @@ impl Validator for Expectations {
                     if let Some(v) = column.value_string(row)
                         && !allowed.contains(&v)
                     {
-                        report.add("allowed", name, Some(row as u32), format!("{v:?} is not one of the allowed values"));
+                        report.add(
+                            "allowed",
+                            name,
+                            Some(row as u32),
+                            format!("{v:?} is not one of the allowed values"),
+                        );
                     }
                 }
             }
@@ -120,7 +156,10 @@ impl Validator for Expectations {
                         "max_null_fraction",
                         name,
                         None,
-                        format!("{:.4} of the values are null, more than the {max} allowed", fraction),
+                        format!(
+                            "{:.4} of the values are null, more than the {max} allowed",
+                            fraction
+                        ),
                     );
                 }
             }
@@ -129,7 +168,12 @@ impl Validator for Expectations {
                 for row in 0..column.len() {
                     if let Some(v) = column.value_string(row) {
                         if let Some(first) = first_seen.get(&v) {
-                            report.add("unique", name, Some(row as u32), format!("{v:?} already appears at row {first}"));
+                            report.add(
+                                "unique",
+                                name,
+                                Some(row as u32),
+                                format!("{v:?} already appears at row {first}"),
+                            );
                         } else {
                             first_seen.insert(v, row);
                         }
@@ -143,7 +187,12 @@ impl Validator for Expectations {
                             if let Some(v) = v
                                 && !re.is_match(v)
                             {
-                                report.add("regex", name, Some(row as u32), format!("{v:?} does not match the pattern"));
+                                report.add(
+                                    "regex",
+                                    name,
+                                    Some(row as u32),
+                                    format!("{v:?} does not match the pattern"),
+                                );
                             }
                         }
                     }

@@ -25,11 +25,15 @@ fn check_file_name(name: &str) -> Result<()> {
         && name.len() <= 255
         && name != "."
         && name != ".."
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     if ok {
         Ok(())
     } else {
-        Err(config_error(format!("`file` must be a plain file name (letters, digits, `.`, `-`, `_`), got {name:?}")))
+        Err(config_error(format!(
+            "`file` must be a plain file name (letters, digits, `.`, `-`, `_`), got {name:?}"
+        )))
     }
 }
 
@@ -56,8 +60,13 @@ impl AlertSink for FileSink {
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| internal_error(format!("cannot open {path}: {e} (was {ALERTS_DIR} granted?)")))?;
-        f.write_all(text.as_bytes()).map_err(|e| internal_error(format!("cannot write {path}: {e}")))?;
+            .map_err(|e| {
+                internal_error(format!(
+                    "cannot open {path}: {e} (was {ALERTS_DIR} granted?)"
+                ))
+            })?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| internal_error(format!("cannot write {path}: {e}")))?;
         Ok(())
     }
 }

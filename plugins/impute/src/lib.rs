@@ -29,7 +29,9 @@ impl Config {
     fn parse(json: &str) -> Result<Self> {
         let c: Config = parse_config(json)?;
         if c.strategy == Strategy::Constant && c.fill_value.is_none() {
-            return Err(config_error("`strategy` is \"constant\" but `fill_value` is missing"));
+            return Err(config_error(
+                "`strategy` is \"constant\" but `fill_value` is missing",
+            ));
         }
         Ok(c)
     }
@@ -84,7 +86,11 @@ impl Analyzer for ImputeAnalyzer {
                 return Err(input_error(
                     &field.name,
                     None,
-                    format!("was {} in the schema but is {} in this batch", field.data_type.name(), column.data_type().name()),
+                    format!(
+                        "was {} in the schema but is {} in this batch",
+                        field.data_type.name(),
+                        column.data_type().name()
+                    ),
                 ));
             }
             match acc {
@@ -124,7 +130,10 @@ impl Analyzer for ImputeAnalyzer {
                 Acc::Median(s) => (s.quantile(0.5).map(Fill::Number), true),
                 Acc::Counts(counts) => {
                     let best = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)));
-                    (best.map(|(v, _)| typed(field.data_type, v)).transpose()?, false)
+                    (
+                        best.map(|(v, _)| typed(field.data_type, v)).transpose()?,
+                        false,
+                    )
                 }
                 Acc::Constant => {
                     let v = self.config.fill_value.as_ref().map(|v| match v {
@@ -134,14 +143,24 @@ impl Analyzer for ImputeAnalyzer {
                     (v.map(|v| typed(field.data_type, &v)).transpose()?, false)
                 }
             };
-            out.push(ColumnFill { name: field.name.clone(), data_type: field.data_type.name().into(), fill, as_float });
+            out.push(ColumnFill {
+                name: field.name.clone(),
+                data_type: field.data_type.name().into(),
+                fill,
+                as_float,
+            });
         }
         encode_state(&State { columns: out })
     }
 }
 
 fn typed(t: DataType, v: &str) -> Result<Fill> {
-    let bad = || config_error(format!("`fill_value` {v:?} does not fit a {} column", t.name()));
+    let bad = || {
+        config_error(format!(
+            "`fill_value` {v:?} does not fit a {} column",
+            t.name()
+        ))
+    };
     Ok(match t {
         DataType::Float64 | DataType::Int64 => Fill::Number(v.parse().map_err(|_| bad())?),
         DataType::Boolean => Fill::Bool(v.parse().map_err(|_| bad())?),
@@ -166,25 +185,52 @@ impl Transformer for ImputeTransformer {
             let filled = match (fill, &column.data) {
                 (Fill::Number(f), _) if c.as_float => {
                     let v = column.numeric()?;
-                    Column::float64(&c.name, (0..v.len()).map(|i| if column.is_null(i) { *f } else { v[i] }).collect())
+                    Column::float64(
+                        &c.name,
+                        (0..v.len())
+                            .map(|i| if column.is_null(i) { *f } else { v[i] })
+                            .collect(),
+                    )
                 }
-                (Fill::Number(f), ColumnData::Float64(v)) => {
-                    Column::float64(&c.name, (0..v.len()).map(|i| if column.is_null(i) { *f } else { v[i] }).collect())
-                }
-                (Fill::Number(f), ColumnData::Int64(v)) => {
-                    Column::int64(&c.name, (0..v.len()).map(|i| if column.is_null(i) { *f as i64 } else { v[i] }).collect())
-                }
-                (Fill::Bool(b), ColumnData::Boolean(v)) => {
-                    Column::boolean(&c.name, (0..v.len()).map(|i| if column.is_null(i) { *b } else { v[i] }).collect())
-                }
-                (Fill::Text(s), ColumnData::Text(v)) => {
-                    Column::text(&c.name, (0..v.len()).map(|i| if column.is_null(i) { s.clone() } else { v[i].clone() }).collect())
-                }
+                (Fill::Number(f), ColumnData::Float64(v)) => Column::float64(
+                    &c.name,
+                    (0..v.len())
+                        .map(|i| if column.is_null(i) { *f } else { v[i] })
+                        .collect(),
+                ),
+                (Fill::Number(f), ColumnData::Int64(v)) => Column::int64(
+                    &c.name,
+                    (0..v.len())
+                        .map(|i| if column.is_null(i) { *f as i64 } else { v[i] })
+                        .collect(),
+                ),
+                (Fill::Bool(b), ColumnData::Boolean(v)) => Column::boolean(
+                    &c.name,
+                    (0..v.len())
+                        .map(|i| if column.is_null(i) { *b } else { v[i] })
+                        .collect(),
+                ),
+                (Fill::Text(s), ColumnData::Text(v)) => Column::text(
+                    &c.name,
+                    (0..v.len())
+                        .map(|i| {
+                            if column.is_null(i) {
+                                s.clone()
+                            } else {
+                                v[i].clone()
+                            }
+                        })
+                        .collect(),
+                ),
                 _ => {
                     return Err(input_error(
                         &c.name,
                         None,
-                        format!("is {} now but was {} in analysis", column.data_type().name(), c.data_type),
+                        format!(
+                            "is {} now but was {} in analysis",
+                            column.data_type().name(),
+                            c.data_type
+                        ),
                     ));
                 }
             };
@@ -210,7 +256,13 @@ impl Transform for Impute {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<ImputeAnalyzer> {
         let config = Config::parse(config)?;
-        let names = select_columns("columns", config.columns.as_deref(), &input, |t| config.accepts(t), "numbers for mean and median")?;
+        let names = select_columns(
+            "columns",
+            config.columns.as_deref(),
+            &input,
+            |t| config.accepts(t),
+            "numbers for mean and median",
+        )?;
         let columns = names
             .into_iter()
             .filter_map(|n| input.iter().find(|f| f.name == n).cloned())
@@ -228,12 +280,20 @@ impl Transform for Impute {
     }
 
     fn new_transformer(_config: &str, state: &[u8]) -> Result<ImputeTransformer> {
-        Ok(ImputeTransformer { state: decode_state(state, "impute")? })
+        Ok(ImputeTransformer {
+            state: decode_state(state, "impute")?,
+        })
     }
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        let names = select_columns("columns", config.columns.as_deref(), input, |t| config.accepts(t), "numbers for mean and median")?;
+        let names = select_columns(
+            "columns",
+            config.columns.as_deref(),
+            input,
+            |t| config.accepts(t),
+            "numbers for mean and median",
+        )?;
         Ok(input
             .iter()
             .filter(|f| names.contains(&f.name))

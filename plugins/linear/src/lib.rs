@@ -88,10 +88,18 @@ fn dense(features: &Batch, names: &[String]) -> Result<Vec<f64>> {
         let values = column.numeric()?;
         for i in 0..n {
             if column.is_null(i) {
-                return Err(input_error(name, Some(i as u32), "null feature; impute it first"));
+                return Err(input_error(
+                    name,
+                    Some(i as u32),
+                    "null feature; impute it first",
+                ));
             }
             if !values[i].is_finite() {
-                return Err(input_error(name, Some(i as u32), format!("{} is not finite", values[i])));
+                return Err(input_error(
+                    name,
+                    Some(i as u32),
+                    format!("{} is not finite", values[i]),
+                ));
             }
             x[i * d + j] = values[i];
         }
@@ -115,8 +123,10 @@ fn cholesky_solve(mut a: Vec<f64>, mut b: Vec<f64>, d: usize) -> Result<Vec<f64>
         for k in 0..j {
             s -= a[j * d + k] * a[j * d + k];
         }
-        if !(s > 0.0) {
-            return Err(internal_error("the system is singular; raise `l2` or remove constant or duplicate features"));
+        if s.is_nan() || s <= 0.0 {
+            return Err(internal_error(
+                "the system is singular; raise `l2` or remove constant or duplicate features",
+            ));
         }
         let l = s.sqrt();
         a[j * d + j] = l;
@@ -179,7 +189,11 @@ impl Problem<'_> {
         for i in 0..self.n {
             xi[..d].copy_from_slice(self.row(i));
             let mu = self.predict_raw(theta, i);
-            let w = if self.logistic { (mu * (1.0 - mu)).max(1e-12) } else { 1.0 };
+            let w = if self.logistic {
+                (mu * (1.0 - mu)).max(1e-12)
+            } else {
+                1.0
+            };
             let r = mu - self.y[i];
             for a in 0..p {
                 g[a] += r * xi[a];
@@ -207,18 +221,34 @@ impl Problem<'_> {
 
 fn train(features: &Batch, labels: &Column, config: &str) -> Result<Artifact> {
     let config: TrainConfig = parse_config(config)?;
-    if !(config.l2 >= 0.0) || !config.l2.is_finite() {
+    if config.l2 < 0.0 || !config.l2.is_finite() {
         return Err(config_error("`l2` must be a finite number >= 0"));
     }
     if labels.len() != features.len() {
-        return Err(input_error(&labels.name, None, format!("{} labels for {} rows of features", labels.len(), features.len())));
+        return Err(input_error(
+            &labels.name,
+            None,
+            format!(
+                "{} labels for {} rows of features",
+                labels.len(),
+                features.len()
+            ),
+        ));
     }
     if features.is_empty() {
         return Err(input_error(&labels.name, None, "no rows to train on"));
     }
-    let names = select_columns("features", config.features.as_deref(), &features.schema(), is_numeric, "numbers")?;
+    let names = select_columns(
+        "features",
+        config.features.as_deref(),
+        &features.schema(),
+        is_numeric,
+        "numbers",
+    )?;
     if names.is_empty() {
-        return Err(config_error("there are no numeric feature columns to train on"));
+        return Err(config_error(
+            "there are no numeric feature columns to train on",
+        ));
     }
     let x = dense(features, &names)?;
     let n = features.len();
@@ -230,7 +260,11 @@ fn train(features: &Batch, labels: &Column, config: &str) -> Result<Artifact> {
             let v = labels.numeric()?;
             for i in 0..n {
                 if labels.is_null(i) || !v[i].is_finite() {
-                    return Err(input_error(&labels.name, Some(i as u32), "the label is null or not finite"));
+                    return Err(input_error(
+                        &labels.name,
+                        Some(i as u32),
+                        "the label is null or not finite",
+                    ));
                 }
             }
             v.into_owned()
@@ -238,14 +272,21 @@ fn train(features: &Batch, labels: &Column, config: &str) -> Result<Artifact> {
         TaskName::BinaryClassification => {
             let mut values = Vec::with_capacity(n);
             for i in 0..n {
-                values.push(labels.value_string(i).ok_or_else(|| input_error(&labels.name, Some(i as u32), "null label"))?);
+                values.push(
+                    labels
+                        .value_string(i)
+                        .ok_or_else(|| input_error(&labels.name, Some(i as u32), "null label"))?,
+                );
             }
             let mut distinct = values.clone();
             distinct.sort();
             distinct.dedup();
             if labels.data_type() != DataType::Text {
                 distinct.sort_by(|a, b| {
-                    let (fa, fb) = (a.parse::<f64>().unwrap_or(f64::NAN), b.parse::<f64>().unwrap_or(f64::NAN));
+                    let (fa, fb) = (
+                        a.parse::<f64>().unwrap_or(f64::NAN),
+                        b.parse::<f64>().unwrap_or(f64::NAN),
+                    );
                     fa.total_cmp(&fb).then(a.cmp(b))
                 });
             }
@@ -253,10 +294,17 @@ fn train(features: &Batch, labels: &Column, config: &str) -> Result<Artifact> {
                 return Err(input_error(
                     &labels.name,
                     None,
-                    format!("binary classification needs exactly 2 classes, found {}: {:?}", distinct.len(), distinct.iter().take(5).collect::<Vec<_>>()),
+                    format!(
+                        "binary classification needs exactly 2 classes, found {}: {:?}",
+                        distinct.len(),
+                        distinct.iter().take(5).collect::<Vec<_>>()
+                    ),
                 ));
             }
-            let y = values.iter().map(|v| if *v == distinct[1] { 1.0 } else { 0.0 }).collect();
+            let y = values
+                .iter()
+                .map(|v| if *v == distinct[1] { 1.0 } else { 0.0 })
+                .collect();
             classes = distinct;
             y
         }
@@ -312,7 +360,9 @@ fn train(features: &Batch, labels: &Column, config: &str) -> Result<Artifact> {
         }
     }
     if theta.iter().any(|t| !t.is_finite()) {
-        return Err(internal_error("training diverged; lower `learning_rate` or scale the features"));
+        return Err(internal_error(
+            "training diverged; lower `learning_rate` or scale the features",
+        ));
     }
     let intercept = if config.fit_intercept { theta[d] } else { 0.0 };
     theta.truncate(d);
@@ -338,13 +388,26 @@ impl Predictor for LinearModel {
         let inputs = a
             .features
             .iter()
-            .map(|f| Field { name: f.clone(), data_type: DataType::Float64, nullable: false })
+            .map(|f| Field {
+                name: f.clone(),
+                data_type: DataType::Float64,
+                nullable: false,
+            })
             .collect();
         let outputs = match a.task {
-            TaskName::Regression => vec![ModelOutput { name: "prediction".into(), description: "the predicted value".into() }],
+            TaskName::Regression => vec![ModelOutput {
+                name: "prediction".into(),
+                description: "the predicted value".into(),
+            }],
             TaskName::BinaryClassification => vec![
-                ModelOutput { name: "probability".into(), description: format!("probability of class {:?}", a.classes[1]) },
-                ModelOutput { name: "prediction".into(), description: "the more probable class".into() },
+                ModelOutput {
+                    name: "probability".into(),
+                    description: format!("probability of class {:?}", a.classes[1]),
+                },
+                ModelOutput {
+                    name: "prediction".into(),
+                    description: "the more probable class".into(),
+                },
             ],
         };
         ModelInfo {
@@ -363,18 +426,44 @@ impl Predictor for LinearModel {
         let d = a.features.len();
         let n = features.len();
         let raw: Vec<f64> = (0..n)
-            .map(|i| x[i * d..(i + 1) * d].iter().zip(&a.weights).map(|(p, q)| p * q).sum::<f64>() + a.intercept)
+            .map(|i| {
+                x[i * d..(i + 1) * d]
+                    .iter()
+                    .zip(&a.weights)
+                    .map(|(p, q)| p * q)
+                    .sum::<f64>()
+                    + a.intercept
+            })
             .collect();
         let mut out = BatchBuilder::new(n);
         match a.task {
             TaskName::Regression => out.push(Column::float64("prediction", raw)),
             TaskName::BinaryClassification => {
                 let prob: Vec<f64> = raw.into_iter().map(sigmoid).collect();
-                let pick = |p: &f64| if *p >= 0.5 { &a.classes[1] } else { &a.classes[0] };
+                let pick = |p: &f64| {
+                    if *p >= 0.5 {
+                        &a.classes[1]
+                    } else {
+                        &a.classes[0]
+                    }
+                };
                 let label = match a.label_type.as_str() {
-                    "float64" => Column::float64("prediction", prob.iter().map(|p| pick(p).parse().unwrap_or(f64::NAN)).collect()),
-                    "int64" => Column::int64("prediction", prob.iter().map(|p| pick(p).parse().unwrap_or_default()).collect()),
-                    "boolean" => Column::boolean("prediction", prob.iter().map(|p| pick(p) == "true").collect()),
+                    "float64" => Column::float64(
+                        "prediction",
+                        prob.iter()
+                            .map(|p| pick(p).parse().unwrap_or(f64::NAN))
+                            .collect(),
+                    ),
+                    "int64" => Column::int64(
+                        "prediction",
+                        prob.iter()
+                            .map(|p| pick(p).parse().unwrap_or_default())
+                            .collect(),
+                    ),
+                    "boolean" => Column::boolean(
+                        "prediction",
+                        prob.iter().map(|p| pick(p) == "true").collect(),
+                    ),
                     _ => Column::text("prediction", prob.iter().map(|p| pick(p).clone()).collect()),
                 };
                 out.push(Column::float64("probability", prob));
@@ -391,7 +480,13 @@ pub struct Linear;
 impl Plugin for Linear {
     fn manifest() -> ManifestBuilder {
         ferry_sdk::manifest!("linear")
-            .keywords(["logistic-regression", "linear-regression", "ridge", "classification", "regression"])
+            .keywords([
+                "logistic-regression",
+                "linear-regression",
+                "ridge",
+                "classification",
+                "regression",
+            ])
             .timeout_ms(120_000)
             .memory_mib(1024)
             .config_schema(include_str!("../config.schema.json"))
@@ -405,12 +500,17 @@ impl Model for Linear {
         let artifact: Artifact = serde_json::from_slice(artifact)
             .map_err(|e| config_error(format!("the artifact is not a linear model: {e}")))?;
         if artifact.format != FORMAT {
-            return Err(config_error(format!("artifact format {:?}, expected {FORMAT:?}", artifact.format)));
+            return Err(config_error(format!(
+                "artifact format {:?}, expected {FORMAT:?}",
+                artifact.format
+            )));
         }
         if artifact.weights.len() != artifact.features.len()
             || (artifact.task == TaskName::BinaryClassification && artifact.classes.len() != 2)
         {
-            return Err(config_error("the artifact is inconsistent (weights, features and classes disagree)"));
+            return Err(config_error(
+                "the artifact is inconsistent (weights, features and classes disagree)",
+            ));
         }
         Ok(LinearModel { artifact })
     }
@@ -429,28 +529,60 @@ mod tests {
 
     fn batch(cols: Vec<Column>) -> Batch {
         let n = cols[0].len();
-        cols.into_iter().fold(BatchBuilder::new(n), |b, c| b.column(c)).build().unwrap()
+        cols.into_iter()
+            .fold(BatchBuilder::new(n), |b, c| b.column(c))
+            .build()
+            .unwrap()
     }
 
     #[test]
     fn ridge_recovers_a_line() {
         let xs: Vec<f64> = (0..50).map(|i| i as f64 / 10.0).collect();
         let ys: Vec<f64> = xs.iter().map(|x| 3.0 * x - 2.0).collect();
-        let a = train(&batch(vec![Column::float64("x", xs)]), &Column::float64("y", ys), r#"{"task":"regression","l2":0}"#).unwrap();
-        assert!((a.weights[0] - 3.0).abs() < 1e-9 && (a.intercept + 2.0).abs() < 1e-9, "{a:?}");
+        let a = train(
+            &batch(vec![Column::float64("x", xs)]),
+            &Column::float64("y", ys),
+            r#"{"task":"regression","l2":0}"#,
+        )
+        .unwrap();
+        assert!(
+            (a.weights[0] - 3.0).abs() < 1e-9 && (a.intercept + 2.0).abs() < 1e-9,
+            "{a:?}"
+        );
     }
 
     #[test]
     fn logistic_separates_and_sgd_is_seeded() {
         let xs: Vec<f64> = (0..200).map(|i| (i as f64 - 100.0) / 25.0).collect();
-        let ys: Vec<String> = xs.iter().enumerate().map(|(i, x)| if *x + if i % 7 == 0 { 1.5 } else { 0.0 } > 0.0 { "yes" } else { "no" }.to_string()).collect();
+        let ys: Vec<String> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                if *x + if i % 7 == 0 { 1.5 } else { 0.0 } > 0.0 {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .to_string()
+            })
+            .collect();
         let f = batch(vec![Column::float64("x", xs)]);
         let l = Column::text("label", ys);
         let a = train(&f, &l, r#"{"task":"binary-classification"}"#).unwrap();
         assert_eq!(a.classes, vec!["no", "yes"]);
         assert!(a.weights[0] > 1.0);
-        let s1 = train(&f, &l, r#"{"task":"binary-classification","solver":"sgd","seed":7}"#).unwrap();
-        let s2 = train(&f, &l, r#"{"task":"binary-classification","solver":"sgd","seed":7}"#).unwrap();
+        let s1 = train(
+            &f,
+            &l,
+            r#"{"task":"binary-classification","solver":"sgd","seed":7}"#,
+        )
+        .unwrap();
+        let s2 = train(
+            &f,
+            &l,
+            r#"{"task":"binary-classification","solver":"sgd","seed":7}"#,
+        )
+        .unwrap();
         assert_eq!(s1, s2);
     }
 }

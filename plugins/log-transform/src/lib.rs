@@ -66,11 +66,14 @@ impl Transformer for LogTransformer {
             let mut logged = Vec::with_capacity(values.len());
             for (row, v) in values.iter().enumerate() {
                 let x = v + self.state.offset;
-                if !column.is_null(row) && !(x > 0.0) {
+                if !column.is_null(row) && (x.is_nan() || x <= 0.0) {
                     return Err(input_error(
                         name,
                         Some(row as u32),
-                        format!("{v} + offset {} is not positive, so it has no logarithm", self.state.offset),
+                        format!(
+                            "{v} + offset {} is not positive, so it has no logarithm",
+                            self.state.offset
+                        ),
                     ));
                 }
                 logged.push(match self.state.base {
@@ -80,7 +83,11 @@ impl Transformer for LogTransformer {
                 });
             }
             let nulls = column.nulls.clone().unwrap_or_default();
-            let logged = logged.into_iter().enumerate().map(|(i, v)| if column.is_null(i) { 0.0 } else { v }).collect();
+            let logged = logged
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| if column.is_null(i) { 0.0 } else { v })
+                .collect();
             out.push(Column::float64(name, logged).with_nulls(nulls));
         }
         out.build()
@@ -106,24 +113,44 @@ impl Transform for LogTransform {
         if !config.offset.is_finite() {
             return Err(config_error("`offset` must be a finite number"));
         }
-        let columns = select_columns("columns", config.columns.as_deref(), &input, is_numeric, "numbers")?;
-        Ok(LogAnalyzer { state: State { columns, offset: config.offset, base: config.base } })
+        let columns = select_columns(
+            "columns",
+            config.columns.as_deref(),
+            &input,
+            is_numeric,
+            "numbers",
+        )?;
+        Ok(LogAnalyzer {
+            state: State {
+                columns,
+                offset: config.offset,
+                base: config.base,
+            },
+        })
     }
 
     fn new_transformer(_config: &str, state: &[u8]) -> Result<LogTransformer> {
-        Ok(LogTransformer { state: decode_state(state, "log-transform")? })
+        Ok(LogTransformer {
+            state: decode_state(state, "log-transform")?,
+        })
     }
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config: Config = parse_config(config)?;
-        Ok(select_columns("columns", config.columns.as_deref(), input, is_numeric, "numbers")?
-            .into_iter()
-            .map(|name| Field {
-                nullable: input.iter().any(|f| f.name == name && f.nullable),
-                name,
-                data_type: DataType::Float64,
-            })
-            .collect())
+        Ok(select_columns(
+            "columns",
+            config.columns.as_deref(),
+            input,
+            is_numeric,
+            "numbers",
+        )?
+        .into_iter()
+        .map(|name| Field {
+            nullable: input.iter().any(|f| f.name == name && f.nullable),
+            name,
+            data_type: DataType::Float64,
+        })
+        .collect())
     }
 }
 

@@ -21,7 +21,8 @@ fn unit_range() -> [f64; 2] {
 impl Config {
     fn parse(json: &str) -> Result<Self> {
         let c: Config = parse_config(json)?;
-        if !(c.feature_range[0] < c.feature_range[1]) {
+        let [lo, hi] = c.feature_range;
+        if lo.is_nan() || hi.is_nan() || lo >= hi {
             return Err(config_error(format!(
                 "`feature_range` must be [low, high] with low < high, got {:?}",
                 c.feature_range
@@ -59,7 +60,11 @@ impl Analyzer for MinMaxAnalyzer {
                     continue;
                 }
                 if !v.is_finite() {
-                    return Err(input_error(&r.name, Some(row as u32), format!("{v} is not finite")));
+                    return Err(input_error(
+                        &r.name,
+                        Some(row as u32),
+                        format!("{v} is not finite"),
+                    ));
                 }
                 r.min = r.min.min(*v);
                 r.max = r.max.max(*v);
@@ -97,7 +102,10 @@ impl Transformer for MinMaxTransformer {
                     if self.state.clip { s.clamp(lo, hi) } else { s }
                 })
                 .collect();
-            out.push(Column::float64(&r.name, values).with_nulls(column.nulls.clone().unwrap_or_default()));
+            out.push(
+                Column::float64(&r.name, values)
+                    .with_nulls(column.nulls.clone().unwrap_or_default()),
+            );
         }
         out.build()
     }
@@ -119,20 +127,41 @@ impl Transform for MinMaxScaler {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<MinMaxAnalyzer> {
         let config = Config::parse(config)?;
-        let ranges = select_columns("columns", config.columns.as_deref(), &input, is_numeric, "numbers")?
-            .into_iter()
-            .map(|name| Range { name, min: f64::INFINITY, max: f64::NEG_INFINITY })
-            .collect();
+        let ranges = select_columns(
+            "columns",
+            config.columns.as_deref(),
+            &input,
+            is_numeric,
+            "numbers",
+        )?
+        .into_iter()
+        .map(|name| Range {
+            name,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        })
+        .collect();
         Ok(MinMaxAnalyzer { config, ranges })
     }
 
     fn new_transformer(_config: &str, state: &[u8]) -> Result<MinMaxTransformer> {
-        Ok(MinMaxTransformer { state: decode_state(state, "min-max-scaler")? })
+        Ok(MinMaxTransformer {
+            state: decode_state(state, "min-max-scaler")?,
+        })
     }
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        float_outputs(select_columns("columns", config.columns.as_deref(), input, is_numeric, "numbers")?, input)
+        float_outputs(
+            select_columns(
+                "columns",
+                config.columns.as_deref(),
+                input,
+                is_numeric,
+                "numbers",
+            )?,
+            input,
+        )
     }
 }
 

@@ -58,7 +58,11 @@ impl Analyzer for OneHotAnalyzer {
         for (name, counts) in &mut self.counts {
             let column = batch.column(name)?;
             if column.data_type() == DataType::Float64 {
-                return Err(input_error(name, None, "is float64; one-hot needs categories (text, int64 or boolean)"));
+                return Err(input_error(
+                    name,
+                    None,
+                    "is float64; one-hot needs categories (text, int64 or boolean)",
+                ));
             }
             for row in 0..column.len() {
                 if let Some(v) = column.value_string(row) {
@@ -72,17 +76,25 @@ impl Analyzer for OneHotAnalyzer {
     fn finish(&mut self) -> Result<Vec<u8>> {
         let mut columns = Vec::new();
         for (name, counts) in &self.counts {
-            let mut kept: Vec<(&String, &u64)> =
-                counts.iter().filter(|(_, n)| **n >= self.config.min_frequency).collect();
+            let mut kept: Vec<(&String, &u64)> = counts
+                .iter()
+                .filter(|(_, n)| **n >= self.config.min_frequency)
+                .collect();
             if let Some(max) = self.config.max_categories {
                 kept.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
                 kept.truncate(max);
             }
             let mut categories: Vec<String> = kept.into_iter().map(|(c, _)| c.clone()).collect();
             categories.sort();
-            columns.push(Vocabulary { name: name.clone(), categories });
+            columns.push(Vocabulary {
+                name: name.clone(),
+                categories,
+            });
         }
-        encode_state(&State { handle_unknown: self.config.handle_unknown, columns })
+        encode_state(&State {
+            handle_unknown: self.config.handle_unknown,
+            columns,
+        })
     }
 }
 
@@ -96,27 +108,33 @@ impl Transformer for OneHotTransformer {
         let mut out = BatchBuilder::new(n);
         for vocab in &self.state.columns {
             let column = batch.column(&vocab.name)?;
-            let mut indicator = vec![vec![0.0f64; n]; vocab.categories.len()];
+            let mut hits = Vec::with_capacity(n);
             for row in 0..n {
                 let value = column.value_string(row);
-                let hit = value.as_ref().and_then(|v| vocab.categories.binary_search(v).ok());
-                match hit {
-                    Some(i) => indicator[i][row] = 1.0,
-                    None if self.state.handle_unknown == Unknown::Error => {
-                        return Err(input_error(
-                            &vocab.name,
-                            Some(row as u32),
-                            match value {
-                                Some(v) => format!("category {v:?} was not seen in analysis"),
-                                None => "null, which was not seen in analysis".to_string(),
-                            },
-                        ));
-                    }
-                    None => {}
+                let hit = value
+                    .as_ref()
+                    .and_then(|v| vocab.categories.binary_search(v).ok());
+                if hit.is_none() && self.state.handle_unknown == Unknown::Error {
+                    return Err(input_error(
+                        &vocab.name,
+                        Some(row as u32),
+                        match value {
+                            Some(v) => format!("category {v:?} was not seen in analysis"),
+                            None => "null, which was not seen in analysis".to_string(),
+                        },
+                    ));
                 }
+                hits.push(hit);
             }
-            for (category, values) in vocab.categories.iter().zip(indicator) {
-                out.push(Column::float64(format!("{}={category}", vocab.name), values));
+            for (i, category) in vocab.categories.iter().enumerate() {
+                let values = hits
+                    .iter()
+                    .map(|h| if *h == Some(i) { 1.0 } else { 0.0 })
+                    .collect();
+                out.push(Column::float64(
+                    format!("{}={category}", vocab.name),
+                    values,
+                ));
             }
         }
         out.build()
@@ -142,19 +160,29 @@ impl Transform for OneHot {
         if config.max_categories == Some(0) {
             return Err(config_error("`max_categories` must be at least 1"));
         }
-        let counts = select_columns("columns", config.columns.as_deref(), &input, categorical, "categories (text, int64 or boolean)")?
-            .into_iter()
-            .map(|n| (n, BTreeMap::new()))
-            .collect();
+        let counts = select_columns(
+            "columns",
+            config.columns.as_deref(),
+            &input,
+            categorical,
+            "categories (text, int64 or boolean)",
+        )?
+        .into_iter()
+        .map(|n| (n, BTreeMap::new()))
+        .collect();
         Ok(OneHotAnalyzer { config, counts })
     }
 
     fn new_transformer(_config: &str, state: &[u8]) -> Result<OneHotTransformer> {
-        Ok(OneHotTransformer { state: decode_state(state, "one-hot")? })
+        Ok(OneHotTransformer {
+            state: decode_state(state, "one-hot")?,
+        })
     }
 
     fn output_schema(_config: &str, _input: &Schema) -> Result<Schema> {
-        Err(unsupported("one-hot's output columns depend on the vocabulary learned in analysis"))
+        Err(unsupported(
+            "one-hot's output columns depend on the vocabulary learned in analysis",
+        ))
     }
 }
 

@@ -71,7 +71,12 @@ impl Validator for SchemaValidator {
         for rule in &config.columns {
             let Some(column) = batch.get(&rule.name) else {
                 if rule.required {
-                    report.add("required", Some(&rule.name), None, "the column is missing".into());
+                    report.add(
+                        "required",
+                        Some(&rule.name),
+                        None,
+                        "the column is missing".into(),
+                    );
                 }
                 continue;
             };
@@ -82,21 +87,35 @@ impl Validator for SchemaValidator {
                     "type",
                     Some(&rule.name),
                     None,
-                    format!("expected {}, found {}", t.data_type().name(), column.data_type().name()),
+                    format!(
+                        "expected {}, found {}",
+                        t.data_type().name(),
+                        column.data_type().name()
+                    ),
                 );
             }
             if !rule.nullable
                 && let Some(nulls) = &column.nulls
             {
                 for (row, _) in nulls.iter().enumerate().filter(|(_, n)| **n) {
-                    report.add("not_null", Some(&rule.name), Some(row as u32), "null in a column that may not have nulls".into());
+                    report.add(
+                        "not_null",
+                        Some(&rule.name),
+                        Some(row as u32),
+                        "null in a column that may not have nulls".into(),
+                    );
                 }
             }
         }
         if config.allow_extra_columns == Some(false) {
             for column in &batch.columns {
                 if !config.columns.iter().any(|r| r.name == column.name) {
-                    report.add("no_extra_columns", Some(&column.name), None, "the column is not in the schema".into());
+                    report.add(
+                        "no_extra_columns",
+                        Some(&column.name),
+                        None,
+                        "the column is not in the schema".into(),
+                    );
                 }
             }
         }

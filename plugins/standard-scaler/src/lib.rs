@@ -134,7 +134,13 @@ impl State {
 }
 
 fn selected(config: &Config, input: &Schema) -> Result<Vec<String>> {
-    select_columns("columns", config.columns.as_deref(), input, is_numeric, "numbers")
+    select_columns(
+        "columns",
+        config.columns.as_deref(),
+        input,
+        is_numeric,
+        "numbers",
+    )
 }
 
 /// The analysis in progress.
@@ -242,7 +248,9 @@ mod tests {
 
     #[test]
     fn chunked_moments_equal_one_pass() {
-        let xs: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin() * 10.0 + 3.0).collect();
+        let xs: Vec<f64> = (0..1000)
+            .map(|i| (i as f64 * 0.37).sin() * 10.0 + 3.0)
+            .collect();
         let mut whole = Moments::default();
         whole.update(xs.iter().copied());
         let mut parts = Moments::default();

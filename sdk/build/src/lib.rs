@@ -122,7 +122,9 @@ pub fn build(crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
                 .iter()
                 .map(|n| release.join(format!("{n}.wasm")))
                 .find(|p| p.exists())
-                .unwrap_or_else(|| panic!("{} was not built into {}", c.package, release.display()));
+                .unwrap_or_else(|| {
+                    panic!("{} was not built into {}", c.package, release.display())
+                });
             Built {
                 package: c.package.clone(),
                 wasm,

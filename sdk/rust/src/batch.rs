@@ -116,7 +116,10 @@ impl Column {
         input_error(
             &self.name,
             None,
-            format!("expected a {wanted} column, found {}", self.data_type().name()),
+            format!(
+                "expected a {wanted} column, found {}",
+                self.data_type().name()
+            ),
         )
     }
 
@@ -251,7 +254,8 @@ impl BatchBuilder {
     /// The batch, or an error naming the first column of the wrong length.
     pub fn build(self) -> Result<Batch> {
         for c in &self.columns {
-            if c.len() != self.num_rows || c.nulls.as_ref().is_some_and(|n| n.len() != self.num_rows)
+            if c.len() != self.num_rows
+                || c.nulls.as_ref().is_some_and(|n| n.len() != self.num_rows)
             {
                 return Err(crate::internal_error(format!(
                     "output column `{}` has {} values for a batch of {} rows",
@@ -282,7 +286,10 @@ pub struct ColumnView<'a, T> {
 impl<'a, T> ColumnView<'a, T> {
     /// The value at `row`, or `None` when it is null or out of range.
     pub fn get(&self, row: usize) -> Option<&'a T> {
-        if self.nulls.is_some_and(|n| n.get(row).copied().unwrap_or(false)) {
+        if self
+            .nulls
+            .is_some_and(|n| n.get(row).copied().unwrap_or(false))
+        {
             None
         } else {
             self.values.get(row)
@@ -334,14 +341,20 @@ mod tests {
             .build()
             .unwrap_err()
             .message();
-        assert!(err.contains("`x` has 2 values for a batch of 3 rows"), "{err}");
+        assert!(
+            err.contains("`x` has 2 values for a batch of 3 rows"),
+            "{err}"
+        );
     }
 
     #[test]
     fn typed_access_reports_the_actual_type() {
         let c = Column::text("city", vec!["Oslo".into()]);
         let err = c.f64s().unwrap_err().message();
-        assert!(err.contains("expected a float64 column, found text"), "{err}");
+        assert!(
+            err.contains("expected a float64 column, found text"),
+            "{err}"
+        );
         assert_eq!(Column::int64("n", vec![2]).numeric().unwrap()[0], 2.0);
     }
 

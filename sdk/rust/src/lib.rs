@@ -35,10 +35,10 @@ mod bindings {
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
 
-/// The shared WIT types (`ferry:plugin/types`).
-pub use bindings::ferry::plugin::types;
 /// The host functions every plugin may call (`ferry:plugin/host`).
 pub use bindings::ferry::plugin::host;
+/// The shared WIT types (`ferry:plugin/types`).
+pub use bindings::ferry::plugin::types;
 
 pub use batch::{BatchBuilder, ColumnView};
 pub use config::parse_config;
@@ -50,20 +50,20 @@ pub use manifest::ManifestBuilder;
 pub use report::ReportBuilder;
 pub use select::{decode_state, encode_state, is_numeric, select_columns};
 pub use types::{
-    Alert, Artifact, Batch, Capabilities, Column, ColumnData, DataType, Deployment,
-    DeploymentPlan, DeploymentStatus, DirectoryRequest, Field, InputError, Limits, Manifest,
-    ModelInfo, ModelOutput, PluginError, PluginKind, PluginRef, Report, Schema, Severity, Task,
-    Violation, ViolationCount,
+    Alert, Artifact, Batch, Capabilities, Column, ColumnData, DataType, Deployment, DeploymentPlan,
+    DeploymentStatus, DirectoryRequest, Field, InputError, Limits, Manifest, ModelInfo,
+    ModelOutput, PluginError, PluginKind, PluginRef, Report, Schema, Severity, Task, Violation,
+    ViolationCount,
 };
 
 /// Everything a plugin usually needs.
 pub mod prelude {
     pub use crate::{
         AlertSink, Analyzer, Batch, BatchBuilder, Column, ColumnData, ColumnView, DataType,
-        Deployer, Field, ManifestBuilder, Model, Plugin, PluginError, Predictor, Report, ReportBuilder, Result,
-        Schema,
-        Transform, Transformer, Validator, config_error, decode_state, encode_state,
-        input_error, internal_error, is_numeric, parse_config, select_columns, unsupported,
+        Deployer, Field, ManifestBuilder, Model, Plugin, PluginError, Predictor, Report,
+        ReportBuilder, Result, Schema, Transform, Transformer, Validator, config_error,
+        decode_state, encode_state, input_error, internal_error, is_numeric, parse_config,
+        select_columns, unsupported,
     };
 }
 

@@ -9,7 +9,11 @@ macro_rules! manifest {
     ($name:expr) => {
         $crate::ManifestBuilder::new($name, env!("CARGO_PKG_VERSION"))
             .description(env!("CARGO_PKG_DESCRIPTION"))
-            .authors(env!("CARGO_PKG_AUTHORS").split(':').filter(|a| !a.is_empty()))
+            .authors(
+                env!("CARGO_PKG_AUTHORS")
+                    .split(':')
+                    .filter(|a| !a.is_empty()),
+            )
             .license(env!("CARGO_PKG_LICENSE"))
             .repository(env!("CARGO_PKG_REPOSITORY"))
     };

@@ -13,11 +13,13 @@ struct Config {
 }
 
 /// Deep recursion with small frames: overflows the Wasm stack.
+#[allow(unconditional_recursion)]
 fn recurse(n: u64) -> u64 {
     std::hint::black_box(recurse(std::hint::black_box(n + 1))) + 1
 }
 
 /// Deep recursion with large frames: overflows the stack Rust keeps in linear memory.
+#[allow(unconditional_recursion)]
 fn recurse_big(n: u64) -> u64 {
     let pad = [n; 256];
     std::hint::black_box(&pad);
@@ -29,9 +31,13 @@ fn connect(port: u16) -> Result<String> {
     use wasip2::sockets::network::{IpSocketAddress, Ipv4SocketAddress};
     use wasip2::sockets::{instance_network, tcp_create_socket};
     let network = instance_network::instance_network();
-    let socket = tcp_create_socket::create_tcp_socket(wasip2::sockets::network::IpAddressFamily::Ipv4)
-        .map_err(|e| internal_error(format!("create socket: {e:?}")))?;
-    let addr = IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address: (127, 0, 0, 1) });
+    let socket =
+        tcp_create_socket::create_tcp_socket(wasip2::sockets::network::IpAddressFamily::Ipv4)
+            .map_err(|e| internal_error(format!("create socket: {e:?}")))?;
+    let addr = IpSocketAddress::Ipv4(Ipv4SocketAddress {
+        port,
+        address: (127, 0, 0, 1),
+    });
     socket
         .start_connect(&network, addr)
         .map_err(|e| internal_error(format!("connect refused: {e:?}")))?;
@@ -82,10 +88,12 @@ impl Validator for Hostile {
                 Ok(v) => format!("READ FERRY_TEST_SECRET={v}"),
                 Err(_) => return Err(internal_error("FERRY_TEST_SECRET is not visible")),
             },
-            "granted-env" => std::env::var("FERRY_GRANTED").map_err(|_| internal_error("FERRY_GRANTED is not visible"))?,
+            "granted-env" => std::env::var("FERRY_GRANTED")
+                .map_err(|_| internal_error("FERRY_GRANTED is not visible"))?,
             "connect" => connect(config.port)?,
             "write-inside" => {
-                std::fs::write("/out/inside.txt", b"ok").map_err(|e| internal_error(format!("write /out/inside.txt: {e}")))?;
+                std::fs::write("/out/inside.txt", b"ok")
+                    .map_err(|e| internal_error(format!("write /out/inside.txt: {e}")))?;
                 "wrote /out/inside.txt".into()
             }
             "write-outside" => {

@@ -21,10 +21,15 @@ impl Analyzer for NoAnalysis {
 impl Transformer for Apply {
     fn apply(&self, _batch: &Batch) -> Result<Batch> {
         if self.ragged {
-            return Ok(Batch { num_rows: 3, columns: vec![Column::float64("x", vec![1.0])] });
+            return Ok(Batch {
+                num_rows: 3,
+                columns: vec![Column::float64("x", vec![1.0])],
+            });
         }
         let n = 1_000_000;
-        BatchBuilder::new(n).column(Column::float64("x", vec![0.5; n])).build()
+        BatchBuilder::new(n)
+            .column(Column::float64("x", vec![0.5; n]))
+            .build()
     }
 }
 
@@ -41,7 +46,9 @@ impl Transform for Huge {
         Ok(NoAnalysis)
     }
     fn new_transformer(_config: &str, state: &[u8]) -> Result<Apply> {
-        Ok(Apply { ragged: state == b"ragged" })
+        Ok(Apply {
+            ragged: state == b"ragged",
+        })
     }
     fn output_schema(_config: &str, _input: &Schema) -> Result<Schema> {
         Ok(Vec::new())
