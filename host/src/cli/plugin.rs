@@ -1,7 +1,5 @@
 //! `ferry plugin list` and `ferry plugin inspect`.
 
-use std::path::PathBuf;
-
 use clap::Subcommand;
 use ferry_host::builtin;
 use ferry_host::runtime::{LoadOptions, Plugin, Runtime};

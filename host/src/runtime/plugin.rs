@@ -354,11 +354,7 @@ pub(crate) async fn load(
         }),
     };
     // A granted directory that cannot be opened is an operator error: report it now.
-    Session::new(&plugin).map_err(|e| LoadError::Grant {
-        guest_path: String::new(),
-        host_path: String::new(),
-        message: e.to_string(),
-    })?;
+    StoreState::new(plugin.label(), plugin.grants(), &plugin.limits())?;
     Ok(plugin)
 }
 

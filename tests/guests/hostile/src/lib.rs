@@ -84,10 +84,13 @@ impl Validator for Hostile {
                 Ok(text) => format!("READ /etc/passwd: {}", &text[..text.len().min(40)]),
                 Err(e) => return Err(internal_error(format!("cannot read /etc/passwd: {e}"))),
             },
-            "env" => match std::env::var("FERRY_TEST_SECRET") {
-                Ok(v) => format!("READ FERRY_TEST_SECRET={v}"),
-                Err(_) => return Err(internal_error("FERRY_TEST_SECRET is not visible")),
-            },
+            "env" => {
+                let seen: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                if seen.is_empty() {
+                    return Err(internal_error("no environment variables are visible"));
+                }
+                format!("SAW {}", seen.join(","))
+            }
             "granted-env" => std::env::var("FERRY_GRANTED")
                 .map_err(|_| internal_error("FERRY_GRANTED is not visible"))?,
             "connect" => connect(config.port)?,
@@ -106,7 +109,20 @@ impl Validator for Hostile {
                 }
                 return Err(internal_error(errors.join("; ")));
             }
-            "ok" => "fine".into(),
+            "ok" => {
+                ferry_sdk::log::info("the hostile plugin behaves this time");
+                "fine".into()
+            }
+            "log-flood" => {
+                for i in 0..20_000 {
+                    ferry_sdk::log::log(
+                        ferry_sdk::host::LogLevel::Debug,
+                        "flood",
+                        &[("i", &i.to_string())],
+                    );
+                }
+                "logged".into()
+            }
             other => return Err(config_error(format!("unknown action {other:?}"))),
         };
         let mut report = ReportBuilder::new(batch.num_rows, 10);
