@@ -76,13 +76,7 @@ pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
             Ok(exit::OK)
         }
         PluginCommand::Inspect { plugin, json } => {
-            let p = if PathBuf::from(&plugin).exists() || plugin.ends_with(".wasm") {
-                runtime
-                    .load_file(&PathBuf::from(&plugin), &LoadOptions::default())
-                    .await?
-            } else {
-                builtin::load(runtime, &plugin, &LoadOptions::default()).await?
-            };
+            let p = builtin::resolve(runtime, &plugin, &LoadOptions::default()).await?;
             let d = describe(&p);
             if json {
                 println!("{}", serde_json::to_string_pretty(&d)?);
