@@ -113,10 +113,7 @@ impl Transformer for BucketizeTransformer {
                 }
                 buckets.push(c.boundaries.partition_point(|b| b <= v) as i64);
             }
-            out.push(
-                Column::int64(&c.name, buckets)
-                    .with_nulls(column.nulls.clone().unwrap_or_default()),
-            );
+            out.push(Column::int64(&c.name, buckets).with_nulls_of(column));
         }
         out.build()
     }
@@ -138,16 +135,10 @@ impl Transform for Bucketize {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<BucketizeAnalyzer> {
         let config = Config::parse(config)?;
-        let sketches = select_columns(
-            "columns",
-            config.columns.as_deref(),
-            &input,
-            is_numeric,
-            "numbers",
-        )?
-        .into_iter()
-        .map(|n| (n, QuantileSketch::default()))
-        .collect();
+        let sketches = numeric_columns(config.columns.as_deref(), &input)?
+            .into_iter()
+            .map(|n| (n, QuantileSketch::default()))
+            .collect();
         Ok(BucketizeAnalyzer { config, sketches })
     }
 
@@ -159,20 +150,11 @@ impl Transform for Bucketize {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        Ok(select_columns(
-            "columns",
-            config.columns.as_deref(),
+        Ok(replaced_columns(
+            numeric_columns(config.columns.as_deref(), input)?,
             input,
-            is_numeric,
-            "numbers",
-        )?
-        .into_iter()
-        .map(|name| Field {
-            nullable: input.iter().any(|f| f.name == name && f.nullable),
-            name,
-            data_type: DataType::Int64,
-        })
-        .collect())
+            DataType::Int64,
+        ))
     }
 }
 

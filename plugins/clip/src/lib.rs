@@ -124,10 +124,7 @@ impl Transformer for ClipTransformer {
                 .iter()
                 .map(|v| v.max(lo).min(hi))
                 .collect();
-            out.push(
-                Column::float64(&b.name, values)
-                    .with_nulls(column.nulls.clone().unwrap_or_default()),
-            );
+            out.push(Column::float64(&b.name, values).with_nulls_of(column));
         }
         out.build()
     }
@@ -149,16 +146,10 @@ impl Transform for Clip {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<ClipAnalyzer> {
         let config = Config::parse(config)?;
-        let columns = select_columns(
-            "columns",
-            config.columns.as_deref(),
-            &input,
-            is_numeric,
-            "numbers",
-        )?
-        .into_iter()
-        .map(|n| (n, QuantileSketch::default()))
-        .collect();
+        let columns = numeric_columns(config.columns.as_deref(), &input)?
+            .into_iter()
+            .map(|n| (n, QuantileSketch::default()))
+            .collect();
         Ok(ClipAnalyzer { config, columns })
     }
 
@@ -170,20 +161,11 @@ impl Transform for Clip {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        Ok(select_columns(
-            "columns",
-            config.columns.as_deref(),
+        Ok(replaced_columns(
+            numeric_columns(config.columns.as_deref(), input)?,
             input,
-            is_numeric,
-            "numbers",
-        )?
-        .into_iter()
-        .map(|name| Field {
-            nullable: input.iter().any(|f| f.name == name && f.nullable),
-            name,
-            data_type: DataType::Float64,
-        })
-        .collect())
+            DataType::Float64,
+        ))
     }
 }
 

@@ -82,13 +82,12 @@ impl Transformer for LogTransformer {
                     Base::Ten => x.log10(),
                 });
             }
-            let nulls = column.nulls.clone().unwrap_or_default();
             let logged = logged
                 .into_iter()
                 .enumerate()
                 .map(|(i, v)| if column.is_null(i) { 0.0 } else { v })
                 .collect();
-            out.push(Column::float64(name, logged).with_nulls(nulls));
+            out.push(Column::float64(name, logged).with_nulls_of(column));
         }
         out.build()
     }
@@ -113,13 +112,7 @@ impl Transform for LogTransform {
         if !config.offset.is_finite() {
             return Err(config_error("`offset` must be a finite number"));
         }
-        let columns = select_columns(
-            "columns",
-            config.columns.as_deref(),
-            &input,
-            is_numeric,
-            "numbers",
-        )?;
+        let columns = numeric_columns(config.columns.as_deref(), &input)?;
         Ok(LogAnalyzer {
             state: State {
                 columns,
@@ -137,20 +130,11 @@ impl Transform for LogTransform {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config: Config = parse_config(config)?;
-        Ok(select_columns(
-            "columns",
-            config.columns.as_deref(),
+        Ok(replaced_columns(
+            numeric_columns(config.columns.as_deref(), input)?,
             input,
-            is_numeric,
-            "numbers",
-        )?
-        .into_iter()
-        .map(|name| Field {
-            nullable: input.iter().any(|f| f.name == name && f.nullable),
-            name,
-            data_type: DataType::Float64,
-        })
-        .collect())
+            DataType::Float64,
+        ))
     }
 }
 

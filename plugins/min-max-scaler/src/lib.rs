@@ -102,10 +102,7 @@ impl Transformer for MinMaxTransformer {
                     if self.state.clip { s.clamp(lo, hi) } else { s }
                 })
                 .collect();
-            out.push(
-                Column::float64(&r.name, values)
-                    .with_nulls(column.nulls.clone().unwrap_or_default()),
-            );
+            out.push(Column::float64(&r.name, values).with_nulls_of(column));
         }
         out.build()
     }
@@ -127,20 +124,14 @@ impl Transform for MinMaxScaler {
 
     fn new_analyzer(config: &str, input: Schema) -> Result<MinMaxAnalyzer> {
         let config = Config::parse(config)?;
-        let ranges = select_columns(
-            "columns",
-            config.columns.as_deref(),
-            &input,
-            is_numeric,
-            "numbers",
-        )?
-        .into_iter()
-        .map(|name| Range {
-            name,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        })
-        .collect();
+        let ranges = numeric_columns(config.columns.as_deref(), &input)?
+            .into_iter()
+            .map(|name| Range {
+                name,
+                min: f64::INFINITY,
+                max: f64::NEG_INFINITY,
+            })
+            .collect();
         Ok(MinMaxAnalyzer { config, ranges })
     }
 
@@ -152,28 +143,12 @@ impl Transform for MinMaxScaler {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        float_outputs(
-            select_columns(
-                "columns",
-                config.columns.as_deref(),
-                input,
-                is_numeric,
-                "numbers",
-            )?,
+        Ok(replaced_columns(
+            numeric_columns(config.columns.as_deref(), input)?,
             input,
-        )
+            DataType::Float64,
+        ))
     }
-}
-
-fn float_outputs(names: Vec<String>, input: &Schema) -> Result<Schema> {
-    Ok(names
-        .into_iter()
-        .map(|name| Field {
-            nullable: input.iter().any(|f| f.name == name && f.nullable),
-            name,
-            data_type: DataType::Float64,
-        })
-        .collect())
 }
 
 ferry_sdk::export_transform!(MinMaxScaler);

@@ -125,22 +125,14 @@ impl State {
             let column = batch.column(&scale.name)?;
             let mut values = column.numeric()?.into_owned();
             Self::scale_in_place(scale, &mut values);
-            let mut scaled = Column::float64(&scale.name, values);
-            scaled.nulls = column.nulls.clone();
-            out.push(scaled);
+            out.push(Column::float64(&scale.name, values).with_nulls_of(column));
         }
         out.build()
     }
 }
 
 fn selected(config: &Config, input: &Schema) -> Result<Vec<String>> {
-    select_columns(
-        "columns",
-        config.columns.as_deref(),
-        input,
-        is_numeric,
-        "numbers",
-    )
+    numeric_columns(config.columns.as_deref(), input)
 }
 
 /// The analysis in progress.
@@ -226,17 +218,11 @@ impl Transform for StandardScaler {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config: Config = parse_config(config)?;
-        Ok(selected(&config, input)?
-            .into_iter()
-            .map(|name| {
-                let nullable = input.iter().any(|f| f.name == name && f.nullable);
-                Field {
-                    name,
-                    data_type: DataType::Float64,
-                    nullable,
-                }
-            })
-            .collect())
+        Ok(replaced_columns(
+            selected(&config, input)?,
+            input,
+            DataType::Float64,
+        ))
     }
 }
 

@@ -83,6 +83,12 @@ impl Column {
         self
     }
 
+    /// Takes the null mask of `other` (a column of the same length).
+    pub fn with_nulls_of(mut self, other: &Column) -> Self {
+        self.nulls = other.nulls.clone();
+        self
+    }
+
     /// The number of rows.
     pub fn len(&self) -> usize {
         self.data.len()

@@ -48,7 +48,9 @@ pub use kinds::{
 };
 pub use manifest::ManifestBuilder;
 pub use report::ReportBuilder;
-pub use select::{decode_state, encode_state, is_numeric, select_columns};
+pub use select::{
+    decode_state, encode_state, is_numeric, numeric_columns, replaced_columns, select_columns,
+};
 pub use types::{
     Alert, Artifact, Batch, Capabilities, Column, ColumnData, DataType, Deployment, DeploymentPlan,
     DeploymentStatus, DirectoryRequest, Field, InputError, Limits, Manifest, ModelInfo,
@@ -62,8 +64,8 @@ pub mod prelude {
         AlertSink, Analyzer, Batch, BatchBuilder, Column, ColumnData, ColumnView, DataType,
         Deployer, Field, ManifestBuilder, Model, Plugin, PluginError, Predictor, Report,
         ReportBuilder, Result, Schema, Transform, Transformer, Validator, config_error,
-        decode_state, encode_state, input_error, internal_error, is_numeric, parse_config,
-        select_columns, unsupported,
+        decode_state, encode_state, input_error, internal_error, is_numeric, numeric_columns,
+        parse_config, replaced_columns, select_columns, unsupported,
     };
 }
 

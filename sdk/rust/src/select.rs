@@ -61,3 +61,21 @@ pub fn decode_state<T: DeserializeOwned>(bytes: &[u8], plugin: &str) -> Result<T
     serde_json::from_slice(bytes)
         .map_err(|e| config_error(format!("the state is not a valid {plugin} state: {e}")))
 }
+
+/// The numeric columns named by the `columns` key, or all numeric columns when it is absent.
+pub fn numeric_columns(requested: Option<&[String]>, input: &[Field]) -> Result<Vec<String>> {
+    select_columns("columns", requested, input, is_numeric, "numbers")
+}
+
+/// The schema of columns a transform writes in place of the named input columns: each of
+/// `data_type`, nullable where the input column was.
+pub fn replaced_columns(names: Vec<String>, input: &[Field], data_type: DataType) -> Vec<Field> {
+    names
+        .into_iter()
+        .map(|name| Field {
+            nullable: input.iter().any(|f| f.name == name && f.nullable),
+            name,
+            data_type,
+        })
+        .collect()
+}
