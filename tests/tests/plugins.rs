@@ -912,6 +912,7 @@ async fn webhook_posts_to_allowed_hosts_only() {
         .unwrap_err();
     assert!(e.to_string().contains("HTTP 503"), "{e}");
     server3.await.unwrap();
+    ferry_tests::assert_healthy().await;
 }
 
 #[tokio::test]
