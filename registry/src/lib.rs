@@ -1,3 +1,56 @@
-//! Storage for plugins, models, experiments and artifacts: a content-addressed blob store and
-//! a database layer (SQLite by default, PostgreSQL for more than one machine). The registry
-//! milestone fills this crate; the foundation only lays it out.
+//! Storage for Ferry: plugin packages now, models, experiments and artifacts next.
+//!
+//! One schema on two backends through sqlx: SQLite (the default, one file in the data folder,
+//! in WAL mode) and PostgreSQL (for more than one machine). Large bytes live in a
+//! content-addressed [`BlobStore`]; the database holds what refers to them.
+
+mod blob;
+mod db;
+mod error;
+mod plugins;
+mod spec;
+
+pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
+pub use db::{Backend, Db};
+pub use error::RegistryError;
+pub use plugins::{NewVersion, PackageSummary, Published, SearchQuery, VersionRecord};
+pub use spec::{PluginSpec, Requirement};
+
+use std::{path::Path, sync::Arc};
+
+/// The registry: a database and a blob store.
+#[derive(Clone)]
+pub struct Registry {
+    db: Db,
+    blobs: Arc<dyn BlobStore>,
+}
+
+impl Registry {
+    /// Opens (creating if needed) the registry of `data_dir`: its blobs in `data_dir/blobs` and
+    /// its database at `database_url`, or `data_dir/ferry.db` (SQLite) when none is given.
+    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Self, RegistryError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| RegistryError::io(data_dir, e))?;
+        let url = match database_url {
+            Some(u) => u.to_string(),
+            None => format!("sqlite://{}", data_dir.join("ferry.db").display()),
+        };
+        let db = Db::connect(&url).await?;
+        let blobs = Arc::new(FsBlobStore::new(data_dir.join("blobs"))?);
+        Ok(Self { db, blobs })
+    }
+
+    /// A registry over an existing database and blob store.
+    pub fn new(db: Db, blobs: Arc<dyn BlobStore>) -> Self {
+        Self { db, blobs }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+}

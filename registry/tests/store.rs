@@ -1,0 +1,414 @@
+//! The registry's storage, run on SQLite and on the PostgreSQL server (each PostgreSQL run in
+//! a database of its own, dropped afterwards). Set FERRY_TEST_POSTGRES_URL to use another
+//! server than postgres://postgres@127.0.0.1:5432/postgres.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ferry_registry::{
+    Db, FsBlobStore, NewVersion, PluginSpec, Published, Registry, RegistryError, SearchQuery,
+};
+use semver::Version;
+
+struct TestRegistry {
+    registry: Registry,
+    dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+fn admin_url() -> String {
+    std::env::var("FERRY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn sqlite() -> TestRegistry {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::open(dir.path(), None).await.unwrap();
+    TestRegistry {
+        registry,
+        dir,
+        postgres: None,
+    }
+}
+
+async fn postgres() -> TestRegistry {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "ferry_test_{}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = admin_url();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&admin)
+        .await
+        .expect("the PostgreSQL test server must be running");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let base = admin.rsplit_once('/').unwrap().0;
+    let url = format!("{base}/{name}");
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::open(dir.path(), Some(&url)).await.unwrap();
+    TestRegistry {
+        registry,
+        dir,
+        postgres: Some((admin, name)),
+    }
+}
+
+impl TestRegistry {
+    async fn finish(self) {
+        self.registry.db().close().await;
+        if let Some((admin, name)) = self.postgres {
+            let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+/// Runs each named test on both backends.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    let t = super::sqlite().await;
+                    super::$test(&t).await;
+                    t.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    let t = super::postgres().await;
+                    super::$test(&t).await;
+                    t.finish().await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    a_version_is_immutable,
+    identical_bytes_are_stored_once,
+    resolution_yanking_and_pins,
+    a_name_keeps_its_kind,
+    search_and_downloads,
+    fifty_concurrent_publishes_all_land,
+    twenty_racing_publishes_of_one_version_have_one_winner,
+    a_corrupt_blob_is_detected,
+);
+
+fn new_version(name: &str, version: &str, kind: &str) -> NewVersion {
+    NewVersion {
+        name: name.into(),
+        version: Version::parse(version).unwrap(),
+        kind: kind.into(),
+        contract: "0.1.0".into(),
+        description: format!("{name} does things"),
+        license: Some("Apache-2.0".into()),
+        repository: None,
+        authors: vec!["Ferry".into()],
+        keywords: vec!["scaling".into(), "numeric".into()],
+        manifest: serde_json::json!({ "name": name, "version": version }),
+        publisher: Some("alice".into()),
+    }
+}
+
+fn blob_files(t: &TestRegistry) -> usize {
+    walk(&t.dir.path().join("blobs/sha256"))
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    walk(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}
+
+async fn a_version_is_immutable(t: &TestRegistry) {
+    let r = &t.registry;
+    let first = r
+        .publish(
+            new_version("scaler", "1.0.0", "transform"),
+            b"component one",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(first, Published::Created(_)));
+    let again = r
+        .publish(
+            new_version("scaler", "1.0.0", "transform"),
+            b"component one",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(again, Published::Unchanged(_)));
+    let e = r
+        .publish(new_version("scaler", "1.0.0", "transform"), b"other bytes")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RegistryError::Conflict(_)), "{e}");
+    assert!(
+        e.to_string()
+            .contains("scaler 1.0.0 is already published with other bytes"),
+        "{e}"
+    );
+    let stored = r.version("scaler", &Version::new(1, 0, 0)).await.unwrap();
+    assert_eq!(stored.digest, ferry_registry::digest_of(b"component one"));
+    assert_eq!(r.download(&stored).await.unwrap(), b"component one");
+}
+
+async fn identical_bytes_are_stored_once(t: &TestRegistry) {
+    let r = &t.registry;
+    r.publish(new_version("a", "1.0.0", "transform"), b"same")
+        .await
+        .unwrap();
+    r.publish(new_version("b", "1.0.0", "transform"), b"same")
+        .await
+        .unwrap();
+    r.publish(new_version("a", "1.0.1", "transform"), b"same")
+        .await
+        .unwrap();
+    assert_eq!(blob_files(t), 1);
+    assert!(
+        std::fs::read_dir(t.dir.path().join("blobs/tmp"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "temporary files were left behind"
+    );
+}
+
+async fn resolution_yanking_and_pins(t: &TestRegistry) {
+    let r = &t.registry;
+    for (v, bytes) in [
+        ("1.0.0", "a"),
+        ("1.2.0", "b"),
+        ("1.3.0", "c"),
+        ("1.4.0-beta.1", "d"),
+        ("2.0.0", "e"),
+    ] {
+        r.publish(new_version("p", v, "transform"), bytes.as_bytes())
+            .await
+            .unwrap();
+    }
+    let resolve = |s: &str| {
+        let spec = PluginSpec::parse(s).unwrap();
+        async move { r.resolve(&spec).await.map(|v| v.version.to_string()) }
+    };
+    assert_eq!(resolve("p@^1.2").await.unwrap(), "1.3.0");
+    r.set_yanked("p", &Version::new(1, 3, 0), true)
+        .await
+        .unwrap();
+    assert_eq!(resolve("p@^1.2").await.unwrap(), "1.2.0");
+    assert_eq!(resolve("p@1.3.0").await.unwrap(), "1.3.0");
+    assert_eq!(
+        resolve(&format!("p#{}", ferry_registry::digest_of(b"c")))
+            .await
+            .unwrap(),
+        "1.3.0"
+    );
+    assert_eq!(resolve("p@latest").await.unwrap(), "2.0.0");
+    assert_eq!(resolve("p@~1.4.0-beta").await.unwrap(), "1.4.0-beta.1");
+    let e = resolve("p@>=3").await.unwrap_err();
+    assert!(
+        e.to_string().contains("no version of p matches p@>=3")
+            && e.to_string().contains("1.3.0 (yanked)"),
+        "{e}"
+    );
+    assert!(matches!(
+        resolve("nope").await.unwrap_err(),
+        RegistryError::NotFound(_)
+    ));
+    r.set_yanked("p", &Version::new(1, 3, 0), false)
+        .await
+        .unwrap();
+    assert_eq!(resolve("p@^1.2").await.unwrap(), "1.3.0");
+    assert!(matches!(
+        r.set_yanked("p", &Version::new(9, 9, 9), true)
+            .await
+            .unwrap_err(),
+        RegistryError::NotFound(_)
+    ));
+}
+
+async fn a_name_keeps_its_kind(t: &TestRegistry) {
+    let r = &t.registry;
+    r.publish(new_version("k", "1.0.0", "transform"), b"x")
+        .await
+        .unwrap();
+    let e = r
+        .publish(new_version("k", "1.1.0", "validator"), b"y")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("k is a transform package"), "{e}");
+    assert!(r.version("k", &Version::new(1, 1, 0)).await.is_err());
+}
+
+async fn search_and_downloads(t: &TestRegistry) {
+    let r = &t.registry;
+    r.publish(new_version("standard-scaler", "1.0.0", "transform"), b"s1")
+        .await
+        .unwrap();
+    r.publish(new_version("standard-scaler", "1.1.0", "transform"), b"s2")
+        .await
+        .unwrap();
+    let mut v = new_version("schema", "0.1.0", "validator");
+    v.keywords = vec!["quality".into()];
+    v.description = "Checks columns".into();
+    r.publish(v, b"v1").await.unwrap();
+
+    let all = r.search(&SearchQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let by_kind = r
+        .search(&SearchQuery {
+            kind: Some("validator".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_kind.len(), 1);
+    assert_eq!(by_kind[0].latest.name, "schema");
+    let by_text = r
+        .search(&SearchQuery {
+            text: Some("SCALER does".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_text.len(), 1);
+    assert_eq!(by_text[0].latest.version, Version::new(1, 1, 0));
+    assert_eq!(
+        by_text[0].versions,
+        vec![("1.1.0".to_string(), false), ("1.0.0".to_string(), false)]
+    );
+    let by_keyword = r
+        .search(&SearchQuery {
+            keyword: Some("quality".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_keyword.len(), 1);
+
+    let rec = r
+        .version("standard-scaler", &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    r.download(&rec).await.unwrap();
+    r.download(&rec).await.unwrap();
+    let found = r
+        .search(&SearchQuery {
+            text: Some("standard".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found[0].downloads, 2);
+}
+
+async fn fifty_concurrent_publishes_all_land(t: &TestRegistry) {
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let r = t.registry.clone();
+        tasks.push(tokio::spawn(async move {
+            r.publish(
+                new_version("busy", &format!("1.0.{i}"), "transform"),
+                format!("bytes {i}").as_bytes(),
+            )
+            .await
+        }));
+    }
+    for task in tasks {
+        assert!(matches!(
+            task.await.unwrap().unwrap(),
+            Published::Created(_)
+        ));
+    }
+    assert_eq!(t.registry.versions("busy").await.unwrap().len(), 50);
+}
+
+async fn twenty_racing_publishes_of_one_version_have_one_winner(t: &TestRegistry) {
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let r = t.registry.clone();
+        tasks.push(tokio::spawn(async move {
+            let bytes = format!("contender {i}");
+            (
+                bytes.clone(),
+                r.publish(new_version("race", "1.0.0", "transform"), bytes.as_bytes())
+                    .await,
+            )
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (bytes, Ok(Published::Created(_))) => winners.push(bytes),
+            (_, Err(RegistryError::Conflict(_))) => {}
+            (_, other) => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one publish must win");
+    let stored = t
+        .registry
+        .version("race", &Version::new(1, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.digest,
+        ferry_registry::digest_of(winners[0].as_bytes())
+    );
+    assert_eq!(
+        t.registry.download(&stored).await.unwrap(),
+        winners[0].as_bytes()
+    );
+    assert_eq!(t.registry.versions("race").await.unwrap().len(), 1);
+}
+
+async fn a_corrupt_blob_is_detected(t: &TestRegistry) {
+    let r = &t.registry;
+    let rec = r
+        .publish(new_version("c", "1.0.0", "transform"), b"pristine")
+        .await
+        .unwrap()
+        .record()
+        .clone();
+    let store = FsBlobStore::new(t.dir.path().join("blobs")).unwrap();
+    std::fs::write(store.path_of(&rec.digest).unwrap(), b"tampered").unwrap();
+    let e = r.download(&rec).await.unwrap_err();
+    assert!(matches!(e, RegistryError::Corrupt { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn bad_database_urls_are_refused_without_leaking_passwords() {
+    let e = Db::connect("mysql://root:secret@localhost/x")
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("must start with sqlite:// or postgres://"),
+        "{text}"
+    );
+    assert!(!text.contains("secret"), "{text}");
+}
