@@ -3,7 +3,9 @@
 
 pub mod builtin;
 pub mod data;
+pub mod lockfile;
 pub mod manifest;
+pub mod publish;
 pub mod runtime;
 
 pub use manifest::{CONTRACT_VERSION, Manifest, PluginKind};

@@ -25,6 +25,8 @@ pub mod exit {
     pub const PLUGIN_ERROR: u8 = 4;
     /// A plugin misbehaved: timed out, ran out of memory, trapped, or was refused access.
     pub const PLUGIN_FAILED: u8 = 5;
+    /// The registry refused a change that conflicts with what it stores.
+    pub const CONFLICT: u8 = 6;
 }
 
 /// Ferry: an MLOps platform whose every extension point is a sandboxed WebAssembly plugin.
@@ -122,6 +124,35 @@ impl SandboxArgs {
     }
 }
 
+/// Where the local registry lives.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// The data folder (default: the user's data folder, e.g. ~/.local/share/ferry).
+    #[arg(long, env = "FERRY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The database (default: SQLite in the data folder), e.g. postgres://user@host/ferry.
+    #[arg(long, env = "FERRY_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl RegistryArgs {
+    /// The data folder to use.
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        self.data_dir
+            .clone()
+            .or_else(|| dirs::data_dir().map(|d| d.join("ferry")))
+            .ok_or_else(|| anyhow::anyhow!("no data folder: pass --data-dir or set FERRY_DATA_DIR"))
+    }
+
+    /// Opens the registry, with the built-in plugins in it.
+    pub async fn open(&self, runtime: &Runtime) -> Result<ferry_registry::Registry, Exit> {
+        let registry =
+            ferry_registry::Registry::open(&self.data_dir()?, self.database_url.as_deref()).await?;
+        ferry_host::publish::seed_builtins(runtime, &registry).await?;
+        Ok(registry)
+    }
+}
+
 /// An error with the exit code it should end the process with.
 #[derive(Debug)]
 pub struct Exit {
@@ -140,6 +171,8 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
                 f if f.is_misbehaviour() => exit::PLUGIN_FAILED,
                 _ => exit::PLUGIN_ERROR,
             }
+        } else if is_conflict(&error) {
+            exit::CONFLICT
         } else {
             exit::LOAD
         };
@@ -148,6 +181,18 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
             error: Some(error),
         }
     }
+}
+
+fn is_conflict(error: &anyhow::Error) -> bool {
+    use ferry_host::publish::PublishError;
+    use ferry_registry::RegistryError;
+    matches!(
+        error.downcast_ref::<RegistryError>(),
+        Some(RegistryError::Conflict(_))
+    ) || matches!(
+        error.downcast_ref::<PublishError>(),
+        Some(PublishError::Registry(RegistryError::Conflict(_)))
+    )
 }
 
 /// Reads a configuration file (JSON, or TOML by extension) and returns it as JSON text.

@@ -1,0 +1,90 @@
+//! `ferry plugin install`: resolve, download, check and pin plugins in `ferry.lock`.
+
+use std::path::{Path, PathBuf};
+
+use ferry_host::lockfile::{LockFile, LockedPlugin};
+use ferry_host::runtime::{LoadOptions, Runtime};
+use ferry_registry::{PluginSpec, Registry, VersionRecord};
+
+use crate::cli::{Exit, RegistryArgs, exit};
+
+/// Where a project keeps its installed components.
+pub fn plugin_path(project: &Path, record: &LockedPlugin) -> PathBuf {
+    project
+        .join(".ferry")
+        .join("plugins")
+        .join(format!("{}-{}.wasm", record.name, record.version))
+}
+
+async fn fetch(
+    runtime: &Runtime,
+    registry: &Registry,
+    project: &Path,
+    record: &VersionRecord,
+) -> Result<LockedPlugin, Exit> {
+    // The registry checks the bytes against the digest it stored; load them to be sure this
+    // host can run them before the lock file points at them.
+    let bytes = registry.download(record).await?;
+    runtime
+        .load(
+            &format!("{}@{}", record.name, record.version),
+            &bytes,
+            &LoadOptions::default(),
+        )
+        .await?;
+    let locked = LockedPlugin {
+        name: record.name.clone(),
+        version: record.version.to_string(),
+        digest: record.digest.clone(),
+    };
+    let path = plugin_path(project, &locked);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(&path, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(locked)
+}
+
+pub async fn run(
+    runtime: &Runtime,
+    args: &RegistryArgs,
+    specs: &[String],
+    project: &Path,
+    locked: bool,
+) -> Result<u8, Exit> {
+    let lock_path = project.join("ferry.lock");
+    let mut lock = LockFile::read(&lock_path)?;
+    let registry = args.open(runtime).await?;
+    if locked {
+        if lock.plugins.is_empty() {
+            return Err(anyhow::anyhow!("{} pins no plugins", lock_path.display()).into());
+        }
+        for p in &lock.plugins {
+            let spec = PluginSpec::parse(&format!("{}@{}#{}", p.name, p.version, p.digest))?;
+            let record = registry.resolve(&spec).await?;
+            fetch(runtime, &registry, project, &record).await?;
+            println!("installed {} {} ({})", p.name, p.version, p.digest);
+        }
+        return Ok(exit::OK);
+    }
+    if specs.is_empty() {
+        return Err(anyhow::anyhow!(
+            "name the plugins to install (e.g. standard-scaler@^0.1), or pass --locked"
+        )
+        .into());
+    }
+    let mut resolved = Vec::new();
+    for s in specs {
+        resolved.push(registry.resolve(&PluginSpec::parse(s)?).await?);
+    }
+    for record in &resolved {
+        let pinned = fetch(runtime, &registry, project, record).await?;
+        println!(
+            "installed {} {} ({})",
+            pinned.name, pinned.version, pinned.digest
+        );
+        lock.pin(pinned);
+    }
+    lock.write(&lock_path)?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,149 @@
+//! `ferry plugin …`: one module per subcommand.
+
+mod info;
+mod inspect;
+mod install;
+mod list;
+mod publish;
+mod search;
+mod yank;
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use ferry_host::runtime::{Plugin, Runtime};
+
+use super::{Exit, RegistryArgs};
+
+/// Plugin subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// List the built-in plugins.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a plugin file and show its kind, contract, exports, capabilities, limits and
+    /// configuration schema (or why it is refused).
+    Inspect {
+        /// A `.wasm` component, or the name of a built-in plugin.
+        plugin: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a plugin and publish it to the registry.
+    Publish {
+        /// The `.wasm` component.
+        file: PathBuf,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Search the registry by name, description, kind and keyword.
+    Search {
+        /// Words to look for in names, descriptions and keywords.
+        text: Option<String>,
+        /// Only plugins of this kind (validator, transform, model, deployer, alert-sink).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only plugins with this keyword.
+        #[arg(long)]
+        keyword: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Show a plugin package: its versions, digests, downloads and latest manifest.
+    Info {
+        /// The plugin's name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Install plugins into a project and pin them in its `ferry.lock`, or reinstall exactly
+    /// what the lock file pins.
+    Install {
+        /// Specifications: `name`, `name@^1.2`, `name@latest`, `name@1.2.3`, `name@1.2.3#sha256:…`.
+        specs: Vec<String>,
+        /// The project folder (holds `ferry.lock` and `.ferry/plugins/`).
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// Install exactly what `ferry.lock` pins, and nothing else.
+        #[arg(long, conflicts_with = "specs")]
+        locked: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Yank a version (ranges skip it; exact versions and lock files still reach it).
+    Yank {
+        /// `name@version`.
+        spec: String,
+        /// Undo a yank.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+/// A plugin as JSON, for `--json` output.
+pub(crate) fn describe(p: &Plugin) -> serde_json::Value {
+    let m = p.manifest();
+    serde_json::json!({
+        "name": m.name,
+        "version": m.version.to_string(),
+        "kind": m.kind,
+        "contract": format!("ferry:plugin@{}", m.contract),
+        "description": m.description,
+        "authors": m.authors,
+        "license": m.license,
+        "repository": m.repository,
+        "keywords": m.keywords,
+        "digest": p.digest(),
+        "size": p.size(),
+        "source": p.source(),
+        "imports": p.imports(),
+        "exports": p.exports(),
+        "capabilities": m.capabilities,
+        "default_limits": m.limits,
+        "effective_limits": p.limits(),
+        "config_schema": m.config_schema,
+    })
+}
+
+pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
+    match cmd {
+        PluginCommand::List { json } => list::run(runtime, json).await,
+        PluginCommand::Inspect { plugin, json } => inspect::run(runtime, plugin, json).await,
+        PluginCommand::Publish { file, registry } => publish::run(runtime, &registry, &file).await,
+        PluginCommand::Search {
+            text,
+            kind,
+            keyword,
+            json,
+            registry,
+        } => search::run(runtime, &registry, text, kind, keyword, json).await,
+        PluginCommand::Info {
+            name,
+            json,
+            registry,
+        } => info::run(runtime, &registry, &name, json).await,
+        PluginCommand::Install {
+            specs,
+            project,
+            locked,
+            registry,
+        } => install::run(runtime, &registry, &specs, &project, locked).await,
+        PluginCommand::Yank {
+            spec,
+            undo,
+            registry,
+        } => yank::run(runtime, &registry, &spec, undo).await,
+    }
+}

@@ -1,0 +1,90 @@
+//! Publishing plugins to a registry: everything is checked before anything is written.
+
+use ferry_registry::{NewVersion, Published, Registry, RegistryError};
+
+use crate::builtin;
+use crate::runtime::{LoadError, LoadOptions, Plugin, Runtime};
+
+/// The largest plugin a registry accepts, in bytes.
+pub const MAX_PLUGIN_BYTES: usize = 64 << 20;
+
+/// Why a publish was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The component is larger than allowed.
+    #[error("{source_name}: {size} bytes, more than the {limit} a plugin may have")]
+    TooLarge {
+        /// Where the bytes came from.
+        source_name: String,
+        /// Their size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The bytes are not a valid plugin (not a component, wrong world, bad manifest, ...).
+    #[error(transparent)]
+    Invalid(#[from] LoadError),
+    /// The registry refused or failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// The registry description of a loaded plugin.
+pub fn new_version(plugin: &Plugin, publisher: Option<&str>) -> NewVersion {
+    let m = plugin.manifest();
+    NewVersion {
+        name: m.name.clone(),
+        version: m.version.clone(),
+        kind: m.kind.name().to_string(),
+        contract: m.contract.to_string(),
+        description: m.description.clone(),
+        license: m.license.clone(),
+        repository: m.repository.clone(),
+        authors: m.authors.clone(),
+        keywords: m.keywords.clone(),
+        manifest: serde_json::to_value(m).unwrap_or(serde_json::Value::Null),
+        publisher: publisher.map(str::to_string),
+    }
+}
+
+/// Checks `bytes` as a plugin (size, component, world, contract version, manifest) and, only
+/// if all of it holds, publishes it.
+pub async fn publish(
+    runtime: &Runtime,
+    registry: &Registry,
+    source_name: &str,
+    bytes: &[u8],
+    publisher: Option<&str>,
+) -> Result<Published, PublishError> {
+    if bytes.len() > MAX_PLUGIN_BYTES {
+        return Err(PublishError::TooLarge {
+            source_name: source_name.to_string(),
+            size: bytes.len(),
+            limit: MAX_PLUGIN_BYTES,
+        });
+    }
+    let plugin = runtime
+        .load(source_name, bytes, &LoadOptions::default())
+        .await?;
+    Ok(registry
+        .publish(new_version(&plugin, publisher), bytes)
+        .await?)
+}
+
+/// Publishes every built-in plugin that the registry does not have yet, so a new registry
+/// starts with them.
+pub async fn seed_builtins(runtime: &Runtime, registry: &Registry) -> Result<(), PublishError> {
+    for name in builtin::names() {
+        if let Some(bytes) = builtin::bytes(name) {
+            publish(
+                runtime,
+                registry,
+                &format!("builtin:{name}"),
+                bytes,
+                Some("ferry"),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
