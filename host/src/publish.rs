@@ -66,9 +66,53 @@ pub async fn publish(
     let plugin = runtime
         .load(source_name, bytes, &LoadOptions::default())
         .await?;
-    Ok(registry
+    let outcome = registry
         .publish(new_version(&plugin, publisher), bytes)
-        .await?)
+        .await?;
+    if let (Published::Created(r), Some(owner)) = (&outcome, publisher) {
+        registry.add_owner(&r.name, owner).await?;
+    }
+    Ok(outcome)
+}
+
+/// Publishes and records the attempt, whatever its outcome, in the audit log.
+pub async fn publish_audited(
+    runtime: &Runtime,
+    registry: &Registry,
+    source_name: &str,
+    bytes: &[u8],
+    actor: &str,
+    publisher: Option<&str>,
+    request_id: &str,
+) -> Result<Published, PublishError> {
+    let result = publish(runtime, registry, source_name, bytes, publisher).await;
+    let (object, outcome, detail) = match &result {
+        Ok(p) => {
+            let r = p.record();
+            let what = if matches!(p, Published::Created(_)) {
+                "created"
+            } else {
+                "unchanged"
+            };
+            (
+                format!("plugin:{}@{}", r.name, r.version),
+                "ok",
+                what.to_string(),
+            )
+        }
+        Err(e) => (format!("file:{source_name}"), "denied", e.to_string()),
+    };
+    registry
+        .audit(
+            actor,
+            "plugin.publish",
+            &object,
+            outcome,
+            request_id,
+            &detail,
+        )
+        .await?;
+    result
 }
 
 /// Publishes every built-in plugin that the registry does not have yet, so a new registry

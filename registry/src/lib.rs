@@ -4,12 +4,14 @@
 //! in WAL mode) and PostgreSQL (for more than one machine). Large bytes live in a
 //! content-addressed [`BlobStore`]; the database holds what refers to them.
 
+mod access;
 mod blob;
 mod db;
 mod error;
 mod plugins;
 mod spec;
 
+pub use access::{AuditEntry, Principal, Role, TokenInfo};
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
 pub use db::{Backend, Db};
 pub use error::RegistryError;

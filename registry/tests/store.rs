@@ -412,3 +412,84 @@ async fn bad_database_urls_are_refused_without_leaking_passwords() {
     );
     assert!(!text.contains("secret"), "{text}");
 }
+
+on_both_backends!(tokens_roles_owners_and_the_audit_log);
+
+async fn tokens_roles_owners_and_the_audit_log(t: &TestRegistry) {
+    use ferry_registry::Role;
+    let r = &t.registry;
+    let (alice_token, alice) = r.create_token("alice", Role::Publisher).await.unwrap();
+    let (bob_token, _) = r.create_token("bob", Role::Publisher).await.unwrap();
+    let (reader_token, _) = r.create_token("viewer", Role::Reader).await.unwrap();
+    assert!(alice_token.starts_with(&format!("ferry_{}_", alice.id)));
+    let who = r
+        .authenticate(&alice_token)
+        .await
+        .unwrap()
+        .expect("alice's token works");
+    assert_eq!((who.name.as_str(), who.role), ("alice", Role::Publisher));
+    assert!(r.authenticate("ferry_0000_nope").await.unwrap().is_none());
+
+    // The first publisher owns a package; others may not change it until added.
+    let bob = r.authenticate(&bob_token).await.unwrap().unwrap();
+    let reader = r.authenticate(&reader_token).await.unwrap().unwrap();
+    assert!(r.may_change(&who, "fresh").await.unwrap());
+    assert!(!r.may_change(&reader, "fresh").await.unwrap());
+    r.publish(new_version("fresh", "1.0.0", "transform"), b"f")
+        .await
+        .unwrap();
+    r.add_owner("fresh", "alice").await.unwrap();
+    assert!(r.may_change(&who, "fresh").await.unwrap());
+    assert!(!r.may_change(&bob, "fresh").await.unwrap());
+    r.add_owner("fresh", "bob").await.unwrap();
+    r.add_owner("fresh", "bob").await.unwrap();
+    assert_eq!(r.owners("fresh").await.unwrap(), ["alice", "bob"]);
+    assert!(r.may_change(&bob, "fresh").await.unwrap());
+
+    r.revoke_token(&alice.id).await.unwrap();
+    assert!(r.authenticate(&alice_token).await.unwrap().is_none());
+    assert!(matches!(
+        r.revoke_token(&alice.id).await.unwrap_err(),
+        RegistryError::NotFound(_)
+    ));
+    let listed = r.tokens().await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(
+        listed
+            .iter()
+            .any(|t| t.name == "alice" && t.revoked_at.is_some())
+    );
+    assert!(r.create_token("bad name!", Role::Admin).await.is_err());
+
+    r.audit(
+        "token:alice",
+        "plugin.publish",
+        "plugin:fresh@1.0.0",
+        "ok",
+        "req-1",
+        "",
+    )
+    .await
+    .unwrap();
+    r.audit(
+        "token:bob",
+        "plugin.yank",
+        "plugin:fresh@1.0.0",
+        "denied",
+        "req-2",
+        "not an owner",
+    )
+    .await
+    .unwrap();
+    let log = r.audit_log(10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        (
+            log[0].action.as_str(),
+            log[0].outcome.as_str(),
+            log[0].request_id.as_str()
+        ),
+        ("plugin.yank", "denied", "req-2")
+    );
+    assert!(log[0].id > log[1].id);
+}

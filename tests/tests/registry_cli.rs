@@ -193,6 +193,51 @@ fn publish_search_install_lock_and_yank() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
 
+    // Every change, refusals included, is in the audit log.
+    let o = env.ferry(&["audit", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let log: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let seen = |action: &str, object: &str, outcome: &str| {
+        log.iter().any(|e| {
+            e["action"] == action
+                && e["object"].as_str().unwrap().contains(object)
+                && e["outcome"] == outcome
+        })
+    };
+    assert!(
+        seen("plugin.publish", "plugin:ratio@0.1.0", "ok"),
+        "{log:#?}"
+    );
+    assert!(
+        seen("plugin.publish", "ratio-changed.wasm", "denied"),
+        "{log:#?}"
+    );
+    assert!(seen("plugin.publish", "junk.wasm", "denied"), "{log:#?}");
+    assert!(seen("plugin.yank", "plugin:ratio@0.1.0", "ok"), "{log:#?}");
+
+    // Tokens: shown once, listed without secrets, revocable.
+    let o = env.ferry(&["token", "create", "ci", "--role", "publisher"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(token.starts_with("ferry_"), "{token}");
+    let o = env.ferry(&["token", "list", "--json"]);
+    let tokens: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains(&token[20..]),
+        "a secret was listed"
+    );
+    let id = tokens[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(env.ferry(&["token", "revoke", &id]).status.code(), Some(0));
+    assert_eq!(env.ferry(&["token", "revoke", &id]).status.code(), Some(3));
+    let o = env.ferry(&["token", "create", "x", "--role", "owner"]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(
+        out(&o).contains("role \"owner\" is not one of"),
+        "{}",
+        out(&o)
+    );
+
     let o = env.ferry(&["plugin", "yank", "ratio@^0.1"]);
     assert_eq!(o.status.code(), Some(3), "{}", out(&o));
     assert!(

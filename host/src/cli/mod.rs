@@ -1,6 +1,8 @@
 //! The `ferry` command line: one module per subcommand.
 
+mod audit;
 mod plugin;
+mod token;
 mod transform;
 mod validate;
 
@@ -57,6 +59,11 @@ pub enum Command {
     /// Learn a transform's state from data, or apply a learned state.
     #[command(subcommand)]
     Transform(transform::TransformCommand),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Read the audit log.
+    Audit(audit::AuditArgs),
 }
 
 /// What the operator grants a plugin, and its limits.
@@ -230,5 +237,7 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Plugin(cmd) => plugin::run(&runtime, cmd).await,
         Command::Validate(args) => validate::run(&runtime, args).await,
         Command::Transform(cmd) => transform::run(&runtime, cmd).await,
+        Command::Token(cmd) => token::run(&runtime, cmd).await,
+        Command::Audit(args) => audit::run(&runtime, args).await,
     }
 }

@@ -11,13 +11,15 @@ use crate::cli::{Exit, RegistryArgs, exit};
 pub async fn run(runtime: &Runtime, args: &RegistryArgs, file: &Path) -> Result<u8, Exit> {
     let registry = args.open(runtime).await?;
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let publisher = std::env::var("USER").ok();
-    let outcome = publish::publish(
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let outcome = publish::publish_audited(
         runtime,
         &registry,
         &file.display().to_string(),
         &bytes,
-        publisher.as_deref(),
+        &format!("local:{user}"),
+        Some(&user),
+        "cli",
     )
     .await?;
     let r = outcome.record();

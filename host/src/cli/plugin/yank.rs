@@ -18,7 +18,25 @@ pub async fn run(
         );
     };
     let registry = args.open(runtime).await?;
-    let r = registry.set_yanked(&parsed.name, version, !undo).await?;
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let action = if undo { "plugin.unyank" } else { "plugin.yank" };
+    let object = format!("plugin:{}@{version}", parsed.name);
+    let result = registry.set_yanked(&parsed.name, version, !undo).await;
+    let (outcome, detail) = match &result {
+        Ok(_) => ("ok", String::new()),
+        Err(e) => ("failed", e.to_string()),
+    };
+    registry
+        .audit(
+            &format!("local:{user}"),
+            action,
+            &object,
+            outcome,
+            "cli",
+            &detail,
+        )
+        .await?;
+    let r = result?;
     println!(
         "{} {} is {}",
         r.name,
