@@ -2,11 +2,13 @@
 //! the `ferry` binary is made of.
 
 pub mod builtin;
+pub mod client;
 pub mod data;
 pub mod lockfile;
 pub mod manifest;
 pub mod publish;
 pub mod runtime;
+pub mod server;
 
 pub use manifest::{CONTRACT_VERSION, Manifest, PluginKind};
 pub use runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};

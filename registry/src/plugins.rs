@@ -35,7 +35,7 @@ pub struct NewVersion {
 }
 
 /// A stored version.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VersionRecord {
     /// The plugin's name.
     pub name: String,
@@ -90,7 +90,7 @@ impl Published {
 }
 
 /// A package in search results.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PackageSummary {
     /// The newest version that is not yanked (or the newest of all).
     pub latest: VersionRecord,

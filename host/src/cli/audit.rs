@@ -19,12 +19,15 @@ pub struct AuditArgs {
 }
 
 pub async fn run(runtime: &Runtime, args: AuditArgs) -> Result<u8, Exit> {
-    let log = args
-        .registry
-        .open(runtime)
-        .await?
-        .audit_log(args.limit.clamp(1, 10_000))
-        .await?;
+    let limit = args.limit.clamp(1, 10_000);
+    let log = match &args.registry.registry {
+        Some(url) => {
+            ferry_host::client::RemoteRegistry::new(url, args.registry.token.clone())?
+                .audit(limit)
+                .await?
+        }
+        None => args.registry.open(runtime).await?.audit_log(limit).await?,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&log)?);
         return Ok(exit::OK);

@@ -2,6 +2,7 @@
 
 mod audit;
 mod plugin;
+mod serve;
 mod token;
 mod transform;
 mod validate;
@@ -29,6 +30,8 @@ pub mod exit {
     pub const PLUGIN_FAILED: u8 = 5;
     /// The registry refused a change that conflicts with what it stores.
     pub const CONFLICT: u8 = 6;
+    /// A remote registry refused the token (missing, unknown, or without the right).
+    pub const NOT_ALLOWED: u8 = 7;
 }
 
 /// Ferry: an MLOps platform whose every extension point is a sandboxed WebAssembly plugin.
@@ -64,6 +67,8 @@ pub enum Command {
     Token(token::TokenCommand),
     /// Read the audit log.
     Audit(audit::AuditArgs),
+    /// Serve the registry and plugin marketplace over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 /// What the operator grants a plugin, and its limits.
@@ -140,6 +145,12 @@ pub struct RegistryArgs {
     /// The database (default: SQLite in the data folder), e.g. postgres://user@host/ferry.
     #[arg(long, env = "FERRY_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Use a remote Ferry's registry instead of the local one, e.g. http://ferry.internal:8080.
+    #[arg(long, env = "FERRY_REGISTRY")]
+    pub registry: Option<String>,
+    /// The API token for the remote registry.
+    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 impl RegistryArgs {
@@ -180,6 +191,15 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
             }
         } else if is_conflict(&error) {
             exit::CONFLICT
+        } else if let Some(status) = error
+            .downcast_ref::<ferry_host::client::ClientError>()
+            .and_then(|c| c.status())
+        {
+            match status {
+                401 | 403 => exit::NOT_ALLOWED,
+                409 => exit::CONFLICT,
+                _ => exit::LOAD,
+            }
         } else {
             exit::LOAD
         };
@@ -239,5 +259,6 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Transform(cmd) => transform::run(&runtime, cmd).await,
         Command::Token(cmd) => token::run(&runtime, cmd).await,
         Command::Audit(args) => audit::run(&runtime, args).await,
+        Command::Serve(args) => serve::run(&runtime, args).await,
     }
 }

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use ferry_host::lockfile::{LockFile, LockedPlugin};
 use ferry_host::runtime::{LoadOptions, Runtime};
-use ferry_registry::{PluginSpec, Registry, VersionRecord};
+use ferry_registry::{PluginSpec, VersionRecord};
+
+use super::source::Source;
 
 use crate::cli::{Exit, RegistryArgs, exit};
 
@@ -18,13 +20,13 @@ pub fn plugin_path(project: &Path, record: &LockedPlugin) -> PathBuf {
 
 async fn fetch(
     runtime: &Runtime,
-    registry: &Registry,
+    source: &Source,
     project: &Path,
     record: &VersionRecord,
 ) -> Result<LockedPlugin, Exit> {
     // The registry checks the bytes against the digest it stored; load them to be sure this
     // host can run them before the lock file points at them.
-    let bytes = registry.download(record).await?;
+    let bytes = source.download(record).await?;
     runtime
         .load(
             &format!("{}@{}", record.name, record.version),
@@ -54,15 +56,15 @@ pub async fn run(
 ) -> Result<u8, Exit> {
     let lock_path = project.join("ferry.lock");
     let mut lock = LockFile::read(&lock_path)?;
-    let registry = args.open(runtime).await?;
+    let source = args.source(runtime).await?;
     if locked {
         if lock.plugins.is_empty() {
             return Err(anyhow::anyhow!("{} pins no plugins", lock_path.display()).into());
         }
         for p in &lock.plugins {
             let spec = PluginSpec::parse(&format!("{}@{}#{}", p.name, p.version, p.digest))?;
-            let record = registry.resolve(&spec).await?;
-            fetch(runtime, &registry, project, &record).await?;
+            let record = source.resolve(&spec).await?;
+            fetch(runtime, &source, project, &record).await?;
             println!("installed {} {} ({})", p.name, p.version, p.digest);
         }
         return Ok(exit::OK);
@@ -75,10 +77,10 @@ pub async fn run(
     }
     let mut resolved = Vec::new();
     for s in specs {
-        resolved.push(registry.resolve(&PluginSpec::parse(s)?).await?);
+        resolved.push(source.resolve(&PluginSpec::parse(s)?).await?);
     }
     for record in &resolved {
-        let pinned = fetch(runtime, &registry, project, record).await?;
+        let pinned = fetch(runtime, &source, project, record).await?;
         println!(
             "installed {} {} ({})",
             pinned.name, pinned.version, pinned.digest

@@ -6,6 +6,7 @@ mod install;
 mod list;
 mod publish;
 mod search;
+mod source;
 mod yank;
 
 use std::path::PathBuf;

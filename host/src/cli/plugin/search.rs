@@ -13,8 +13,8 @@ pub async fn run(
     keyword: Option<String>,
     json: bool,
 ) -> Result<u8, Exit> {
-    let registry = args.open(runtime).await?;
-    let found = registry
+    let source = args.source(runtime).await?;
+    let found = source
         .search(&SearchQuery {
             text,
             kind,

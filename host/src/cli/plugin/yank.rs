@@ -17,6 +17,22 @@ pub async fn run(
             anyhow::anyhow!("yank needs an exact version, like {}@1.2.3", parsed.name).into(),
         );
     };
+    if let Some(url) = &args.registry {
+        let r = ferry_host::client::RemoteRegistry::new(url, args.token.clone())?
+            .yank(&parsed.name, &version.to_string(), !undo)
+            .await?;
+        println!(
+            "{} {} is {}",
+            r.name,
+            r.version,
+            if r.yanked {
+                "yanked"
+            } else {
+                "no longer yanked"
+            }
+        );
+        return Ok(exit::OK);
+    }
     let registry = args.open(runtime).await?;
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let action = if undo { "plugin.unyank" } else { "plugin.yank" };

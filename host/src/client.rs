@@ -1,0 +1,235 @@
+//! A client for another Ferry's registry API, so one Ferry is the marketplace of others.
+
+use std::sync::Once;
+
+use ferry_registry::{AuditEntry, PackageSummary, VersionRecord, digest_of};
+use serde::de::DeserializeOwned;
+
+/// A failed call to a remote registry.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error.
+    #[error("{url}: HTTP {status} {code}: {message}")]
+    Api {
+        /// The URL called.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The error code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The server could not be reached or answered nonsense.
+    #[error("{url}: {message}")]
+    Transport {
+        /// The URL called.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Downloaded bytes do not match the digest the registry announced.
+    #[error("{name} {version}: downloaded bytes hash to {actual}, not {expected}")]
+    Digest {
+        /// The plugin.
+        name: String,
+        /// Its version.
+        version: String,
+        /// The announced digest.
+        expected: String,
+        /// What the bytes hash to.
+        actual: String,
+    },
+}
+
+impl ClientError {
+    /// The HTTP status, for an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A remote registry at a base URL, with an optional token.
+#[derive(Debug, Clone)]
+pub struct RemoteRegistry {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl RemoteRegistry {
+    /// A client for the registry at `url` (e.g. `http://ferry.internal:8080`).
+    pub fn new(url: &str, token: Option<String>) -> Result<Self, ClientError> {
+        static PROVIDER: Once = Once::new();
+        PROVIDER.call_once(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let transport = |message: String| ClientError::Transport {
+            url: url.to_string(),
+            message,
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(transport(
+                "the registry URL must start with http:// or https://".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| transport(e.to_string()))?;
+        Ok(Self {
+            base: url.trim_end_matches('/').to_string(),
+            token,
+            http,
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> (String, reqwest::RequestBuilder) {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method, &url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        (url, req)
+    }
+
+    async fn send(
+        url: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        let resp = req.send().await.map_err(|e| ClientError::Transport {
+            url: url.to_string(),
+            message: e.to_string(),
+        })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        Err(ClientError::Api {
+            url: url.to_string(),
+            status,
+            code: body["error"]["code"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_string(),
+            message: body["error"]["message"]
+                .as_str()
+                .unwrap_or("no message")
+                .to_string(),
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(
+        url: &str,
+        resp: reqwest::Response,
+    ) -> Result<T, ClientError> {
+        resp.json().await.map_err(|e| ClientError::Transport {
+            url: url.to_string(),
+            message: format!("unexpected answer: {e}"),
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        let (url, req) = self.request(reqwest::Method::GET, path);
+        let resp = Self::send(&url, req.query(query)).await?;
+        Self::json(&url, resp).await
+    }
+
+    /// Searches packages.
+    pub async fn search(
+        &self,
+        text: Option<&str>,
+        kind: Option<&str>,
+        keyword: Option<&str>,
+    ) -> Result<Vec<PackageSummary>, ClientError> {
+        let mut q = Vec::new();
+        for (k, v) in [("q", text), ("kind", kind), ("keyword", keyword)] {
+            if let Some(v) = v {
+                q.push((k, v));
+            }
+        }
+        self.get("/v1/plugins", &q).await
+    }
+
+    /// Every version of a package, newest first.
+    pub async fn versions(&self, name: &str) -> Result<Vec<VersionRecord>, ClientError> {
+        let package: serde_json::Value = self.get(&format!("/v1/plugins/{name}"), &[]).await?;
+        serde_json::from_value(package["versions"].clone()).map_err(|e| ClientError::Transport {
+            url: self.base.clone(),
+            message: format!("unexpected answer: {e}"),
+        })
+    }
+
+    /// The version a specification resolves to.
+    pub async fn resolve(&self, spec: &str) -> Result<VersionRecord, ClientError> {
+        self.get("/v1/resolve", &[("spec", spec)]).await
+    }
+
+    /// Downloads a version and checks its bytes against the digest.
+    pub async fn download(&self, record: &VersionRecord) -> Result<Vec<u8>, ClientError> {
+        let (url, req) = self.request(
+            reqwest::Method::GET,
+            &format!("/v1/plugins/{}/{}/download", record.name, record.version),
+        );
+        let resp = Self::send(&url, req).await?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Transport {
+                url,
+                message: e.to_string(),
+            })?
+            .to_vec();
+        let actual = digest_of(&bytes);
+        if actual != record.digest {
+            return Err(ClientError::Digest {
+                name: record.name.clone(),
+                version: record.version.to_string(),
+                expected: record.digest.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Publishes a component; true when it created a new version.
+    pub async fn publish(&self, bytes: Vec<u8>) -> Result<(bool, VersionRecord), ClientError> {
+        let (url, req) = self.request(reqwest::Method::POST, "/v1/plugins");
+        let resp = Self::send(
+            &url,
+            req.header("content-type", "application/wasm").body(bytes),
+        )
+        .await?;
+        let created = resp.status() == reqwest::StatusCode::CREATED;
+        Ok((created, Self::json(&url, resp).await?))
+    }
+
+    /// Yanks or un-yanks a version.
+    pub async fn yank(
+        &self,
+        name: &str,
+        version: &str,
+        yanked: bool,
+    ) -> Result<VersionRecord, ClientError> {
+        let (url, req) = self.request(
+            reqwest::Method::POST,
+            &format!("/v1/plugins/{name}/{version}/yank"),
+        );
+        let resp = Self::send(&url, req.json(&serde_json::json!({ "yanked": yanked }))).await?;
+        Self::json(&url, resp).await
+    }
+
+    /// The newest audit entries (admins only).
+    pub async fn audit(&self, limit: i64) -> Result<Vec<AuditEntry>, ClientError> {
+        self.get("/v1/audit", &[("limit", &limit.to_string())])
+            .await
+    }
+}

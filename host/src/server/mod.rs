@@ -1,0 +1,121 @@
+//! The HTTP API (`/v1`): the plugin registry and marketplace.
+
+mod auth;
+mod error;
+mod plugins;
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use ferry_registry::{Registry, Role};
+
+use crate::publish::MAX_PLUGIN_BYTES;
+use crate::runtime::Runtime;
+
+pub use error::ApiError;
+
+/// The server's shared state.
+#[derive(Clone)]
+pub struct AppState {
+    /// The registry.
+    pub registry: Registry,
+    /// The plugin runtime (to check what is published).
+    pub runtime: Runtime,
+    /// Whether reads need no token.
+    pub anonymous_read: bool,
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/health", get(plugins::health))
+        .route("/v1/ready", get(plugins::ready))
+        .route("/v1/plugins", get(plugins::search).post(plugins::publish))
+        .route("/v1/plugins/{name}", get(plugins::package))
+        .route("/v1/plugins/{name}/{version}", get(plugins::version))
+        .route(
+            "/v1/plugins/{name}/{version}/download",
+            get(plugins::download),
+        )
+        .route("/v1/plugins/{name}/{version}/yank", post(plugins::yank))
+        .route("/v1/resolve", get(plugins::resolve))
+        .route("/v1/audit", get(plugins::audit))
+        .route("/openapi.json", get(plugins::openapi))
+        .fallback(plugins::not_found)
+        .layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES + 1))
+        .with_state(state)
+}
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The data folder.
+    pub data_dir: PathBuf,
+    /// The database URL (default: SQLite in the data folder).
+    pub database_url: Option<String>,
+    /// Public mode: reads need a token.
+    pub public: bool,
+}
+
+/// Opens the registry (with the built-in plugins), creates the first admin token if there is
+/// none, binds, prints the address and serves until Ctrl-C.
+pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()> {
+    let registry = Registry::open(&options.data_dir, options.database_url.as_deref()).await?;
+    crate::publish::seed_builtins(&runtime, &registry).await?;
+    if registry.tokens().await?.is_empty() {
+        let (token, info) = registry.create_token("admin", Role::Admin).await?;
+        let path = options.data_dir.join("admin-token");
+        write_secret(&path, &token)?;
+        registry
+            .audit(
+                "server",
+                "token.create",
+                &format!("token:{}", info.id),
+                "ok",
+                "startup",
+                "first admin token",
+            )
+            .await?;
+        eprintln!(
+            "created the first admin token; it is in {} (readable only by you)",
+            path.display()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(options.addr).await?;
+    let addr = listener.local_addr()?;
+    println!("ferry serving on http://{addr}");
+    let state = AppState {
+        registry,
+        runtime,
+        anonymous_read: !options.public,
+    };
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn write_secret(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut f = options.open(path)?;
+    writeln!(f, "{secret}")
+}
+
+/// A random id for a request, echoed in `x-request-id` and the audit log.
+pub fn request_id() -> String {
+    let mut buf = [0u8; 8];
+    let _ = getrandom::fill(&mut buf);
+    hex::encode(buf)
+}

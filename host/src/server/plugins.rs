@@ -1,0 +1,393 @@
+//! The plugin endpoints.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ferry_registry::{PluginSpec, Published, Role, SearchQuery};
+use serde::Deserialize;
+
+use super::auth::{Caller, caller, may_read};
+use super::{AppState, error::ApiError, request_id};
+use crate::publish::{self, MAX_PLUGIN_BYTES};
+
+fn version_of(text: &str) -> Result<semver::Version, ApiError> {
+    semver::Version::parse(text)
+        .map_err(|e| ApiError::bad_request(format!("version {text:?} is not semver: {e}")))
+}
+
+fn with_request_id(mut response: Response, id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+/// `GET /v1/health`: the process is up.
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /v1/ready`: the database answers.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.registry.tokens().await {
+        Ok(_) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the database does not answer",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Query of `GET /v1/plugins`.
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+    kind: Option<String>,
+    keyword: Option<String>,
+}
+
+/// `GET /v1/plugins?q=&kind=&keyword=`: search.
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<SearchParams>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let found = state
+        .registry
+        .search(&SearchQuery {
+            text: p.q,
+            kind: p.kind,
+            keyword: p.keyword,
+        })
+        .await?;
+    Ok(Json(found).into_response())
+}
+
+/// `GET /v1/plugins/{name}`: every version and the owners.
+pub async fn package(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let versions = state.registry.versions(&name).await?;
+    let owners = state.registry.owners(&name).await?;
+    Ok(
+        Json(serde_json::json!({ "name": name, "owners": owners, "versions": versions }))
+            .into_response(),
+    )
+}
+
+/// `GET /v1/plugins/{name}/{version}`.
+pub async fn version(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    Ok(Json(
+        state
+            .registry
+            .version(&name, &version_of(&version)?)
+            .await?,
+    )
+    .into_response())
+}
+
+/// Query of `GET /v1/resolve`.
+#[derive(Debug, Deserialize)]
+pub struct ResolveParams {
+    spec: String,
+}
+
+/// `GET /v1/resolve?spec=name@^1.2`: the version a specification resolves to.
+pub async fn resolve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<ResolveParams>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let spec = PluginSpec::parse(&p.spec)?;
+    Ok(Json(state.registry.resolve(&spec).await?).into_response())
+}
+
+/// `GET /v1/plugins/{name}/{version}/download`: the component, with its digest as ETag.
+pub async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let record = state
+        .registry
+        .version(&name, &version_of(&version)?)
+        .await?;
+    let etag = format!("\"{}\"", record.digest);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let bytes = state.registry.download(&record).await?;
+    let mut response = bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/wasm"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&record.digest) {
+        h.insert("x-ferry-digest", v);
+    }
+    Ok(response)
+}
+
+/// `POST /v1/plugins` with the component as the body: check it fully, then publish.
+pub async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let id = request_id();
+    let result = publish_inner(&state, &headers, body, &id).await;
+    let response = match result {
+        Ok((status, record)) => (status, Json(record)).into_response(),
+        Err(e) => e.into_response(),
+    };
+    with_request_id(response, &id)
+}
+
+async fn publish_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    id: &str,
+) -> Result<(StatusCode, ferry_registry::VersionRecord), ApiError> {
+    let who = caller(state, headers).await;
+    let actor = who
+        .as_ref()
+        .map(Caller::actor)
+        .unwrap_or_else(|_| "invalid-token".into());
+    let refuse = |e: ApiError| async move {
+        let _ = state
+            .registry
+            .audit(&actor, "plugin.publish", "upload", "denied", id, &e.message)
+            .await;
+        e
+    };
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return Err(refuse(e).await),
+    };
+    let principal = match who.require(Role::Publisher) {
+        Ok(p) => p.clone(),
+        Err(e) => return Err(refuse(e).await),
+    };
+    let bytes = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let err = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("a plugin may have at most {MAX_PLUGIN_BYTES} bytes"),
+                )
+            } else {
+                ApiError::bad_request(format!("could not read the body: {}", e.body_text()))
+            };
+            return Err(refuse(err).await);
+        }
+    };
+    // Check everything before writing anything, ownership included.
+    let plugin = match state
+        .runtime
+        .load("upload", &bytes, &Default::default())
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(refuse(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_plugin",
+                e.to_string(),
+            ))
+            .await);
+        }
+    };
+    match state.registry.may_change(&principal, plugin.name()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(refuse(ApiError::forbidden(format!(
+                "{} does not own {}",
+                principal.name,
+                plugin.name()
+            )))
+            .await);
+        }
+        Err(e) => return Err(refuse(e.into()).await),
+    }
+    let object = format!("plugin:{}@{}", plugin.name(), plugin.manifest().version);
+    let outcome = publish::publish(
+        &state.runtime,
+        &state.registry,
+        "upload",
+        &bytes,
+        Some(&principal.name),
+    )
+    .await;
+    match outcome {
+        Ok(p) => {
+            let status = if matches!(p, Published::Created(_)) {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            state
+                .registry
+                .audit(
+                    &who.actor(),
+                    "plugin.publish",
+                    &object,
+                    "ok",
+                    id,
+                    if status == StatusCode::CREATED {
+                        "created"
+                    } else {
+                        "unchanged"
+                    },
+                )
+                .await?;
+            Ok((status, p.record().clone()))
+        }
+        Err(e) => {
+            let err: ApiError = e.into();
+            state
+                .registry
+                .audit(
+                    &who.actor(),
+                    "plugin.publish",
+                    &object,
+                    "denied",
+                    id,
+                    &err.message,
+                )
+                .await?;
+            Err(err)
+        }
+    }
+}
+
+/// Body of a yank.
+#[derive(Debug, Deserialize)]
+pub struct YankBody {
+    #[serde(default = "yes")]
+    yanked: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /v1/plugins/{name}/{version}/yank` with `{"yanked": true|false}`.
+pub async fn yank(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, version)): Path<(String, String)>,
+    body: Option<Json<YankBody>>,
+) -> Response {
+    let id = request_id();
+    let object = format!("plugin:{name}@{version}");
+    let who = caller(&state, &headers).await;
+    let actor = who
+        .as_ref()
+        .map(Caller::actor)
+        .unwrap_or_else(|_| "invalid-token".into());
+    let result: Result<_, ApiError> = async {
+        let who = who?;
+        let principal = who.require(Role::Publisher)?;
+        let v = version_of(&version)?;
+        state.registry.version(&name, &v).await?;
+        if !state.registry.may_change(principal, &name).await? {
+            return Err(ApiError::forbidden(format!(
+                "{} does not own {name}",
+                principal.name
+            )));
+        }
+        let yanked = body.map(|b| b.yanked).unwrap_or(true);
+        Ok(state.registry.set_yanked(&name, &v, yanked).await?)
+    }
+    .await;
+    let (outcome, detail) = match &result {
+        Ok(r) => (
+            "ok",
+            if r.yanked {
+                "yanked".to_string()
+            } else {
+                "unyanked".to_string()
+            },
+        ),
+        Err(e) => ("denied", e.message.clone()),
+    };
+    let _ = state
+        .registry
+        .audit(&actor, "plugin.yank", &object, outcome, &id, &detail)
+        .await;
+    let response = match result {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => e.into_response(),
+    };
+    with_request_id(response, &id)
+}
+
+/// Query of `GET /v1/audit`.
+#[derive(Debug, Deserialize)]
+pub struct AuditParams {
+    limit: Option<i64>,
+}
+
+/// `GET /v1/audit?limit=N`: the newest audit entries (admins only).
+pub async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<AuditParams>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?.require(Role::Admin)?;
+    Ok(Json(
+        state
+            .registry
+            .audit_log(p.limit.unwrap_or(100).clamp(1, 10_000))
+            .await?,
+    )
+    .into_response())
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}
+
+/// Anything else: a JSON 404.
+pub async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see /openapi.json",
+    )
+}

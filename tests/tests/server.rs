@@ -1,0 +1,471 @@
+//! `ferry serve` end to end: publish a plugin built from source with the CLI, install it from
+//! another folder through `--registry`, run it; and bad input over HTTP, each refused with a
+//! clear 4xx, nothing written, and the refusal in the audit log.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+fn ferry_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("ferry");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin ferry`",
+        bin.display()
+    );
+    bin
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    admin: String,
+    data: tempfile::TempDir,
+    cache: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let mut child = Command::new(ferry_bin())
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .env("FERRY_DATA_DIR", data.path())
+            .env("FERRY_CACHE_DIR", cache.path())
+            .env_remove("FERRY_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("ferry serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let admin = std::fs::read_to_string(data.path().join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Self {
+            child,
+            url,
+            admin,
+            data,
+            cache,
+        }
+    }
+
+    /// Runs `ferry` against this server's data folder (for local admin commands).
+    fn ferry(&self, args: &[&str]) -> Output {
+        Command::new(ferry_bin())
+            .args(args)
+            .env("FERRY_DATA_DIR", self.data.path())
+            .env("FERRY_CACHE_DIR", self.cache.path())
+            .env_remove("FERRY_REGISTRY")
+            .env_remove("FERRY_TOKEN")
+            .env_remove("FERRY_DATABASE_URL")
+            .output()
+            .unwrap()
+    }
+
+    fn token(&self, name: &str, role: &str) -> String {
+        let o = self.ferry(&["token", "create", name, "--role", role]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    fn http() -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    }
+
+    async fn audit(&self) -> Vec<serde_json::Value> {
+        Self::http()
+            .get(format!("{}/v1/audit?limit=1000", self.url))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn plugin_count(&self) -> usize {
+        let found: Vec<serde_json::Value> = Self::http()
+            .get(format!("{}/v1/plugins", self.url))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        found.len()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ferry` as a client of a remote registry, from a folder of its own.
+fn client(args: &[&str], cwd: &Path) -> Output {
+    let cache = cwd.join(".cache");
+    Command::new(ferry_bin())
+        .args(args)
+        .current_dir(cwd)
+        .env("FERRY_DATA_DIR", cwd.join("local-data"))
+        .env("FERRY_CACHE_DIR", cache)
+        .env_remove("FERRY_REGISTRY")
+        .env_remove("FERRY_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publish_with_the_cli_install_elsewhere_and_run() {
+    let server = Server::start(&[]);
+    let alice = server.token("alice", "publisher");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let ratio = ferry_tests::guests::RATIO;
+
+    let o = client(
+        &[
+            "plugin",
+            "publish",
+            ratio,
+            "--registry",
+            &server.url,
+            "--token",
+            &alice,
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("published ratio 0.1.0"), "{}", text(&o));
+
+    let o = client(
+        &[
+            "plugin",
+            "search",
+            "divides",
+            "--registry",
+            &server.url,
+            "--json",
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let found: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(found[0]["latest"]["name"], "ratio");
+
+    let project = elsewhere.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    let p = project.to_str().unwrap();
+    let o = client(
+        &[
+            "plugin",
+            "install",
+            "ratio@^0.1",
+            "--project",
+            p,
+            "--registry",
+            &server.url,
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let installed = project.join(".ferry/plugins/ratio-0.1.0.wasm");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(ratio).unwrap()
+    );
+    std::fs::remove_dir_all(project.join(".ferry")).unwrap();
+    let o = client(
+        &[
+            "plugin",
+            "install",
+            "--locked",
+            "--project",
+            p,
+            "--registry",
+            &server.url,
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let data = elsewhere.path().join("d.csv");
+    std::fs::write(&data, "total,months\n10,2\n9,3\n").unwrap();
+    let config = elsewhere.path().join("c.json");
+    std::fs::write(
+        &config,
+        r#"{"numerator":"total","denominator":"months","output":"per_month"}"#,
+    )
+    .unwrap();
+    let state = elsewhere.path().join("s");
+    let out = elsewhere.path().join("out.csv");
+    let plugin = installed.to_str().unwrap();
+    let o = client(
+        &[
+            "transform",
+            "fit",
+            "--plugin",
+            plugin,
+            "--config",
+            config.to_str().unwrap(),
+            data.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = client(
+        &[
+            "transform",
+            "apply",
+            "--plugin",
+            plugin,
+            "--config",
+            config.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(std::fs::read_to_string(&out).unwrap().contains("10,2,5.0"));
+
+    // Remote yank by the owner; then ranges skip it.
+    let o = client(
+        &[
+            "plugin",
+            "yank",
+            "ratio@0.1.0",
+            "--registry",
+            &server.url,
+            "--token",
+            &alice,
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = client(
+        &[
+            "plugin",
+            "install",
+            "ratio",
+            "--project",
+            p,
+            "--registry",
+            &server.url,
+        ],
+        elsewhere.path(),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_over_http_is_refused_and_audited() {
+    let server = Server::start(&[]);
+    let http = Server::http();
+    let alice = server.token("alice", "publisher");
+    let bob = server.token("bob", "publisher");
+    let reader = server.token("viewer", "reader");
+    let ratio = std::fs::read(ferry_tests::guests::RATIO).unwrap();
+    let before = server.plugin_count().await;
+    let publish = |body: Vec<u8>, token: Option<&str>| {
+        let mut req = http.post(format!("{}/v1/plugins", server.url)).body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let expect = |status: u16, code: &'static str| {
+        move |resp: reqwest::Response| async move {
+            assert_eq!(resp.status().as_u16(), status);
+            let body: serde_json::Value = resp.json().await.unwrap();
+            assert_eq!(body["error"]["code"], code, "{body}");
+            assert!(body["error"]["message"].as_str().unwrap().len() > 5);
+            body["error"]["message"].as_str().unwrap().to_string()
+        }
+    };
+
+    let m = expect(401, "unauthenticated")(publish(ratio.clone(), None).await.unwrap()).await;
+    assert!(m.contains("Bearer"), "{m}");
+    expect(401, "unauthenticated")(
+        publish(ratio.clone(), Some("ferry_0000_wrong"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    expect(403, "forbidden")(publish(ratio.clone(), Some(&reader)).await.unwrap()).await;
+    let m =
+        expect(422, "invalid_plugin")(publish(b"garbage".to_vec(), Some(&alice)).await.unwrap())
+            .await;
+    assert!(m.contains("not a WebAssembly file"), "{m}");
+    expect(422, "invalid_plugin")(
+        publish(ratio[..ratio.len() / 2].to_vec(), Some(&alice))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let m = expect(422, "invalid_plugin")(
+        publish(b"\0asm\x01\0\0\0".to_vec(), Some(&alice))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(m.contains("core WebAssembly module"), "{m}");
+    let m = expect(422, "invalid_plugin")(
+        publish(
+            std::fs::read(ferry_tests::guests::NOT_A_PLUGIN).unwrap(),
+            Some(&alice),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert!(m.contains("not a Ferry plugin"), "{m}");
+    expect(413, "too_large")(
+        publish(vec![0u8; (64 << 20) + 2], Some(&alice))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        server.plugin_count().await,
+        before,
+        "a refused publish wrote something"
+    );
+
+    // Alice publishes; Bob may neither publish over her package nor yank it.
+    assert_eq!(
+        publish(ratio.clone(), Some(&alice))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        201
+    );
+    assert_eq!(
+        publish(ratio.clone(), Some(&alice))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let mut other = ratio.clone();
+    other.extend_from_slice(&[0, 4, 3, b'x', b'y', b'z']);
+    expect(409, "conflict")(publish(other, Some(&alice)).await.unwrap()).await;
+    expect(403, "forbidden")(publish(ratio.clone(), Some(&bob)).await.unwrap()).await;
+    let yank = |token: &str| {
+        http.post(format!("{}/v1/plugins/ratio/0.1.0/yank", server.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"yanked": true}))
+            .send()
+    };
+    let m = expect(403, "forbidden")(yank(&bob).await.unwrap()).await;
+    assert!(m.contains("bob does not own ratio"), "{m}");
+    assert_eq!(yank(&alice).await.unwrap().status().as_u16(), 200);
+
+    // Hostile or malformed paths and queries.
+    let get = |path: &str| http.get(format!("{}{path}", server.url)).send();
+    expect(400, "bad_request")(get("/v1/plugins/ratio/not-a-version").await.unwrap()).await;
+    expect(404, "not_found")(get("/v1/plugins/..%2F..%2Fetc%2Fpasswd").await.unwrap()).await;
+    expect(404, "not_found")(get("/v1/plugins/nope/1.0.0/download").await.unwrap()).await;
+    expect(400, "invalid")(get("/v1/resolve?spec=ratio@%5Ebad").await.unwrap()).await;
+    expect(404, "not_found")(get("/v1/no-such-endpoint").await.unwrap()).await;
+    expect(401, "unauthenticated")(get("/v1/audit").await.unwrap()).await;
+
+    // Download: digest as ETag; a matching If-None-Match gets 304.
+    let resp = get("/v1/plugins/ratio/0.1.0/download").await.unwrap();
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), ratio);
+    let again = http
+        .get(format!("{}/v1/plugins/ratio/0.1.0/download", server.url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+    let openapi: serde_json::Value = get("/openapi.json").await.unwrap().json().await.unwrap();
+    assert!(openapi["paths"]["/v1/plugins"]["post"].is_object());
+
+    let log = server.audit().await;
+    let denied = log
+        .iter()
+        .filter(|e| e["action"] == "plugin.publish" && e["outcome"] == "denied")
+        .count();
+    assert!(denied >= 10, "{denied} refusals audited: {log:#?}");
+    assert!(log.iter().any(|e| e["action"] == "plugin.yank"
+        && e["actor"] == "token:bob"
+        && e["outcome"] == "denied"));
+    assert!(
+        log.iter()
+            .all(|e| !e["request_id"].as_str().unwrap().is_empty())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_mode_needs_a_token_to_read() {
+    let server = Server::start(&["--public"]);
+    let http = Server::http();
+    let anonymous = http
+        .get(format!("{}/v1/plugins", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let reader = server.token("viewer", "reader");
+    let ok = http
+        .get(format!("{}/v1/plugins", server.url))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let health = http
+        .get(format!("{}/v1/health", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    assert_eq!(
+        http.get(format!("{}/v1/ready", server.url))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+}
