@@ -23,11 +23,15 @@ struct Server {
     admin: String,
     data: tempfile::TempDir,
     cache: tempfile::TempDir,
+    database_url: Option<String>,
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Self {
-        let data = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), extra)
+    }
+
+    fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Self {
         let cache = tempfile::tempdir().unwrap();
         let mut child = Command::new(ferry_bin())
             .args(["serve", "--addr", "127.0.0.1:0"])
@@ -52,26 +56,40 @@ impl Server {
             .unwrap()
             .trim()
             .to_string();
+        let database_url = extra
+            .iter()
+            .position(|a| *a == "--database-url")
+            .map(|i| extra[i + 1].to_string());
         Self {
             child,
             url,
             admin,
             data,
             cache,
+            database_url,
         }
+    }
+
+    /// Kills the server at once (SIGKILL) and hands back its data folder.
+    fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.data, tempfile::tempdir().unwrap())
     }
 
     /// Runs `ferry` against this server's data folder (for local admin commands).
     fn ferry(&self, args: &[&str]) -> Output {
-        Command::new(ferry_bin())
-            .args(args)
+        let mut cmd = Command::new(ferry_bin());
+        cmd.args(args)
             .env("FERRY_DATA_DIR", self.data.path())
             .env("FERRY_CACHE_DIR", self.cache.path())
             .env_remove("FERRY_REGISTRY")
             .env_remove("FERRY_TOKEN")
-            .env_remove("FERRY_DATABASE_URL")
-            .output()
-            .unwrap()
+            .env_remove("FERRY_DATABASE_URL");
+        if let Some(url) = &self.database_url {
+            cmd.env("FERRY_DATABASE_URL", url);
+        }
+        cmd.output().unwrap()
     }
 
     fn token(&self, name: &str, role: &str) -> String {
@@ -145,9 +163,73 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// A PostgreSQL database of its own for one test, dropped at the end.
+struct PgDatabase {
+    name: String,
+}
+
+impl PgDatabase {
+    fn create() -> Self {
+        let name = format!(
+            "ferry_test_srv_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let o = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .output()
+            .expect("psql must be installed");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        Self { name }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_with_the_cli_install_elsewhere_and_run() {
-    let server = Server::start(&[]);
+    end_to_end(Server::start(&[])).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publish_install_and_run_on_postgresql() {
+    let db = PgDatabase::create();
+    let server = Server::start(&["--database-url", &db.url()]);
+    end_to_end(server).await;
+}
+
+async fn end_to_end(server: Server) {
     let alice = server.token("alice", "publisher");
     let elsewhere = tempfile::tempdir().unwrap();
     let ratio = ferry_tests::guests::RATIO;
@@ -467,5 +549,79 @@ async fn public_mode_needs_a_token_to_read() {
             .status()
             .as_u16(),
         200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_during_a_large_publish_restarts_consistent() {
+    use std::io::Write;
+    let server = Server::start(&[]);
+    let alice = server.token("alice", "publisher");
+    let http = Server::http();
+    let ratio = std::fs::read(ferry_tests::guests::RATIO).unwrap();
+    let first = http
+        .post(format!("{}/v1/plugins", server.url))
+        .bearer_auth(&alice)
+        .body(ratio.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status().as_u16(), 201);
+    let before = server.plugin_count().await;
+
+    // Start a 48 MiB upload, send half of it, and kill the server mid-body.
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    let size = 48 << 20;
+    write!(sock, "POST /v1/plugins HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {alice}\r\nContent-Length: {size}\r\n\r\n").unwrap();
+    let mut body = ratio.clone();
+    body.resize(size / 2, 0);
+    sock.write_all(&body).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let data = server.kill();
+    drop(sock);
+
+    // Restarted on the same data folder: nothing partial is visible, and every version's
+    // bytes are there and match their digest.
+    let server = Server::start_in(data, &[]);
+    assert_eq!(server.plugin_count().await, before);
+    let found: Vec<serde_json::Value> = http
+        .get(format!("{}/v1/plugins", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for p in &found {
+        let name = p["latest"]["name"].as_str().unwrap();
+        for v in p["versions"].as_array().unwrap() {
+            let version = v[0].as_str().unwrap();
+            let resp = http
+                .get(format!(
+                    "{}/v1/plugins/{name}/{version}/download",
+                    server.url
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 200, "{name} {version}");
+            let digest = resp.headers()["x-ferry-digest"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let bytes = resp.bytes().await.unwrap();
+            use sha2::Digest;
+            assert_eq!(
+                digest,
+                format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)))
+            );
+        }
+    }
+    let tmp = server.data.path().join("blobs/tmp");
+    assert!(
+        std::fs::read_dir(&tmp).unwrap().next().is_none(),
+        "a partial blob was left in {}",
+        tmp.display()
     );
 }
