@@ -2,7 +2,10 @@
 
 use std::sync::Once;
 
-use ferry_registry::{AuditEntry, PackageSummary, VersionRecord, digest_of};
+use ferry_registry::{AuditEntry, PackageSummary, PluginSignature, VersionRecord, digest_of};
+
+/// The header that carries a publisher's signature: `ed25519:KEY:SIGNATURE`.
+pub const SIGNATURE_HEADER: &str = "x-ferry-signature";
 use serde::de::DeserializeOwned;
 
 /// A failed call to a remote registry.
@@ -200,9 +203,17 @@ impl RemoteRegistry {
         Ok(bytes)
     }
 
-    /// Publishes a component; true when it created a new version.
-    pub async fn publish(&self, bytes: Vec<u8>) -> Result<(bool, VersionRecord), ClientError> {
-        let (url, req) = self.request(reqwest::Method::POST, "/v1/plugins");
+    /// Publishes a component, with a signature of its digest if given; true when it created a
+    /// new version.
+    pub async fn publish(
+        &self,
+        bytes: Vec<u8>,
+        signature: Option<&PluginSignature>,
+    ) -> Result<(bool, VersionRecord), ClientError> {
+        let (url, mut req) = self.request(reqwest::Method::POST, "/v1/plugins");
+        if let Some(s) = signature {
+            req = req.header(SIGNATURE_HEADER, format!("{}:{}", s.key, s.signature));
+        }
         let resp = Self::send(
             &url,
             req.header("content-type", "application/wasm").body(bytes),
@@ -210,6 +221,18 @@ impl RemoteRegistry {
         .await?;
         let created = resp.status() == reqwest::StatusCode::CREATED;
         Ok((created, Self::json(&url, resp).await?))
+    }
+
+    /// The signatures of a version.
+    pub async fn signatures(
+        &self,
+        record: &VersionRecord,
+    ) -> Result<Vec<PluginSignature>, ClientError> {
+        self.get(
+            &format!("/v1/plugins/{}/{}/signatures", record.name, record.version),
+            &[],
+        )
+        .await
     }
 
     /// Yanks or un-yanks a version.

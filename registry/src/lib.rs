@@ -9,6 +9,7 @@ mod blob;
 mod db;
 mod error;
 mod plugins;
+mod signature;
 mod spec;
 
 pub use access::{AuditEntry, Principal, Role, TokenInfo};
@@ -16,6 +17,10 @@ pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
 pub use db::{Backend, Db};
 pub use error::RegistryError;
 pub use plugins::{NewVersion, PackageSummary, Published, SearchQuery, VersionRecord};
+pub use signature::{
+    PluginSignature, TrustPolicy, TrustRule, generate_key, key_id, parse_key, parse_signing_key,
+    sign,
+};
 pub use spec::{PluginSpec, Requirement};
 
 use std::{path::Path, sync::Arc};

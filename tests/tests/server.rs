@@ -625,3 +625,167 @@ async fn a_server_killed_during_a_large_publish_restarts_consistent() {
         tmp.display()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_plugins_and_trust_policies() {
+    let server = Server::start(&[]);
+    let alice = server.token("alice", "publisher");
+    let work = tempfile::tempdir().unwrap();
+    let keys = work.path();
+    let o = client(
+        &[
+            "key",
+            "generate",
+            "--out",
+            keys.join("acme").to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let acme = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(acme.starts_with("ed25519:"), "{acme}");
+    let o = client(
+        &[
+            "key",
+            "generate",
+            "--out",
+            keys.join("other").to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    let other = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    // A key is never overwritten.
+    let o = client(
+        &[
+            "key",
+            "generate",
+            "--out",
+            keys.join("acme").to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_ne!(o.status.code(), Some(0));
+
+    let key_file = keys.join("acme.key");
+    let o = client(
+        &[
+            "plugin",
+            "publish",
+            ferry_tests::guests::RATIO,
+            "--sign-key",
+            key_file.to_str().unwrap(),
+            "--registry",
+            &server.url,
+            "--token",
+            &alice,
+        ],
+        work.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("signed by {acme}")),
+        "{}",
+        text(&o)
+    );
+    let sigs: Vec<serde_json::Value> = Server::http()
+        .get(format!("{}/v1/plugins/ratio/0.1.0/signatures", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sigs.len(), 1);
+    assert_eq!(sigs[0]["key"], acme.as_str());
+
+    let project = work.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    let p = project.to_str().unwrap();
+    std::fs::write(
+        project.join("ferry-trust.toml"),
+        format!("[[require]]\nnamespace = \"rat*\"\nkeys = [\"{acme}\"]\n"),
+    )
+    .unwrap();
+    let o = client(
+        &[
+            "plugin",
+            "install",
+            "ratio",
+            "--project",
+            p,
+            "--registry",
+            &server.url,
+        ],
+        work.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // A policy that trusts another key refuses it, and installs nothing.
+    std::fs::remove_dir_all(project.join(".ferry")).unwrap();
+    let strict = work.path().join("strict.toml");
+    std::fs::write(
+        &strict,
+        format!("[[require]]\nnamespace = \"ratio\"\nkeys = [\"{other}\"]\n"),
+    )
+    .unwrap();
+    let o = client(
+        &[
+            "plugin",
+            "install",
+            "ratio",
+            "--project",
+            p,
+            "--trust",
+            strict.to_str().unwrap(),
+            "--registry",
+            &server.url,
+        ],
+        work.path(),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("needs a signature by one of the keys trusted for `ratio`"),
+        "{}",
+        text(&o)
+    );
+    assert!(!project.join(".ferry/plugins/ratio-0.1.0.wasm").exists());
+    // Unsigned built-ins are refused where a policy covers them.
+    std::fs::write(
+        &strict,
+        format!("[[require]]\nnamespace = \"*\"\nkeys = [\"{acme}\"]\n"),
+    )
+    .unwrap();
+    let o = client(
+        &[
+            "plugin",
+            "install",
+            "clip",
+            "--project",
+            p,
+            "--trust",
+            strict.to_str().unwrap(),
+            "--registry",
+            &server.url,
+        ],
+        work.path(),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+
+    // A signature that does not match the bytes is refused before anything is written.
+    let before = server.plugin_count().await;
+    let mut changed = std::fs::read(ferry_tests::guests::RATIO).unwrap();
+    changed.extend_from_slice(&[0, 4, 3, b'a', b'b', b'c']);
+    let forged = format!("{acme}:{}", sigs[0]["signature"].as_str().unwrap());
+    let resp = Server::http()
+        .post(format!("{}/v1/plugins", server.url))
+        .bearer_auth(&alice)
+        .header("x-ferry-signature", forged)
+        .body(changed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_signature");
+    assert_eq!(server.plugin_count().await, before);
+}

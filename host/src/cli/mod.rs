@@ -1,6 +1,7 @@
 //! The `ferry` command line: one module per subcommand.
 
 mod audit;
+mod key;
 mod plugin;
 mod serve;
 mod token;
@@ -69,6 +70,9 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Serve the registry and plugin marketplace over HTTP.
     Serve(serve::ServeArgs),
+    /// Make keys for signing plugins.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
 }
 
 /// What the operator grants a plugin, and its limits.
@@ -222,6 +226,22 @@ fn is_conflict(error: &anyhow::Error) -> bool {
     )
 }
 
+/// Writes a secret to a file only its owner can read.
+pub fn write_private(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut f = options
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    writeln!(f, "{secret}")?;
+    Ok(())
+}
+
 /// Reads a configuration file (JSON, or TOML by extension) and returns it as JSON text.
 pub fn read_config(path: Option<&PathBuf>) -> anyhow::Result<String> {
     let Some(path) = path else {
@@ -260,5 +280,6 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Token(cmd) => token::run(&runtime, cmd).await,
         Command::Audit(args) => audit::run(&runtime, args).await,
         Command::Serve(args) => serve::run(&runtime, args).await,
+        Command::Key(cmd) => key::run(cmd).await,
     }
 }

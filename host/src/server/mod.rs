@@ -40,6 +40,10 @@ pub fn router(state: AppState) -> Router {
             get(plugins::download),
         )
         .route("/v1/plugins/{name}/{version}/yank", post(plugins::yank))
+        .route(
+            "/v1/plugins/{name}/{version}/signatures",
+            get(plugins::signatures),
+        )
         .route("/v1/resolve", get(plugins::resolve))
         .route("/v1/audit", get(plugins::audit))
         .route("/openapi.json", get(plugins::openapi))

@@ -211,7 +211,38 @@ async fn publish_inner(
             return Err(refuse(err).await);
         }
     };
-    // Check everything before writing anything, ownership included.
+    // Check everything before writing anything: the signature, the plugin, ownership.
+    let signature = match headers.get(crate::client::SIGNATURE_HEADER) {
+        None => None,
+        Some(v) => {
+            let parsed = v
+                .to_str()
+                .ok()
+                .and_then(|s| s.rsplit_once(':'))
+                .map(|(key, sig)| ferry_registry::PluginSignature {
+                    key: key.to_string(),
+                    signature: sig.to_string(),
+                });
+            let checked = parsed
+                .ok_or_else(|| "expected `ed25519:KEY:SIGNATURE`".to_string())
+                .and_then(|s| {
+                    s.verify(&ferry_registry::digest_of(&bytes))
+                        .map(|()| s)
+                        .map_err(|e| e.to_string())
+                });
+            match checked {
+                Ok(s) => Some(s),
+                Err(why) => {
+                    let e = ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_signature",
+                        format!("{}: {why}", crate::client::SIGNATURE_HEADER),
+                    );
+                    return Err(refuse(e).await);
+                }
+            }
+        }
+    };
     let plugin = match state
         .runtime
         .load("upload", &bytes, &Default::default())
@@ -250,6 +281,13 @@ async fn publish_inner(
     .await;
     match outcome {
         Ok(p) => {
+            if let Some(s) = &signature {
+                state.registry.add_signature(&p.record().digest, s).await?;
+                state
+                    .registry
+                    .audit(&who.actor(), "plugin.sign", &object, "ok", id, &s.key)
+                    .await?;
+            }
             let status = if matches!(p, Published::Created(_)) {
                 StatusCode::CREATED
             } else {
@@ -288,6 +326,20 @@ async fn publish_inner(
             Err(err)
         }
     }
+}
+
+/// `GET /v1/plugins/{name}/{version}/signatures`: the signatures of a version's digest.
+pub async fn signatures(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let record = state
+        .registry
+        .version(&name, &version_of(&version)?)
+        .await?;
+    Ok(Json(state.registry.signatures(&record.digest).await?).into_response())
 }
 
 /// Body of a yank.

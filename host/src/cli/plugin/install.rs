@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use ferry_host::lockfile::{LockFile, LockedPlugin};
 use ferry_host::runtime::{LoadOptions, Runtime};
-use ferry_registry::{PluginSpec, VersionRecord};
+use ferry_registry::{PluginSpec, TrustPolicy, VersionRecord};
 
 use super::source::Source;
 
@@ -23,7 +23,10 @@ async fn fetch(
     source: &Source,
     project: &Path,
     record: &VersionRecord,
+    trust: &TrustPolicy,
 ) -> Result<LockedPlugin, Exit> {
+    let signatures = source.signatures(record).await?;
+    trust.check(&record.name, &record.digest, &signatures)?;
     // The registry checks the bytes against the digest it stored; load them to be sure this
     // host can run them before the lock file points at them.
     let bytes = source.download(record).await?;
@@ -53,7 +56,9 @@ pub async fn run(
     specs: &[String],
     project: &Path,
     locked: bool,
+    trust: Option<&Path>,
 ) -> Result<u8, Exit> {
+    let trust = read_trust(project, trust)?;
     let lock_path = project.join("ferry.lock");
     let mut lock = LockFile::read(&lock_path)?;
     let source = args.source(runtime).await?;
@@ -64,7 +69,7 @@ pub async fn run(
         for p in &lock.plugins {
             let spec = PluginSpec::parse(&format!("{}@{}#{}", p.name, p.version, p.digest))?;
             let record = source.resolve(&spec).await?;
-            fetch(runtime, &source, project, &record).await?;
+            fetch(runtime, &source, project, &record, &trust).await?;
             println!("installed {} {} ({})", p.name, p.version, p.digest);
         }
         return Ok(exit::OK);
@@ -80,7 +85,7 @@ pub async fn run(
         resolved.push(source.resolve(&PluginSpec::parse(s)?).await?);
     }
     for record in &resolved {
-        let pinned = fetch(runtime, &source, project, record).await?;
+        let pinned = fetch(runtime, &source, project, record, &trust).await?;
         println!(
             "installed {} {} ({})",
             pinned.name, pinned.version, pinned.digest
@@ -89,4 +94,24 @@ pub async fn run(
     }
     lock.write(&lock_path)?;
     Ok(exit::OK)
+}
+
+/// The trust policy: the file given, else the project's `ferry-trust.toml`, else none.
+fn read_trust(project: &Path, given: Option<&Path>) -> Result<TrustPolicy, Exit> {
+    let default = project.join("ferry-trust.toml");
+    let path = match given {
+        Some(p) => p.to_path_buf(),
+        None if default.exists() => default,
+        None => return Ok(TrustPolicy::default()),
+    };
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let policy: TrustPolicy =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    for rule in &policy.rules {
+        for key in &rule.keys {
+            ferry_registry::parse_key(key)?;
+        }
+    }
+    Ok(policy)
 }

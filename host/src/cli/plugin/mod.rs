@@ -38,6 +38,9 @@ pub enum PluginCommand {
     Publish {
         /// The `.wasm` component.
         file: PathBuf,
+        /// Sign the component's digest with this key (from `ferry key generate`).
+        #[arg(long)]
+        sign_key: Option<PathBuf>,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -78,6 +81,10 @@ pub enum PluginCommand {
         /// Install exactly what `ferry.lock` pins, and nothing else.
         #[arg(long, conflicts_with = "specs")]
         locked: bool,
+        /// A trust policy (TOML with `[[require]] namespace = "acme-*", keys = ["ed25519:…"]`);
+        /// defaults to the project's `ferry-trust.toml` when there is one.
+        #[arg(long)]
+        trust: Option<PathBuf>,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -122,7 +129,12 @@ pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
     match cmd {
         PluginCommand::List { json } => list::run(runtime, json).await,
         PluginCommand::Inspect { plugin, json } => inspect::run(runtime, plugin, json).await,
-        PluginCommand::Publish { file, registry } => publish::run(runtime, &registry, &file).await,
+        PluginCommand::Publish {
+            file,
+            sign_key,
+            registry,
+        } => publish::run(runtime, &registry, &file, sign_key.as_deref()).await,
+
         PluginCommand::Search {
             text,
             kind,
@@ -139,8 +151,19 @@ pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
             specs,
             project,
             locked,
+            trust,
             registry,
-        } => install::run(runtime, &registry, &specs, &project, locked).await,
+        } => {
+            install::run(
+                runtime,
+                &registry,
+                &specs,
+                &project,
+                locked,
+                trust.as_deref(),
+            )
+            .await
+        }
         PluginCommand::Yank {
             spec,
             undo,

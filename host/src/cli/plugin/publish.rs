@@ -1,4 +1,5 @@
-//! `ferry plugin publish`: check a component and publish it, locally or to a remote Ferry.
+//! `ferry plugin publish`: check a component and publish it, locally or to a remote Ferry,
+//! signed if a key is given.
 
 use std::path::Path;
 
@@ -9,17 +10,37 @@ use ferry_registry::Published;
 
 use crate::cli::{Exit, RegistryArgs, exit};
 
-pub async fn run(runtime: &Runtime, args: &RegistryArgs, file: &Path) -> Result<u8, Exit> {
+pub async fn run(
+    runtime: &Runtime,
+    args: &RegistryArgs,
+    file: &Path,
+    sign_key: Option<&Path>,
+) -> Result<u8, Exit> {
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let signature = match sign_key {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let key = ferry_registry::parse_signing_key(&text)?;
+            Some(ferry_registry::sign(
+                &key,
+                &ferry_registry::digest_of(&bytes),
+            ))
+        }
+        None => None,
+    };
     if let Some(url) = &args.registry {
         // The server checks everything again; checking here first gives the clearest error.
         runtime
             .load(&file.display().to_string(), &bytes, &Default::default())
             .await?;
-        let size = bytes.len();
-        eprintln!("uploading {} ({size} bytes) to {url}", file.display());
+        eprintln!(
+            "uploading {} ({} bytes) to {url}",
+            file.display(),
+            bytes.len()
+        );
         let (created, r) = RemoteRegistry::new(url, args.token.clone())?
-            .publish(bytes)
+            .publish(bytes, signature.as_ref())
             .await?;
         if created {
             println!(
@@ -32,16 +53,20 @@ pub async fn run(runtime: &Runtime, args: &RegistryArgs, file: &Path) -> Result<
                 r.name, r.version, r.digest
             );
         }
+        if let Some(s) = &signature {
+            println!("signed by {}", s.key);
+        }
         return Ok(exit::OK);
     }
     let registry = args.open(runtime).await?;
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let actor = format!("local:{user}");
     let outcome = publish::publish_audited(
         runtime,
         &registry,
         &file.display().to_string(),
         &bytes,
-        &format!("local:{user}"),
+        &actor,
         Some(&user),
         "cli",
     )
@@ -56,6 +81,14 @@ pub async fn run(runtime: &Runtime, args: &RegistryArgs, file: &Path) -> Result<
             "{} {} is already published with these bytes ({})",
             r.name, r.version, r.digest
         ),
+    }
+    if let Some(s) = &signature {
+        registry.add_signature(&r.digest, s).await?;
+        let object = format!("plugin:{}@{}", r.name, r.version);
+        registry
+            .audit(&actor, "plugin.sign", &object, "ok", "cli", &s.key)
+            .await?;
+        println!("signed by {}", s.key);
     }
     Ok(exit::OK)
 }

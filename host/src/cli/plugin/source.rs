@@ -59,6 +59,17 @@ impl Source {
         })
     }
 
+    /// The signatures of a version.
+    pub async fn signatures(
+        &self,
+        record: &VersionRecord,
+    ) -> Result<Vec<ferry_registry::PluginSignature>, Exit> {
+        Ok(match self {
+            Source::Local(r) => r.signatures(&record.digest).await?,
+            Source::Remote(c) => c.signatures(record).await?,
+        })
+    }
+
     /// The bytes of a version, checked against its digest.
     pub async fn download(&self, record: &VersionRecord) -> Result<Vec<u8>, Exit> {
         Ok(match self {
