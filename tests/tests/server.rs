@@ -499,6 +499,14 @@ async fn bad_input_over_http_is_refused_and_audited() {
         .await
         .unwrap();
     assert_eq!(again.status().as_u16(), 304);
+    let docs = get("/docs").await.unwrap();
+    assert_eq!(docs.status().as_u16(), 200);
+    assert!(
+        docs.text()
+            .await
+            .unwrap()
+            .contains("fetch('/openapi.json')")
+    );
     let openapi: serde_json::Value = get("/openapi.json").await.unwrap().json().await.unwrap();
     assert!(openapi["paths"]["/v1/plugins"]["post"].is_object());
 

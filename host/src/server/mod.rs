@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/resolve", get(plugins::resolve))
         .route("/v1/audit", get(plugins::audit))
         .route("/openapi.json", get(plugins::openapi))
+        .route("/docs", get(plugins::docs))
         .fallback(plugins::not_found)
         .layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES + 1))
         .with_state(state)

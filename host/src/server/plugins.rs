@@ -435,6 +435,15 @@ pub async fn openapi() -> Response {
         .into_response()
 }
 
+/// `GET /docs`: interactive documentation built from `/openapi.json`, with no outside assets.
+pub async fn docs() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("docs.html"),
+    )
+        .into_response()
+}
+
 /// Anything else: a JSON 404.
 pub async fn not_found() -> ApiError {
     ApiError::new(
