@@ -250,6 +250,21 @@ impl RemoteRegistry {
         Self::json(&url, resp).await
     }
 
+    /// Adds an owner to a package; returns the owners.
+    pub async fn add_owner(&self, name: &str, owner: &str) -> Result<Vec<String>, ClientError> {
+        let (url, req) = self.request(reqwest::Method::POST, &format!("/v1/plugins/{name}/owners"));
+        let resp = Self::send(&url, req.json(&serde_json::json!({ "owner": owner }))).await?;
+        let body: serde_json::Value = Self::json(&url, resp).await?;
+        Ok(body["owners"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| o.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// The newest audit entries (admins only).
     pub async fn audit(&self, limit: i64) -> Result<Vec<AuditEntry>, ClientError> {
         self.get("/v1/audit", &[("limit", &limit.to_string())])

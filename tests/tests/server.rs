@@ -376,7 +376,17 @@ async fn end_to_end(server: Server) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_over_http_is_refused_and_audited() {
-    let server = Server::start(&[]);
+    bad_input(Server::start(&[])).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_over_http_on_postgresql() {
+    let db = PgDatabase::create();
+    let server = Server::start(&["--database-url", &db.url()]);
+    bad_input(server).await;
+}
+
+async fn bad_input(server: Server) {
     let http = Server::http();
     let alice = server.token("alice", "publisher");
     let bob = server.token("bob", "publisher");
@@ -478,6 +488,18 @@ async fn bad_input_over_http_is_refused_and_audited() {
     let m = expect(403, "forbidden")(yank(&bob).await.unwrap()).await;
     assert!(m.contains("bob does not own ratio"), "{m}");
     assert_eq!(yank(&alice).await.unwrap().status().as_u16(), 200);
+
+    // Bob may not make himself an owner; Alice may add him, and then he may yank.
+    let add_owner = |token: &str| {
+        http.post(format!("{}/v1/plugins/ratio/owners", server.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"owner": "bob"}))
+            .send()
+    };
+    expect(403, "forbidden")(add_owner(&bob).await.unwrap()).await;
+    let owners: serde_json::Value = add_owner(&alice).await.unwrap().json().await.unwrap();
+    assert_eq!(owners["owners"], serde_json::json!(["alice", "bob"]));
+    assert_eq!(yank(&bob).await.unwrap().status().as_u16(), 200);
 
     // Hostile or malformed paths and queries.
     let get = |path: &str| http.get(format!("{}{path}", server.url)).send();

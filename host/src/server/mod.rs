@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/ready", get(plugins::ready))
         .route("/v1/plugins", get(plugins::search).post(plugins::publish))
         .route("/v1/plugins/{name}", get(plugins::package))
+        .route("/v1/plugins/{name}/owners", post(plugins::add_owner))
         .route("/v1/plugins/{name}/{version}", get(plugins::version))
         .route(
             "/v1/plugins/{name}/{version}/download",

@@ -404,6 +404,61 @@ pub async fn yank(
     with_request_id(response, &id)
 }
 
+/// Body of `POST /v1/plugins/{name}/owners`.
+#[derive(Debug, Deserialize)]
+pub struct OwnerBody {
+    owner: String,
+}
+
+/// `POST /v1/plugins/{name}/owners` with `{"owner": "bob"}`: an owner (or admin) adds one.
+pub async fn add_owner(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(body): Json<OwnerBody>,
+) -> Response {
+    let id = request_id();
+    let object = format!("package:{name}");
+    let who = caller(&state, &headers).await;
+    let actor = who
+        .as_ref()
+        .map(Caller::actor)
+        .unwrap_or_else(|_| "invalid-token".into());
+    let result: Result<Vec<String>, ApiError> = async {
+        let who = who?;
+        let principal = who.require(Role::Publisher)?;
+        state.registry.versions(&name).await?;
+        if !state.registry.may_change(principal, &name).await? {
+            return Err(ApiError::forbidden(format!(
+                "{} does not own {name}",
+                principal.name
+            )));
+        }
+        let owner = body.owner.trim();
+        if owner.is_empty() || owner.len() > 64 {
+            return Err(ApiError::bad_request(
+                "`owner` must be a token name of 1 to 64 characters",
+            ));
+        }
+        state.registry.add_owner(&name, owner).await?;
+        Ok(state.registry.owners(&name).await?)
+    }
+    .await;
+    let (outcome, detail) = match &result {
+        Ok(_) => ("ok", format!("added {}", body.owner)),
+        Err(e) => ("denied", e.message.clone()),
+    };
+    let _ = state
+        .registry
+        .audit(&actor, "package.owner.add", &object, outcome, &id, &detail)
+        .await;
+    let response = match result {
+        Ok(owners) => Json(serde_json::json!({ "name": name, "owners": owners })).into_response(),
+        Err(e) => e.into_response(),
+    };
+    with_request_id(response, &id)
+}
+
 /// Query of `GET /v1/audit`.
 #[derive(Debug, Deserialize)]
 pub struct AuditParams {

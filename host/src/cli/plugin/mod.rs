@@ -4,6 +4,7 @@ mod info;
 mod inspect;
 mod install;
 mod list;
+mod owner;
 mod publish;
 mod search;
 mod source;
@@ -88,6 +89,15 @@ pub enum PluginCommand {
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Add an owner to a package (owners and admins may).
+    Owner {
+        /// The package.
+        name: String,
+        /// The new owner (a token name).
+        owner: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
     /// Yank a version (ranges skip it; exact versions and lock files still reach it).
     Yank {
         /// `name@version`.
@@ -164,6 +174,11 @@ pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
             )
             .await
         }
+        PluginCommand::Owner {
+            name,
+            owner,
+            registry,
+        } => owner::run(runtime, &registry, &name, &owner).await,
         PluginCommand::Yank {
             spec,
             undo,
