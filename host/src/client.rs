@@ -2,6 +2,9 @@
 
 use std::sync::Once;
 
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+
 use ferry_registry::{AuditEntry, PackageSummary, PluginSignature, VersionRecord, digest_of};
 
 /// The header that carries a publisher's signature: `ed25519:KEY:SIGNATURE`.
@@ -176,21 +179,33 @@ impl RemoteRegistry {
         self.get("/v1/resolve", &[("spec", spec)]).await
     }
 
-    /// Downloads a version and checks its bytes against the digest.
+    /// Downloads a version, showing progress on a terminal, and checks its bytes against the
+    /// digest.
     pub async fn download(&self, record: &VersionRecord) -> Result<Vec<u8>, ClientError> {
-        let (url, req) = self.request(
-            reqwest::Method::GET,
-            &format!("/v1/plugins/{}/{}/download", record.name, record.version),
-        );
-        let resp = Self::send(&url, req).await?;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Transport {
-                url,
+        let path = format!("/v1/plugins/{}/{}/download", record.name, record.version);
+        let (url, req) = self.request(reqwest::Method::GET, &path);
+        let mut resp = Self::send(&url, req).await?;
+        let total = resp.content_length().unwrap_or(record.size);
+        let bar = progress_bar(total, &format!("{} {}", record.name, record.version));
+        let mut bytes = Vec::with_capacity(total.min(1 << 30) as usize);
+        loop {
+            let chunk = resp.chunk().await.map_err(|e| ClientError::Transport {
+                url: url.clone(),
                 message: e.to_string(),
-            })?
-            .to_vec();
+            });
+            match chunk {
+                Ok(Some(c)) => {
+                    bytes.extend_from_slice(&c);
+                    bar.set_position(bytes.len() as u64);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    bar.abandon();
+                    return Err(e);
+                }
+            }
+        }
+        bar.finish_and_clear();
         let actual = digest_of(&bytes);
         if actual != record.digest {
             return Err(ClientError::Digest {
@@ -203,8 +218,8 @@ impl RemoteRegistry {
         Ok(bytes)
     }
 
-    /// Publishes a component, with a signature of its digest if given; true when it created a
-    /// new version.
+    /// Publishes a component, with a signature of its digest if given, showing progress on a
+    /// terminal; true when it created a new version.
     pub async fn publish(
         &self,
         bytes: Vec<u8>,
@@ -214,11 +229,24 @@ impl RemoteRegistry {
         if let Some(s) = signature {
             req = req.header(SIGNATURE_HEADER, format!("{}:{}", s.key, s.signature));
         }
-        let resp = Self::send(
-            &url,
-            req.header("content-type", "application/wasm").body(bytes),
-        )
-        .await?;
+        let total = bytes.len() as u64;
+        let bar = progress_bar(total, "upload");
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            bytes.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+        let counted = bar.clone();
+        let stream = futures_util::stream::iter(chunks).map(move |c| {
+            if let Ok(c) = &c {
+                counted.inc(c.len() as u64);
+            }
+            c
+        });
+        let req = req
+            .header("content-type", "application/wasm")
+            .header("content-length", total)
+            .body(reqwest::Body::wrap_stream(stream));
+        let resp = Self::send(&url, req).await;
+        bar.finish_and_clear();
+        let resp = resp?;
         let created = resp.status() == reqwest::StatusCode::CREATED;
         Ok((created, Self::json(&url, resp).await?))
     }
@@ -270,4 +298,16 @@ impl RemoteRegistry {
         self.get("/v1/audit", &[("limit", &limit.to_string())])
             .await
     }
+}
+
+/// A byte progress bar on stderr; indicatif draws nothing when stderr is not a terminal.
+fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar
 }
