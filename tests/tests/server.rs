@@ -750,6 +750,55 @@ async fn signed_plugins_and_trust_policies() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
+    // Loading checks the signatures again, from the file install wrote beside the component.
+    let installed = project.join(".ferry/plugins/ratio-0.1.0.wasm");
+    assert!(
+        project
+            .join(".ferry/plugins/ratio-0.1.0.sigs.json")
+            .exists()
+    );
+    let data = work.path().join("d.csv");
+    std::fs::write(&data, "total,months\n10,2\n").unwrap();
+    let config = work.path().join("c.json");
+    std::fs::write(
+        &config,
+        r#"{"numerator":"total","denominator":"months","output":"per_month"}"#,
+    )
+    .unwrap();
+    let fit = |trust: &Path| {
+        let state = work.path().join("state");
+        client(
+            &[
+                "transform",
+                "fit",
+                "--plugin",
+                installed.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+                data.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
+                "--trust",
+                trust.to_str().unwrap(),
+            ],
+            work.path(),
+        )
+    };
+    let o = fit(&project.join("ferry-trust.toml"));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let other_policy = work.path().join("other.toml");
+    std::fs::write(
+        &other_policy,
+        format!("[[require]]\nnamespace = \"ratio\"\nkeys = [\"{other}\"]\n"),
+    )
+    .unwrap();
+    let o = fit(&other_policy);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    std::fs::remove_file(project.join(".ferry/plugins/ratio-0.1.0.sigs.json")).unwrap();
+    let o = fit(&project.join("ferry-trust.toml"));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("has none"), "{}", text(&o));
+
     // A policy that trusts another key refuses it, and installs nothing.
     std::fs::remove_dir_all(project.join(".ferry")).unwrap();
     let strict = work.path().join("strict.toml");

@@ -75,6 +75,38 @@ pub enum Command {
     Key(key::KeyCommand),
 }
 
+/// Loads a plugin for a command: a built-in name or a `.wasm` file, with the operator's grants
+/// and limits; a file is checked against the trust policy when there is one.
+pub async fn load_plugin(
+    runtime: &Runtime,
+    reference: &str,
+    sandbox: &SandboxArgs,
+) -> Result<ferry_host::Plugin, Exit> {
+    let plugin = ferry_host::builtin::resolve(runtime, reference, &sandbox.load_options()?).await?;
+    let default = PathBuf::from("ferry-trust.toml");
+    let policy_path = match &sandbox.trust {
+        Some(p) => Some(p.clone()),
+        None if default.exists() => Some(default),
+        None => None,
+    };
+    if let Some(policy_path) = policy_path
+        && !plugin.source().starts_with("builtin:")
+    {
+        let text = std::fs::read_to_string(&policy_path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", policy_path.display()))?;
+        let policy: ferry_registry::TrustPolicy =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", policy_path.display()))?;
+        let sigs_path = plugin::signatures_path(std::path::Path::new(reference));
+        let signatures: Vec<ferry_registry::PluginSignature> = match std::fs::read(&sigs_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", sigs_path.display()))?,
+            Err(_) => Vec::new(),
+        };
+        policy.check(plugin.name(), plugin.digest(), &signatures)?;
+    }
+    Ok(plugin)
+}
+
 /// What the operator grants a plugin, and its limits.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SandboxArgs {
@@ -93,6 +125,10 @@ pub struct SandboxArgs {
     /// Deadline per call, in milliseconds.
     #[arg(long)]
     pub timeout_ms: Option<u32>,
+    /// A trust policy the plugin must satisfy (default: ./ferry-trust.toml, if present); the
+    /// signatures are read from the `.sigs.json` file `ferry plugin install` writes beside it.
+    #[arg(long)]
+    pub trust: Option<PathBuf>,
 }
 
 impl SandboxArgs {

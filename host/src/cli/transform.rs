@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ferry_host::builtin;
 use ferry_host::data::{CsvReader, merge_columns, write_csv};
 use ferry_host::runtime::{Runtime, TransformInstance};
 use sha2::{Digest, Sha256};
@@ -56,8 +55,7 @@ pub async fn run(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> {
     match cmd {
         TransformCommand::Fit { common, state } => {
             let config = read_config(common.config.as_ref())?;
-            let plugin =
-                builtin::resolve(runtime, &common.plugin, &common.sandbox.load_options()?).await?;
+            let plugin = super::load_plugin(runtime, &common.plugin, &common.sandbox).await?;
             let mut reader = CsvReader::open(&common.data, BATCH_ROWS)?;
             let mut instance = TransformInstance::new(&plugin).await?;
             let analyzer = instance.new_analyzer(&config, reader.schema()).await?;
@@ -82,8 +80,7 @@ pub async fn run(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> {
             let config = read_config(common.config.as_ref())?;
             let learned =
                 std::fs::read(&state).map_err(|e| anyhow::anyhow!("{}: {e}", state.display()))?;
-            let plugin =
-                builtin::resolve(runtime, &common.plugin, &common.sandbox.load_options()?).await?;
+            let plugin = super::load_plugin(runtime, &common.plugin, &common.sandbox).await?;
             let mut reader = CsvReader::open(&common.data, BATCH_ROWS)?;
             let mut instance = TransformInstance::new(&plugin).await?;
             let transformer = instance.new_transformer(&config, &learned).await?;

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use ferry_host::builtin;
 use ferry_host::data::CsvReader;
 use ferry_host::runtime::{Runtime, ValidatorInstance};
 
@@ -32,7 +31,7 @@ pub struct ValidateArgs {
 
 pub async fn run(runtime: &Runtime, args: ValidateArgs) -> Result<u8, Exit> {
     let config = read_config(args.config.as_ref())?;
-    let plugin = builtin::resolve(runtime, &args.plugin, &args.sandbox.load_options()?).await?;
+    let plugin = super::load_plugin(runtime, &args.plugin, &args.sandbox).await?;
     let batch = CsvReader::open(&args.data, 8192)?.read_all()?;
     let mut instance = ValidatorInstance::new(&plugin).await?;
     let report = instance.validate(&config, &batch).await?;

@@ -47,6 +47,10 @@ async fn fetch(
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     }
     std::fs::write(&path, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let sigs_path = signatures_path(&path);
+    let sigs = serde_json::to_vec_pretty(&signatures)?;
+    std::fs::write(&sigs_path, sigs)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", sigs_path.display()))?;
     Ok(locked)
 }
 
@@ -114,4 +118,10 @@ fn read_trust(project: &Path, given: Option<&Path>) -> Result<TrustPolicy, Exit>
         }
     }
     Ok(policy)
+}
+
+/// Where the signatures of an installed component are kept: beside it, so that loading it
+/// later can check them again.
+pub fn signatures_path(component: &Path) -> PathBuf {
+    component.with_extension("sigs.json")
 }

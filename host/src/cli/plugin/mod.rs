@@ -17,6 +17,8 @@ use ferry_host::runtime::{Plugin, Runtime};
 
 use super::{Exit, RegistryArgs};
 
+pub use install::signatures_path;
+
 /// Plugin subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
