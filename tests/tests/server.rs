@@ -868,3 +868,47 @@ async fn signed_plugins_and_trust_policies() {
     assert_eq!(body["error"]["code"], "invalid_signature");
     assert_eq!(server.plugin_count().await, before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_racing_http_publishes_of_one_version_have_one_winner() {
+    let server = Server::start(&[]);
+    let alice = server.token("alice", "publisher");
+    let ratio = std::fs::read(ferry_tests::guests::RATIO).unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20u8 {
+        // The same plugin and version, each with a different custom section: other bytes.
+        let mut bytes = ratio.clone();
+        bytes.extend_from_slice(&[0, 3, 1, b'n', i]);
+        let url = format!("{}/v1/plugins", server.url);
+        let token = alice.clone();
+        tasks.push(tokio::spawn(async move {
+            let resp = Server::http()
+                .post(url)
+                .bearer_auth(token)
+                .body(bytes.clone())
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), bytes)
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (201, bytes) => winners.push(bytes),
+            (409, _) => conflicts += 1,
+            (other, _) => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((winners.len(), conflicts), (1, 19));
+    let stored = Server::http()
+        .get(format!("{}/v1/plugins/ratio/0.1.0/download", server.url))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(stored.to_vec(), winners[0]);
+}
