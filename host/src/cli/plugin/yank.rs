@@ -17,51 +17,40 @@ pub async fn run(
             anyhow::anyhow!("yank needs an exact version, like {}@1.2.3", parsed.name).into(),
         );
     };
-    if let Some(url) = &args.registry {
-        let r = ferry_host::client::RemoteRegistry::new(url, args.token.clone())?
-            .yank(&parsed.name, &version.to_string(), !undo)
-            .await?;
-        println!(
-            "{} {} is {}",
-            r.name,
-            r.version,
-            if r.yanked {
-                "yanked"
-            } else {
-                "no longer yanked"
-            }
-        );
-        return Ok(exit::OK);
-    }
-    let registry = args.open(runtime).await?;
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let action = if undo { "plugin.unyank" } else { "plugin.yank" };
-    let object = format!("plugin:{}@{version}", parsed.name);
-    let result = registry.set_yanked(&parsed.name, version, !undo).await;
-    let (outcome, detail) = match &result {
-        Ok(_) => ("ok", String::new()),
-        Err(e) => ("failed", e.to_string()),
-    };
-    registry
-        .audit(
-            &format!("local:{user}"),
-            action,
-            &object,
-            outcome,
-            "cli",
-            &detail,
-        )
-        .await?;
-    let r = result?;
-    println!(
-        "{} {} is {}",
-        r.name,
-        r.version,
-        if r.yanked {
-            "yanked"
-        } else {
-            "no longer yanked"
+    let r = match &args.registry {
+        Some(url) => {
+            ferry_host::client::RemoteRegistry::new(url, args.token.clone())?
+                .yank(&parsed.name, &version.to_string(), !undo)
+                .await?
         }
-    );
+        None => {
+            let registry = args.open(runtime).await?;
+            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let action = if undo { "plugin.unyank" } else { "plugin.yank" };
+            let object = format!("plugin:{}@{version}", parsed.name);
+            let result = registry.set_yanked(&parsed.name, version, !undo).await;
+            let (outcome, detail) = match &result {
+                Ok(_) => ("ok", String::new()),
+                Err(e) => ("failed", e.to_string()),
+            };
+            registry
+                .audit(
+                    &format!("local:{user}"),
+                    action,
+                    &object,
+                    outcome,
+                    "cli",
+                    &detail,
+                )
+                .await?;
+            result?
+        }
+    };
+    let state = if r.yanked {
+        "yanked"
+    } else {
+        "no longer yanked"
+    };
+    println!("{} {} is {state}", r.name, r.version);
     Ok(exit::OK)
 }
