@@ -360,45 +360,71 @@ pub async fn yank(
     Path((name, version)): Path<(String, String)>,
     body: Option<Json<YankBody>>,
 ) -> Response {
-    let id = request_id();
     let object = format!("plugin:{name}@{version}");
-    let who = caller(&state, &headers).await;
+    owner_change(
+        &state,
+        &headers,
+        "plugin.yank",
+        &object,
+        &name,
+        async || {
+            let yanked = body.map(|b| b.yanked).unwrap_or(true);
+            let r = state
+                .registry
+                .set_yanked(&name, &version_of(&version)?, yanked)
+                .await?;
+            let detail = if r.yanked { "yanked" } else { "unyanked" };
+            Ok((
+                serde_json::to_value(r).unwrap_or_default(),
+                detail.to_string(),
+            ))
+        },
+    )
+    .await
+}
+
+/// Runs a change only an owner of `package` (or an admin) may make, answers with its result,
+/// and audits it, refusals included, under a fresh request id.
+async fn owner_change(
+    state: &AppState,
+    headers: &HeaderMap,
+    action: &str,
+    object: &str,
+    package: &str,
+    change: impl AsyncFnOnce() -> Result<(serde_json::Value, String), ApiError>,
+) -> Response {
+    let id = request_id();
+    let who = caller(state, headers).await;
     let actor = who
         .as_ref()
         .map(Caller::actor)
         .unwrap_or_else(|_| "invalid-token".into());
-    let result: Result<_, ApiError> = async {
+    let result: Result<(serde_json::Value, String), ApiError> = async {
         let who = who?;
         let principal = who.require(Role::Publisher)?;
-        let v = version_of(&version)?;
-        state.registry.version(&name, &v).await?;
-        if !state.registry.may_change(principal, &name).await? {
+        state.registry.versions(package).await?;
+        if !state.registry.may_change(principal, package).await? {
             return Err(ApiError::forbidden(format!(
-                "{} does not own {name}",
+                "{} does not own {package}",
                 principal.name
             )));
         }
-        let yanked = body.map(|b| b.yanked).unwrap_or(true);
-        Ok(state.registry.set_yanked(&name, &v, yanked).await?)
+        change().await
     }
     .await;
     let (outcome, detail) = match &result {
-        Ok(r) => (
-            "ok",
-            if r.yanked {
-                "yanked".to_string()
-            } else {
-                "unyanked".to_string()
-            },
-        ),
+        Ok((_, detail)) => ("ok", detail.clone()),
         Err(e) => ("denied", e.message.clone()),
     };
-    let _ = state
+    if let Err(e) = state
         .registry
-        .audit(&actor, "plugin.yank", &object, outcome, &id, &detail)
-        .await;
+        .audit(&actor, action, object, outcome, &id, &detail)
+        .await
+    {
+        tracing::error!(error = %e, "could not write the audit log");
+    }
     let response = match result {
-        Ok(r) => Json(r).into_response(),
+        Ok((value, _)) => Json(value).into_response(),
         Err(e) => e.into_response(),
     };
     with_request_id(response, &id)
@@ -417,46 +443,29 @@ pub async fn add_owner(
     Path(name): Path<String>,
     Json(body): Json<OwnerBody>,
 ) -> Response {
-    let id = request_id();
     let object = format!("package:{name}");
-    let who = caller(&state, &headers).await;
-    let actor = who
-        .as_ref()
-        .map(Caller::actor)
-        .unwrap_or_else(|_| "invalid-token".into());
-    let result: Result<Vec<String>, ApiError> = async {
-        let who = who?;
-        let principal = who.require(Role::Publisher)?;
-        state.registry.versions(&name).await?;
-        if !state.registry.may_change(principal, &name).await? {
-            return Err(ApiError::forbidden(format!(
-                "{} does not own {name}",
-                principal.name
-            )));
-        }
-        let owner = body.owner.trim();
-        if owner.is_empty() || owner.len() > 64 {
-            return Err(ApiError::bad_request(
-                "`owner` must be a token name of 1 to 64 characters",
-            ));
-        }
-        state.registry.add_owner(&name, owner).await?;
-        Ok(state.registry.owners(&name).await?)
-    }
-    .await;
-    let (outcome, detail) = match &result {
-        Ok(_) => ("ok", format!("added {}", body.owner)),
-        Err(e) => ("denied", e.message.clone()),
-    };
-    let _ = state
-        .registry
-        .audit(&actor, "package.owner.add", &object, outcome, &id, &detail)
-        .await;
-    let response = match result {
-        Ok(owners) => Json(serde_json::json!({ "name": name, "owners": owners })).into_response(),
-        Err(e) => e.into_response(),
-    };
-    with_request_id(response, &id)
+    owner_change(
+        &state,
+        &headers,
+        "package.owner.add",
+        &object,
+        &name,
+        async || {
+            let owner = body.owner.trim();
+            if owner.is_empty() || owner.len() > 64 {
+                return Err(ApiError::bad_request(
+                    "`owner` must be a token name of 1 to 64 characters",
+                ));
+            }
+            state.registry.add_owner(&name, owner).await?;
+            let owners = state.registry.owners(&name).await?;
+            Ok((
+                serde_json::json!({ "name": name, "owners": owners }),
+                format!("added {owner}"),
+            ))
+        },
+    )
+    .await
 }
 
 /// Query of `GET /v1/audit`.
