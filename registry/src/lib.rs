@@ -11,6 +11,7 @@ mod error;
 mod plugins;
 mod signature;
 mod spec;
+mod tracking;
 
 pub use access::{AuditEntry, Principal, Role, TokenInfo};
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
@@ -22,6 +23,7 @@ pub use signature::{
     sign,
 };
 pub use spec::{PluginSpec, Requirement};
+pub use tracking::{Experiment, Metric, MetricValue, Run, RunInfo, RunStatus};
 
 use std::{path::Path, sync::Arc};
 

@@ -493,3 +493,176 @@ async fn tokens_roles_owners_and_the_audit_log(t: &TestRegistry) {
     );
     assert!(log[0].id > log[1].id);
 }
+
+on_both_backends!(
+    experiments_runs_params_metrics_and_tags,
+    concurrent_metric_logging_loses_nothing
+);
+
+async fn experiments_runs_params_metrics_and_tags(t: &TestRegistry) {
+    use ferry_registry::{Metric, RunStatus};
+    let r = &t.registry;
+    let default = r.experiment("0").await.unwrap();
+    assert_eq!(default.name, "Default");
+    let e = r.create_experiment("churn", None).await.unwrap();
+    assert_ne!(e.id, "0");
+    assert_eq!(e.artifact_location, format!("ferry-artifacts:/{}", e.id));
+    assert!(matches!(
+        r.create_experiment("churn", None).await.unwrap_err(),
+        RegistryError::Conflict(_)
+    ));
+    assert_eq!(r.experiment_by_name("churn").await.unwrap().id, e.id);
+    r.set_experiment_tag(&e.id, "team", "growth").await.unwrap();
+    r.set_experiment_tag(&e.id, "team", "retention")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.experiment(&e.id).await.unwrap().tags,
+        vec![("team".to_string(), "retention".to_string())]
+    );
+    assert_eq!(r.experiments().await.unwrap().len(), 2);
+
+    let run = r
+        .create_run(&e.id, Some("baseline"), "alice", Some(1_000))
+        .await
+        .unwrap();
+    assert_eq!(run.id.len(), 32);
+    assert_eq!(
+        (run.status, run.name.as_str(), run.start_time),
+        (RunStatus::Running, "baseline", 1_000)
+    );
+    assert!(
+        run.artifact_uri
+            .ends_with(&format!("/{}/artifacts", run.id))
+    );
+
+    r.log_param(&run.id, "l2", "1.0").await.unwrap();
+    r.log_param(&run.id, "l2", "1.0").await.unwrap();
+    let e2 = r.log_param(&run.id, "l2", "2.0").await.unwrap_err();
+    assert!(
+        matches!(e2, RegistryError::Invalid(_)) && e2.to_string().contains("cannot be changed"),
+        "{e2}"
+    );
+    for (step, value) in [(0, 0.9), (2, 0.4), (1, 0.6)] {
+        r.log_metric(
+            &run.id,
+            Metric {
+                key: "loss",
+                value,
+                step,
+                timestamp: 10 + step,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    r.log_metric(
+        &run.id,
+        Metric {
+            key: "auc",
+            value: f64::NAN,
+            step: 0,
+            timestamp: 5,
+        },
+    )
+    .await
+    .unwrap();
+    r.set_run_tag(&run.id, "stage", "dev").await.unwrap();
+    r.set_run_tag(&run.id, "stage", "prod").await.unwrap();
+
+    let full = r.run(&run.id).await.unwrap();
+    assert_eq!(full.params, vec![("l2".to_string(), "1.0".to_string())]);
+    assert_eq!(full.tags, vec![("stage".to_string(), "prod".to_string())]);
+    let loss = full.metrics.iter().find(|m| m.key == "loss").unwrap();
+    assert_eq!(
+        (loss.value, loss.step),
+        (0.4, 2),
+        "the latest metric is the one at the highest step"
+    );
+    assert!(
+        full.metrics
+            .iter()
+            .find(|m| m.key == "auc")
+            .unwrap()
+            .value
+            .is_nan()
+    );
+    let history: Vec<(i64, f64)> = r
+        .metric_history(&run.id, "loss")
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| (m.step, m.value))
+        .collect();
+    assert_eq!(history, vec![(0, 0.9), (1, 0.6), (2, 0.4)]);
+
+    let done = r
+        .update_run(&run.id, Some(RunStatus::Finished), Some(2_000), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.status, done.end_time, done.name.as_str()),
+        (RunStatus::Finished, Some(2_000), "baseline")
+    );
+    let later = r.create_run(&e.id, None, "bob", Some(5_000)).await.unwrap();
+    let runs = r.runs(std::slice::from_ref(&e.id)).await.unwrap();
+    assert_eq!(
+        runs.iter().map(|x| x.info.id.clone()).collect::<Vec<_>>(),
+        vec![later.id.clone(), run.id.clone()]
+    );
+
+    for bad in ["", "../x", "a\nb", &"k".repeat(300)] {
+        assert!(
+            r.log_param(&run.id, bad, "v").await.is_err(),
+            "{bad:?} should be refused"
+        );
+    }
+    assert!(matches!(
+        r.run("nope").await.unwrap_err(),
+        RegistryError::NotFound(_)
+    ));
+    assert!(matches!(
+        r.experiment("x").await.unwrap_err(),
+        RegistryError::NotFound(_)
+    ));
+    assert!(matches!(
+        r.create_run("999", None, "a", None).await.unwrap_err(),
+        RegistryError::NotFound(_)
+    ));
+}
+
+async fn concurrent_metric_logging_loses_nothing(t: &TestRegistry) {
+    use ferry_registry::Metric;
+    let run = t.registry.create_run("0", None, "ci", None).await.unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..8i64 {
+        let r = t.registry.clone();
+        let id = run.id.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..100i64 {
+                let batch: Vec<Metric> = (0..5)
+                    .map(|j| Metric {
+                        key: "throughput",
+                        value: (w * 1000 + i * 5 + j) as f64,
+                        step: i,
+                        timestamp: j,
+                    })
+                    .collect();
+                r.log_metrics(&id, &batch).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let history = t
+        .registry
+        .metric_history(&run.id, "throughput")
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 8 * 100 * 5);
+    let mut values: Vec<i64> = history.iter().map(|m| m.value as i64).collect();
+    values.sort();
+    values.dedup();
+    assert_eq!(values.len(), 4000, "every logged value is there once");
+}

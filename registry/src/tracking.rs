@@ -1,0 +1,569 @@
+//! Experiment tracking: experiments, runs, parameters (immutable once logged), metrics (many
+//! values per key, by step and timestamp) and tags.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::db::now_ms;
+use crate::{Registry, RegistryError};
+
+/// The longest key of a parameter, metric or tag.
+pub const MAX_KEY: usize = 250;
+/// The longest parameter or tag value.
+pub const MAX_VALUE: usize = 8000;
+
+/// An experiment: a named group of runs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Experiment {
+    /// Its id (a decimal number, as MLflow spells ids).
+    pub id: String,
+    /// Its unique name.
+    pub name: String,
+    /// Where its runs' artifacts go.
+    pub artifact_location: String,
+    /// `active` or `deleted`.
+    pub lifecycle_stage: String,
+    /// Created (ms since the epoch).
+    pub created_at: i64,
+    /// Last changed (ms since the epoch).
+    pub updated_at: i64,
+    /// Its tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// A run's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    /// In progress.
+    Running,
+    /// Waiting to start.
+    Scheduled,
+    /// Ended well.
+    Finished,
+    /// Ended with an error.
+    Failed,
+    /// Stopped.
+    Killed,
+}
+
+impl RunStatus {
+    /// The status as stored (MLflow's spelling).
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Running => "RUNNING",
+            RunStatus::Scheduled => "SCHEDULED",
+            RunStatus::Finished => "FINISHED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Killed => "KILLED",
+        }
+    }
+
+    /// Parses a stored status.
+    pub fn parse(s: &str) -> Result<Self, RegistryError> {
+        Ok(match s {
+            "RUNNING" => RunStatus::Running,
+            "SCHEDULED" => RunStatus::Scheduled,
+            "FINISHED" => RunStatus::Finished,
+            "FAILED" => RunStatus::Failed,
+            "KILLED" => RunStatus::Killed,
+            other => {
+                return Err(RegistryError::Invalid(format!(
+                    "run status {other:?} is not one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED"
+                )));
+            }
+        })
+    }
+}
+
+/// What a run is, without its data.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunInfo {
+    /// 32 hex digits.
+    pub id: String,
+    /// Its experiment.
+    pub experiment_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its status.
+    pub status: RunStatus,
+    /// Who ran it.
+    pub user_id: String,
+    /// Started (ms since the epoch).
+    pub start_time: i64,
+    /// Ended, if it has.
+    pub end_time: Option<i64>,
+    /// `active` or `deleted`.
+    pub lifecycle_stage: String,
+    /// Where its artifacts go.
+    pub artifact_uri: String,
+}
+
+/// One value of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Metric<'a> {
+    /// The metric's key.
+    #[serde(borrow)]
+    pub key: &'a str,
+    /// The value (NaN and infinities are kept).
+    pub value: f64,
+    /// The step it belongs to.
+    pub step: i64,
+    /// When it was measured (ms since the epoch).
+    pub timestamp: i64,
+}
+
+/// A stored metric value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MetricValue {
+    /// The metric's key.
+    pub key: String,
+    /// The value.
+    pub value: f64,
+    /// The step.
+    pub step: i64,
+    /// When it was measured (ms since the epoch).
+    pub timestamp: i64,
+}
+
+/// A run with its parameters, the latest value of each metric, and its tags.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Run {
+    /// The run.
+    pub info: RunInfo,
+    /// Parameters, by key.
+    pub params: Vec<(String, String)>,
+    /// For each metric, its value at the highest step (the latest timestamp breaking ties).
+    pub metrics: Vec<MetricValue>,
+    /// Tags, by key.
+    pub tags: Vec<(String, String)>,
+}
+
+fn check_key(what: &str, key: &str) -> Result<(), RegistryError> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_KEY
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || " _-./:".contains(c))
+        && !key.split('/').any(|s| s == ".." || s == ".");
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::Invalid(format!(
+            "{what} key {:?}: 1 to {MAX_KEY} letters, digits, spaces and _ - . / :, without `..`",
+            key.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+fn check_value(what: &str, key: &str, value: &str) -> Result<(), RegistryError> {
+    if value.len() > MAX_VALUE {
+        return Err(RegistryError::Invalid(format!(
+            "{what} {key:?}: the value has {} bytes, more than {MAX_VALUE}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+fn random_run_id() -> Result<String, RegistryError> {
+    let mut buf = [0u8; 16];
+    getrandom::fill(&mut buf)
+        .map_err(|e| RegistryError::Database(format!("no randomness for a run id: {e}")))?;
+    Ok(hex::encode(buf))
+}
+
+fn experiment_id(id: &str) -> Result<i64, RegistryError> {
+    id.parse()
+        .map_err(|_| RegistryError::NotFound(format!("experiment {id:?}")))
+}
+
+fn run_info(row: &AnyRow) -> Result<RunInfo, RegistryError> {
+    Ok(RunInfo {
+        id: row.try_get("id")?,
+        experiment_id: row.try_get::<i64, _>("experiment_id")?.to_string(),
+        name: row.try_get("name")?,
+        status: RunStatus::parse(&row.try_get::<String, _>("status")?)?,
+        user_id: row.try_get("user_id")?,
+        start_time: row.try_get("start_time")?,
+        end_time: row.try_get("end_time")?,
+        lifecycle_stage: row.try_get("lifecycle_stage")?,
+        artifact_uri: row.try_get("artifact_uri")?,
+    })
+}
+
+fn metric_value(row: &AnyRow) -> Result<MetricValue, RegistryError> {
+    let nan: i64 = row.try_get("is_nan")?;
+    Ok(MetricValue {
+        key: row.try_get("key")?,
+        value: if nan != 0 {
+            f64::NAN
+        } else {
+            row.try_get::<Option<f64>, _>("value")?.unwrap_or(f64::NAN)
+        },
+        step: row.try_get("step")?,
+        timestamp: row.try_get("timestamp")?,
+    })
+}
+
+const EXPERIMENT_COLUMNS: &str =
+    "id, name, artifact_location, lifecycle_stage, created_at, updated_at";
+const RUN_COLUMNS: &str =
+    "id, experiment_id, name, status, user_id, start_time, end_time, lifecycle_stage, artifact_uri";
+
+impl Registry {
+    /// Creates an experiment; a name already taken is a conflict.
+    pub async fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+    ) -> Result<Experiment, RegistryError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 500 {
+            return Err(RegistryError::Invalid(
+                "an experiment name must have 1 to 500 characters".into(),
+            ));
+        }
+        let now = now_ms();
+        let inserted = sqlx::query("INSERT INTO experiments (name, artifact_location, lifecycle_stage, created_at, updated_at) VALUES ($1, '', 'active', $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(now)
+            .bind(now)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Err(RegistryError::Conflict(format!(
+                "an experiment named {name:?} already exists"
+            )));
+        }
+        let mut e = self.experiment_by_name(name).await?;
+        let location = artifact_location
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("ferry-artifacts:/{}", e.id));
+        sqlx::query("UPDATE experiments SET artifact_location = $1 WHERE id = $2")
+            .bind(&location)
+            .bind(experiment_id(&e.id)?)
+            .execute(self.db().pool())
+            .await?;
+        e.artifact_location = location;
+        Ok(e)
+    }
+
+    async fn experiment_from(
+        &self,
+        row: Option<AnyRow>,
+        what: String,
+    ) -> Result<Experiment, RegistryError> {
+        let row = row.ok_or(RegistryError::NotFound(what))?;
+        let id: i64 = row.try_get("id")?;
+        let tags = sqlx::query(
+            "SELECT key, value FROM experiment_tags WHERE experiment_id = $1 ORDER BY key",
+        )
+        .bind(id)
+        .fetch_all(self.db().pool())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
+        .collect::<Result<Vec<_>, RegistryError>>()?;
+        Ok(Experiment {
+            id: id.to_string(),
+            name: row.try_get("name")?,
+            artifact_location: row.try_get("artifact_location")?,
+            lifecycle_stage: row.try_get("lifecycle_stage")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            tags,
+        })
+    }
+
+    /// The experiment with this id.
+    pub async fn experiment(&self, id: &str) -> Result<Experiment, RegistryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE id = $1"
+        ))
+        .bind(experiment_id(id)?)
+        .fetch_optional(self.db().pool())
+        .await?;
+        self.experiment_from(row, format!("experiment {id}")).await
+    }
+
+    /// The experiment with this name.
+    pub async fn experiment_by_name(&self, name: &str) -> Result<Experiment, RegistryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(self.db().pool())
+        .await?;
+        self.experiment_from(row, format!("experiment {name:?}"))
+            .await
+    }
+
+    /// Every experiment, by id.
+    pub async fn experiments(&self) -> Result<Vec<Experiment>, RegistryError> {
+        let ids: Vec<i64> = sqlx::query("SELECT id FROM experiments ORDER BY id")
+            .fetch_all(self.db().pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.experiment(&id.to_string()).await?);
+        }
+        Ok(out)
+    }
+
+    /// Sets (or replaces) a tag of an experiment.
+    pub async fn set_experiment_tag(
+        &self,
+        id: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), RegistryError> {
+        check_key("tag", key)?;
+        check_value("tag", key, value)?;
+        let eid = experiment_id(id)?;
+        self.experiment(id).await?;
+        sqlx::query("INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value")
+            .bind(eid)
+            .bind(key)
+            .bind(value)
+            .execute(self.db().pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Starts a run in an experiment.
+    pub async fn create_run(
+        &self,
+        experiment: &str,
+        name: Option<&str>,
+        user: &str,
+        start_time: Option<i64>,
+    ) -> Result<RunInfo, RegistryError> {
+        let e = self.experiment(experiment).await?;
+        if e.lifecycle_stage != "active" {
+            return Err(RegistryError::Invalid(format!(
+                "experiment {experiment} is deleted"
+            )));
+        }
+        let id = random_run_id()?;
+        let name = name
+            .filter(|n| !n.trim().is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("run-{}", &id[..8]));
+        let artifact_uri = format!(
+            "{}/{id}/artifacts",
+            e.artifact_location.trim_end_matches('/')
+        );
+        sqlx::query("INSERT INTO runs (id, experiment_id, name, status, user_id, start_time, lifecycle_stage, artifact_uri) VALUES ($1, $2, $3, 'RUNNING', $4, $5, 'active', $6)")
+            .bind(&id)
+            .bind(experiment_id(experiment)?)
+            .bind(&name)
+            .bind(user)
+            .bind(start_time.unwrap_or_else(now_ms))
+            .bind(&artifact_uri)
+            .execute(self.db().pool())
+            .await?;
+        Ok(self.run(&id).await?.info)
+    }
+
+    async fn run_info(&self, id: &str) -> Result<RunInfo, RegistryError> {
+        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.db().pool())
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("run {id:?}")))?;
+        run_info(&row)
+    }
+
+    /// A run with its parameters, latest metrics and tags.
+    pub async fn run(&self, id: &str) -> Result<Run, RegistryError> {
+        let info = self.run_info(id).await?;
+        let pool = self.db().pool();
+        let pairs = |rows: Vec<AnyRow>| -> Result<Vec<(String, String)>, RegistryError> {
+            rows.iter()
+                .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
+                .collect()
+        };
+        let params = pairs(
+            sqlx::query("SELECT key, value FROM run_params WHERE run_id = $1 ORDER BY key")
+                .bind(id)
+                .fetch_all(pool)
+                .await?,
+        )?;
+        let tags = pairs(
+            sqlx::query("SELECT key, value FROM run_tags WHERE run_id = $1 ORDER BY key")
+                .bind(id)
+                .fetch_all(pool)
+                .await?,
+        )?;
+        let rows = sqlx::query("SELECT key, value, is_nan, step, timestamp FROM run_metrics WHERE run_id = $1 ORDER BY key, step, timestamp, id")
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+        let mut metrics: Vec<MetricValue> = Vec::new();
+        for row in &rows {
+            let m = metric_value(row)?;
+            match metrics.last_mut() {
+                Some(last) if last.key == m.key => *last = m,
+                _ => metrics.push(m),
+            }
+        }
+        Ok(Run {
+            info,
+            params,
+            metrics,
+            tags,
+        })
+    }
+
+    /// Logs a parameter. A parameter is immutable: the same value again is accepted, another
+    /// value is refused.
+    pub async fn log_param(&self, run: &str, key: &str, value: &str) -> Result<(), RegistryError> {
+        check_key("param", key)?;
+        check_value("param", key, value)?;
+        self.run_info(run).await?;
+        let inserted = sqlx::query("INSERT INTO run_params (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO NOTHING")
+            .bind(run)
+            .bind(key)
+            .bind(value)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            let existing: String =
+                sqlx::query("SELECT value FROM run_params WHERE run_id = $1 AND key = $2")
+                    .bind(run)
+                    .bind(key)
+                    .fetch_one(self.db().pool())
+                    .await?
+                    .try_get("value")?;
+            if existing != value {
+                return Err(RegistryError::Invalid(format!(
+                    "param {key:?} of run {run} was logged as {existing:?} and cannot be changed to {value:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs one value of a metric.
+    pub async fn log_metric(&self, run: &str, metric: Metric<'_>) -> Result<(), RegistryError> {
+        self.log_metrics(run, &[metric]).await
+    }
+
+    /// Logs several metric values at once, in one transaction.
+    pub async fn log_metrics(
+        &self,
+        run: &str,
+        metrics: &[Metric<'_>],
+    ) -> Result<(), RegistryError> {
+        for m in metrics {
+            check_key("metric", m.key)?;
+        }
+        self.run_info(run).await?;
+        let mut tx = self.db().pool().begin().await?;
+        for m in metrics {
+            let (value, nan) = if m.value.is_nan() {
+                (None, 1i64)
+            } else {
+                (Some(m.value), 0i64)
+            };
+            sqlx::query("INSERT INTO run_metrics (run_id, key, value, is_nan, step, timestamp) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(run)
+                .bind(m.key)
+                .bind(value)
+                .bind(nan)
+                .bind(m.step)
+                .bind(m.timestamp)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every value of a metric, by step then timestamp.
+    pub async fn metric_history(
+        &self,
+        run: &str,
+        key: &str,
+    ) -> Result<Vec<MetricValue>, RegistryError> {
+        self.run_info(run).await?;
+        sqlx::query("SELECT key, value, is_nan, step, timestamp FROM run_metrics WHERE run_id = $1 AND key = $2 ORDER BY step, timestamp, id")
+            .bind(run)
+            .bind(key)
+            .fetch_all(self.db().pool())
+            .await?
+            .iter()
+            .map(metric_value)
+            .collect()
+    }
+
+    /// Sets (or replaces) a tag of a run.
+    pub async fn set_run_tag(
+        &self,
+        run: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), RegistryError> {
+        check_key("tag", key)?;
+        check_value("tag", key, value)?;
+        self.run_info(run).await?;
+        sqlx::query("INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
+            .bind(run)
+            .bind(key)
+            .bind(value)
+            .execute(self.db().pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Changes a run's status, end time or name.
+    pub async fn update_run(
+        &self,
+        run: &str,
+        status: Option<RunStatus>,
+        end_time: Option<i64>,
+        name: Option<&str>,
+    ) -> Result<RunInfo, RegistryError> {
+        let info = self.run_info(run).await?;
+        sqlx::query("UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE id = $4")
+            .bind(status.unwrap_or(info.status).name())
+            .bind(end_time.or(info.end_time))
+            .bind(name.map(str::to_string).unwrap_or(info.name))
+            .bind(run)
+            .execute(self.db().pool())
+            .await?;
+        self.run_info(run).await
+    }
+
+    /// The runs of some experiments, newest first.
+    pub async fn runs(&self, experiments: &[String]) -> Result<Vec<Run>, RegistryError> {
+        let mut out = Vec::new();
+        for e in experiments {
+            let ids: Vec<String> = sqlx::query(
+                "SELECT id FROM runs WHERE experiment_id = $1 AND lifecycle_stage = 'active'",
+            )
+            .bind(experiment_id(e)?)
+            .fetch_all(self.db().pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+            for id in ids {
+                out.push(self.run(&id).await?);
+            }
+        }
+        out.sort_by(|a, b| {
+            b.info
+                .start_time
+                .cmp(&a.info.start_time)
+                .then(a.info.id.cmp(&b.info.id))
+        });
+        Ok(out)
+    }
+}
