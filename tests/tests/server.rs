@@ -912,3 +912,125 @@ async fn twenty_racing_http_publishes_of_one_version_have_one_winner() {
         .unwrap();
     assert_eq!(stored.to_vec(), winners[0]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tracked_runs_through_the_cli_and_the_api() {
+    use ferry_registry::{Metric, Registry, RunStatus};
+    let server = Server::start(&[]);
+    let registry = Registry::open(server.data.path(), None).await.unwrap();
+    let e = registry.create_experiment("churn", None).await.unwrap();
+    let a = registry
+        .create_run(&e.id, Some("baseline"), "alice", Some(1_000))
+        .await
+        .unwrap();
+    let b = registry
+        .create_run(&e.id, Some("l2-10"), "alice", Some(2_000))
+        .await
+        .unwrap();
+    registry.log_param(&a.id, "l2", "1").await.unwrap();
+    registry.log_param(&b.id, "l2", "10").await.unwrap();
+    for (step, v) in [(0, 0.70), (1, 0.81)] {
+        registry
+            .log_metric(
+                &a.id,
+                Metric {
+                    key: "roc_auc",
+                    value: v,
+                    step,
+                    timestamp: step,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    registry
+        .log_metric(
+            &b.id,
+            Metric {
+                key: "roc_auc",
+                value: 0.79,
+                step: 0,
+                timestamp: 0,
+            },
+        )
+        .await
+        .unwrap();
+    registry
+        .update_run(&a.id, Some(RunStatus::Finished), Some(1_500), None)
+        .await
+        .unwrap();
+
+    let o = server.ferry(&["runs", "list", "--experiment", "churn", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["info"]["id"], b.id.as_str(), "newest first");
+    let o = server.ferry(&["runs", "show", &a.id]);
+    assert!(
+        text(&o).contains("param  l2 = 1") && text(&o).contains("metric roc_auc = 0.81 (step 1)"),
+        "{}",
+        text(&o)
+    );
+    let o = server.ferry(&["runs", "compare", &a.id, &b.id]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("param l2")
+            && text(&o).contains("0.810000")
+            && text(&o).contains("0.790000"),
+        "{}",
+        text(&o)
+    );
+    let o = server.ferry(&["runs", "show", "no-such-run"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let o = server.ferry(&["runs", "list", "--experiment", "nope"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+
+    let http = Server::http();
+    let get = |path: String| http.get(format!("{}{path}", server.url)).send();
+    let experiments: Vec<serde_json::Value> = get("/v1/experiments".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(experiments.iter().any(|x| x["name"] == "churn"));
+    let runs: Vec<serde_json::Value> = get(format!("/v1/runs?experiment_id={}", e.id))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 2);
+    let run: serde_json::Value = get(format!("/v1/runs/{}", a.id))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["info"]["status"], "FINISHED");
+    let history: Vec<serde_json::Value> = get(format!("/v1/runs/{}/metrics/roc_auc", a.id))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|m| m["value"].as_f64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![0.70, 0.81]
+    );
+    let missing = get("/v1/runs/nope".into()).await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(
+        get("/v1/experiments/abc".into())
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+}

@@ -3,6 +3,7 @@
 mod audit;
 mod key;
 mod plugin;
+mod runs;
 mod serve;
 mod token;
 mod transform;
@@ -73,6 +74,9 @@ pub enum Command {
     /// Make keys for signing plugins.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// List, show and compare tracked runs.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
 }
 
 /// Loads a plugin for a command: a built-in name or a `.wasm` file, with the operator's grants
@@ -317,5 +321,6 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Audit(args) => audit::run(&runtime, args).await,
         Command::Serve(args) => serve::run(&runtime, args).await,
         Command::Key(cmd) => key::run(cmd).await,
+        Command::Runs(cmd) => runs::run(&runtime, cmd).await,
     }
 }

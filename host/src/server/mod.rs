@@ -3,6 +3,7 @@
 mod auth;
 mod error;
 mod plugins;
+mod tracking;
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -47,6 +48,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/resolve", get(plugins::resolve))
         .route("/v1/audit", get(plugins::audit))
+        .route("/v1/experiments", get(tracking::experiments))
+        .route("/v1/experiments/{id}", get(tracking::experiment))
+        .route("/v1/runs", get(tracking::runs))
+        .route("/v1/runs/{id}", get(tracking::run))
+        .route("/v1/runs/{id}/metrics/{key}", get(tracking::metric_history))
         .route("/openapi.json", get(plugins::openapi))
         .route("/docs", get(plugins::docs))
         .fallback(plugins::not_found)

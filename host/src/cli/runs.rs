@@ -1,0 +1,180 @@
+//! `ferry runs list|show|compare`: tracked runs in the local registry.
+
+use clap::Subcommand;
+use ferry_host::runtime::Runtime;
+use ferry_registry::{Registry, Run};
+
+use super::{Exit, RegistryArgs, exit};
+
+/// Run subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first.
+    List {
+        /// The experiment, by name or id (default: every experiment).
+        #[arg(long)]
+        experiment: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Show one run: parameters, latest metrics, tags.
+    Show {
+        /// The run's id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Compare runs side by side: every parameter and metric, one column per run.
+    Compare {
+        /// Two or more run ids.
+        #[arg(required = true, num_args = 2..)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+async fn experiment_ids(registry: &Registry, which: Option<&str>) -> Result<Vec<String>, Exit> {
+    Ok(match which {
+        None => registry
+            .experiments()
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect(),
+        Some(w) => match registry.experiment_by_name(w).await {
+            Ok(e) => vec![e.id],
+            Err(_) => vec![registry.experiment(w).await?.id],
+        },
+    })
+}
+
+fn metric_text(run: &Run, key: &str) -> String {
+    run.metrics
+        .iter()
+        .find(|m| m.key == key)
+        .map(|m| format!("{:.6}", m.value))
+        .unwrap_or_else(|| "-".into())
+}
+
+pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
+    match cmd {
+        RunsCommand::List {
+            experiment,
+            json,
+            registry,
+        } => {
+            let r = registry.open(runtime).await?;
+            let runs = r
+                .runs(&experiment_ids(&r, experiment.as_deref()).await?)
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+                return Ok(exit::OK);
+            }
+            println!(
+                "{:<32}  {:<10} {:<9} {:<20} METRICS",
+                "RUN", "EXPERIMENT", "STATUS", "NAME"
+            );
+            for run in &runs {
+                let metrics: Vec<String> = run
+                    .metrics
+                    .iter()
+                    .map(|m| format!("{}={:.4}", m.key, m.value))
+                    .collect();
+                println!(
+                    "{:<32}  {:<10} {:<9} {:<20} {}",
+                    run.info.id,
+                    run.info.experiment_id,
+                    run.info.status.name(),
+                    run.info.name,
+                    metrics.join(" ")
+                );
+            }
+        }
+        RunsCommand::Show { id, json, registry } => {
+            let run = registry.open(runtime).await?.run(&id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&run)?);
+                return Ok(exit::OK);
+            }
+            let i = &run.info;
+            println!(
+                "run {} ({}) in experiment {}: {} by {}",
+                i.id,
+                i.name,
+                i.experiment_id,
+                i.status.name(),
+                i.user_id
+            );
+            println!(
+                "started {} ended {}",
+                i.start_time,
+                i.end_time
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "-".into())
+            );
+            println!("artifacts: {}", i.artifact_uri);
+            for (k, v) in &run.params {
+                println!("param  {k} = {v}");
+            }
+            for m in &run.metrics {
+                println!("metric {} = {} (step {})", m.key, m.value, m.step);
+            }
+            for (k, v) in &run.tags {
+                println!("tag    {k} = {v}");
+            }
+        }
+        RunsCommand::Compare { ids, registry } => {
+            let r = registry.open(runtime).await?;
+            let mut runs = Vec::new();
+            for id in &ids {
+                runs.push(r.run(id).await?);
+            }
+            let mut params: Vec<&String> = runs
+                .iter()
+                .flat_map(|x| x.params.iter().map(|p| &p.0))
+                .collect();
+            params.sort();
+            params.dedup();
+            let mut metrics: Vec<&String> = runs
+                .iter()
+                .flat_map(|x| x.metrics.iter().map(|m| &m.key))
+                .collect();
+            metrics.sort();
+            metrics.dedup();
+            print!("{:<24}", "");
+            for x in &runs {
+                print!(" {:>16}", &x.info.id[..x.info.id.len().min(12)]);
+            }
+            println!();
+            for p in params {
+                print!("{:<24}", format!("param {p}"));
+                for x in &runs {
+                    let v = x
+                        .params
+                        .iter()
+                        .find(|q| &q.0 == p)
+                        .map(|q| q.1.as_str())
+                        .unwrap_or("-");
+                    print!(" {v:>16}");
+                }
+                println!();
+            }
+            for m in metrics {
+                print!("{:<24}", format!("metric {m}"));
+                for x in &runs {
+                    print!(" {:>16}", metric_text(x, m));
+                }
+                println!();
+            }
+        }
+    }
+    Ok(exit::OK)
+}
