@@ -115,11 +115,19 @@ pub async fn publish_audited(
     result
 }
 
-/// Publishes every built-in plugin that the registry does not have yet, so a new registry
-/// starts with them.
+/// Publishes every built-in plugin whose bytes the registry does not hold yet, so a new
+/// registry starts with them and a newer binary adds its newer built-ins.
 pub async fn seed_builtins(runtime: &Runtime, registry: &Registry) -> Result<(), PublishError> {
     for name in builtin::names() {
         if let Some(bytes) = builtin::bytes(name) {
+            // Hashing is cheap; loading (instantiating for the manifest) is not. Registries
+            // that already hold these bytes skip it, so opening one stays fast.
+            if registry
+                .has_digest(&ferry_registry::digest_of(bytes))
+                .await?
+            {
+                continue;
+            }
             publish(
                 runtime,
                 registry,

@@ -221,6 +221,15 @@ impl Registry {
         }
     }
 
+    /// Whether some published version has exactly these bytes.
+    pub async fn has_digest(&self, digest: &str) -> Result<bool, RegistryError> {
+        let row = sqlx::query("SELECT 1 AS one FROM plugin_versions WHERE digest = $1 LIMIT 1")
+            .bind(digest)
+            .fetch_optional(self.db().pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// One version.
     pub async fn version(
         &self,

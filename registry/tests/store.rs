@@ -189,6 +189,16 @@ async fn identical_bytes_are_stored_once(t: &TestRegistry) {
     r.publish(new_version("a", "1.0.1", "transform"), b"same")
         .await
         .unwrap();
+    assert!(
+        r.has_digest(&ferry_registry::digest_of(b"same"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !r.has_digest(&ferry_registry::digest_of(b"other"))
+            .await
+            .unwrap()
+    );
     assert_eq!(blob_files(t), 1);
     assert!(
         std::fs::read_dir(t.dir.path().join("blobs/tmp"))
