@@ -8,6 +8,7 @@ pub mod lockfile;
 pub mod manifest;
 pub mod publish;
 pub mod runtime;
+pub mod secret;
 pub mod server;
 
 pub use manifest::{CONTRACT_VERSION, Manifest, PluginKind};

@@ -27,7 +27,8 @@ pub async fn run(cmd: KeyCommand) -> Result<u8, Exit> {
             anyhow::anyhow!("{} exists; refusing to overwrite a key", secret.display()).into(),
         );
     }
-    crate::cli::write_private(&secret, &hex::encode(key.to_bytes()))?;
+    ferry_host::secret::write_private(&secret, &hex::encode(key.to_bytes()), false)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", secret.display()))?;
     let id = ferry_registry::key_id(&key.verifying_key());
     std::fs::write(&public, format!("{id}\n"))
         .map_err(|e| anyhow::anyhow!("{}: {e}", public.display()))?;

@@ -266,20 +266,12 @@ fn is_conflict(error: &anyhow::Error) -> bool {
     )
 }
 
-/// Writes a secret to a file only its owner can read.
-pub fn write_private(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut f = options
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    writeln!(f, "{secret}")?;
-    Ok(())
+/// How a local user appears in the audit log: `local:USER`.
+pub fn local_actor() -> String {
+    format!(
+        "local:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
 }
 
 /// Reads a configuration file (JSON, or TOML by extension) and returns it as JSON text.

@@ -37,8 +37,7 @@ pub enum TokenCommand {
 }
 
 pub async fn run(runtime: &Runtime, cmd: TokenCommand) -> Result<u8, Exit> {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let actor = format!("local:{user}");
+    let actor = super::local_actor();
     match cmd {
         TokenCommand::Create {
             name,

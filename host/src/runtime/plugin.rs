@@ -362,7 +362,7 @@ async fn describe(plugin: &Plugin) -> Result<super::bindings::types::Manifest, P
     let mut session = Session::new(plugin)?;
     let limit = session.arm("get-manifest")?;
     macro_rules! get {
-        ($pre:expr, $m:ident) => {{
+        ($pre:expr) => {{
             let out = timed(limit, async {
                 let inst = $pre.instantiate_async(&mut session.store).await?;
                 inst.ferry_plugin_plugin()
@@ -374,10 +374,10 @@ async fn describe(plugin: &Plugin) -> Result<super::bindings::types::Manifest, P
         }};
     }
     match plugin.pre() {
-        KindPre::Validator(p) => get!(p, v),
-        KindPre::Transform(p) => get!(p, t),
-        KindPre::Model(p) => get!(p, m),
-        KindPre::Deployer(p) => get!(p, d),
-        KindPre::AlertSink(p) => get!(p, a),
+        KindPre::Validator(p) => get!(p),
+        KindPre::Transform(p) => get!(p),
+        KindPre::Model(p) => get!(p),
+        KindPre::Deployer(p) => get!(p),
+        KindPre::AlertSink(p) => get!(p),
     }
 }

@@ -81,7 +81,7 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
     if registry.tokens().await?.is_empty() {
         let (token, info) = registry.create_token("admin", Role::Admin).await?;
         let path = options.data_dir.join("admin-token");
-        write_secret(&path, &token)?;
+        crate::secret::write_private(&path, &token, true)?;
         registry
             .audit(
                 "server",
@@ -111,18 +111,6 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         })
         .await?;
     Ok(())
-}
-
-fn write_secret(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut f = options.open(path)?;
-    writeln!(f, "{secret}")
 }
 
 /// A random id for a request, echoed in `x-request-id` and the audit log.

@@ -21,10 +21,9 @@ pub async fn run(
             let registry = args.open(runtime).await?;
             registry.versions(name).await?;
             registry.add_owner(name, owner).await?;
-            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
             registry
                 .audit(
-                    &format!("local:{user}"),
+                    &crate::cli::local_actor(),
                     "package.owner.add",
                     &format!("package:{name}"),
                     "ok",

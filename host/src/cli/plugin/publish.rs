@@ -60,7 +60,7 @@ pub async fn run(
     }
     let registry = args.open(runtime).await?;
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let actor = format!("local:{user}");
+    let actor = crate::cli::local_actor();
     let outcome = publish::publish_audited(
         runtime,
         &registry,

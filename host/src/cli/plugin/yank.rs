@@ -25,7 +25,6 @@ pub async fn run(
         }
         None => {
             let registry = args.open(runtime).await?;
-            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
             let action = if undo { "plugin.unyank" } else { "plugin.yank" };
             let object = format!("plugin:{}@{version}", parsed.name);
             let result = registry.set_yanked(&parsed.name, version, !undo).await;
@@ -35,7 +34,7 @@ pub async fn run(
             };
             registry
                 .audit(
-                    &format!("local:{user}"),
+                    &crate::cli::local_actor(),
                     action,
                     &object,
                     outcome,
