@@ -84,6 +84,12 @@ impl Db {
         Ok(Self { pool, backend })
     }
 
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), RegistryError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// The pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool

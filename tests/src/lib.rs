@@ -111,3 +111,20 @@ pub async fn assert_healthy() {
         "the healthy plugin answered wrongly"
     );
 }
+
+/// The `ferry` binary of this build, beside the test executables (cargo builds it for the
+/// host crate's tests, so `cargo test --workspace` has it).
+pub fn ferry_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let bin = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target folder")
+        .join("ferry");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin ferry`",
+        bin.display()
+    );
+    bin
+}

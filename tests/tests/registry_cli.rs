@@ -1,20 +1,7 @@
 //! The local registry through the `ferry` binary: publish a plugin built from source, search,
 //! info, install into a project with a lock file, reinstall from the lock, yank.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// The `ferry` binary of this build (cargo builds it for the host crate's tests).
-fn ferry_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("ferry");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --bin ferry` (cargo test --workspace builds it)",
-        bin.display()
-    );
-    bin
-}
 
 struct Env {
     data: tempfile::TempDir,
@@ -30,7 +17,7 @@ impl Env {
     }
 
     fn ferry(&self, args: &[&str]) -> Output {
-        Command::new(ferry_bin())
+        Command::new(ferry_tests::ferry_bin())
             .args(args)
             .env("FERRY_DATA_DIR", self.data.path())
             .env("FERRY_CACHE_DIR", self.cache.path())

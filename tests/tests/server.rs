@@ -3,19 +3,8 @@
 //! clear 4xx, nothing written, and the refusal in the audit log.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-
-fn ferry_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("ferry");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --bin ferry`",
-        bin.display()
-    );
-    bin
-}
 
 struct Server {
     child: Child,
@@ -33,7 +22,7 @@ impl Server {
 
     fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Self {
         let cache = tempfile::tempdir().unwrap();
-        let mut child = Command::new(ferry_bin())
+        let mut child = Command::new(ferry_tests::ferry_bin())
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(extra)
             .env("FERRY_DATA_DIR", data.path())
@@ -79,7 +68,7 @@ impl Server {
 
     /// Runs `ferry` against this server's data folder (for local admin commands).
     fn ferry(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(ferry_bin());
+        let mut cmd = Command::new(ferry_tests::ferry_bin());
         cmd.args(args)
             .env("FERRY_DATA_DIR", self.data.path())
             .env("FERRY_CACHE_DIR", self.cache.path())
@@ -144,7 +133,7 @@ impl Drop for Server {
 /// `ferry` as a client of a remote registry, from a folder of its own.
 fn client(args: &[&str], cwd: &Path) -> Output {
     let cache = cwd.join(".cache");
-    Command::new(ferry_bin())
+    Command::new(ferry_tests::ferry_bin())
         .args(args)
         .current_dir(cwd)
         .env("FERRY_DATA_DIR", cwd.join("local-data"))

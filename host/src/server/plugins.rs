@@ -32,7 +32,7 @@ pub async fn health() -> Json<serde_json::Value> {
 
 /// `GET /v1/ready`: the database answers.
 pub async fn ready(State(state): State<AppState>) -> Response {
-    match state.registry.tokens().await {
+    match state.registry.db().ping().await {
         Ok(_) => Json(serde_json::json!({ "status": "ready" })).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "readiness check failed");
