@@ -1,23 +1,33 @@
-//! Storage for Ferry: plugin packages now, models, experiments and artifacts next.
+//! Storage for Ferry: plugin packages, experiments and runs with their artifacts, and the model
+//! registry.
 //!
 //! One schema on two backends through sqlx: SQLite (the default, one file in the data folder,
 //! in WAL mode) and PostgreSQL (for more than one machine). Large bytes live in a
 //! content-addressed [`BlobStore`]; the database holds what refers to them.
 
 mod access;
+mod artifacts;
 mod blob;
 mod db;
 mod error;
+mod models;
 mod plugins;
+mod search;
 mod signature;
 mod spec;
 mod tracking;
 
 pub use access::{AuditEntry, Principal, Role, TokenInfo};
+pub use artifacts::{ArtifactInfo, check_artifact_path};
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
 pub use db::{Backend, Db};
 pub use error::RegistryError;
+pub use models::{
+    ModelVersion, NewModelVersion, RegisteredModel, STAGES, check_alias, check_model_name,
+    parse_stage,
+};
 pub use plugins::{NewVersion, PackageSummary, Published, SearchQuery, VersionRecord};
+pub use search::{RunFilter, RunOrder};
 pub use signature::{
     PluginSignature, TrustPolicy, TrustRule, generate_key, key_id, parse_key, parse_signing_key,
     sign,

@@ -1,0 +1,653 @@
+//! The model registry: registered models, numbered versions (each with its lineage), aliases,
+//! MLflow's classic stages, tags and descriptions.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::db::now_ms;
+use crate::{Registry, RegistryError};
+
+/// MLflow's stages of a model version.
+pub const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
+
+/// A registered model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RegisteredModel {
+    /// Its unique name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Created (ms since the epoch).
+    pub created_at: i64,
+    /// Last changed (ms since the epoch).
+    pub updated_at: i64,
+    /// Tags, by key.
+    pub tags: Vec<(String, String)>,
+    /// Aliases and the versions they point to, by alias.
+    pub aliases: Vec<(String, i64)>,
+    /// The newest version in each stage.
+    pub latest_versions: Vec<ModelVersion>,
+}
+
+/// One version of a registered model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelVersion {
+    /// The registered model.
+    pub name: String,
+    /// 1, 2, 3, ...
+    pub version: i64,
+    /// What changed in it.
+    pub description: String,
+    /// `None`, `Staging`, `Production` or `Archived`.
+    pub stage: String,
+    /// Where its artifact came from (a run's artifact URI, or a path).
+    pub source: String,
+    /// The run that produced it.
+    pub run_id: Option<String>,
+    /// Who registered it.
+    pub user_id: String,
+    /// `READY` (Ferry registers a version only once its artifacts are stored).
+    pub status: String,
+    /// Its lineage (JSON, as the host wrote it), if it has one.
+    pub lineage: Option<String>,
+    /// Created (ms since the epoch).
+    pub created_at: i64,
+    /// Last changed (ms since the epoch).
+    pub updated_at: i64,
+    /// Tags, by key.
+    pub tags: Vec<(String, String)>,
+    /// Aliases pointing to it.
+    pub aliases: Vec<String>,
+}
+
+/// What a new model version is made of.
+#[derive(Debug, Clone, Default)]
+pub struct NewModelVersion {
+    /// Where its artifact came from.
+    pub source: String,
+    /// The run that produced it.
+    pub run_id: Option<String>,
+    /// Who registers it.
+    pub user_id: String,
+    /// What changed in it.
+    pub description: String,
+    /// Its lineage (JSON).
+    pub lineage: Option<String>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Checks a registered model's name: it appears in URLs, so no `/`.
+pub fn check_model_name(name: &str) -> Result<(), RegistryError> {
+    let ok = !name.is_empty()
+        && name.len() <= 256
+        && name.trim() == name
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || " _-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::Invalid(format!(
+            "model name {:?}: 1 to 256 letters, digits, spaces and _ - . (no `/`)",
+            name.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+/// Checks an alias: letters, digits, `_` and `-`; not `latest` and not `v` followed by digits,
+/// which would read as version references.
+pub fn check_alias(alias: &str) -> Result<(), RegistryError> {
+    let version_like = alias
+        .strip_prefix(['v', 'V'])
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    let ok = !alias.is_empty()
+        && alias.len() <= 255
+        && alias
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !alias.bytes().all(|b| b.is_ascii_digit())
+        && !version_like
+        && !alias.eq_ignore_ascii_case("latest");
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::Invalid(format!(
+            "alias {:?}: letters, digits, _ and -, not `latest`, a number or `v` and a number",
+            alias.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+/// Parses a stage, accepting any case (`production` means `Production`).
+pub fn parse_stage(stage: &str) -> Result<&'static str, RegistryError> {
+    STAGES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(stage))
+        .copied()
+        .ok_or_else(|| {
+            RegistryError::Invalid(format!(
+                "stage {stage:?} is not one of None, Staging, Production, Archived"
+            ))
+        })
+}
+
+fn check_tag(key: &str, value: &str) -> Result<(), RegistryError> {
+    if key.is_empty() || key.len() > 250 || value.len() > 8000 {
+        return Err(RegistryError::Invalid(format!(
+            "tag {:?}: the key needs 1 to 250 bytes and the value at most 8000",
+            key.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+const VERSION_COLUMNS: &str = "name, version, description, stage, source, run_id, user_id, status, lineage, created_at, updated_at";
+
+fn pairs(rows: &[AnyRow]) -> Result<Vec<(String, String)>, RegistryError> {
+    rows.iter()
+        .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
+        .collect()
+}
+
+impl Registry {
+    /// Creates a registered model; a name already taken is a conflict.
+    pub async fn create_registered_model(
+        &self,
+        name: &str,
+        description: &str,
+        tags: &[(String, String)],
+    ) -> Result<RegisteredModel, RegistryError> {
+        check_model_name(name)?;
+        for (k, v) in tags {
+            check_tag(k, v)?;
+        }
+        let now = now_ms();
+        let mut tx = self.db().pool().begin().await?;
+        let inserted = sqlx::query("INSERT INTO registered_models (name, description, created_at, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(description)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Err(RegistryError::Conflict(format!(
+                "registered model {name:?} already exists"
+            )));
+        }
+        for (k, v) in tags {
+            sqlx::query("INSERT INTO registered_model_tags (name, key, value) VALUES ($1, $2, $3) ON CONFLICT (name, key) DO UPDATE SET value = excluded.value")
+                .bind(name)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.registered_model(name).await
+    }
+
+    /// A registered model with its tags, aliases and latest version per stage.
+    pub async fn registered_model(&self, name: &str) -> Result<RegisteredModel, RegistryError> {
+        let pool = self.db().pool();
+        let row = sqlx::query(
+            "SELECT name, description, created_at, updated_at FROM registered_models WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("registered model {name:?}")))?;
+        let tags = pairs(
+            &sqlx::query(
+                "SELECT key, value FROM registered_model_tags WHERE name = $1 ORDER BY key",
+            )
+            .bind(name)
+            .fetch_all(pool)
+            .await?,
+        )?;
+        let aliases =
+            sqlx::query("SELECT alias, version FROM model_aliases WHERE name = $1 ORDER BY alias")
+                .bind(name)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("alias")?, r.try_get("version")?)))
+                .collect::<Result<Vec<_>, RegistryError>>()?;
+        let versions = self.model_versions(name).await?;
+        let mut latest_versions = Vec::new();
+        for stage in STAGES {
+            if let Some(v) = versions.iter().rev().find(|v| v.stage == stage) {
+                latest_versions.push(v.clone());
+            }
+        }
+        Ok(RegisteredModel {
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            tags,
+            aliases,
+            latest_versions,
+        })
+    }
+
+    /// Every registered model whose name contains `name_contains` (case-insensitive), by name.
+    pub async fn registered_models(
+        &self,
+        name_contains: &str,
+    ) -> Result<Vec<RegisteredModel>, RegistryError> {
+        let names: Vec<String> = sqlx::query("SELECT name FROM registered_models ORDER BY name")
+            .fetch_all(self.db().pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get("name"))
+            .collect::<Result<_, _>>()?;
+        let needle = name_contains.to_lowercase();
+        let mut out = Vec::new();
+        for n in names
+            .into_iter()
+            .filter(|n| n.to_lowercase().contains(&needle))
+        {
+            out.push(self.registered_model(&n).await?);
+        }
+        Ok(out)
+    }
+
+    /// Changes a registered model's description.
+    pub async fn set_model_description(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<(), RegistryError> {
+        let n = sqlx::query(
+            "UPDATE registered_models SET description = $1, updated_at = $2 WHERE name = $3",
+        )
+        .bind(description)
+        .bind(now_ms())
+        .bind(name)
+        .execute(self.db().pool())
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(RegistryError::NotFound(format!(
+                "registered model {name:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sets (or replaces) a tag of a registered model.
+    pub async fn set_model_tag(
+        &self,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), RegistryError> {
+        check_tag(key, value)?;
+        self.registered_model(name).await?;
+        sqlx::query("INSERT INTO registered_model_tags (name, key, value) VALUES ($1, $2, $3) ON CONFLICT (name, key) DO UPDATE SET value = excluded.value")
+            .bind(name)
+            .bind(key)
+            .bind(value)
+            .execute(self.db().pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a tag of a registered model.
+    pub async fn delete_model_tag(&self, name: &str, key: &str) -> Result<(), RegistryError> {
+        self.registered_model(name).await?;
+        sqlx::query("DELETE FROM registered_model_tags WHERE name = $1 AND key = $2")
+            .bind(name)
+            .bind(key)
+            .execute(self.db().pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Adds the next version of a registered model. Two registrations at once get two numbers.
+    pub async fn create_model_version(
+        &self,
+        name: &str,
+        new: NewModelVersion,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.registered_model(name).await?;
+        for (k, v) in &new.tags {
+            check_tag(k, v)?;
+        }
+        if let Some(run) = &new.run_id {
+            self.run(run).await?;
+        }
+        let mut attempts = 0;
+        let version = loop {
+            attempts += 1;
+            let now = now_ms();
+            let mut tx = self.db().pool().begin().await?;
+            let next: i64 = sqlx::query(
+                "SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("next")?;
+            let inserted = sqlx::query("INSERT INTO model_versions (name, version, description, stage, source, run_id, user_id, status, lineage, created_at, updated_at) VALUES ($1, $2, $3, 'None', $4, $5, $6, 'READY', $7, $8, $9) ON CONFLICT (name, version) DO NOTHING")
+                .bind(name)
+                .bind(next)
+                .bind(&new.description)
+                .bind(&new.source)
+                .bind(new.run_id.as_deref())
+                .bind(&new.user_id)
+                .bind(new.lineage.as_deref())
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await;
+            let inserted = match inserted {
+                Ok(r) => r.rows_affected(),
+                Err(e) if attempts < 50 => {
+                    tracing::debug!("model version race on {name}: {e}");
+                    0
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if inserted == 0 {
+                drop(tx);
+                if attempts >= 50 {
+                    return Err(RegistryError::Conflict(format!(
+                        "could not number a new version of {name:?}: too many registrations at once"
+                    )));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(attempts * 3)).await;
+                continue;
+            }
+            for (k, v) in &new.tags {
+                sqlx::query("INSERT INTO model_version_tags (name, version, key, value) VALUES ($1, $2, $3, $4) ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value")
+                    .bind(name)
+                    .bind(next)
+                    .bind(k)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("UPDATE registered_models SET updated_at = $1 WHERE name = $2")
+                .bind(now)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            match tx.commit().await {
+                Ok(()) => break next,
+                Err(e) if attempts < 50 => {
+                    tracing::debug!("model version commit race on {name}: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(attempts * 3)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        self.model_version(name, version).await
+    }
+
+    async fn version_from(&self, row: &AnyRow) -> Result<ModelVersion, RegistryError> {
+        let name: String = row.try_get("name")?;
+        let version: i64 = row.try_get("version")?;
+        let pool = self.db().pool();
+        let tags = pairs(
+            &sqlx::query("SELECT key, value FROM model_version_tags WHERE name = $1 AND version = $2 ORDER BY key")
+                .bind(&name)
+                .bind(version)
+                .fetch_all(pool)
+                .await?,
+        )?;
+        let aliases = sqlx::query(
+            "SELECT alias FROM model_aliases WHERE name = $1 AND version = $2 ORDER BY alias",
+        )
+        .bind(&name)
+        .bind(version)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("alias"))
+        .collect::<Result<Vec<String>, _>>()?;
+        Ok(ModelVersion {
+            name,
+            version,
+            description: row.try_get("description")?,
+            stage: row.try_get("stage")?,
+            source: row.try_get("source")?,
+            run_id: row.try_get("run_id")?,
+            user_id: row.try_get("user_id")?,
+            status: row.try_get("status")?,
+            lineage: row.try_get("lineage")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            tags,
+            aliases,
+        })
+    }
+
+    /// One version of a registered model.
+    pub async fn model_version(
+        &self,
+        name: &str,
+        version: i64,
+    ) -> Result<ModelVersion, RegistryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE name = $1 AND version = $2"
+        ))
+        .bind(name)
+        .bind(version)
+        .fetch_optional(self.db().pool())
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("version {version} of model {name:?}")))?;
+        self.version_from(&row).await
+    }
+
+    /// Every version of a registered model, oldest first.
+    pub async fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>, RegistryError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE name = $1 ORDER BY version"
+        ))
+        .bind(name)
+        .fetch_all(self.db().pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.version_from(row).await?);
+        }
+        Ok(out)
+    }
+
+    /// Resolves a reference to a version: a number, `latest`, an alias, or a stage name.
+    pub async fn resolve_model_version(
+        &self,
+        name: &str,
+        reference: &str,
+    ) -> Result<ModelVersion, RegistryError> {
+        self.registered_model(name).await?;
+        if let Ok(v) = reference.trim_start_matches(['v', 'V']).parse::<i64>() {
+            return self.model_version(name, v).await;
+        }
+        if reference.eq_ignore_ascii_case("latest") {
+            return self
+                .model_versions(name)
+                .await?
+                .pop()
+                .ok_or_else(|| RegistryError::NotFound(format!("any version of model {name:?}")));
+        }
+        if let Some(row) =
+            sqlx::query("SELECT version FROM model_aliases WHERE name = $1 AND alias = $2")
+                .bind(name)
+                .bind(reference)
+                .fetch_optional(self.db().pool())
+                .await?
+        {
+            return self.model_version(name, row.try_get("version")?).await;
+        }
+        if let Ok(stage) = parse_stage(reference) {
+            return self
+                .model_versions(name)
+                .await?
+                .into_iter()
+                .rev()
+                .find(|v| v.stage == stage)
+                .ok_or_else(|| {
+                    RegistryError::NotFound(format!("a version of model {name:?} in stage {stage}"))
+                });
+        }
+        Err(RegistryError::NotFound(format!(
+            "version or alias {reference:?} of model {name:?}"
+        )))
+    }
+
+    /// The number of the version a reference names (as [`Registry::resolve_model_version`],
+    /// with one query for a number or an alias: the fast path of online prediction).
+    pub async fn resolve_version_number(
+        &self,
+        name: &str,
+        reference: &str,
+    ) -> Result<i64, RegistryError> {
+        let pool = self.db().pool();
+        let row = if let Ok(v) = reference.trim_start_matches(['v', 'V']).parse::<i64>() {
+            sqlx::query("SELECT version FROM model_versions WHERE name = $1 AND version = $2")
+                .bind(name)
+                .bind(v)
+                .fetch_optional(pool)
+                .await?
+        } else {
+            sqlx::query("SELECT version FROM model_aliases WHERE name = $1 AND alias = $2")
+                .bind(name)
+                .bind(reference)
+                .fetch_optional(pool)
+                .await?
+        };
+        match row {
+            Some(r) => Ok(r.try_get("version")?),
+            None => Ok(self.resolve_model_version(name, reference).await?.version),
+        }
+    }
+
+    /// Points an alias at a version (moving it if it pointed elsewhere).
+    pub async fn set_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: i64,
+    ) -> Result<(), RegistryError> {
+        check_alias(alias)?;
+        self.model_version(name, version).await?;
+        sqlx::query("INSERT INTO model_aliases (name, alias, version) VALUES ($1, $2, $3) ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version")
+            .bind(name)
+            .bind(alias)
+            .bind(version)
+            .execute(self.db().pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes an alias.
+    pub async fn delete_model_alias(&self, name: &str, alias: &str) -> Result<(), RegistryError> {
+        let n = sqlx::query("DELETE FROM model_aliases WHERE name = $1 AND alias = $2")
+            .bind(name)
+            .bind(alias)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(RegistryError::NotFound(format!(
+                "alias {alias:?} of model {name:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Moves a version to a stage; with `archive_existing`, the other versions in that stage
+    /// move to `Archived`.
+    pub async fn transition_model_stage(
+        &self,
+        name: &str,
+        version: i64,
+        stage: &str,
+        archive_existing: bool,
+    ) -> Result<ModelVersion, RegistryError> {
+        let stage = parse_stage(stage)?;
+        self.model_version(name, version).await?;
+        let now = now_ms();
+        let mut tx = self.db().pool().begin().await?;
+        if archive_existing && (stage == "Staging" || stage == "Production") {
+            sqlx::query("UPDATE model_versions SET stage = 'Archived', updated_at = $1 WHERE name = $2 AND stage = $3 AND version <> $4")
+                .bind(now)
+                .bind(name)
+                .bind(stage)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE model_versions SET stage = $1, updated_at = $2 WHERE name = $3 AND version = $4",
+        )
+        .bind(stage)
+        .bind(now)
+        .bind(name)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.model_version(name, version).await
+    }
+
+    /// Changes a version's description.
+    pub async fn set_version_description(
+        &self,
+        name: &str,
+        version: i64,
+        description: &str,
+    ) -> Result<(), RegistryError> {
+        self.model_version(name, version).await?;
+        sqlx::query("UPDATE model_versions SET description = $1, updated_at = $2 WHERE name = $3 AND version = $4")
+            .bind(description)
+            .bind(now_ms())
+            .bind(name)
+            .bind(version)
+            .execute(self.db().pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Sets (or replaces) a tag of a version.
+    pub async fn set_version_tag(
+        &self,
+        name: &str,
+        version: i64,
+        key: &str,
+        value: &str,
+    ) -> Result<(), RegistryError> {
+        check_tag(key, value)?;
+        self.model_version(name, version).await?;
+        sqlx::query("INSERT INTO model_version_tags (name, version, key, value) VALUES ($1, $2, $3, $4) ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value")
+            .bind(name)
+            .bind(version)
+            .bind(key)
+            .bind(value)
+            .execute(self.db().pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a tag of a version.
+    pub async fn delete_version_tag(
+        &self,
+        name: &str,
+        version: i64,
+        key: &str,
+    ) -> Result<(), RegistryError> {
+        self.model_version(name, version).await?;
+        sqlx::query("DELETE FROM model_version_tags WHERE name = $1 AND version = $2 AND key = $3")
+            .bind(name)
+            .bind(version)
+            .bind(key)
+            .execute(self.db().pool())
+            .await?;
+        Ok(())
+    }
+}
