@@ -3,9 +3,11 @@
 
 pub mod builtin;
 pub mod client;
+pub mod config;
 pub mod data;
 pub mod lockfile;
 pub mod manifest;
+pub mod pipeline;
 pub mod publish;
 pub mod runtime;
 pub mod secret;

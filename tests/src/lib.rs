@@ -8,6 +8,8 @@ use ferry_host::data::CsvReader;
 use ferry_host::runtime::{LoadOptions, Plugin, Runtime, RuntimeOptions, TransformInstance};
 use ferry_host::{Batch, Column, ColumnData};
 
+pub mod server;
+
 /// Paths of the guest components built from `tests/guests`.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

@@ -2,10 +2,12 @@
 
 mod audit;
 mod key;
+mod models;
 mod plugin;
 mod runs;
 mod serve;
 mod token;
+mod train;
 mod transform;
 mod validate;
 
@@ -34,6 +36,10 @@ pub mod exit {
     pub const CONFLICT: u8 = 6;
     /// A remote registry refused the token (missing, unknown, or without the right).
     pub const NOT_ALLOWED: u8 = 7;
+    /// Training finished but a gate failed, so no model version was registered.
+    pub const GATE_FAILED: u8 = 8;
+    /// What a lineage pins does not match what is stored (a plugin, state or artifact digest).
+    pub const LINEAGE_MISMATCH: u8 = 9;
 }
 
 /// Ferry: an MLOps platform whose every extension point is a sandboxed WebAssembly plugin.
@@ -62,8 +68,7 @@ pub enum Command {
     /// Check a data file with a validator plugin.
     Validate(validate::ValidateArgs),
     /// Learn a transform's state from data, or apply a learned state.
-    #[command(subcommand)]
-    Transform(transform::TransformCommand),
+    Transform(transform::TransformArgs),
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -77,6 +82,11 @@ pub enum Command {
     /// List, show and compare tracked runs.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
+    /// Train a pipeline: validate, learn the transforms, train, evaluate, record, register.
+    Train(train::TrainArgs),
+    /// The model registry: versions, aliases, stages, tags, cards, external models.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
 }
 
 /// Loads a plugin for a command: a built-in name or a `.wasm` file, with the operator's grants
@@ -227,11 +237,23 @@ pub struct Exit {
 impl<E: Into<anyhow::Error>> From<E> for Exit {
     fn from(e: E) -> Self {
         let error: anyhow::Error = e.into();
+        use ferry_host::pipeline::PipelineError;
+        let plugin_code = |p: &PluginError| match &*p.failure {
+            Failure::NotKind { .. } => exit::LOAD,
+            f if f.is_misbehaviour() => exit::PLUGIN_FAILED,
+            _ => exit::PLUGIN_ERROR,
+        };
         let code = if let Some(p) = error.downcast_ref::<PluginError>() {
-            match &*p.failure {
-                Failure::NotKind { .. } => exit::LOAD,
-                f if f.is_misbehaviour() => exit::PLUGIN_FAILED,
-                _ => exit::PLUGIN_ERROR,
+            plugin_code(p)
+        } else if let Some(p) = error.downcast_ref::<PipelineError>() {
+            match p {
+                PipelineError::Plugin(p) => plugin_code(p),
+                PipelineError::Invalid(_) => exit::INVALID_DATA,
+                PipelineError::Skew(_) => exit::LINEAGE_MISMATCH,
+                PipelineError::Registry(ferry_registry::RegistryError::Conflict(_)) => {
+                    exit::CONFLICT
+                }
+                _ => exit::LOAD,
             }
         } else if is_conflict(&error) {
             exit::CONFLICT
@@ -276,19 +298,9 @@ pub fn local_actor() -> String {
 
 /// Reads a configuration file (JSON, or TOML by extension) and returns it as JSON text.
 pub fn read_config(path: Option<&PathBuf>) -> anyhow::Result<String> {
-    let Some(path) = path else {
-        return Ok("{}".into());
-    };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    if path.extension().is_some_and(|e| e == "toml") {
-        let value: toml::Value =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        Ok(serde_json::to_string(&value)?)
-    } else {
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: not valid JSON: {e}", path.display()))?;
-        Ok(value.to_string())
+    match path {
+        None => Ok("{}".into()),
+        Some(path) => ferry_host::config::read_config(path).map_err(anyhow::Error::msg),
     }
 }
 
@@ -314,5 +326,7 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Serve(args) => serve::run(&runtime, args).await,
         Command::Key(cmd) => key::run(cmd).await,
         Command::Runs(cmd) => runs::run(&runtime, cmd).await,
+        Command::Train(args) => train::run(&runtime, args).await,
+        Command::Models(cmd) => models::run(&runtime, cmd).await,
     }
 }

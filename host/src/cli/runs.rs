@@ -1,8 +1,8 @@
-//! `ferry runs list|show|compare`: tracked runs in the local registry.
+//! `ferry runs list|show|download|compare`: tracked runs in the local registry.
 
 use clap::Subcommand;
 use ferry_host::runtime::Runtime;
-use ferry_registry::{Registry, Run};
+use ferry_registry::{Registry, Run, RunFilter, RunOrder};
 
 use super::{Exit, RegistryArgs, exit};
 
@@ -14,6 +14,15 @@ pub enum RunsCommand {
         /// The experiment, by name or id (default: every experiment).
         #[arg(long)]
         experiment: Option<String>,
+        /// Only runs matching a filter, e.g. "metrics.roc_auc >= 0.8 and params.model.l2 = '1'".
+        #[arg(long)]
+        filter: Option<String>,
+        /// Order by a field, e.g. "metrics.roc_auc DESC" (repeat for ties; default: newest first).
+        #[arg(long = "order-by")]
+        order_by: Vec<String>,
+        /// At most this many runs.
+        #[arg(long, default_value_t = 1000)]
+        max: usize,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -27,6 +36,18 @@ pub enum RunsCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Write one of a run's files (e.g. model/model.bin, lineage.json) to disk.
+    Download {
+        /// The run's id.
+        id: String,
+        /// The file's path in the run.
+        path: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: std::path::PathBuf,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -67,12 +88,25 @@ pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
     match cmd {
         RunsCommand::List {
             experiment,
+            filter,
+            order_by,
+            max,
             json,
             registry,
         } => {
+            let filter = RunFilter::parse(filter.as_deref().unwrap_or(""))?;
+            let order = order_by
+                .iter()
+                .map(|o| RunOrder::parse(o))
+                .collect::<Result<Vec<_>, _>>()?;
             let r = registry.open(runtime).await?;
             let runs = r
-                .runs(&experiment_ids(&r, experiment.as_deref()).await?)
+                .search_runs(
+                    &experiment_ids(&r, experiment.as_deref()).await?,
+                    &filter,
+                    &order,
+                    max,
+                )
                 .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&runs)?);
@@ -99,9 +133,13 @@ pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
             }
         }
         RunsCommand::Show { id, json, registry } => {
-            let run = registry.open(runtime).await?.run(&id).await?;
+            let r = registry.open(runtime).await?;
+            let run = r.run(&id).await?;
+            let artifacts = r.artifacts(&id, "").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&run)?);
+                let mut value = serde_json::to_value(&run)?;
+                value["artifacts"] = serde_json::to_value(&artifacts)?;
+                println!("{}", serde_json::to_string_pretty(&value)?);
                 return Ok(exit::OK);
             }
             let i = &run.info;
@@ -130,6 +168,23 @@ pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
             for (k, v) in &run.tags {
                 println!("tag    {k} = {v}");
             }
+            for a in &artifacts {
+                println!("file   {} ({} bytes, {})", a.path, a.size, a.digest);
+            }
+        }
+        RunsCommand::Download {
+            id,
+            path,
+            out,
+            registry,
+        } => {
+            let bytes = registry
+                .open(runtime)
+                .await?
+                .read_artifact(&id, &path)
+                .await?;
+            std::fs::write(&out, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+            println!("{} bytes into {}", bytes.len(), out.display());
         }
         RunsCommand::Compare { ids, registry } => {
             let r = registry.open(runtime).await?;

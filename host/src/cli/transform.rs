@@ -3,14 +3,45 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ferry_host::data::{CsvReader, merge_columns, write_csv};
-use ferry_host::runtime::{Runtime, TransformInstance};
+use ferry_host::data::{
+    CsvReader, Format, merge_columns, read_table, select, slice_rows, write_csv,
+};
+use ferry_host::pipeline::lineage::Lineage;
+use ferry_host::pipeline::{ServeError, ServingPipeline};
+use ferry_host::runtime::{LoadOptions, Runtime, TransformInstance};
 use sha2::{Digest, Sha256};
 
-use super::{Exit, SandboxArgs, exit, read_config};
+use super::{Exit, RegistryArgs, SandboxArgs, exit, read_config};
 
 /// Rows per batch sent to a plugin.
 const BATCH_ROWS: usize = 8192;
+
+/// `ferry transform`: a single transform's two phases, or a registered version's whole
+/// pipeline in batch (`--model`).
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct TransformArgs {
+    #[command(subcommand)]
+    pub command: Option<TransformCommand>,
+    /// Compute the features of a registered version (NAME@VERSION, NAME@ALIAS, NAME@latest)
+    /// with exactly the plugins and states it pins.
+    #[arg(long, requires = "out")]
+    pub model: Option<String>,
+    /// The data (CSV, Parquet or JSON lines).
+    #[arg(requires = "model")]
+    pub data: Option<PathBuf>,
+    /// Where to write the features (CSV).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Add the model's predictions after the features.
+    #[arg(long)]
+    pub predictions: bool,
+    /// Input columns to copy to the output first (e.g. an id); repeat or separate by commas.
+    #[arg(long, value_delimiter = ',')]
+    pub keep: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
 
 /// Transform subcommands.
 #[derive(Debug, Subcommand)]
@@ -51,7 +82,74 @@ pub struct Common {
     pub sandbox: SandboxArgs,
 }
 
-pub async fn run(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> {
+pub async fn run(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
+    match args.command {
+        Some(cmd) => run_step(runtime, cmd).await,
+        None => run_model(runtime, args).await,
+    }
+}
+
+async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
+    let (Some(model), Some(data), Some(out)) = (&args.model, &args.data, &args.out) else {
+        return Err(anyhow::anyhow!(
+            "give a subcommand (fit, apply) or --model NAME@VERSION DATA --out FILE"
+        )
+        .into());
+    };
+    let (name, reference) = model.split_once('@').unwrap_or((model.as_str(), "latest"));
+    let registry = args.registry.open(runtime).await?;
+    let version = registry.resolve_model_version(name, reference).await?;
+    let lineage = Lineage::parse(version.lineage.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("{name} version {} has no Ferry lineage", version.version)
+    })?)
+    .map_err(anyhow::Error::msg)?;
+    let pipeline =
+        ServingPipeline::load(runtime, &registry, lineage, &LoadOptions::default()).await?;
+    let table = read_table(data, Format::of(data, None)?)?;
+    let n = table.num_rows as usize;
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = (start + BATCH_ROWS).min(n);
+        let chunk = slice_rows(&table, start, end);
+        let mut out_batch =
+            select(&chunk, &args.keep).map_err(|e| anyhow::anyhow!("--keep: {e}"))?;
+        let served = if args.predictions || pipeline.lineage().model.is_some() {
+            let p = pipeline
+                .predict(&chunk)
+                .await
+                .map_err(|e| rows_error(e, start))?;
+            out_batch.columns.extend(p.features.columns);
+            if args.predictions {
+                out_batch.columns.extend(p.outputs.columns);
+            }
+            out_batch
+        } else {
+            let f = pipeline
+                .transform(&chunk)
+                .await
+                .map_err(|e| rows_error(e, start))?;
+            out_batch.columns.extend(f.columns);
+            out_batch
+        };
+        batches.push(served);
+        start = end;
+    }
+    write_csv(out, &batches)?;
+    println!(
+        "{name} version {}: {} rows into {}",
+        version.version,
+        n,
+        out.display()
+    );
+    Ok(exit::OK)
+}
+
+fn rows_error(e: ServeError, offset: usize) -> anyhow::Error {
+    anyhow::anyhow!("rows {}..: {e}", offset + 1)
+}
+
+async fn run_step(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> {
     match cmd {
         TransformCommand::Fit { common, state } => {
             let config = read_config(common.config.as_ref())?;

@@ -3,10 +3,14 @@
 mod convert;
 mod csv;
 mod frame;
+mod json;
+mod source;
 
 pub use convert::{batch_to_record_batch, record_batch_to_batch};
 pub use csv::{CsvReader, write_csv};
 pub use frame::{concat, merge_columns, schema_of};
+pub use json::{batch_to_columns, batch_to_rows, columns_to_batch, rows_to_batch};
+pub use source::{FieldProblem, Format, conform, read_table, select, slice_rows, take_rows};
 
 /// A problem with a data file, naming the file and, where known, the line.
 #[derive(Debug, thiserror::Error)]

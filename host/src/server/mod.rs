@@ -1,7 +1,9 @@
-//! The HTTP API (`/v1`): the plugin registry and marketplace.
+//! The HTTP API (`/v1`): the plugin registry and marketplace, tracking, the model registry and
+//! online prediction.
 
 mod auth;
 mod error;
+mod models;
 mod plugins;
 mod tracking;
 
@@ -9,7 +11,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use ferry_registry::{Registry, Role};
 
 use crate::publish::MAX_PLUGIN_BYTES;
@@ -26,6 +28,8 @@ pub struct AppState {
     pub runtime: Runtime,
     /// Whether reads need no token.
     pub anonymous_read: bool,
+    /// Model versions loaded for serving.
+    pub served: std::sync::Arc<models::Served>,
 }
 
 /// The routes.
@@ -53,6 +57,37 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs", get(tracking::runs))
         .route("/v1/runs/{id}", get(tracking::run))
         .route("/v1/runs/{id}/metrics/{key}", get(tracking::metric_history))
+        .route("/v1/runs/{id}/artifacts", get(tracking::artifacts))
+        .route("/v1/runs/{id}/artifacts/{*path}", get(tracking::artifact))
+        .route("/v1/models", get(models::list).post(models::create))
+        .route(
+            "/v1/models/{name}",
+            get(models::show).patch(models::patch_model),
+        )
+        .route(
+            "/v1/models/{name}/versions",
+            get(models::versions).post(models::register),
+        )
+        .route(
+            "/v1/models/{name}/versions/{reference}",
+            get(models::version).patch(models::patch_version),
+        )
+        .route(
+            "/v1/models/{name}/versions/{reference}/card",
+            get(models::card),
+        )
+        .route(
+            "/v1/models/{name}/versions/{reference}/stage",
+            post(models::stage),
+        )
+        .route(
+            "/v1/models/{name}/aliases/{alias}",
+            put(models::set_alias).delete(models::delete_alias),
+        )
+        .route(
+            "/v1/models/{name}/{reference}/predict",
+            post(models::predict),
+        )
         .route("/openapi.json", get(plugins::openapi))
         .route("/docs", get(plugins::docs))
         .fallback(plugins::not_found)
@@ -104,6 +139,7 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         registry,
         runtime,
         anonymous_read: !options.public,
+        served: Default::default(),
     };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {

@@ -6,6 +6,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use ferry_registry::{RunFilter, RunOrder};
+
 use super::auth::{caller, may_read};
 use super::{AppState, error::ApiError};
 
@@ -32,6 +34,11 @@ pub async fn experiment(
 #[derive(Debug, Deserialize)]
 pub struct RunsParams {
     experiment_id: Option<String>,
+    /// MLflow's filter syntax, e.g. `metrics.roc_auc >= 0.8 and params.model.l2 = '1'`.
+    filter: Option<String>,
+    /// Comma-separated orderings, e.g. `metrics.roc_auc DESC`.
+    order_by: Option<String>,
+    max_results: Option<usize>,
 }
 
 /// `GET /v1/runs?experiment_id=`: runs, newest first (every experiment when none is given).
@@ -51,7 +58,55 @@ pub async fn runs(
             .map(|e| e.id)
             .collect(),
     };
-    Ok(Json(state.registry.runs(&ids).await?).into_response())
+    let filter = RunFilter::parse(p.filter.as_deref().unwrap_or(""))?;
+    let order = p
+        .order_by
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(RunOrder::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    let runs = state
+        .registry
+        .search_runs(&ids, &filter, &order, p.max_results.unwrap_or(1000))
+        .await?;
+    Ok(Json(runs).into_response())
+}
+
+/// `GET /v1/runs/{id}/artifacts`: the files recorded with a run.
+pub async fn artifacts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    Ok(Json(state.registry.artifacts(&id, "").await?).into_response())
+}
+
+/// `GET /v1/runs/{id}/artifacts/{path}`: one file's bytes, with its digest.
+pub async fn artifact(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, path)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let info = state.registry.artifact(&id, &path).await?;
+    let bytes = state.registry.blobs().get(&info.digest).await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_string(),
+            ),
+            (
+                axum::http::header::HeaderName::from_static("x-ferry-digest"),
+                info.digest,
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `GET /v1/runs/{id}`.

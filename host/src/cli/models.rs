@@ -1,0 +1,410 @@
+//! `ferry models`: the model registry (list, show, card, aliases, stages, tags, descriptions,
+//! and registering a model trained elsewhere).
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use ferry_host::pipeline::card::model_card;
+use ferry_host::pipeline::lineage::{Lineage, ModelLineage};
+use ferry_host::pipeline::pinned::{pin_of, resolve};
+use ferry_host::pipeline::train::{register_version, task_name};
+use ferry_host::runtime::{ModelInstance, Runtime};
+use ferry_registry::{ModelVersion, Registry};
+
+use super::{Exit, RegistryArgs, SandboxArgs, exit, local_actor, read_config};
+
+/// Model registry subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List registered models.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Show a model's versions, or one version (NAME@VERSION, NAME@ALIAS) with its lineage.
+    Show {
+        /// NAME or NAME@REF.
+        model: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Print a version's model card (Markdown).
+    Card {
+        /// NAME@REF (a version, an alias, a stage or `latest`).
+        model: String,
+        /// Write it to a file instead.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Point an alias at a version, or remove it.
+    Alias {
+        /// The registered model.
+        name: String,
+        /// The alias, e.g. champion.
+        alias: String,
+        /// The version (omit with --delete).
+        version: Option<i64>,
+        /// Remove the alias.
+        #[arg(long)]
+        delete: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Move a version to a stage (None, Staging, Production, Archived).
+    Stage {
+        /// The registered model.
+        name: String,
+        /// The version.
+        version: i64,
+        /// The stage.
+        stage: String,
+        /// Archive the versions now in that stage.
+        #[arg(long)]
+        archive_existing: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Set a tag on a model (NAME) or a version (NAME@VERSION).
+    Tag {
+        /// NAME or NAME@VERSION.
+        model: String,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Set the description of a model (NAME) or a version (NAME@VERSION).
+    Describe {
+        /// NAME or NAME@VERSION.
+        model: String,
+        /// The description.
+        text: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Register a model trained elsewhere, with the features of a Ferry run.
+    Register(Box<RegisterArgs>),
+}
+
+/// Arguments of `ferry models register`.
+#[derive(Debug, clap::Args)]
+pub struct RegisterArgs {
+    /// The registered model.
+    name: String,
+    /// The run whose transforms computed the features it was trained on (`ferry train`
+    /// with a pipeline without a model, or any training run).
+    #[arg(long)]
+    run: String,
+    /// The model artifact (e.g. model.onnx, model.json).
+    #[arg(long)]
+    artifact: PathBuf,
+    /// The model adapter, from the registry (e.g. onnx, xgboost, linear@0.1).
+    #[arg(long)]
+    plugin: String,
+    /// The feature columns, in the order the model reads them (default: what the adapter
+    /// describes).
+    #[arg(long, value_delimiter = ',')]
+    features: Vec<String>,
+    /// The adapter's load configuration (JSON or TOML).
+    #[arg(long)]
+    load_config: Option<PathBuf>,
+    /// What changed in this version.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// An alias to point at the new version.
+    #[arg(long)]
+    alias: Option<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+fn split_ref(text: &str) -> (&str, Option<&str>) {
+    match text.split_once('@') {
+        Some((n, r)) => (n, Some(r)),
+        None => (text, None),
+    }
+}
+
+fn version_number(text: &str) -> Result<i64, Exit> {
+    text.parse()
+        .map_err(|_| Exit::from(anyhow::anyhow!("{text:?} is not a version number")))
+}
+
+async fn audit(r: &Registry, action: &str, object: &str, detail: &str) -> Result<(), Exit> {
+    r.audit(&local_actor(), action, object, "ok", "", detail)
+        .await?;
+    Ok(())
+}
+
+fn print_version(v: &ModelVersion) {
+    println!(
+        "{:<5} {:<10} {:<20} {:<32} {}",
+        v.version,
+        v.stage,
+        v.aliases.join(","),
+        v.run_id.as_deref().unwrap_or("-"),
+        v.description
+    );
+}
+
+pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
+    match cmd {
+        ModelsCommand::List { json, registry } => {
+            let r = registry.open(runtime).await?;
+            let models = r.registered_models("").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&models)?);
+                return Ok(exit::OK);
+            }
+            println!(
+                "{:<24} {:<8} {:<24} DESCRIPTION",
+                "MODEL", "LATEST", "ALIASES"
+            );
+            for m in &models {
+                let latest = r.model_versions(&m.name).await?.last().map(|v| v.version);
+                let aliases: Vec<String> =
+                    m.aliases.iter().map(|(a, v)| format!("{a}={v}")).collect();
+                println!(
+                    "{:<24} {:<8} {:<24} {}",
+                    m.name,
+                    latest.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                    aliases.join(","),
+                    m.description
+                );
+            }
+        }
+        ModelsCommand::Show {
+            model,
+            json,
+            registry,
+        } => {
+            let r = registry.open(runtime).await?;
+            let (name, reference) = split_ref(&model);
+            match reference {
+                None => {
+                    let m = r.registered_model(name).await?;
+                    let versions = r.model_versions(name).await?;
+                    if json {
+                        let mut v = serde_json::to_value(&m)?;
+                        v["versions"] = serde_json::to_value(&versions)?;
+                        println!("{}", serde_json::to_string_pretty(&v)?);
+                        return Ok(exit::OK);
+                    }
+                    println!("{} — {}", m.name, m.description);
+                    for (k, v) in &m.tags {
+                        println!("tag {k} = {v}");
+                    }
+                    println!(
+                        "{:<5} {:<10} {:<20} {:<32} DESCRIPTION",
+                        "VER", "STAGE", "ALIASES", "RUN"
+                    );
+                    for v in &versions {
+                        print_version(v);
+                    }
+                }
+                Some(reference) => {
+                    let v = r.resolve_model_version(name, reference).await?;
+                    if json {
+                        let mut value = serde_json::to_value(&v)?;
+                        if let Some(l) = &v.lineage {
+                            value["lineage"] = serde_json::from_str(l)?;
+                        }
+                        println!("{}", serde_json::to_string_pretty(&value)?);
+                        return Ok(exit::OK);
+                    }
+                    let lineage = v
+                        .lineage
+                        .as_deref()
+                        .map(Lineage::parse)
+                        .transpose()
+                        .map_err(anyhow::Error::msg)?;
+                    let m = r.registered_model(name).await?;
+                    print!("{}", model_card(&m, &v, lineage.as_ref()));
+                }
+            }
+        }
+        ModelsCommand::Card {
+            model,
+            out,
+            registry,
+        } => {
+            let r = registry.open(runtime).await?;
+            let (name, reference) = split_ref(&model);
+            let v = r
+                .resolve_model_version(name, reference.unwrap_or("latest"))
+                .await?;
+            let lineage = v
+                .lineage
+                .as_deref()
+                .map(Lineage::parse)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let card = model_card(&r.registered_model(name).await?, &v, lineage.as_ref());
+            match out {
+                Some(path) => std::fs::write(&path, card)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                None => print!("{card}"),
+            }
+        }
+        ModelsCommand::Alias {
+            name,
+            alias,
+            version,
+            delete,
+            registry,
+        } => {
+            let r = registry.open(runtime).await?;
+            if delete {
+                r.delete_model_alias(&name, &alias).await?;
+                audit(&r, "model.alias.delete", &format!("{name}@{alias}"), "").await?;
+                println!("removed alias {alias} of {name}");
+            } else {
+                let version = version.ok_or_else(|| {
+                    Exit::from(anyhow::anyhow!(
+                        "give the version the alias points to, or --delete"
+                    ))
+                })?;
+                r.set_model_alias(&name, &alias, version).await?;
+                audit(
+                    &r,
+                    "model.alias.set",
+                    &format!("{name}@{alias}"),
+                    &format!("version {version}"),
+                )
+                .await?;
+                println!("{name}@{alias} -> version {version}");
+            }
+        }
+        ModelsCommand::Stage {
+            name,
+            version,
+            stage,
+            archive_existing,
+            registry,
+        } => {
+            let r = registry.open(runtime).await?;
+            let v = r
+                .transition_model_stage(&name, version, &stage, archive_existing)
+                .await?;
+            audit(&r, "model.stage", &format!("{name}/{version}"), &v.stage).await?;
+            println!("{name} version {version}: {}", v.stage);
+        }
+        ModelsCommand::Tag {
+            model,
+            key,
+            value,
+            registry,
+        } => {
+            let r = registry.open(runtime).await?;
+            match split_ref(&model) {
+                (name, None) => r.set_model_tag(name, &key, &value).await?,
+                (name, Some(v)) => {
+                    r.set_version_tag(name, version_number(v)?, &key, &value)
+                        .await?
+                }
+            }
+            audit(&r, "model.tag", &model, &key).await?;
+        }
+        ModelsCommand::Describe {
+            model,
+            text,
+            registry,
+        } => {
+            let r = registry.open(runtime).await?;
+            match split_ref(&model) {
+                (name, None) => r.set_model_description(name, &text).await?,
+                (name, Some(v)) => {
+                    r.set_version_description(name, version_number(v)?, &text)
+                        .await?
+                }
+            }
+            audit(&r, "model.describe", &model, "").await?;
+        }
+        ModelsCommand::Register(args) => {
+            let RegisterArgs {
+                name,
+                run,
+                artifact,
+                plugin,
+                features,
+                load_config,
+                description,
+                alias,
+                registry,
+                sandbox,
+            } = *args;
+            let r = registry.open(runtime).await?;
+            let recorded = r.read_artifact(&run, "lineage.json").await?;
+            let mut lineage =
+                Lineage::parse(&String::from_utf8_lossy(&recorded)).map_err(anyhow::Error::msg)?;
+            let bytes = std::fs::read(&artifact)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", artifact.display()))?;
+            let load_config = read_config(load_config.as_ref())?;
+            let record = resolve(&r, &plugin).await?;
+            let component = r.download(&record).await?;
+            let adapter = runtime
+                .load(
+                    &format!("registry:{}@{}", record.name, record.version),
+                    &component,
+                    &sandbox.load_options()?,
+                )
+                .await?;
+            let mut inst = ModelInstance::new(&adapter).await?;
+            let handle = inst.load(&bytes, &load_config).await?;
+            let info = inst.describe(handle).await?;
+            let features = if features.is_empty() {
+                info.inputs.iter().map(|f| f.name.clone()).collect()
+            } else {
+                features
+            };
+            let stored = r
+                .log_artifact(
+                    &run,
+                    &format!(
+                        "models/{name}/{}",
+                        artifact
+                            .file_name()
+                            .and_then(|f| f.to_str())
+                            .unwrap_or("model.bin")
+                    ),
+                    &bytes,
+                )
+                .await?;
+            lineage.model = Some(ModelLineage {
+                plugin: pin_of(&record),
+                artifact_digest: stored.digest,
+                load_config,
+                hyperparameters: None,
+                features,
+                task: task_name(info.task).into(),
+                outputs: info.outputs.iter().map(|o| o.name.clone()).collect(),
+            });
+            let mv =
+                register_version(&r, &name, "", &lineage, &local_actor(), &description).await?;
+            if let Some(a) = &alias {
+                r.set_model_alias(&name, a, mv.version).await?;
+            }
+            audit(
+                &r,
+                "model.register",
+                &format!("{name}/{}", mv.version),
+                &format!("run {run}, external artifact"),
+            )
+            .await?;
+            println!("registered {name} version {} (run {run})", mv.version);
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,51 @@
+//! Pipelines: a file describing data, validators, transforms and a model; training it into a
+//! run and a model version with lineage; and serving that version with exactly the plugins and
+//! states it was trained with.
+
+pub mod card;
+pub mod lineage;
+pub mod metrics;
+pub mod pinned;
+pub mod serving;
+pub mod spec;
+pub mod split;
+pub mod train;
+
+pub use lineage::{Lineage, PinnedPlugin};
+pub use serving::{Prediction, ServeError, ServingPipeline};
+pub use spec::PipelineSpec;
+pub use train::{TrainOptions, TrainOutcome, TrainProgress, train};
+
+use crate::data::DataError;
+use crate::runtime::{LoadError, PluginError};
+use ferry_registry::RegistryError;
+
+/// Why a pipeline could not be trained, registered or served.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The pipeline file is wrong.
+    #[error("{0}")]
+    Spec(String),
+    /// The data could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A plugin could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A plugin failed or reported an error.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// The registry failed or refused.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A validator found problems in the data; the summary names them.
+    #[error("validation failed: {0}")]
+    Invalid(String),
+    /// What a lineage pins does not match what is stored: serving or registering it would
+    /// pair the model with other features than it was trained on.
+    #[error("lineage mismatch: {0}")]
+    Skew(String),
+    /// Anything else about the data or the plugins' outputs.
+    #[error("{0}")]
+    Other(String),
+}

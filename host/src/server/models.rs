@@ -1,0 +1,614 @@
+//! The model registry endpoints and online prediction.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ferry_registry::{ModelVersion, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{Caller, caller, may_read};
+use super::{AppState, error::ApiError, request_id};
+use crate::data::{FieldProblem, batch_to_columns, batch_to_rows, columns_to_batch, rows_to_batch};
+use crate::pipeline::card::model_card;
+use crate::pipeline::lineage::Lineage;
+use crate::pipeline::train::register_version;
+use crate::pipeline::{PipelineError, ServeError, ServingPipeline};
+use crate::runtime::LoadOptions;
+
+/// Loaded versions, by model name and version number.
+#[derive(Default)]
+pub struct Served {
+    loaded: RwLock<HashMap<(String, i64), Arc<ServingPipeline>>>,
+    loading: tokio::sync::Mutex<()>,
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Skew(m) => Self::new(StatusCode::CONFLICT, "lineage_mismatch", m),
+            PipelineError::Registry(r) => r.into(),
+            PipelineError::Spec(m) | PipelineError::Invalid(m) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)
+            }
+            other => {
+                tracing::error!(error = %other, "pipeline failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "pipeline_failed",
+                    other.to_string(),
+                )
+            }
+        }
+    }
+}
+
+fn with_request_id(mut response: Response, id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+/// Runs a change that needs `role`, answers with its result, and audits it (refusals too).
+async fn audited(
+    state: &AppState,
+    headers: &HeaderMap,
+    role: Role,
+    action: &str,
+    object: &str,
+    success: StatusCode,
+    change: impl AsyncFnOnce(&Caller) -> Result<(Value, String), ApiError>,
+) -> Response {
+    let id = request_id();
+    let who = caller(state, headers).await;
+    let actor = who
+        .as_ref()
+        .map(Caller::actor)
+        .unwrap_or_else(|_| "invalid-token".into());
+    let result = async {
+        let who = who?;
+        who.require(role)?;
+        change(&who).await
+    }
+    .await;
+    let (outcome, detail) = match &result {
+        Ok((_, d)) => ("ok", d.clone()),
+        Err(e) => ("denied", e.message.clone()),
+    };
+    if let Err(e) = state
+        .registry
+        .audit(&actor, action, object, outcome, &id, &detail)
+        .await
+    {
+        tracing::error!(error = %e, "could not write the audit log");
+    }
+    let response = match result {
+        Ok((v, _)) => (success, Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    };
+    with_request_id(response, &id)
+}
+
+fn version_json(v: &ModelVersion) -> Value {
+    let mut value = serde_json::to_value(v).unwrap_or_default();
+    if let Some(l) = &v.lineage
+        && let Ok(parsed) = serde_json::from_str::<Value>(l)
+    {
+        value["lineage"] = parsed;
+    }
+    value
+}
+
+fn version_number(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request(format!("{text:?} is not a version number")))
+}
+
+/// Query of `GET /v1/models`.
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /v1/models?q=`: registered models whose name contains `q`.
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    Ok(Json(state.registry.registered_models(&p.q).await?).into_response())
+}
+
+/// Body of `POST /v1/models`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    tags: HashMap<String, String>,
+}
+
+/// `POST /v1/models`: creates a registered model (publisher).
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let object = match &body {
+        Ok(b) => format!("model:{}", b.name),
+        Err(_) => "model:?".into(),
+    };
+    audited(
+        &state,
+        &headers,
+        Role::Publisher,
+        "model.create",
+        &object,
+        StatusCode::CREATED,
+        async |_| {
+            let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+            let mut tags: Vec<(String, String)> = b.tags.into_iter().collect();
+            tags.sort();
+            let m = state
+                .registry
+                .create_registered_model(&b.name, &b.description, &tags)
+                .await?;
+            Ok((serde_json::to_value(m).unwrap_or_default(), String::new()))
+        },
+    )
+    .await
+}
+
+/// `GET /v1/models/{name}`: a model with its versions.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let m = state.registry.registered_model(&name).await?;
+    let versions: Vec<Value> = state
+        .registry
+        .model_versions(&name)
+        .await?
+        .iter()
+        .map(version_json)
+        .collect();
+    let mut v = serde_json::to_value(m).unwrap_or_default();
+    v["versions"] = Value::Array(versions);
+    Ok(Json(v).into_response())
+}
+
+/// Body of `PATCH /v1/models/{name}` and `PATCH /v1/models/{name}/versions/{version}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    description: Option<String>,
+    #[serde(default)]
+    tags: HashMap<String, String>,
+}
+
+/// `PATCH /v1/models/{name}`: description and tags (publisher).
+pub async fn patch_model(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Json<PatchBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    audited(
+        &state,
+        &headers,
+        Role::Publisher,
+        "model.update",
+        &format!("model:{name}"),
+        StatusCode::OK,
+        async |_| {
+            let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+            if let Some(d) = &b.description {
+                state.registry.set_model_description(&name, d).await?;
+            }
+            for (k, v) in &b.tags {
+                state.registry.set_model_tag(&name, k, v).await?;
+            }
+            let m = state.registry.registered_model(&name).await?;
+            Ok((serde_json::to_value(m).unwrap_or_default(), String::new()))
+        },
+    )
+    .await
+}
+
+/// `GET /v1/models/{name}/versions`.
+pub async fn versions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    state.registry.registered_model(&name).await?;
+    let versions: Vec<Value> = state
+        .registry
+        .model_versions(&name)
+        .await?
+        .iter()
+        .map(version_json)
+        .collect();
+    Ok(Json(versions).into_response())
+}
+
+/// Body of `POST /v1/models/{name}/versions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    lineage: Value,
+    #[serde(default)]
+    description: String,
+}
+
+/// `POST /v1/models/{name}/versions`: registers a version from a lineage, after checking every
+/// digest it pins (publisher). A lineage that does not match what is stored gets a 409.
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Json<RegisterBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    audited(
+        &state,
+        &headers,
+        Role::Publisher,
+        "model.register",
+        &format!("model:{name}"),
+        StatusCode::CREATED,
+        async |who| {
+            let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+            let lineage = Lineage::parse(&b.lineage.to_string()).map_err(|m| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_lineage", m)
+            })?;
+            let mv = register_version(
+                &state.registry,
+                &name,
+                "",
+                &lineage,
+                &who.actor(),
+                &b.description,
+            )
+            .await?;
+            let detail = format!("version {}", mv.version);
+            Ok((version_json(&mv), detail))
+        },
+    )
+    .await
+}
+
+/// `GET /v1/models/{name}/versions/{reference}`: a version by number, alias, stage or `latest`.
+pub async fn version(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, reference)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    Ok(Json(version_json(
+        &state
+            .registry
+            .resolve_model_version(&name, &reference)
+            .await?,
+    ))
+    .into_response())
+}
+
+/// `PATCH /v1/models/{name}/versions/{version}`: description and tags (publisher).
+pub async fn patch_version(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, version)): Path<(String, String)>,
+    body: Result<Json<PatchBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    audited(
+        &state,
+        &headers,
+        Role::Publisher,
+        "model.version.update",
+        &format!("model:{name}/{version}"),
+        StatusCode::OK,
+        async |_| {
+            let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+            let v = version_number(&version)?;
+            if let Some(d) = &b.description {
+                state.registry.set_version_description(&name, v, d).await?;
+            }
+            for (k, val) in &b.tags {
+                state.registry.set_version_tag(&name, v, k, val).await?;
+            }
+            Ok((
+                version_json(&state.registry.model_version(&name, v).await?),
+                String::new(),
+            ))
+        },
+    )
+    .await
+}
+
+/// `GET /v1/models/{name}/versions/{reference}/card`: the model card (Markdown).
+pub async fn card(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, reference)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let v = state
+        .registry
+        .resolve_model_version(&name, &reference)
+        .await?;
+    let lineage = v.lineage.as_deref().and_then(|l| Lineage::parse(l).ok());
+    let m = state.registry.registered_model(&name).await?;
+    let text = model_card(&m, &v, lineage.as_ref());
+    Ok((
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}
+
+/// Body of `POST /v1/models/{name}/versions/{version}/stage`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageBody {
+    stage: String,
+    #[serde(default)]
+    archive_existing: bool,
+}
+
+/// `POST /v1/models/{name}/versions/{version}/stage` (deployer).
+pub async fn stage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, version)): Path<(String, String)>,
+    body: Result<Json<StageBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    audited(
+        &state,
+        &headers,
+        Role::Deployer,
+        "model.stage",
+        &format!("model:{name}/{version}"),
+        StatusCode::OK,
+        async |_| {
+            let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+            let v = state
+                .registry
+                .transition_model_stage(
+                    &name,
+                    version_number(&version)?,
+                    &b.stage,
+                    b.archive_existing,
+                )
+                .await?;
+            let detail = v.stage.clone();
+            Ok((version_json(&v), detail))
+        },
+    )
+    .await
+}
+
+/// Body of `PUT /v1/models/{name}/aliases/{alias}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasBody {
+    version: i64,
+}
+
+/// `PUT /v1/models/{name}/aliases/{alias}` (deployer).
+pub async fn set_alias(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, alias)): Path<(String, String)>,
+    body: Result<Json<AliasBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    audited(
+        &state,
+        &headers,
+        Role::Deployer,
+        "model.alias.set",
+        &format!("model:{name}@{alias}"),
+        StatusCode::OK,
+        async |_| {
+            let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+            state
+                .registry
+                .set_model_alias(&name, &alias, b.version)
+                .await?;
+            Ok((
+                json!({"name": name, "alias": alias, "version": b.version}),
+                format!("version {}", b.version),
+            ))
+        },
+    )
+    .await
+}
+
+/// `DELETE /v1/models/{name}/aliases/{alias}` (deployer).
+pub async fn delete_alias(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, alias)): Path<(String, String)>,
+) -> Response {
+    audited(
+        &state,
+        &headers,
+        Role::Deployer,
+        "model.alias.delete",
+        &format!("model:{name}@{alias}"),
+        StatusCode::OK,
+        async |_| {
+            state.registry.delete_model_alias(&name, &alias).await?;
+            Ok((
+                json!({"name": name, "alias": alias, "deleted": true}),
+                String::new(),
+            ))
+        },
+    )
+    .await
+}
+
+impl Served {
+    /// The loaded pipeline of a version, loading (and checking) it on first use.
+    pub async fn get(
+        &self,
+        state: &AppState,
+        name: &str,
+        number: i64,
+    ) -> Result<Arc<ServingPipeline>, ApiError> {
+        let key = (name.to_string(), number);
+        if let Some(p) = self.loaded.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(p);
+        }
+        let _guard = self.loading.lock().await;
+        if let Some(p) = self.loaded.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(p);
+        }
+        let version = state.registry.model_version(name, number).await?;
+        let text = version.lineage.as_deref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_lineage",
+                format!(
+                    "version {} of {} has no Ferry lineage to serve from",
+                    version.version, version.name
+                ),
+            )
+        })?;
+        let lineage = Lineage::parse(text)
+            .map_err(|m| ApiError::new(StatusCode::CONFLICT, "lineage_mismatch", m))?;
+        let pipeline = ServingPipeline::load(&state.runtime, &state.registry, lineage, &LoadOptions::default())
+            .await
+            .map_err(|e| {
+                tracing::warn!(model = %version.name, version = version.version, error = %e, "refused to serve");
+                ApiError::from(e)
+            })?;
+        let pipeline = Arc::new(pipeline);
+        if let Ok(mut m) = self.loaded.write() {
+            m.insert(key, pipeline.clone());
+        }
+        Ok(pipeline)
+    }
+}
+
+/// Query of the predict endpoint.
+#[derive(Debug, Deserialize)]
+pub struct PredictParams {
+    #[serde(default)]
+    features: bool,
+}
+
+fn problems_response(code: &'static str, message: String, details: Value) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"error": {"code": code, "message": message, "fields": details}})),
+    )
+        .into_response()
+}
+
+fn field_problems(problems: &[FieldProblem]) -> Response {
+    let message = problems
+        .iter()
+        .take(20)
+        .map(|p| match p.row {
+            Some(r) => format!("`{}` (row {r}): {}", p.field, p.problem),
+            None => format!("`{}`: {}", p.field, p.problem),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    problems_response(
+        "invalid_input",
+        message,
+        serde_json::to_value(problems).unwrap_or_default(),
+    )
+}
+
+/// `POST /v1/models/{name}/{reference}/predict`: rows (`{"rows": [{...}]}`, also
+/// `dataframe_records` or `instances`) or columns (`{"columns": {"col": [...]}}`, also
+/// `inputs`), answered with the predictions, the version that answered and a request id.
+pub async fn predict(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, reference)): Path<(String, String)>,
+    Query(params): Query<PredictParams>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let id = request_id();
+    let response = async {
+        may_read(&state, &caller(&state, &headers).await?)?;
+        let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let number = state.registry.resolve_version_number(&name, &reference).await?;
+        let pipeline = state.served.get(&state, &name, number).await?;
+        let label = pipeline.lineage().label.clone();
+        let ignore = [label.as_str()];
+        let obj = body.as_object().ok_or_else(|| ApiError::bad_request("the body must be a JSON object with `rows` or `columns`"))?;
+        let rows = ["rows", "dataframe_records", "instances"].iter().find_map(|k| obj.get(*k));
+        let cols = ["columns", "inputs"].iter().find_map(|k| obj.get(*k));
+        let (batch, as_rows) = match (rows, cols) {
+            (Some(Value::Array(r)), None) => (rows_to_batch(r, pipeline.input_schema(), &ignore), true),
+            (None, Some(Value::Object(c))) => (columns_to_batch(c, pipeline.input_schema(), &ignore), false),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "send either `rows` (an array of objects) or `columns` (an object of arrays)",
+                ));
+            }
+        };
+        let batch = match batch {
+            Ok(b) => b,
+            Err(problems) => return Ok(field_problems(&problems)),
+        };
+        if batch.num_rows == 0 {
+            return Err(ApiError::bad_request("no rows to predict"));
+        }
+        let prediction = match pipeline.predict(&batch).await {
+            Ok(p) => p,
+            Err(ServeError::Input(problems)) => return Ok(field_problems(&problems)),
+            Err(ServeError::Rejected(v)) => {
+                return Ok(problems_response("rejected", ServeError::Rejected(v.clone()).to_string(), serde_json::to_value(v).unwrap_or_default()));
+            }
+            Err(e) if e.is_bad_request() => {
+                let detail = match &e {
+                    ServeError::Plugin(p) => match &*p.failure {
+                        crate::runtime::Failure::Guest(crate::runtime::GuestError::Input { column, row, message }) => {
+                            json!([{"field": column, "row": row, "problem": message}])
+                        }
+                        _ => json!([]),
+                    },
+                    _ => json!([]),
+                };
+                return Ok(problems_response("invalid_input", e.to_string(), detail));
+            }
+            Err(e) => {
+                tracing::error!(model = %name, error = %e, "prediction failed");
+                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "prediction_failed", e.to_string()));
+            }
+        };
+        let mut out = json!({
+            "model": name,
+            "version": number,
+            "request_id": id,
+            "predictions": if as_rows { Value::Array(batch_to_rows(&prediction.outputs)) } else { batch_to_columns(&prediction.outputs) },
+        });
+        if params.features {
+            out["features"] = if as_rows { Value::Array(batch_to_rows(&prediction.features)) } else { batch_to_columns(&prediction.features) };
+        }
+        Ok::<Response, ApiError>(Json(out).into_response())
+    }
+    .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    with_request_id(response, &id)
+}

@@ -1,0 +1,191 @@
+//! A `ferry serve` child process on a free port, and PostgreSQL databases of their own.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+/// A running `ferry serve`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub admin: String,
+    pub data: tempfile::TempDir,
+    pub cache: tempfile::TempDir,
+    pub database_url: Option<String>,
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), extra)
+    }
+
+    pub fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Self {
+        let cache = tempfile::tempdir().unwrap();
+        let mut child = Command::new(crate::ferry_bin())
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .env("FERRY_DATA_DIR", data.path())
+            .env("FERRY_CACHE_DIR", cache.path())
+            .env_remove("FERRY_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("ferry serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let admin = std::fs::read_to_string(data.path().join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let database_url = extra
+            .iter()
+            .position(|a| *a == "--database-url")
+            .map(|i| extra[i + 1].to_string());
+        Self {
+            child,
+            url,
+            admin,
+            data,
+            cache,
+            database_url,
+        }
+    }
+
+    /// Kills the server at once (SIGKILL) and hands back its data folder.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.data, tempfile::tempdir().unwrap())
+    }
+
+    /// Runs `ferry` against this server's data folder (for local admin commands).
+    pub fn ferry(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(crate::ferry_bin());
+        cmd.args(args)
+            .env("FERRY_DATA_DIR", self.data.path())
+            .env("FERRY_CACHE_DIR", self.cache.path())
+            .env_remove("FERRY_REGISTRY")
+            .env_remove("FERRY_TOKEN")
+            .env_remove("FERRY_DATABASE_URL");
+        if let Some(url) = &self.database_url {
+            cmd.env("FERRY_DATABASE_URL", url);
+        }
+        cmd.output().unwrap()
+    }
+
+    pub fn token(&self, name: &str, role: &str) -> String {
+        let o = self.ferry(&["token", "create", name, "--role", role]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    pub fn http() -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    }
+
+    pub async fn audit(&self) -> Vec<serde_json::Value> {
+        Self::http()
+            .get(format!("{}/v1/audit?limit=1000", self.url))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn plugin_count(&self) -> usize {
+        let found: Vec<serde_json::Value> = Self::http()
+            .get(format!("{}/v1/plugins", self.url))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        found.len()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A PostgreSQL database of its own for one test, dropped at the end.
+pub struct PgDatabase {
+    name: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> Self {
+        let name = format!(
+            "ferry_test_srv_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let o = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .output()
+            .expect("psql must be installed");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        Self { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
