@@ -40,7 +40,7 @@ pub enum ServeError {
     #[error("the input does not match the model's schema: {}", describe(.0))]
     Input(Vec<FieldProblem>),
     /// A pinned validator refused the request.
-    #[error("the input broke {} rule(s): {}", .0.len(), .0.iter().map(|v| format!("{}: {}", v.field.as_deref().unwrap_or("-"), v.problem)).collect::<Vec<_>>().join("; "))]
+    #[error("the input broke {} rule(s): {}{}", .0.len(), .0.iter().take(10).map(|v| format!("{}: {}", v.field.as_deref().unwrap_or("-"), v.problem)).collect::<Vec<_>>().join("; "), if .0.len() > 10 { "; …" } else { "" })]
     Rejected(Vec<RequestViolation>),
     /// A plugin failed or reported an error.
     #[error(transparent)]

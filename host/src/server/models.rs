@@ -502,6 +502,9 @@ impl Served {
     }
 }
 
+/// Problems listed in one 422 answer (the message says how many there were).
+const MAX_PROBLEMS: usize = 100;
+
 /// Query of the predict endpoint.
 #[derive(Debug, Deserialize)]
 pub struct PredictParams {
@@ -518,19 +521,23 @@ fn problems_response(code: &'static str, message: String, details: Value) -> Res
 }
 
 fn field_problems(problems: &[FieldProblem]) -> Response {
-    let message = problems
+    let mut message = problems
         .iter()
-        .take(20)
+        .take(10)
         .map(|p| match p.row {
             Some(r) => format!("`{}` (row {r}): {}", p.field, p.problem),
             None => format!("`{}`: {}", p.field, p.problem),
         })
         .collect::<Vec<_>>()
         .join("; ");
+    if problems.len() > 10 {
+        message.push_str(&format!("; … {} problems in all", problems.len()));
+    }
+    let shown = &problems[..problems.len().min(MAX_PROBLEMS)];
     problems_response(
         "invalid_input",
         message,
-        serde_json::to_value(problems).unwrap_or_default(),
+        serde_json::to_value(shown).unwrap_or_default(),
     )
 }
 
@@ -575,7 +582,9 @@ pub async fn predict(
             Ok(p) => p,
             Err(ServeError::Input(problems)) => return Ok(field_problems(&problems)),
             Err(ServeError::Rejected(v)) => {
-                return Ok(problems_response("rejected", ServeError::Rejected(v.clone()).to_string(), serde_json::to_value(v).unwrap_or_default()));
+                let shown: Vec<_> = v.iter().take(MAX_PROBLEMS).cloned().collect();
+                let message = ServeError::Rejected(v).to_string();
+                return Ok(problems_response("rejected", message, serde_json::to_value(shown).unwrap_or_default()));
             }
             Err(e) if e.is_bad_request() => {
                 let detail = match &e {
