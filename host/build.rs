@@ -9,6 +9,8 @@ fn main() {
         .parent()
         .expect("the host crate lives in the workspace")
         .to_path_buf();
+    // The folder itself too, so that adding or removing a plugin rebuilds the list.
+    println!("cargo:rerun-if-changed={}", root.join("plugins").display());
     let crates = ferry_sdk_build::crates_in(&root.join("plugins"));
     let built = ferry_sdk_build::build(&crates, &[&root.join("sdk/rust"), &root.join("wit")]);
 

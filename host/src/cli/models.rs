@@ -364,11 +364,37 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             let mut inst = ModelInstance::new(&adapter).await?;
             let handle = inst.load(&bytes, &load_config).await?;
             let info = inst.describe(handle).await?;
-            let features = if features.is_empty() {
+            let features: Vec<String> = if features.is_empty() {
                 info.inputs.iter().map(|f| f.name.clone()).collect()
             } else {
                 features
             };
+            if !info.inputs.is_empty() && info.inputs.len() != features.len() {
+                return Err(anyhow::anyhow!(
+                    "--features names {} columns but the model reads {}",
+                    features.len(),
+                    info.inputs.len()
+                )
+                .into());
+            }
+            let available: Vec<&str> = lineage
+                .input_schema
+                .iter()
+                .map(|f| f.name.as_str())
+                .chain(
+                    lineage
+                        .transforms
+                        .iter()
+                        .flat_map(|t| t.writes.iter().map(|f| f.name.as_str())),
+                )
+                .collect();
+            if let Some(missing) = features.iter().find(|f| !available.contains(&f.as_str())) {
+                return Err(anyhow::anyhow!(
+                    "feature `{missing}` is not computed by run {run}'s pipeline; it has {}",
+                    available.join(", ")
+                )
+                .into());
+            }
             let stored = r
                 .log_artifact(
                     &run,

@@ -59,6 +59,8 @@ pub struct DataSpec {
     pub format: Option<String>,
     /// The column to predict.
     pub label: String,
+    /// The input columns to use (default: every column but the label); the rest are dropped.
+    pub columns: Option<Vec<String>>,
 }
 
 /// How to split the rows.

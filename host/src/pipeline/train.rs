@@ -194,7 +194,16 @@ pub async fn train(
     let data_digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
     drop(bytes);
     let format = Format::of(&path, spec.data.format.as_deref())?;
-    let data = read_table(&path, format)?;
+    let mut data = read_table(&path, format)?;
+    if let Some(columns) = &spec.data.columns {
+        let mut keep = columns.clone();
+        if !keep.contains(&spec.data.label) {
+            keep.push(spec.data.label.clone());
+        }
+        data = select(&data, &keep).map_err(|e| {
+            PipelineError::Spec(format!("data.columns: {} has {e}", path.display()))
+        })?;
+    }
     let rows = data.num_rows as usize;
     let label = spec.data.label.clone();
     let label_col = data
