@@ -133,3 +133,174 @@ impl Registry {
         self.blobs().get(&info.digest).await
     }
 }
+
+/// Where a path of the artifact store points: a run's file, or a file of its own.
+enum Location<'a> {
+    Run { run: &'a str, path: String },
+    Other,
+}
+
+/// `EXPERIMENT/RUN/artifacts/PATH` names a run's file; any other path stands alone.
+fn locate(path: &str) -> Location<'_> {
+    let parts: Vec<&str> = path.splitn(4, '/').collect();
+    if parts.len() >= 3
+        && parts[0].bytes().all(|b| b.is_ascii_digit())
+        && parts[1].len() == 32
+        && parts[1].bytes().all(|b| b.is_ascii_hexdigit())
+        && parts[2] == "artifacts"
+    {
+        Location::Run {
+            run: parts[1],
+            path: parts.get(3).copied().unwrap_or("").to_string(),
+        }
+    } else {
+        Location::Other
+    }
+}
+
+/// One entry of an artifact folder listing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DirEntry {
+    /// The path relative to the listed folder's root (as MLflow lists it: the folder's path
+    /// inside the run or model, then the name).
+    pub path: String,
+    /// Whether it is a folder.
+    pub is_dir: bool,
+    /// The file's size.
+    pub size: Option<i64>,
+}
+
+impl Registry {
+    /// Records a blob under a path of the artifact store (`EXPERIMENT/RUN/artifacts/…` paths
+    /// become the run's files, seen by `ferry runs show`).
+    pub async fn put_artifact_file(
+        &self,
+        path: &str,
+        digest: &str,
+        size: i64,
+    ) -> Result<ArtifactInfo, RegistryError> {
+        check_artifact_path(path)?;
+        match locate(path) {
+            Location::Run { run, path: inner } => {
+                self.record_artifact(run, &inner, digest, size).await
+            }
+            Location::Other => {
+                if !self.blobs().contains(digest).await? {
+                    return Err(RegistryError::NotFound(format!("blob {digest}")));
+                }
+                sqlx::query("INSERT INTO artifact_files (path, digest, size, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (path) DO UPDATE SET digest = excluded.digest, size = excluded.size, created_at = excluded.created_at")
+                    .bind(path)
+                    .bind(digest)
+                    .bind(size)
+                    .bind(now_ms())
+                    .execute(self.db().pool())
+                    .await?;
+                Ok(ArtifactInfo {
+                    path: path.to_string(),
+                    digest: digest.to_string(),
+                    size,
+                })
+            }
+        }
+    }
+
+    /// The file stored under a path of the artifact store.
+    pub async fn artifact_file(&self, path: &str) -> Result<ArtifactInfo, RegistryError> {
+        check_artifact_path(path)?;
+        match locate(path) {
+            Location::Run { run, path: inner } => self.artifact(run, &inner).await,
+            Location::Other => {
+                let row =
+                    sqlx::query("SELECT path, digest, size FROM artifact_files WHERE path = $1")
+                        .bind(path)
+                        .fetch_optional(self.db().pool())
+                        .await?
+                        .ok_or_else(|| RegistryError::NotFound(format!("artifact {path:?}")))?;
+                Ok(ArtifactInfo {
+                    path: row.try_get("path")?,
+                    digest: row.try_get("digest")?,
+                    size: row.try_get("size")?,
+                })
+            }
+        }
+    }
+
+    /// The files and folders directly inside a folder of the artifact store, by name.
+    pub async fn list_artifact_dir(&self, dir: &str) -> Result<Vec<DirEntry>, RegistryError> {
+        let dir = dir.trim_matches('/');
+        let (all, base): (Vec<(String, i64)>, String) = match locate(dir) {
+            Location::Run { run, path } => {
+                if self.run(run).await.is_err() {
+                    return Ok(Vec::new());
+                }
+                let files = self
+                    .artifacts(run, "")
+                    .await?
+                    .into_iter()
+                    .map(|a| (a.path, a.size))
+                    .collect();
+                (files, path)
+            }
+            Location::Other => {
+                let rows = sqlx::query("SELECT path, size FROM artifact_files ORDER BY path")
+                    .fetch_all(self.db().pool())
+                    .await?;
+                let files = rows
+                    .iter()
+                    .map(|r| Ok((r.try_get("path")?, r.try_get("size")?)))
+                    .collect::<Result<Vec<(String, i64)>, RegistryError>>()?;
+                (files, dir.to_string())
+            }
+        };
+        // For run files, the listed paths are relative to the run's artifact root; for other
+        // files, relative to the listed folder's first three parts (EXPERIMENT/models/ID).
+        let (strip, shown_prefix) = match locate(dir) {
+            Location::Run { .. } => (base.clone(), base.clone()),
+            Location::Other => {
+                let root: Vec<&str> = dir.splitn(5, '/').collect();
+                let root_len = root.len().min(4);
+                let model_root = root[..root_len].join("/");
+                let inner = dir
+                    .strip_prefix(&model_root)
+                    .unwrap_or("")
+                    .trim_start_matches('/');
+                (dir.to_string(), inner.to_string())
+            }
+        };
+        let mut out: Vec<DirEntry> = Vec::new();
+        for (p, size) in all {
+            let rest = if strip.is_empty() {
+                Some(p.as_str())
+            } else {
+                p.strip_prefix(&format!("{strip}/"))
+            };
+            let Some(rest) = rest else { continue };
+            let join = |name: &str| {
+                if shown_prefix.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{shown_prefix}/{name}")
+                }
+            };
+            match rest.split_once('/') {
+                Some((folder, _)) => {
+                    let path = join(folder);
+                    if !out.iter().any(|e| e.path == path) {
+                        out.push(DirEntry {
+                            path,
+                            is_dir: true,
+                            size: None,
+                        });
+                    }
+                }
+                None => out.push(DirEntry {
+                    path: join(rest),
+                    is_dir: false,
+                    size: Some(size),
+                }),
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+}

@@ -49,6 +49,38 @@ pub trait BlobStore: Send + Sync {
     fn get<'a>(&'a self, digest: &'a str) -> BoxFuture<'a, Result<Vec<u8>, RegistryError>>;
     /// Whether a blob is stored under `digest`.
     fn contains<'a>(&'a self, digest: &'a str) -> BoxFuture<'a, Result<bool, RegistryError>>;
+    /// A folder for writing large uploads to disk before [`BlobStore::adopt`] takes them, if
+    /// the store has one (on the same file system, so adopting is a rename).
+    fn staging_dir(&self) -> Option<PathBuf> {
+        None
+    }
+    /// Takes a complete, synced file whose bytes hash to `digest` and stores it under that
+    /// digest (the file is moved, or removed when the blob is already there).
+    fn adopt<'a>(
+        &'a self,
+        file: PathBuf,
+        digest: &'a str,
+    ) -> BoxFuture<'a, Result<(), RegistryError>> {
+        Box::pin(async move {
+            let bytes = tokio::fs::read(&file)
+                .await
+                .map_err(|e| RegistryError::io(&file, e))?;
+            let _ = tokio::fs::remove_file(&file).await;
+            let actual = self.put(&bytes).await?;
+            if actual != digest {
+                return Err(RegistryError::Corrupt {
+                    digest: digest.to_string(),
+                    actual,
+                });
+            }
+            Ok(())
+        })
+    }
+    /// The file holding a blob, for streaming it out, if the store keeps blobs in files.
+    fn file_of(&self, digest: &str) -> Option<PathBuf> {
+        let _ = digest;
+        None
+    }
 }
 
 /// Blobs in a folder: `sha256/ab/abcdef…`, written to a temporary file in the same folder
@@ -142,5 +174,37 @@ impl BlobStore for FsBlobStore {
 
     fn contains<'a>(&'a self, digest: &'a str) -> BoxFuture<'a, Result<bool, RegistryError>> {
         Box::pin(async move { Ok(self.path_of(digest)?.exists()) })
+    }
+
+    fn staging_dir(&self) -> Option<PathBuf> {
+        Some(self.root.join("tmp"))
+    }
+
+    fn adopt<'a>(
+        &'a self,
+        file: PathBuf,
+        digest: &'a str,
+    ) -> BoxFuture<'a, Result<(), RegistryError>> {
+        Box::pin(async move {
+            let path = self.path_of(digest)?;
+            let this = self.clone();
+            tokio::task::spawn_blocking(move || {
+                if path.exists() {
+                    let _ = std::fs::remove_file(&file);
+                    return Ok(());
+                }
+                let dir = path.parent().unwrap_or(&this.root).to_path_buf();
+                std::fs::create_dir_all(&dir).map_err(|e| RegistryError::io(&dir, e))?;
+                std::fs::rename(&file, &path).map_err(|e| RegistryError::io(&path, e))?;
+                sync_dir(&dir);
+                Ok(())
+            })
+            .await
+            .map_err(|e| RegistryError::Database(format!("blob task failed: {e}")))?
+        })
+    }
+
+    fn file_of(&self, digest: &str) -> Option<PathBuf> {
+        self.path_of(digest).ok().filter(|p| p.exists())
     }
 }

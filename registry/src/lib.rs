@@ -10,6 +10,7 @@ mod artifacts;
 mod blob;
 mod db;
 mod error;
+mod logged_models;
 mod models;
 mod plugins;
 mod search;
@@ -18,10 +19,11 @@ mod spec;
 mod tracking;
 
 pub use access::{AuditEntry, Principal, Role, TokenInfo};
-pub use artifacts::{ArtifactInfo, check_artifact_path};
+pub use artifacts::{ArtifactInfo, DirEntry, check_artifact_path};
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
 pub use db::{Backend, Db};
 pub use error::RegistryError;
+pub use logged_models::LoggedModel;
 pub use models::{
     ModelVersion, NewModelVersion, RegisteredModel, STAGES, check_alias, check_model_name,
     parse_stage,

@@ -240,7 +240,7 @@ impl Registry {
         let mut e = self.experiment_by_name(name).await?;
         let location = artifact_location
             .map(str::to_string)
-            .unwrap_or_else(|| format!("ferry-artifacts:/{}", e.id));
+            .unwrap_or_else(|| format!("mlflow-artifacts:/{}", e.id));
         sqlx::query("UPDATE experiments SET artifact_location = $1 WHERE id = $2")
             .bind(&location)
             .bind(experiment_id(&e.id)?)
@@ -472,13 +472,16 @@ impl Registry {
             } else {
                 (Some(m.value), 0i64)
             };
-            sqlx::query("INSERT INTO run_metrics (run_id, key, value, is_nan, step, timestamp) VALUES ($1, $2, $3, $4, $5, $6)")
+            // An identical point (key, value, step and timestamp) is kept once, as MLflow does;
+            // one statement, so that concurrent writers never upgrade a read lock.
+            sqlx::query("INSERT INTO run_metrics (run_id, key, value, is_nan, step, timestamp) SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM run_metrics WHERE run_id = $1 AND key = $2 AND step = $5 AND timestamp = $6 AND is_nan = $4 AND (is_nan = 1 OR value = $7))")
                 .bind(run)
                 .bind(m.key)
                 .bind(value)
                 .bind(nan)
                 .bind(m.step)
                 .bind(m.timestamp)
+                .bind(value.unwrap_or(0.0))
                 .execute(&mut *tx)
                 .await?;
         }

@@ -516,7 +516,7 @@ async fn experiments_runs_params_metrics_and_tags(t: &TestRegistry) {
     assert_eq!(default.name, "Default");
     let e = r.create_experiment("churn", None).await.unwrap();
     assert_ne!(e.id, "0");
-    assert_eq!(e.artifact_location, format!("ferry-artifacts:/{}", e.id));
+    assert_eq!(e.artifact_location, format!("mlflow-artifacts:/{}", e.id));
     assert!(matches!(
         r.create_experiment("churn", None).await.unwrap_err(),
         RegistryError::Conflict(_)

@@ -771,13 +771,17 @@ async fn file_sink_appends_json_lines() {
 }
 
 /// A one-shot HTTP server on loopback that answers `status` and returns the request it got.
-async fn one_request_server(status: u16) -> (u16, tokio::task::JoinHandle<Option<String>>) {
+async fn one_request_server(
+    status: u16,
+    wait_secs: u64,
+) -> (u16, tokio::task::JoinHandle<Option<String>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
         let accepted =
-            tokio::time::timeout(std::time::Duration::from_secs(5), listener.accept()).await;
+            tokio::time::timeout(std::time::Duration::from_secs(wait_secs), listener.accept())
+                .await;
         let (mut sock, _) = accepted.ok()?.ok()?;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -843,7 +847,7 @@ fn http_body(request: &str) -> String {
 
 #[tokio::test]
 async fn webhook_posts_to_allowed_hosts_only() {
-    let (port, server) = one_request_server(200).await;
+    let (port, server) = one_request_server(200, 60).await;
     let allowed = LoadOptions {
         grants: Grants {
             http_hosts: vec![format!("127.0.0.1:{port}")],
@@ -869,7 +873,8 @@ async fn webhook_posts_to_allowed_hosts_only() {
     assert_eq!(body["title"], "drift");
 
     // A host that is not on the allow-list is refused before any connection is made.
-    let (port2, server2) = one_request_server(200).await;
+    // The refusal has happened by the time this is awaited; a short wait is enough.
+    let (port2, server2) = one_request_server(200, 2).await;
     let config = format!(r#"{{"url":"http://127.0.0.1:{port2}/hook"}}"#);
     let e = AlertSinkInstance::new(&p)
         .await
@@ -890,7 +895,7 @@ async fn webhook_posts_to_allowed_hosts_only() {
     );
 
     // A server error is reported with its status.
-    let (port3, server3) = one_request_server(503).await;
+    let (port3, server3) = one_request_server(503, 60).await;
     let allowed = LoadOptions {
         grants: Grants {
             http_hosts: vec![format!("127.0.0.1:{port3}")],

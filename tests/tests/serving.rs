@@ -491,6 +491,16 @@ async fn the_model_registry_api_checks_roles_and_audits_changes() {
     .await;
     assert_eq!(s, 200);
 
+    let (_, openapi) = call(&server, "GET", "/openapi.json", None, Value::Null).await;
+    for p in [
+        "/v1/models",
+        "/v1/models/{name}/versions",
+        "/v1/models/{name}/{reference}/predict",
+        "/v1/models/{name}/aliases/{alias}",
+    ] {
+        assert!(openapi["paths"][p].is_object(), "{p} is not described");
+    }
+
     let audit = server.audit().await;
     let seen = |action: &str, outcome: &str| {
         audit

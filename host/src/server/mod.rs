@@ -3,6 +3,7 @@
 
 mod auth;
 mod error;
+mod mlflow;
 mod models;
 mod plugins;
 mod tracking;
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/openapi.json", get(plugins::openapi))
         .route("/docs", get(plugins::docs))
+        .merge(mlflow::routes())
         .fallback(plugins::not_found)
         .layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES + 1))
         .with_state(state)

@@ -509,10 +509,14 @@ pub async fn docs() -> Response {
 }
 
 /// Anything else: a JSON 404.
-pub async fn not_found() -> ApiError {
+pub async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return super::mlflow::not_found(method.as_str(), uri.path());
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
         "no such endpoint; see /openapi.json",
     )
+    .into_response()
 }

@@ -1,0 +1,207 @@
+//! The MLflow REST API (`/api/2.0/mlflow`, `/api/2.0/mlflow-artifacts`,
+//! `/api/3.0/mlflow/server-info`) over Ferry's own experiments, runs, artifacts and model
+//! registry, so the `mlflow` client works unchanged against `ferry serve`.
+
+mod artifacts;
+mod error;
+mod registry;
+mod tracking;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
+use axum::routing::{get, patch, post};
+use ferry_registry::Role;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::AppState;
+use super::auth::{Caller, caller, may_read};
+pub use error::{MlflowError, not_found};
+
+/// Largest artifact accepted in one upload (streamed to disk, never held in memory).
+pub const MAX_ARTIFACT_BYTES: usize = 8 << 30;
+
+/// The MLflow routes.
+pub fn routes() -> Router<AppState> {
+    let api = "/api/2.0/mlflow";
+    Router::new()
+        .route(
+            &format!("{api}/experiments/get-by-name"),
+            get(tracking::experiment_by_name),
+        )
+        .route(&format!("{api}/experiments/get"), get(tracking::experiment))
+        .route(
+            &format!("{api}/experiments/create"),
+            post(tracking::create_experiment),
+        )
+        .route(
+            &format!("{api}/experiments/search"),
+            get(tracking::search_experiments).post(tracking::search_experiments_post),
+        )
+        .route(&format!("{api}/runs/create"), post(tracking::create_run))
+        .route(&format!("{api}/runs/get"), get(tracking::get_run))
+        .route(&format!("{api}/runs/update"), post(tracking::update_run))
+        .route(
+            &format!("{api}/runs/log-parameter"),
+            post(tracking::log_param),
+        )
+        .route(
+            &format!("{api}/runs/log-metric"),
+            post(tracking::log_metric),
+        )
+        .route(&format!("{api}/runs/set-tag"), post(tracking::set_tag))
+        .route(&format!("{api}/runs/log-batch"), post(tracking::log_batch))
+        .route(&format!("{api}/runs/search"), post(tracking::search_runs))
+        .route(&format!("{api}/runs/outputs"), post(tracking::log_outputs))
+        .route(
+            &format!("{api}/runs/log-inputs"),
+            post(tracking::log_inputs),
+        )
+        .route(
+            &format!("{api}/metrics/get-history"),
+            get(tracking::metric_history),
+        )
+        .route(
+            &format!("{api}/logged-models"),
+            post(registry::create_logged_model),
+        )
+        .route(
+            &format!("{api}/logged-models/search"),
+            post(registry::search_logged_models),
+        )
+        .route(
+            &format!("{api}/logged-models/{{id}}"),
+            get(registry::get_logged_model).patch(registry::finalize_logged_model),
+        )
+        .route(
+            &format!("{api}/logged-models/{{id}}/tags"),
+            patch(registry::set_logged_model_tags),
+        )
+        .route(
+            &format!("{api}/registered-models/create"),
+            post(registry::create_registered_model),
+        )
+        .route(
+            &format!("{api}/registered-models/get"),
+            get(registry::get_registered_model),
+        )
+        .route(
+            &format!("{api}/registered-models/search"),
+            get(registry::search_registered_models),
+        )
+        .route(
+            &format!("{api}/registered-models/get-latest-versions"),
+            get(registry::latest_versions_get).post(registry::latest_versions_post),
+        )
+        .route(
+            &format!("{api}/registered-models/alias"),
+            get(registry::get_alias)
+                .post(registry::set_alias)
+                .delete(registry::delete_alias),
+        )
+        .route(
+            &format!("{api}/model-versions/create"),
+            post(registry::create_model_version),
+        )
+        .route(
+            &format!("{api}/model-versions/get"),
+            get(registry::get_model_version),
+        )
+        .route(
+            &format!("{api}/model-versions/transition-stage"),
+            post(registry::transition_stage),
+        )
+        .route(
+            &format!("{api}/model-versions/get-download-uri"),
+            get(registry::download_uri),
+        )
+        .route("/api/2.0/mlflow-artifacts/artifacts", get(artifacts::list))
+        .route(
+            "/api/2.0/mlflow-artifacts/artifacts/{*path}",
+            get(artifacts::download)
+                .put(artifacts::upload)
+                .layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES)),
+        )
+        .route("/api/3.0/mlflow/server-info", get(artifacts::server_info))
+}
+
+/// Parses a JSON body, answering MLflow's 400 when it is not what the endpoint takes.
+pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MlflowError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes)
+        .map_err(|e| MlflowError::invalid(format!("the request body is not valid: {e}")))
+}
+
+/// Checks that the caller may read.
+pub async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Caller, MlflowError> {
+    let who = caller(state, headers).await?;
+    may_read(state, &who)?;
+    Ok(who)
+}
+
+/// Runs a write that needs `role`, and audits it (refusals too).
+pub async fn write(
+    state: &AppState,
+    headers: &HeaderMap,
+    role: Role,
+    action: &str,
+    object: &str,
+    change: impl AsyncFnOnce(&Caller) -> Result<Value, MlflowError>,
+) -> Result<Value, MlflowError> {
+    let id = super::request_id();
+    let who = caller(state, headers).await;
+    let actor = who
+        .as_ref()
+        .map(Caller::actor)
+        .unwrap_or_else(|_| "invalid-token".into());
+    let result = async {
+        let who = who?;
+        who.require(role)?;
+        change(&who).await
+    }
+    .await;
+    let (outcome, detail) = match &result {
+        Ok(_) => ("ok", String::new()),
+        Err(e) => ("denied", e.message.clone()),
+    };
+    if let Err(e) = state
+        .registry
+        .audit(
+            &actor,
+            &format!("mlflow.{action}"),
+            object,
+            outcome,
+            &id,
+            &detail,
+        )
+        .await
+    {
+        tracing::error!(error = %e, "could not write the audit log");
+    }
+    result
+}
+
+/// `[{key, value}]` pairs as MLflow sends them.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct KeyValue {
+    /// The key.
+    pub key: String,
+    /// The value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Pairs as `[{key, value}]`.
+pub fn key_values(pairs: &[(String, String)]) -> Value {
+    Value::Array(
+        pairs
+            .iter()
+            .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+            .collect(),
+    )
+}

@@ -1,0 +1,626 @@
+//! MLflow's experiments, runs, params, metrics and tags.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use ferry_registry::{Experiment, Metric, MetricValue, Role, Run, RunFilter, RunOrder, RunStatus};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{KeyValue, MlflowError, body, key_values, reader, write};
+use crate::server::AppState;
+
+type Answer = Result<Json<Value>, MlflowError>;
+
+/// A float as MLflow's JSON spells it (NaN and infinities as strings).
+pub fn number(v: f64) -> Value {
+    if v.is_nan() {
+        json!("NaN")
+    } else if v.is_infinite() {
+        json!(if v > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        json!(v)
+    }
+}
+
+fn metric_json(m: &MetricValue) -> Value {
+    json!({"key": m.key, "value": number(m.value), "timestamp": m.timestamp, "step": m.step})
+}
+
+/// An experiment as MLflow returns it.
+pub fn experiment_json(e: &Experiment) -> Value {
+    json!({
+        "experiment_id": e.id, "name": e.name, "artifact_location": e.artifact_location,
+        "lifecycle_stage": e.lifecycle_stage, "creation_time": e.created_at,
+        "last_update_time": e.updated_at, "tags": key_values(&e.tags),
+    })
+}
+
+/// A run as MLflow returns it.
+pub fn run_json(r: &Run) -> Value {
+    let i = &r.info;
+    let mut info = json!({
+        "run_id": i.id, "run_uuid": i.id, "experiment_id": i.experiment_id, "run_name": i.name,
+        "user_id": i.user_id, "status": i.status.name(), "start_time": i.start_time,
+        "artifact_uri": i.artifact_uri, "lifecycle_stage": i.lifecycle_stage,
+    });
+    if let Some(end) = i.end_time {
+        info["end_time"] = json!(end);
+    }
+    json!({
+        "info": info,
+        "data": {
+            "metrics": r.metrics.iter().map(metric_json).collect::<Vec<_>>(),
+            "params": key_values(&r.params),
+            "tags": key_values(&r.tags),
+        },
+        "inputs": {},
+        "outputs": {},
+    })
+}
+
+/// A value that may come as a JSON number or a string ("0.5", "NaN").
+fn float_of(v: &Value, what: &str) -> Result<f64, MlflowError> {
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .ok_or_else(|| MlflowError::invalid(format!("{what}: not a number"))),
+        Value::String(s) => match s.as_str() {
+            "NaN" => Ok(f64::NAN),
+            "Infinity" => Ok(f64::INFINITY),
+            "-Infinity" => Ok(f64::NEG_INFINITY),
+            other => other
+                .parse()
+                .map_err(|_| MlflowError::invalid(format!("{what}: {other:?} is not a number"))),
+        },
+        _ => Err(MlflowError::invalid(format!(
+            "{what}: missing or not a number"
+        ))),
+    }
+}
+
+fn int_of(v: Option<&Value>, default: i64) -> Result<i64, MlflowError> {
+    match v {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| MlflowError::invalid(format!("{n} is not an integer"))),
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| MlflowError::invalid(format!("{s:?} is not an integer"))),
+        Some(other) => Err(MlflowError::invalid(format!("{other} is not an integer"))),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Query with an experiment's name.
+#[derive(Debug, Deserialize)]
+pub struct ByName {
+    experiment_name: Option<String>,
+}
+
+/// `GET experiments/get-by-name`.
+pub async fn experiment_by_name(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ByName>,
+) -> Answer {
+    reader(&s, &headers).await?;
+    let name = q
+        .experiment_name
+        .ok_or_else(|| MlflowError::invalid("experiment_name is required"))?;
+    let e = s.registry.experiment_by_name(&name).await?;
+    Ok(Json(json!({"experiment": experiment_json(&e)})))
+}
+
+/// Query with an experiment's id.
+#[derive(Debug, Deserialize)]
+pub struct ById {
+    experiment_id: Option<String>,
+}
+
+/// `GET experiments/get`.
+pub async fn experiment(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ById>,
+) -> Answer {
+    reader(&s, &headers).await?;
+    let id = q
+        .experiment_id
+        .ok_or_else(|| MlflowError::invalid("experiment_id is required"))?;
+    let e = s.registry.experiment(&id).await?;
+    Ok(Json(json!({"experiment": experiment_json(&e)})))
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateExperiment {
+    name: Option<String>,
+    artifact_location: Option<String>,
+    #[serde(default)]
+    tags: Vec<KeyValue>,
+}
+
+/// `POST experiments/create`.
+pub async fn create_experiment(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Answer {
+    let b: CreateExperiment = body(&raw)?;
+    let name = b.name.clone().unwrap_or_default();
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "experiments.create",
+        &format!("experiment:{name}"),
+        async |_| {
+            let name = b
+                .name
+                .ok_or_else(|| MlflowError::invalid("name is required"))?;
+            if b.artifact_location
+                .as_deref()
+                .is_some_and(|l| !l.is_empty())
+            {
+                return Err(MlflowError::invalid(
+                    "artifact_location: Ferry keeps artifacts in its blob store; leave it out",
+                ));
+            }
+            let e = s.registry.create_experiment(&name, None).await?;
+            for t in &b.tags {
+                s.registry
+                    .set_experiment_tag(&e.id, &t.key, &t.value)
+                    .await?;
+            }
+            Ok(json!({"experiment_id": e.id}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+async fn all_experiments(s: &AppState) -> Result<Value, MlflowError> {
+    let list: Vec<Value> = s
+        .registry
+        .experiments()
+        .await?
+        .iter()
+        .map(experiment_json)
+        .collect();
+    Ok(json!({"experiments": list}))
+}
+
+/// `GET experiments/search`.
+pub async fn search_experiments(State(s): State<AppState>, headers: HeaderMap) -> Answer {
+    reader(&s, &headers).await?;
+    Ok(Json(all_experiments(&s).await?))
+}
+
+/// `POST experiments/search`.
+pub async fn search_experiments_post(State(s): State<AppState>, headers: HeaderMap) -> Answer {
+    reader(&s, &headers).await?;
+    Ok(Json(all_experiments(&s).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateRun {
+    experiment_id: Option<String>,
+    user_id: Option<String>,
+    start_time: Option<Value>,
+    run_name: Option<String>,
+    #[serde(default)]
+    tags: Vec<KeyValue>,
+}
+
+/// `POST runs/create`.
+pub async fn create_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    let b: CreateRun = body(&raw)?;
+    let exp = b.experiment_id.clone().unwrap_or_else(|| "0".into());
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "runs.create",
+        &format!("experiment:{exp}"),
+        async |who| {
+            let name = b.run_name.clone().or_else(|| {
+                b.tags
+                    .iter()
+                    .find(|t| t.key == "mlflow.runName")
+                    .map(|t| t.value.clone())
+            });
+            let user = b
+                .user_id
+                .clone()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| who.actor());
+            let start = match &b.start_time {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(int_of(Some(v), 0)?),
+            };
+            let info = s
+                .registry
+                .create_run(&exp, name.as_deref(), &user, start)
+                .await?;
+            for t in &b.tags {
+                s.registry.set_run_tag(&info.id, &t.key, &t.value).await?;
+            }
+            s.registry
+                .set_run_tag(&info.id, "mlflow.runName", &info.name)
+                .await?;
+            Ok(json!({"run": run_json(&s.registry.run(&info.id).await?)}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+/// Query naming a run (MLflow sends both spellings).
+#[derive(Debug, Deserialize)]
+pub struct RunQuery {
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+}
+
+fn run_id(a: &Option<String>, b: &Option<String>) -> Result<String, MlflowError> {
+    a.clone()
+        .or_else(|| b.clone())
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| MlflowError::invalid("run_id is required"))
+}
+
+/// `GET runs/get`.
+pub async fn get_run(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<RunQuery>,
+) -> Answer {
+    reader(&s, &headers).await?;
+    let id = run_id(&q.run_id, &q.run_uuid)?;
+    Ok(Json(json!({"run": run_json(&s.registry.run(&id).await?)})))
+}
+
+#[derive(Debug, Deserialize)]
+struct UpdateRun {
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+    status: Option<String>,
+    end_time: Option<Value>,
+    run_name: Option<String>,
+}
+
+/// `POST runs/update`.
+pub async fn update_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    let b: UpdateRun = body(&raw)?;
+    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "runs.update",
+        &format!("run:{id}"),
+        async |_| {
+            let status = b.status.as_deref().map(RunStatus::parse).transpose()?;
+            let end = match &b.end_time {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(int_of(Some(v), 0)?),
+            };
+            let info = s
+                .registry
+                .update_run(&id, status, end, b.run_name.as_deref())
+                .await?;
+            if let Some(name) = &b.run_name {
+                s.registry.set_run_tag(&id, "mlflow.runName", name).await?;
+            }
+            let run = s.registry.run(&info.id).await?;
+            Ok(json!({"run_info": run_json(&run)["info"]}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogParam {
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+    key: String,
+    value: Value,
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `POST runs/log-parameter`.
+pub async fn log_param(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    let b: LogParam = body(&raw)?;
+    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "runs.log-parameter",
+        &format!("run:{id}"),
+        async |_| {
+            s.registry
+                .log_param(&id, &b.key, &text_of(&b.value))
+                .await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogMetric {
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+    key: String,
+    value: Value,
+    timestamp: Option<Value>,
+    step: Option<Value>,
+}
+
+/// `POST runs/log-metric`.
+pub async fn log_metric(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    let b: LogMetric = body(&raw)?;
+    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "runs.log-metric",
+        &format!("run:{id}"),
+        async |_| {
+            let m = Metric {
+                key: &b.key,
+                value: float_of(&b.value, &b.key)?,
+                step: int_of(b.step.as_ref(), 0)?,
+                timestamp: int_of(b.timestamp.as_ref(), now_ms())?,
+            };
+            s.registry.log_metric(&id, m).await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct SetTag {
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// `POST runs/set-tag`.
+pub async fn set_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    let b: SetTag = body(&raw)?;
+    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "runs.set-tag",
+        &format!("run:{id}"),
+        async |_| {
+            s.registry.set_run_tag(&id, &b.key, &b.value).await?;
+            if b.key == "mlflow.runName" {
+                s.registry
+                    .update_run(&id, None, None, Some(&b.value))
+                    .await?;
+            }
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchMetric {
+    key: String,
+    value: Value,
+    timestamp: Option<Value>,
+    step: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LogBatch {
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+    #[serde(default)]
+    metrics: Vec<BatchMetric>,
+    #[serde(default)]
+    params: Vec<KeyValue>,
+    #[serde(default)]
+    tags: Vec<KeyValue>,
+}
+
+/// `POST runs/log-batch`.
+pub async fn log_batch(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    let b: LogBatch = body(&raw)?;
+    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "runs.log-batch",
+        &format!("run:{id}"),
+        async |_| {
+            if b.metrics.len() > 1000 || b.params.len() > 100 || b.tags.len() > 100 {
+                return Err(MlflowError::invalid(
+                    "a batch holds at most 1000 metrics, 100 params and 100 tags",
+                ));
+            }
+            for p in &b.params {
+                s.registry.log_param(&id, &p.key, &p.value).await?;
+            }
+            let now = now_ms();
+            let values = b
+                .metrics
+                .iter()
+                .map(|m| {
+                    Ok((
+                        float_of(&m.value, &m.key)?,
+                        int_of(m.step.as_ref(), 0)?,
+                        int_of(m.timestamp.as_ref(), now)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, MlflowError>>()?;
+            let metrics: Vec<Metric<'_>> = b
+                .metrics
+                .iter()
+                .zip(&values)
+                .map(|(m, (value, step, timestamp))| Metric {
+                    key: &m.key,
+                    value: *value,
+                    step: *step,
+                    timestamp: *timestamp,
+                })
+                .collect();
+            if !metrics.is_empty() {
+                s.registry.log_metrics(&id, &metrics).await?;
+            }
+            for t in &b.tags {
+                s.registry.set_run_tag(&id, &t.key, &t.value).await?;
+            }
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchRuns {
+    #[serde(default)]
+    experiment_ids: Vec<String>,
+    #[serde(default)]
+    filter: String,
+    max_results: Option<i64>,
+    #[serde(default)]
+    order_by: Vec<String>,
+    run_view_type: Option<String>,
+}
+
+/// `POST runs/search`.
+pub async fn search_runs(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    reader(&s, &headers).await?;
+    let b: SearchRuns = body(&raw)?;
+    let filter = RunFilter::parse(&b.filter)?;
+    let order = b
+        .order_by
+        .iter()
+        .map(|o| RunOrder::parse(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let max = b.max_results.unwrap_or(1000).clamp(1, 50_000) as usize;
+    if b.run_view_type
+        .as_deref()
+        .is_some_and(|v| v == "DELETED_ONLY")
+    {
+        return Ok(Json(json!({"runs": []})));
+    }
+    let runs = s
+        .registry
+        .search_runs(&b.experiment_ids, &filter, &order, max)
+        .await?;
+    Ok(Json(
+        json!({"runs": runs.iter().map(run_json).collect::<Vec<_>>()}),
+    ))
+}
+
+/// `POST runs/outputs`: which logged models a run produced (kept as a run tag).
+pub async fn log_outputs(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    let b: Value = body(&raw)?;
+    let id = b["run_id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| MlflowError::invalid("run_id is required"))?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "runs.outputs",
+        &format!("run:{id}"),
+        async |_| {
+            let models: Vec<String> = b["models"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|m| m["model_id"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            s.registry.run(&id).await?;
+            if !models.is_empty() {
+                s.registry
+                    .set_run_tag(&id, "ferry.logged_models", &models.join(","))
+                    .await?;
+            }
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+/// `POST runs/log-inputs`: datasets are accepted and not kept yet.
+pub async fn log_inputs(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    let b: Value = body(&raw)?;
+    let id = b["run_id"].as_str().unwrap_or("").to_string();
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "runs.log-inputs",
+        &format!("run:{id}"),
+        async |_| {
+            s.registry.run(&id).await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+/// Query of `metrics/get-history`.
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+    metric_key: Option<String>,
+}
+
+/// `GET metrics/get-history`.
+pub async fn metric_history(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HistoryQuery>,
+) -> Answer {
+    reader(&s, &headers).await?;
+    let id = run_id(&q.run_id, &q.run_uuid)?;
+    let key = q
+        .metric_key
+        .ok_or_else(|| MlflowError::invalid("metric_key is required"))?;
+    let history = s.registry.metric_history(&id, &key).await?;
+    Ok(Json(
+        json!({"metrics": history.iter().map(metric_json).collect::<Vec<_>>()}),
+    ))
+}

@@ -1,0 +1,213 @@
+//! Logged models (MLflow 3): a model's files, params and tags under an experiment, with the
+//! run that produced it.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::db::now_ms;
+use crate::{Registry, RegistryError};
+
+/// A logged model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoggedModel {
+    /// `m-` and 32 hex digits.
+    pub id: String,
+    /// Its experiment.
+    pub experiment_id: String,
+    /// Its name (the artifact path it was logged under, e.g. `model`).
+    pub name: String,
+    /// The run that produced it.
+    pub source_run_id: Option<String>,
+    /// `LOGGED_MODEL_PENDING`, `LOGGED_MODEL_READY` or `LOGGED_MODEL_UPLOAD_FAILED`.
+    pub status: String,
+    /// The flavor's model type, if given.
+    pub model_type: String,
+    /// Where its files are: `mlflow-artifacts:/EXPERIMENT/models/ID/artifacts`.
+    pub artifact_uri: String,
+    /// Created (ms since the epoch).
+    pub created_at: i64,
+    /// Last changed (ms since the epoch).
+    pub updated_at: i64,
+    /// Params, by key.
+    pub params: Vec<(String, String)>,
+    /// Tags, by key.
+    pub tags: Vec<(String, String)>,
+}
+
+fn pairs(rows: &[AnyRow]) -> Result<Vec<(String, String)>, RegistryError> {
+    rows.iter()
+        .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
+        .collect()
+}
+
+impl Registry {
+    /// Creates a logged model, pending until its files are uploaded.
+    pub async fn create_logged_model(
+        &self,
+        experiment: &str,
+        name: &str,
+        source_run: Option<&str>,
+        model_type: &str,
+        params: &[(String, String)],
+        tags: &[(String, String)],
+    ) -> Result<LoggedModel, RegistryError> {
+        let e = self.experiment(experiment).await?;
+        if let Some(run) = source_run {
+            self.run(run).await?;
+        }
+        let mut buf = [0u8; 16];
+        getrandom::fill(&mut buf)
+            .map_err(|e| RegistryError::Database(format!("no randomness for a model id: {e}")))?;
+        let id = format!("m-{}", hex::encode(buf));
+        let uri = format!(
+            "{}/models/{id}/artifacts",
+            e.artifact_location.trim_end_matches('/')
+        );
+        let now = now_ms();
+        let eid: i64 =
+            e.id.parse()
+                .map_err(|_| RegistryError::NotFound(format!("experiment {experiment:?}")))?;
+        let mut tx = self.db().pool().begin().await?;
+        sqlx::query("INSERT INTO logged_models (id, experiment_id, name, source_run_id, status, model_type, artifact_uri, created_at, updated_at) VALUES ($1, $2, $3, $4, 'LOGGED_MODEL_PENDING', $5, $6, $7, $8)")
+            .bind(&id)
+            .bind(eid)
+            .bind(name)
+            .bind(source_run)
+            .bind(model_type)
+            .bind(&uri)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        for (table, list) in [("logged_model_params", params), ("logged_model_tags", tags)] {
+            for (k, v) in list {
+                sqlx::query(&format!("INSERT INTO {table} (model_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value"))
+                    .bind(&id)
+                    .bind(k)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        self.logged_model(&id).await
+    }
+
+    /// A logged model with its params and tags.
+    pub async fn logged_model(&self, id: &str) -> Result<LoggedModel, RegistryError> {
+        let pool = self.db().pool();
+        let row = sqlx::query("SELECT id, experiment_id, name, source_run_id, status, model_type, artifact_uri, created_at, updated_at FROM logged_models WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("logged model {id:?}")))?;
+        let params = pairs(
+            &sqlx::query(
+                "SELECT key, value FROM logged_model_params WHERE model_id = $1 ORDER BY key",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?,
+        )?;
+        let tags = pairs(
+            &sqlx::query(
+                "SELECT key, value FROM logged_model_tags WHERE model_id = $1 ORDER BY key",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?,
+        )?;
+        Ok(LoggedModel {
+            id: row.try_get("id")?,
+            experiment_id: row.try_get::<i64, _>("experiment_id")?.to_string(),
+            name: row.try_get("name")?,
+            source_run_id: row.try_get("source_run_id")?,
+            status: row.try_get("status")?,
+            model_type: row.try_get("model_type")?,
+            artifact_uri: row.try_get("artifact_uri")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            params,
+            tags,
+        })
+    }
+
+    /// Changes a logged model's status.
+    pub async fn set_logged_model_status(
+        &self,
+        id: &str,
+        status: &str,
+    ) -> Result<LoggedModel, RegistryError> {
+        if ![
+            "LOGGED_MODEL_PENDING",
+            "LOGGED_MODEL_READY",
+            "LOGGED_MODEL_UPLOAD_FAILED",
+        ]
+        .contains(&status)
+        {
+            return Err(RegistryError::Invalid(format!(
+                "logged model status {status:?}"
+            )));
+        }
+        let n = sqlx::query("UPDATE logged_models SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status)
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(RegistryError::NotFound(format!("logged model {id:?}")));
+        }
+        self.logged_model(id).await
+    }
+
+    /// Sets tags of a logged model.
+    pub async fn set_logged_model_tags(
+        &self,
+        id: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), RegistryError> {
+        self.logged_model(id).await?;
+        for (k, v) in tags {
+            sqlx::query("INSERT INTO logged_model_tags (model_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value")
+                .bind(id)
+                .bind(k)
+                .bind(v)
+                .execute(self.db().pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The logged models of some experiments, optionally only those with a given name or
+    /// source run, newest first.
+    pub async fn search_logged_models(
+        &self,
+        experiments: &[String],
+        name: Option<&str>,
+        source_run: Option<&str>,
+    ) -> Result<Vec<LoggedModel>, RegistryError> {
+        let mut out = Vec::new();
+        for e in experiments {
+            let Ok(eid) = e.parse::<i64>() else { continue };
+            let ids: Vec<String> = sqlx::query("SELECT id FROM logged_models WHERE experiment_id = $1 ORDER BY created_at DESC, id")
+                .bind(eid)
+                .fetch_all(self.db().pool())
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+            for id in ids {
+                let m = self.logged_model(&id).await?;
+                if name.is_some_and(|n| n != m.name)
+                    || source_run.is_some_and(|r| Some(r) != m.source_run_id.as_deref())
+                {
+                    continue;
+                }
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+}
