@@ -1,6 +1,7 @@
 //! The HTTP API (`/v1`): the plugin registry and marketplace, tracking, the model registry and
 //! online prediction.
 
+mod audit;
 mod auth;
 mod error;
 mod mlflow;

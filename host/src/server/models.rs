@@ -5,13 +5,14 @@ use std::sync::{Arc, RwLock};
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_registry::{ModelVersion, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::{Caller, caller, may_read};
+use super::audit::with_request_id;
 use super::{AppState, error::ApiError, request_id};
 use crate::data::{FieldProblem, batch_to_columns, batch_to_rows, columns_to_batch, rows_to_batch};
 use crate::pipeline::card::model_card;
@@ -47,13 +48,6 @@ impl From<PipelineError> for ApiError {
     }
 }
 
-fn with_request_id(mut response: Response, id: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(id) {
-        response.headers_mut().insert("x-request-id", v);
-    }
-    response
-}
-
 /// Runs a change that needs `role`, answers with its result, and audits it (refusals too).
 async fn audited(
     state: &AppState,
@@ -64,31 +58,9 @@ async fn audited(
     success: StatusCode,
     change: impl AsyncFnOnce(&Caller) -> Result<(Value, String), ApiError>,
 ) -> Response {
-    let id = request_id();
-    let who = caller(state, headers).await;
-    let actor = who
-        .as_ref()
-        .map(Caller::actor)
-        .unwrap_or_else(|_| "invalid-token".into());
-    let result = async {
-        let who = who?;
-        who.require(role)?;
-        change(&who).await
-    }
-    .await;
-    let (outcome, detail) = match &result {
-        Ok((_, d)) => ("ok", d.clone()),
-        Err(e) => ("denied", e.message.clone()),
-    };
-    if let Err(e) = state
-        .registry
-        .audit(&actor, action, object, outcome, &id, &detail)
-        .await
-    {
-        tracing::error!(error = %e, "could not write the audit log");
-    }
+    let (id, result) = super::audit::audited(state, headers, role, action, object, change).await;
     let response = match result {
-        Ok((v, _)) => (success, Json(v)).into_response(),
+        Ok(v) => (success, Json(v)).into_response(),
         Err(e) => e.into_response(),
     };
     with_request_id(response, &id)

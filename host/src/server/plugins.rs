@@ -10,19 +10,13 @@ use ferry_registry::{PluginSpec, Published, Role, SearchQuery};
 use serde::Deserialize;
 
 use super::auth::{Caller, caller, may_read};
+use super::audit::{audited, with_request_id};
 use super::{AppState, error::ApiError, request_id};
 use crate::publish::{self, MAX_PLUGIN_BYTES};
 
 fn version_of(text: &str) -> Result<semver::Version, ApiError> {
     semver::Version::parse(text)
         .map_err(|e| ApiError::bad_request(format!("version {text:?} is not semver: {e}")))
-}
-
-fn with_request_id(mut response: Response, id: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(id) {
-        response.headers_mut().insert("x-request-id", v);
-    }
-    response
 }
 
 /// `GET /v1/health`: the process is up.
@@ -393,14 +387,7 @@ async fn owner_change(
     package: &str,
     change: impl AsyncFnOnce() -> Result<(serde_json::Value, String), ApiError>,
 ) -> Response {
-    let id = request_id();
-    let who = caller(state, headers).await;
-    let actor = who
-        .as_ref()
-        .map(Caller::actor)
-        .unwrap_or_else(|_| "invalid-token".into());
-    let result: Result<(serde_json::Value, String), ApiError> = async {
-        let who = who?;
+    let (id, result) = audited(state, headers, Role::Publisher, action, object, async |who| {
         let principal = who.require(Role::Publisher)?;
         state.registry.versions(package).await?;
         if !state.registry.may_change(principal, package).await? {
@@ -410,21 +397,10 @@ async fn owner_change(
             )));
         }
         change().await
-    }
+    })
     .await;
-    let (outcome, detail) = match &result {
-        Ok((_, detail)) => ("ok", detail.clone()),
-        Err(e) => ("denied", e.message.clone()),
-    };
-    if let Err(e) = state
-        .registry
-        .audit(&actor, action, object, outcome, &id, &detail)
-        .await
-    {
-        tracing::error!(error = %e, "could not write the audit log");
-    }
     let response = match result {
-        Ok((value, _)) => Json(value).into_response(),
+        Ok(value) => Json(value).into_response(),
         Err(e) => e.into_response(),
     };
     with_request_id(response, &id)

@@ -78,6 +78,12 @@ impl From<ApiError> for MlflowError {
     }
 }
 
+impl crate::server::audit::Refusal for MlflowError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl IntoResponse for MlflowError {
     fn into_response(self) -> Response {
         (

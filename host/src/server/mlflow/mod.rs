@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::AppState;
+use super::audit::audited;
 use super::auth::{Caller, caller, may_read};
 pub use error::{MlflowError, not_found};
 
@@ -144,7 +145,7 @@ pub async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Caller, Mlf
     Ok(who)
 }
 
-/// Runs a write that needs `role`, and audits it (refusals too).
+/// Runs a write that needs `role`, and audits it (refusals too) as `mlflow.ACTION`.
 pub async fn write(
     state: &AppState,
     headers: &HeaderMap,
@@ -153,36 +154,11 @@ pub async fn write(
     object: &str,
     change: impl AsyncFnOnce(&Caller) -> Result<Value, MlflowError>,
 ) -> Result<Value, MlflowError> {
-    let id = super::request_id();
-    let who = caller(state, headers).await;
-    let actor = who
-        .as_ref()
-        .map(Caller::actor)
-        .unwrap_or_else(|_| "invalid-token".into());
-    let result = async {
-        let who = who?;
-        who.require(role)?;
-        change(&who).await
-    }
+    let action = format!("mlflow.{action}");
+    let (_, result) = audited(state, headers, role, &action, object, async |who| {
+        Ok((change(who).await?, String::new()))
+    })
     .await;
-    let (outcome, detail) = match &result {
-        Ok(_) => ("ok", String::new()),
-        Err(e) => ("denied", e.message.clone()),
-    };
-    if let Err(e) = state
-        .registry
-        .audit(
-            &actor,
-            &format!("mlflow.{action}"),
-            object,
-            outcome,
-            &id,
-            &detail,
-        )
-        .await
-    {
-        tracing::error!(error = %e, "could not write the audit log");
-    }
     result
 }
 
