@@ -120,8 +120,18 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
+/// `key, value` rows as pairs.
+pub(crate) fn pairs(
+    rows: &[sqlx::any::AnyRow],
+) -> Result<Vec<(String, String)>, crate::RegistryError> {
+    use sqlx::Row;
+    rows.iter()
+        .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
+        .collect()
+}
+
+/// Milliseconds since the Unix epoch, as every timestamp the registry stores.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -21,7 +21,7 @@ mod tracking;
 pub use access::{AuditEntry, Principal, Role, TokenInfo};
 pub use artifacts::{ArtifactInfo, DirEntry, check_artifact_path};
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
-pub use db::{Backend, Db};
+pub use db::{Backend, Db, now_ms};
 pub use error::RegistryError;
 pub use logged_models::LoggedModel;
 pub use models::{

@@ -2,9 +2,8 @@
 //! run that produced it.
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
-use crate::db::now_ms;
+use crate::db::{now_ms, pairs};
 use crate::{Registry, RegistryError};
 
 /// A logged model.
@@ -32,12 +31,6 @@ pub struct LoggedModel {
     pub params: Vec<(String, String)>,
     /// Tags, by key.
     pub tags: Vec<(String, String)>,
-}
-
-fn pairs(rows: &[AnyRow]) -> Result<Vec<(String, String)>, RegistryError> {
-    rows.iter()
-        .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
-        .collect()
 }
 
 impl Registry {

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::db::now_ms;
+use crate::db::{now_ms, pairs};
 use crate::{Registry, RegistryError};
 
 /// MLflow's stages of a model version.
@@ -143,12 +143,6 @@ fn check_tag(key: &str, value: &str) -> Result<(), RegistryError> {
 }
 
 const VERSION_COLUMNS: &str = "name, version, description, stage, source, run_id, user_id, status, lineage, created_at, updated_at";
-
-fn pairs(rows: &[AnyRow]) -> Result<Vec<(String, String)>, RegistryError> {
-    rows.iter()
-        .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
-        .collect()
-}
 
 impl Registry {
     /// Creates a registered model; a name already taken is a conflict.

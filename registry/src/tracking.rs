@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::db::now_ms;
+use crate::db::{now_ms, pairs};
 use crate::{Registry, RegistryError};
 
 /// The longest key of a parameter, metric or tag.
@@ -257,15 +257,14 @@ impl Registry {
     ) -> Result<Experiment, RegistryError> {
         let row = row.ok_or(RegistryError::NotFound(what))?;
         let id: i64 = row.try_get("id")?;
-        let tags = sqlx::query(
-            "SELECT key, value FROM experiment_tags WHERE experiment_id = $1 ORDER BY key",
-        )
-        .bind(id)
-        .fetch_all(self.db().pool())
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
-        .collect::<Result<Vec<_>, RegistryError>>()?;
+        let tags = pairs(
+            &sqlx::query(
+                "SELECT key, value FROM experiment_tags WHERE experiment_id = $1 ORDER BY key",
+            )
+            .bind(id)
+            .fetch_all(self.db().pool())
+            .await?,
+        )?;
         Ok(Experiment {
             id: id.to_string(),
             name: row.try_get("name")?,
@@ -383,19 +382,14 @@ impl Registry {
     pub async fn run(&self, id: &str) -> Result<Run, RegistryError> {
         let info = self.run_info(id).await?;
         let pool = self.db().pool();
-        let pairs = |rows: Vec<AnyRow>| -> Result<Vec<(String, String)>, RegistryError> {
-            rows.iter()
-                .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
-                .collect()
-        };
         let params = pairs(
-            sqlx::query("SELECT key, value FROM run_params WHERE run_id = $1 ORDER BY key")
+            &sqlx::query("SELECT key, value FROM run_params WHERE run_id = $1 ORDER BY key")
                 .bind(id)
                 .fetch_all(pool)
                 .await?,
         )?;
         let tags = pairs(
-            sqlx::query("SELECT key, value FROM run_tags WHERE run_id = $1 ORDER BY key")
+            &sqlx::query("SELECT key, value FROM run_tags WHERE run_id = $1 ORDER BY key")
                 .bind(id)
                 .fetch_all(pool)
                 .await?,

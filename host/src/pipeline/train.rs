@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use ferry_registry::{Metric, ModelVersion, NewModelVersion, Registry, RegistryError, RunStatus};
+use ferry_registry::{
+    Metric, ModelVersion, NewModelVersion, Registry, RegistryError, RunStatus, now_ms,
+};
 use sha2::{Digest, Sha256};
 
 use super::PipelineError;
@@ -80,13 +82,6 @@ impl TrainOutcome {
     pub fn gates_passed(&self) -> bool {
         self.gates.iter().all(|(_, f)| f.is_none())
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn host_name() -> String {

@@ -11,8 +11,8 @@ use ferry_registry::{ModelVersion, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::{Caller, caller, may_read};
 use super::audit::with_request_id;
+use super::auth::{Caller, caller, may_read};
 use super::{AppState, error::ApiError, request_id};
 use crate::data::{FieldProblem, batch_to_columns, batch_to_rows, columns_to_batch, rows_to_batch};
 use crate::pipeline::card::model_card;

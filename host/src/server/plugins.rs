@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use ferry_registry::{PluginSpec, Published, Role, SearchQuery};
 use serde::Deserialize;
 
-use super::auth::{Caller, caller, may_read};
 use super::audit::{audited, with_request_id};
+use super::auth::{Caller, caller, may_read};
 use super::{AppState, error::ApiError, request_id};
 use crate::publish::{self, MAX_PLUGIN_BYTES};
 
@@ -387,17 +387,24 @@ async fn owner_change(
     package: &str,
     change: impl AsyncFnOnce() -> Result<(serde_json::Value, String), ApiError>,
 ) -> Response {
-    let (id, result) = audited(state, headers, Role::Publisher, action, object, async |who| {
-        let principal = who.require(Role::Publisher)?;
-        state.registry.versions(package).await?;
-        if !state.registry.may_change(principal, package).await? {
-            return Err(ApiError::forbidden(format!(
-                "{} does not own {package}",
-                principal.name
-            )));
-        }
-        change().await
-    })
+    let (id, result) = audited(
+        state,
+        headers,
+        Role::Publisher,
+        action,
+        object,
+        async |who| {
+            let principal = who.require(Role::Publisher)?;
+            state.registry.versions(package).await?;
+            if !state.registry.may_change(principal, package).await? {
+                return Err(ApiError::forbidden(format!(
+                    "{} does not own {package}",
+                    principal.name
+                )));
+            }
+            change().await
+        },
+    )
     .await;
     let response = match result {
         Ok(value) => Json(value).into_response(),

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use ferry_registry::{Experiment, Metric, MetricValue, Role, Run, RunFilter, RunOrder, RunStatus};
+use ferry_registry::{
+    Experiment, Metric, MetricValue, Role, Run, RunFilter, RunOrder, RunStatus, now_ms,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -91,13 +93,6 @@ fn int_of(v: Option<&Value>, default: i64) -> Result<i64, MlflowError> {
             .map_err(|_| MlflowError::invalid(format!("{s:?} is not an integer"))),
         Some(other) => Err(MlflowError::invalid(format!("{other} is not an integer"))),
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Query with an experiment's name.
