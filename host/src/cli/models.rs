@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use ferry_host::pipeline::PinnedPlugin;
 use ferry_host::pipeline::card::model_card;
 use ferry_host::pipeline::lineage::{Lineage, ModelLineage};
-use ferry_host::pipeline::pinned::{pin_of, resolve};
+use ferry_host::pipeline::pinned::load_resolved;
 use ferry_host::pipeline::train::{register_version, task_name};
 use ferry_host::runtime::{ModelInstance, Runtime};
 use ferry_registry::{ModelVersion, Registry};
@@ -352,15 +353,7 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             let bytes = std::fs::read(&artifact)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", artifact.display()))?;
             let load_config = read_config(load_config.as_ref())?;
-            let record = resolve(&r, &plugin).await?;
-            let component = r.download(&record).await?;
-            let adapter = runtime
-                .load(
-                    &format!("registry:{}@{}", record.name, record.version),
-                    &component,
-                    &sandbox.load_options()?,
-                )
-                .await?;
+            let adapter = load_resolved(runtime, &r, &plugin, &sandbox.load_options()?).await?;
             let mut inst = ModelInstance::new(&adapter).await?;
             let handle = inst.load(&bytes, &load_config).await?;
             let info = inst.describe(handle).await?;
@@ -409,7 +402,7 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
                 )
                 .await?;
             lineage.model = Some(ModelLineage {
-                plugin: pin_of(&record),
+                plugin: PinnedPlugin::of(&adapter),
                 artifact_digest: stored.digest,
                 load_config,
                 hyperparameters: None,

@@ -10,7 +10,10 @@ pub use convert::{batch_to_record_batch, record_batch_to_batch};
 pub use csv::{CsvReader, write_csv};
 pub use frame::{concat, merge_columns, schema_of};
 pub use json::{batch_to_columns, batch_to_rows, columns_to_batch, rows_to_batch};
-pub use source::{FieldProblem, Format, conform, read_table, select, slice_rows, take_rows};
+pub use source::{
+    FieldProblem, Format, columns_view, conform, describe_problems, read_table, select, slice_rows,
+    take_rows,
+};
 
 /// A problem with a data file, naming the file and, where known, the line.
 #[derive(Debug, thiserror::Error)]

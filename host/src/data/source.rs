@@ -182,6 +182,17 @@ pub fn select(batch: &Batch, names: &[String]) -> Result<Batch, String> {
     })
 }
 
+/// What a step reads: the named columns, or (without names) the batch itself, not copied.
+pub fn columns_view<'a>(
+    batch: &'a Batch,
+    reads: Option<&[String]>,
+) -> Result<std::borrow::Cow<'a, Batch>, String> {
+    match reads {
+        Some(cols) => select(batch, cols).map(std::borrow::Cow::Owned),
+        None => Ok(std::borrow::Cow::Borrowed(batch)),
+    }
+}
+
 /// A problem with one field of the input.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldProblem {
@@ -192,6 +203,29 @@ pub struct FieldProblem {
     pub row: Option<u32>,
     /// What is wrong.
     pub problem: String,
+}
+
+impl std::fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.row {
+            Some(r) => write!(f, "`{}` (row {r}): {}", self.field, self.problem),
+            None => write!(f, "`{}`: {}", self.field, self.problem),
+        }
+    }
+}
+
+/// The first ten problems, and how many there were in all.
+pub fn describe_problems(problems: &[FieldProblem]) -> String {
+    let mut text = problems
+        .iter()
+        .take(10)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.len() > 10 {
+        text.push_str(&format!("; … {} problems in all", problems.len()));
+    }
+    text
 }
 
 fn type_name(t: DataType) -> &'static str {

@@ -21,6 +21,17 @@ pub struct PinnedPlugin {
     pub digest: String,
 }
 
+impl PinnedPlugin {
+    /// The pin of a loaded plugin.
+    pub fn of(plugin: &crate::Plugin) -> Self {
+        Self {
+            name: plugin.name().to_string(),
+            version: plugin.manifest().version.to_string(),
+            digest: plugin.digest().to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for PinnedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}@{} ({})", self.name, self.version, self.digest)

@@ -14,13 +14,21 @@ pub async fn resolve(registry: &Registry, reference: &str) -> Result<VersionReco
     Ok(registry.resolve(&spec).await?)
 }
 
-/// The pin of a registry record.
-pub fn pin_of(record: &VersionRecord) -> PinnedPlugin {
-    PinnedPlugin {
-        name: record.name.clone(),
-        version: record.version.to_string(),
-        digest: record.digest.clone(),
-    }
+/// Resolves `name@REQ` against the registry and loads the version it resolves to.
+pub async fn load_resolved(
+    runtime: &Runtime,
+    registry: &Registry,
+    reference: &str,
+    options: &LoadOptions,
+) -> Result<Plugin, PipelineError> {
+    let record = resolve(registry, reference).await?;
+    let bytes = registry.download(&record).await?;
+    let source = source_name(&record.name, &record.version.to_string());
+    Ok(runtime.load(&source, &bytes, options).await?)
+}
+
+fn source_name(name: &str, version: &str) -> String {
+    format!("registry:{name}@{version}")
 }
 
 /// Checks that the registry holds `pin` with the same digest, and returns its bytes (read
@@ -64,11 +72,7 @@ pub async fn load_pinned(
 ) -> Result<Plugin, PipelineError> {
     let bytes = pinned_bytes(registry, pin).await?;
     let plugin = runtime
-        .load(
-            &format!("registry:{}@{}", pin.name, pin.version),
-            &bytes,
-            options,
-        )
+        .load(&source_name(&pin.name, &pin.version), &bytes, options)
         .await?;
     if plugin.digest() != pin.digest || plugin.name() != pin.name {
         return Err(PipelineError::Skew(format!(

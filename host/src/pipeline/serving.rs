@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use super::PipelineError;
 use super::lineage::Lineage;
 use super::pinned::{blob, load_pinned};
-use crate::data::{FieldProblem, conform, merge_columns, select};
+use crate::data::{FieldProblem, columns_view, conform, describe_problems, merge_columns, select};
 use crate::runtime::bindings::types::{Batch, Field};
 use crate::runtime::{
     LoadOptions, ModelInstance, Plugin, PluginError, PredictorHandle, Runtime, TransformInstance,
@@ -37,7 +37,7 @@ pub struct RequestViolation {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The request's fields do not match the model's input schema.
-    #[error("the input does not match the model's schema: {}", describe(.0))]
+    #[error("the input does not match the model's schema: {}", describe_problems(.0))]
     Input(Vec<FieldProblem>),
     /// A pinned validator refused the request.
     #[error("the input broke {} rule(s): {}{}", .0.len(), .0.iter().take(10).map(|v| format!("{}: {}", v.field.as_deref().unwrap_or("-"), v.problem)).collect::<Vec<_>>().join("; "), if .0.len() > 10 { "; …" } else { "" })]
@@ -51,17 +51,6 @@ pub enum ServeError {
     /// Something else went wrong.
     #[error("{0}")]
     Other(String),
-}
-
-fn describe(problems: &[FieldProblem]) -> String {
-    problems
-        .iter()
-        .map(|p| match p.row {
-            Some(r) => format!("`{}` (row {r}): {}", p.field, p.problem),
-            None => format!("`{}`: {}", p.field, p.problem),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 impl ServeError {
@@ -255,10 +244,7 @@ impl ServingPipeline {
             .zip(&self.lineage.validators)
             .zip(&self.validators)
         {
-            let view = match &lin.reads {
-                Some(cols) => select(&data, cols).map_err(ServeError::Other)?,
-                None => data.clone(),
-            };
+            let view = columns_view(&data, lin.reads.as_deref()).map_err(ServeError::Other)?;
             let report = v.validate(&lin.config, &view).await?;
             violations.extend(
                 report
@@ -280,10 +266,7 @@ impl ServingPipeline {
             return Err(ServeError::Rejected(violations));
         }
         for ((t, handle), lin) in inst.transforms.iter_mut().zip(&self.lineage.transforms) {
-            let view = match &lin.reads {
-                Some(cols) => select(&data, cols).map_err(ServeError::Other)?,
-                None => data.clone(),
-            };
+            let view = columns_view(&data, lin.reads.as_deref()).map_err(ServeError::Other)?;
             let out = t.apply(*handle, &view).await?;
             merge_columns(&mut data, out);
         }

@@ -11,14 +11,16 @@ use sha2::{Digest, Sha256};
 
 use super::PipelineError;
 use super::lineage::{
-    DataLineage, FieldSpec, LINEAGE_FORMAT, Lineage, ModelLineage, TransformLineage,
+    DataLineage, FieldSpec, LINEAGE_FORMAT, Lineage, ModelLineage, PinnedPlugin, TransformLineage,
     ValidationSummary, ValidatorLineage,
 };
 use super::metrics::{Evaluation, Gate, evaluate, metric_names};
-use super::pinned::resolve;
+use super::pinned::load_resolved;
 use super::spec::PipelineSpec;
 use super::split::split;
-use crate::data::{Format, merge_columns, read_table, schema_of, select, slice_rows, take_rows};
+use crate::data::{
+    Format, columns_view, merge_columns, read_table, schema_of, select, slice_rows, take_rows,
+};
 use crate::runtime::bindings::types::{Batch, ColumnData, Task};
 use crate::runtime::{
     LoadOptions, ModelInstance, Plugin, Runtime, TransformInstance, ValidatorInstance,
@@ -113,30 +115,13 @@ fn step_dir(i: usize, name: &str) -> String {
     format!("{:02}-{name}", i + 1)
 }
 
-async fn load_ref(
-    runtime: &Runtime,
-    registry: &Registry,
-    reference: &str,
-    options: &LoadOptions,
-) -> Result<Plugin, PipelineError> {
-    let record = resolve(registry, reference).await?;
-    let bytes = registry.download(&record).await?;
-    Ok(runtime
-        .load(
-            &format!("registry:{}@{}", record.name, record.version),
-            &bytes,
-            options,
-        )
-        .await?)
-}
-
-fn view(batch: &Batch, reads: &Option<Vec<String>>, what: &str) -> Result<Batch, PipelineError> {
-    match reads {
-        Some(cols) => {
-            select(batch, cols).map_err(|e| PipelineError::Spec(format!("{what}: reads: {e}")))
-        }
-        None => Ok(batch.clone()),
-    }
+fn view<'a>(
+    batch: &'a Batch,
+    reads: &Option<Vec<String>>,
+    what: &str,
+) -> Result<std::borrow::Cow<'a, Batch>, PipelineError> {
+    columns_view(batch, reads.as_deref())
+        .map_err(|e| PipelineError::Spec(format!("{what}: reads: {e}")))
 }
 
 /// Trains a pipeline and records it; see the module documentation.
@@ -152,20 +137,20 @@ pub async fn train(
     let mut validators = Vec::new();
     for (i, v) in spec.validators.iter().enumerate() {
         let what = format!("validators[{i}] ({})", v.plugin);
-        let plugin = load_ref(runtime, registry, &v.plugin, &options.load).await?;
+        let plugin = load_resolved(runtime, registry, &v.plugin, &options.load).await?;
         let config = spec.config_json(&what, v.config.as_ref())?;
         validators.push((plugin, config, v.reads.clone()));
     }
     let mut transforms = Vec::new();
     for (i, t) in spec.transforms.iter().enumerate() {
         let what = format!("transforms[{i}] ({})", t.plugin);
-        let plugin = load_ref(runtime, registry, &t.plugin, &options.load).await?;
+        let plugin = load_resolved(runtime, registry, &t.plugin, &options.load).await?;
         let config = spec.config_json(&what, t.config.as_ref())?;
         transforms.push((plugin, config, t.reads.clone()));
     }
     let model = match &spec.model {
         Some(m) => {
-            let plugin = load_ref(runtime, registry, &m.plugin, &options.load).await?;
+            let plugin = load_resolved(runtime, registry, &m.plugin, &options.load).await?;
             let hp = spec.config_json("model.hyperparameters", m.hyperparameters.as_ref())?;
             Some((plugin, hp, m.features.clone()))
         }
@@ -583,7 +568,7 @@ async fn train_in_run(
             .await?;
         progress.done(&format!("state {} bytes, {}", state.len(), info.digest));
         transform_lineage.push(TransformLineage {
-            plugin: pin_of_plugin(plugin),
+            plugin: PinnedPlugin::of(plugin),
             config: config.clone(),
             reads: reads.clone(),
             writes: writes.iter().map(FieldSpec::of).collect(),
@@ -599,7 +584,7 @@ async fn train_in_run(
         validators: validators
             .iter()
             .map(|(p, c, r)| ValidatorLineage {
-                plugin: pin_of_plugin(p),
+                plugin: PinnedPlugin::of(p),
                 config: c.clone(),
                 reads: r.clone(),
             })
@@ -720,7 +705,7 @@ async fn train_in_run(
         }
         lineage.metrics = evaluation.metrics.clone();
         lineage.model = Some(ModelLineage {
-            plugin: pin_of_plugin(plugin),
+            plugin: PinnedPlugin::of(plugin),
             artifact_digest: info.digest,
             load_config: "{}".into(),
             hyperparameters: Some(hp.clone()),
@@ -777,14 +762,6 @@ async fn train_in_run(
         model_version = Some(registry.model_version(name, mv.version).await?);
     }
     Ok((evaluation, gates, lineage, model_version))
-}
-
-fn pin_of_plugin(p: &Plugin) -> super::PinnedPlugin {
-    super::PinnedPlugin {
-        name: p.name().to_string(),
-        version: p.manifest().version.to_string(),
-        digest: p.digest().to_string(),
-    }
 }
 
 /// The task's name as the contract spells it.

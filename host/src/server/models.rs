@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use super::audit::with_request_id;
 use super::auth::{Caller, caller, may_read};
 use super::{AppState, error::ApiError, request_id};
-use crate::data::{FieldProblem, batch_to_columns, batch_to_rows, columns_to_batch, rows_to_batch};
+use crate::data::{
+    FieldProblem, batch_to_columns, batch_to_rows, columns_to_batch, describe_problems,
+    rows_to_batch,
+};
 use crate::pipeline::card::model_card;
 use crate::pipeline::lineage::Lineage;
 use crate::pipeline::train::register_version;
@@ -493,18 +496,7 @@ fn problems_response(code: &'static str, message: String, details: Value) -> Res
 }
 
 fn field_problems(problems: &[FieldProblem]) -> Response {
-    let mut message = problems
-        .iter()
-        .take(10)
-        .map(|p| match p.row {
-            Some(r) => format!("`{}` (row {r}): {}", p.field, p.problem),
-            None => format!("`{}`: {}", p.field, p.problem),
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
-    if problems.len() > 10 {
-        message.push_str(&format!("; … {} problems in all", problems.len()));
-    }
+    let message = describe_problems(problems);
     let shown = &problems[..problems.len().min(MAX_PROBLEMS)];
     problems_response(
         "invalid_input",
