@@ -172,9 +172,15 @@ impl RunFilter {
         Ok(Self { clauses })
     }
 
-    /// Whether a run matches every clause.
+    /// Whether a run matches every clause; a clause on a field the run lacks fails.
     pub fn matches(&self, run: &Run) -> bool {
-        self.clauses.iter().all(|c| c.matches(run))
+        self.clauses.iter().all(|c| c.matches(run, false))
+    }
+
+    /// As [`RunFilter::matches`], except that `FIELD != VALUE` holds when the field is absent,
+    /// as MLflow's registered-model search treats tags.
+    pub fn matches_absent_as_unequal(&self, run: &Run) -> bool {
+        self.clauses.iter().all(|c| c.matches(run, true))
     }
 }
 
@@ -237,9 +243,9 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 impl Clause {
-    fn matches(&self, run: &Run) -> bool {
+    fn matches(&self, run: &Run, absent_is_unequal: bool) -> bool {
         let Some(actual) = lookup(run, &self.field) else {
-            return false;
+            return absent_is_unequal && self.op == Op::Ne;
         };
         match self.op {
             Op::Like | Op::ILike => {
@@ -341,6 +347,36 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absent_field_fails_unless_asked_otherwise() {
+        let run = Run {
+            info: crate::RunInfo {
+                id: "r".into(),
+                experiment_id: "0".into(),
+                name: "n".into(),
+                status: crate::RunStatus::Finished,
+                user_id: "u".into(),
+                start_time: 0,
+                end_time: None,
+                lifecycle_stage: "active".into(),
+                artifact_uri: String::new(),
+            },
+            params: Vec::new(),
+            metrics: Vec::new(),
+            tags: vec![("team".into(), "ml".into())],
+        };
+        let ne = RunFilter::parse("tags.`is.prompt` != 'true'").unwrap();
+        assert!(!ne.matches(&run));
+        assert!(ne.matches_absent_as_unequal(&run));
+        let eq = RunFilter::parse("tags.`is.prompt` = 'true'").unwrap();
+        assert!(!eq.matches_absent_as_unequal(&run));
+        assert!(
+            !RunFilter::parse("tags.team != 'ml'")
+                .unwrap()
+                .matches_absent_as_unequal(&run)
+        );
+    }
 
     #[test]
     fn parses_and_refuses() {

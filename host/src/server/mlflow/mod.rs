@@ -162,6 +162,28 @@ pub async fn write(
     result
 }
 
+/// An integer that may come as a JSON number or a string (`"1"`), or `default` when absent.
+pub fn int_of(v: Option<&Value>, default: i64) -> Result<i64, MlflowError> {
+    match v {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| MlflowError::invalid(format!("{n} is not an integer"))),
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| MlflowError::invalid(format!("{s:?} is not an integer"))),
+        Some(other) => Err(MlflowError::invalid(format!("{other} is not an integer"))),
+    }
+}
+
+/// A model version number, required.
+pub fn version_in(v: Option<&Value>) -> Result<i64, MlflowError> {
+    match v {
+        None | Some(Value::Null) => Err(MlflowError::invalid("version is required")),
+        some => int_of(some, 0),
+    }
+}
+
 /// `[{key, value}]` pairs as MLflow sends them.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct KeyValue {

@@ -11,7 +11,7 @@ use ferry_registry::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{KeyValue, MlflowError, body, key_values, reader, write};
+use super::{KeyValue, MlflowError, body, key_values, reader, version_in, write};
 use crate::server::AppState;
 
 type Answer = Result<Json<Value>, MlflowError>;
@@ -322,27 +322,12 @@ pub async fn search_registered_models(
         .registered_models("")
         .await?
         .into_iter()
-        .filter(|m| filter.matches(&as_run(m)) || filter_on_absent_tag_only(q.filter.as_deref(), m))
+        .filter(|m| filter.matches_absent_as_unequal(&as_run(m)))
         .collect();
     models.truncate(q.max_results.unwrap_or(100));
     Ok(Json(
         json!({"registered_models": models.iter().map(registered_model_json).collect::<Vec<_>>()}),
     ))
-}
-
-/// `tag.X != 'v'` holds for a model without the tag (SQL would say NULL; MLflow keeps it).
-fn filter_on_absent_tag_only(filter: Option<&str>, m: &RegisteredModel) -> bool {
-    let Some(f) = filter else { return false };
-    let f = f.trim();
-    if f.to_ascii_lowercase().contains(" and ") || !f.contains("!=") {
-        return false;
-    }
-    let field = f.split("!=").next().unwrap_or("").trim();
-    let key = field
-        .strip_prefix("tags.")
-        .or_else(|| field.strip_prefix("tag."))
-        .map(|k| k.trim_matches('`'));
-    key.is_some_and(|k| !m.tags.iter().any(|(t, _)| t == k))
 }
 
 async fn latest(s: &AppState, name: &str, stages: &[String]) -> Result<Value, MlflowError> {
@@ -406,15 +391,7 @@ pub async fn set_alias(State(s): State<AppState>, headers: HeaderMap, raw: Bytes
         "registered-models.alias",
         &format!("model:{}@{}", b.name, b.alias),
         async |_| {
-            let version = match &b.version {
-                Some(Value::String(t)) => t
-                    .parse()
-                    .map_err(|_| MlflowError::invalid(format!("version {t:?} is not a number")))?,
-                Some(Value::Number(n)) => n
-                    .as_i64()
-                    .ok_or_else(|| MlflowError::invalid("version is not a number"))?,
-                _ => return Err(MlflowError::invalid("version is required")),
-            };
+            let version = version_in(b.version.as_ref())?;
             s.registry
                 .set_model_alias(&b.name, &b.alias, version)
                 .await?;
@@ -568,15 +545,7 @@ struct Transition {
 /// `POST model-versions/transition-stage` (deployer).
 pub async fn transition_stage(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: Transition = body(&raw)?;
-    let version = match &b.version {
-        Value::String(t) => t
-            .parse()
-            .map_err(|_| MlflowError::invalid(format!("version {t:?} is not a number")))?,
-        Value::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| MlflowError::invalid("version is not a number"))?,
-        _ => return Err(MlflowError::invalid("version is required")),
-    };
+    let version = version_in(Some(&b.version))?;
     let v = write(
         &s,
         &headers,

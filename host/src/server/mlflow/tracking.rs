@@ -10,7 +10,7 @@ use ferry_registry::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{KeyValue, MlflowError, body, key_values, reader, write};
+use super::{KeyValue, MlflowError, body, int_of, key_values, reader, write};
 use crate::server::AppState;
 
 type Answer = Result<Json<Value>, MlflowError>;
@@ -79,19 +79,6 @@ fn float_of(v: &Value, what: &str) -> Result<f64, MlflowError> {
         _ => Err(MlflowError::invalid(format!(
             "{what}: missing or not a number"
         ))),
-    }
-}
-
-fn int_of(v: Option<&Value>, default: i64) -> Result<i64, MlflowError> {
-    match v {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| MlflowError::invalid(format!("{n} is not an integer"))),
-        Some(Value::String(s)) => s
-            .parse()
-            .map_err(|_| MlflowError::invalid(format!("{s:?} is not an integer"))),
-        Some(other) => Err(MlflowError::invalid(format!("{other} is not an integer"))),
     }
 }
 
