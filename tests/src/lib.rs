@@ -36,6 +36,26 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// A copy of the churn example in a temporary folder, with `edit` applied to its
+/// `pipeline.toml`.
+pub fn churn_copy(edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    let churn = repo_root().join("examples/churn");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for f in [
+        "customers.csv",
+        "schema.toml",
+        "expectations.toml",
+        "impute.json",
+        "scale.json",
+        "one-hot.json",
+    ] {
+        std::fs::copy(churn.join(f), dir.path().join(f)).expect("copy the churn example");
+    }
+    let text = std::fs::read_to_string(churn.join("pipeline.toml")).expect("pipeline.toml");
+    std::fs::write(dir.path().join("pipeline.toml"), edit(text)).expect("write pipeline.toml");
+    dir
+}
+
 /// The churn example's customers table.
 pub fn customers() -> Batch {
     CsvReader::open(&repo_root().join("examples/churn/customers.csv"), 4096)

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ferry_tests::repo_root;
 use ferry_tests::server::text;
+use ferry_tests::{churn_copy, repo_root};
 use serde_json::Value;
 
 /// A data folder and compile cache of its own.
@@ -52,24 +52,6 @@ fn churn() -> PathBuf {
 
 fn pipeline() -> String {
     churn().join("pipeline.toml").display().to_string()
-}
-
-/// A copy of the churn example in a temporary folder, with `edit` applied to its pipeline.
-fn churn_copy(edit: impl Fn(String) -> String) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for f in [
-        "customers.csv",
-        "schema.toml",
-        "expectations.toml",
-        "impute.json",
-        "scale.json",
-        "one-hot.json",
-    ] {
-        std::fs::copy(churn().join(f), dir.path().join(f)).unwrap();
-    }
-    let text = std::fs::read_to_string(churn().join("pipeline.toml")).unwrap();
-    std::fs::write(dir.path().join("pipeline.toml"), edit(text)).unwrap();
-    dir
 }
 
 fn path_of(dir: &Path, f: &str) -> String {

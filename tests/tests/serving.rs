@@ -3,8 +3,8 @@
 //! every change and the audit log records it; a lineage that does not match what is stored is
 //! refused on registration and on serving, while the server goes on serving the rest.
 
-use ferry_tests::repo_root;
 use ferry_tests::server::{PgDatabase, Server, text};
+use ferry_tests::{churn_copy, repo_root};
 use serde_json::{Value, json};
 
 fn pipeline() -> String {
@@ -174,25 +174,7 @@ async fn online(server: Server) {
     }
 
     // Moving an alias moves the answers: train again with another seed and point at it.
-    let dir = tempfile::tempdir().unwrap();
-    for f in [
-        "customers.csv",
-        "schema.toml",
-        "expectations.toml",
-        "impute.json",
-        "scale.json",
-        "one-hot.json",
-    ] {
-        std::fs::copy(
-            repo_root().join("examples/churn").join(f),
-            dir.path().join(f),
-        )
-        .unwrap();
-    }
-    let edited = std::fs::read_to_string(pipeline())
-        .unwrap()
-        .replace("seed = 42", "seed = 7");
-    std::fs::write(dir.path().join("pipeline.toml"), edited).unwrap();
+    let dir = churn_copy(|t| t.replace("seed = 42", "seed = 7"));
     let second = train(
         &server,
         &dir.path().join("pipeline.toml").display().to_string(),
@@ -615,26 +597,10 @@ async fn a_lineage_that_does_not_match_is_refused_on_registration_and_on_serving
     );
 
     // A second model trained with another split: its own states.
-    let dir = tempfile::tempdir().unwrap();
-    for f in [
-        "customers.csv",
-        "schema.toml",
-        "expectations.toml",
-        "impute.json",
-        "scale.json",
-        "one-hot.json",
-    ] {
-        std::fs::copy(
-            repo_root().join("examples/churn").join(f),
-            dir.path().join(f),
-        )
-        .unwrap();
-    }
-    let edited = std::fs::read_to_string(pipeline())
-        .unwrap()
-        .replace("seed = 42", "seed = 3")
-        .replace("alias = \"challenger\"", "model = \"churn-b\"");
-    std::fs::write(dir.path().join("pipeline.toml"), edited).unwrap();
+    let dir = churn_copy(|t| {
+        t.replace("seed = 42", "seed = 3")
+            .replace("alias = \"challenger\"", "model = \"churn-b\"")
+    });
     train(
         &server,
         &dir.path().join("pipeline.toml").display().to_string(),
@@ -718,4 +684,69 @@ fn walk(path: &std::path::Path) -> Vec<std::path::PathBuf> {
     } else {
         vec![path.to_path_buf()]
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instance_sets_are_pooled_and_reused_across_requests() {
+    use ferry_host::pipeline::train::Quiet;
+    use ferry_host::pipeline::{PipelineSpec, ServingPipeline, TrainOptions, train};
+    use ferry_host::runtime::LoadOptions;
+
+    let data = tempfile::tempdir().unwrap();
+    let runtime = ferry_tests::runtime();
+    let registry = ferry_registry::Registry::open(data.path(), None)
+        .await
+        .unwrap();
+    ferry_host::publish::seed_builtins(&runtime, &registry)
+        .await
+        .unwrap();
+    let spec = PipelineSpec::read(&repo_root().join("examples/churn/pipeline.toml")).unwrap();
+    let options = TrainOptions {
+        user: "test".into(),
+        load: LoadOptions::default(),
+        register: true,
+        run_name: None,
+        progress: &Quiet,
+    };
+    let outcome = train(&runtime, &registry, &spec, &options).await.unwrap();
+    let served = std::sync::Arc::new(
+        ServingPipeline::load(
+            &runtime,
+            &registry,
+            outcome.lineage,
+            &LoadOptions::default(),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(served.idle(), 1, "loading builds one set and keeps it");
+    let rows =
+        ferry_host::data::rows_to_batch(&[row()], served.input_schema(), &["churned"]).unwrap();
+    let answer = |b: &ferry_host::Batch| ferry_host::data::batch_to_rows(b);
+    let first = answer(&served.predict(&rows).await.unwrap().outputs);
+    for _ in 0..20 {
+        assert_eq!(answer(&served.predict(&rows).await.unwrap().outputs), first);
+        assert_eq!(served.idle(), 1, "sequential requests reuse the one set");
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (served, rows) = (served.clone(), rows.clone());
+        tasks.push(tokio::spawn(async move {
+            ferry_host::data::batch_to_rows(&served.predict(&rows).await.unwrap().outputs)
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), first);
+    }
+    let after = served.idle();
+    assert!(
+        (1..=8).contains(&after),
+        "{after} sets idle after 8 concurrent requests"
+    );
+    served.predict(&rows).await.unwrap();
+    assert_eq!(
+        served.idle(),
+        after,
+        "a later request takes a pooled set instead of a new one"
+    );
 }
