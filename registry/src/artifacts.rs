@@ -242,7 +242,23 @@ impl Registry {
                 (files, path)
             }
             Location::Other => {
-                let rows = sqlx::query("SELECT path, size FROM artifact_files ORDER BY path")
+                // Narrowed to the paths under `dir/` in the database (LIKE with the pattern
+                // characters escaped; SQLite's LIKE ignores ASCII case, so the prefix is checked
+                // exactly below).
+                let escaped: String = dir
+                    .chars()
+                    .flat_map(|c| match c {
+                        '%' | '_' | '\\' => vec!['\\', c],
+                        c => vec![c],
+                    })
+                    .collect();
+                let pattern = if dir.is_empty() {
+                    "%".to_string()
+                } else {
+                    format!("{escaped}/%")
+                };
+                let rows = sqlx::query("SELECT path, size FROM artifact_files WHERE path LIKE $1 ESCAPE '\\' ORDER BY path")
+                    .bind(pattern)
                     .fetch_all(self.db().pool())
                     .await?;
                 let files = rows
