@@ -590,6 +590,56 @@ impl Registry {
         self.model_version(name, version).await
     }
 
+    /// Gives a version without one (registered through the MLflow API) its lineage, once: a
+    /// version's lineage never changes, so what an alias serves changes only by moving it.
+    pub async fn set_version_lineage(
+        &self,
+        name: &str,
+        version: i64,
+        lineage: &str,
+    ) -> Result<ModelVersion, RegistryError> {
+        let changed = sqlx::query("UPDATE model_versions SET lineage = $1, updated_at = $2 WHERE name = $3 AND version = $4 AND lineage IS NULL")
+            .bind(lineage)
+            .bind(now_ms())
+            .bind(name)
+            .bind(version)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        let v = self.model_version(name, version).await?;
+        if changed == 0 {
+            return Err(RegistryError::Conflict(format!(
+                "version {version} of model {name:?} already has a lineage; register a new version to serve another pipeline"
+            )));
+        }
+        Ok(v)
+    }
+
+    /// Where a version's files are in the artifact store (`EXPERIMENT/…`), from its source: a
+    /// logged model (`models:/m-…`), a run's folder (`runs:/RUN/PATH`) or an
+    /// `mlflow-artifacts:/` URI.
+    pub async fn version_artifact_dir(&self, v: &ModelVersion) -> Result<String, RegistryError> {
+        let source = v.source.trim();
+        let uri = if let Some(id) = source.strip_prefix("models:/")
+            && id.starts_with("m-")
+        {
+            self.logged_model(id).await?.artifact_uri
+        } else if let Some(rest) = source.strip_prefix("runs:/") {
+            let (run, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let root = self.run(run).await?.info.artifact_uri;
+            format!("{root}/{path}")
+        } else {
+            source.to_string()
+        };
+        match uri.strip_prefix("mlflow-artifacts:") {
+            Some(path) => Ok(path.trim_matches('/').to_string()),
+            None => Err(RegistryError::Invalid(format!(
+                "version {} of model {:?}: its source {:?} is not in Ferry's artifact store",
+                v.version, v.name, v.source
+            ))),
+        }
+    }
+
     /// Changes a version's description.
     pub async fn set_version_description(
         &self,

@@ -506,7 +506,8 @@ async fn tokens_roles_owners_and_the_audit_log(t: &TestRegistry) {
 
 on_both_backends!(
     experiments_runs_params_metrics_and_tags,
-    concurrent_metric_logging_loses_nothing
+    concurrent_metric_logging_loses_nothing,
+    a_version_registered_without_lineage_gets_one_once
 );
 
 async fn experiments_runs_params_metrics_and_tags(t: &TestRegistry) {
@@ -675,4 +676,78 @@ async fn concurrent_metric_logging_loses_nothing(t: &TestRegistry) {
     values.sort();
     values.dedup();
     assert_eq!(values.len(), 4000, "every logged value is there once");
+}
+
+async fn a_version_registered_without_lineage_gets_one_once(t: &TestRegistry) {
+    use ferry_registry::NewModelVersion;
+    let r = &t.registry;
+    let run = r.create_run("0", None, "ci", None).await.unwrap();
+    let logged = r
+        .create_logged_model("0", "model", Some(&run.id), "", &[], &[])
+        .await
+        .unwrap();
+    r.create_registered_model("sk", "", &[]).await.unwrap();
+    let version = |source: String| NewModelVersion {
+        source,
+        run_id: Some(run.id.clone()),
+        user_id: "ci".into(),
+        ..Default::default()
+    };
+    let v1 = r
+        .create_model_version("sk", version(format!("models:/{}", logged.id)))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.version_artifact_dir(&v1).await.unwrap(),
+        format!("0/models/{}/artifacts", logged.id)
+    );
+    let v2 = r
+        .create_model_version("sk", version(format!("runs:/{}/model", run.id)))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.version_artifact_dir(&v2).await.unwrap(),
+        format!("0/{}/artifacts/model", run.id)
+    );
+    let v3 = r
+        .create_model_version("sk", version("s3://bucket/model".into()))
+        .await
+        .unwrap();
+    let e = r.version_artifact_dir(&v3).await.unwrap_err();
+    assert!(
+        matches!(&e, RegistryError::Invalid(m) if m.contains("s3://bucket/model")),
+        "{e}"
+    );
+    let v4 = r
+        .create_model_version(
+            "sk",
+            version("models:/m-00000000000000000000000000000000".into()),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        r.version_artifact_dir(&v4).await.unwrap_err(),
+        RegistryError::NotFound(_)
+    ));
+
+    let set = r
+        .set_version_lineage("sk", 1, "{\"first\": true}")
+        .await
+        .unwrap();
+    assert_eq!(set.lineage.as_deref(), Some("{\"first\": true}"));
+    let e = r.set_version_lineage("sk", 1, "{}").await.unwrap_err();
+    assert!(
+        matches!(&e, RegistryError::Conflict(m) if m.contains("already has a lineage")),
+        "{e}"
+    );
+    assert_eq!(
+        r.model_version("sk", 1).await.unwrap().lineage.as_deref(),
+        Some("{\"first\": true}"),
+        "the first lineage is kept"
+    );
+    assert!(matches!(
+        r.set_version_lineage("sk", 9, "{}").await.unwrap_err(),
+        RegistryError::NotFound(_)
+    ));
+    assert_eq!(r.model_version("sk", 2).await.unwrap().lineage, None);
 }

@@ -132,6 +132,101 @@ def test_ferry_train_is_visible_to_the_client(ferry):
     assert "lineage.json" in files and "model" in files
 
 
+FEATURES_PIPELINE = """
+name = "churn-features"
+description = "The churn features, for models trained outside Ferry."
+
+[data]
+path = "{churn}/customers.csv"
+label = "churned"
+
+[[validators]]
+plugin = "schema@^0.1"
+config = "{churn}/schema.toml"
+
+[[transforms]]
+plugin = "impute@^0.1"
+config = "{churn}/impute.json"
+
+[[transforms]]
+plugin = "standard-scaler@^0.1"
+config = "{churn}/scale.json"
+
+[[transforms]]
+plugin = "one-hot@^0.1"
+config = "{churn}/one-hot.json"
+"""
+
+
+def test_an_onnx_model_logged_by_the_client_is_served_with_a_ferry_pipeline(ferry, tmp_path):
+    import pandas as pd
+    import requests
+    from skl2onnx import to_onnx
+
+    churn = ROOT / "examples/churn"
+    # Ferry learns the features (no model): the run pins the plugins and their learned states.
+    (tmp_path / "features.toml").write_text(FEATURES_PIPELINE.format(churn=churn))
+    run = json.loads(ferry.cli("train", str(tmp_path / "features.toml"), "--json").stdout)["run_id"]
+    ferry.cli("transform", "--run", run, str(churn / "customers.csv"), "--out", str(tmp_path / "features.csv"),
+              "--keep", "customer_id")
+    table = pd.read_csv(tmp_path / "features.csv")
+    assert list(table.columns).count("customer_id") == 1
+    features = list(table.select_dtypes("number").columns)
+    assert features == ["tenure_months", "monthly_charges", "total_charges", "support_calls",
+                        "contract=month-to-month", "contract=one-year", "contract=two-year"], features
+    labels = (pd.read_csv(churn / "customers.csv")["churned"] == "yes").astype(int).to_numpy()
+    x = table[features].to_numpy(dtype=np.float32)
+
+    # The data scientist trains and logs with their own tools; skl2onnx without ZipMap.
+    model = LogisticRegression(max_iter=1000).fit(x, labels)
+    onx = to_onnx(model, x[:1], options={id(model): {"zipmap": False}}, target_opset=17)
+    mlflow.set_experiment("churn-onnx")
+    with mlflow.start_run():
+        mlflow.log_param("features_run", run)
+        info = mlflow.onnx.log_model(onx, name="model")
+    mv = mlflow.register_model(info.model_uri, "churn-onnx")
+    client = MlflowClient()
+    client.set_registered_model_alias("churn-onnx", "champion", mv.version)
+
+    auth = {"Authorization": f"Bearer {ferry.admin}"}
+    rows = pd.read_csv(churn / "customers.csv").head(50).drop(columns=["churned"])
+    body = {"rows": json.loads(rows.to_json(orient="records"))}
+    # Until a pipeline is attached Ferry refuses to serve it, and says how to attach one.
+    r = requests.post(f"{ferry.url}/v1/models/churn-onnx/champion/predict", json=body, headers=auth)
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "no_lineage" and "/pipeline" in r.json()["error"]["message"]
+
+    attach = {"run": run, "plugin": "onnx", "features": features}
+    r = requests.put(f"{ferry.url}/v1/models/churn-onnx/versions/{mv.version}/pipeline", json=attach,
+                     headers={"Authorization": f"Bearer {ferry.token('rita', 'reader')}"})
+    assert r.status_code == 403, r.text
+    r = requests.put(f"{ferry.url}/v1/models/churn-onnx/versions/{mv.version}/pipeline",
+                     json=dict(attach, features=features[:-1]), headers=auth)
+    assert r.status_code == 422 and "the model reads" in r.json()["error"]["message"], r.text
+    r = requests.put(f"{ferry.url}/v1/models/churn-onnx/versions/{mv.version}/pipeline", json=attach, headers=auth)
+    assert r.status_code == 200, r.text
+    lineage = r.json()["lineage"]
+    assert lineage["run_id"] == run and lineage["model"]["plugin"]["name"] == "onnx"
+    assert [t["plugin"]["name"] for t in lineage["transforms"]] == ["impute", "standard-scaler", "one-hot"]
+    r = requests.put(f"{ferry.url}/v1/models/churn-onnx/versions/{mv.version}/pipeline", json=attach, headers=auth)
+    assert r.status_code == 409, r.text
+
+    # Served by alias and by version from raw rows: Ferry's features, then the ONNX graph.
+    expected = model.predict_proba(x[:50])[:, 1]
+    for reference in ["champion", mv.version]:
+        r = requests.post(f"{ferry.url}/v1/models/churn-onnx/{reference}/predict?features=true", json=body,
+                          headers=auth)
+        assert r.status_code == 200, r.text
+        got = np.array([p["probability"] for p in r.json()["predictions"]])
+        assert np.abs(got - expected).max() < 1e-5, (reference, np.abs(got - expected).max())
+        served = np.array([[f[c] for c in features] for f in r.json()["features"]])
+        assert np.abs(served - x[:50]).max() < 1e-5
+    # The client still sees one registry, and Ferry's card names the pipeline.
+    assert client.get_model_version_by_alias("churn-onnx", "champion").version == mv.version
+    card = ferry.cli("models", "card", "churn-onnx@champion").stdout
+    assert "onnx" in card and "one-hot" in card
+
+
 def log_many(uri, token, run_id, worker):
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ["MLFLOW_TRACKING_TOKEN"] = token

@@ -479,6 +479,7 @@ async fn the_model_registry_api_checks_roles_and_audits_changes() {
         "/v1/models/{name}/versions",
         "/v1/models/{name}/{reference}/predict",
         "/v1/models/{name}/aliases/{alias}",
+        "/v1/models/{name}/versions/{reference}/pipeline",
     ] {
         assert!(openapi["paths"][p].is_object(), "{p} is not described");
     }

@@ -4,13 +4,12 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use ferry_host::pipeline::PinnedPlugin;
 use ferry_host::pipeline::card::model_card;
-use ferry_host::pipeline::lineage::{Lineage, ModelLineage};
-use ferry_host::pipeline::pinned::load_resolved;
-use ferry_host::pipeline::train::{register_version, task_name};
-use ferry_host::runtime::{ModelInstance, Runtime};
-use ferry_registry::{ModelVersion, Registry};
+use ferry_host::pipeline::external::{ExternalModel, attach_pipeline, external_lineage};
+use ferry_host::pipeline::lineage::Lineage;
+use ferry_host::pipeline::train::register_version;
+use ferry_host::runtime::Runtime;
+use ferry_registry::{ModelVersion, Registry, digest_of};
 
 use super::{Exit, RegistryArgs, SandboxArgs, exit, local_actor, read_config};
 
@@ -95,6 +94,36 @@ pub enum ModelsCommand {
     },
     /// Register a model trained elsewhere, with the features of a Ferry run.
     Register(Box<RegisterArgs>),
+    /// Give a version the MLflow client registered a Ferry pipeline, so Ferry serves it: the
+    /// features of a run, then the model file from the version's artifacts.
+    Attach(Box<AttachArgs>),
+}
+
+/// Arguments of `ferry models attach`.
+#[derive(Debug, clap::Args)]
+pub struct AttachArgs {
+    /// NAME@VERSION (or NAME@ALIAS) of a version without a lineage.
+    model: String,
+    /// The run whose transforms computed the features the model was trained on.
+    #[arg(long)]
+    run: String,
+    /// The model adapter, from the registry (e.g. onnx, xgboost).
+    #[arg(long)]
+    plugin: String,
+    /// The feature columns, in the order the model reads them (default: what the adapter
+    /// describes).
+    #[arg(long, value_delimiter = ',')]
+    features: Vec<String>,
+    /// The model file among the version's artifacts (default: the file its MLmodel names).
+    #[arg(long)]
+    file: Option<String>,
+    /// The adapter's load configuration (JSON or TOML).
+    #[arg(long)]
+    load_config: Option<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 }
 
 /// Arguments of `ferry models register`.
@@ -347,47 +376,23 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
                 sandbox,
             } = *args;
             let r = registry.open(runtime).await?;
-            let recorded = r.read_artifact(&run, "lineage.json").await?;
-            let mut lineage =
-                Lineage::parse(&String::from_utf8_lossy(&recorded)).map_err(anyhow::Error::msg)?;
             let bytes = std::fs::read(&artifact)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", artifact.display()))?;
-            let load_config = read_config(load_config.as_ref())?;
-            let adapter = load_resolved(runtime, &r, &plugin, &sandbox.load_options()?).await?;
-            let mut inst = ModelInstance::new(&adapter).await?;
-            let handle = inst.load(&bytes, &load_config).await?;
-            let info = inst.describe(handle).await?;
-            let features: Vec<String> = if features.is_empty() {
-                info.inputs.iter().map(|f| f.name.clone()).collect()
-            } else {
-                features
+            let model = ExternalModel {
+                run: run.clone(),
+                plugin,
+                features,
+                load_config: read_config(load_config.as_ref())?,
             };
-            if !info.inputs.is_empty() && info.inputs.len() != features.len() {
-                return Err(anyhow::anyhow!(
-                    "--features names {} columns but the model reads {}",
-                    features.len(),
-                    info.inputs.len()
-                )
-                .into());
-            }
-            let available: Vec<&str> = lineage
-                .input_schema
-                .iter()
-                .map(|f| f.name.as_str())
-                .chain(
-                    lineage
-                        .transforms
-                        .iter()
-                        .flat_map(|t| t.writes.iter().map(|f| f.name.as_str())),
-                )
-                .collect();
-            if let Some(missing) = features.iter().find(|f| !available.contains(&f.as_str())) {
-                return Err(anyhow::anyhow!(
-                    "feature `{missing}` is not computed by run {run}'s pipeline; it has {}",
-                    available.join(", ")
-                )
-                .into());
-            }
+            let mut lineage = external_lineage(
+                runtime,
+                &r,
+                &model,
+                &bytes,
+                &digest_of(&bytes),
+                &sandbox.load_options()?,
+            )
+            .await?;
             let stored = r
                 .log_artifact(
                     &run,
@@ -401,15 +406,9 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
                     &bytes,
                 )
                 .await?;
-            lineage.model = Some(ModelLineage {
-                plugin: PinnedPlugin::of(&adapter),
-                artifact_digest: stored.digest,
-                load_config,
-                hyperparameters: None,
-                features,
-                task: task_name(info.task).into(),
-                outputs: info.outputs.iter().map(|o| o.name.clone()).collect(),
-            });
+            if let Some(m) = lineage.model.as_mut() {
+                m.artifact_digest = stored.digest;
+            }
             let mv =
                 register_version(&r, &name, "", &lineage, &local_actor(), &description).await?;
             if let Some(a) = &alias {
@@ -423,6 +422,56 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             )
             .await?;
             println!("registered {name} version {} (run {run})", mv.version);
+        }
+        ModelsCommand::Attach(args) => {
+            let AttachArgs {
+                model,
+                run,
+                plugin,
+                features,
+                file,
+                load_config,
+                registry,
+                sandbox,
+            } = *args;
+            let (name, reference) = split_ref(&model);
+            let Some(reference) = reference else {
+                return Err(anyhow::anyhow!("give the version as NAME@VERSION (or @ALIAS)").into());
+            };
+            let r = registry.open(runtime).await?;
+            let version = r.resolve_model_version(name, reference).await?.version;
+            let external = ExternalModel {
+                run: run.clone(),
+                plugin,
+                features,
+                load_config: read_config(load_config.as_ref())?,
+            };
+            let mv = attach_pipeline(
+                runtime,
+                &r,
+                name,
+                version,
+                &external,
+                file.as_deref(),
+                &sandbox.load_options()?,
+            )
+            .await?;
+            audit(
+                &r,
+                "model.attach",
+                &format!("{name}/{version}"),
+                &format!("run {run}"),
+            )
+            .await?;
+            let model = Lineage::parse(mv.lineage.as_deref().unwrap_or_default())
+                .ok()
+                .and_then(|l| l.model);
+            println!(
+                "{name} version {version} now serves run {run}'s pipeline{}",
+                model
+                    .map(|m| format!(" with {} reading {}", m.plugin, m.features.join(", ")))
+                    .unwrap_or_default()
+            );
         }
     }
     Ok(exit::OK)

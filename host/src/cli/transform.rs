@@ -1,4 +1,5 @@
-//! `ferry transform fit` and `ferry transform apply`.
+//! `ferry transform fit` and `ferry transform apply`, and a version's or a run's pipeline in
+//! batch.
 
 use std::path::PathBuf;
 
@@ -25,10 +26,13 @@ pub struct TransformArgs {
     pub command: Option<TransformCommand>,
     /// Compute the features of a registered version (NAME@VERSION, NAME@ALIAS, NAME@latest)
     /// with exactly the plugins and states it pins.
-    #[arg(long, requires = "out")]
+    #[arg(long, requires = "out", conflicts_with = "run")]
     pub model: Option<String>,
+    /// Compute the features of a training run's pipeline (e.g. `ferry train` of a pipeline
+    /// without a model), to train a model elsewhere on exactly what serving will compute.
+    #[arg(long, requires = "out")]
+    pub run: Option<String>,
     /// The data (CSV, Parquet or JSON lines).
-    #[arg(requires = "model")]
     pub data: Option<PathBuf>,
     /// Where to write the features (CSV).
     #[arg(long)]
@@ -90,19 +94,44 @@ pub async fn run(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
 }
 
 async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
-    let (Some(model), Some(data), Some(out)) = (&args.model, &args.data, &args.out) else {
+    let (Some(data), Some(out)) = (&args.data, &args.out) else {
         return Err(anyhow::anyhow!(
-            "give a subcommand (fit, apply) or --model NAME@VERSION DATA --out FILE"
+            "give a subcommand (fit, apply), --model NAME@VERSION DATA --out FILE or --run RUN DATA --out FILE"
         )
         .into());
     };
-    let (name, reference) = model.split_once('@').unwrap_or((model.as_str(), "latest"));
     let registry = args.registry.open(runtime).await?;
-    let version = registry.resolve_model_version(name, reference).await?;
-    let lineage = Lineage::parse(version.lineage.as_deref().ok_or_else(|| {
-        anyhow::anyhow!("{name} version {} has no Ferry lineage", version.version)
-    })?)
-    .map_err(anyhow::Error::msg)?;
+    let (what, lineage) = match (&args.model, &args.run) {
+        (Some(model), _) => {
+            let (name, reference) = model.split_once('@').unwrap_or((model.as_str(), "latest"));
+            let version = registry.resolve_model_version(name, reference).await?;
+            let what = format!("{name} version {}", version.version);
+            let text = version.lineage.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{what} has no Ferry lineage (attach one with `ferry models attach`)"
+                )
+            })?;
+            (what, text)
+        }
+        (None, Some(run)) => {
+            let text = registry
+                .read_artifact(run, "lineage.json")
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "run {run}: no recorded pipeline (only `ferry train` runs have one): {e}"
+                    )
+                })?;
+            (
+                format!("run {run}"),
+                String::from_utf8_lossy(&text).into_owned(),
+            )
+        }
+        (None, None) => {
+            return Err(anyhow::anyhow!("give --model NAME@VERSION or --run RUN").into());
+        }
+    };
+    let lineage = Lineage::parse(&lineage).map_err(anyhow::Error::msg)?;
     let pipeline =
         ServingPipeline::load(runtime, &registry, lineage, &LoadOptions::default()).await?;
     let table = read_table(data, Format::of(data, None)?)?;
@@ -129,19 +158,18 @@ async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
                 .transform(&chunk)
                 .await
                 .map_err(|e| rows_error(e, start))?;
-            out_batch.columns.extend(f.columns);
+            // The pipeline's output carries the input columns too: a kept column once, first.
+            let kept = |name: &str| args.keep.iter().any(|k| k == name);
+            out_batch
+                .columns
+                .extend(f.columns.into_iter().filter(|c| !kept(&c.name)));
             out_batch
         };
         batches.push(served);
         start = end;
     }
     write_csv(out, &batches)?;
-    println!(
-        "{name} version {}: {} rows into {}",
-        version.version,
-        n,
-        out.display()
-    );
+    println!("{what}: {n} rows into {}", out.display());
     Ok(exit::OK)
 }
 

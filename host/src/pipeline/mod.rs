@@ -3,6 +3,7 @@
 //! states it was trained with.
 
 pub mod card;
+pub mod external;
 pub mod lineage;
 pub mod metrics;
 pub mod pinned;

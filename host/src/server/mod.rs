@@ -79,6 +79,10 @@ pub fn router(state: AppState) -> Router {
             get(models::card),
         )
         .route(
+            "/v1/models/{name}/versions/{reference}/pipeline",
+            put(models::attach),
+        )
+        .route(
             "/v1/models/{name}/versions/{reference}/stage",
             post(models::stage),
         )

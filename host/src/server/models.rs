@@ -19,6 +19,7 @@ use crate::data::{
     rows_to_batch,
 };
 use crate::pipeline::card::model_card;
+use crate::pipeline::external::{ExternalModel, attach_pipeline};
 use crate::pipeline::lineage::Lineage;
 use crate::pipeline::train::register_version;
 use crate::pipeline::{PipelineError, ServeError, ServingPipeline};
@@ -264,6 +265,71 @@ pub async fn register(
     .await
 }
 
+/// Body of `PUT /v1/models/{name}/versions/{version}/pipeline`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachBody {
+    run: String,
+    plugin: String,
+    #[serde(default)]
+    features: Vec<String>,
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    load_config: Option<Value>,
+}
+
+/// `PUT /v1/models/{name}/versions/{version}/pipeline`: gives a version the MLflow client
+/// registered a Ferry pipeline (a run's features, then its model file through an adapter), so
+/// that it can be served (publisher). A version keeps the first lineage it gets.
+pub async fn attach(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, version)): Path<(String, String)>,
+    body: Result<Json<AttachBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    audited(
+        &state,
+        &headers,
+        Role::Publisher,
+        "model.attach",
+        &format!("model:{name}/{version}"),
+        StatusCode::OK,
+        async |_| {
+            let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+            let number = version_number(&version)?;
+            let load_config = match b.load_config {
+                None | Some(Value::Null) => "{}".to_string(),
+                Some(Value::String(s)) => s,
+                Some(v @ Value::Object(_)) => v.to_string(),
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "load_config: expected a JSON object or a string".to_string(),
+                    ));
+                }
+            };
+            let model = ExternalModel {
+                run: b.run.clone(),
+                plugin: b.plugin,
+                features: b.features,
+                load_config,
+            };
+            let mv = attach_pipeline(
+                &state.runtime,
+                &state.registry,
+                &name,
+                number,
+                &model,
+                b.file.as_deref(),
+                &LoadOptions::default(),
+            )
+            .await?;
+            Ok((version_json(&mv), format!("run {}", b.run)))
+        },
+    )
+    .await
+}
+
 /// `GET /v1/models/{name}/versions/{reference}`: a version by number, alias, stage or `latest`.
 pub async fn version(
     State(state): State<AppState>,
@@ -456,8 +522,8 @@ impl Served {
                 StatusCode::CONFLICT,
                 "no_lineage",
                 format!(
-                    "version {} of {} has no Ferry lineage to serve from",
-                    version.version, version.name
+                    "version {} of {} has no Ferry lineage to serve from; attach a run's pipeline with PUT /v1/models/{}/versions/{}/pipeline or `ferry models attach`",
+                    version.version, version.name, version.name, version.version
                 ),
             )
         })?;
