@@ -1,10 +1,12 @@
 //! The model registry: registered models, numbered versions (each with its lineage), aliases,
 //! MLflow's classic stages, tags and descriptions.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::db::{now_ms, pairs};
+use crate::db::now_ms;
 use crate::{Registry, RegistryError};
 
 /// MLflow's stages of a model version.
@@ -185,46 +187,10 @@ impl Registry {
 
     /// A registered model with its tags, aliases and latest version per stage.
     pub async fn registered_model(&self, name: &str) -> Result<RegisteredModel, RegistryError> {
-        let pool = self.db().pool();
-        let row = sqlx::query(
-            "SELECT name, description, created_at, updated_at FROM registered_models WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| RegistryError::NotFound(format!("registered model {name:?}")))?;
-        let tags = pairs(
-            &sqlx::query(
-                "SELECT key, value FROM registered_model_tags WHERE name = $1 ORDER BY key",
-            )
-            .bind(name)
-            .fetch_all(pool)
-            .await?,
-        )?;
-        let aliases =
-            sqlx::query("SELECT alias, version FROM model_aliases WHERE name = $1 ORDER BY alias")
-                .bind(name)
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("alias")?, r.try_get("version")?)))
-                .collect::<Result<Vec<_>, RegistryError>>()?;
-        let versions = self.model_versions(name).await?;
-        let mut latest_versions = Vec::new();
-        for stage in STAGES {
-            if let Some(v) = versions.iter().rev().find(|v| v.stage == stage) {
-                latest_versions.push(v.clone());
-            }
-        }
-        Ok(RegisteredModel {
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-            tags,
-            aliases,
-            latest_versions,
-        })
+        self.models_where(Some(name))
+            .await?
+            .pop()
+            .ok_or_else(|| RegistryError::NotFound(format!("registered model {name:?}")))
     }
 
     /// Every registered model whose name contains `name_contains` (case-insensitive), by name.
@@ -232,21 +198,68 @@ impl Registry {
         &self,
         name_contains: &str,
     ) -> Result<Vec<RegisteredModel>, RegistryError> {
-        let names: Vec<String> = sqlx::query("SELECT name FROM registered_models ORDER BY name")
-            .fetch_all(self.db().pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get("name"))
-            .collect::<Result<_, _>>()?;
         let needle = name_contains.to_lowercase();
-        let mut out = Vec::new();
-        for n in names
-            .into_iter()
-            .filter(|n| n.to_lowercase().contains(&needle))
-        {
-            out.push(self.registered_model(&n).await?);
+        let mut models = self.models_where(None).await?;
+        models.retain(|m| m.name.to_lowercase().contains(&needle));
+        Ok(models)
+    }
+
+    /// One registered model, or all of them, by name: six queries however many there are.
+    async fn models_where(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Vec<RegisteredModel>, RegistryError> {
+        let fetch = async |sql: String| {
+            let query = sqlx::query(&sql);
+            let query = match name {
+                Some(n) => query.bind(n),
+                None => query,
+            };
+            query.fetch_all(self.db().pool()).await
+        };
+        let condition = if name.is_some() { "name = $1" } else { "1 = 1" };
+        let rows = fetch(format!("SELECT name, description, created_at, updated_at FROM registered_models WHERE {condition} ORDER BY name")).await?;
+        let mut tags: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for r in fetch(format!("SELECT name, key, value FROM registered_model_tags WHERE {condition} ORDER BY name, key")).await? {
+            tags.entry(r.try_get("name")?)
+                .or_default()
+                .push((r.try_get("key")?, r.try_get("value")?));
         }
-        Ok(out)
+        let mut aliases: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        for r in fetch(format!(
+            "SELECT name, alias, version FROM model_aliases WHERE {condition} ORDER BY name, alias"
+        ))
+        .await?
+        {
+            aliases
+                .entry(r.try_get("name")?)
+                .or_default()
+                .push((r.try_get("alias")?, r.try_get("version")?));
+        }
+        let latest_rows = fetch(format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions v WHERE {condition} AND version = (SELECT MAX(l.version) FROM model_versions l WHERE l.name = v.name AND l.stage = v.stage) ORDER BY name, version"
+        ))
+        .await?;
+        let mut latest: HashMap<String, Vec<ModelVersion>> = HashMap::new();
+        for v in self.versions_from(&latest_rows, name).await? {
+            latest.entry(v.name.clone()).or_default().push(v);
+        }
+        rows.iter()
+            .map(|row| {
+                let name: String = row.try_get("name")?;
+                let mut versions = latest.remove(&name).unwrap_or_default();
+                versions.sort_by_key(|v| STAGES.iter().position(|s| *s == v.stage));
+                Ok(RegisteredModel {
+                    description: row.try_get("description")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                    tags: tags.remove(&name).unwrap_or_default(),
+                    aliases: aliases.remove(&name).unwrap_or_default(),
+                    latest_versions: versions,
+                    name,
+                })
+            })
+            .collect()
     }
 
     /// Changes a registered model's description.
@@ -382,42 +395,58 @@ impl Registry {
         self.model_version(name, version).await
     }
 
-    async fn version_from(&self, row: &AnyRow) -> Result<ModelVersion, RegistryError> {
-        let name: String = row.try_get("name")?;
-        let version: i64 = row.try_get("version")?;
-        let pool = self.db().pool();
-        let tags = pairs(
-            &sqlx::query("SELECT key, value FROM model_version_tags WHERE name = $1 AND version = $2 ORDER BY key")
-                .bind(&name)
-                .bind(version)
-                .fetch_all(pool)
-                .await?,
-        )?;
-        let aliases = sqlx::query(
-            "SELECT alias FROM model_aliases WHERE name = $1 AND version = $2 ORDER BY alias",
-        )
-        .bind(&name)
-        .bind(version)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("alias"))
-        .collect::<Result<Vec<String>, _>>()?;
-        Ok(ModelVersion {
-            name,
-            version,
-            description: row.try_get("description")?,
-            stage: row.try_get("stage")?,
-            source: row.try_get("source")?,
-            run_id: row.try_get("run_id")?,
-            user_id: row.try_get("user_id")?,
-            status: row.try_get("status")?,
-            lineage: row.try_get("lineage")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-            tags,
-            aliases,
-        })
+    /// Versions from their rows, with their tags and aliases (two queries: those of the model
+    /// `name`, or of every model).
+    async fn versions_from(
+        &self,
+        rows: &[AnyRow],
+        name: Option<&str>,
+    ) -> Result<Vec<ModelVersion>, RegistryError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fetch = async |sql: &str| {
+            let query = sqlx::query(sql);
+            let query = match name {
+                Some(n) => query.bind(n),
+                None => query,
+            };
+            query.fetch_all(self.db().pool()).await
+        };
+        let condition = if name.is_some() { "name = $1" } else { "1 = 1" };
+        let mut tags: HashMap<(String, i64), Vec<(String, String)>> = HashMap::new();
+        for r in fetch(&format!("SELECT name, version, key, value FROM model_version_tags WHERE {condition} ORDER BY name, version, key")).await? {
+            tags.entry((r.try_get("name")?, r.try_get("version")?))
+                .or_default()
+                .push((r.try_get("key")?, r.try_get("value")?));
+        }
+        let mut aliases: HashMap<(String, i64), Vec<String>> = HashMap::new();
+        for r in fetch(&format!("SELECT name, version, alias FROM model_aliases WHERE {condition} ORDER BY name, version, alias")).await? {
+            aliases
+                .entry((r.try_get("name")?, r.try_get("version")?))
+                .or_default()
+                .push(r.try_get("alias")?);
+        }
+        rows.iter()
+            .map(|row| {
+                let key: (String, i64) = (row.try_get("name")?, row.try_get("version")?);
+                Ok(ModelVersion {
+                    description: row.try_get("description")?,
+                    stage: row.try_get("stage")?,
+                    source: row.try_get("source")?,
+                    run_id: row.try_get("run_id")?,
+                    user_id: row.try_get("user_id")?,
+                    status: row.try_get("status")?,
+                    lineage: row.try_get("lineage")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                    tags: tags.remove(&key).unwrap_or_default(),
+                    aliases: aliases.remove(&key).unwrap_or_default(),
+                    name: key.0,
+                    version: key.1,
+                })
+            })
+            .collect()
     }
 
     /// One version of a registered model.
@@ -434,7 +463,10 @@ impl Registry {
         .fetch_optional(self.db().pool())
         .await?
         .ok_or_else(|| RegistryError::NotFound(format!("version {version} of model {name:?}")))?;
-        self.version_from(&row).await
+        self.versions_from(std::slice::from_ref(&row), Some(name))
+            .await?
+            .pop()
+            .ok_or_else(|| RegistryError::NotFound(format!("version {version} of model {name:?}")))
     }
 
     /// Every version of a registered model, oldest first.
@@ -445,11 +477,7 @@ impl Registry {
         .bind(name)
         .fetch_all(self.db().pool())
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(self.version_from(row).await?);
-        }
-        Ok(out)
+        self.versions_from(&rows, Some(name)).await
     }
 
     /// Resolves a reference to a version: a number, `latest`, an alias, or a stage name.

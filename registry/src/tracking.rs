@@ -1,6 +1,8 @@
 //! Experiment tracking: experiments, runs, parameters (immutable once logged), metrics (many
 //! values per key, by step and timestamp) and tags.
 
+use std::collections::{BTreeMap, HashMap};
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -206,6 +208,53 @@ fn metric_value(row: &AnyRow) -> Result<MetricValue, RegistryError> {
     })
 }
 
+/// A run's parameters, tags and latest metrics.
+type Details = (
+    Vec<(String, String)>,
+    Vec<(String, String)>,
+    Vec<MetricValue>,
+);
+
+/// The runs a query reads: one by id, or the active runs of some experiments.
+enum Scope<'a> {
+    Run(&'a str),
+    Experiments(&'a [i64]),
+}
+
+impl Scope<'_> {
+    /// The experiment ids, as SQL (numbers, so nothing to escape).
+    fn id_list(&self) -> String {
+        match self {
+            Scope::Run(_) => String::new(),
+            Scope::Experiments(ids) => ids
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// The condition on `run_id` that selects these runs (`$1` is the run's id).
+    fn condition(&self) -> String {
+        match self {
+            Scope::Run(_) => "run_id = $1".into(),
+            Scope::Experiments(_) => format!(
+                "run_id IN (SELECT id FROM runs WHERE lifecycle_stage = 'active' AND experiment_id IN ({}))",
+                self.id_list()
+            ),
+        }
+    }
+
+    async fn fetch(&self, r: &Registry, sql: &str) -> Result<Vec<AnyRow>, RegistryError> {
+        let query = sqlx::query(sql);
+        let query = match self {
+            Scope::Run(id) => query.bind(*id),
+            Scope::Experiments(_) => query,
+        };
+        Ok(query.fetch_all(r.db().pool()).await?)
+    }
+}
+
 const EXPERIMENT_COLUMNS: &str =
     "id, name, artifact_location, lifecycle_stage, created_at, updated_at";
 const RUN_COLUMNS: &str =
@@ -381,37 +430,54 @@ impl Registry {
     /// A run with its parameters, latest metrics and tags.
     pub async fn run(&self, id: &str) -> Result<Run, RegistryError> {
         let info = self.run_info(id).await?;
-        let pool = self.db().pool();
-        let params = pairs(
-            &sqlx::query("SELECT key, value FROM run_params WHERE run_id = $1 ORDER BY key")
-                .bind(id)
-                .fetch_all(pool)
-                .await?,
-        )?;
-        let tags = pairs(
-            &sqlx::query("SELECT key, value FROM run_tags WHERE run_id = $1 ORDER BY key")
-                .bind(id)
-                .fetch_all(pool)
-                .await?,
-        )?;
-        let rows = sqlx::query("SELECT key, value, is_nan, step, timestamp FROM run_metrics WHERE run_id = $1 ORDER BY key, step, timestamp, id")
-            .bind(id)
-            .fetch_all(pool)
-            .await?;
-        let mut metrics: Vec<MetricValue> = Vec::new();
-        for row in &rows {
-            let m = metric_value(row)?;
-            match metrics.last_mut() {
-                Some(last) if last.key == m.key => *last = m,
-                _ => metrics.push(m),
-            }
-        }
+        let mut details = self.run_details(&Scope::Run(id)).await?;
+        let (params, tags, metrics) = details.remove(id).unwrap_or_default();
         Ok(Run {
             info,
             params,
             metrics,
             tags,
         })
+    }
+
+    /// The parameters, tags and latest metrics of the runs in `scope`, by run id: three
+    /// queries, however many runs and however long their metric histories.
+    async fn run_details(
+        &self,
+        scope: &Scope<'_>,
+    ) -> Result<HashMap<String, Details>, RegistryError> {
+        let condition = scope.condition();
+        let mut out: HashMap<String, Details> = HashMap::new();
+        for (table, slot) in [("run_params", 0), ("run_tags", 1)] {
+            let rows = scope
+                .fetch(
+                    self,
+                    &format!("SELECT run_id, key, value FROM {table} WHERE {condition} ORDER BY run_id, key"),
+                )
+                .await?;
+            for row in &rows {
+                let entry = out.entry(row.try_get("run_id")?).or_default();
+                let pair = (row.try_get("key")?, row.try_get("value")?);
+                if slot == 0 {
+                    entry.0.push(pair);
+                } else {
+                    entry.1.push(pair);
+                }
+            }
+        }
+        let rows = scope
+            .fetch(
+                self,
+                &format!("SELECT run_id, key, value, is_nan, step, timestamp FROM run_latest_metrics WHERE {condition} ORDER BY run_id, key"),
+            )
+            .await?;
+        for row in &rows {
+            out.entry(row.try_get("run_id")?)
+                .or_default()
+                .2
+                .push(metric_value(row)?);
+        }
+        Ok(out)
     }
 
     /// Logs a parameter. A parameter is immutable: the same value again is accepted, another
@@ -460,6 +526,8 @@ impl Registry {
         }
         self.run_info(run).await?;
         let mut tx = self.db().pool().begin().await?;
+        // By key, so that concurrent writers lock the latest rows in the same order.
+        let mut latest: BTreeMap<&str, &Metric<'_>> = BTreeMap::new();
         for m in metrics {
             let (value, nan) = if m.value.is_nan() {
                 (None, 1i64)
@@ -468,7 +536,7 @@ impl Registry {
             };
             // An identical point (key, value, step and timestamp) is kept once, as MLflow does;
             // one statement, so that concurrent writers never upgrade a read lock.
-            sqlx::query("INSERT INTO run_metrics (run_id, key, value, is_nan, step, timestamp) SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM run_metrics WHERE run_id = $1 AND key = $2 AND step = $5 AND timestamp = $6 AND is_nan = $4 AND (is_nan = 1 OR value = $7))")
+            let inserted = sqlx::query("INSERT INTO run_metrics (run_id, key, value, is_nan, step, timestamp) SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM run_metrics WHERE run_id = $1 AND key = $2 AND step = $5 AND timestamp = $6 AND is_nan = $4 AND (is_nan = 1 OR value = $7))")
                 .bind(run)
                 .bind(m.key)
                 .bind(value)
@@ -476,6 +544,33 @@ impl Registry {
                 .bind(m.step)
                 .bind(m.timestamp)
                 .bind(value.unwrap_or(0.0))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            // The latest value per key: a higher step, or the same step at the same time or
+            // later (the last logged wins a tie).
+            if inserted == 1 {
+                match latest.get(m.key) {
+                    Some(l) if (m.step, m.timestamp) < (l.step, l.timestamp) => {}
+                    _ => {
+                        latest.insert(m.key, m);
+                    }
+                }
+            }
+        }
+        for m in latest.values() {
+            let (value, nan) = if m.value.is_nan() {
+                (None, 1i64)
+            } else {
+                (Some(m.value), 0i64)
+            };
+            sqlx::query("INSERT INTO run_latest_metrics (run_id, key, value, is_nan, step, timestamp) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, timestamp = excluded.timestamp WHERE excluded.step > run_latest_metrics.step OR (excluded.step = run_latest_metrics.step AND excluded.timestamp >= run_latest_metrics.timestamp)")
+                .bind(run)
+                .bind(m.key)
+                .bind(value)
+                .bind(nan)
+                .bind(m.step)
+                .bind(m.timestamp)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -540,20 +635,31 @@ impl Registry {
 
     /// The runs of some experiments, newest first.
     pub async fn runs(&self, experiments: &[String]) -> Result<Vec<Run>, RegistryError> {
-        let mut out = Vec::new();
-        for e in experiments {
-            let ids: Vec<String> = sqlx::query(
-                "SELECT id FROM runs WHERE experiment_id = $1 AND lifecycle_stage = 'active'",
-            )
-            .bind(experiment_id(e)?)
-            .fetch_all(self.db().pool())
-            .await?
+        let ids = experiments
             .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
-            for id in ids {
-                out.push(self.run(&id).await?);
-            }
+            .map(|e| experiment_id(e))
+            .collect::<Result<Vec<i64>, _>>()?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let scope = Scope::Experiments(&ids);
+        let rows = scope
+            .fetch(
+                self,
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE lifecycle_stage = 'active' AND experiment_id IN ({})", scope.id_list()),
+            )
+            .await?;
+        let mut details = self.run_details(&scope).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let info = run_info(row)?;
+            let (params, tags, metrics) = details.remove(&info.id).unwrap_or_default();
+            out.push(Run {
+                info,
+                params,
+                metrics,
+                tags,
+            });
         }
         out.sort_by(|a, b| {
             b.info

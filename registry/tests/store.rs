@@ -507,7 +507,8 @@ async fn tokens_roles_owners_and_the_audit_log(t: &TestRegistry) {
 on_both_backends!(
     experiments_runs_params_metrics_and_tags,
     concurrent_metric_logging_loses_nothing,
-    a_version_registered_without_lineage_gets_one_once
+    a_version_registered_without_lineage_gets_one_once,
+    latest_metrics_are_the_highest_step_then_the_newest_time
 );
 
 async fn experiments_runs_params_metrics_and_tags(t: &TestRegistry) {
@@ -750,4 +751,88 @@ async fn a_version_registered_without_lineage_gets_one_once(t: &TestRegistry) {
         RegistryError::NotFound(_)
     ));
     assert_eq!(r.model_version("sk", 2).await.unwrap().lineage, None);
+}
+
+async fn latest_metrics_are_the_highest_step_then_the_newest_time(t: &TestRegistry) {
+    use ferry_registry::Metric;
+    let r = &t.registry;
+    let run = r.create_run("0", None, "ci", None).await.unwrap();
+    let other = r.create_run("0", None, "ci", None).await.unwrap();
+    let point = |key: &'static str, value: f64, step: i64, timestamp: i64| Metric {
+        key,
+        value,
+        step,
+        timestamp,
+    };
+    // Logged out of order: step 5 stays the latest whatever comes later for lower steps.
+    for m in [
+        point("loss", 0.5, 5, 50),
+        point("loss", 0.9, 1, 99),
+        point("loss", 0.7, 3, 10),
+        point("acc", 0.1, 0, 10),
+        point("acc", 0.3, 0, 30),
+        point("acc", 0.2, 0, 20),
+        point("nan", f64::NAN, 2, 1),
+        point("dup", 1.0, 1, 1),
+        point("dup", 2.0, 1, 1),
+        point("dup", 1.0, 1, 1),
+    ] {
+        r.log_metric(&run.id, m).await.unwrap();
+    }
+    r.log_metric(&other.id, point("loss", 0.1, 9, 9))
+        .await
+        .unwrap();
+    // Values as text, so that NaN equals NaN.
+    let latest = |run: ferry_registry::Run| -> Vec<(String, String, i64, i64)> {
+        run.metrics
+            .into_iter()
+            .map(|m| (m.key, m.value.to_string(), m.step, m.timestamp))
+            .collect()
+    };
+    let got = latest(r.run(&run.id).await.unwrap());
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert_eq!(
+        got[0],
+        ("acc".into(), "0.3".into(), 0, 30),
+        "same step: the newest time"
+    );
+    assert_eq!(
+        got[1],
+        ("dup".into(), "2".into(), 1, 1),
+        "same step and time: the last logged; an identical point again changes nothing"
+    );
+    assert_eq!(
+        got[2],
+        ("loss".into(), "0.5".into(), 5, 50),
+        "the highest step"
+    );
+    assert_eq!(got[3], ("nan".into(), "NaN".into(), 2, 1));
+    assert_eq!(r.metric_history(&run.id, "loss").await.unwrap().len(), 3);
+
+    // Searching reads the same values, for every run at once.
+    let runs = r.runs(&["0".to_string()]).await.unwrap();
+    let mine = runs.into_iter().find(|x| x.info.id == run.id).unwrap();
+    assert_eq!(latest(mine), got);
+
+    // The migration's backfill computes the same table from the histories.
+    let backfill = include_str!("../migrations/sqlite/0006_latest_metrics.sql");
+    let insert = &backfill[backfill.find("INSERT INTO").unwrap()..];
+    let insert = &insert[..=insert.find(");").unwrap()];
+    assert_eq!(
+        backfill,
+        include_str!("../migrations/postgres/0006_latest_metrics.sql")
+            .replace("DOUBLE PRECISION", "REAL"),
+        "both backends migrate alike"
+    );
+    let pool = r.db().pool();
+    sqlx::query("DELETE FROM run_latest_metrics")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(insert).execute(pool).await.unwrap();
+    assert_eq!(latest(r.run(&run.id).await.unwrap()), got);
+    assert_eq!(
+        latest(r.run(&other.id).await.unwrap()),
+        vec![("loss".to_string(), "0.1".to_string(), 9, 9)]
+    );
 }
