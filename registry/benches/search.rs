@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_registry::{Metric, Registry, RunFilter, RunOrder};
+use ferry_registry::{Metric, Registry, RunFilter, RunOrder, RunView};
 
 const RUNS: usize = 200;
 const METRICS: usize = 3;
@@ -82,7 +82,7 @@ async fn measure(backend: &str, r: &Registry) {
         let experiments = vec![exp.clone()];
         let search = time(3, budget, async || {
             let found = r
-                .search_runs(&experiments, &filter, &order, 1000)
+                .search_runs(&experiments, RunView::ActiveOnly, &filter, &order, 1000)
                 .await
                 .unwrap();
             assert!(!found.is_empty());

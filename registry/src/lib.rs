@@ -35,7 +35,7 @@ pub use signature::{
     sign,
 };
 pub use spec::{PluginSpec, Requirement};
-pub use tracking::{Experiment, Metric, MetricValue, Run, RunInfo, RunStatus};
+pub use tracking::{Experiment, Metric, MetricValue, Run, RunInfo, RunStatus, RunView};
 
 use std::{path::Path, sync::Arc};
 

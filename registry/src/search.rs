@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use crate::{Registry, RegistryError, Run};
+use crate::{Registry, RegistryError, Run, RunView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -313,12 +313,13 @@ impl Registry {
     pub async fn search_runs(
         &self,
         experiments: &[String],
+        view: RunView,
         filter: &RunFilter,
         order: &[RunOrder],
         limit: usize,
     ) -> Result<Vec<Run>, RegistryError> {
         let mut runs: Vec<Run> = self
-            .runs(experiments)
+            .runs_in_view(experiments, view)
             .await?
             .into_iter()
             .filter(|r| filter.matches(r))

@@ -78,6 +78,40 @@ impl RunStatus {
     }
 }
 
+/// Which runs a search sees (MLflow's `run_view_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunView {
+    /// Runs not deleted (the default).
+    #[default]
+    ActiveOnly,
+    /// Deleted runs only.
+    DeletedOnly,
+    /// Both.
+    All,
+}
+
+impl RunView {
+    /// From `ACTIVE_ONLY`, `DELETED_ONLY` or `ALL`.
+    pub fn parse(s: &str) -> Result<Self, RegistryError> {
+        match s {
+            "ACTIVE_ONLY" => Ok(Self::ActiveOnly),
+            "DELETED_ONLY" => Ok(Self::DeletedOnly),
+            "ALL" => Ok(Self::All),
+            other => Err(RegistryError::Invalid(format!(
+                "run view {other:?}: expected ACTIVE_ONLY, DELETED_ONLY or ALL"
+            ))),
+        }
+    }
+
+    fn condition(self) -> &'static str {
+        match self {
+            Self::ActiveOnly => "lifecycle_stage = 'active'",
+            Self::DeletedOnly => "lifecycle_stage = 'deleted'",
+            Self::All => "1 = 1",
+        }
+    }
+}
+
 /// What a run is, without its data.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunInfo {
@@ -218,7 +252,7 @@ type Details = (
 /// The runs a query reads: one by id, or the active runs of some experiments.
 enum Scope<'a> {
     Run(&'a str),
-    Experiments(&'a [i64]),
+    Experiments(&'a [i64], RunView),
 }
 
 impl Scope<'_> {
@@ -226,7 +260,7 @@ impl Scope<'_> {
     fn id_list(&self) -> String {
         match self {
             Scope::Run(_) => String::new(),
-            Scope::Experiments(ids) => ids
+            Scope::Experiments(ids, _) => ids
                 .iter()
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
@@ -238,8 +272,9 @@ impl Scope<'_> {
     fn condition(&self) -> String {
         match self {
             Scope::Run(_) => "run_id = $1".into(),
-            Scope::Experiments(_) => format!(
-                "run_id IN (SELECT id FROM runs WHERE lifecycle_stage = 'active' AND experiment_id IN ({}))",
+            Scope::Experiments(_, view) => format!(
+                "run_id IN (SELECT id FROM runs WHERE {} AND experiment_id IN ({}))",
+                view.condition(),
                 self.id_list()
             ),
         }
@@ -249,7 +284,7 @@ impl Scope<'_> {
         let query = sqlx::query(sql);
         let query = match self {
             Scope::Run(id) => query.bind(*id),
-            Scope::Experiments(_) => query,
+            Scope::Experiments(..) => query,
         };
         Ok(query.fetch_all(r.db().pool()).await?)
     }
@@ -427,6 +462,98 @@ impl Registry {
         run_info(&row)
     }
 
+    /// A run that may be written to: one not deleted, as MLflow requires.
+    async fn active_run_info(&self, id: &str) -> Result<RunInfo, RegistryError> {
+        let info = self.run_info(id).await?;
+        if info.lifecycle_stage != "active" {
+            return Err(RegistryError::Invalid(format!(
+                "run {id} is deleted: restore it before logging to it"
+            )));
+        }
+        Ok(info)
+    }
+
+    /// Deletes a run (it stays stored, and `restore_run` brings it back): searches and lists
+    /// no longer show it, and nothing more can be logged to it. Model versions it produced
+    /// keep their lineage.
+    pub async fn delete_run(&self, id: &str) -> Result<(), RegistryError> {
+        self.set_run_lifecycle(id, "deleted").await
+    }
+
+    /// Restores a deleted run.
+    pub async fn restore_run(&self, id: &str) -> Result<(), RegistryError> {
+        let info = self.run_info(id).await?;
+        let e = self.experiment(&info.experiment_id).await?;
+        if e.lifecycle_stage != "active" {
+            return Err(RegistryError::Invalid(format!(
+                "run {id} belongs to the deleted experiment {}: restore the experiment",
+                e.id
+            )));
+        }
+        self.set_run_lifecycle(id, "active").await
+    }
+
+    async fn set_run_lifecycle(&self, id: &str, stage: &str) -> Result<(), RegistryError> {
+        let changed = sqlx::query("UPDATE runs SET lifecycle_stage = $1 WHERE id = $2")
+            .bind(stage)
+            .bind(id)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(RegistryError::NotFound(format!("run {id:?}")));
+        }
+        Ok(())
+    }
+
+    /// Deletes an experiment and its runs (restorable, as MLflow does). The default
+    /// experiment cannot be deleted.
+    pub async fn delete_experiment(&self, id: &str) -> Result<(), RegistryError> {
+        let eid = experiment_id(id)?;
+        if eid == 0 {
+            return Err(RegistryError::Invalid(
+                "the default experiment (0) cannot be deleted".into(),
+            ));
+        }
+        self.set_experiment_lifecycle(eid, "active", "deleted")
+            .await
+    }
+
+    /// Restores a deleted experiment and the runs deleted with it.
+    pub async fn restore_experiment(&self, id: &str) -> Result<(), RegistryError> {
+        self.set_experiment_lifecycle(experiment_id(id)?, "deleted", "active")
+            .await
+    }
+
+    async fn set_experiment_lifecycle(
+        &self,
+        eid: i64,
+        from: &str,
+        to: &str,
+    ) -> Result<(), RegistryError> {
+        let e = self.experiment(&eid.to_string()).await?;
+        if e.lifecycle_stage == to {
+            return Ok(());
+        }
+        let mut tx = self.db().pool().begin().await?;
+        sqlx::query("UPDATE experiments SET lifecycle_stage = $1, updated_at = $2 WHERE id = $3")
+            .bind(to)
+            .bind(now_ms())
+            .bind(eid)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE runs SET lifecycle_stage = $1 WHERE experiment_id = $2 AND lifecycle_stage = $3",
+        )
+        .bind(to)
+        .bind(eid)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A run with its parameters, latest metrics and tags.
     pub async fn run(&self, id: &str) -> Result<Run, RegistryError> {
         let info = self.run_info(id).await?;
@@ -485,7 +612,7 @@ impl Registry {
     pub async fn log_param(&self, run: &str, key: &str, value: &str) -> Result<(), RegistryError> {
         check_key("param", key)?;
         check_value("param", key, value)?;
-        self.run_info(run).await?;
+        self.active_run_info(run).await?;
         let inserted = sqlx::query("INSERT INTO run_params (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO NOTHING")
             .bind(run)
             .bind(key)
@@ -524,7 +651,7 @@ impl Registry {
         for m in metrics {
             check_key("metric", m.key)?;
         }
-        self.run_info(run).await?;
+        self.active_run_info(run).await?;
         let mut tx = self.db().pool().begin().await?;
         // By key, so that concurrent writers lock the latest rows in the same order.
         let mut latest: BTreeMap<&str, &Metric<'_>> = BTreeMap::new();
@@ -604,7 +731,7 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         check_key("tag", key)?;
         check_value("tag", key, value)?;
-        self.run_info(run).await?;
+        self.active_run_info(run).await?;
         sqlx::query("INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
             .bind(run)
             .bind(key)
@@ -622,7 +749,7 @@ impl Registry {
         end_time: Option<i64>,
         name: Option<&str>,
     ) -> Result<RunInfo, RegistryError> {
-        let info = self.run_info(run).await?;
+        let info = self.active_run_info(run).await?;
         sqlx::query("UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE id = $4")
             .bind(status.unwrap_or(info.status).name())
             .bind(end_time.or(info.end_time))
@@ -633,8 +760,17 @@ impl Registry {
         self.run_info(run).await
     }
 
-    /// The runs of some experiments, newest first.
+    /// The active runs of some experiments, newest first.
     pub async fn runs(&self, experiments: &[String]) -> Result<Vec<Run>, RegistryError> {
+        self.runs_in_view(experiments, RunView::ActiveOnly).await
+    }
+
+    /// The runs of some experiments that `view` sees, newest first.
+    pub async fn runs_in_view(
+        &self,
+        experiments: &[String],
+        view: RunView,
+    ) -> Result<Vec<Run>, RegistryError> {
         let ids = experiments
             .iter()
             .map(|e| experiment_id(e))
@@ -642,11 +778,15 @@ impl Registry {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let scope = Scope::Experiments(&ids);
+        let scope = Scope::Experiments(&ids, view);
         let rows = scope
             .fetch(
                 self,
-                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE lifecycle_stage = 'active' AND experiment_id IN ({})", scope.id_list()),
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE {} AND experiment_id IN ({})",
+                    view.condition(),
+                    scope.id_list()
+                ),
             )
             .await?;
         let mut details = self.run_details(&scope).await?;

@@ -508,7 +508,8 @@ on_both_backends!(
     experiments_runs_params_metrics_and_tags,
     concurrent_metric_logging_loses_nothing,
     a_version_registered_without_lineage_gets_one_once,
-    latest_metrics_are_the_highest_step_then_the_newest_time
+    latest_metrics_are_the_highest_step_then_the_newest_time,
+    deleted_runs_and_experiments_are_kept_and_restorable
 );
 
 async fn experiments_runs_params_metrics_and_tags(t: &TestRegistry) {
@@ -835,4 +836,86 @@ async fn latest_metrics_are_the_highest_step_then_the_newest_time(t: &TestRegist
         latest(r.run(&other.id).await.unwrap()),
         vec![("loss".to_string(), "0.1".to_string(), 9, 9)]
     );
+}
+
+async fn deleted_runs_and_experiments_are_kept_and_restorable(t: &TestRegistry) {
+    use ferry_registry::{Metric, RunFilter, RunView};
+    let r = &t.registry;
+    let e = r.create_experiment("cleanup", None).await.unwrap();
+    let keep = r.create_run(&e.id, None, "ci", Some(1)).await.unwrap().id;
+    let gone = r.create_run(&e.id, None, "ci", Some(2)).await.unwrap().id;
+    let point = Metric {
+        key: "loss",
+        value: 0.5,
+        step: 0,
+        timestamp: 0,
+    };
+    r.log_metric(&gone, point).await.unwrap();
+    r.delete_run(&gone).await.unwrap();
+    let ids = |runs: Vec<ferry_registry::Run>| -> Vec<String> {
+        runs.into_iter().map(|r| r.info.id).collect()
+    };
+    let search = async |view| {
+        ids(r
+            .search_runs(
+                std::slice::from_ref(&e.id),
+                view,
+                &RunFilter::parse("").unwrap(),
+                &[],
+                100,
+            )
+            .await
+            .unwrap())
+    };
+    assert_eq!(search(RunView::ActiveOnly).await, vec![keep.clone()]);
+    assert_eq!(search(RunView::DeletedOnly).await, vec![gone.clone()]);
+    assert_eq!(search(RunView::All).await, vec![gone.clone(), keep.clone()]);
+    let deleted = r.run(&gone).await.unwrap();
+    assert_eq!(deleted.info.lifecycle_stage, "deleted");
+    assert_eq!(
+        deleted.metrics.len(),
+        1,
+        "a deleted run keeps what it logged"
+    );
+    for refused in [
+        r.log_metric(&gone, point).await.unwrap_err(),
+        r.log_param(&gone, "a", "1").await.unwrap_err(),
+        r.set_run_tag(&gone, "a", "1").await.unwrap_err(),
+        r.update_run(&gone, None, Some(5), None).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(&refused, RegistryError::Invalid(m) if m.contains("is deleted")),
+            "{refused}"
+        );
+    }
+    assert!(matches!(
+        r.delete_run("0123456789abcdef0123456789abcdef")
+            .await
+            .unwrap_err(),
+        RegistryError::NotFound(_)
+    ));
+    r.restore_run(&gone).await.unwrap();
+    r.log_param(&gone, "a", "1").await.unwrap();
+
+    // An experiment takes its runs with it, and brings them back.
+    r.delete_experiment(&e.id).await.unwrap();
+    assert_eq!(
+        r.experiment(&e.id).await.unwrap().lifecycle_stage,
+        "deleted"
+    );
+    assert!(search(RunView::ActiveOnly).await.is_empty());
+    assert!(matches!(
+        r.create_run(&e.id, None, "ci", None).await.unwrap_err(),
+        RegistryError::Invalid(_)
+    ));
+    assert!(matches!(
+        r.restore_run(&keep).await.unwrap_err(),
+        RegistryError::Invalid(m) if m.contains("restore the experiment")
+    ));
+    r.restore_experiment(&e.id).await.unwrap();
+    assert_eq!(search(RunView::ActiveOnly).await.len(), 2);
+    assert!(matches!(
+        r.delete_experiment("0").await.unwrap_err(),
+        RegistryError::Invalid(m) if m.contains("default experiment")
+    ));
 }

@@ -227,6 +227,47 @@ def test_an_onnx_model_logged_by_the_client_is_served_with_a_ferry_pipeline(ferr
     assert "onnx" in card and "one-hot" in card
 
 
+def test_deleting_and_restoring_runs_and_experiments(ferry):
+    from mlflow.entities import ViewType
+
+    client = MlflowClient()
+    exp = client.create_experiment("cleanup")
+    keep = client.create_run(exp).info.run_id
+    gone = client.create_run(exp).info.run_id
+    client.log_metric(gone, "loss", 0.5)
+    client.delete_run(gone)
+    assert client.get_run(gone).info.lifecycle_stage == "deleted"
+    assert list(mlflow.search_runs([exp])["run_id"]) == [keep]
+    assert [r.info.run_id for r in client.search_runs([exp], run_view_type=ViewType.DELETED_ONLY)] == [gone]
+    assert len(client.search_runs([exp], run_view_type=ViewType.ALL)) == 2
+    with pytest.raises(MlflowException) as e:
+        client.log_metric(gone, "loss", 0.4)
+    assert e.value.error_code == "INVALID_PARAMETER_VALUE"
+    listed = json.loads(ferry.cli("runs", "list", "--experiment", "cleanup", "--json").stdout)
+    assert [r["info"]["id"] for r in listed] == [keep]
+    client.restore_run(gone)
+    client.log_metric(gone, "loss", 0.4)
+    assert client.get_run(gone).data.metrics["loss"] == 0.4
+
+    client.delete_experiment(exp)
+    assert client.get_experiment(exp).lifecycle_stage == "deleted"
+    assert exp not in [e.experiment_id for e in client.search_experiments()]
+    assert exp in [e.experiment_id for e in client.search_experiments(view_type=ViewType.DELETED_ONLY)]
+    assert client.get_run(keep).info.lifecycle_stage == "deleted"
+    with pytest.raises(MlflowException):
+        mlflow.set_experiment("cleanup")
+    client.restore_experiment(exp)
+    assert sorted(mlflow.search_runs([exp])["run_id"]) == sorted([keep, gone])
+    with pytest.raises(MlflowException) as e:
+        client.delete_experiment("0")
+    assert e.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as e:
+        client.delete_run("0" * 32)
+    assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    audit = ferry.cli("audit", "--limit", "50").stdout
+    assert "mlflow.runs.delete" in audit and "mlflow.experiments.restore" in audit
+
+
 def log_many(uri, token, run_id, worker):
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ["MLFLOW_TRACKING_TOKEN"] = token

@@ -1,10 +1,31 @@
-//! `ferry runs list|show|download|compare`: tracked runs in the local registry.
+//! `ferry runs list|show|download|compare|delete|restore`: tracked runs in the local registry.
 
 use clap::Subcommand;
 use ferry_host::runtime::Runtime;
-use ferry_registry::{Registry, Run, RunFilter, RunOrder};
+use ferry_registry::{Registry, Run, RunFilter, RunOrder, RunView};
 
 use super::{Exit, RegistryArgs, exit};
+
+/// Which runs `ferry runs list` shows.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum View {
+    /// Runs not deleted.
+    Active,
+    /// Deleted runs.
+    Deleted,
+    /// Both.
+    All,
+}
+
+impl From<View> for RunView {
+    fn from(v: View) -> Self {
+        match v {
+            View::Active => RunView::ActiveOnly,
+            View::Deleted => RunView::DeletedOnly,
+            View::All => RunView::All,
+        }
+    }
+}
 
 /// Run subcommands.
 #[derive(Debug, Subcommand)]
@@ -23,6 +44,9 @@ pub enum RunsCommand {
         /// At most this many runs.
         #[arg(long, default_value_t = 1000)]
         max: usize,
+        /// Which runs: active (default), deleted or all.
+        #[arg(long, value_enum, default_value_t = View::Active)]
+        view: View,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -48,6 +72,21 @@ pub enum RunsCommand {
         /// Where to write it.
         #[arg(long)]
         out: std::path::PathBuf,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Delete a run: lists and searches no longer show it and nothing more is logged to it;
+    /// it stays stored (versions it produced keep their lineage) until restored.
+    Delete {
+        /// The run's id.
+        id: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Restore a deleted run.
+    Restore {
+        /// The run's id.
+        id: String,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -86,11 +125,40 @@ fn metric_text(run: &Run, key: &str) -> String {
 
 pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
     match cmd {
+        RunsCommand::Delete { id, registry } => {
+            let r = registry.open(runtime).await?;
+            r.delete_run(&id).await?;
+            r.audit(
+                &super::local_actor(),
+                "run.delete",
+                &format!("run:{id}"),
+                "ok",
+                "",
+                "",
+            )
+            .await?;
+            println!("deleted run {id} (ferry runs restore {id} brings it back)");
+        }
+        RunsCommand::Restore { id, registry } => {
+            let r = registry.open(runtime).await?;
+            r.restore_run(&id).await?;
+            r.audit(
+                &super::local_actor(),
+                "run.restore",
+                &format!("run:{id}"),
+                "ok",
+                "",
+                "",
+            )
+            .await?;
+            println!("restored run {id}");
+        }
         RunsCommand::List {
             experiment,
             filter,
             order_by,
             max,
+            view,
             json,
             registry,
         } => {
@@ -103,6 +171,7 @@ pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
             let runs = r
                 .search_runs(
                     &experiment_ids(&r, experiment.as_deref()).await?,
+                    view.into(),
                     &filter,
                     &order,
                     max,

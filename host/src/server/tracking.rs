@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use ferry_registry::{RunFilter, RunOrder};
+use ferry_registry::{RunFilter, RunOrder, RunView};
 
 use super::auth::{caller, may_read};
 use super::{AppState, error::ApiError};
@@ -39,6 +39,8 @@ pub struct RunsParams {
     /// Comma-separated orderings, e.g. `metrics.roc_auc DESC`.
     order_by: Option<String>,
     max_results: Option<usize>,
+    /// `ACTIVE_ONLY` (default), `DELETED_ONLY` or `ALL`.
+    run_view_type: Option<String>,
 }
 
 /// `GET /v1/runs?experiment_id=`: runs, newest first (every experiment when none is given).
@@ -69,7 +71,16 @@ pub async fn runs(
         .collect::<Result<Vec<_>, _>>()?;
     let runs = state
         .registry
-        .search_runs(&ids, &filter, &order, p.max_results.unwrap_or(1000))
+        .search_runs(
+            &ids,
+            match &p.run_view_type {
+                Some(v) => RunView::parse(v)?,
+                None => RunView::ActiveOnly,
+            },
+            &filter,
+            &order,
+            p.max_results.unwrap_or(1000),
+        )
         .await?;
     Ok(Json(runs).into_response())
 }

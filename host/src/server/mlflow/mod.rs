@@ -43,6 +43,16 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{api}/runs/create"), post(tracking::create_run))
         .route(&format!("{api}/runs/get"), get(tracking::get_run))
         .route(&format!("{api}/runs/update"), post(tracking::update_run))
+        .route(&format!("{api}/runs/delete"), post(tracking::delete_run))
+        .route(&format!("{api}/runs/restore"), post(tracking::restore_run))
+        .route(
+            &format!("{api}/experiments/delete"),
+            post(tracking::delete_experiment),
+        )
+        .route(
+            &format!("{api}/experiments/restore"),
+            post(tracking::restore_experiment),
+        )
         .route(
             &format!("{api}/runs/log-parameter"),
             post(tracking::log_param),

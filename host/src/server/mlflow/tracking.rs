@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use ferry_registry::{
-    Experiment, Metric, MetricValue, Role, Run, RunFilter, RunOrder, RunStatus, now_ms,
+    Experiment, Metric, MetricValue, Role, Run, RunFilter, RunOrder, RunStatus, RunView, now_ms,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -169,27 +169,48 @@ pub async fn create_experiment(
     Ok(Json(v))
 }
 
-async fn all_experiments(s: &AppState) -> Result<Value, MlflowError> {
+async fn all_experiments(s: &AppState, view: Option<&str>) -> Result<Value, MlflowError> {
+    let view = view.map(RunView::parse).transpose()?.unwrap_or_default();
     let list: Vec<Value> = s
         .registry
         .experiments()
         .await?
         .iter()
+        .filter(|e| match view {
+            RunView::ActiveOnly => e.lifecycle_stage == "active",
+            RunView::DeletedOnly => e.lifecycle_stage == "deleted",
+            RunView::All => true,
+        })
         .map(experiment_json)
         .collect();
     Ok(json!({"experiments": list}))
 }
 
+/// The `view_type` of an experiment search.
+#[derive(Debug, Default, Deserialize)]
+pub struct ViewQuery {
+    view_type: Option<String>,
+}
+
 /// `GET experiments/search`.
-pub async fn search_experiments(State(s): State<AppState>, headers: HeaderMap) -> Answer {
+pub async fn search_experiments(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ViewQuery>,
+) -> Answer {
     reader(&s, &headers).await?;
-    Ok(Json(all_experiments(&s).await?))
+    Ok(Json(all_experiments(&s, q.view_type.as_deref()).await?))
 }
 
 /// `POST experiments/search`.
-pub async fn search_experiments_post(State(s): State<AppState>, headers: HeaderMap) -> Answer {
+pub async fn search_experiments_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Answer {
     reader(&s, &headers).await?;
-    Ok(Json(all_experiments(&s).await?))
+    let b: Value = body(&raw)?;
+    Ok(Json(all_experiments(&s, b["view_type"].as_str()).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,6 +329,99 @@ pub async fn update_run(State(s): State<AppState>, headers: HeaderMap, raw: Byte
     )
     .await?;
     Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct RunRef {
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExperimentRef {
+    experiment_id: String,
+}
+
+/// `POST runs/delete` and `runs/restore`: a run's lifecycle (it stays stored either way).
+async fn run_lifecycle(s: &AppState, headers: &HeaderMap, raw: &[u8], delete: bool) -> Answer {
+    let b: RunRef = body(raw)?;
+    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let action = if delete {
+        "runs.delete"
+    } else {
+        "runs.restore"
+    };
+    let v = write(
+        s,
+        headers,
+        Role::Publisher,
+        action,
+        &format!("run:{id}"),
+        async |_| {
+            if delete {
+                s.registry.delete_run(&id).await?;
+            } else {
+                s.registry.restore_run(&id).await?;
+            }
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+/// `POST runs/delete`.
+pub async fn delete_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    run_lifecycle(&s, &headers, &raw, true).await
+}
+
+/// `POST runs/restore`.
+pub async fn restore_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    run_lifecycle(&s, &headers, &raw, false).await
+}
+
+/// `POST experiments/delete` and `experiments/restore`: an experiment with its runs.
+async fn experiment_lifecycle(
+    s: &AppState,
+    headers: &HeaderMap,
+    raw: &[u8],
+    delete: bool,
+) -> Answer {
+    let b: ExperimentRef = body(raw)?;
+    let action = if delete {
+        "experiments.delete"
+    } else {
+        "experiments.restore"
+    };
+    let object = format!("experiment:{}", b.experiment_id);
+    let v = write(s, headers, Role::Publisher, action, &object, async |_| {
+        if delete {
+            s.registry.delete_experiment(&b.experiment_id).await?;
+        } else {
+            s.registry.restore_experiment(&b.experiment_id).await?;
+        }
+        Ok(json!({}))
+    })
+    .await?;
+    Ok(Json(v))
+}
+
+/// `POST experiments/delete`.
+pub async fn delete_experiment(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Answer {
+    experiment_lifecycle(&s, &headers, &raw, true).await
+}
+
+/// `POST experiments/restore`.
+pub async fn restore_experiment(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Answer {
+    experiment_lifecycle(&s, &headers, &raw, false).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -513,15 +627,13 @@ pub async fn search_runs(State(s): State<AppState>, headers: HeaderMap, raw: Byt
         .map(|o| RunOrder::parse(o))
         .collect::<Result<Vec<_>, _>>()?;
     let max = b.max_results.unwrap_or(1000).clamp(1, 50_000) as usize;
-    if b.run_view_type
-        .as_deref()
-        .is_some_and(|v| v == "DELETED_ONLY")
-    {
-        return Ok(Json(json!({"runs": []})));
-    }
+    let view = match b.run_view_type.as_deref() {
+        Some(v) => RunView::parse(v)?,
+        None => RunView::ActiveOnly,
+    };
     let runs = s
         .registry
-        .search_runs(&b.experiment_ids, &filter, &order, max)
+        .search_runs(&b.experiment_ids, view, &filter, &order, max)
         .await?;
     Ok(Json(
         json!({"runs": runs.iter().map(run_json).collect::<Vec<_>>()}),
