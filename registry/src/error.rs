@@ -52,6 +52,12 @@ impl From<sqlx::Error> for RegistryError {
 
 impl From<sqlx::migrate::MigrateError> for RegistryError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        RegistryError::Database(format!("migration failed: {e}"))
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(v) => RegistryError::Database(format!(
+                "the database has schema version {v}, written by a newer Ferry than this one ({}); upgrade ferry to use it (nothing was changed)",
+                env!("CARGO_PKG_VERSION")
+            )),
+            e => RegistryError::Database(format!("migration failed: {e}")),
+        }
     }
 }

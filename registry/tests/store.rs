@@ -919,3 +919,36 @@ async fn deleted_runs_and_experiments_are_kept_and_restorable(t: &TestRegistry) 
         RegistryError::Invalid(m) if m.contains("default experiment")
     ));
 }
+
+#[tokio::test]
+async fn a_database_from_a_newer_ferry_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Registry::open(dir.path(), None).await.unwrap();
+    let run = r.create_run("0", None, "ci", None).await.unwrap();
+    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (9999, 'from the future', TRUE, X'00', 0)")
+        .execute(r.db().pool())
+        .await
+        .unwrap();
+    r.db().close().await;
+    let Err(e) = Registry::open(dir.path(), None).await else {
+        panic!("a database from a newer Ferry was opened");
+    };
+    assert!(
+        e.to_string()
+            .contains("schema version 9999, written by a newer Ferry"),
+        "{e}"
+    );
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 9999")
+        .execute(
+            &sqlx::SqlitePool::connect(&format!(
+                "sqlite://{}",
+                dir.path().join("ferry.db").display()
+            ))
+            .await
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let again = Registry::open(dir.path(), None).await.unwrap();
+    assert_eq!(again.run(&run.id).await.unwrap().info.id, run.id);
+}
