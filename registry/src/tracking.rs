@@ -656,10 +656,13 @@ impl Registry {
         // By key, so that concurrent writers lock the latest rows in the same order.
         let mut latest: BTreeMap<&str, &Metric<'_>> = BTreeMap::new();
         for m in metrics {
+            // A NaN is stored as 0 with `is_nan` set, never as a NULL parameter: in this
+            // INSERT … SELECT, PostgreSQL would type a NULL first seen on a connection as text
+            // and refuse every float sent later to that cached statement.
             let (value, nan) = if m.value.is_nan() {
-                (None, 1i64)
+                (0.0, 1i64)
             } else {
-                (Some(m.value), 0i64)
+                (m.value, 0i64)
             };
             // An identical point (key, value, step and timestamp) is kept once, as MLflow does;
             // one statement, so that concurrent writers never upgrade a read lock.
@@ -670,7 +673,7 @@ impl Registry {
                 .bind(nan)
                 .bind(m.step)
                 .bind(m.timestamp)
-                .bind(value.unwrap_or(0.0))
+                .bind(value)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -687,9 +690,9 @@ impl Registry {
         }
         for m in latest.values() {
             let (value, nan) = if m.value.is_nan() {
-                (None, 1i64)
+                (0.0, 1i64)
             } else {
-                (Some(m.value), 0i64)
+                (m.value, 0i64)
             };
             sqlx::query("INSERT INTO run_latest_metrics (run_id, key, value, is_nan, step, timestamp) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, timestamp = excluded.timestamp WHERE excluded.step > run_latest_metrics.step OR (excluded.step = run_latest_metrics.step AND excluded.timestamp >= run_latest_metrics.timestamp)")
                 .bind(run)

@@ -509,7 +509,8 @@ on_both_backends!(
     concurrent_metric_logging_loses_nothing,
     a_version_registered_without_lineage_gets_one_once,
     latest_metrics_are_the_highest_step_then_the_newest_time,
-    deleted_runs_and_experiments_are_kept_and_restorable
+    deleted_runs_and_experiments_are_kept_and_restorable,
+    a_nan_first_does_not_break_later_metrics
 );
 
 async fn experiments_runs_params_metrics_and_tags(t: &TestRegistry) {
@@ -951,4 +952,29 @@ async fn a_database_from_a_newer_ferry_is_refused_unchanged() {
         .unwrap();
     let again = Registry::open(dir.path(), None).await.unwrap();
     assert_eq!(again.run(&run.id).await.unwrap().info.id, run.id);
+}
+
+/// A NaN logged first on a connection must not fix the statement's value parameter to
+/// another type than a float's (PostgreSQL refused every later value on that connection).
+async fn a_nan_first_does_not_break_later_metrics(t: &TestRegistry) {
+    use ferry_registry::Metric;
+    let r = &t.registry;
+    let run = r.create_run("0", None, "ci", None).await.unwrap();
+    for (step, value) in [(0, f64::NAN), (1, 0.5), (2, f64::NAN), (3, 0.25)] {
+        r.log_metric(
+            &run.id,
+            Metric {
+                key: "loss",
+                value,
+                step,
+                timestamp: step,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let history = r.metric_history(&run.id, "loss").await.unwrap();
+    let values: Vec<String> = history.iter().map(|m| m.value.to_string()).collect();
+    assert_eq!(values, ["NaN", "0.5", "NaN", "0.25"]);
+    assert_eq!(r.run(&run.id).await.unwrap().metrics[0].value, 0.25);
 }
