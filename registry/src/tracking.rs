@@ -228,6 +228,14 @@ fn run_info(row: &AnyRow) -> Result<RunInfo, RegistryError> {
     })
 }
 
+/// A metric's value as stored: the value and `is_nan`. A NaN is stored as 0 with `is_nan`
+/// set, never as a NULL parameter: in the metric INSERT … SELECT, PostgreSQL would type a NULL
+/// first seen on a connection as text and refuse every float sent later to that cached
+/// statement.
+fn stored_value(v: f64) -> (f64, i64) {
+    if v.is_nan() { (0.0, 1) } else { (v, 0) }
+}
+
 fn metric_value(row: &AnyRow) -> Result<MetricValue, RegistryError> {
     let nan: i64 = row.try_get("is_nan")?;
     Ok(MetricValue {
@@ -656,14 +664,7 @@ impl Registry {
         // By key, so that concurrent writers lock the latest rows in the same order.
         let mut latest: BTreeMap<&str, &Metric<'_>> = BTreeMap::new();
         for m in metrics {
-            // A NaN is stored as 0 with `is_nan` set, never as a NULL parameter: in this
-            // INSERT … SELECT, PostgreSQL would type a NULL first seen on a connection as text
-            // and refuse every float sent later to that cached statement.
-            let (value, nan) = if m.value.is_nan() {
-                (0.0, 1i64)
-            } else {
-                (m.value, 0i64)
-            };
+            let (value, nan) = stored_value(m.value);
             // An identical point (key, value, step and timestamp) is kept once, as MLflow does;
             // one statement, so that concurrent writers never upgrade a read lock.
             let inserted = sqlx::query("INSERT INTO run_metrics (run_id, key, value, is_nan, step, timestamp) SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM run_metrics WHERE run_id = $1 AND key = $2 AND step = $5 AND timestamp = $6 AND is_nan = $4 AND (is_nan = 1 OR value = $7))")
@@ -689,11 +690,7 @@ impl Registry {
             }
         }
         for m in latest.values() {
-            let (value, nan) = if m.value.is_nan() {
-                (0.0, 1i64)
-            } else {
-                (m.value, 0i64)
-            };
+            let (value, nan) = stored_value(m.value);
             sqlx::query("INSERT INTO run_latest_metrics (run_id, key, value, is_nan, step, timestamp) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, timestamp = excluded.timestamp WHERE excluded.step > run_latest_metrics.step OR (excluded.step = run_latest_metrics.step AND excluded.timestamp >= run_latest_metrics.timestamp)")
                 .bind(run)
                 .bind(m.key)
