@@ -4,16 +4,25 @@
 //! directly, with the same learned states and artifact), in the same run:
 //! - one row in-process (`ServingPipeline::predict`) and over HTTP (a real `ferry serve`
 //!   router on loopback, one client);
-//! - batch scoring of 100,000 rows in 8,192-row batches, in rows per second.
+//! - batch scoring of 100,000 rows in 8,192-row batches, in rows per second;
+//! - what a fresh set of instances per call costs: the same pipeline run the way Ferry did
+//!   before, with one set of instances built once and reused for every call (which let a
+//!   plugin's hidden state reach the next request), as the baseline.
 //!
 //! Run with `cargo bench -p ferry-host --bench serving`.
 
 use std::time::{Duration, Instant};
 
-use ferry_host::data::{Format, batch_to_rows, read_table, slice_rows};
+use ferry_host::data::{
+    Format, batch_to_rows, columns_view, conform, merge_columns, read_table, slice_rows,
+};
+use ferry_host::pipeline::steps::Steps;
 use ferry_host::pipeline::train::Quiet;
 use ferry_host::pipeline::{PipelineSpec, ServingPipeline, TrainOptions, train};
-use ferry_host::runtime::{LoadOptions, Runtime, RuntimeOptions};
+use ferry_host::runtime::{
+    LoadOptions, ModelInstance, PredictorHandle, Runtime, RuntimeOptions, TransformInstance,
+    TransformerHandle, ValidatorInstance,
+};
 use ferry_host::{Batch, ColumnData};
 use ferry_sdk::{Model, Predictor, Transform, Transformer, Validator};
 
@@ -103,6 +112,65 @@ impl Native {
                 .collect(),
         };
         self.model.predict(&features).expect("predict")
+    }
+}
+
+/// The baseline: one set of instances built once and reused for every call, as Ferry served
+/// before each call got instances of its own.
+struct Reused {
+    validators: Vec<ValidatorInstance>,
+    transforms: Vec<(TransformInstance, TransformerHandle)>,
+    model: (ModelInstance, PredictorHandle),
+}
+
+impl Reused {
+    async fn new(steps: &Steps) -> Self {
+        let mut validators = Vec::new();
+        for v in &steps.validators {
+            validators.push(ValidatorInstance::new(&v.plugin).await.expect("validator"));
+        }
+        let mut transforms = Vec::new();
+        for t in &steps.transforms {
+            let mut inst = TransformInstance::new(&t.step.plugin)
+                .await
+                .expect("transform");
+            let h = inst
+                .new_transformer(&t.step.config, &t.state)
+                .await
+                .expect("transformer");
+            transforms.push((inst, h));
+        }
+        let m = steps.model.as_ref().expect("model");
+        let mut inst = ModelInstance::new(&m.plugin).await.expect("model");
+        let h = inst.load(&m.artifact, &m.load_config).await.expect("load");
+        Self {
+            validators,
+            transforms,
+            model: (inst, h),
+        }
+    }
+
+    async fn predict(&mut self, steps: &Steps, raw: &Batch) -> Batch {
+        let mut data = conform(raw, &steps.input, &[steps.label.as_str()]).expect("conform");
+        for (v, step) in self.validators.iter_mut().zip(&steps.validators) {
+            let view = columns_view(&data, step.reads.as_deref()).expect("reads");
+            let report = v.validate(&step.config, &view).await.expect("validate");
+            assert!(
+                report
+                    .violations
+                    .iter()
+                    .all(|x| x.row.is_none() || x.column.as_deref() == Some("churned"))
+            );
+        }
+        for ((t, h), learned) in self.transforms.iter_mut().zip(&steps.transforms) {
+            let view = columns_view(&data, learned.step.reads.as_deref()).expect("reads");
+            let out = t.apply(*h, &view).await.expect("apply");
+            merge_columns(&mut data, out);
+        }
+        let model = steps.model.as_ref().expect("model");
+        let features = model.features_of(&data).expect("features");
+        let (m, h) = &mut self.model;
+        m.predict(*h, &features).await.expect("predict")
     }
 }
 
@@ -232,7 +300,16 @@ async fn run() {
         }
     }
 
-    // One row, in-process.
+    // The baseline agrees too.
+    let steps = served.steps();
+    let mut reused = Reused::new(steps).await;
+    let baseline = reused.predict(steps, &big).await;
+    assert_eq!(
+        baseline, wasm.outputs,
+        "the reused-instance baseline differs"
+    );
+
+    // One row, in-process: a fresh set of instances per call, and the reused baseline.
     let start = Instant::now();
     let mut n = 0u32;
     while n < 200 || start.elapsed() < Duration::from_secs(2) {
@@ -240,6 +317,20 @@ async fn run() {
         n += 1;
     }
     let wasm_one = start.elapsed() / n;
+    let start = Instant::now();
+    let mut n = 0u32;
+    while n < 200 || start.elapsed() < Duration::from_secs(2) {
+        std::hint::black_box(reused.predict(steps, &one).await);
+        n += 1;
+    }
+    let reused_one = start.elapsed() / n;
+    let start = Instant::now();
+    let mut n = 0u32;
+    while n < 200 || start.elapsed() < Duration::from_secs(2) {
+        std::hint::black_box(steps.prepare().await.expect("prepare"));
+        n += 1;
+    }
+    let prepare = start.elapsed() / n;
     let native_one = per_call(Duration::from_secs(2), || {
         std::hint::black_box(native.predict(&one_sdk));
     });
@@ -286,6 +377,7 @@ async fn run() {
         .collect();
     let sdk_chunks: Vec<ferry_sdk::Batch> = chunks.iter().map(to_sdk).collect();
     let mut wasm_batch = Duration::MAX;
+    let mut reused_batch = Duration::MAX;
     let mut native_batch = Duration::MAX;
     for _ in 0..3 {
         let t = Instant::now();
@@ -293,6 +385,11 @@ async fn run() {
             std::hint::black_box(served.predict(c).await.expect("predict"));
         }
         wasm_batch = wasm_batch.min(t.elapsed());
+        let t = Instant::now();
+        for c in &chunks {
+            std::hint::black_box(reused.predict(steps, c).await);
+        }
+        reused_batch = reused_batch.min(t.elapsed());
         let t = Instant::now();
         for c in &sdk_chunks {
             std::hint::black_box(native.predict(c));
@@ -321,5 +418,26 @@ async fn run() {
         rate(wasm_batch),
         rate(native_batch),
         wasm_batch.as_secs_f64() / native_batch.as_secs_f64()
+    );
+    println!("\n## The cost of a fresh set of instances per call\n");
+    println!(
+        "| measure | fresh instances per call (now) | one set reused (before) | now / before |"
+    );
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| one row, in-process (mean latency) | {} | {} | {:.2}× |",
+        fmt(wasm_one),
+        fmt(reused_one),
+        wasm_one.as_secs_f64() / reused_one.as_secs_f64()
+    );
+    println!(
+        "| batch scoring, {rows} rows (best of 3) | {:.0} rows/s | {:.0} rows/s | {:.2}× |",
+        rate(wasm_batch),
+        rate(reused_batch),
+        wasm_batch.as_secs_f64() / reused_batch.as_secs_f64()
+    );
+    println!(
+        "| building one set (2 validators, 3 transformers from their states, the model loaded) | {} | | |",
+        fmt(prepare)
     );
 }

@@ -54,9 +54,21 @@ impl PluginKind {
         format!("{}-plugin", self.name())
     }
 
-    /// Whether plugins of this kind may be granted outbound HTTP.
+    /// Whether plugins of this kind compute (validators, transforms and models). Their output
+    /// must depend only on their configuration, learned state and input, so they run in a
+    /// deterministic world: a fixed clock, random bytes seeded from the plugin's digest, and no
+    /// files, environment variables or network.
+    pub fn is_pure(self) -> bool {
+        matches!(
+            self,
+            PluginKind::Validator | PluginKind::Transform | PluginKind::Model
+        )
+    }
+
+    /// Whether plugins of this kind may be granted outbound HTTP, directories and environment
+    /// variables (deployers and alert sinks, which act on the world).
     pub fn may_use_http(self) -> bool {
-        matches!(self, PluginKind::Deployer | PluginKind::AlertSink)
+        !self.is_pure()
     }
 }
 
@@ -157,6 +169,16 @@ pub enum ManifestError {
         /// The parser's complaint.
         why: String,
     },
+    /// A validator, transform or model asks for access to the world.
+    #[error(
+        "a {kind} plugin may not ask for {asked}: a {kind}'s output must depend only on its configuration, learned state and input, so that training and serving compute the same (only deployers and alert sinks are given files, environment variables or the network)"
+    )]
+    PureKindAsks {
+        /// The plugin's kind.
+        kind: PluginKind,
+        /// What it asks for.
+        asked: String,
+    },
     /// Some other field is wrong.
     #[error("invalid manifest field `{field}`: {why}")]
     Field {
@@ -252,10 +274,30 @@ impl Manifest {
                 purpose: d.purpose,
             });
         }
+        let kind: PluginKind = m.kind.into();
+        if kind.is_pure() {
+            let asked: Vec<String> = directories
+                .iter()
+                .map(|d| format!("directory {}", d.guest_path))
+                .chain(m.capabilities.env.iter().map(|e| format!("variable {e}")))
+                .chain(
+                    m.capabilities
+                        .http_hosts
+                        .iter()
+                        .map(|h| format!("HTTP host {h}")),
+                )
+                .collect();
+            if !asked.is_empty() {
+                return Err(ManifestError::PureKindAsks {
+                    kind,
+                    asked: asked.join(", "),
+                });
+            }
+        }
         Ok(Manifest {
             name: m.name,
             version,
-            kind: m.kind.into(),
+            kind,
             contract,
             description: m.description,
             authors: m.authors,

@@ -58,7 +58,7 @@ fn plugin_list_shows_every_builtin() {
     }
     let o = ferry(&["plugin", "list"]);
     assert!(
-        stdout(&o).contains("standard-scaler  0.1.0    transform"),
+        stdout(&o).contains("standard-scaler  0.1.1    transform"),
         "{}",
         stdout(&o)
     );
@@ -119,7 +119,7 @@ fn validate_exit_codes_follow_the_outcome() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(
-        stdout(&o).contains("passed schema 0.1.0 (2000 rows checked)"),
+        stdout(&o).contains("passed schema 0.1.1 (2000 rows checked)"),
         "{}",
         stdout(&o)
     );

@@ -43,9 +43,14 @@ async fn postgres() -> TestRegistry {
     );
     let admin = admin_url();
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&admin)
-        .await
-        .expect("the PostgreSQL test server must be running");
+    let pool = sqlx::AnyPool::connect(&admin).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot reach PostgreSQL at {admin} ({e}). The tests need a PostgreSQL server on \
+             127.0.0.1:5432 with trust auth for the user `postgres` (start it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, or \
+             point FERRY_TEST_POSTGRES_URL at another server)"
+        )
+    });
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&pool)
         .await

@@ -163,8 +163,14 @@ impl PgDatabase {
                 &format!("CREATE DATABASE {name}"),
             ])
             .output()
-            .expect("psql must be installed");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            .expect("psql must be installed (Debian: apt-get install postgresql-client)");
+        assert!(
+            o.status.success(),
+            "cannot create a database on PostgreSQL at 127.0.0.1:5432: {}\nThe tests need a \
+             PostgreSQL server there with trust auth for the user `postgres`; start it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
         Self { name }
     }
 

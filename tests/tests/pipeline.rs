@@ -104,7 +104,7 @@ fn train_records_the_run_registers_a_version_and_is_reproducible() {
     );
     assert_eq!(
         pair(&run["params"], "transforms.02-standard-scaler").as_deref(),
-        Some("standard-scaler@0.1.0")
+        Some("standard-scaler@0.1.1")
     );
     assert_eq!(
         pair(&run["tags"], "ferry.version").as_deref(),
@@ -301,6 +301,52 @@ fn a_failed_gate_exits_8_and_registers_nothing() {
             .contains("[\"ferry.gates\",\"failed\"]"),
         "{}",
         runs[0]["tags"]
+    );
+}
+
+#[test]
+fn registration_is_the_default_and_when_nothing_is_registered_it_says_why() {
+    let home = Home::new();
+    // No [register] table: the model is registered under the pipeline's name.
+    let dir = churn_copy(|t| t.replace("[register]\nalias = \"challenger\"\n", ""));
+    let text_of = |dir: &tempfile::TempDir, extra: &[&str]| {
+        let pipeline = path_of(dir.path(), "pipeline.toml");
+        let mut args = vec!["train", pipeline.as_str()];
+        args.extend_from_slice(extra);
+        let o = home.ferry(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let said = text_of(&dir, &[]);
+    assert!(said.contains("registered churn version 1"), "{said}");
+
+    let said = text_of(&dir, &["--no-register"]);
+    assert!(
+        said.contains("not registered: --no-register was given"),
+        "{said}"
+    );
+
+    let off = churn_copy(|t| t.replace("alias = \"challenger\"", "enabled = false"));
+    let said = text_of(&off, &[]);
+    assert!(
+        said.contains("not registered: register.enabled = false in the pipeline"),
+        "{said}"
+    );
+
+    let features_only = churn_copy(|t| {
+        let cut = t.find("[model]").unwrap();
+        t[..cut].to_string()
+    });
+    let said = text_of(&features_only, &[]);
+    assert!(
+        said.contains("not registered: the pipeline has no [model]"),
+        "{said}"
+    );
+    let models = home.json(&["models", "show", "churn", "--json"]);
+    assert_eq!(
+        models["versions"].as_array().map(Vec::len),
+        Some(1),
+        "{models}"
     );
 }
 

@@ -84,6 +84,27 @@ async fn builtin_names_match_their_manifests() {
 }
 
 #[tokio::test]
+async fn every_builtin_that_computes_passes_the_purity_check_on_the_sample_data() {
+    use ferry_host::pipeline::steps::purity::{PublishCheck, check_at_publish};
+    for name in builtin::names() {
+        let p = builtin(name).await;
+        let check = check_at_publish(&p)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        match (name, check) {
+            ("onnx" | "xgboost", PublishCheck::NotRun(why)) => {
+                assert!(why.contains("cannot train"), "{name}: {why}")
+            }
+            ("directory" | "webhook" | "file", PublishCheck::NotApplicable) => {}
+            (_, PublishCheck::Passed) => {}
+            (name, other) => {
+                panic!("{name}: {other:?} (its example configuration must suit the sample data)")
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn schema_validator_reports_every_violation() {
     let data = customers();
     let nulls = column(&data, "total_charges")

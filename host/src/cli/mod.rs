@@ -68,7 +68,7 @@ pub enum Command {
     /// Check a data file with a validator plugin.
     Validate(validate::ValidateArgs),
     /// Learn a transform's state from data, or apply a learned state.
-    Transform(transform::TransformArgs),
+    Transform(Box<transform::TransformArgs>),
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -133,12 +133,8 @@ pub struct SandboxArgs {
     /// Pass an environment variable (NAME, taking the value from this process, or NAME=VALUE).
     #[arg(long = "allow-env", value_name = "NAME[=VALUE]")]
     pub env: Vec<String>,
-    /// Memory cap per instance, in MiB.
-    #[arg(long)]
-    pub memory_mib: Option<u32>,
-    /// Deadline per call, in milliseconds.
-    #[arg(long)]
-    pub timeout_ms: Option<u32>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// A trust policy the plugin must satisfy (default: ./ferry-trust.toml, if present); the
     /// signatures are read from the `.sigs.json` file `ferry plugin install` writes beside it.
     #[arg(long)]
@@ -181,12 +177,30 @@ impl SandboxArgs {
         }
         Ok(LoadOptions {
             grants,
-            limits: LimitOverrides {
-                memory_mib: self.memory_mib,
-                timeout_ms: self.timeout_ms,
-                max_output_rows: None,
-            },
+            limits: self.limits.overrides(),
         })
+    }
+}
+
+/// The operator's limits for every plugin a command runs.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LimitArgs {
+    /// Memory cap per plugin instance, in MiB (default: the plugin's manifest, or 256).
+    #[arg(long)]
+    pub memory_mib: Option<u32>,
+    /// Deadline per plugin call, in milliseconds (default: the plugin's manifest, or 10,000).
+    #[arg(long)]
+    pub timeout_ms: Option<u32>,
+}
+
+impl LimitArgs {
+    /// The overrides these arguments describe.
+    pub fn overrides(&self) -> LimitOverrides {
+        LimitOverrides {
+            memory_mib: self.memory_mib,
+            timeout_ms: self.timeout_ms,
+            max_output_rows: None,
+        }
     }
 }
 
@@ -245,6 +259,17 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
         };
         let code = if let Some(p) = error.downcast_ref::<PluginError>() {
             plugin_code(p)
+        } else if let Some(ferry_host::publish::PublishError::Refused(p)) =
+            error.downcast_ref::<ferry_host::publish::PublishError>()
+        {
+            plugin_code(p)
+        } else if let Some(e) = error.downcast_ref::<ferry_host::pipeline::ServeError>() {
+            use ferry_host::pipeline::ServeError;
+            match e {
+                ServeError::Plugin(p) => plugin_code(p),
+                ServeError::Input(_) | ServeError::Rejected(_) => exit::INVALID_DATA,
+                _ => exit::LOAD,
+            }
         } else if let Some(p) = error.downcast_ref::<PipelineError>() {
             match p {
                 PipelineError::Plugin(p) => plugin_code(p),
@@ -320,7 +345,7 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
     match cli.command {
         Command::Plugin(cmd) => plugin::run(&runtime, cmd).await,
         Command::Validate(args) => validate::run(&runtime, args).await,
-        Command::Transform(cmd) => transform::run(&runtime, cmd).await,
+        Command::Transform(cmd) => transform::run(&runtime, *cmd).await,
         Command::Token(cmd) => token::run(&runtime, cmd).await,
         Command::Audit(args) => audit::run(&runtime, args).await,
         Command::Serve(args) => serve::run(&runtime, args).await,

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use ferry_host::pipeline::card::model_card;
 use ferry_host::pipeline::external::{ExternalModel, attach_pipeline, external_lineage};
 use ferry_host::pipeline::lineage::Lineage;
-use ferry_host::pipeline::train::register_version;
+use ferry_host::pipeline::register::register_version;
 use ferry_host::runtime::Runtime;
 use ferry_registry::{ModelVersion, Registry, digest_of};
 

@@ -3,10 +3,10 @@
 use std::net::SocketAddr;
 
 use clap::Args;
-use ferry_host::runtime::Runtime;
+use ferry_host::runtime::{LoadOptions, Runtime};
 use ferry_host::server::{ServeOptions, serve};
 
-use super::{Exit, RegistryArgs, exit};
+use super::{Exit, LimitArgs, RegistryArgs, exit};
 
 /// Arguments of `ferry serve`.
 #[derive(Debug, Args)]
@@ -19,6 +19,9 @@ pub struct ServeArgs {
     pub public: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Limits for the plugins of served model versions.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
@@ -27,6 +30,10 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
         data_dir: args.registry.data_dir()?,
         database_url: args.registry.database_url.clone(),
         public: args.public,
+        plugins: LoadOptions {
+            limits: args.limits.overrides(),
+            ..Default::default()
+        },
     };
     serve(runtime.clone(), options).await?;
     Ok(exit::OK)

@@ -113,6 +113,7 @@ pub async fn run(runtime: &Runtime, args: TrainArgs) -> Result<u8, Exit> {
             "gates": outcome.gates.iter().map(|(g, f)| serde_json::json!({"gate": g, "passed": f.is_none(), "why": f})).collect::<Vec<_>>(),
             "gates_passed": passed,
             "model_version": outcome.model_version.as_ref().map(|m| serde_json::json!({"name": m.name, "version": m.version, "aliases": m.aliases})),
+            "not_registered": outcome.not_registered,
             "model_artifact": outcome.lineage.model.as_ref().map(|m| m.artifact_digest.clone()),
             "transform_states": outcome.lineage.transforms.iter().map(|t| t.state_digest.clone()).collect::<Vec<_>>(),
         });
@@ -154,8 +155,13 @@ pub async fn run(runtime: &Runtime, args: TrainArgs) -> Result<u8, Exit> {
                     format!(" (alias {})", mv.aliases.join(", "))
                 }
             ),
-            None if !passed => println!("not registered: a gate failed"),
-            None => println!("not registered"),
+            None => println!(
+                "not registered: {}",
+                outcome
+                    .not_registered
+                    .as_deref()
+                    .unwrap_or("no reason was given")
+            ),
         }
     }
     Ok(if passed { exit::OK } else { exit::GATE_FAILED })

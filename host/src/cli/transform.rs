@@ -8,14 +8,12 @@ use ferry_host::data::{
     CsvReader, Format, merge_columns, read_table, select, slice_rows, write_csv,
 };
 use ferry_host::pipeline::lineage::Lineage;
+use ferry_host::pipeline::steps::{BATCH_ROWS, TransformStep};
 use ferry_host::pipeline::{ServeError, ServingPipeline};
-use ferry_host::runtime::{LoadOptions, Runtime, TransformInstance};
+use ferry_host::runtime::{LoadOptions, Runtime};
 use sha2::{Digest, Sha256};
 
-use super::{Exit, RegistryArgs, SandboxArgs, exit, read_config};
-
-/// Rows per batch sent to a plugin.
-const BATCH_ROWS: usize = 8192;
+use super::{Exit, LimitArgs, RegistryArgs, SandboxArgs, exit, read_config};
 
 /// `ferry transform`: a single transform's two phases, or a registered version's whole
 /// pipeline in batch (`--model`).
@@ -45,6 +43,9 @@ pub struct TransformArgs {
     pub keep: Vec<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Limits for the version's plugins.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Transform subcommands.
@@ -132,8 +133,11 @@ async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
         }
     };
     let lineage = Lineage::parse(&lineage).map_err(anyhow::Error::msg)?;
-    let pipeline =
-        ServingPipeline::load(runtime, &registry, lineage, &LoadOptions::default()).await?;
+    let options = LoadOptions {
+        limits: args.limits.overrides(),
+        ..Default::default()
+    };
+    let pipeline = ServingPipeline::load(runtime, &registry, lineage, &options).await?;
     let table = read_table(data, Format::of(data, None)?)?;
     let n = table.num_rows as usize;
     let mut batches = Vec::new();
@@ -174,57 +178,60 @@ async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
 }
 
 fn rows_error(e: ServeError, offset: usize) -> anyhow::Error {
-    anyhow::anyhow!("rows {}..: {e}", offset + 1)
+    anyhow::Error::new(e).context(format!("rows {}..", offset + 1))
 }
 
 async fn run_step(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> {
-    match cmd {
-        TransformCommand::Fit { common, state } => {
-            let config = read_config(common.config.as_ref())?;
-            let plugin = super::load_plugin(runtime, &common.plugin, &common.sandbox).await?;
-            let mut reader = CsvReader::open(&common.data, BATCH_ROWS)?;
-            let mut instance = TransformInstance::new(&plugin).await?;
-            let analyzer = instance.new_analyzer(&config, reader.schema()).await?;
+    let (common, state_path) = match &cmd {
+        TransformCommand::Fit { common, state } | TransformCommand::Apply { common, state, .. } => {
+            (common, state)
+        }
+    };
+    let step = TransformStep {
+        plugin: super::load_plugin(runtime, &common.plugin, &common.sandbox).await?,
+        config: read_config(common.config.as_ref())?,
+        reads: None,
+    };
+    let about = format!("{} {}", step.plugin.name(), step.plugin.manifest().version);
+    let mut reader = CsvReader::open(&common.data, BATCH_ROWS)?;
+    match &cmd {
+        TransformCommand::Fit { .. } => {
+            let mut analysis = step.start(reader.schema()).await?;
             while let Some(batch) = reader.next_batch()? {
-                instance.update(analyzer, &batch).await?;
+                analysis.update(&batch).await?;
             }
-            let learned = instance.finish(analyzer).await?;
-            std::fs::write(&state, &learned)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", state.display()))?;
+            let learned = analysis.finish().await?;
+            std::fs::write(state_path, &learned)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", state_path.display()))?;
             println!(
-                "{} {}: analysed {} rows; state {} ({} bytes, sha256:{})",
-                plugin.name(),
-                plugin.manifest().version,
+                "{about}: analysed {} rows; state {} ({} bytes, sha256:{})",
                 reader.rows_read(),
-                state.display(),
+                state_path.display(),
                 learned.len(),
                 hex::encode(Sha256::digest(&learned))
             );
-            Ok(exit::OK)
         }
-        TransformCommand::Apply { common, state, out } => {
-            let config = read_config(common.config.as_ref())?;
-            let learned =
-                std::fs::read(&state).map_err(|e| anyhow::anyhow!("{}: {e}", state.display()))?;
-            let plugin = super::load_plugin(runtime, &common.plugin, &common.sandbox).await?;
-            let mut reader = CsvReader::open(&common.data, BATCH_ROWS)?;
-            let mut instance = TransformInstance::new(&plugin).await?;
-            let transformer = instance.new_transformer(&config, &learned).await?;
+        TransformCommand::Apply { out, .. } => {
+            let state = std::fs::read(state_path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", state_path.display()))?;
+            let learned = step.learned(state);
             let mut batches = Vec::new();
             while let Some(mut batch) = reader.next_batch()? {
-                let output = instance.apply(transformer, &batch).await?;
+                let output = learned
+                    .prepare()
+                    .await?
+                    .apply(&learned.step, &batch)
+                    .await?;
                 merge_columns(&mut batch, output);
                 batches.push(batch);
             }
-            write_csv(&out, &batches)?;
+            write_csv(out, &batches)?;
             println!(
-                "{} {}: transformed {} rows into {}",
-                plugin.name(),
-                plugin.manifest().version,
+                "{about}: transformed {} rows into {}",
                 reader.rows_read(),
                 out.display()
             );
-            Ok(exit::OK)
         }
     }
+    Ok(exit::OK)
 }

@@ -1,6 +1,11 @@
 //! CSV files, read in batches with the schema inferred from the whole file.
 
-use std::{fs::File, io::Seek, path::Path, sync::Arc};
+use std::{
+    fs::File,
+    io::{Read, Seek},
+    path::Path,
+    sync::Arc,
+};
 
 use arrow_csv::{ReaderBuilder, WriterBuilder, reader::Format};
 
@@ -11,7 +16,7 @@ use crate::runtime::bindings::types::{Batch, Field};
 pub struct CsvReader {
     path: String,
     schema: Vec<Field>,
-    reader: arrow_csv::Reader<File>,
+    reader: arrow_csv::Reader<Box<dyn Read + Send>>,
     rows_read: u64,
 }
 
@@ -19,11 +24,27 @@ impl CsvReader {
     /// Opens `path`, inferring column types from all its rows, to read `batch_rows` at a time.
     pub fn open(path: &Path, batch_rows: usize) -> Result<Self, DataError> {
         let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| DataError {
+            path: name.clone(),
+            message: e.to_string(),
+        })?;
+        Self::from_source(name, file, batch_rows)
+    }
+
+    /// Reads CSV text held in memory (`name` says where it came from, for errors).
+    pub fn from_bytes(name: &str, bytes: Vec<u8>, batch_rows: usize) -> Result<Self, DataError> {
+        Self::from_source(name.to_string(), std::io::Cursor::new(bytes), batch_rows)
+    }
+
+    fn from_source(
+        name: String,
+        mut file: impl Read + Seek + Send + 'static,
+        batch_rows: usize,
+    ) -> Result<Self, DataError> {
         let err = |message: String| DataError {
             path: name.clone(),
             message,
         };
-        let mut file = File::open(path).map_err(|e| err(e.to_string()))?;
         let format = Format::default().with_header(true);
         let (schema, _) = format
             .infer_schema(&mut file, None)
@@ -36,7 +57,7 @@ impl CsvReader {
         let reader = ReaderBuilder::new(schema.clone())
             .with_format(format)
             .with_batch_size(batch_rows.max(1))
-            .build(file)
+            .build(Box::new(file) as Box<dyn Read + Send>)
             .map_err(|e| err(e.to_string()))?;
         let empty = arrow_array::RecordBatch::new_empty(schema);
         let fields = record_batch_to_batch(&empty)
@@ -107,10 +128,21 @@ pub fn write_csv(path: &Path, batches: &[Batch]) -> Result<(), DataError> {
         message,
     };
     let file = File::create(path).map_err(|e| err(e.to_string()))?;
-    let mut writer = WriterBuilder::new().with_header(true).build(file);
+    write_csv_to(file, batches).map_err(err)
+}
+
+/// Batches as CSV text with a header row.
+pub fn csv_bytes(batches: &[Batch]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    write_csv_to(&mut out, batches)?;
+    Ok(out)
+}
+
+fn write_csv_to(sink: impl std::io::Write, batches: &[Batch]) -> Result<(), String> {
+    let mut writer = WriterBuilder::new().with_header(true).build(sink);
     for b in batches {
-        let rb = batch_to_record_batch(b).map_err(err)?;
-        writer.write(&rb).map_err(|e| err(e.to_string()))?;
+        let rb = batch_to_record_batch(b)?;
+        writer.write(&rb).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

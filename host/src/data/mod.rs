@@ -7,7 +7,7 @@ mod json;
 mod source;
 
 pub use convert::{batch_to_record_batch, record_batch_to_batch};
-pub use csv::{CsvReader, write_csv};
+pub use csv::{CsvReader, csv_bytes, write_csv};
 pub use frame::{concat, merge_columns, schema_of};
 pub use json::{batch_to_columns, batch_to_rows, columns_to_batch, rows_to_batch};
 pub use source::{

@@ -7,9 +7,11 @@ use ferry_registry::{ModelVersion, Registry, RegistryError};
 
 use super::PipelineError;
 use super::lineage::{Lineage, ModelLineage, PinnedPlugin};
+use super::metrics::task_name;
 use super::pinned::{check_lineage, load_resolved};
-use super::train::task_name;
-use crate::runtime::{LoadOptions, ModelInstance, Runtime};
+use super::steps::{ModelStep, purity};
+use crate::data::CsvReader;
+use crate::runtime::{LoadOptions, Runtime};
 
 /// A model trained elsewhere and the Ferry run whose features it reads.
 #[derive(Debug, Clone)]
@@ -52,9 +54,13 @@ pub async fn external_lineage(
     let mut lineage =
         Lineage::parse(&String::from_utf8_lossy(&recorded)).map_err(PipelineError::Skew)?;
     let adapter = load_resolved(runtime, registry, &model.plugin, options).await?;
-    let mut inst = ModelInstance::new(&adapter).await?;
-    let handle = inst.load(artifact, &model.load_config).await?;
-    let info = inst.describe(handle).await?;
+    let mut step = ModelStep {
+        plugin: adapter.clone(),
+        artifact: artifact.to_vec(),
+        load_config: model.load_config.clone(),
+        features: Vec::new(),
+    };
+    let info = step.describe().await?;
     let features: Vec<String> = if model.features.is_empty() {
         info.inputs.iter().map(|f| f.name.clone()).collect()
     } else {
@@ -84,6 +90,8 @@ pub async fn external_lineage(
             available.join(", ")
         )));
     }
+    step.features = features.clone();
+    check_on_run_features(registry, run, &step).await?;
     lineage.model = Some(ModelLineage {
         plugin: PinnedPlugin::of(&adapter),
         artifact_digest: artifact_digest.to_string(),
@@ -94,6 +102,31 @@ pub async fn external_lineage(
         outputs: info.outputs.iter().map(|o| o.name.clone()).collect(),
     });
     Ok(lineage)
+}
+
+/// The purity check of a model trained elsewhere, on the features its run computed for the
+/// first rows of its data (`features/sample.csv`; runs from before it was kept are not
+/// checked).
+async fn check_on_run_features(
+    registry: &Registry,
+    run: &str,
+    model: &ModelStep,
+) -> Result<(), PipelineError> {
+    let bytes = match registry.read_artifact(run, "features/sample.csv").await {
+        Ok(b) => b,
+        Err(RegistryError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(sample) = CsvReader::from_bytes("features/sample.csv", bytes, purity::SAMPLE_ROWS)
+        .and_then(|mut r| r.next_batch())?
+    else {
+        return Ok(());
+    };
+    let features = model
+        .features_of(&sample)
+        .map_err(|e| PipelineError::Spec(format!("run {run}'s feature sample: {e}")))?;
+    purity::check_model(model, &features).await?;
+    Ok(())
 }
 
 /// The model file named by an MLflow `MLmodel` file: the first flavor's `data` entry (the

@@ -20,6 +20,15 @@ pub struct Evaluation {
     pub positive_class: Option<String>,
 }
 
+/// The task's name as the contract spells it.
+pub fn task_name(t: Task) -> &'static str {
+    match t {
+        Task::BinaryClassification => "binary-classification",
+        Task::MulticlassClassification => "multiclass-classification",
+        Task::Regression => "regression",
+    }
+}
+
 /// The metrics computed for a task, in report order.
 pub fn metric_names(task: Task) -> &'static [&'static str] {
     match task {

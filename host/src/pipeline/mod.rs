@@ -7,14 +7,20 @@ pub mod external;
 pub mod lineage;
 pub mod metrics;
 pub mod pinned;
+pub mod record;
+pub mod register;
+pub mod served;
 pub mod serving;
 pub mod spec;
 pub mod split;
+pub mod steps;
 pub mod train;
 
 pub use lineage::{Lineage, PinnedPlugin};
-pub use serving::{Prediction, ServeError, ServingPipeline};
+pub use served::Served;
+pub use serving::ServingPipeline;
 pub use spec::PipelineSpec;
+pub use steps::{Prediction, ServeError};
 pub use train::{TrainOptions, TrainOutcome, TrainProgress, train};
 
 use crate::data::DataError;
@@ -46,6 +52,9 @@ pub enum PipelineError {
     /// pair the model with other features than it was trained on.
     #[error("lineage mismatch: {0}")]
     Skew(String),
+    /// A model version has no Ferry lineage to serve from.
+    #[error("{0}")]
+    NoLineage(String),
     /// Anything else about the data or the plugins' outputs.
     #[error("{0}")]
     Other(String),

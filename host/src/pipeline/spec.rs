@@ -128,8 +128,9 @@ pub struct EvaluationSpec {
     pub positive_class: Option<String>,
 }
 
-/// Where to register the model.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Where to register the model. Without a `[register]` table, the model is registered under the
+/// pipeline's name.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterSpec {
     /// The registered model (default: the pipeline's name).
@@ -143,6 +144,16 @@ pub struct RegisterSpec {
 
 fn yes() -> bool {
     true
+}
+
+impl Default for RegisterSpec {
+    fn default() -> Self {
+        Self {
+            model: None,
+            alias: None,
+            enabled: true,
+        }
+    }
 }
 
 impl PipelineSpec {

@@ -1,12 +1,11 @@
-//! `train`: validate the data, learn the transforms over the training split in a streaming
-//! pass, train and evaluate the model, record everything as a run, and register a model
-//! version with its lineage when the gates pass.
+//! `train`, orchestration only: resolve the pipeline's plugins, read the data, and in a tracked
+//! run validate, learn and apply the transforms, train and evaluate the model (all through the
+//! step engine, with the purity check on the training sample), record what happened, and
+//! register a version when the gates pass.
 
 use std::collections::BTreeMap;
 
-use ferry_registry::{
-    Metric, ModelVersion, NewModelVersion, Registry, RegistryError, RunStatus, now_ms,
-};
+use ferry_registry::{ModelVersion, Registry, RegistryError, RunStatus, now_ms};
 use sha2::{Digest, Sha256};
 
 use super::PipelineError;
@@ -14,20 +13,19 @@ use super::lineage::{
     DataLineage, FieldSpec, LINEAGE_FORMAT, Lineage, ModelLineage, PinnedPlugin, TransformLineage,
     ValidationSummary, ValidatorLineage,
 };
-use super::metrics::{Evaluation, Gate, evaluate, metric_names};
+use super::metrics::{Evaluation, Gate, evaluate, metric_names, task_name};
 use super::pinned::load_resolved;
+use super::record::{self, RunLog, step_dir};
+use super::register::register_version;
 use super::spec::PipelineSpec;
 use super::split::split;
-use crate::data::{
-    Format, columns_view, merge_columns, read_table, schema_of, select, slice_rows, take_rows,
-};
-use crate::runtime::bindings::types::{Batch, ColumnData, Task};
-use crate::runtime::{
-    LoadOptions, ModelInstance, Plugin, Runtime, TransformInstance, ValidatorInstance,
-};
+use super::steps::{BATCH_ROWS, LearnedTransform, ModelStep, TransformStep, ValidatorStep, purity};
+use crate::data::{Format, concat, csv_bytes, read_table, schema_of, select, take_rows};
+use crate::runtime::bindings::types::{Batch, Column, ColumnData};
+use crate::runtime::{LoadOptions, Plugin, Runtime};
 
-/// Rows per batch in the streaming passes.
-pub const BATCH_ROWS: usize = 8192;
+/// Rows of the data file whose computed features a run keeps (`features/sample.csv`).
+pub const FEATURE_SAMPLE_ROWS: usize = 1000;
 
 /// Reports progress; the CLI draws bars, tests stay quiet.
 pub trait TrainProgress: Send + Sync {
@@ -77,6 +75,8 @@ pub struct TrainOutcome {
     pub lineage: Lineage,
     /// The registered version, when there is one.
     pub model_version: Option<ModelVersion>,
+    /// Why no version was registered, when none was.
+    pub not_registered: Option<String>,
 }
 
 impl TrainOutcome {
@@ -86,42 +86,25 @@ impl TrainOutcome {
     }
 }
 
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
+/// The model step as the pipeline file describes it.
+struct ModelPlan {
+    plugin: Plugin,
+    hyperparameters: String,
+    features: Option<Vec<String>>,
 }
 
-fn git_commit(dir: &std::path::Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .filter(|s| s.len() == 40)
+/// The pipeline's steps, with their plugins resolved and loaded.
+struct Plan {
+    validators: Vec<ValidatorStep>,
+    transforms: Vec<TransformStep>,
+    model: Option<ModelPlan>,
 }
 
-/// The file name of a step's artifacts: `02-standard-scaler`.
-fn step_dir(i: usize, name: &str) -> String {
-    format!("{:02}-{name}", i + 1)
-}
-
-fn view<'a>(
-    batch: &'a Batch,
-    reads: &Option<Vec<String>>,
-    what: &str,
-) -> Result<std::borrow::Cow<'a, Batch>, PipelineError> {
-    columns_view(batch, reads.as_deref())
-        .map_err(|e| PipelineError::Spec(format!("{what}: reads: {e}")))
+/// The training data, read.
+struct Data {
+    table: Batch,
+    label: Column,
+    digest: String,
 }
 
 /// Trains a pipeline and records it; see the module documentation.
@@ -132,287 +115,338 @@ pub async fn train(
     options: &TrainOptions<'_>,
 ) -> Result<TrainOutcome, PipelineError> {
     let progress = options.progress;
-
     progress.stage("resolve plugins", 1);
-    let mut validators = Vec::new();
-    for (i, v) in spec.validators.iter().enumerate() {
-        let what = format!("validators[{i}] ({})", v.plugin);
-        let plugin = load_resolved(runtime, registry, &v.plugin, &options.load).await?;
-        let config = spec.config_json(&what, v.config.as_ref())?;
-        validators.push((plugin, config, v.reads.clone()));
-    }
-    let mut transforms = Vec::new();
-    for (i, t) in spec.transforms.iter().enumerate() {
-        let what = format!("transforms[{i}] ({})", t.plugin);
-        let plugin = load_resolved(runtime, registry, &t.plugin, &options.load).await?;
-        let config = spec.config_json(&what, t.config.as_ref())?;
-        transforms.push((plugin, config, t.reads.clone()));
-    }
-    let model = match &spec.model {
-        Some(m) => {
-            let plugin = load_resolved(runtime, registry, &m.plugin, &options.load).await?;
-            let hp = spec.config_json("model.hyperparameters", m.hyperparameters.as_ref())?;
-            Some((plugin, hp, m.features.clone()))
-        }
-        None => None,
-    };
+    let plan = resolve(runtime, registry, spec, &options.load).await?;
     progress.advance(1);
     progress.done(&format!(
         "{} validator(s), {} transform(s), {}",
-        validators.len(),
-        transforms.len(),
-        model
+        plan.validators.len(),
+        plan.transforms.len(),
+        plan.model
             .as_ref()
-            .map(|(p, _, _)| format!("model {}@{}", p.name(), p.manifest().version))
+            .map(|m| format!("model {}@{}", m.plugin.name(), m.plugin.manifest().version))
             .unwrap_or_else(|| "no model".into())
     ));
 
     progress.stage("read data", 1);
-    let path = spec.data_path();
-    let bytes = std::fs::read(&path)
-        .map_err(|e| PipelineError::Spec(format!("data.path {}: {e}", path.display())))?;
-    let data_digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-    drop(bytes);
-    let format = Format::of(&path, spec.data.format.as_deref())?;
-    let mut data = read_table(&path, format)?;
-    if let Some(columns) = &spec.data.columns {
-        let mut keep = columns.clone();
-        if !keep.contains(&spec.data.label) {
-            keep.push(spec.data.label.clone());
-        }
-        data = select(&data, &keep).map_err(|e| {
-            PipelineError::Spec(format!("data.columns: {} has {e}", path.display()))
-        })?;
-    }
-    let rows = data.num_rows as usize;
-    let label = spec.data.label.clone();
-    let label_col = data
-        .columns
-        .iter()
-        .find(|c| c.name == label)
-        .cloned()
-        .ok_or_else(|| {
-            PipelineError::Spec(format!(
-                "data.label: {} has no column `{label}`; it has {}",
-                path.display(),
-                data.columns
-                    .iter()
-                    .map(|c| format!("`{}`", c.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
-    if label_col
-        .nulls
-        .as_ref()
-        .is_some_and(|m| m.iter().any(|&x| x))
-    {
-        return Err(PipelineError::Spec(format!(
-            "data.label: the column `{label}` has nulls; every training row needs a label"
-        )));
-    }
-    if rows < 2 {
-        return Err(PipelineError::Spec(format!(
-            "{}: at least 2 rows are needed, found {rows}",
-            path.display()
-        )));
-    }
+    let data = read_data(spec)?;
     progress.advance(1);
     progress.done(&format!(
-        "{rows} rows, {} columns, {data_digest}",
-        data.columns.len()
+        "{} rows, {} columns, {}",
+        data.table.num_rows,
+        data.table.columns.len(),
+        data.digest
     ));
 
     // The run starts here; from now on a failure is recorded with it.
-    let experiment = match registry.experiment_by_name(spec.experiment_name()).await {
-        Ok(e) => e,
-        Err(RegistryError::NotFound(_)) => {
-            match registry
-                .create_experiment(spec.experiment_name(), None)
-                .await
-            {
-                Ok(e) => e,
-                Err(RegistryError::Conflict(_)) => {
-                    registry.experiment_by_name(spec.experiment_name()).await?
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let experiment = experiment(registry, spec.experiment_name()).await?;
     let run = registry
         .create_run(
-            &experiment.id,
+            &experiment,
             options.run_name.as_deref(),
             &options.user,
             None,
         )
         .await?;
-    let run_id = run.id.clone();
-    let result = train_in_run(
-        registry,
-        spec,
-        options,
-        &run_id,
-        TrainInputs {
-            validators,
-            transforms,
-            model,
-            data,
-            label_col,
-            data_digest,
-        },
-    )
+    let log = RunLog::new(registry, run.id.clone());
+    let outcome = async {
+        let trained = run_pipeline(spec, options, &log, plan, data).await?;
+        let registered = register(registry, spec, options, &log, &trained).await?;
+        Ok::<_, PipelineError>((trained, registered))
+    }
     .await;
-    match result {
-        Ok((evaluation, gates, lineage, model_version)) => {
+    match outcome {
+        Ok((trained, (model_version, not_registered))) => {
             registry
-                .update_run(&run_id, Some(RunStatus::Finished), Some(now_ms()), None)
+                .update_run(&run.id, Some(RunStatus::Finished), Some(now_ms()), None)
                 .await?;
             Ok(TrainOutcome {
-                run_id,
-                experiment_id: experiment.id,
-                evaluation,
-                gates,
-                lineage,
+                run_id: run.id,
+                experiment_id: experiment,
+                evaluation: trained.evaluation,
+                gates: trained.gates,
+                lineage: trained.lineage,
                 model_version,
+                not_registered,
             })
         }
         Err(e) => {
             let message: String = e.to_string().chars().take(7000).collect();
-            let _ = registry.set_run_tag(&run_id, "ferry.error", &message).await;
+            let _ = registry.set_run_tag(&run.id, "ferry.error", &message).await;
             let _ = registry
-                .update_run(&run_id, Some(RunStatus::Failed), Some(now_ms()), None)
+                .update_run(&run.id, Some(RunStatus::Failed), Some(now_ms()), None)
                 .await;
             Err(e)
         }
     }
 }
 
-struct TrainInputs {
-    validators: Vec<(Plugin, String, Option<Vec<String>>)>,
-    transforms: Vec<(Plugin, String, Option<Vec<String>>)>,
-    model: Option<(Plugin, String, Option<Vec<String>>)>,
-    data: Batch,
-    label_col: crate::runtime::bindings::types::Column,
-    data_digest: String,
-}
-
-type TrainResult = (
-    Evaluation,
-    Vec<(String, Option<String>)>,
-    Lineage,
-    Option<ModelVersion>,
-);
-
-async fn train_in_run(
+async fn resolve(
+    runtime: &Runtime,
     registry: &Registry,
     spec: &PipelineSpec,
-    options: &TrainOptions<'_>,
-    run_id: &str,
-    inputs: TrainInputs,
-) -> Result<TrainResult, PipelineError> {
-    let progress = options.progress;
-    let TrainInputs {
+    load: &LoadOptions,
+) -> Result<Plan, PipelineError> {
+    let mut validators = Vec::new();
+    for (i, v) in spec.validators.iter().enumerate() {
+        let what = format!("validators[{i}] ({})", v.plugin);
+        validators.push(ValidatorStep {
+            plugin: load_resolved(runtime, registry, &v.plugin, load).await?,
+            config: spec.config_json(&what, v.config.as_ref())?,
+            reads: v.reads.clone(),
+        });
+    }
+    let mut transforms = Vec::new();
+    for (i, t) in spec.transforms.iter().enumerate() {
+        let what = format!("transforms[{i}] ({})", t.plugin);
+        transforms.push(TransformStep {
+            plugin: load_resolved(runtime, registry, &t.plugin, load).await?,
+            config: spec.config_json(&what, t.config.as_ref())?,
+            reads: t.reads.clone(),
+        });
+    }
+    let model = match &spec.model {
+        Some(m) => Some(ModelPlan {
+            plugin: load_resolved(runtime, registry, &m.plugin, load).await?,
+            hyperparameters: spec
+                .config_json("model.hyperparameters", m.hyperparameters.as_ref())?,
+            features: m.features.clone(),
+        }),
+        None => None,
+    };
+    Ok(Plan {
         validators,
         transforms,
         model,
-        data,
-        label_col,
-        data_digest,
-    } = inputs;
+    })
+}
+
+fn read_data(spec: &PipelineSpec) -> Result<Data, PipelineError> {
+    let path = spec.data_path();
+    let bytes = std::fs::read(&path)
+        .map_err(|e| PipelineError::Spec(format!("data.path {}: {e}", path.display())))?;
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+    drop(bytes);
+    let format = Format::of(&path, spec.data.format.as_deref())?;
+    let mut table = read_table(&path, format)?;
+    if let Some(columns) = &spec.data.columns {
+        let mut keep = columns.clone();
+        if !keep.contains(&spec.data.label) {
+            keep.push(spec.data.label.clone());
+        }
+        table = select(&table, &keep).map_err(|e| {
+            PipelineError::Spec(format!("data.columns: {} has {e}", path.display()))
+        })?;
+    }
+    let label_name = &spec.data.label;
+    let label = table
+        .columns
+        .iter()
+        .find(|c| &c.name == label_name)
+        .cloned()
+        .ok_or_else(|| {
+            PipelineError::Spec(format!(
+                "data.label: {} has no column `{label_name}`; it has {}",
+                path.display(),
+                table
+                    .columns
+                    .iter()
+                    .map(|c| format!("`{}`", c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    if label.nulls.as_ref().is_some_and(|m| m.iter().any(|&x| x)) {
+        return Err(PipelineError::Spec(format!(
+            "data.label: the column `{label_name}` has nulls; every training row needs a label"
+        )));
+    }
+    if table.num_rows < 2 {
+        return Err(PipelineError::Spec(format!(
+            "{}: at least 2 rows are needed, found {}",
+            path.display(),
+            table.num_rows
+        )));
+    }
+    Ok(Data {
+        table,
+        label,
+        digest,
+    })
+}
+
+/// The id of the experiment `name`, created if there is none.
+async fn experiment(registry: &Registry, name: &str) -> Result<String, PipelineError> {
+    match registry.experiment_by_name(name).await {
+        Ok(e) => Ok(e.id),
+        Err(RegistryError::NotFound(_)) => match registry.create_experiment(name, None).await {
+            Ok(e) => Ok(e.id),
+            Err(RegistryError::Conflict(_)) => Ok(registry.experiment_by_name(name).await?.id),
+            Err(e) => Err(e.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What the steps produced.
+struct Trained {
+    evaluation: Evaluation,
+    gates: Vec<(String, Option<String>)>,
+    lineage: Lineage,
+}
+
+/// The rows of one split: their indices in the data file, their columns and labels.
+struct Part {
+    rows: Vec<usize>,
+    data: Batch,
+    labels: Column,
+}
+
+impl Part {
+    fn of(features: &Batch, label: &Column, rows: Vec<usize>) -> Self {
+        let labels = take_rows(
+            &Batch {
+                num_rows: features.num_rows,
+                columns: vec![label.clone()],
+            },
+            &rows,
+        )
+        .columns
+        .remove(0);
+        Self {
+            data: take_rows(features, &rows),
+            labels,
+            rows,
+        }
+    }
+}
+
+async fn run_pipeline(
+    spec: &PipelineSpec,
+    options: &TrainOptions<'_>,
+    log: &RunLog<'_>,
+    plan: Plan,
+    data: Data,
+) -> Result<Trained, PipelineError> {
+    let progress = options.progress;
     let label = spec.data.label.as_str();
-    let rows = data.num_rows as usize;
-
-    let params: Vec<(String, String)> = {
-        let mut p = vec![
-            ("pipeline".to_string(), spec.name.clone()),
-            ("data.path".into(), spec.data.path.display().to_string()),
-            ("data.label".into(), label.to_string()),
-            (
-                "split.test_fraction".into(),
-                spec.split.test_fraction.to_string(),
-            ),
-            ("split.seed".into(), spec.split.seed.to_string()),
-        ];
-        for (i, (plugin, config, _)) in validators.iter().enumerate() {
-            p.push((
-                format!("validators.{}", step_dir(i, plugin.name())),
-                format!("{}@{}", plugin.name(), plugin.manifest().version),
-            ));
-            p.push((
-                format!("validators.{}.config", step_dir(i, plugin.name())),
-                config.clone(),
-            ));
-        }
-        for (i, (plugin, config, _)) in transforms.iter().enumerate() {
-            p.push((
-                format!("transforms.{}", step_dir(i, plugin.name())),
-                format!("{}@{}", plugin.name(), plugin.manifest().version),
-            ));
-            p.push((
-                format!("transforms.{}.config", step_dir(i, plugin.name())),
-                config.clone(),
-            ));
-        }
-        if let Some((plugin, hp, _)) = &model {
-            p.push((
-                "model.plugin".into(),
-                format!("{}@{}", plugin.name(), plugin.manifest().version),
-            ));
-            if let Ok(serde_json::Value::Object(map)) =
-                serde_json::from_str::<serde_json::Value>(hp)
-            {
-                for (k, v) in map {
-                    let text = match v {
-                        serde_json::Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    p.push((format!("model.{k}"), text));
-                }
-            }
-        }
-        p
-    };
-    for (k, v) in &params {
-        let v: String = v.chars().take(8000).collect();
-        registry.log_param(run_id, k, &v).await?;
-    }
-    let mut tags = vec![
-        (
-            "ferry.version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        ("ferry.host".into(), host_name()),
-        ("ferry.pipeline".into(), spec.name.clone()),
-        ("ferry.data.digest".into(), data_digest.clone()),
-        ("ferry.data.rows".into(), rows.to_string()),
-        ("mlflow.user".into(), options.user.clone()),
-        ("mlflow.source.type".into(), "LOCAL".into()),
-        (
-            "mlflow.source.name".into(),
-            spec.base_dir.display().to_string(),
-        ),
-    ];
-    if let Some(commit) = git_commit(&spec.base_dir) {
-        tags.push(("mlflow.source.git.commit".into(), commit.clone()));
-        tags.push(("ferry.git.commit".into(), commit));
-    }
-    for (k, v) in &tags {
-        registry.set_run_tag(run_id, k, v).await?;
-    }
-    registry
-        .log_artifact(run_id, "pipeline.toml", spec.text.as_bytes())
+    let rows = data.table.num_rows as usize;
+    log.params(&record::params(
+        spec,
+        &plan.validators,
+        &plan.transforms,
+        plan.model
+            .as_ref()
+            .map(|m| (&m.plugin, m.hyperparameters.as_str())),
+    ))
+    .await?;
+    log.tags(&record::tags(spec, &options.user, &data.digest, rows))
         .await?;
+    log.file("pipeline.toml", spec.text.as_bytes()).await?;
 
-    // 1. Validate the whole data.
+    let validation = validate(log, &plan.validators, &data.table, progress).await?;
+
+    let (train_rows, test_rows) = split(rows, spec.split.test_fraction, spec.split.seed);
+    let input_schema: Vec<FieldSpec> = schema_of(&data.table)
+        .iter()
+        .filter(|f| f.name != label)
+        .map(FieldSpec::of)
+        .collect();
+    let mut features = data.table;
+    features.columns.retain(|c| c.name != label);
+    let mut train = Part::of(&features, &data.label, train_rows);
+    let mut test = Part::of(&features, &data.label, test_rows);
+    drop(features);
+    log.metrics(&[
+        ("data.train_rows", train.rows.len() as f64),
+        ("data.test_rows", test.rows.len() as f64),
+    ])
+    .await?;
+
+    let mut transforms = Vec::new();
+    for (i, step) in plan.transforms.into_iter().enumerate() {
+        transforms.push(learn(log, i, step, &mut train, &mut test, progress).await?);
+    }
+
+    let mut lineage = Lineage {
+        format: LINEAGE_FORMAT.into(),
+        pipeline: spec.name.clone(),
+        label: label.to_string(),
+        input_schema,
+        validators: plan
+            .validators
+            .iter()
+            .map(|v| ValidatorLineage {
+                plugin: PinnedPlugin::of(&v.plugin),
+                config: v.config.clone(),
+                reads: v.reads.clone(),
+            })
+            .collect(),
+        transforms,
+        model: None,
+        run_id: Some(log.run_id.clone()),
+        data: Some(DataLineage {
+            path: spec.data.path.display().to_string(),
+            digest: data.digest,
+            rows: rows as u64,
+            train_rows: train.rows.len() as u64,
+            test_rows: test.rows.len() as u64,
+            seed: spec.split.seed,
+            test_fraction: spec.split.test_fraction,
+        }),
+        metrics: BTreeMap::new(),
+        validation,
+        description: spec.description.clone(),
+        limitations: spec.limitations.clone(),
+        ferry_version: env!("CARGO_PKG_VERSION").into(),
+    };
+
+    let mut evaluation = Evaluation::default();
+    let mut gates = Vec::new();
+    if let Some(model) = plan.model {
+        let (e, m) = train_model(spec, log, model, &train, &test, progress).await?;
+        evaluation = e;
+        for g in &spec.evaluation.gates {
+            let gate = Gate::parse(g).map_err(PipelineError::Spec)?;
+            gates.push((gate.to_string(), gate.check(&evaluation.metrics).err()));
+        }
+        lineage.metrics = evaluation.metrics.clone();
+        lineage.model = Some(m);
+    }
+    let sample = feature_sample(&train, &test, FEATURE_SAMPLE_ROWS)?;
+    let csv = csv_bytes(&[sample]).map_err(PipelineError::Other)?;
+    log.file("features/sample.csv", &csv).await?;
+    log.json("lineage.json", &lineage).await?;
+    let passed = gates.iter().all(|(_, f)| f.is_none());
+    let verdict = match (gates.is_empty(), passed) {
+        (true, _) => "none",
+        (false, true) => "passed",
+        (false, false) => "failed",
+    };
+    log.tags(&[("ferry.gates".into(), verdict.into())]).await?;
+    Ok(Trained {
+        evaluation,
+        gates,
+        lineage,
+    })
+}
+
+/// Runs every validator over the whole data (and the purity check over its first rows); a
+/// violation stops the run, with each report stored.
+async fn validate(
+    log: &RunLog<'_>,
+    validators: &[ValidatorStep],
+    data: &Batch,
+    progress: &dyn TrainProgress,
+) -> Result<Vec<ValidationSummary>, PipelineError> {
     progress.stage("validate", validators.len().max(1) as u64);
-    let mut validation = Vec::new();
+    let sample = purity::sample(data);
+    let mut summaries = Vec::new();
     let mut failures = Vec::new();
-    for (i, (plugin, config, reads)) in validators.iter().enumerate() {
-        let mut inst = ValidatorInstance::new(plugin).await?;
-        let v = view(&data, reads, &format!("validators[{i}]"))?;
-        let report = inst.validate(config, &v).await?;
+    for (i, step) in validators.iter().enumerate() {
+        let plugin = &step.plugin;
+        purity::check_validator(step, &sample).await?;
+        let report = step.validate(data).await?;
         let count: u64 = report
             .counts
             .iter()
@@ -427,15 +461,11 @@ async fn train_in_run(
             "counts": report.counts.iter().map(|c| serde_json::json!({"rule": c.rule, "column": c.column, "count": c.count})).collect::<Vec<_>>(),
             "truncated": report.truncated,
         });
-        registry
-            .log_artifact(
-                run_id,
-                &format!("validation/{}.json", step_dir(i, plugin.name())),
-                serde_json::to_string_pretty(&json)
-                    .unwrap_or_default()
-                    .as_bytes(),
-            )
-            .await?;
+        log.json(
+            &format!("validation/{}.json", step_dir(i, plugin.name())),
+            &json,
+        )
+        .await?;
         for x in report.violations.iter().take(5) {
             failures.push(format!(
                 "{}: {}{}{}",
@@ -451,7 +481,7 @@ async fn train_in_run(
         if count > 5 && report.violations.len() > 5 {
             failures.push(format!("{}: … {} more", plugin.name(), count - 5));
         }
-        validation.push(ValidationSummary {
+        summaries.push(ValidationSummary {
             validator: plugin.name().to_string(),
             rows_checked: u64::from(report.rows_checked),
             violations: count,
@@ -463,410 +493,235 @@ async fn train_in_run(
         return Err(PipelineError::Invalid(failures.join("; ")));
     }
     progress.done(&format!("{} validator(s) passed", validators.len()));
+    Ok(summaries)
+}
 
-    // 2. Split.
-    let (train_idx, test_idx) = split(rows, spec.split.test_fraction, spec.split.seed);
-    let input_schema: Vec<FieldSpec> = schema_of(&data)
-        .iter()
-        .filter(|f| f.name != label)
-        .map(FieldSpec::of)
-        .collect();
-    let label_train = take_rows(
-        &Batch {
-            num_rows: data.num_rows,
-            columns: vec![label_col.clone()],
-        },
-        &train_idx,
-    )
-    .columns
-    .remove(0);
-    let label_test = take_rows(
-        &Batch {
-            num_rows: data.num_rows,
-            columns: vec![label_col.clone()],
-        },
-        &test_idx,
-    )
-    .columns
-    .remove(0);
-    let mut features_data = data.clone();
-    features_data.columns.retain(|c| c.name != label);
-    drop(data);
-    let mut train_data = take_rows(&features_data, &train_idx);
-    let mut test_data = take_rows(&features_data, &test_idx);
-    drop(features_data);
-    registry
-        .log_metric(
-            run_id,
-            Metric {
-                key: "data.train_rows",
-                value: train_idx.len() as f64,
-                step: 0,
-                timestamp: now_ms(),
-            },
+/// Learns transform `i` over the training rows, checks its purity on their first rows, applies
+/// it to both splits and stores its state.
+async fn learn(
+    log: &RunLog<'_>,
+    i: usize,
+    step: TransformStep,
+    train: &mut Part,
+    test: &mut Part,
+    progress: &dyn TrainProgress,
+) -> Result<TransformLineage, PipelineError> {
+    let name = step.plugin.name().to_string();
+    progress.stage(
+        &format!("learn {name}"),
+        u64::from(train.data.num_rows) * 2 + u64::from(test.data.num_rows),
+    );
+    let advance = |n| progress.advance(n);
+    let state = step
+        .fit(&train.data, BATCH_ROWS, &advance)
+        .await
+        .map_err(|e| columns_error(e, &format!("transforms[{i}]")))?;
+    let learned: LearnedTransform = step.learned(state);
+    purity::check_transform(&learned, &purity::sample(&train.data)).await?;
+    let writes = learned
+        .apply_all(&mut train.data, BATCH_ROWS, &advance)
+        .await?;
+    learned
+        .apply_all(&mut test.data, BATCH_ROWS, &advance)
+        .await?;
+    let digest = log
+        .file(
+            &format!("transforms/{}/state.bin", step_dir(i, &name)),
+            &learned.state,
         )
         .await?;
-    registry
-        .log_metric(
-            run_id,
-            Metric {
-                key: "data.test_rows",
-                value: test_idx.len() as f64,
-                step: 0,
-                timestamp: now_ms(),
-            },
-        )
-        .await?;
+    progress.done(&format!("state {} bytes, {digest}", learned.state.len()));
+    Ok(TransformLineage {
+        plugin: PinnedPlugin::of(&learned.step.plugin),
+        config: learned.step.config.clone(),
+        reads: learned.step.reads.clone(),
+        writes: writes.iter().map(FieldSpec::of).collect(),
+        state_digest: digest,
+    })
+}
 
-    // 3. Learn each transform over the training split, batch by batch, then apply it.
-    let mut transform_lineage = Vec::new();
-    for (i, (plugin, config, reads)) in transforms.iter().enumerate() {
-        let what = format!("transforms[{i}]");
-        progress.stage(
-            &format!("learn {}", plugin.name()),
-            train_data.num_rows as u64 * 2 + test_data.num_rows as u64,
-        );
-        let mut inst = TransformInstance::new(plugin).await?;
-        let train_view = view(&train_data, reads, &what)?;
-        let analyzer = inst.new_analyzer(config, &schema_of(&train_view)).await?;
-        let n = train_view.num_rows as usize;
-        let mut start = 0;
-        while start < n {
-            let end = (start + BATCH_ROWS).min(n);
-            inst.update(analyzer, &slice_rows(&train_view, start, end))
-                .await?;
-            progress.advance((end - start) as u64);
-            start = end;
-        }
-        let state = inst.finish(analyzer).await?;
-        let transformer = inst.new_transformer(config, &state).await?;
-        let mut writes = Vec::new();
-        for part in [&mut train_data, &mut test_data] {
-            let v = view(part, reads, &what)?;
-            let n = v.num_rows as usize;
-            let mut outs = Vec::new();
-            let mut start = 0;
-            while start < n {
-                let end = (start + BATCH_ROWS).min(n);
-                outs.push(inst.apply(transformer, &slice_rows(&v, start, end)).await?);
-                progress.advance((end - start) as u64);
-                start = end;
-            }
-            let schema = outs.first().map(schema_of).unwrap_or_default();
-            if writes.is_empty() {
-                writes = schema.clone();
-            }
-            let out = crate::data::concat(&schema, outs).map_err(PipelineError::Other)?;
-            merge_columns(part, out);
-        }
-        let info = registry
-            .log_artifact(
-                run_id,
-                &format!("transforms/{}/state.bin", step_dir(i, plugin.name())),
-                &state,
-            )
-            .await?;
-        progress.done(&format!("state {} bytes, {}", state.len(), info.digest));
-        transform_lineage.push(TransformLineage {
-            plugin: PinnedPlugin::of(plugin),
-            config: config.clone(),
-            reads: reads.clone(),
-            writes: writes.iter().map(FieldSpec::of).collect(),
-            state_digest: info.digest,
-        });
+fn columns_error(e: super::steps::ServeError, what: &str) -> PipelineError {
+    match e {
+        super::steps::ServeError::Columns(m) => PipelineError::Spec(format!("{what}: {m}")),
+        other => other.into(),
     }
+}
 
-    let mut lineage = Lineage {
-        format: LINEAGE_FORMAT.into(),
-        pipeline: spec.name.clone(),
-        label: label.to_string(),
-        input_schema,
-        validators: validators
+/// Trains the model on the training rows, checks its purity, evaluates it on the held-out
+/// rows and stores the artifact, the metrics and the evaluation.
+async fn train_model(
+    spec: &PipelineSpec,
+    log: &RunLog<'_>,
+    plan: ModelPlan,
+    train: &Part,
+    test: &Part,
+    progress: &dyn TrainProgress,
+) -> Result<(Evaluation, ModelLineage), PipelineError> {
+    let features = match plan.features {
+        Some(f) => f,
+        None => train
+            .data
+            .columns
             .iter()
-            .map(|(p, c, r)| ValidatorLineage {
-                plugin: PinnedPlugin::of(p),
-                config: c.clone(),
-                reads: r.clone(),
-            })
+            .filter(|c| matches!(c.data, ColumnData::Float64(_) | ColumnData::Int64(_)))
+            .map(|c| c.name.clone())
             .collect(),
-        transforms: transform_lineage,
-        model: None,
-        run_id: Some(run_id.to_string()),
-        data: Some(DataLineage {
-            path: spec.data.path.display().to_string(),
-            digest: data_digest,
-            rows: rows as u64,
-            train_rows: train_idx.len() as u64,
-            test_rows: test_idx.len() as u64,
-            seed: spec.split.seed,
-            test_fraction: spec.split.test_fraction,
-        }),
-        metrics: BTreeMap::new(),
-        validation,
-        description: spec.description.clone(),
-        limitations: spec.limitations.clone(),
-        ferry_version: env!("CARGO_PKG_VERSION").into(),
     };
-
-    // 4. Train and evaluate.
-    let mut evaluation = Evaluation::default();
-    let mut gates = Vec::new();
-    if let Some((plugin, hp, features)) = &model {
-        let features = match features {
-            Some(f) => f.clone(),
-            None => train_data
-                .columns
-                .iter()
-                .filter(|c| matches!(c.data, ColumnData::Float64(_) | ColumnData::Int64(_)))
-                .map(|c| c.name.clone())
-                .collect(),
-        };
-        if features.is_empty() {
-            return Err(PipelineError::Spec(
-                "model.features: no numeric columns to train on".into(),
-            ));
-        }
-        let train_x = select(&train_data, &features).map_err(|e| {
-            PipelineError::Spec(format!("model.features: {e} after the transforms"))
-        })?;
-        let test_x = select(&test_data, &features).map_err(|e| {
-            PipelineError::Spec(format!("model.features: {e} after the transforms"))
-        })?;
-        progress.stage(&format!("train {}", plugin.name()), 1);
-        let mut inst = ModelInstance::new(plugin).await?;
-        let artifact = inst.train(&train_x, &label_train, hp).await?;
-        progress.advance(1);
-        let info = registry
-            .log_artifact(run_id, "model/model.bin", &artifact)
-            .await?;
-        progress.done(&format!(
-            "artifact {} bytes, {}",
-            artifact.len(),
-            info.digest
+    if features.is_empty() {
+        return Err(PipelineError::Spec(
+            "model.features: no numeric columns to train on".into(),
         ));
+    }
+    let pick = |data: &Batch| {
+        select(data, &features)
+            .map_err(|e| PipelineError::Spec(format!("model.features: {e} after the transforms")))
+    };
+    let (train_x, test_x) = (pick(&train.data)?, pick(&test.data)?);
+    progress.stage(&format!("train {}", plan.plugin.name()), 1);
+    let artifact =
+        ModelStep::train(&plan.plugin, &train_x, &train.labels, &plan.hyperparameters).await?;
+    progress.advance(1);
+    let artifact_digest = log.file("model/model.bin", &artifact).await?;
+    progress.done(&format!(
+        "artifact {} bytes, {artifact_digest}",
+        artifact.len()
+    ));
 
-        progress.stage("evaluate", test_x.num_rows as u64);
-        let handle = inst.load(&artifact, "{}").await?;
-        let described = inst.describe(handle).await?;
-        let predictions = inst.predict(handle, &test_x).await?;
-        progress.advance(test_x.num_rows as u64);
-        evaluation = evaluate(
-            described.task,
-            &label_test,
-            &predictions,
-            spec.evaluation.positive_class.as_deref(),
-        )
-        .map_err(PipelineError::Other)?;
-        if !spec.evaluation.metrics.is_empty() {
-            let wanted = &spec.evaluation.metrics;
-            for w in wanted {
-                if !evaluation.metrics.contains_key(w) {
-                    return Err(PipelineError::Spec(format!(
-                        "evaluation.metrics: {w:?} is not computed for {}; choose from {}",
-                        task_name(described.task),
-                        metric_names(described.task).join(", ")
-                    )));
-                }
-            }
-            evaluation.metrics.retain(|k, _| wanted.contains(k));
-        }
-        let ts = now_ms();
-        let metrics: Vec<Metric<'_>> = evaluation
+    progress.stage("evaluate", u64::from(test_x.num_rows));
+    let model = ModelStep {
+        plugin: plan.plugin,
+        artifact,
+        load_config: "{}".into(),
+        features,
+    };
+    let described = model.describe().await?;
+    purity::check_model(&model, &purity::sample(&train_x)).await?;
+    let predictions = model.predict_all(&test_x, BATCH_ROWS).await?;
+    progress.advance(u64::from(test_x.num_rows));
+    let mut evaluation = evaluate(
+        described.task,
+        &test.labels,
+        &predictions,
+        spec.evaluation.positive_class.as_deref(),
+    )
+    .map_err(PipelineError::Other)?;
+    let wanted = &spec.evaluation.metrics;
+    if let Some(w) = wanted.iter().find(|w| !evaluation.metrics.contains_key(*w)) {
+        return Err(PipelineError::Spec(format!(
+            "evaluation.metrics: {w:?} is not computed for {}; choose from {}",
+            task_name(described.task),
+            metric_names(described.task).join(", ")
+        )));
+    }
+    if !wanted.is_empty() {
+        evaluation.metrics.retain(|k, _| wanted.contains(k));
+    }
+    let metrics: Vec<(&str, f64)> = evaluation
+        .metrics
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    log.metrics(&metrics).await?;
+    log.json("evaluation.json", &evaluation).await?;
+    progress.done(
+        &evaluation
             .metrics
             .iter()
-            .map(|(k, v)| Metric {
-                key: k,
-                value: *v,
-                step: 0,
-                timestamp: ts,
-            })
-            .collect();
-        registry.log_metrics(run_id, &metrics).await?;
-        registry
-            .log_artifact(
-                run_id,
-                "evaluation.json",
-                serde_json::to_string_pretty(&evaluation)
-                    .unwrap_or_default()
-                    .as_bytes(),
-            )
-            .await?;
-        progress.done(
-            &evaluation
-                .metrics
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.4}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-        for g in &spec.evaluation.gates {
-            let gate = Gate::parse(g).map_err(PipelineError::Spec)?;
-            gates.push((gate.to_string(), gate.check(&evaluation.metrics).err()));
-        }
-        lineage.metrics = evaluation.metrics.clone();
-        lineage.model = Some(ModelLineage {
-            plugin: PinnedPlugin::of(plugin),
-            artifact_digest: info.digest,
-            load_config: "{}".into(),
-            hyperparameters: Some(hp.clone()),
-            features,
-            task: task_name(described.task).into(),
-            outputs: described.outputs.iter().map(|o| o.name.clone()).collect(),
-        });
-    }
-    let lineage_json =
-        serde_json::to_string_pretty(&lineage).map_err(|e| PipelineError::Other(e.to_string()))?;
-    registry
-        .log_artifact(run_id, "lineage.json", lineage_json.as_bytes())
-        .await?;
-    let passed = gates
-        .iter()
-        .all(|(_, f): &(String, Option<String>)| f.is_none());
-    registry
-        .set_run_tag(
-            run_id,
-            "ferry.gates",
-            if gates.is_empty() {
-                "none"
-            } else if passed {
-                "passed"
-            } else {
-                "failed"
-            },
-        )
-        .await?;
-
-    // 5. Register.
-    let mut model_version = None;
-    if passed && options.register && spec.register.enabled && lineage.model.is_some() {
-        let name = spec.model_name();
-        let mv = register_version(
-            registry,
-            name,
-            &spec.description,
-            &lineage,
-            &options.user,
-            "",
-        )
-        .await?;
-        if let Some(alias) = &spec.register.alias {
-            registry.set_model_alias(name, alias, mv.version).await?;
-        }
-        registry
-            .set_run_tag(
-                run_id,
-                "ferry.model_version",
-                &format!("{name}/{}", mv.version),
-            )
-            .await?;
-        model_version = Some(registry.model_version(name, mv.version).await?);
-    }
-    Ok((evaluation, gates, lineage, model_version))
-}
-
-/// The task's name as the contract spells it.
-pub fn task_name(t: Task) -> &'static str {
-    match t {
-        Task::BinaryClassification => "binary-classification",
-        Task::MulticlassClassification => "multiclass-classification",
-        Task::Regression => "regression",
-    }
-}
-
-/// Registers a model version after checking everything its lineage pins (plugins, states and
-/// artifact by digest) and, when it names a run, that its transforms are the run's.
-pub async fn register_version(
-    registry: &Registry,
-    name: &str,
-    description: &str,
-    lineage: &Lineage,
-    user: &str,
-    version_description: &str,
-) -> Result<ModelVersion, PipelineError> {
-    if lineage.model.is_none() {
-        return Err(PipelineError::Spec(
-            "the lineage has no model to register".into(),
-        ));
-    }
-    super::pinned::check_lineage(registry, lineage).await?;
-    if let Some(run) = &lineage.run_id {
-        let recorded = registry
-            .read_artifact(run, "lineage.json")
-            .await
-            .map_err(|e| {
-                PipelineError::Skew(format!(
-                    "run {run}: no recorded lineage to check against ({e})"
-                ))
-            })?;
-        let recorded =
-            Lineage::parse(&String::from_utf8_lossy(&recorded)).map_err(PipelineError::Skew)?;
-        if recorded.transforms.len() != lineage.transforms.len() {
-            return Err(PipelineError::Skew(format!(
-                "run {run} learned {} transform(s), the lineage has {}",
-                recorded.transforms.len(),
-                lineage.transforms.len()
-            )));
-        }
-        for (i, (a, b)) in recorded
-            .transforms
-            .iter()
-            .zip(&lineage.transforms)
-            .enumerate()
-        {
-            if a.plugin != b.plugin {
-                return Err(PipelineError::Skew(format!(
-                    "transform {}: run {run} used {} but the lineage pins {}",
-                    i + 1,
-                    a.plugin,
-                    b.plugin
-                )));
-            }
-            if a.state_digest != b.state_digest || a.config != b.config {
-                return Err(PipelineError::Skew(format!(
-                    "transform {} ({}): run {run} learned state {} but the lineage pins {}{}",
-                    i + 1,
-                    a.plugin.name,
-                    a.state_digest,
-                    b.state_digest,
-                    if a.config != b.config {
-                        " (and another configuration)"
-                    } else {
-                        ""
-                    }
-                )));
-            }
-        }
-        if recorded.input_schema != lineage.input_schema
-            || recorded.validators != lineage.validators
-        {
-            return Err(PipelineError::Skew(format!(
-                "run {run}: the lineage's input schema or validators differ from the run's"
-            )));
-        }
-    }
-    match registry
-        .create_registered_model(name, description, &[])
-        .await
-    {
-        Ok(_) | Err(RegistryError::Conflict(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let source = match &lineage.run_id {
-        Some(run) => registry.run(run).await?.info.artifact_uri + "/model",
-        None => String::new(),
+            .map(|(k, v)| format!("{k} {v:.4}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let lineage = ModelLineage {
+        plugin: PinnedPlugin::of(&model.plugin),
+        artifact_digest,
+        load_config: model.load_config,
+        hyperparameters: Some(plan.hyperparameters),
+        features: model.features,
+        task: task_name(described.task).into(),
+        outputs: described.outputs.iter().map(|o| o.name.clone()).collect(),
     };
-    let text = serde_json::to_string(lineage).map_err(|e| PipelineError::Other(e.to_string()))?;
-    Ok(registry
-        .create_model_version(
-            name,
-            NewModelVersion {
-                source,
-                run_id: lineage.run_id.clone(),
-                user_id: user.to_string(),
-                description: version_description.to_string(),
-                lineage: Some(text),
-                tags: Vec::new(),
-            },
+    Ok((evaluation, lineage))
+}
+
+/// The columns the run computed for the first `limit` rows of the data file, in file order,
+/// after a `row` column with each row's index in the file.
+fn feature_sample(train: &Part, test: &Part, limit: usize) -> Result<Batch, PipelineError> {
+    let pick = |part: &Part| -> (Vec<usize>, Vec<usize>) {
+        part.rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r < limit)
+            .map(|(at, r)| (at, *r))
+            .unzip()
+    };
+    let (train_at, train_rows) = pick(train);
+    let (test_at, test_rows) = pick(test);
+    let schema = schema_of(&train.data);
+    let both = concat(
+        &schema,
+        vec![
+            take_rows(&train.data, &train_at),
+            take_rows(&test.data, &test_at),
+        ],
+    )
+    .map_err(PipelineError::Other)?;
+    let file_rows: Vec<usize> = train_rows.into_iter().chain(test_rows).collect();
+    let mut order: Vec<usize> = (0..file_rows.len()).collect();
+    order.sort_by_key(|&i| file_rows[i]);
+    let mut sample = take_rows(&both, &order);
+    sample.columns.insert(
+        0,
+        Column {
+            name: "row".into(),
+            data: ColumnData::Int64(order.iter().map(|&i| file_rows[i] as i64).collect()),
+            nulls: None,
+        },
+    );
+    Ok(sample)
+}
+
+/// Registers the trained model when the gates passed and registration is wanted; otherwise
+/// says why not.
+async fn register(
+    registry: &Registry,
+    spec: &PipelineSpec,
+    options: &TrainOptions<'_>,
+    log: &RunLog<'_>,
+    trained: &Trained,
+) -> Result<(Option<ModelVersion>, Option<String>), PipelineError> {
+    let why_not = if trained.lineage.model.is_none() {
+        Some(
+            "the pipeline has no [model], so there is nothing to register (its features are in the run)",
         )
-        .await?)
+    } else if !trained.gates.iter().all(|(_, f)| f.is_none()) {
+        Some("a gate failed")
+    } else if !options.register {
+        Some("--no-register was given")
+    } else if !spec.register.enabled {
+        Some("register.enabled = false in the pipeline")
+    } else {
+        None
+    };
+    if let Some(why) = why_not {
+        return Ok((None, Some(why.to_string())));
+    }
+    let name = spec.model_name();
+    let mv = register_version(
+        registry,
+        name,
+        &spec.description,
+        &trained.lineage,
+        &options.user,
+        "",
+    )
+    .await?;
+    if let Some(alias) = &spec.register.alias {
+        registry.set_model_alias(name, alias, mv.version).await?;
+    }
+    log.tags(&[(
+        "ferry.model_version".into(),
+        format!("{name}/{}", mv.version),
+    )])
+    .await?;
+    Ok((Some(registry.model_version(name, mv.version).await?), None))
 }

@@ -10,6 +10,7 @@ pub mod base {
     wasmtime::component::bindgen!({
         world: "plugin-base",
         path: "../wit",
+        additional_derives: [PartialEq],
     });
 }
 

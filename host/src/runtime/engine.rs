@@ -34,6 +34,11 @@ pub fn new_engine(settings: &EngineSettings) -> wasmtime::Result<Engine> {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.max_wasm_stack(1 << 20);
+    // The same bytes compute the same bits on every machine, so features learned on one
+    // architecture are served unchanged on another: NaNs are canonicalised and relaxed SIMD
+    // takes its deterministic lowering.
+    config.cranelift_nan_canonicalization(true);
+    config.relaxed_simd_deterministic(true);
     config.async_stack_size(4 << 20);
     if settings.pooling {
         let mut pool = PoolingAllocationConfig::default();

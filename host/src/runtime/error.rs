@@ -108,6 +108,23 @@ pub enum Failure {
     /// The host failed while serving the call.
     #[error("host error: {0}")]
     Host(String),
+    /// The plugin's output depends on more than its configuration, state and input: the
+    /// purity check saw two different answers to the same question.
+    #[error(
+        "is not deterministic: {check} gave different output in column `{column}`, row {row}: {first}, then {second}; a plugin's output may depend only on its configuration, its learned state or artifact, and each row itself"
+    )]
+    Impure {
+        /// Which comparison differed.
+        check: String,
+        /// The first column that differed.
+        column: String,
+        /// The first row (of the checked batch) that differed.
+        row: u64,
+        /// The value the first run gave.
+        first: String,
+        /// The value the second run gave.
+        second: String,
+    },
 }
 
 impl Failure {

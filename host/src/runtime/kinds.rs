@@ -20,7 +20,7 @@ macro_rules! instantiate {
         let KindPre::$variant(pre) = plugin.pre() else {
             unreachable!("a plugin's pre-instance matches its kind")
         };
-        let mut session = Session::new(plugin)?;
+        let mut session = Session::new(plugin.sandbox())?;
         let limit = session.arm("instantiate")?;
         let out = timed(limit, pre.instantiate_async(&mut session.store)).await;
         let bindings = session.settle_plain("instantiate", out)?;
@@ -45,7 +45,7 @@ fn checked(
     batch: Batch,
     expected: Option<u32>,
 ) -> Result<Batch, PluginError> {
-    let max = session.plugin.limits().max_output_rows;
+    let max = session.plugin.limits.max_output_rows;
     check::output_batch(&batch, expected, max).map_err(|failure| {
         session.discard();
         session.plugin.error(op, failure)

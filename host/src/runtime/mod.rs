@@ -10,6 +10,7 @@ mod grants;
 mod kinds;
 mod limits;
 mod plugin;
+mod sandbox;
 mod session;
 mod state;
 

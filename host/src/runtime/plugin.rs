@@ -11,6 +11,7 @@ use super::cache::CacheOutcome;
 use super::error::{Failure, LoadError, PluginError};
 use super::grants::Grants;
 use super::limits::{LimitOverrides, Limits};
+use super::sandbox::Sandbox;
 use super::session::{Session, timed};
 use super::state::StoreState;
 use crate::manifest::{CONTRACT_VERSION, Manifest, PluginKind, contract_compatible};
@@ -47,14 +48,11 @@ impl KindPre {
 }
 
 struct Inner {
-    runtime: Runtime,
     manifest: Manifest,
     digest: String,
     size: usize,
     source: String,
-    label: Arc<str>,
-    grants: Arc<Grants>,
-    limits: Limits,
+    sandbox: Arc<Sandbox>,
     pre: KindPre,
     cache: CacheOutcome,
     imports: Vec<String>,
@@ -112,12 +110,12 @@ impl Plugin {
 
     /// The limits instances run under.
     pub fn limits(&self) -> Limits {
-        self.inner.limits
+        self.inner.sandbox.limits
     }
 
     /// The capabilities instances get.
     pub fn grants(&self) -> Arc<Grants> {
-        self.inner.grants.clone()
+        self.inner.sandbox.grants.clone()
     }
 
     /// The names of the component's imports.
@@ -135,26 +133,16 @@ impl Plugin {
         self.inner.cache
     }
 
-    pub(crate) fn runtime(&self) -> &Runtime {
-        &self.inner.runtime
-    }
-
     pub(crate) fn pre(&self) -> &KindPre {
         &self.inner.pre
     }
 
-    pub(crate) fn label(&self) -> Arc<str> {
-        self.inner.label.clone()
+    pub(crate) fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.inner.sandbox
     }
 
     pub(crate) fn error(&self, operation: &'static str, failure: Failure) -> PluginError {
-        PluginError {
-            plugin: self.inner.manifest.name.clone(),
-            version: self.inner.manifest.version.to_string(),
-            kind: self.inner.manifest.kind,
-            operation,
-            failure: Box::new(failure),
-        }
+        self.inner.sandbox.error(operation, failure)
     }
 
     pub(crate) fn expect_kind(&self, kind: PluginKind) -> Result<(), PluginError> {
@@ -294,23 +282,19 @@ pub(crate) async fn load(
     })?;
 
     // Ask the plugin for its manifest in a sandbox with nothing granted and default limits.
-    let probe = Plugin {
-        inner: Arc::new(Inner {
-            runtime: runtime.clone(),
-            manifest: Manifest::placeholder(source_name, kind, contract.clone()),
-            digest: format!("sha256:{digest_hex}"),
-            size: bytes.len(),
-            source: source(),
-            label: Arc::from(source_name),
-            grants: Arc::new(Grants::default()),
-            limits: Limits::DEFAULT,
-            pre: pre.clone(),
-            cache,
-            imports: Vec::new(),
-            exports: Vec::new(),
-        }),
-    };
-    let raw = describe(&probe)
+    let digest = format!("sha256:{digest_hex}");
+    let placeholder = Manifest::placeholder(source_name, kind, contract.clone());
+    let probe = Arc::new(Sandbox::new(
+        runtime.engine().clone(),
+        placeholder.name,
+        placeholder.version.to_string(),
+        kind,
+        Arc::from(source_name),
+        &digest,
+        Grants::default(),
+        Limits::DEFAULT,
+    ));
+    let raw = describe(&probe, &pre)
         .await
         .map_err(|error| LoadError::Describe {
             source_name: source(),
@@ -327,39 +311,43 @@ pub(crate) async fn load(
             exported: kind,
         });
     }
-    let mut asked = manifest.capabilities.clone();
-    if !kind.may_use_http() {
-        asked.http_hosts.clear();
-    }
-    let (grants, dropped) = options.grants.restrict_to(&asked);
+    let (grants, dropped) = options.grants.restrict_to(&manifest.capabilities);
     for note in dropped {
         tracing::warn!(plugin = %manifest.name, "{note}");
     }
     let limits = options.limits.resolve(&manifest.limits);
-    let label = Arc::from(format!("{}@{}", manifest.name, manifest.version));
-    let plugin = Plugin {
+    let sandbox = Arc::new(Sandbox::new(
+        runtime.engine().clone(),
+        manifest.name.clone(),
+        manifest.version.to_string(),
+        kind,
+        Arc::from(format!("{}@{}", manifest.name, manifest.version)),
+        &digest,
+        grants,
+        limits,
+    ));
+    // A granted directory that cannot be opened is an operator error: report it now.
+    StoreState::new(&sandbox)?;
+    Ok(Plugin {
         inner: Arc::new(Inner {
-            runtime: runtime.clone(),
             manifest,
-            digest: format!("sha256:{digest_hex}"),
+            digest,
             size: bytes.len(),
             source: source(),
-            label,
-            grants: Arc::new(grants),
-            limits,
+            sandbox,
             pre,
             cache,
             imports,
             exports,
         }),
-    };
-    // A granted directory that cannot be opened is an operator error: report it now.
-    StoreState::new(plugin.label(), plugin.grants(), &plugin.limits())?;
-    Ok(plugin)
+    })
 }
 
-async fn describe(plugin: &Plugin) -> Result<super::bindings::types::Manifest, PluginError> {
-    let mut session = Session::new(plugin)?;
+async fn describe(
+    sandbox: &Arc<Sandbox>,
+    pre: &KindPre,
+) -> Result<super::bindings::types::Manifest, PluginError> {
+    let mut session = Session::new(sandbox)?;
     let limit = session.arm("get-manifest")?;
     macro_rules! get {
         ($pre:expr) => {{
@@ -373,7 +361,7 @@ async fn describe(plugin: &Plugin) -> Result<super::bindings::types::Manifest, P
             session.settle_plain("get-manifest", out)
         }};
     }
-    match plugin.pre() {
+    match pre {
         KindPre::Validator(p) => get!(p),
         KindPre::Transform(p) => get!(p),
         KindPre::Model(p) => get!(p),

@@ -1,14 +1,14 @@
 //! One instance's `Store` and the rules of calling into it: a deadline before every call,
 //! failures turned into typed errors, and an instance that failed is never used again.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use wasmtime::{Store, Trap};
 
 use super::bindings::types as wit;
 use super::engine::EPOCH_TICK;
 use super::error::{Failure, GuestError, PluginError};
-use super::plugin::Plugin;
+use super::sandbox::Sandbox;
 use super::state::StoreState;
 
 /// Extra wall-clock time allowed beyond a deadline for work the epoch cannot interrupt
@@ -18,7 +18,7 @@ const WALL_GRACE: Duration = Duration::from_millis(500);
 /// A plugin instance's store and whether it may still be used.
 pub struct Session {
     pub(crate) store: Store<StoreState>,
-    pub(crate) plugin: Plugin,
+    pub(crate) plugin: Arc<Sandbox>,
     discarded: bool,
 }
 
@@ -26,15 +26,15 @@ pub struct Session {
 pub(crate) type Outcome<T> = Result<wasmtime::Result<T>, tokio::time::error::Elapsed>;
 
 impl Session {
-    /// A fresh store for `plugin`, limited and sandboxed as the plugin's grants say.
-    pub(crate) fn new(plugin: &Plugin) -> Result<Self, PluginError> {
-        let state = StoreState::new(plugin.label(), plugin.grants(), &plugin.limits())
-            .map_err(|e| plugin.error("instantiate", Failure::Host(e.to_string())))?;
-        let mut store = Store::new(plugin.runtime().engine(), state);
+    /// A fresh store in `sandbox`, limited and granted as it says.
+    pub(crate) fn new(sandbox: &Arc<Sandbox>) -> Result<Self, PluginError> {
+        let state = StoreState::new(sandbox)
+            .map_err(|e| sandbox.error("instantiate", Failure::Host(e.to_string())))?;
+        let mut store = Store::new(&sandbox.engine, state);
         store.limiter(|s| &mut s.limiter);
         Ok(Self {
             store,
-            plugin: plugin.clone(),
+            plugin: sandbox.clone(),
             discarded: false,
         })
     }
@@ -44,7 +44,7 @@ impl Session {
         if self.discarded {
             return Err(self.plugin.error(op, Failure::Discarded));
         }
-        let timeout_ms = self.plugin.limits().timeout_ms;
+        let timeout_ms = self.plugin.limits.timeout_ms;
         let ticks = u64::from(timeout_ms).div_ceil(EPOCH_TICK.as_millis() as u64) + 1;
         self.store.set_epoch_deadline(ticks);
         self.store.epoch_deadline_trap();
@@ -88,7 +88,7 @@ impl Session {
             Ok(Ok(v)) => {
                 let refused = self.store.data().denials.take();
                 if !refused.is_empty() {
-                    tracing::warn!(plugin = %self.plugin.label(), ?refused, "plugin was refused access but carried on");
+                    tracing::warn!(plugin = %self.plugin.label, ?refused, "plugin was refused access but carried on");
                 }
                 Ok(v)
             }
@@ -99,7 +99,7 @@ impl Session {
             }
             Err(_) => {
                 self.discarded = true;
-                let limit_ms = self.plugin.limits().timeout_ms;
+                let limit_ms = self.plugin.limits.timeout_ms;
                 Err(self.plugin.error(op, Failure::Timeout { limit_ms }))
             }
         }
@@ -112,14 +112,14 @@ impl Session {
         let oom = state.limiter.refused.is_some();
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Failure::Timeout {
-                limit_ms: self.plugin.limits().timeout_ms,
+                limit_ms: self.plugin.limits.timeout_ms,
             },
             Some(Trap::StackOverflow) => Failure::StackOverflow,
             Some(Trap::MemoryOutOfBounds) if panic_message(&output).is_none() && !oom => Failure::Trap {
                 message: "out of bounds memory access (in Rust and C plugins usually an overflow of the stack kept in linear memory)".into(),
             },
             _ if oom => Failure::OutOfMemory {
-                limit_mib: self.plugin.limits().memory_mib,
+                limit_mib: self.plugin.limits.memory_mib,
             },
             _ if !attempts.is_empty() => Failure::CapabilityDenied {
                 attempts,

@@ -1,7 +1,12 @@
-//! The data of one plugin instance's `Store`: its WASI context built from its grants, the
-//! HTTP gate, the memory cap, captured output and the record of refused attempts.
+//! The data of one plugin instance's `Store`: its WASI context built from its grants (and, for
+//! the kinds that compute, a deterministic clock and random source), the HTTP gate, the memory
+//! cap, captured output and the record of refused attempts.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -13,7 +18,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 use super::bindings::base::ferry::plugin::host::{self, LogLevel};
 use super::error::LoadError;
 use super::grants::Grants;
-use super::limits::Limits;
+use super::sandbox::Sandbox;
 
 /// Bytes of a plugin's stdout and stderr kept for error reports.
 const OUTPUT_CAPTURE: usize = 64 * 1024;
@@ -89,6 +94,32 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
+/// The wall clock of a plugin that computes: it reads 1970-01-01T00:00:00Z and never moves.
+struct FixedWallClock;
+
+impl wasmtime_wasi::HostWallClock for FixedWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// The monotonic clock of a plugin that computes: it reads 0 and never moves.
+struct FixedMonotonicClock;
+
+impl wasmtime_wasi::HostMonotonicClock for FixedMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
 /// Lets through only HTTP requests to granted hosts, and records the others.
 pub struct HttpGate {
     grants: Arc<Grants>,
@@ -149,12 +180,25 @@ pub struct StoreState {
 }
 
 impl StoreState {
-    /// A sandbox for `plugin` with exactly `grants` and `limits`.
-    pub fn new(plugin: Arc<str>, grants: Arc<Grants>, limits: &Limits) -> Result<Self, LoadError> {
+    /// A fresh store's data for an instance in `sandbox`: exactly its grants and limits, and
+    /// for a plugin that computes, the fixed clocks and seeded random source.
+    pub(crate) fn new(sandbox: &Sandbox) -> Result<Self, LoadError> {
+        let grants = sandbox.grants.clone();
         let output = MemoryOutputPipe::new(OUTPUT_CAPTURE);
         let denials = Denials::default();
         let mut b = WasiCtxBuilder::new();
         b.stdout(output.clone()).stderr(output.clone());
+        if let Some(seed) = sandbox.seed {
+            let mut insecure = seed;
+            insecure[0] ^= 1;
+            b.wall_clock(FixedWallClock)
+                .monotonic_clock(FixedMonotonicClock)
+                .secure_random(StdRng::from_seed(seed))
+                .insecure_random(StdRng::from_seed(insecure))
+                .insecure_random_seed(u128::from_le_bytes(
+                    seed[..16].try_into().unwrap_or_default(),
+                ));
+        }
         for (k, v) in &grants.env {
             b.env(k, v);
         }
@@ -197,12 +241,12 @@ impl StoreState {
             },
             table: ResourceTable::new(),
             limiter: MemoryCap {
-                limit: limits.memory_bytes(),
+                limit: sandbox.limits.memory_bytes(),
                 refused: None,
             },
             output,
             denials,
-            plugin,
+            plugin: sandbox.label.clone(),
             log_lines: 0,
         })
     }

@@ -78,6 +78,11 @@ impl From<PublishError> for ApiError {
                 "invalid_plugin",
                 inner.to_string(),
             ),
+            PublishError::Refused(inner) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "impure_plugin",
+                inner.to_string(),
+            ),
             PublishError::Registry(inner) => inner.into(),
         }
     }

@@ -31,7 +31,7 @@ pub struct AppState {
     /// Whether reads need no token.
     pub anonymous_read: bool,
     /// Model versions loaded for serving.
-    pub served: std::sync::Arc<models::Served>,
+    pub served: std::sync::Arc<crate::pipeline::Served>,
 }
 
 /// The routes.
@@ -113,6 +113,8 @@ pub struct ServeOptions {
     pub database_url: Option<String>,
     /// Public mode: reads need a token.
     pub public: bool,
+    /// Grants and limits for the plugins of served model versions.
+    pub plugins: crate::runtime::LoadOptions,
 }
 
 /// Opens the registry (with the built-in plugins), creates the first admin token if there is
@@ -146,7 +148,7 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         registry,
         runtime,
         anonymous_read: !options.public,
-        served: Default::default(),
+        served: std::sync::Arc::new(crate::pipeline::Served::new(options.plugins)),
     };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {

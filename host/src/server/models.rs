@@ -1,7 +1,6 @@
 //! The model registry endpoints and online prediction.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -21,21 +20,14 @@ use crate::data::{
 use crate::pipeline::card::model_card;
 use crate::pipeline::external::{ExternalModel, attach_pipeline};
 use crate::pipeline::lineage::Lineage;
-use crate::pipeline::train::register_version;
-use crate::pipeline::{PipelineError, ServeError, ServingPipeline};
-use crate::runtime::LoadOptions;
-
-/// Loaded versions, by model name and version number.
-#[derive(Default)]
-pub struct Served {
-    loaded: RwLock<HashMap<(String, i64), Arc<ServingPipeline>>>,
-    loading: tokio::sync::Mutex<()>,
-}
+use crate::pipeline::register::register_version;
+use crate::pipeline::{PipelineError, ServeError};
 
 impl From<PipelineError> for ApiError {
     fn from(e: PipelineError) -> Self {
         match e {
             PipelineError::Skew(m) => Self::new(StatusCode::CONFLICT, "lineage_mismatch", m),
+            PipelineError::NoLineage(m) => Self::new(StatusCode::CONFLICT, "no_lineage", m),
             PipelineError::Registry(r) => r.into(),
             PipelineError::Spec(m) | PipelineError::Invalid(m) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)
@@ -321,7 +313,7 @@ pub async fn attach(
                 number,
                 &model,
                 b.file.as_deref(),
-                &LoadOptions::default(),
+                state.served.options(),
             )
             .await?;
             Ok((version_json(&mv), format!("run {}", b.run)))
@@ -500,49 +492,6 @@ pub async fn delete_alias(
     .await
 }
 
-impl Served {
-    /// The loaded pipeline of a version, loading (and checking) it on first use.
-    pub async fn get(
-        &self,
-        state: &AppState,
-        name: &str,
-        number: i64,
-    ) -> Result<Arc<ServingPipeline>, ApiError> {
-        let key = (name.to_string(), number);
-        if let Some(p) = self.loaded.read().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(p);
-        }
-        let _guard = self.loading.lock().await;
-        if let Some(p) = self.loaded.read().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(p);
-        }
-        let version = state.registry.model_version(name, number).await?;
-        let text = version.lineage.as_deref().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "no_lineage",
-                format!(
-                    "version {} of {} has no Ferry lineage to serve from; attach a run's pipeline with PUT /v1/models/{}/versions/{}/pipeline or `ferry models attach`",
-                    version.version, version.name, version.name, version.version
-                ),
-            )
-        })?;
-        let lineage = Lineage::parse(text)
-            .map_err(|m| ApiError::new(StatusCode::CONFLICT, "lineage_mismatch", m))?;
-        let pipeline = ServingPipeline::load(&state.runtime, &state.registry, lineage, &LoadOptions::default())
-            .await
-            .map_err(|e| {
-                tracing::warn!(model = %version.name, version = version.version, error = %e, "refused to serve");
-                ApiError::from(e)
-            })?;
-        let pipeline = Arc::new(pipeline);
-        if let Ok(mut m) = self.loaded.write() {
-            m.insert(key, pipeline.clone());
-        }
-        Ok(pipeline)
-    }
-}
-
 /// Problems listed in one 422 answer (the message says how many there were).
 const MAX_PROBLEMS: usize = 100;
 
@@ -586,7 +535,10 @@ pub async fn predict(
         may_read(&state, &caller(&state, &headers).await?)?;
         let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
         let number = state.registry.resolve_version_number(&name, &reference).await?;
-        let pipeline = state.served.get(&state, &name, number).await?;
+        let pipeline = state
+            .served
+            .get(&state.runtime, &state.registry, &name, number)
+            .await?;
         let label = pipeline.lineage().label.clone();
         let ignore = [label.as_str()];
         let obj = body.as_object().ok_or_else(|| ApiError::bad_request("the body must be a JSON object with `rows` or `columns`"))?;

@@ -273,7 +273,7 @@ async fn publish_inner(
         Some(&principal.name),
     )
     .await;
-    match outcome {
+    match outcome.map(|o| o.published) {
         Ok(p) => {
             if let Some(s) = &signature {
                 state.registry.add_signature(&p.record().digest, s).await?;

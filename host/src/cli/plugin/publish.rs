@@ -31,9 +31,10 @@ pub async fn run(
     };
     if let Some(url) = &args.registry {
         // The server checks everything again; checking here first gives the clearest error.
-        runtime
+        let plugin = runtime
             .load(&file.display().to_string(), &bytes, &Default::default())
             .await?;
+        publish::check_purity(&plugin).await?;
         eprintln!(
             "uploading {} ({} bytes) to {url}",
             file.display(),
@@ -71,8 +72,11 @@ pub async fn run(
         "cli",
     )
     .await?;
-    let r = outcome.record();
-    match outcome {
+    if let Some(note) = outcome.purity_note() {
+        eprintln!("{note}");
+    }
+    let r = outcome.published.record();
+    match outcome.published {
         Published::Created(_) => println!(
             "published {} {} ({}, {} bytes, {})",
             r.name, r.version, r.kind, r.size, r.digest

@@ -1,5 +1,7 @@
 //! A validator that misbehaves in the way its configuration names, to show that the host
-//! stops and reports each misbehaviour and keeps working. `{"do": "..."}` picks it.
+//! stops and reports each misbehaviour and keeps working. `{"do": "..."}` picks it. A
+//! validator computes, so it asks for nothing and is given nothing: no files, no variables,
+//! no network, a clock that does not move and random bytes seeded from its digest.
 
 use ferry_sdk::prelude::*;
 use serde::Deserialize;
@@ -53,13 +55,21 @@ fn connect(_port: u16) -> Result<String> {
     Err(unsupported("wasm only"))
 }
 
+#[cfg(target_arch = "wasm32")]
+fn random_u64() -> u64 {
+    wasip2::random::random::get_random_u64()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn random_u64() -> u64 {
+    0
+}
+
 pub struct Hostile;
 
 impl Plugin for Hostile {
     fn manifest() -> ManifestBuilder {
         ferry_sdk::manifest!("hostile")
-            .directory("/out", true, "a folder the tests grant")
-            .env("FERRY_GRANTED")
             .timeout_ms(500)
             .memory_mib(64)
     }
@@ -91,17 +101,15 @@ impl Validator for Hostile {
                 }
                 format!("SAW {}", seen.join(","))
             }
-            "granted-env" => std::env::var("FERRY_GRANTED")
-                .map_err(|_| internal_error("FERRY_GRANTED is not visible"))?,
             "connect" => connect(config.port)?,
-            "write-inside" => {
-                std::fs::write("/out/inside.txt", b"ok")
-                    .map_err(|e| internal_error(format!("write /out/inside.txt: {e}")))?;
-                "wrote /out/inside.txt".into()
-            }
-            "write-outside" => {
+            "write" => {
                 let mut errors = Vec::new();
-                for path in ["/out/../escape.txt", "/tmp/escape.txt", "/escape.txt"] {
+                for path in [
+                    "/out/escape.txt",
+                    "/tmp/escape.txt",
+                    "/escape.txt",
+                    "escape.txt",
+                ] {
                     match std::fs::write(path, b"escaped") {
                         Ok(()) => panic!("WROTE {path}"),
                         Err(e) => errors.push(format!("{path}: {e}")),
@@ -109,6 +117,16 @@ impl Validator for Hostile {
                 }
                 return Err(internal_error(errors.join("; ")));
             }
+            "clock" => {
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(u128::MAX);
+                let start = std::time::Instant::now();
+                std::hint::black_box((0..100_000u64).sum::<u64>());
+                format!("wall {wall} elapsed {}", start.elapsed().as_nanos())
+            }
+            "random" => format!("random {:016x}", random_u64()),
             "ok" => {
                 ferry_sdk::log::info("the hostile plugin behaves this time");
                 "fine".into()
