@@ -20,8 +20,8 @@ use ferry_host::pipeline::steps::Steps;
 use ferry_host::pipeline::train::Quiet;
 use ferry_host::pipeline::{PipelineSpec, ServingPipeline, TrainOptions, train};
 use ferry_host::runtime::{
-    LoadOptions, ModelInstance, PredictorHandle, Runtime, RuntimeOptions, TransformInstance,
-    TransformerHandle, ValidatorInstance,
+    ModelInstance, PredictorHandle, Runtime, RuntimeOptions, TransformInstance, TransformerHandle,
+    ValidatorInstance,
 };
 use ferry_host::{Batch, ColumnData};
 use ferry_sdk::{Model, Predictor, Transform, Transformer, Validator};
@@ -213,13 +213,14 @@ async fn run() {
         .await
         .expect("seed");
     let spec = PipelineSpec::read(&root.join("examples/churn/pipeline.toml")).expect("pipeline");
+    let store = ferry_host::store::Store::Local(registry.clone());
     let outcome = train(
         &runtime,
-        &registry,
+        &store,
         &spec,
         &TrainOptions {
             user: "bench".into(),
-            load: LoadOptions::default(),
+            plugins: Default::default(),
             register: true,
             run_name: None,
             progress: &Quiet,
@@ -228,14 +229,9 @@ async fn run() {
     .await
     .expect("train");
     let lineage = outcome.lineage.clone();
-    let served = ServingPipeline::load(
-        &runtime,
-        &registry,
-        lineage.clone(),
-        &LoadOptions::default(),
-    )
-    .await
-    .expect("serve");
+    let served = ServingPipeline::load(&runtime, &store, lineage.clone(), &Default::default())
+        .await
+        .expect("serve");
 
     let blob = |d: &str| {
         let registry = registry.clone();

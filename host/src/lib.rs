@@ -12,6 +12,7 @@ pub mod publish;
 pub mod runtime;
 pub mod secret;
 pub mod server;
+pub mod store;
 
 pub use manifest::{CONTRACT_VERSION, Manifest, PluginKind};
 pub use runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};

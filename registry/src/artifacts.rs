@@ -3,7 +3,21 @@
 use sqlx::Row;
 
 use crate::db::now_ms;
-use crate::{Registry, RegistryError};
+use crate::{Registry, RegistryError, RunStatus};
+
+/// Whether `path` is a file `ferry train` writes into a run (its pipeline, reports, learned
+/// states, model, evaluation, feature sample and lineage). Once written, such a file is never
+/// replaced, whatever the run's status.
+pub fn is_ferry_file(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["lineage.json" | "evaluation.json" | "pipeline.toml"] => true,
+        ["model", "model.bin"] | ["features", "sample.csv"] => true,
+        ["transforms", _, "state.bin"] => true,
+        ["validation", file] => file.ends_with(".json"),
+        _ => false,
+    }
+}
 
 /// A file recorded with a run.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,7 +63,10 @@ impl Registry {
             .await
     }
 
-    /// Records a blob already in the blob store as the artifact `path` of `run`.
+    /// Records a blob already in the blob store as the artifact `path` of `run`. The same
+    /// bytes again change nothing. Other bytes replace the file only while the run is running
+    /// and only for files Ferry does not write itself ([`is_ferry_file`]): a finished run's
+    /// files, and the lineage, states, model and evaluation a lineage pins, are immutable.
     pub async fn record_artifact(
         &self,
         run: &str,
@@ -58,11 +75,18 @@ impl Registry {
         size: i64,
     ) -> Result<ArtifactInfo, RegistryError> {
         check_artifact_path(path)?;
-        self.run(run).await?;
+        let status = self.run(run).await?.info.status;
         if !self.blobs().contains(digest).await? {
             return Err(RegistryError::NotFound(format!("blob {digest}")));
         }
-        sqlx::query("INSERT INTO run_artifacts (run_id, path, digest, size, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, path) DO UPDATE SET digest = excluded.digest, size = excluded.size, created_at = excluded.created_at")
+        let ferry_file = is_ferry_file(path);
+        let replaceable = status == RunStatus::Running && !ferry_file;
+        let conflict = if replaceable {
+            "ON CONFLICT (run_id, path) DO UPDATE SET digest = excluded.digest, size = excluded.size, created_at = excluded.created_at"
+        } else {
+            "ON CONFLICT (run_id, path) DO NOTHING"
+        };
+        sqlx::query(&format!("INSERT INTO run_artifacts (run_id, path, digest, size, created_at) VALUES ($1, $2, $3, $4, $5) {conflict}"))
             .bind(run)
             .bind(path)
             .bind(digest)
@@ -70,11 +94,19 @@ impl Registry {
             .bind(now_ms())
             .execute(self.db().pool())
             .await?;
-        Ok(ArtifactInfo {
-            path: path.to_string(),
-            digest: digest.to_string(),
-            size,
-        })
+        let stored = self.artifact(run, path).await?;
+        if stored.digest != digest {
+            let why = if ferry_file {
+                "Ferry wrote it and a lineage may pin it"
+            } else {
+                "the run has ended"
+            };
+            return Err(RegistryError::Conflict(format!(
+                "artifact {path:?} of run {run} cannot be replaced: {why} (it holds {}, the upload is {digest})",
+                stored.digest
+            )));
+        }
+        Ok(stored)
     }
 
     /// The artifacts of a run under `prefix` (all of them for an empty prefix), by path.
@@ -161,8 +193,7 @@ fn locate(path: &str) -> Location<'_> {
 /// One entry of an artifact folder listing.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DirEntry {
-    /// The path relative to the listed folder's root (as MLflow lists it: the folder's path
-    /// inside the run or model, then the name).
+    /// Its name in the listed folder (as MLflow's artifact proxy lists it).
     pub path: String,
     /// Whether it is a folder.
     pub is_dir: bool,
@@ -268,20 +299,11 @@ impl Registry {
                 (files, dir.to_string())
             }
         };
-        // For run files, the listed paths are relative to the run's artifact root; for other
-        // files, relative to the listed folder's first three parts (EXPERIMENT/models/ID).
-        let (strip, shown_prefix) = match locate(dir) {
-            Location::Run { .. } => (base.clone(), base.clone()),
-            Location::Other => {
-                let root: Vec<&str> = dir.splitn(5, '/').collect();
-                let root_len = root.len().min(4);
-                let model_root = root[..root_len].join("/");
-                let inner = dir
-                    .strip_prefix(&model_root)
-                    .unwrap_or("")
-                    .trim_start_matches('/');
-                (dir.to_string(), inner.to_string())
-            }
+        // Listed names are relative to the listed folder, as MLflow's artifact proxy lists
+        // them (the client joins them to the folder it asked for).
+        let strip = match locate(dir) {
+            Location::Run { .. } => base,
+            Location::Other => dir.to_string(),
         };
         let mut out: Vec<DirEntry> = Vec::new();
         for (p, size) in all {
@@ -291,16 +313,9 @@ impl Registry {
                 p.strip_prefix(&format!("{strip}/"))
             };
             let Some(rest) = rest else { continue };
-            let join = |name: &str| {
-                if shown_prefix.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{shown_prefix}/{name}")
-                }
-            };
             match rest.split_once('/') {
                 Some((folder, _)) => {
-                    let path = join(folder);
+                    let path = folder.to_string();
                     if !out.iter().any(|e| e.path == path) {
                         out.push(DirEntry {
                             path,
@@ -310,7 +325,7 @@ impl Registry {
                     }
                 }
                 None => out.push(DirEntry {
-                    path: join(rest),
+                    path: rest.to_string(),
                     is_dir: false,
                     size: Some(size),
                 }),

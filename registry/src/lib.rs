@@ -19,7 +19,7 @@ mod spec;
 mod tracking;
 
 pub use access::{AuditEntry, Principal, Role, TokenInfo};
-pub use artifacts::{ArtifactInfo, DirEntry, check_artifact_path};
+pub use artifacts::{ArtifactInfo, DirEntry, check_artifact_path, is_ferry_file};
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
 pub use db::{Backend, Db, now_ms};
 pub use error::RegistryError;
@@ -29,7 +29,7 @@ pub use models::{
     parse_stage,
 };
 pub use plugins::{NewVersion, PackageSummary, Published, SearchQuery, VersionRecord};
-pub use search::{RunFilter, RunOrder};
+pub use search::{RunFilter, RunOrder, Searchable, Value as FilterValue, pair};
 pub use signature::{
     PluginSignature, TrustPolicy, TrustRule, generate_key, key_id, parse_key, parse_signing_key,
     sign,

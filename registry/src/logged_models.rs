@@ -89,7 +89,7 @@ impl Registry {
     /// A logged model with its params and tags.
     pub async fn logged_model(&self, id: &str) -> Result<LoggedModel, RegistryError> {
         let pool = self.db().pool();
-        let row = sqlx::query("SELECT id, experiment_id, name, source_run_id, status, model_type, artifact_uri, created_at, updated_at FROM logged_models WHERE id = $1")
+        let row = sqlx::query("SELECT id, experiment_id, name, source_run_id, status, model_type, artifact_uri, created_at, updated_at FROM logged_models WHERE id = $1 AND lifecycle_stage = 'active'")
             .bind(id)
             .fetch_optional(pool)
             .await?
@@ -142,7 +142,7 @@ impl Registry {
                 "logged model status {status:?}"
             )));
         }
-        let n = sqlx::query("UPDATE logged_models SET status = $1, updated_at = $2 WHERE id = $3")
+        let n = sqlx::query("UPDATE logged_models SET status = $1, updated_at = $2 WHERE id = $3 AND lifecycle_stage = 'active'")
             .bind(status)
             .bind(now_ms())
             .bind(id)
@@ -173,18 +173,15 @@ impl Registry {
         Ok(())
     }
 
-    /// The logged models of some experiments, optionally only those with a given name or
-    /// source run, newest first.
-    pub async fn search_logged_models(
+    /// The logged models of some experiments (not deleted), newest first.
+    pub async fn logged_models(
         &self,
         experiments: &[String],
-        name: Option<&str>,
-        source_run: Option<&str>,
     ) -> Result<Vec<LoggedModel>, RegistryError> {
         let mut out = Vec::new();
         for e in experiments {
             let Ok(eid) = e.parse::<i64>() else { continue };
-            let ids: Vec<String> = sqlx::query("SELECT id FROM logged_models WHERE experiment_id = $1 ORDER BY created_at DESC, id")
+            let ids: Vec<String> = sqlx::query("SELECT id FROM logged_models WHERE experiment_id = $1 AND lifecycle_stage = 'active' ORDER BY created_at DESC, id")
                 .bind(eid)
                 .fetch_all(self.db().pool())
                 .await?
@@ -192,15 +189,66 @@ impl Registry {
                 .map(|r| r.try_get("id"))
                 .collect::<Result<_, _>>()?;
             for id in ids {
-                let m = self.logged_model(&id).await?;
-                if name.is_some_and(|n| n != m.name)
-                    || source_run.is_some_and(|r| Some(r) != m.source_run_id.as_deref())
-                {
-                    continue;
-                }
-                out.push(m);
+                out.push(self.logged_model(&id).await?);
             }
         }
         Ok(out)
+    }
+
+    /// Deletes a logged model: it is no longer found, but kept, as a registered version may
+    /// name it as its source.
+    pub async fn delete_logged_model(&self, id: &str) -> Result<(), RegistryError> {
+        let n = sqlx::query("UPDATE logged_models SET lifecycle_stage = 'deleted', updated_at = $1 WHERE id = $2 AND lifecycle_stage = 'active'")
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(RegistryError::NotFound(format!("logged model {id:?}")));
+        }
+        Ok(())
+    }
+
+    /// Removes a tag of a logged model.
+    pub async fn delete_logged_model_tag(&self, id: &str, key: &str) -> Result<(), RegistryError> {
+        self.logged_model(id).await?;
+        let n = sqlx::query("DELETE FROM logged_model_tags WHERE model_id = $1 AND key = $2")
+            .bind(id)
+            .bind(key)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(RegistryError::NotFound(format!(
+                "tag {key:?} of logged model {id:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Logs parameters of a logged model (a parameter's value never changes once logged).
+    pub async fn log_logged_model_params(
+        &self,
+        id: &str,
+        params: &[(String, String)],
+    ) -> Result<(), RegistryError> {
+        let model = self.logged_model(id).await?;
+        for (k, v) in params {
+            if let Some(old) = crate::pair(&model.params, k)
+                && old != v
+            {
+                return Err(RegistryError::Invalid(format!(
+                    "param {k:?} of logged model {id} is {old:?}; changing param values is not allowed"
+                )));
+            }
+            sqlx::query("INSERT INTO logged_model_params (model_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (model_id, key) DO NOTHING")
+                .bind(id)
+                .bind(k)
+                .bind(v)
+                .execute(self.db().pool())
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -333,7 +333,7 @@ impl Registry {
             let now = now_ms();
             let mut tx = self.db().pool().begin().await?;
             let next: i64 = sqlx::query(
-                "SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE name = $1",
+                "SELECT COALESCE(MAX(v), 0) + 1 AS next FROM (SELECT version AS v FROM model_versions WHERE name = $1 UNION ALL SELECT version AS v FROM deleted_model_versions WHERE name = $1) numbers",
             )
             .bind(name)
             .fetch_one(&mut *tx)
@@ -522,31 +522,152 @@ impl Registry {
         )))
     }
 
-    /// The number of the version a reference names (as [`Registry::resolve_model_version`],
-    /// with one query for a number or an alias: the fast path of online prediction).
-    pub async fn resolve_version_number(
+    /// The version a reference names, as its number and creation time (as
+    /// [`Registry::resolve_model_version`], with one query for a number or an alias: the fast
+    /// path of online prediction). A version deleted and a new one given its name and number
+    /// (by renaming) never share the creation time, so the pair keys a cache safely.
+    pub async fn resolve_version_key(
         &self,
         name: &str,
         reference: &str,
-    ) -> Result<i64, RegistryError> {
+    ) -> Result<(i64, i64), RegistryError> {
         let pool = self.db().pool();
         let row = if let Ok(v) = reference.trim_start_matches(['v', 'V']).parse::<i64>() {
-            sqlx::query("SELECT version FROM model_versions WHERE name = $1 AND version = $2")
-                .bind(name)
-                .bind(v)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query(
+                "SELECT version, created_at FROM model_versions WHERE name = $1 AND version = $2",
+            )
+            .bind(name)
+            .bind(v)
+            .fetch_optional(pool)
+            .await?
         } else {
-            sqlx::query("SELECT version FROM model_aliases WHERE name = $1 AND alias = $2")
+            sqlx::query("SELECT v.version, v.created_at FROM model_aliases a JOIN model_versions v ON v.name = a.name AND v.version = a.version WHERE a.name = $1 AND a.alias = $2")
                 .bind(name)
                 .bind(reference)
                 .fetch_optional(pool)
                 .await?
         };
         match row {
-            Some(r) => Ok(r.try_get("version")?),
-            None => Ok(self.resolve_model_version(name, reference).await?.version),
+            Some(r) => Ok((r.try_get("version")?, r.try_get("created_at")?)),
+            None => {
+                let v = self.resolve_model_version(name, reference).await?;
+                Ok((v.version, v.created_at))
+            }
         }
+    }
+
+    /// Every version of every registered model, by name then number.
+    pub async fn all_model_versions(&self) -> Result<Vec<ModelVersion>, RegistryError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions ORDER BY name, version"
+        ))
+        .fetch_all(self.db().pool())
+        .await?;
+        self.versions_from(&rows, None).await
+    }
+
+    /// Deletes a version, its tags and the aliases pointing at it. Its number is never given
+    /// again; its lineage's files stay with the run that made them.
+    pub async fn delete_model_version(
+        &self,
+        name: &str,
+        version: i64,
+    ) -> Result<(), RegistryError> {
+        self.model_version(name, version).await?;
+        let mut tx = self.db().pool().begin().await?;
+        for sql in [
+            "DELETE FROM model_aliases WHERE name = $1 AND version = $2",
+            "DELETE FROM model_version_tags WHERE name = $1 AND version = $2",
+            "DELETE FROM model_versions WHERE name = $1 AND version = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(name)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO deleted_model_versions (name, version, deleted_at) VALUES ($1, $2, $3) ON CONFLICT (name, version) DO NOTHING")
+            .bind(name)
+            .bind(version)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE registered_models SET updated_at = $1 WHERE name = $2")
+            .bind(now_ms())
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a registered model with every version, tag and alias.
+    pub async fn delete_registered_model(&self, name: &str) -> Result<(), RegistryError> {
+        self.registered_model(name).await?;
+        let mut tx = self.db().pool().begin().await?;
+        for sql in [
+            "DELETE FROM model_aliases WHERE name = $1",
+            "DELETE FROM model_version_tags WHERE name = $1",
+            "DELETE FROM model_versions WHERE name = $1",
+            "DELETE FROM deleted_model_versions WHERE name = $1",
+            "DELETE FROM registered_model_tags WHERE name = $1",
+            "DELETE FROM registered_models WHERE name = $1",
+        ] {
+            sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Renames a registered model; its versions, tags and aliases follow it.
+    pub async fn rename_registered_model(
+        &self,
+        name: &str,
+        new_name: &str,
+    ) -> Result<RegisteredModel, RegistryError> {
+        check_model_name(new_name)?;
+        self.registered_model(name).await?;
+        if name == new_name {
+            return self.registered_model(name).await;
+        }
+        let mut tx = self.db().pool().begin().await?;
+        let inserted = sqlx::query("INSERT INTO registered_models (name, description, created_at, updated_at) SELECT $1, description, created_at, $2 FROM registered_models WHERE name = $3 ON CONFLICT (name) DO NOTHING")
+            .bind(new_name)
+            .bind(now_ms())
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Err(RegistryError::Conflict(format!(
+                "registered model {new_name:?} already exists"
+            )));
+        }
+        sqlx::query("INSERT INTO model_versions (name, version, description, stage, source, run_id, user_id, status, lineage, created_at, updated_at) SELECT $1, version, description, stage, source, run_id, user_id, status, lineage, created_at, updated_at FROM model_versions WHERE name = $2")
+            .bind(new_name)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        for table in [
+            "model_version_tags",
+            "model_aliases",
+            "registered_model_tags",
+            "deleted_model_versions",
+        ] {
+            sqlx::query(&format!("UPDATE {table} SET name = $1 WHERE name = $2"))
+                .bind(new_name)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for sql in [
+            "DELETE FROM model_versions WHERE name = $1",
+            "DELETE FROM registered_models WHERE name = $1",
+        ] {
+            sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.registered_model(new_name).await
     }
 
     /// Points an alias at a version (moving it if it pointed elsewhere).

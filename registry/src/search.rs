@@ -1,6 +1,8 @@
-//! Searching runs with MLflow's filter syntax: clauses such as `metrics.roc_auc >= 0.8`,
-//! `params.solver = 'newton'`, `tags.team != 'x'` or `attributes.status = 'FINISHED'`, joined
-//! by `AND`; and ordering by `metrics.KEY`, `params.KEY` or `attributes.start_time`.
+//! Searching with MLflow's filter syntax: clauses such as `metrics.roc_auc >= 0.8`,
+//! `params.solver = 'newton'`, `tags.team != 'x'`, `attributes.status = 'FINISHED'` or
+//! `run_id IN ('a', 'b')`, joined by `AND`; and ordering by `metrics.KEY`, `params.KEY` or an
+//! attribute. Runs, experiments, registered models, model versions and logged models are all
+//! searched this way, each saying which attributes it has ([`Searchable`]).
 
 use std::cmp::Ordering;
 
@@ -16,12 +18,46 @@ enum Op {
     Ge,
     Like,
     ILike,
+    In,
+    NotIn,
 }
 
+/// A value a filter compares with.
 #[derive(Debug, Clone, PartialEq)]
-enum Value {
+pub enum Value {
+    /// A number.
     Number(f64),
+    /// Text.
     Text(String),
+}
+
+/// Something a filter can look at: attributes by name, and tags, params and metrics by key.
+pub trait Searchable {
+    /// An attribute (`name`, `run_id`, `start_time`, ...), if it has it.
+    fn attribute(&self, key: &str) -> Option<Value>;
+    /// A tag's value.
+    fn tag(&self, key: &str) -> Option<&str> {
+        let _ = key;
+        None
+    }
+    /// A parameter's value.
+    fn param(&self, key: &str) -> Option<&str> {
+        let _ = key;
+        None
+    }
+    /// A metric's latest value.
+    fn metric(&self, key: &str) -> Option<f64> {
+        let _ = key;
+        None
+    }
+}
+
+/// The value of `key` among `pairs`.
+pub fn pair<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +72,8 @@ enum Field {
 struct Clause {
     field: Field,
     op: Op,
-    value: Value,
+    /// One value, or the list of `IN`.
+    values: Vec<Value>,
 }
 
 /// A parsed run filter.
@@ -90,6 +127,9 @@ fn tokens(filter: &str) -> Result<Vec<String>, RegistryError> {
                 return Err(invalid(filter, "a quoted value is not closed"));
             }
             out.push(s);
+        } else if "(),".contains(c) {
+            out.push(c.to_string());
+            chars.next();
         } else if "<>=!".contains(c) {
             let mut s = String::new();
             while let Some(&d) = chars.peek() {
@@ -104,7 +144,7 @@ fn tokens(filter: &str) -> Result<Vec<String>, RegistryError> {
         } else {
             let mut s = String::new();
             while let Some(&d) = chars.peek() {
-                if d.is_whitespace() || "<>=!'\"".contains(d) {
+                if d.is_whitespace() || "<>=!'\"(),".contains(d) {
                     break;
                 }
                 s.push(d);
@@ -123,14 +163,27 @@ impl RunFilter {
         let mut clauses = Vec::new();
         let mut i = 0;
         while i < toks.len() {
-            if i + 3 > toks.len() {
+            if i + 2 > toks.len() {
                 return Err(invalid(
                     filter,
                     "expected FIELD OPERATOR VALUE, e.g. metrics.roc_auc >= 0.8",
                 ));
             }
             let field = parse_field(filter, &toks[i])?;
-            let op = match toks[i + 1].to_ascii_uppercase().as_str() {
+            let mut at = i + 1;
+            let op_text = match toks[at].to_ascii_uppercase().as_str() {
+                "NOT"
+                    if toks
+                        .get(at + 1)
+                        .is_some_and(|t| t.eq_ignore_ascii_case("in")) =>
+                {
+                    at += 1;
+                    "NOT IN".to_string()
+                }
+                other => other.to_string(),
+            };
+            at += 1;
+            let op = match op_text.as_str() {
                 "=" | "==" => Op::Eq,
                 "!=" | "<>" => Op::Ne,
                 "<" => Op::Lt,
@@ -139,23 +192,62 @@ impl RunFilter {
                 ">=" => Op::Ge,
                 "LIKE" => Op::Like,
                 "ILIKE" => Op::ILike,
+                "IN" => Op::In,
+                "NOT IN" => Op::NotIn,
                 other => return Err(invalid(filter, format!("unknown operator {other:?}"))),
             };
-            let raw = &toks[i + 2];
-            let value = match raw.strip_prefix('\'') {
-                Some(text) => Value::Text(text.to_string()),
-                None => Value::Number(raw.parse().map_err(|_| {
-                    invalid(
-                        filter,
-                        format!("{raw:?} is neither a number nor a quoted string"),
-                    )
-                })?),
+            let literal = |raw: &str| -> Result<Value, RegistryError> {
+                match raw.strip_prefix('\'') {
+                    Some(text) => Ok(Value::Text(text.to_string())),
+                    None => raw.parse().map(Value::Number).map_err(|_| {
+                        invalid(
+                            filter,
+                            format!("{raw:?} is neither a number nor a quoted string"),
+                        )
+                    }),
+                }
             };
-            if matches!(field, Field::Metric(_)) && !matches!(value, Value::Number(_)) {
+            let values = if matches!(op, Op::In | Op::NotIn) {
+                if toks.get(at).map(String::as_str) != Some("(") {
+                    return Err(invalid(
+                        filter,
+                        "IN takes a list in parentheses: ('a', 'b')",
+                    ));
+                }
+                at += 1;
+                let mut list = Vec::new();
+                loop {
+                    let Some(tok) = toks.get(at) else {
+                        return Err(invalid(filter, "the list of IN is not closed"));
+                    };
+                    list.push(literal(tok)?);
+                    match toks.get(at + 1).map(String::as_str) {
+                        Some(",") => at += 2,
+                        Some(")") => {
+                            at += 2;
+                            break;
+                        }
+                        _ => return Err(invalid(filter, "expected `,` or `)` in the list of IN")),
+                    }
+                }
+                list
+            } else {
+                let Some(raw) = toks.get(at) else {
+                    return Err(invalid(
+                        filter,
+                        "expected FIELD OPERATOR VALUE, e.g. metrics.roc_auc >= 0.8",
+                    ));
+                };
+                at += 1;
+                vec![literal(raw)?]
+            };
+            if matches!(field, Field::Metric(_))
+                && values.iter().any(|v| !matches!(v, Value::Number(_)))
+            {
                 return Err(invalid(filter, "metrics compare with numbers"));
             }
-            clauses.push(Clause { field, op, value });
-            i += 3;
+            clauses.push(Clause { field, op, values });
+            i = at;
             if i < toks.len() {
                 if !toks[i].eq_ignore_ascii_case("and") {
                     return Err(invalid(
@@ -172,15 +264,15 @@ impl RunFilter {
         Ok(Self { clauses })
     }
 
-    /// Whether a run matches every clause; a clause on a field the run lacks fails.
-    pub fn matches(&self, run: &Run) -> bool {
-        self.clauses.iter().all(|c| c.matches(run, false))
+    /// Whether `item` matches every clause; a clause on a field it lacks fails.
+    pub fn matches(&self, item: &impl Searchable) -> bool {
+        self.clauses.iter().all(|c| c.matches(item, false))
     }
 
-    /// As [`RunFilter::matches`], except that `FIELD != VALUE` holds when the field is absent,
-    /// as MLflow's registered-model search treats tags.
-    pub fn matches_absent_as_unequal(&self, run: &Run) -> bool {
-        self.clauses.iter().all(|c| c.matches(run, true))
+    /// As [`RunFilter::matches`], except that `FIELD != VALUE` (and `NOT IN`) holds when the
+    /// field is absent, as MLflow's registry searches treat tags.
+    pub fn matches_absent_as_unequal(&self, item: &impl Searchable) -> bool {
+        self.clauses.iter().all(|c| c.matches(item, true))
     }
 }
 
@@ -198,38 +290,131 @@ fn like(pattern: &str, text: &str) -> bool {
     go(&p, &t)
 }
 
-fn attribute(run: &Run, key: &str) -> Option<Value> {
-    let i = &run.info;
-    Some(match key {
-        "run_id" | "id" => Value::Text(i.id.clone()),
-        "run_name" | "name" => Value::Text(i.name.clone()),
-        "status" => Value::Text(i.status.name().to_string()),
-        "user_id" => Value::Text(i.user_id.clone()),
-        "experiment_id" => Value::Text(i.experiment_id.clone()),
-        "artifact_uri" => Value::Text(i.artifact_uri.clone()),
-        "lifecycle_stage" => Value::Text(i.lifecycle_stage.clone()),
-        "start_time" => Value::Number(i.start_time as f64),
-        "end_time" => Value::Number(i.end_time? as f64),
-        _ => return None,
-    })
+impl Searchable for Run {
+    fn attribute(&self, key: &str) -> Option<Value> {
+        let i = &self.info;
+        Some(match key {
+            "run_id" | "id" => Value::Text(i.id.clone()),
+            "run_name" | "name" => Value::Text(i.name.clone()),
+            "status" => Value::Text(i.status.name().to_string()),
+            "user_id" => Value::Text(i.user_id.clone()),
+            "experiment_id" => Value::Text(i.experiment_id.clone()),
+            "artifact_uri" => Value::Text(i.artifact_uri.clone()),
+            "lifecycle_stage" => Value::Text(i.lifecycle_stage.clone()),
+            "start_time" | "created" | "Created" => Value::Number(i.start_time as f64),
+            "end_time" => Value::Number(i.end_time? as f64),
+            _ => return None,
+        })
+    }
+
+    fn tag(&self, key: &str) -> Option<&str> {
+        pair(&self.tags, key)
+    }
+
+    fn param(&self, key: &str) -> Option<&str> {
+        pair(&self.params, key)
+    }
+
+    fn metric(&self, key: &str) -> Option<f64> {
+        self.metrics.iter().find(|m| m.key == key).map(|m| m.value)
+    }
 }
 
-fn lookup(run: &Run, field: &Field) -> Option<Value> {
-    let find = |pairs: &[(String, String)], k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| Value::Text(v.clone()))
-    };
+fn text(v: &str) -> Value {
+    Value::Text(v.to_string())
+}
+
+fn time(ms: i64) -> Value {
+    Value::Number(ms as f64)
+}
+
+impl Searchable for crate::Experiment {
+    fn attribute(&self, key: &str) -> Option<Value> {
+        Some(match key {
+            "name" => text(&self.name),
+            "experiment_id" | "id" => text(&self.id),
+            "lifecycle_stage" => text(&self.lifecycle_stage),
+            "artifact_location" => text(&self.artifact_location),
+            "creation_time" => time(self.created_at),
+            "last_update_time" => time(self.updated_at),
+            _ => return None,
+        })
+    }
+
+    fn tag(&self, key: &str) -> Option<&str> {
+        pair(&self.tags, key)
+    }
+}
+
+impl Searchable for crate::RegisteredModel {
+    fn attribute(&self, key: &str) -> Option<Value> {
+        Some(match key {
+            "name" => text(&self.name),
+            "description" => text(&self.description),
+            "creation_timestamp" => time(self.created_at),
+            "last_updated_timestamp" | "timestamp" => time(self.updated_at),
+            _ => return None,
+        })
+    }
+
+    fn tag(&self, key: &str) -> Option<&str> {
+        pair(&self.tags, key)
+    }
+}
+
+impl Searchable for crate::ModelVersion {
+    fn attribute(&self, key: &str) -> Option<Value> {
+        Some(match key {
+            "name" => text(&self.name),
+            "version" | "version_number" => Value::Number(self.version as f64),
+            "run_id" => text(self.run_id.as_deref().unwrap_or("")),
+            "source" | "source_path" => text(&self.source),
+            "current_stage" | "stage" => text(&self.stage),
+            "status" => text(&self.status),
+            "user_id" => text(&self.user_id),
+            "description" => text(&self.description),
+            "creation_timestamp" => time(self.created_at),
+            "last_updated_timestamp" | "timestamp" => time(self.updated_at),
+            _ => return None,
+        })
+    }
+
+    fn tag(&self, key: &str) -> Option<&str> {
+        pair(&self.tags, key)
+    }
+}
+
+impl Searchable for crate::LoggedModel {
+    fn attribute(&self, key: &str) -> Option<Value> {
+        Some(match key {
+            "name" => text(&self.name),
+            "model_id" | "id" => text(&self.id),
+            "experiment_id" => text(&self.experiment_id),
+            "source_run_id" => text(self.source_run_id.as_deref().unwrap_or("")),
+            "status" => text(&self.status),
+            "model_type" => text(&self.model_type),
+            "creation_timestamp" | "creation_time" => time(self.created_at),
+            "last_updated_timestamp" => time(self.updated_at),
+            _ => return None,
+        })
+    }
+
+    fn tag(&self, key: &str) -> Option<&str> {
+        pair(&self.tags, key)
+    }
+
+    fn param(&self, key: &str) -> Option<&str> {
+        pair(&self.params, key)
+    }
+}
+
+fn lookup(item: &impl Searchable, field: &Field) -> Option<Value> {
+    let text = |v: Option<&str>| v.map(|t| Value::Text(t.to_string()));
     match field {
-        Field::Metric(k) => run
-            .metrics
-            .iter()
-            .find(|m| &m.key == k)
-            .map(|m| Value::Number(m.value)),
-        Field::Param(k) => find(&run.params, k),
-        Field::Tag(k) => find(&run.tags, k),
-        Field::Attribute(k) => attribute(run, k),
+        Field::Metric(k) => item.metric(k).map(Value::Number),
+        Field::Param(k) => text(item.param(k)),
+        Field::Tag(k) => text(item.tag(k)),
+        Field::Attribute(k) => item.attribute(k),
     }
 }
 
@@ -243,13 +428,19 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 impl Clause {
-    fn matches(&self, run: &Run, absent_is_unequal: bool) -> bool {
-        let Some(actual) = lookup(run, &self.field) else {
-            return absent_is_unequal && self.op == Op::Ne;
+    fn matches(&self, item: &impl Searchable, absent_is_unequal: bool) -> bool {
+        let Some(actual) = lookup(item, &self.field) else {
+            return absent_is_unequal && matches!(self.op, Op::Ne | Op::NotIn);
+        };
+        let equal = |v: &Value| compare(&actual, v) == Some(Ordering::Equal);
+        let Some(value) = self.values.first() else {
+            return false;
         };
         match self.op {
+            Op::In => self.values.iter().any(equal),
+            Op::NotIn => !self.values.iter().any(equal),
             Op::Like | Op::ILike => {
-                let (Value::Text(t), Value::Text(p)) = (&actual, &self.value) else {
+                let (Value::Text(t), Value::Text(p)) = (&actual, value) else {
                     return false;
                 };
                 if self.op == Op::ILike {
@@ -259,7 +450,7 @@ impl Clause {
                 }
             }
             op => {
-                let Some(ord) = compare(&actual, &self.value) else {
+                let Some(ord) = compare(&actual, value) else {
                     return false;
                 };
                 match op {
@@ -269,18 +460,40 @@ impl Clause {
                     Op::Le => ord != Ordering::Greater,
                     Op::Gt => ord == Ordering::Greater,
                     Op::Ge => ord != Ordering::Less,
-                    Op::Like | Op::ILike => unreachable!("handled above"),
+                    Op::Like | Op::ILike | Op::In | Op::NotIn => unreachable!("handled above"),
                 }
             }
         }
     }
 }
 
-/// How to order runs: a field and a direction.
+/// How to order results: a field and a direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOrder {
     field: Field,
     descending: bool,
+}
+
+impl RunOrder {
+    /// Orders `a` and `b` by this field; items without it come last.
+    pub fn compare(&self, a: &impl Searchable, b: &impl Searchable) -> Ordering {
+        let ord = match (lookup(a, &self.field), lookup(b, &self.field)) {
+            (Some(x), Some(y)) => compare(&x, &y).unwrap_or(Ordering::Equal),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        if self.descending { ord.reverse() } else { ord }
+    }
+
+    /// Orders by every field of `order` in turn.
+    pub fn compare_all(order: &[RunOrder], a: &impl Searchable, b: &impl Searchable) -> Ordering {
+        order
+            .iter()
+            .map(|o| o.compare(a, b))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
+    }
 }
 
 impl RunOrder {
@@ -325,20 +538,9 @@ impl Registry {
             .filter(|r| filter.matches(r))
             .collect();
         runs.sort_by(|a, b| {
-            for o in order {
-                let (x, y) = (lookup(a, &o.field), lookup(b, &o.field));
-                let ord = match (x, y) {
-                    (Some(x), Some(y)) => compare(&x, &y).unwrap_or(Ordering::Equal),
-                    (Some(_), None) => Ordering::Less,
-                    (None, Some(_)) => Ordering::Greater,
-                    (None, None) => Ordering::Equal,
-                };
-                let ord = if o.descending { ord.reverse() } else { ord };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            b.info.start_time.cmp(&a.info.start_time)
+            RunOrder::compare_all(order, a, b)
+                .then_with(|| b.info.start_time.cmp(&a.info.start_time))
+                .then_with(|| a.info.id.cmp(&b.info.id))
         });
         runs.truncate(limit);
         Ok(runs)
@@ -398,5 +600,39 @@ mod tests {
         assert!(like("new%", "newton") && like("n_wton", "newton") && !like("x%", "newton"));
         assert!(RunOrder::parse("metrics.auc DESC").unwrap().descending);
         assert!(RunOrder::parse("metrics.auc sideways").is_err());
+    }
+
+    #[test]
+    fn in_and_not_in_take_a_list() {
+        let run = |id: &str| Run {
+            info: crate::RunInfo {
+                id: id.into(),
+                experiment_id: "0".into(),
+                name: "n".into(),
+                status: crate::RunStatus::Finished,
+                user_id: "u".into(),
+                start_time: 0,
+                end_time: None,
+                lifecycle_stage: "active".into(),
+                artifact_uri: String::new(),
+            },
+            params: Vec::new(),
+            metrics: Vec::new(),
+            tags: Vec::new(),
+        };
+        let f = RunFilter::parse("attributes.run_id IN ('a', 'b')").unwrap();
+        assert!(f.matches(&run("a")) && f.matches(&run("b")) && !f.matches(&run("c")));
+        let f = RunFilter::parse("run_id NOT IN ('a') and status = 'FINISHED'").unwrap();
+        assert!(!f.matches(&run("a")) && f.matches(&run("c")));
+        let absent = RunFilter::parse("tags.x NOT IN ('1')").unwrap();
+        assert!(!absent.matches(&run("a")) && absent.matches_absent_as_unequal(&run("a")));
+        for bad in [
+            "run_id IN 'a'",
+            "run_id IN ('a'",
+            "run_id IN ('a' 'b')",
+            "run_id NOT = 'a'",
+        ] {
+            assert!(RunFilter::parse(bad).is_err(), "{bad}");
+        }
     }
 }

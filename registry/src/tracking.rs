@@ -426,6 +426,62 @@ impl Registry {
         Ok(())
     }
 
+    /// Removes a tag of an experiment.
+    pub async fn delete_experiment_tag(&self, id: &str, key: &str) -> Result<(), RegistryError> {
+        let eid = experiment_id(id)?;
+        self.experiment(id).await?;
+        let gone = sqlx::query("DELETE FROM experiment_tags WHERE experiment_id = $1 AND key = $2")
+            .bind(eid)
+            .bind(key)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Err(RegistryError::NotFound(format!(
+                "tag {key:?} of experiment {id}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Renames an active experiment. Its runs keep their files: artifact locations name the
+    /// experiment by id.
+    pub async fn rename_experiment(&self, id: &str, new_name: &str) -> Result<(), RegistryError> {
+        let eid = experiment_id(id)?;
+        let e = self.experiment(id).await?;
+        if e.lifecycle_stage != "active" {
+            return Err(RegistryError::Invalid(format!(
+                "experiment {id} is deleted; restore it before renaming it"
+            )));
+        }
+        if new_name.trim().is_empty() || new_name.len() > 500 {
+            return Err(RegistryError::Invalid(
+                "an experiment name must be 1 to 500 characters".into(),
+            ));
+        }
+        if e.name == new_name {
+            return Ok(());
+        }
+        let result = sqlx::query("UPDATE experiments SET name = $1, updated_at = $2 WHERE id = $3")
+            .bind(new_name)
+            .bind(now_ms())
+            .bind(eid)
+            .execute(self.db().pool())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                Err(RegistryError::Conflict(format!(
+                    "experiment {new_name:?} already exists"
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Starts a run in an experiment.
     pub async fn create_run(
         &self,
@@ -738,6 +794,21 @@ impl Registry {
             .bind(value)
             .execute(self.db().pool())
             .await?;
+        Ok(())
+    }
+
+    /// Removes a tag of an active run.
+    pub async fn delete_run_tag(&self, run: &str, key: &str) -> Result<(), RegistryError> {
+        self.active_run_info(run).await?;
+        let gone = sqlx::query("DELETE FROM run_tags WHERE run_id = $1 AND key = $2")
+            .bind(run)
+            .bind(key)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Err(RegistryError::NotFound(format!("tag {key:?} of run {run}")));
+        }
         Ok(())
     }
 

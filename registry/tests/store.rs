@@ -409,8 +409,9 @@ async fn a_corrupt_blob_is_detected(t: &TestRegistry) {
         .unwrap()
         .record()
         .clone();
-    let store = FsBlobStore::new(t.dir.path().join("blobs")).unwrap();
-    std::fs::write(store.path_of(&rec.digest).unwrap(), b"tampered").unwrap();
+    let blobs = t.dir.path().join("blobs");
+    let store = FsBlobStore::new(&blobs).unwrap();
+    std::fs::write(blobs.join(store.path_of(&rec.digest).unwrap()), b"tampered").unwrap();
     let e = r.download(&rec).await.unwrap_err();
     assert!(matches!(e, RegistryError::Corrupt { .. }), "{e}");
 }
@@ -515,8 +516,139 @@ on_both_backends!(
     a_version_registered_without_lineage_gets_one_once,
     latest_metrics_are_the_highest_step_then_the_newest_time,
     deleted_runs_and_experiments_are_kept_and_restorable,
-    a_nan_first_does_not_break_later_metrics
+    a_nan_first_does_not_break_later_metrics,
+    run_files_are_immutable_once_ferry_wrote_them_or_the_run_ended,
+    deleting_and_renaming_models_never_reuses_a_version
 );
+
+async fn deleting_and_renaming_models_never_reuses_a_version(t: &TestRegistry) {
+    use ferry_registry::NewModelVersion;
+    let r = &t.registry;
+    r.create_registered_model("a", "first", &[("k".into(), "v".into())])
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        r.create_model_version("a", NewModelVersion::default())
+            .await
+            .unwrap();
+    }
+    r.set_model_alias("a", "champion", 3).await.unwrap();
+    r.set_version_tag("a", 3, "t", "x").await.unwrap();
+    let (_, created) = r.resolve_version_key("a", "champion").await.unwrap();
+    r.delete_model_version("a", 3).await.unwrap();
+    assert!(matches!(
+        r.model_version("a", 3).await.unwrap_err(),
+        RegistryError::NotFound(_)
+    ));
+    assert!(r.registered_model("a").await.unwrap().aliases.is_empty());
+    // The number 3 is not given again.
+    let v = r
+        .create_model_version("a", NewModelVersion::default())
+        .await
+        .unwrap();
+    assert_eq!(v.version, 4);
+    assert_ne!(r.resolve_version_key("a", "4").await.unwrap().1, created);
+
+    // Renaming carries versions, tags and aliases, and keeps the numbering.
+    r.set_model_alias("a", "champion", 4).await.unwrap();
+    r.create_registered_model("taken", "", &[]).await.unwrap();
+    assert!(matches!(
+        r.rename_registered_model("a", "taken").await.unwrap_err(),
+        RegistryError::Conflict(_)
+    ));
+    let b = r.rename_registered_model("a", "b").await.unwrap();
+    assert_eq!(b.description, "first");
+    assert_eq!(b.tags, vec![("k".to_string(), "v".to_string())]);
+    assert_eq!(b.aliases, vec![("champion".to_string(), 4)]);
+    let numbers: Vec<i64> = r
+        .model_versions("b")
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(numbers, vec![1, 2, 4]);
+    assert!(r.registered_model("a").await.is_err());
+    let next = r
+        .create_model_version("b", NewModelVersion::default())
+        .await
+        .unwrap();
+    assert_eq!(next.version, 5);
+
+    // Deleting the model removes everything; its name starts afresh, as MLflow's does.
+    r.delete_registered_model("b").await.unwrap();
+    assert!(r.registered_model("b").await.is_err());
+    assert!(
+        r.all_model_versions()
+            .await
+            .unwrap()
+            .iter()
+            .all(|v| v.name != "b")
+    );
+    r.create_registered_model("b", "", &[]).await.unwrap();
+    let fresh = r
+        .create_model_version("b", NewModelVersion::default())
+        .await
+        .unwrap();
+    assert_eq!(fresh.version, 1);
+}
+
+async fn run_files_are_immutable_once_ferry_wrote_them_or_the_run_ended(t: &TestRegistry) {
+    use ferry_registry::RunStatus;
+    let r = &t.registry;
+    let e = r.create_experiment("immutable", None).await.unwrap();
+    let run = r.create_run(&e.id, None, "alice", None).await.unwrap().id;
+    let refused = |e: RegistryError| match e {
+        RegistryError::Conflict(m) => m,
+        other => panic!("expected a conflict, got {other}"),
+    };
+    // While the run runs, the user's own files may be replaced...
+    r.log_artifact(&run, "notes.txt", b"one").await.unwrap();
+    r.log_artifact(&run, "notes.txt", b"two").await.unwrap();
+    assert_eq!(r.read_artifact(&run, "notes.txt").await.unwrap(), b"two");
+    // ...but never the files a lineage pins, once written.
+    for path in [
+        "lineage.json",
+        "evaluation.json",
+        "model/model.bin",
+        "transforms/01-impute/state.bin",
+        "features/sample.csv",
+    ] {
+        r.log_artifact(&run, path, b"first").await.unwrap();
+        // The same bytes again are accepted and change nothing.
+        r.log_artifact(&run, path, b"first").await.unwrap();
+        let m = refused(r.log_artifact(&run, path, b"second").await.unwrap_err());
+        assert!(
+            m.contains(&format!("artifact {path:?}")) && m.contains("Ferry wrote it"),
+            "{m}"
+        );
+        assert_eq!(
+            r.read_artifact(&run, path).await.unwrap(),
+            b"first",
+            "{path}"
+        );
+    }
+    // Once the run has ended, none of its files may change; new ones may still be added.
+    r.update_run(&run, Some(RunStatus::Finished), Some(2_000), None)
+        .await
+        .unwrap();
+    let m = refused(
+        r.log_artifact(&run, "notes.txt", b"three")
+            .await
+            .unwrap_err(),
+    );
+    assert!(m.contains("the run has ended"), "{m}");
+    assert_eq!(r.read_artifact(&run, "notes.txt").await.unwrap(), b"two");
+    r.log_artifact(&run, "later.txt", b"added").await.unwrap();
+    // The same rules hold through the path the MLflow artifact proxy uses.
+    let proxied = format!("{}/{run}/artifacts/lineage.json", e.id);
+    let digest = r.blobs().put(b"forged").await.unwrap();
+    refused(r.put_artifact_file(&proxied, &digest, 6).await.unwrap_err());
+    assert_eq!(
+        r.read_artifact(&run, "lineage.json").await.unwrap(),
+        b"first"
+    );
+}
 
 async fn experiments_runs_params_metrics_and_tags(t: &TestRegistry) {
     use ferry_registry::{Metric, RunStatus};

@@ -18,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use ferry_host::runtime::{
     DirGrant, Failure, Grants, LimitOverrides, LoadOptions, PluginError, Runtime, RuntimeOptions,
 };
+use ferry_host::store::{Store, StoreError};
 
 /// Exit codes scripts can rely on.
 pub mod exit {
@@ -97,19 +98,9 @@ pub async fn load_plugin(
     sandbox: &SandboxArgs,
 ) -> Result<ferry_host::Plugin, Exit> {
     let plugin = ferry_host::builtin::resolve(runtime, reference, &sandbox.load_options()?).await?;
-    let default = PathBuf::from("ferry-trust.toml");
-    let policy_path = match &sandbox.trust {
-        Some(p) => Some(p.clone()),
-        None if default.exists() => Some(default),
-        None => None,
-    };
-    if let Some(policy_path) = policy_path
+    if let Some(policy) = trust_policy(sandbox.trust.as_deref())?
         && !plugin.source().starts_with("builtin:")
     {
-        let text = std::fs::read_to_string(&policy_path)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", policy_path.display()))?;
-        let policy: ferry_registry::TrustPolicy =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", policy_path.display()))?;
         let sigs_path = plugin::signatures_path(std::path::Path::new(reference));
         let signatures: Vec<ferry_registry::PluginSignature> = match std::fs::read(&sigs_path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
@@ -119,6 +110,22 @@ pub async fn load_plugin(
         policy.check(plugin.name(), plugin.digest(), &signatures)?;
     }
     Ok(plugin)
+}
+
+/// The trust policy in `path`, or in `./ferry-trust.toml` when no path is given and it exists.
+pub fn trust_policy(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<ferry_registry::TrustPolicy>> {
+    let default = PathBuf::from("ferry-trust.toml");
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None if default.exists() => default,
+        None => return Ok(None),
+    };
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let policy = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(Some(policy))
 }
 
 /// What the operator grants a plugin, and its limits.
@@ -180,6 +187,14 @@ impl SandboxArgs {
             limits: self.limits.overrides(),
         })
     }
+
+    /// The grants, limits and trust policy for every plugin a pipeline loads.
+    pub fn policy(&self) -> anyhow::Result<ferry_host::pipeline::PluginPolicy> {
+        Ok(ferry_host::pipeline::PluginPolicy {
+            load: self.load_options()?,
+            trust: trust_policy(self.trust.as_deref())?.map(std::sync::Arc::new),
+        })
+    }
 }
 
 /// The operator's limits for every plugin a command runs.
@@ -230,12 +245,47 @@ impl RegistryArgs {
             .ok_or_else(|| anyhow::anyhow!("no data folder: pass --data-dir or set FERRY_DATA_DIR"))
     }
 
-    /// Opens the registry, with the built-in plugins in it.
+    /// Opens the local registry, with the built-in plugins in it. With `--registry`, the
+    /// command asked for a remote Ferry: refused, rather than done locally instead.
     pub async fn open(&self, runtime: &Runtime) -> Result<ferry_registry::Registry, Exit> {
+        if let Some(url) = &self.registry {
+            return Err(anyhow::anyhow!(
+                "this command works on a local data folder, not against a remote Ferry ({url}); drop --registry (or unset FERRY_REGISTRY)"
+            )
+            .into());
+        }
         let registry =
             ferry_registry::Registry::open(&self.data_dir()?, self.database_url.as_deref()).await?;
         ferry_host::publish::seed_builtins(runtime, &registry).await?;
         Ok(registry)
+    }
+
+    /// The remote Ferry when `--registry` is given (nothing local is opened or created), the
+    /// local registry otherwise.
+    pub async fn store(&self, runtime: &Runtime) -> Result<Store, Exit> {
+        match &self.registry {
+            Some(url) => Ok(Store::Remote(ferry_host::client::RemoteRegistry::new(
+                url,
+                self.token.clone(),
+            )?)),
+            None => Ok(Store::Local(self.open(runtime).await?)),
+        }
+    }
+
+    /// The local registry, or a refusal saying `what` cannot work against a remote Ferry.
+    pub async fn local(
+        &self,
+        runtime: &Runtime,
+        what: &str,
+        why: &str,
+    ) -> Result<ferry_registry::Registry, Exit> {
+        if let Some(url) = &self.registry {
+            return Err(anyhow::anyhow!(
+                "{what} cannot work against a remote Ferry ({url}): {why}"
+            )
+            .into());
+        }
+        self.open(runtime).await
     }
 }
 
@@ -278,19 +328,19 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
                 PipelineError::Registry(ferry_registry::RegistryError::Conflict(_)) => {
                     exit::CONFLICT
                 }
+                PipelineError::Remote(c) => remote_code(c),
                 _ => exit::LOAD,
             }
         } else if is_conflict(&error) {
             exit::CONFLICT
-        } else if let Some(status) = error
-            .downcast_ref::<ferry_host::client::ClientError>()
-            .and_then(|c| c.status())
+        } else if let Some(c) = error.downcast_ref::<ferry_host::client::ClientError>() {
+            remote_code(c)
+        } else if let Some(StoreError::Remote(c)) = error.downcast_ref::<StoreError>() {
+            remote_code(c)
+        } else if let Some(StoreError::Registry(ferry_registry::RegistryError::Conflict(_))) =
+            error.downcast_ref::<StoreError>()
         {
-            match status {
-                401 | 403 => exit::NOT_ALLOWED,
-                409 => exit::CONFLICT,
-                _ => exit::LOAD,
-            }
+            exit::CONFLICT
         } else {
             exit::LOAD
         };
@@ -298,6 +348,15 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
             code,
             error: Some(error),
         }
+    }
+}
+
+/// The exit code of a remote Ferry's refusal.
+fn remote_code(c: &ferry_host::client::ClientError) -> u8 {
+    match c.status() {
+        Some(401 | 403) => exit::NOT_ALLOWED,
+        Some(409) => exit::CONFLICT,
+        _ => exit::LOAD,
     }
 }
 

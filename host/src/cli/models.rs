@@ -9,7 +9,8 @@ use ferry_host::pipeline::external::{ExternalModel, attach_pipeline, external_li
 use ferry_host::pipeline::lineage::Lineage;
 use ferry_host::pipeline::register::register_version;
 use ferry_host::runtime::Runtime;
-use ferry_registry::{ModelVersion, Registry, digest_of};
+use ferry_host::store::Store;
+use ferry_registry::{ModelVersion, digest_of};
 
 use super::{Exit, RegistryArgs, SandboxArgs, exit, local_actor, read_config};
 
@@ -172,9 +173,12 @@ fn version_number(text: &str) -> Result<i64, Exit> {
         .map_err(|_| Exit::from(anyhow::anyhow!("{text:?} is not a version number")))
 }
 
-async fn audit(r: &Registry, action: &str, object: &str, detail: &str) -> Result<(), Exit> {
-    r.audit(&local_actor(), action, object, "ok", "", detail)
-        .await?;
+/// Records a local change in the audit log (a remote Ferry audits its own changes).
+async fn audit(store: &Store, action: &str, object: &str, detail: &str) -> Result<(), Exit> {
+    if let Store::Local(r) = store {
+        r.audit(&local_actor(), action, object, "ok", "", detail)
+            .await?;
+    }
     Ok(())
 }
 
@@ -192,7 +196,7 @@ fn print_version(v: &ModelVersion) {
 pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
     match cmd {
         ModelsCommand::List { json, registry } => {
-            let r = registry.open(runtime).await?;
+            let r = registry.store(runtime).await?;
             let models = r.registered_models("").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&models)?);
@@ -203,7 +207,12 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
                 "MODEL", "LATEST", "ALIASES"
             );
             for m in &models {
-                let latest = r.model_versions(&m.name).await?.last().map(|v| v.version);
+                let latest = r
+                    .registered_model(&m.name)
+                    .await?
+                    .1
+                    .last()
+                    .map(|v| v.version);
                 let aliases: Vec<String> =
                     m.aliases.iter().map(|(a, v)| format!("{a}={v}")).collect();
                 println!(
@@ -220,12 +229,11 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             json,
             registry,
         } => {
-            let r = registry.open(runtime).await?;
+            let r = registry.store(runtime).await?;
             let (name, reference) = split_ref(&model);
             match reference {
                 None => {
-                    let m = r.registered_model(name).await?;
-                    let versions = r.model_versions(name).await?;
+                    let (m, versions) = r.registered_model(name).await?;
                     if json {
                         let mut v = serde_json::to_value(&m)?;
                         v["versions"] = serde_json::to_value(&versions)?;
@@ -245,7 +253,7 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
                     }
                 }
                 Some(reference) => {
-                    let v = r.resolve_model_version(name, reference).await?;
+                    let v = r.model_version(name, reference).await?;
                     if json {
                         let mut value = serde_json::to_value(&v)?;
                         if let Some(l) = &v.lineage {
@@ -260,7 +268,7 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
                         .map(Lineage::parse)
                         .transpose()
                         .map_err(anyhow::Error::msg)?;
-                    let m = r.registered_model(name).await?;
+                    let (m, _) = r.registered_model(name).await?;
                     print!("{}", model_card(&m, &v, lineage.as_ref()));
                 }
             }
@@ -270,18 +278,16 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             out,
             registry,
         } => {
-            let r = registry.open(runtime).await?;
+            let r = registry.store(runtime).await?;
             let (name, reference) = split_ref(&model);
-            let v = r
-                .resolve_model_version(name, reference.unwrap_or("latest"))
-                .await?;
+            let v = r.model_version(name, reference.unwrap_or("latest")).await?;
             let lineage = v
                 .lineage
                 .as_deref()
                 .map(Lineage::parse)
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
-            let card = model_card(&r.registered_model(name).await?, &v, lineage.as_ref());
+            let card = model_card(&r.registered_model(name).await?.0, &v, lineage.as_ref());
             match out {
                 Some(path) => std::fs::write(&path, card)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
@@ -295,9 +301,9 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             delete,
             registry,
         } => {
-            let r = registry.open(runtime).await?;
+            let r = registry.store(runtime).await?;
             if delete {
-                r.delete_model_alias(&name, &alias).await?;
+                r.delete_alias(&name, &alias).await?;
                 audit(&r, "model.alias.delete", &format!("{name}@{alias}"), "").await?;
                 println!("removed alias {alias} of {name}");
             } else {
@@ -306,7 +312,7 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
                         "give the version the alias points to, or --delete"
                     ))
                 })?;
-                r.set_model_alias(&name, &alias, version).await?;
+                r.set_alias(&name, &alias, version).await?;
                 audit(
                     &r,
                     "model.alias.set",
@@ -324,9 +330,9 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             archive_existing,
             registry,
         } => {
-            let r = registry.open(runtime).await?;
+            let r = registry.store(runtime).await?;
             let v = r
-                .transition_model_stage(&name, version, &stage, archive_existing)
+                .transition_stage(&name, version, &stage, archive_existing)
                 .await?;
             audit(&r, "model.stage", &format!("{name}/{version}"), &v.stage).await?;
             println!("{name} version {version}: {}", v.stage);
@@ -337,11 +343,12 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             value,
             registry,
         } => {
-            let r = registry.open(runtime).await?;
+            let r = registry.store(runtime).await?;
+            let tags = [(key.as_str(), value.as_str())];
             match split_ref(&model) {
-                (name, None) => r.set_model_tag(name, &key, &value).await?,
+                (name, None) => r.describe_model(name, None, &tags).await?,
                 (name, Some(v)) => {
-                    r.set_version_tag(name, version_number(v)?, &key, &value)
+                    r.describe_version(name, version_number(v)?, None, &tags)
                         .await?
                 }
             }
@@ -352,11 +359,11 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             text,
             registry,
         } => {
-            let r = registry.open(runtime).await?;
+            let r = registry.store(runtime).await?;
             match split_ref(&model) {
-                (name, None) => r.set_model_description(name, &text).await?,
+                (name, None) => r.describe_model(name, Some(&text), &[]).await?,
                 (name, Some(v)) => {
-                    r.set_version_description(name, version_number(v)?, &text)
+                    r.describe_version(name, version_number(v)?, Some(&text), &[])
                         .await?
                 }
             }
@@ -375,7 +382,13 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
                 registry,
                 sandbox,
             } = *args;
-            let r = registry.open(runtime).await?;
+            let r = registry
+                .local(
+                    runtime,
+                    "ferry models register",
+                    "log the model with the MLflow client (or PUT it to the run's artifacts), register it, then attach the run's pipeline with `ferry models attach NAME@VERSION --run RUN --registry URL`",
+                )
+                .await?;
             let bytes = std::fs::read(&artifact)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", artifact.display()))?;
             let model = ExternalModel {
@@ -390,7 +403,7 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
                 &model,
                 &bytes,
                 &digest_of(&bytes),
-                &sandbox.load_options()?,
+                &sandbox.policy()?,
             )
             .await?;
             let stored = r
@@ -414,10 +427,12 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             if let Some(a) = &alias {
                 r.set_model_alias(&name, a, mv.version).await?;
             }
-            audit(
-                &r,
+            r.audit(
+                &local_actor(),
                 "model.register",
                 &format!("{name}/{}", mv.version),
+                "ok",
+                "",
                 &format!("run {run}, external artifact"),
             )
             .await?;
@@ -438,31 +453,47 @@ pub async fn run(runtime: &Runtime, cmd: ModelsCommand) -> Result<u8, Exit> {
             let Some(reference) = reference else {
                 return Err(anyhow::anyhow!("give the version as NAME@VERSION (or @ALIAS)").into());
             };
-            let r = registry.open(runtime).await?;
-            let version = r.resolve_model_version(name, reference).await?.version;
-            let external = ExternalModel {
-                run: run.clone(),
-                plugin,
-                features,
-                load_config: read_config(load_config.as_ref())?,
+            let r = registry.store(runtime).await?;
+            let version = r.model_version(name, reference).await?.version;
+            let load_config = read_config(load_config.as_ref())?;
+            let mv = match &r {
+                Store::Local(local) => {
+                    let external = ExternalModel {
+                        run: run.clone(),
+                        plugin,
+                        features,
+                        load_config,
+                    };
+                    let mv = attach_pipeline(
+                        runtime,
+                        local,
+                        name,
+                        version,
+                        &external,
+                        file.as_deref(),
+                        &sandbox.policy()?,
+                    )
+                    .await?;
+                    audit(
+                        &r,
+                        "model.attach",
+                        &format!("{name}/{version}"),
+                        &format!("run {run}"),
+                    )
+                    .await?;
+                    mv
+                }
+                Store::Remote(c) => {
+                    let body = serde_json::json!({
+                        "run": run,
+                        "plugin": plugin,
+                        "features": features,
+                        "file": file,
+                        "load_config": load_config,
+                    });
+                    c.attach(name, version, &body).await?
+                }
             };
-            let mv = attach_pipeline(
-                runtime,
-                &r,
-                name,
-                version,
-                &external,
-                file.as_deref(),
-                &sandbox.load_options()?,
-            )
-            .await?;
-            audit(
-                &r,
-                "model.attach",
-                &format!("{name}/{version}"),
-                &format!("run {run}"),
-            )
-            .await?;
             let model = Lineage::parse(mv.lineage.as_deref().unwrap_or_default())
                 .ok()
                 .and_then(|l| l.model);

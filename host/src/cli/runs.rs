@@ -1,8 +1,10 @@
-//! `ferry runs list|show|download|compare|delete|restore`: tracked runs in the local registry.
+//! `ferry runs list|show|download|compare|delete|restore`: tracked runs, in the local registry
+//! or on a remote Ferry.
 
 use clap::Subcommand;
 use ferry_host::runtime::Runtime;
-use ferry_registry::{Registry, Run, RunFilter, RunOrder, RunView};
+use ferry_host::store::Store;
+use ferry_registry::{Run, RunView};
 
 use super::{Exit, RegistryArgs, exit};
 
@@ -100,21 +102,6 @@ pub enum RunsCommand {
     },
 }
 
-async fn experiment_ids(registry: &Registry, which: Option<&str>) -> Result<Vec<String>, Exit> {
-    Ok(match which {
-        None => registry
-            .experiments()
-            .await?
-            .into_iter()
-            .map(|e| e.id)
-            .collect(),
-        Some(w) => match registry.experiment_by_name(w).await {
-            Ok(e) => vec![e.id],
-            Err(_) => vec![registry.experiment(w).await?.id],
-        },
-    })
-}
-
 fn metric_text(run: &Run, key: &str) -> String {
     run.metrics
         .iter()
@@ -123,34 +110,34 @@ fn metric_text(run: &Run, key: &str) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// Records a local change in the audit log (a remote Ferry audits its own changes).
+async fn audit(store: &Store, action: &str, run: &str) -> Result<(), Exit> {
+    if let Store::Local(r) = store {
+        r.audit(
+            &super::local_actor(),
+            action,
+            &format!("run:{run}"),
+            "ok",
+            "",
+            "",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
     match cmd {
         RunsCommand::Delete { id, registry } => {
-            let r = registry.open(runtime).await?;
-            r.delete_run(&id).await?;
-            r.audit(
-                &super::local_actor(),
-                "run.delete",
-                &format!("run:{id}"),
-                "ok",
-                "",
-                "",
-            )
-            .await?;
+            let r = registry.store(runtime).await?;
+            r.set_run_deleted(&id, true).await?;
+            audit(&r, "run.delete", &id).await?;
             println!("deleted run {id} (ferry runs restore {id} brings it back)");
         }
         RunsCommand::Restore { id, registry } => {
-            let r = registry.open(runtime).await?;
-            r.restore_run(&id).await?;
-            r.audit(
-                &super::local_actor(),
-                "run.restore",
-                &format!("run:{id}"),
-                "ok",
-                "",
-                "",
-            )
-            .await?;
+            let r = registry.store(runtime).await?;
+            r.set_run_deleted(&id, false).await?;
+            audit(&r, "run.restore", &id).await?;
             println!("restored run {id}");
         }
         RunsCommand::List {
@@ -162,18 +149,13 @@ pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
             json,
             registry,
         } => {
-            let filter = RunFilter::parse(filter.as_deref().unwrap_or(""))?;
-            let order = order_by
-                .iter()
-                .map(|o| RunOrder::parse(o))
-                .collect::<Result<Vec<_>, _>>()?;
-            let r = registry.open(runtime).await?;
+            let r = registry.store(runtime).await?;
             let runs = r
                 .search_runs(
-                    &experiment_ids(&r, experiment.as_deref()).await?,
+                    experiment.as_deref(),
                     view.into(),
-                    &filter,
-                    &order,
+                    filter.as_deref().unwrap_or(""),
+                    &order_by,
                     max,
                 )
                 .await?;
@@ -202,9 +184,9 @@ pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
             }
         }
         RunsCommand::Show { id, json, registry } => {
-            let r = registry.open(runtime).await?;
+            let r = registry.store(runtime).await?;
             let run = r.run(&id).await?;
-            let artifacts = r.artifacts(&id, "").await?;
+            let artifacts = r.artifacts(&id).await?;
             if json {
                 let mut value = serde_json::to_value(&run)?;
                 value["artifacts"] = serde_json::to_value(&artifacts)?;
@@ -248,7 +230,7 @@ pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
             registry,
         } => {
             let bytes = registry
-                .open(runtime)
+                .store(runtime)
                 .await?
                 .read_artifact(&id, &path)
                 .await?;
@@ -256,7 +238,7 @@ pub async fn run(runtime: &Runtime, cmd: RunsCommand) -> Result<u8, Exit> {
             println!("{} bytes into {}", bytes.len(), out.display());
         }
         RunsCommand::Compare { ids, registry } => {
-            let r = registry.open(runtime).await?;
+            let r = registry.store(runtime).await?;
             let mut runs = Vec::new();
             for id in &ids {
                 runs.push(r.run(id).await?);

@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 
 use clap::Args;
+use std::path::PathBuf;
+
+use ferry_host::pipeline::PluginPolicy;
 use ferry_host::runtime::{LoadOptions, Runtime};
 use ferry_host::server::{ServeOptions, serve};
 
@@ -22,17 +25,30 @@ pub struct ServeArgs {
     /// Limits for the plugins of served model versions.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// A trust policy every served version's plugins must satisfy (default:
+    /// ./ferry-trust.toml, if present); a version with an untrusted plugin is refused (409).
+    #[arg(long)]
+    pub trust: Option<PathBuf>,
 }
 
 pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
+    if let Some(url) = &args.registry.registry {
+        return Err(anyhow::anyhow!(
+            "ferry serve serves a local data folder; it cannot serve a remote Ferry ({url}): drop --registry (or unset FERRY_REGISTRY)"
+        )
+        .into());
+    }
     let options = ServeOptions {
         addr: args.addr,
         data_dir: args.registry.data_dir()?,
         database_url: args.registry.database_url.clone(),
         public: args.public,
-        plugins: LoadOptions {
-            limits: args.limits.overrides(),
-            ..Default::default()
+        plugins: PluginPolicy {
+            load: LoadOptions {
+                limits: args.limits.overrides(),
+                ..Default::default()
+            },
+            trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
         },
     };
     serve(runtime.clone(), options).await?;

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use clap::Args;
 use ferry_host::pipeline::{PipelineSpec, TrainOptions, TrainProgress, train};
 use ferry_host::runtime::Runtime;
+use ferry_host::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Exit, RegistryArgs, SandboxArgs, exit, local_actor};
@@ -77,20 +78,26 @@ impl TrainProgress for Bars {
 
 pub async fn run(runtime: &Runtime, args: TrainArgs) -> Result<u8, Exit> {
     let spec = PipelineSpec::read(&args.pipeline)?;
-    let registry = args.registry.open(runtime).await?;
+    let store = args.registry.store(runtime).await?;
+    // Locally, the run is recorded as this user; on a remote Ferry, as the token's holder.
+    let user = match &store {
+        Store::Local(_) => local_actor(),
+        Store::Remote(_) => String::new(),
+    };
     let bars = Bars {
         bar: Mutex::new(None),
         terminal: std::io::stderr().is_terminal() && !args.json,
     };
     let options = TrainOptions {
-        user: local_actor(),
-        load: args.sandbox.load_options()?,
+        user,
+        plugins: args.sandbox.policy()?,
         register: !args.no_register,
         run_name: args.run_name.clone(),
         progress: &bars,
     };
-    let outcome = train(runtime, &registry, &spec, &options).await?;
-    if let Some(mv) = &outcome.model_version {
+    let outcome = train(runtime, &store, &spec, &options).await?;
+    // A remote Ferry audits the registration itself.
+    if let (Some(mv), Store::Local(registry)) = (&outcome.model_version, &store) {
         registry
             .audit(
                 &local_actor(),
@@ -120,8 +127,10 @@ pub async fn run(runtime: &Runtime, args: TrainArgs) -> Result<u8, Exit> {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!(
-            "run {} (experiment {})",
-            outcome.run_id, outcome.experiment_id
+            "run {} (experiment {}) in {}",
+            outcome.run_id,
+            outcome.experiment_id,
+            store.describe()
         );
         for (k, v) in &outcome.evaluation.metrics {
             println!("  {k:<12} {v:.6}");

@@ -9,7 +9,7 @@ use ferry_host::data::{
 };
 use ferry_host::pipeline::lineage::Lineage;
 use ferry_host::pipeline::steps::{BATCH_ROWS, TransformStep};
-use ferry_host::pipeline::{ServeError, ServingPipeline};
+use ferry_host::pipeline::{PluginPolicy, ServeError, ServingPipeline};
 use ferry_host::runtime::{LoadOptions, Runtime};
 use sha2::{Digest, Sha256};
 
@@ -46,6 +46,10 @@ pub struct TransformArgs {
     /// Limits for the version's plugins.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// A trust policy the version's plugins must satisfy (default: ./ferry-trust.toml, if
+    /// present).
+    #[arg(long)]
+    pub trust: Option<PathBuf>,
 }
 
 /// Transform subcommands.
@@ -101,43 +105,44 @@ async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
         )
         .into());
     };
-    let registry = args.registry.open(runtime).await?;
-    let (what, lineage) = match (&args.model, &args.run) {
-        (Some(model), _) => {
-            let (name, reference) = model.split_once('@').unwrap_or((model.as_str(), "latest"));
-            let version = registry.resolve_model_version(name, reference).await?;
-            let what = format!("{name} version {}", version.version);
-            let text = version.lineage.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{what} has no Ferry lineage (attach one with `ferry models attach`)"
-                )
-            })?;
-            (what, text)
-        }
-        (None, Some(run)) => {
-            let text = registry
-                .read_artifact(run, "lineage.json")
-                .await
-                .map_err(|e| {
+    let store = args.registry.store(runtime).await?;
+    let (what, lineage) =
+        match (&args.model, &args.run) {
+            (Some(model), _) => {
+                let (name, reference) = model.split_once('@').unwrap_or((model.as_str(), "latest"));
+                let version = store.model_version(name, reference).await?;
+                let what = format!("{name} version {}", version.version);
+                let text = version.lineage.ok_or_else(|| {
                     anyhow::anyhow!(
-                        "run {run}: no recorded pipeline (only `ferry train` runs have one): {e}"
+                        "{what} has no Ferry lineage (attach one with `ferry models attach`)"
                     )
                 })?;
-            (
-                format!("run {run}"),
-                String::from_utf8_lossy(&text).into_owned(),
-            )
-        }
-        (None, None) => {
-            return Err(anyhow::anyhow!("give --model NAME@VERSION or --run RUN").into());
-        }
-    };
+                (what, text)
+            }
+            (None, Some(run)) => {
+                let text = store.read_artifact(run, "lineage.json").await.map_err(|e| {
+                anyhow::anyhow!(
+                    "run {run}: no recorded pipeline (only `ferry train` runs have one): {e}"
+                )
+            })?;
+                (
+                    format!("run {run}"),
+                    String::from_utf8_lossy(&text).into_owned(),
+                )
+            }
+            (None, None) => {
+                return Err(anyhow::anyhow!("give --model NAME@VERSION or --run RUN").into());
+            }
+        };
     let lineage = Lineage::parse(&lineage).map_err(anyhow::Error::msg)?;
-    let options = LoadOptions {
-        limits: args.limits.overrides(),
-        ..Default::default()
+    let policy = PluginPolicy {
+        load: LoadOptions {
+            limits: args.limits.overrides(),
+            ..Default::default()
+        },
+        trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
     };
-    let pipeline = ServingPipeline::load(runtime, &registry, lineage, &options).await?;
+    let pipeline = ServingPipeline::load(runtime, &store, lineage, &policy).await?;
     let table = read_table(data, Format::of(data, None)?)?;
     let n = table.num_rows as usize;
     let mut batches = Vec::new();

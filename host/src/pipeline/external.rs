@@ -8,10 +8,11 @@ use ferry_registry::{ModelVersion, Registry, RegistryError};
 use super::PipelineError;
 use super::lineage::{Lineage, ModelLineage, PinnedPlugin};
 use super::metrics::task_name;
-use super::pinned::{check_lineage, load_resolved};
+use super::pinned::{PluginPolicy, check_lineage, load_resolved};
 use super::steps::{ModelStep, purity};
 use crate::data::CsvReader;
-use crate::runtime::{LoadOptions, Runtime};
+use crate::runtime::Runtime;
+use crate::store::Store;
 
 /// A model trained elsewhere and the Ferry run whose features it reads.
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ pub async fn external_lineage(
     model: &ExternalModel,
     artifact: &[u8],
     artifact_digest: &str,
-    options: &LoadOptions,
+    options: &PluginPolicy,
 ) -> Result<Lineage, PipelineError> {
     let run = &model.run;
     let recorded = registry
@@ -53,7 +54,13 @@ pub async fn external_lineage(
         })?;
     let mut lineage =
         Lineage::parse(&String::from_utf8_lossy(&recorded)).map_err(PipelineError::Skew)?;
-    let adapter = load_resolved(runtime, registry, &model.plugin, options).await?;
+    let adapter = load_resolved(
+        runtime,
+        &Store::Local(registry.clone()),
+        &model.plugin,
+        options,
+    )
+    .await?;
     let mut step = ModelStep {
         plugin: adapter.clone(),
         artifact: artifact.to_vec(),
@@ -164,7 +171,7 @@ pub async fn attach_pipeline(
     version: i64,
     model: &ExternalModel,
     file: Option<&str>,
-    options: &LoadOptions,
+    options: &PluginPolicy,
 ) -> Result<ModelVersion, PipelineError> {
     let v = registry.model_version(name, version).await?;
     if v.lineage.is_some() {

@@ -17,14 +17,17 @@ pub mod steps;
 pub mod train;
 
 pub use lineage::{Lineage, PinnedPlugin};
+pub use pinned::PluginPolicy;
 pub use served::Served;
 pub use serving::ServingPipeline;
 pub use spec::PipelineSpec;
 pub use steps::{Prediction, ServeError};
 pub use train::{TrainOptions, TrainOutcome, TrainProgress, train};
 
+use crate::client::ClientError;
 use crate::data::DataError;
 use crate::runtime::{LoadError, PluginError};
+use crate::store::StoreError;
 use ferry_registry::RegistryError;
 
 /// Why a pipeline could not be trained, registered or served.
@@ -45,6 +48,15 @@ pub enum PipelineError {
     /// The registry failed or refused.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The remote Ferry failed or refused.
+    #[error(transparent)]
+    Remote(#[from] ClientError),
+    /// The operation cannot be done against a remote Ferry.
+    #[error("{0}")]
+    LocalOnly(String),
+    /// A plugin is not signed as the trust policy requires.
+    #[error("untrusted plugin {0}")]
+    Untrusted(String),
     /// A validator found problems in the data; the summary names them.
     #[error("validation failed: {0}")]
     Invalid(String),
@@ -58,4 +70,14 @@ pub enum PipelineError {
     /// Anything else about the data or the plugins' outputs.
     #[error("{0}")]
     Other(String),
+}
+
+impl From<StoreError> for PipelineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Registry(r) => PipelineError::Registry(r),
+            StoreError::Remote(c) => PipelineError::Remote(c),
+            StoreError::LocalOnly(m) => PipelineError::LocalOnly(m),
+        }
+    }
 }

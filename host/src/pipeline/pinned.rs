@@ -1,78 +1,133 @@
-//! Plugins and blobs by digest: resolving a pipeline's plugin references against the
-//! registry, and loading exactly what a lineage pins, refusing anything that does not match.
+//! Plugins and blobs by digest: resolving a pipeline's plugin references against a store, and
+//! loading exactly what a lineage pins, refusing anything that does not match. Every plugin a
+//! pipeline loads, resolved or pinned, is held to the operator's trust policy.
 
-use ferry_registry::{PluginSpec, Registry, RegistryError, VersionRecord};
+use std::sync::Arc;
+
+use ferry_registry::{PluginSpec, Registry, RegistryError, TrustPolicy, VersionRecord};
 
 use super::PipelineError;
 use super::lineage::{Lineage, PinnedPlugin};
 use crate::runtime::{LoadOptions, Plugin, Runtime};
+use crate::store::{Store, StoreError};
 
-/// Resolves `name@REQ` against the registry.
-pub async fn resolve(registry: &Registry, reference: &str) -> Result<VersionRecord, PipelineError> {
-    let spec = PluginSpec::parse(reference)
-        .map_err(|e| PipelineError::Spec(format!("plugin {reference:?}: {e}")))?;
-    Ok(registry.resolve(&spec).await?)
+/// What the operator decides for every plugin a pipeline loads: grants and limits, and the
+/// trust policy (signatures) each must satisfy.
+#[derive(Debug, Clone, Default)]
+pub struct PluginPolicy {
+    /// Grants and limits.
+    pub load: LoadOptions,
+    /// The trust policy, if there is one.
+    pub trust: Option<Arc<TrustPolicy>>,
 }
 
-/// Resolves `name@REQ` against the registry and loads the version it resolves to.
+impl PluginPolicy {
+    /// Checks `record`'s signatures in `store` against the trust policy.
+    async fn check_trust(
+        &self,
+        store: &Store,
+        record: &VersionRecord,
+    ) -> Result<(), PipelineError> {
+        let Some(policy) = &self.trust else {
+            return Ok(());
+        };
+        let signatures = store.signatures(record).await?;
+        policy
+            .check(&record.name, &record.digest, &signatures)
+            .map_err(|e| {
+                PipelineError::Untrusted(format!(
+                    "{}@{} ({}): {}",
+                    record.name,
+                    record.version,
+                    record.digest,
+                    match e {
+                        RegistryError::Invalid(m) => m,
+                        other => other.to_string(),
+                    }
+                ))
+            })
+    }
+}
+
+/// Resolves `name@REQ` against the store.
+pub async fn resolve(store: &Store, reference: &str) -> Result<VersionRecord, PipelineError> {
+    let spec = PluginSpec::parse(reference)
+        .map_err(|e| PipelineError::Spec(format!("plugin {reference:?}: {e}")))?;
+    Ok(store.resolve(&spec).await?)
+}
+
+/// Resolves `name@REQ` against the store and loads the version it resolves to.
 pub async fn load_resolved(
     runtime: &Runtime,
-    registry: &Registry,
+    store: &Store,
     reference: &str,
-    options: &LoadOptions,
+    policy: &PluginPolicy,
 ) -> Result<Plugin, PipelineError> {
-    let record = resolve(registry, reference).await?;
-    let bytes = registry.download(&record).await?;
+    let record = resolve(store, reference).await?;
+    policy.check_trust(store, &record).await?;
+    let bytes = store.download(&record).await?;
     let source = source_name(&record.name, &record.version.to_string());
-    Ok(runtime.load(&source, &bytes, options).await?)
+    Ok(runtime.load(&source, &bytes, &policy.load).await?)
 }
 
 fn source_name(name: &str, version: &str) -> String {
     format!("registry:{name}@{version}")
 }
 
-/// Checks that the registry holds `pin` with the same digest, and returns its bytes (read
-/// from the blob store, which checks them against the digest).
-pub async fn pinned_bytes(
-    registry: &Registry,
-    pin: &PinnedPlugin,
-) -> Result<Vec<u8>, PipelineError> {
+/// Checks that the store holds `pin` with the same digest; returns its record.
+async fn pinned_record(store: &Store, pin: &PinnedPlugin) -> Result<VersionRecord, PipelineError> {
     let version = semver::Version::parse(&pin.version)
         .map_err(|e| PipelineError::Skew(format!("plugin {pin}: bad version: {e}")))?;
-    let record = match registry.version(&pin.name, &version).await {
+    let record = match store.version(&pin.name, &version).await {
         Ok(r) => r,
-        Err(RegistryError::NotFound(_)) => {
+        Err(e) if is_not_found(&e) => {
             return Err(PipelineError::Skew(format!(
-                "plugin {}@{} is not in the registry",
-                pin.name, pin.version
+                "plugin {}@{} is not in {}",
+                pin.name,
+                pin.version,
+                store.describe()
             )));
         }
         Err(e) => return Err(e.into()),
     };
     if record.digest != pin.digest {
         return Err(PipelineError::Skew(format!(
-            "plugin {}@{}: the lineage pins {} but the registry holds {}",
-            pin.name, pin.version, pin.digest, record.digest
+            "plugin {}@{}: the lineage pins {} but {} holds {}",
+            pin.name,
+            pin.version,
+            pin.digest,
+            store.describe(),
+            record.digest
         )));
     }
-    blob(
-        registry,
+    Ok(record)
+}
+
+fn is_not_found(e: &StoreError) -> bool {
+    match e {
+        StoreError::Registry(RegistryError::NotFound(_)) => true,
+        StoreError::Remote(c) => c.status() == Some(404),
+        _ => false,
+    }
+}
+
+/// Loads the plugin a lineage pins, after checking it against the store and the trust policy.
+pub async fn load_pinned(
+    runtime: &Runtime,
+    store: &Store,
+    pin: &PinnedPlugin,
+    policy: &PluginPolicy,
+) -> Result<Plugin, PipelineError> {
+    let record = pinned_record(store, pin).await?;
+    policy.check_trust(store, &record).await?;
+    let bytes = blob(
+        store,
         &pin.digest,
         &format!("plugin {}@{}", pin.name, pin.version),
     )
-    .await
-}
-
-/// Loads the plugin a lineage pins.
-pub async fn load_pinned(
-    runtime: &Runtime,
-    registry: &Registry,
-    pin: &PinnedPlugin,
-    options: &LoadOptions,
-) -> Result<Plugin, PipelineError> {
-    let bytes = pinned_bytes(registry, pin).await?;
+    .await?;
     let plugin = runtime
-        .load(&source_name(&pin.name, &pin.version), &bytes, options)
+        .load(&source_name(&pin.name, &pin.version), &bytes, &policy.load)
         .await?;
     if plugin.digest() != pin.digest || plugin.name() != pin.name {
         return Err(PipelineError::Skew(format!(
@@ -86,36 +141,55 @@ pub async fn load_pinned(
 }
 
 /// A blob, checked against its digest; a missing or damaged blob is a lineage mismatch.
-pub async fn blob(registry: &Registry, digest: &str, what: &str) -> Result<Vec<u8>, PipelineError> {
-    match registry.blobs().get(digest).await {
+pub async fn blob(store: &Store, digest: &str, what: &str) -> Result<Vec<u8>, PipelineError> {
+    match store.blob(digest).await {
         Ok(b) => Ok(b),
-        Err(RegistryError::NotFound(_)) | Err(RegistryError::Io { .. }) => Err(
-            PipelineError::Skew(format!("{what}: no stored bytes with digest {digest}")),
-        ),
-        Err(RegistryError::Corrupt { actual, .. }) => Err(PipelineError::Skew(format!(
-            "{what}: the lineage pins {digest} but the stored bytes hash to {actual}"
+        Err(e) if is_not_found(&e) => Err(PipelineError::Skew(format!(
+            "{what}: no stored bytes with digest {digest}"
         ))),
-        Err(RegistryError::Invalid(m)) => Err(PipelineError::Skew(format!("{what}: {m}"))),
+        Err(StoreError::Registry(RegistryError::Io { .. })) => Err(PipelineError::Skew(format!(
+            "{what}: no stored bytes with digest {digest}"
+        ))),
+        Err(StoreError::Registry(RegistryError::Corrupt { actual, .. })) => {
+            Err(PipelineError::Skew(format!(
+                "{what}: the lineage pins {digest} but the stored bytes hash to {actual}"
+            )))
+        }
+        Err(StoreError::Remote(crate::client::ClientError::Digest { actual, .. })) => {
+            Err(PipelineError::Skew(format!(
+                "{what}: the lineage pins {digest} but the bytes received hash to {actual}"
+            )))
+        }
+        Err(StoreError::Registry(RegistryError::Invalid(m))) => {
+            Err(PipelineError::Skew(format!("{what}: {m}")))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Checks everything a lineage pins: every plugin by digest, every transform state and the
-/// model artifact by the digest of their bytes.
+/// Checks everything a lineage pins against the local registry: every plugin by digest, every
+/// transform state and the model artifact by the digest of their bytes.
 pub async fn check_lineage(registry: &Registry, lineage: &Lineage) -> Result<(), PipelineError> {
+    let store = Store::Local(registry.clone());
     for pin in lineage.plugins() {
-        pinned_bytes(registry, pin).await?;
+        pinned_record(&store, pin).await?;
+        blob(
+            &store,
+            &pin.digest,
+            &format!("plugin {}@{}", pin.name, pin.version),
+        )
+        .await?;
     }
     for (i, t) in lineage.transforms.iter().enumerate() {
         blob(
-            registry,
+            &store,
             &t.state_digest,
             &format!("the state of transform {} ({})", i + 1, t.plugin.name),
         )
         .await?;
     }
     if let Some(m) = &lineage.model {
-        blob(registry, &m.artifact_digest, "the model artifact").await?;
+        blob(&store, &m.artifact_digest, "the model artifact").await?;
     }
     lineage.input_fields().map_err(PipelineError::Skew)?;
     Ok(())

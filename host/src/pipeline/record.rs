@@ -1,68 +1,58 @@
 //! What a training run writes: its parameters, tags, metrics and files.
 
-use ferry_registry::{Metric, Registry, now_ms};
-
 use super::PipelineError;
 use super::spec::PipelineSpec;
 use super::steps::{TransformStep, ValidatorStep};
 use crate::Plugin;
+use crate::store::Store;
 
 /// Longest parameter value kept, in characters.
 const MAX_PARAM_CHARS: usize = 8000;
 
-/// A run being recorded.
+/// A run being recorded, in the local registry or on a remote Ferry.
 pub struct RunLog<'a> {
-    registry: &'a Registry,
+    store: &'a Store,
+    /// The run's experiment.
+    pub experiment_id: String,
     /// The run's id.
     pub run_id: String,
 }
 
 impl<'a> RunLog<'a> {
-    /// Records into the run `run_id`.
-    pub fn new(registry: &'a Registry, run_id: String) -> Self {
-        Self { registry, run_id }
+    /// Records into the run `run_id` of `experiment_id`.
+    pub fn new(store: &'a Store, experiment_id: String, run_id: String) -> Self {
+        Self {
+            store,
+            experiment_id,
+            run_id,
+        }
     }
 
     /// Logs parameters (values cut to 8,000 characters).
     pub async fn params(&self, params: &[(String, String)]) -> Result<(), PipelineError> {
-        for (k, v) in params {
-            let v: String = v.chars().take(MAX_PARAM_CHARS).collect();
-            self.registry.log_param(&self.run_id, k, &v).await?;
-        }
-        Ok(())
+        let cut: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.chars().take(MAX_PARAM_CHARS).collect()))
+            .collect();
+        Ok(self.store.log(&self.run_id, &cut, &[], &[]).await?)
     }
 
     /// Sets tags.
     pub async fn tags(&self, tags: &[(String, String)]) -> Result<(), PipelineError> {
-        for (k, v) in tags {
-            self.registry.set_run_tag(&self.run_id, k, v).await?;
-        }
-        Ok(())
+        Ok(self.store.log(&self.run_id, &[], tags, &[]).await?)
     }
 
     /// Logs metrics at step 0, all with the same timestamp.
     pub async fn metrics(&self, metrics: &[(&str, f64)]) -> Result<(), PipelineError> {
-        let ts = now_ms();
-        let metrics: Vec<Metric<'_>> = metrics
-            .iter()
-            .map(|(key, value)| Metric {
-                key,
-                value: *value,
-                step: 0,
-                timestamp: ts,
-            })
-            .collect();
-        self.registry.log_metrics(&self.run_id, &metrics).await?;
-        Ok(())
+        Ok(self.store.log(&self.run_id, &[], &[], metrics).await?)
     }
 
     /// Stores a file with the run; returns its digest.
     pub async fn file(&self, path: &str, bytes: &[u8]) -> Result<String, PipelineError> {
         Ok(self
-            .registry
-            .log_artifact(&self.run_id, path, bytes)
-            .await?
-            .digest)
+            .store
+            .log_artifact(&self.experiment_id, &self.run_id, path, bytes)
+            .await?)
     }
 
     /// Stores a value as pretty JSON; returns its digest.

@@ -6,6 +6,40 @@ use ferry_registry::{ModelVersion, NewModelVersion, Registry, RegistryError};
 
 use super::PipelineError;
 use super::lineage::Lineage;
+use crate::store::Store;
+
+/// Registers a version from `lineage` in `store`: checked here for the local registry, by the
+/// server for a remote Ferry (which checks exactly as [`register_version`] does).
+pub async fn register_in(
+    store: &Store,
+    name: &str,
+    description: &str,
+    lineage: &Lineage,
+    user: &str,
+    version_description: &str,
+) -> Result<ModelVersion, PipelineError> {
+    match store {
+        Store::Local(registry) => {
+            register_version(
+                registry,
+                name,
+                description,
+                lineage,
+                user,
+                version_description,
+            )
+            .await
+        }
+        Store::Remote(c) => {
+            let lineage =
+                serde_json::to_value(lineage).map_err(|e| PipelineError::Other(e.to_string()))?;
+            Ok(
+                c.register_version(name, description, &lineage, version_description)
+                    .await?,
+            )
+        }
+    }
+}
 
 /// Registers a model version after checking everything its lineage pins (plugins, states and
 /// artifact by digest) and, when it names a run, that its transforms are the run's.

@@ -1,5 +1,7 @@
-//! The model versions a server has loaded, by name and number. A version is immutable, so a
-//! loaded one never goes stale; it is loaded (and its lineage checked) on first use.
+//! The model versions a server has loaded, by name, number and creation time. A version is
+//! immutable, so a loaded one never goes stale; a version deleted and another given its name
+//! and number (by renaming a model) has another creation time, so it is never mistaken for the
+//! one loaded. A version is loaded (and its lineage checked) on first use.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -8,46 +10,49 @@ use ferry_registry::Registry;
 
 use super::PipelineError;
 use super::lineage::Lineage;
+use super::pinned::PluginPolicy;
 use super::serving::ServingPipeline;
-use crate::runtime::{LoadOptions, Runtime};
+use crate::runtime::Runtime;
+use crate::store::Store;
 
-/// Loaded versions, by model name and version number, with the grants and limits their
-/// plugins run under.
+/// Loaded versions, by model name and version number, with the grants, limits and trust
+/// policy their plugins are held to.
 #[derive(Default)]
 pub struct Served {
-    options: LoadOptions,
-    loaded: RwLock<HashMap<(String, i64), Arc<ServingPipeline>>>,
+    options: PluginPolicy,
+    loaded: RwLock<HashMap<(String, i64, i64), Arc<ServingPipeline>>>,
     loading: tokio::sync::Mutex<()>,
 }
 
 impl Served {
-    /// An empty cache whose versions' plugins run with `options` (the operator's limits).
-    pub fn new(options: LoadOptions) -> Self {
+    /// An empty cache whose versions' plugins are held to `options` (the operator's limits
+    /// and trust policy).
+    pub fn new(options: PluginPolicy) -> Self {
         Self {
             options,
             ..Default::default()
         }
     }
 
-    /// The grants and limits served plugins run under.
-    pub fn options(&self) -> &LoadOptions {
+    /// The grants, limits and trust policy served plugins are held to.
+    pub fn options(&self) -> &PluginPolicy {
         &self.options
     }
 
-    fn cached(&self, key: &(String, i64)) -> Option<Arc<ServingPipeline>> {
+    fn cached(&self, key: &(String, i64, i64)) -> Option<Arc<ServingPipeline>> {
         self.loaded.read().ok().and_then(|m| m.get(key).cloned())
     }
 
-    /// The loaded pipeline of version `number` of `name`, loading (and checking) it on first
-    /// use.
+    /// The loaded pipeline of version `number` of `name` (created at `created_at`), loading
+    /// (and checking) it on first use.
     pub async fn get(
         &self,
         runtime: &Runtime,
         registry: &Registry,
         name: &str,
-        number: i64,
+        (number, created_at): (i64, i64),
     ) -> Result<Arc<ServingPipeline>, PipelineError> {
-        let key = (name.to_string(), number);
+        let key = (name.to_string(), number, created_at);
         if let Some(p) = self.cached(&key) {
             return Ok(p);
         }
@@ -56,6 +61,13 @@ impl Served {
             return Ok(p);
         }
         let version = registry.model_version(name, number).await?;
+        if version.created_at != created_at {
+            return Err(PipelineError::Registry(
+                ferry_registry::RegistryError::NotFound(format!(
+                    "version {number} of model {name:?} (it was replaced while being loaded)"
+                )),
+            ));
+        }
         let text = version.lineage.as_deref().ok_or_else(|| {
             PipelineError::NoLineage(format!(
                 "version {} of {} has no Ferry lineage to serve from; attach a run's pipeline with PUT /v1/models/{}/versions/{}/pipeline or `ferry models attach`",
@@ -63,7 +75,8 @@ impl Served {
             ))
         })?;
         let lineage = Lineage::parse(text).map_err(PipelineError::Skew)?;
-        let pipeline = ServingPipeline::load(runtime, registry, lineage, &self.options)
+        let store = Store::Local(registry.clone());
+        let pipeline = ServingPipeline::load(runtime, &store, lineage, &self.options)
             .await
             .inspect_err(|e| {
                 tracing::warn!(model = %version.name, version = version.version, error = %e, "refused to serve");

@@ -6,13 +6,14 @@ use std::sync::Mutex;
 
 use super::PipelineError;
 use super::lineage::Lineage;
-use super::pinned::{blob, load_pinned};
+use super::pinned::{PluginPolicy, blob, load_pinned};
 use super::steps::{
     InstanceSet, LearnedTransform, ModelStep, Prediction, ServeError, Steps, TransformStep,
     ValidatorStep,
 };
+use crate::runtime::Runtime;
 use crate::runtime::bindings::types::{Batch, Field};
-use crate::runtime::{LoadOptions, Runtime};
+use crate::store::Store;
 
 /// A model version ready to serve.
 pub struct ServingPipeline {
@@ -24,14 +25,15 @@ pub struct ServingPipeline {
 }
 
 impl ServingPipeline {
-    /// Loads everything `lineage` pins from the registry, refusing any plugin, state or
-    /// artifact whose digest does not match, and builds one set of instances so that a version
-    /// that cannot start fails here and not on a request.
+    /// Loads everything `lineage` pins from the store, refusing any plugin, state or artifact
+    /// whose digest does not match and any plugin the trust policy does not trust, and builds
+    /// one set of instances so that a version that cannot start fails here and not on a
+    /// request.
     pub async fn load(
         runtime: &Runtime,
-        registry: &ferry_registry::Registry,
+        registry: &Store,
         lineage: Lineage,
-        options: &LoadOptions,
+        options: &PluginPolicy,
     ) -> Result<Self, PipelineError> {
         let input = lineage.input_fields().map_err(PipelineError::Skew)?;
         let mut validators = Vec::new();

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_registry::{ModelVersion, Registry, RegistryError, RunStatus, now_ms};
+use ferry_registry::{ModelVersion, RunStatus};
 use sha2::{Digest, Sha256};
 
 use super::PipelineError;
@@ -14,15 +14,16 @@ use super::lineage::{
     ValidationSummary, ValidatorLineage,
 };
 use super::metrics::{Evaluation, Gate, evaluate, metric_names, task_name};
-use super::pinned::load_resolved;
+use super::pinned::{PluginPolicy, load_resolved};
 use super::record::{self, RunLog, step_dir};
-use super::register::register_version;
+use super::register::register_in;
 use super::spec::PipelineSpec;
 use super::split::split;
 use super::steps::{BATCH_ROWS, LearnedTransform, ModelStep, TransformStep, ValidatorStep, purity};
 use crate::data::{Format, concat, csv_bytes, read_table, schema_of, select, take_rows};
 use crate::runtime::bindings::types::{Batch, Column, ColumnData};
-use crate::runtime::{LoadOptions, Plugin, Runtime};
+use crate::runtime::{Plugin, Runtime};
+use crate::store::Store;
 
 /// Rows of the data file whose computed features a run keeps (`features/sample.csv`).
 pub const FEATURE_SAMPLE_ROWS: usize = 1000;
@@ -50,8 +51,8 @@ impl TrainProgress for Quiet {
 pub struct TrainOptions<'a> {
     /// Who runs it (recorded with the run and the model version).
     pub user: String,
-    /// Grants and limits for the plugins.
-    pub load: LoadOptions,
+    /// Grants, limits and the trust policy for the plugins.
+    pub plugins: PluginPolicy,
     /// Register a model version when the gates pass.
     pub register: bool,
     /// A name for the run.
@@ -107,16 +108,17 @@ struct Data {
     digest: String,
 }
 
-/// Trains a pipeline and records it; see the module documentation.
+/// Trains a pipeline and records it in `store` (the local registry or a remote Ferry); see
+/// the module documentation.
 pub async fn train(
     runtime: &Runtime,
-    registry: &Registry,
+    store: &Store,
     spec: &PipelineSpec,
     options: &TrainOptions<'_>,
 ) -> Result<TrainOutcome, PipelineError> {
     let progress = options.progress;
     progress.stage("resolve plugins", 1);
-    let plan = resolve(runtime, registry, spec, &options.load).await?;
+    let plan = resolve(runtime, store, spec, &options.plugins).await?;
     progress.advance(1);
     progress.done(&format!(
         "{} validator(s), {} transform(s), {}",
@@ -139,29 +141,22 @@ pub async fn train(
     ));
 
     // The run starts here; from now on a failure is recorded with it.
-    let experiment = experiment(registry, spec.experiment_name()).await?;
-    let run = registry
-        .create_run(
-            &experiment,
-            options.run_name.as_deref(),
-            &options.user,
-            None,
-        )
+    let experiment = store.experiment_id(spec.experiment_name()).await?;
+    let run = store
+        .create_run(&experiment, options.run_name.as_deref(), &options.user)
         .await?;
-    let log = RunLog::new(registry, run.id.clone());
+    let log = RunLog::new(store, experiment.clone(), run.clone());
     let outcome = async {
         let trained = run_pipeline(spec, options, &log, plan, data).await?;
-        let registered = register(registry, spec, options, &log, &trained).await?;
+        let registered = register(store, spec, options, &log, &trained).await?;
         Ok::<_, PipelineError>((trained, registered))
     }
     .await;
     match outcome {
         Ok((trained, (model_version, not_registered))) => {
-            registry
-                .update_run(&run.id, Some(RunStatus::Finished), Some(now_ms()), None)
-                .await?;
+            store.end_run(&run, RunStatus::Finished).await?;
             Ok(TrainOutcome {
-                run_id: run.id,
+                run_id: run,
                 experiment_id: experiment,
                 evaluation: trained.evaluation,
                 gates: trained.gates,
@@ -172,10 +167,8 @@ pub async fn train(
         }
         Err(e) => {
             let message: String = e.to_string().chars().take(7000).collect();
-            let _ = registry.set_run_tag(&run.id, "ferry.error", &message).await;
-            let _ = registry
-                .update_run(&run.id, Some(RunStatus::Failed), Some(now_ms()), None)
-                .await;
+            let _ = log.tags(&[("ferry.error".into(), message)]).await;
+            let _ = store.end_run(&run, RunStatus::Failed).await;
             Err(e)
         }
     }
@@ -183,15 +176,15 @@ pub async fn train(
 
 async fn resolve(
     runtime: &Runtime,
-    registry: &Registry,
+    store: &Store,
     spec: &PipelineSpec,
-    load: &LoadOptions,
+    load: &PluginPolicy,
 ) -> Result<Plan, PipelineError> {
     let mut validators = Vec::new();
     for (i, v) in spec.validators.iter().enumerate() {
         let what = format!("validators[{i}] ({})", v.plugin);
         validators.push(ValidatorStep {
-            plugin: load_resolved(runtime, registry, &v.plugin, load).await?,
+            plugin: load_resolved(runtime, store, &v.plugin, load).await?,
             config: spec.config_json(&what, v.config.as_ref())?,
             reads: v.reads.clone(),
         });
@@ -200,14 +193,14 @@ async fn resolve(
     for (i, t) in spec.transforms.iter().enumerate() {
         let what = format!("transforms[{i}] ({})", t.plugin);
         transforms.push(TransformStep {
-            plugin: load_resolved(runtime, registry, &t.plugin, load).await?,
+            plugin: load_resolved(runtime, store, &t.plugin, load).await?,
             config: spec.config_json(&what, t.config.as_ref())?,
             reads: t.reads.clone(),
         });
     }
     let model = match &spec.model {
         Some(m) => Some(ModelPlan {
-            plugin: load_resolved(runtime, registry, &m.plugin, load).await?,
+            plugin: load_resolved(runtime, store, &m.plugin, load).await?,
             hyperparameters: spec
                 .config_json("model.hyperparameters", m.hyperparameters.as_ref())?,
             features: m.features.clone(),
@@ -273,19 +266,6 @@ fn read_data(spec: &PipelineSpec) -> Result<Data, PipelineError> {
         label,
         digest,
     })
-}
-
-/// The id of the experiment `name`, created if there is none.
-async fn experiment(registry: &Registry, name: &str) -> Result<String, PipelineError> {
-    match registry.experiment_by_name(name).await {
-        Ok(e) => Ok(e.id),
-        Err(RegistryError::NotFound(_)) => match registry.create_experiment(name, None).await {
-            Ok(e) => Ok(e.id),
-            Err(RegistryError::Conflict(_)) => Ok(registry.experiment_by_name(name).await?.id),
-            Err(e) => Err(e.into()),
-        },
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// What the steps produced.
@@ -683,7 +663,7 @@ fn feature_sample(train: &Part, test: &Part, limit: usize) -> Result<Batch, Pipe
 /// Registers the trained model when the gates passed and registration is wanted; otherwise
 /// says why not.
 async fn register(
-    registry: &Registry,
+    store: &Store,
     spec: &PipelineSpec,
     options: &TrainOptions<'_>,
     log: &RunLog<'_>,
@@ -706,8 +686,8 @@ async fn register(
         return Ok((None, Some(why.to_string())));
     }
     let name = spec.model_name();
-    let mv = register_version(
-        registry,
+    let mv = register_in(
+        store,
         name,
         &spec.description,
         &trained.lineage,
@@ -715,13 +695,16 @@ async fn register(
         "",
     )
     .await?;
-    if let Some(alias) = &spec.register.alias {
-        registry.set_model_alias(name, alias, mv.version).await?;
-    }
     log.tags(&[(
         "ferry.model_version".into(),
         format!("{name}/{}", mv.version),
     )])
     .await?;
-    Ok((Some(registry.model_version(name, mv.version).await?), None))
+    if let Some(alias) = &spec.register.alias {
+        store.set_alias(name, alias, mv.version).await?;
+    }
+    Ok((
+        Some(store.model_version(name, &mv.version.to_string()).await?),
+        None,
+    ))
 }

@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs/{id}/metrics/{key}", get(tracking::metric_history))
         .route("/v1/runs/{id}/artifacts", get(tracking::artifacts))
         .route("/v1/runs/{id}/artifacts/{*path}", get(tracking::artifact))
+        .route("/v1/blobs/{digest}", get(tracking::blob))
         .route("/v1/models", get(models::list).post(models::create))
         .route(
             "/v1/models/{name}",
@@ -113,8 +114,8 @@ pub struct ServeOptions {
     pub database_url: Option<String>,
     /// Public mode: reads need a token.
     pub public: bool,
-    /// Grants and limits for the plugins of served model versions.
-    pub plugins: crate::runtime::LoadOptions,
+    /// Grants, limits and the trust policy for the plugins of served model versions.
+    pub plugins: crate::pipeline::PluginPolicy,
 }
 
 /// Opens the registry (with the built-in plugins), creates the first admin token if there is

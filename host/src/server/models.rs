@@ -28,6 +28,11 @@ impl From<PipelineError> for ApiError {
         match e {
             PipelineError::Skew(m) => Self::new(StatusCode::CONFLICT, "lineage_mismatch", m),
             PipelineError::NoLineage(m) => Self::new(StatusCode::CONFLICT, "no_lineage", m),
+            PipelineError::Untrusted(m) => Self::new(
+                StatusCode::CONFLICT,
+                "untrusted_plugin",
+                format!("untrusted plugin {m}"),
+            ),
             PipelineError::Registry(r) => r.into(),
             PipelineError::Spec(m) | PipelineError::Invalid(m) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)
@@ -219,6 +224,9 @@ pub struct RegisterBody {
     lineage: Value,
     #[serde(default)]
     description: String,
+    /// The registered model's description, when this creates it.
+    #[serde(default)]
+    model_description: String,
 }
 
 /// `POST /v1/models/{name}/versions`: registers a version from a lineage, after checking every
@@ -244,7 +252,7 @@ pub async fn register(
             let mv = register_version(
                 &state.registry,
                 &name,
-                "",
+                &b.model_description,
                 &lineage,
                 &who.actor(),
                 &b.description,
@@ -534,10 +542,11 @@ pub async fn predict(
     let response = async {
         may_read(&state, &caller(&state, &headers).await?)?;
         let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-        let number = state.registry.resolve_version_number(&name, &reference).await?;
+        let key = state.registry.resolve_version_key(&name, &reference).await?;
+        let number = key.0;
         let pipeline = state
             .served
-            .get(&state.runtime, &state.registry, &name, number)
+            .get(&state.runtime, &state.registry, &name, key)
             .await?;
         let label = pipeline.lineage().label.clone();
         let ignore = [label.as_str()];

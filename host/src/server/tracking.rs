@@ -139,3 +139,29 @@ pub async fn metric_history(
     may_read(&state, &caller(&state, &headers).await?)?;
     Ok(Json(state.registry.metric_history(&id, &key).await?).into_response())
 }
+
+/// `GET /v1/blobs/{digest}`: a stored blob (a plugin, a run's file, a model artifact) by its
+/// digest, checked against it; the answer carries the digest in `x-ferry-digest`. What a
+/// lineage pins by digest, a remote `ferry transform --model` fetches here.
+pub async fn blob(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(digest): Path<String>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let bytes = state.registry.blobs().get(&digest).await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_string(),
+            ),
+            (
+                axum::http::header::HeaderName::from_static("x-ferry-digest"),
+                digest,
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -10,7 +10,7 @@ pub async fn run(
     name: &str,
     json: bool,
 ) -> Result<u8, Exit> {
-    let versions = args.source(runtime).await?.versions(name).await?;
+    let versions = args.store(runtime).await?.versions(name).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&versions)?);
         return Ok(exit::OK);

@@ -6,21 +6,23 @@ use ferry_host::lockfile::{LockFile, LockedPlugin};
 use ferry_host::runtime::{LoadOptions, Runtime};
 use ferry_registry::{PluginSpec, TrustPolicy, VersionRecord};
 
-use super::source::Source;
+use ferry_host::store::Store;
 
 use crate::cli::{Exit, RegistryArgs, exit};
 
 /// Where a project keeps its installed components.
-pub fn plugin_path(project: &Path, record: &LockedPlugin) -> PathBuf {
-    project
-        .join(".ferry")
-        .join("plugins")
-        .join(format!("{}-{}.wasm", record.name, record.version))
+fn plugins_folder(project: &Path) -> PathBuf {
+    project.join(".ferry").join("plugins")
+}
+
+/// The file name of an installed component, inside the plugin folder.
+fn plugin_file(record: &LockedPlugin) -> PathBuf {
+    PathBuf::from(format!("{}-{}.wasm", record.name, record.version))
 }
 
 async fn fetch(
     runtime: &Runtime,
-    source: &Source,
+    source: &Store,
     project: &Path,
     record: &VersionRecord,
     trust: &TrustPolicy,
@@ -42,15 +44,27 @@ async fn fetch(
         version: record.version.to_string(),
         digest: record.digest.clone(),
     };
-    let path = plugin_path(project, &locked);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-    }
-    std::fs::write(&path, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let sigs_path = signatures_path(&path);
+    // The names come from a registry (possibly a remote one) and a lock file: write through a
+    // directory handle opened on the project's plugin folder, so that no name, `..` or symlink
+    // planted there can put a file anywhere else.
+    let folder = plugins_folder(project);
+    std::fs::create_dir_all(&folder).map_err(|e| anyhow::anyhow!("{}: {e}", folder.display()))?;
+    let dir = cap_std::fs::Dir::open_ambient_dir(&folder, cap_std::ambient_authority())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", folder.display()))?;
+    let component = plugin_file(&locked);
     let sigs = serde_json::to_vec_pretty(&signatures)?;
-    std::fs::write(&sigs_path, sigs)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", sigs_path.display()))?;
+    for (file, contents) in [
+        (component.clone(), bytes.as_slice()),
+        (signatures_path(&component), sigs.as_slice()),
+    ] {
+        dir.write(&file, contents).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write {} in {}: {e} (a plugin's files stay inside the project's plugin folder)",
+                file.display(),
+                folder.display()
+            )
+        })?;
+    }
     Ok(locked)
 }
 
@@ -65,7 +79,7 @@ pub async fn run(
     let trust = read_trust(project, trust)?;
     let lock_path = project.join("ferry.lock");
     let mut lock = LockFile::read(&lock_path)?;
-    let source = args.source(runtime).await?;
+    let source = args.store(runtime).await?;
     if locked {
         if lock.plugins.is_empty() {
             return Err(anyhow::anyhow!("{} pins no plugins", lock_path.display()).into());

@@ -7,7 +7,6 @@ mod list;
 mod owner;
 mod publish;
 mod search;
-mod source;
 mod yank;
 
 use std::path::PathBuf;

@@ -13,7 +13,7 @@ pub async fn run(
     keyword: Option<String>,
     json: bool,
 ) -> Result<u8, Exit> {
-    let source = args.source(runtime).await?;
+    let source = args.store(runtime).await?;
     let found = source
         .search(&SearchQuery {
             text,

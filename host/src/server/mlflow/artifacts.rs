@@ -64,19 +64,23 @@ pub async fn download(
             info.digest.clone(),
         ),
     ];
-    match s.registry.blobs().file_of(&info.digest) {
+    match s.registry.blobs().open_file(&info.digest) {
         Some(file) => {
-            // Check the bytes against their digest first, reading in chunks, then stream them.
-            let check = file.clone();
-            let digest = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
-                let mut f = std::fs::File::open(&check)?;
-                let mut h = Sha256::new();
-                std::io::copy(&mut f, &mut h)?;
-                Ok(format!("sha256:{}", hex::encode(h.finalize())))
-            })
-            .await
-            .map_err(|e| MlflowError::invalid(e.to_string()))?
-            .map_err(|e| MlflowError::missing(format!("artifact {path}: {e}")))?;
+            // Check the bytes against their digest first, reading in chunks, then stream the
+            // same open file from its start.
+            let checked =
+                tokio::task::spawn_blocking(move || -> std::io::Result<(String, std::fs::File)> {
+                    use std::io::Seek;
+                    let mut f = file;
+                    let mut h = Sha256::new();
+                    std::io::copy(&mut f, &mut h)?;
+                    f.rewind()?;
+                    Ok((format!("sha256:{}", hex::encode(h.finalize())), f))
+                })
+                .await
+                .map_err(|e| MlflowError::invalid(e.to_string()))?
+                .map_err(|e| MlflowError::missing(format!("artifact {path}: {e}")))?;
+            let (digest, file) = checked;
             if digest != info.digest {
                 tracing::error!(
                     path,
@@ -90,10 +94,7 @@ pub async fn download(
                 }
                 .into());
             }
-            let f = tokio::fs::File::open(&file)
-                .await
-                .map_err(|e| MlflowError::missing(format!("artifact {path}: {e}")))?;
-            let stream = tokio_util::io::ReaderStream::new(f);
+            let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
             Ok((headers, Body::from_stream(stream)).into_response())
         }
         None => {
@@ -101,6 +102,23 @@ pub async fn download(
             Ok((headers, bytes).into_response())
         }
     }
+}
+
+/// Writes a request body to a staged file while hashing it; returns its digest and size.
+async fn stream_to(mut file: std::fs::File, body: Body) -> Result<(String, i64), MlflowError> {
+    let staging = |e: std::io::Error| MlflowError::invalid(format!("cannot stage the upload: {e}"));
+    let mut hasher = Sha256::new();
+    let mut size: i64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| MlflowError::invalid(format!("the upload was cut short: {e}")))?;
+        hasher.update(&chunk);
+        size += chunk.len() as i64;
+        tokio::task::block_in_place(|| file.write_all(&chunk)).map_err(staging)?;
+    }
+    tokio::task::block_in_place(|| file.sync_all()).map_err(staging)?;
+    Ok((format!("sha256:{}", hex::encode(hasher.finalize())), size))
 }
 
 /// `PUT mlflow-artifacts/artifacts/{path}`: stores the body, streamed to disk (publisher).
@@ -118,35 +136,33 @@ pub async fn upload(
         &format!("artifact:{path}"),
         async |_| {
             check_artifact_path(&path)?;
-            let staging = s
-                .registry
-                .blobs()
-                .staging_dir()
-                .unwrap_or_else(std::env::temp_dir);
-            let mut tmp = tempfile::NamedTempFile::new_in(&staging)
-                .map_err(|e| MlflowError::invalid(format!("cannot stage the upload: {e}")))?;
-            let mut hasher = Sha256::new();
-            let mut size: i64 = 0;
-            let mut stream = body.into_data_stream();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk
-                    .map_err(|e| MlflowError::invalid(format!("the upload was cut short: {e}")))?;
-                hasher.update(&chunk);
-                size += chunk.len() as i64;
-                let file = tmp.as_file_mut();
-                tokio::task::block_in_place(|| file.write_all(&chunk))
-                    .map_err(|e| MlflowError::invalid(format!("cannot stage the upload: {e}")))?;
+            let blobs = s.registry.blobs();
+            let (digest, size) = match blobs.stage() {
+                Some(staged) => {
+                    let (file, name) = staged?;
+                    match stream_to(file, body).await {
+                        Ok((digest, size)) => {
+                            blobs.adopt(name, &digest).await?;
+                            (digest, size)
+                        }
+                        Err(e) => {
+                            blobs.discard(&name);
+                            return Err(e);
+                        }
+                    }
+                }
+                None => {
+                    let bytes = axum::body::to_bytes(body, super::MAX_ARTIFACT_BYTES)
+                        .await
+                        .map_err(|e| MlflowError::invalid(format!("the upload failed: {e}")))?;
+                    (blobs.put(&bytes).await?, bytes.len() as i64)
+                }
+            };
+            match s.registry.put_artifact_file(&path, &digest, size).await {
+                Ok(_) => Ok(json!({})),
+                Err(ferry_registry::RegistryError::Conflict(m)) => Err(MlflowError::conflict(m)),
+                Err(e) => Err(e.into()),
             }
-            tokio::task::block_in_place(|| tmp.as_file().sync_all())
-                .map_err(|e| MlflowError::invalid(format!("cannot stage the upload: {e}")))?;
-            let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
-            let kept = tmp
-                .into_temp_path()
-                .keep()
-                .map_err(|e| MlflowError::invalid(format!("cannot stage the upload: {e}")))?;
-            s.registry.blobs().adopt(kept, &digest).await?;
-            s.registry.put_artifact_file(&path, &digest, size).await?;
-            Ok(json!({}))
         },
     )
     .await?;

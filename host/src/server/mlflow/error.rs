@@ -36,6 +36,15 @@ impl MlflowError {
             message: message.into(),
         }
     }
+
+    /// 409 `RESOURCE_CONFLICT`: the change would replace something that may not change.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            code: "RESOURCE_CONFLICT",
+            message: message.into(),
+        }
+    }
 }
 
 impl From<RegistryError> for MlflowError {

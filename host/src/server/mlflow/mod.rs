@@ -10,7 +10,7 @@ mod tracking;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use ferry_registry::Role;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -62,6 +62,22 @@ pub fn routes() -> Router<AppState> {
             post(tracking::log_metric),
         )
         .route(&format!("{api}/runs/set-tag"), post(tracking::set_tag))
+        .route(
+            &format!("{api}/runs/delete-tag"),
+            post(tracking::delete_tag),
+        )
+        .route(
+            &format!("{api}/experiments/update"),
+            post(tracking::update_experiment),
+        )
+        .route(
+            &format!("{api}/experiments/set-experiment-tag"),
+            post(tracking::set_experiment_tag),
+        )
+        .route(
+            &format!("{api}/experiments/delete-experiment-tag"),
+            post(tracking::delete_experiment_tag),
+        )
         .route(&format!("{api}/runs/log-batch"), post(tracking::log_batch))
         .route(&format!("{api}/runs/search"), post(tracking::search_runs))
         .route(&format!("{api}/runs/outputs"), post(tracking::log_outputs))
@@ -78,12 +94,62 @@ pub fn routes() -> Router<AppState> {
             post(registry::create_logged_model),
         )
         .route(
+            &format!("{api}/logged-models/{{id}}/tags/{{key}}"),
+            delete(registry::delete_logged_model_tag),
+        )
+        .route(
+            &format!("{api}/logged-models/{{id}}/params"),
+            post(registry::log_logged_model_params),
+        )
+        .route(
+            &format!("{api}/registered-models/rename"),
+            post(registry::rename_registered_model),
+        )
+        .route(
+            &format!("{api}/registered-models/update"),
+            patch(registry::update_registered_model),
+        )
+        .route(
+            &format!("{api}/registered-models/delete"),
+            delete(registry::delete_registered_model),
+        )
+        .route(
+            &format!("{api}/registered-models/set-tag"),
+            post(registry::set_model_tag),
+        )
+        .route(
+            &format!("{api}/registered-models/delete-tag"),
+            delete(registry::delete_model_tag),
+        )
+        .route(
+            &format!("{api}/model-versions/search"),
+            get(registry::search_model_versions),
+        )
+        .route(
+            &format!("{api}/model-versions/update"),
+            patch(registry::update_model_version),
+        )
+        .route(
+            &format!("{api}/model-versions/delete"),
+            delete(registry::delete_model_version),
+        )
+        .route(
+            &format!("{api}/model-versions/set-tag"),
+            post(registry::set_version_tag),
+        )
+        .route(
+            &format!("{api}/model-versions/delete-tag"),
+            delete(registry::delete_version_tag),
+        )
+        .route(
             &format!("{api}/logged-models/search"),
             post(registry::search_logged_models),
         )
         .route(
             &format!("{api}/logged-models/{{id}}"),
-            get(registry::get_logged_model).patch(registry::finalize_logged_model),
+            get(registry::get_logged_model)
+                .patch(registry::finalize_logged_model)
+                .delete(registry::delete_logged_model),
         )
         .route(
             &format!("{api}/logged-models/{{id}}/tags"),
@@ -170,6 +236,57 @@ pub async fn write(
     })
     .await;
     result
+}
+
+/// One page of search results and the token of the next page, as MLflow pages: the token is
+/// base64 of `{"offset": N}`; the last page has none. A token that is not one is refused.
+pub fn page<T>(
+    items: Vec<T>,
+    max_results: usize,
+    token: Option<&str>,
+) -> Result<(Vec<T>, Option<String>), MlflowError> {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let offset = match token.filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(t) => engine
+            .decode(t)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .and_then(|v| v["offset"].as_u64())
+            .ok_or_else(|| MlflowError::invalid(format!("page_token {t:?} is not a page token")))?
+            as usize,
+    };
+    let max = max_results.max(1);
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(offset).take(max).collect();
+    let next = (offset + max < total)
+        .then(|| engine.encode(serde_json::json!({ "offset": offset + max }).to_string()));
+    Ok((page, next))
+}
+
+/// Adds `next_page_token` to a search answer when there is a next page.
+pub fn with_token(mut answer: Value, next: Option<String>) -> Value {
+    if let Some(t) = next {
+        answer["next_page_token"] = Value::String(t);
+    }
+    answer
+}
+
+/// A list, or one string (a query string repeats a key, or gives it once).
+pub fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    use serde::Deserialize;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(s)) => vec![s],
+        Some(OneOrMany::Many(v)) => v,
+    })
 }
 
 /// An integer that may come as a JSON number or a string (`"1"`), or `default` when absent.

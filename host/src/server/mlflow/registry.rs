@@ -2,16 +2,17 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use ferry_registry::{
-    LoggedModel, ModelVersion, NewModelVersion, RegisteredModel, Role, Run, RunFilter, RunInfo,
-    RunStatus,
+    LoggedModel, ModelVersion, NewModelVersion, RegisteredModel, Role, RunFilter, RunOrder,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{KeyValue, MlflowError, body, key_values, reader, version_in, write};
+use super::{
+    KeyValue, MlflowError, body, int_of, key_values, page, reader, version_in, with_token, write,
+};
 use crate::server::AppState;
 
 type Answer = Result<Json<Value>, MlflowError>;
@@ -172,28 +173,42 @@ pub async fn set_logged_model_tags(
     Ok(Json(v))
 }
 
-/// The value of `FIELD = 'VALUE'` in a simple filter.
-fn filter_value(filter: &str, field: &str) -> Option<String> {
-    let at = filter.find(field)?;
-    let rest = filter[at + field.len()..]
-        .trim_start()
-        .strip_prefix('=')?
-        .trim_start();
-    let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-    let inner = &rest[1..];
-    inner.find(quote).map(|end| inner[..end].to_string())
-}
-
 #[derive(Debug, Deserialize)]
 struct SearchLoggedModels {
     #[serde(default)]
     experiment_ids: Vec<String>,
     #[serde(default)]
     filter: String,
-    max_results: Option<usize>,
+    max_results: Option<Value>,
+    #[serde(default)]
+    order_by: Vec<Value>,
+    page_token: Option<String>,
 }
 
-/// `POST logged-models/search` (filters on `name` and `source_run_id`).
+/// An `order_by` entry: MLflow sends logged-model orders as objects
+/// (`{"field_name": "creation_timestamp", "ascending": false}`), other searches as text.
+fn order_of(v: &Value) -> Result<RunOrder, MlflowError> {
+    let text = match v {
+        Value::String(t) => t.clone(),
+        Value::Object(o) => format!(
+            "{} {}",
+            o.get("field_name").and_then(Value::as_str).unwrap_or(""),
+            if o.get("ascending").and_then(Value::as_bool).unwrap_or(true) {
+                "ASC"
+            } else {
+                "DESC"
+            }
+        ),
+        other => {
+            return Err(MlflowError::invalid(format!(
+                "order_by {other}: not an order"
+            )));
+        }
+    };
+    Ok(RunOrder::parse(&text)?)
+}
+
+/// `POST logged-models/search`.
 pub async fn search_logged_models(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -201,16 +216,103 @@ pub async fn search_logged_models(
 ) -> Answer {
     reader(&s, &headers).await?;
     let b: SearchLoggedModels = body(&raw)?;
-    let name = filter_value(&b.filter, "name");
-    let run = filter_value(&b.filter, "source_run_id");
-    let mut models = s
+    let filter = RunFilter::parse(&b.filter)?;
+    let order = b
+        .order_by
+        .iter()
+        .map(order_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut models: Vec<LoggedModel> = s
         .registry
-        .search_logged_models(&b.experiment_ids, name.as_deref(), run.as_deref())
-        .await?;
-    models.truncate(b.max_results.unwrap_or(1000));
-    Ok(Json(
+        .logged_models(&b.experiment_ids)
+        .await?
+        .into_iter()
+        .filter(|m| filter.matches(m))
+        .collect();
+    models.sort_by(|a, b| {
+        RunOrder::compare_all(&order, a, b)
+            .then_with(|| b.created_at.cmp(&a.created_at))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let max = int_of(b.max_results.as_ref(), 100)?.clamp(1, 50_000) as usize;
+    let (models, next) = page(models, max, b.page_token.as_deref())?;
+    Ok(Json(with_token(
         json!({"models": models.iter().map(logged_model_json).collect::<Vec<_>>()}),
-    ))
+        next,
+    )))
+}
+
+/// `DELETE logged-models/{id}`.
+pub async fn delete_logged_model(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "logged-models.delete",
+        &format!("logged-model:{id}"),
+        async |_| {
+            s.registry.delete_logged_model(&id).await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+/// `DELETE logged-models/{id}/tags/{key}`.
+pub async fn delete_logged_model_tag(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((id, key)): Path<(String, String)>,
+) -> Answer {
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "logged-models.delete-tag",
+        &format!("logged-model:{id}"),
+        async |_| {
+            s.registry.delete_logged_model_tag(&id, &key).await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct Params {
+    #[serde(default)]
+    params: Vec<KeyValue>,
+}
+
+/// `POST logged-models/{id}/params`.
+pub async fn log_logged_model_params(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> Answer {
+    let b: Params = body(&raw)?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "logged-models.params",
+        &format!("logged-model:{id}"),
+        async |_| {
+            s.registry
+                .log_logged_model_params(&id, &pairs(&b.params))
+                .await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,53 +383,317 @@ pub async fn get_registered_model(
     Ok(Json(json!({"registered_model": registered_model_json(&m)})))
 }
 
-/// Query of `registered-models/search`.
-#[derive(Debug, Deserialize)]
-pub struct SearchQuery {
-    filter: Option<String>,
-    max_results: Option<usize>,
+/// A search of registered models or model versions: `filter`, `max_results`, `order_by`
+/// (repeated) and `page_token`, from the query string.
+struct SearchQuery {
+    filter: RunFilter,
+    order: Vec<RunOrder>,
+    max: usize,
+    page_token: Option<String>,
 }
 
-/// A stand-in run, so registered models can be filtered with the run filter's grammar
-/// (`name`, `tags.KEY`).
-fn as_run(m: &RegisteredModel) -> Run {
-    Run {
-        info: RunInfo {
-            id: String::new(),
-            experiment_id: String::new(),
-            name: m.name.clone(),
-            status: RunStatus::Finished,
-            user_id: String::new(),
-            start_time: m.created_at,
-            end_time: None,
-            lifecycle_stage: "active".into(),
-            artifact_uri: String::new(),
-        },
-        params: Vec::new(),
-        metrics: Vec::new(),
-        tags: m.tags.clone(),
+impl SearchQuery {
+    fn parse(raw: Option<&str>, default_max: i64) -> Result<Self, MlflowError> {
+        let (mut filter, mut order, mut max, mut page_token) =
+            (String::new(), Vec::new(), None, None);
+        for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            match k.as_ref() {
+                "filter" => filter = v.into_owned(),
+                "order_by" => order.push(RunOrder::parse(&v)?),
+                "max_results" => max = Some(Value::String(v.into_owned())),
+                "page_token" => page_token = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        Ok(Self {
+            filter: RunFilter::parse(&filter)?,
+            order,
+            max: int_of(max.as_ref(), default_max)?.clamp(1, 50_000) as usize,
+            page_token,
+        })
     }
 }
 
-/// `GET registered-models/search`.
+/// `GET registered-models/search`: `name`, `tags.KEY` and the timestamps, by name unless
+/// asked otherwise.
 pub async fn search_registered_models(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<SearchQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Answer {
     reader(&s, &headers).await?;
-    let filter = RunFilter::parse(q.filter.as_deref().unwrap_or(""))?;
+    let q = SearchQuery::parse(raw.as_deref(), 100)?;
     let mut models: Vec<RegisteredModel> = s
         .registry
         .registered_models("")
         .await?
         .into_iter()
-        .filter(|m| filter.matches_absent_as_unequal(&as_run(m)))
+        .filter(|m| q.filter.matches_absent_as_unequal(m))
         .collect();
-    models.truncate(q.max_results.unwrap_or(100));
-    Ok(Json(
+    models.sort_by(|a, b| RunOrder::compare_all(&q.order, a, b).then_with(|| a.name.cmp(&b.name)));
+    let (models, next) = page(models, q.max, q.page_token.as_deref())?;
+    Ok(Json(with_token(
         json!({"registered_models": models.iter().map(registered_model_json).collect::<Vec<_>>()}),
-    ))
+        next,
+    )))
+}
+
+/// `GET model-versions/search`: `name`, `run_id`, `source_path`, `version_number`, `tags.KEY`
+/// and the rest; by name, newest version first, unless asked otherwise.
+pub async fn search_model_versions(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    reader(&s, &headers).await?;
+    let q = SearchQuery::parse(raw.as_deref(), 10_000)?;
+    let mut versions: Vec<ModelVersion> = s
+        .registry
+        .all_model_versions()
+        .await?
+        .into_iter()
+        .filter(|v| q.filter.matches_absent_as_unequal(v))
+        .collect();
+    versions.sort_by(|a, b| {
+        RunOrder::compare_all(&q.order, a, b)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| b.version.cmp(&a.version))
+    });
+    let (versions, next) = page(versions, q.max, q.page_token.as_deref())?;
+    Ok(Json(with_token(
+        json!({"model_versions": versions.iter().map(version_json).collect::<Vec<_>>()}),
+        next,
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+struct RenameModel {
+    name: String,
+    new_name: String,
+}
+
+/// `POST registered-models/rename`.
+pub async fn rename_registered_model(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Answer {
+    let b: RenameModel = body(&raw)?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "registered-models.rename",
+        &format!("model:{}", b.name),
+        async |_| {
+            let m = s
+                .registry
+                .rename_registered_model(&b.name, &b.new_name)
+                .await?;
+            Ok(json!({"registered_model": registered_model_json(&m)}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct Described {
+    name: String,
+    version: Option<Value>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// `PATCH registered-models/update`: its description.
+pub async fn update_registered_model(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Answer {
+    let b: Described = body(&raw)?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "registered-models.update",
+        &format!("model:{}", b.name),
+        async |_| {
+            if let Some(d) = &b.description {
+                s.registry.set_model_description(&b.name, d).await?;
+            }
+            let m = s.registry.registered_model(&b.name).await?;
+            Ok(json!({"registered_model": registered_model_json(&m)}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+/// `PATCH model-versions/update`: its description.
+pub async fn update_model_version(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Answer {
+    let b: Described = body(&raw)?;
+    let version = version_in(b.version.as_ref())?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "model-versions.update",
+        &format!("model:{}/{version}", b.name),
+        async |_| {
+            if let Some(d) = &b.description {
+                s.registry
+                    .set_version_description(&b.name, version, d)
+                    .await?;
+            }
+            let mv = s.registry.model_version(&b.name, version).await?;
+            Ok(json!({"model_version": version_json(&mv)}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+/// The fields of a request, from its JSON body, or (the client sends some `DELETE` requests
+/// this way) its query string.
+fn fields<T: serde::de::DeserializeOwned>(
+    raw_query: Option<&str>,
+    raw: &[u8],
+) -> Result<T, MlflowError> {
+    if raw.iter().any(|b| !b.is_ascii_whitespace()) {
+        return body(raw);
+    }
+    let map: serde_json::Map<String, Value> =
+        form_urlencoded::parse(raw_query.unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+    serde_json::from_value(Value::Object(map))
+        .map_err(|e| MlflowError::invalid(format!("the request is not valid: {e}")))
+}
+
+/// `DELETE registered-models/delete`: the model with every version, tag and alias.
+pub async fn delete_registered_model(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    raw: Bytes,
+) -> Answer {
+    let b: Described = fields(q.as_deref(), &raw)?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "registered-models.delete",
+        &format!("model:{}", b.name),
+        async |_| {
+            s.registry.delete_registered_model(&b.name).await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+/// `DELETE model-versions/delete`.
+pub async fn delete_model_version(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    raw: Bytes,
+) -> Answer {
+    let b: Described = fields(q.as_deref(), &raw)?;
+    let version = version_in(b.version.as_ref())?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "model-versions.delete",
+        &format!("model:{}/{version}", b.name),
+        async |_| {
+            s.registry.delete_model_version(&b.name, version).await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct TagBody {
+    name: String,
+    version: Option<Value>,
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// Sets (`set`) or deletes a tag of a registered model, or of a version when `of_version`.
+async fn change_tag(
+    s: &AppState,
+    headers: &HeaderMap,
+    b: TagBody,
+    set: bool,
+    of_version: bool,
+) -> Answer {
+    let version = if of_version {
+        Some(version_in(b.version.as_ref())?)
+    } else {
+        None
+    };
+    let (what, object) = match version {
+        Some(v) => ("model-versions", format!("model:{}/{v}", b.name)),
+        None => ("registered-models", format!("model:{}", b.name)),
+    };
+    let action = format!("{what}.{}", if set { "set-tag" } else { "delete-tag" });
+    let v = write(s, headers, Role::Publisher, &action, &object, async |_| {
+        match (version, set) {
+            (Some(v), true) => {
+                s.registry
+                    .set_version_tag(&b.name, v, &b.key, &b.value)
+                    .await?
+            }
+            (Some(v), false) => s.registry.delete_version_tag(&b.name, v, &b.key).await?,
+            (None, true) => s.registry.set_model_tag(&b.name, &b.key, &b.value).await?,
+            (None, false) => s.registry.delete_model_tag(&b.name, &b.key).await?,
+        }
+        Ok(json!({}))
+    })
+    .await?;
+    Ok(Json(v))
+}
+
+/// `POST registered-models/set-tag`.
+pub async fn set_model_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    change_tag(&s, &headers, body(&raw)?, true, false).await
+}
+
+/// `DELETE registered-models/delete-tag`.
+pub async fn delete_model_tag(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    raw: Bytes,
+) -> Answer {
+    change_tag(&s, &headers, fields(q.as_deref(), &raw)?, false, false).await
+}
+
+/// `POST model-versions/set-tag`.
+pub async fn set_version_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    change_tag(&s, &headers, body(&raw)?, true, true).await
+}
+
+/// `DELETE model-versions/delete-tag`.
+pub async fn delete_version_tag(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    raw: Bytes,
+) -> Answer {
+    change_tag(&s, &headers, fields(q.as_deref(), &raw)?, false, true).await
 }
 
 async fn latest(s: &AppState, name: &str, stages: &[String]) -> Result<Value, MlflowError> {
@@ -575,25 +941,39 @@ pub async fn download_uri(
         .registry
         .model_version(&name_of(&q)?, number_of(&q.version)?)
         .await?;
-    let uri = match v.source.strip_prefix("models:/") {
-        Some(id) if id.starts_with("m-") => s.registry.logged_model(id).await?.artifact_uri,
-        _ => v.source.clone(),
-    };
-    Ok(Json(json!({"artifact_uri": uri})))
+    Ok(Json(
+        json!({"artifact_uri": download_location(&s, &v).await?}),
+    ))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn filter_values() {
-        assert_eq!(
-            super::filter_value("name = 'model'", "name").as_deref(),
-            Some("model")
-        );
-        assert_eq!(
-            super::filter_value("source_run_id = \"abc\"", "source_run_id").as_deref(),
-            Some("abc")
-        );
-        assert_eq!(super::filter_value("name LIKE 'x'", "name"), None);
+/// Where a version's files are: its logged model's, its run's folder (for a `runs:/RUN/PATH`
+/// source), its source, or (for a copy, whose source is `models:/NAME/VERSION`) the copied
+/// version's.
+async fn download_location(s: &AppState, v: &ModelVersion) -> Result<String, MlflowError> {
+    let mut source = v.source.clone();
+    for _ in 0..8 {
+        if let Some(rest) = source.strip_prefix("runs:/") {
+            let (run, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let root = s.registry.run(run).await?.info.artifact_uri;
+            return Ok(format!("{root}/{path}").trim_end_matches('/').to_string());
+        }
+        let Some(rest) = source.strip_prefix("models:/") else {
+            return Ok(source);
+        };
+        if rest.starts_with("m-") {
+            return Ok(s.registry.logged_model(rest).await?.artifact_uri);
+        }
+        let Some((name, reference)) = rest.split_once('/') else {
+            return Ok(source);
+        };
+        source = s
+            .registry
+            .resolve_model_version(name, reference)
+            .await?
+            .source;
     }
+    Err(MlflowError::invalid(format!(
+        "version {} of {:?}: its source {:?} names a chain of copies too long to follow",
+        v.version, v.name, v.source
+    )))
 }

@@ -10,7 +10,7 @@ use ferry_registry::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{KeyValue, MlflowError, body, int_of, key_values, reader, write};
+use super::{KeyValue, MlflowError, body, int_of, key_values, page, reader, with_token, write};
 use crate::server::AppState;
 
 type Answer = Result<Json<Value>, MlflowError>;
@@ -169,37 +169,67 @@ pub async fn create_experiment(
     Ok(Json(v))
 }
 
-async fn all_experiments(s: &AppState, view: Option<&str>) -> Result<Value, MlflowError> {
-    let view = view.map(RunView::parse).transpose()?.unwrap_or_default();
-    let list: Vec<Value> = s
+/// A search of experiments, from a query string or a JSON body.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchExperiments {
+    view_type: Option<String>,
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default, deserialize_with = "super::one_or_many")]
+    order_by: Vec<String>,
+    max_results: Option<Value>,
+    page_token: Option<String>,
+}
+
+async fn search_experiments_with(s: &AppState, q: SearchExperiments) -> Answer {
+    let view = q
+        .view_type
+        .as_deref()
+        .map(RunView::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let filter = RunFilter::parse(q.filter.as_deref().unwrap_or(""))?;
+    let order = q
+        .order_by
+        .iter()
+        .map(|o| RunOrder::parse(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut list: Vec<Experiment> = s
         .registry
         .experiments()
         .await?
-        .iter()
+        .into_iter()
         .filter(|e| match view {
             RunView::ActiveOnly => e.lifecycle_stage == "active",
             RunView::DeletedOnly => e.lifecycle_stage == "deleted",
             RunView::All => true,
         })
-        .map(experiment_json)
+        .filter(|e| filter.matches(e))
         .collect();
-    Ok(json!({"experiments": list}))
-}
-
-/// The `view_type` of an experiment search.
-#[derive(Debug, Default, Deserialize)]
-pub struct ViewQuery {
-    view_type: Option<String>,
+    list.sort_by(|a, b| {
+        RunOrder::compare_all(&order, a, b)
+            .then_with(|| b.created_at.cmp(&a.created_at))
+            .then_with(|| {
+                let id = |e: &Experiment| e.id.parse::<i64>().unwrap_or(i64::MAX);
+                id(a).cmp(&id(b))
+            })
+    });
+    let max = int_of(q.max_results.as_ref(), 1000)?.clamp(1, 50_000) as usize;
+    let (list, next) = page(list, max, q.page_token.as_deref())?;
+    Ok(Json(with_token(
+        json!({"experiments": list.iter().map(experiment_json).collect::<Vec<_>>()}),
+        next,
+    )))
 }
 
 /// `GET experiments/search`.
 pub async fn search_experiments(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ViewQuery>,
+    Query(q): Query<SearchExperiments>,
 ) -> Answer {
     reader(&s, &headers).await?;
-    Ok(Json(all_experiments(&s, q.view_type.as_deref()).await?))
+    search_experiments_with(&s, q).await
 }
 
 /// `POST experiments/search`.
@@ -209,8 +239,96 @@ pub async fn search_experiments_post(
     raw: Bytes,
 ) -> Answer {
     reader(&s, &headers).await?;
-    let b: Value = body(&raw)?;
-    Ok(Json(all_experiments(&s, b["view_type"].as_str()).await?))
+    search_experiments_with(&s, body(&raw)?).await
+}
+
+#[derive(Debug, Deserialize)]
+struct UpdateExperiment {
+    experiment_id: String,
+    new_name: String,
+}
+
+/// `POST experiments/update`: renames an experiment.
+pub async fn update_experiment(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Answer {
+    let b: UpdateExperiment = body(&raw)?;
+    let object = format!("experiment:{}", b.experiment_id);
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "experiments.update",
+        &object,
+        async |_| {
+            s.registry
+                .rename_experiment(&b.experiment_id, &b.new_name)
+                .await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+struct ExperimentTag {
+    experiment_id: String,
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// `POST experiments/set-experiment-tag`.
+pub async fn set_experiment_tag(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Answer {
+    let b: ExperimentTag = body(&raw)?;
+    let object = format!("experiment:{}", b.experiment_id);
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "experiments.set-tag",
+        &object,
+        async |_| {
+            s.registry
+                .set_experiment_tag(&b.experiment_id, &b.key, &b.value)
+                .await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+/// `POST experiments/delete-experiment-tag`.
+pub async fn delete_experiment_tag(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Answer {
+    let b: ExperimentTag = body(&raw)?;
+    let object = format!("experiment:{}", b.experiment_id);
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "experiments.delete-tag",
+        &object,
+        async |_| {
+            s.registry
+                .delete_experiment_tag(&b.experiment_id, &b.key)
+                .await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
 }
 
 #[derive(Debug, Deserialize)]
@@ -530,6 +648,32 @@ pub async fn set_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) 
 }
 
 #[derive(Debug, Deserialize)]
+struct DeleteTag {
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+    key: String,
+}
+
+/// `POST runs/delete-tag`.
+pub async fn delete_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    let b: DeleteTag = body(&raw)?;
+    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let v = write(
+        &s,
+        &headers,
+        Role::Publisher,
+        "runs.delete-tag",
+        &format!("run:{id}"),
+        async |_| {
+            s.registry.delete_run_tag(&id, &b.key).await?;
+            Ok(json!({}))
+        },
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
 struct BatchMetric {
     key: String,
     value: Value,
@@ -614,6 +758,7 @@ struct SearchRuns {
     #[serde(default)]
     order_by: Vec<String>,
     run_view_type: Option<String>,
+    page_token: Option<String>,
 }
 
 /// `POST runs/search`.
@@ -633,11 +778,13 @@ pub async fn search_runs(State(s): State<AppState>, headers: HeaderMap, raw: Byt
     };
     let runs = s
         .registry
-        .search_runs(&b.experiment_ids, view, &filter, &order, max)
+        .search_runs(&b.experiment_ids, view, &filter, &order, usize::MAX)
         .await?;
-    Ok(Json(
+    let (runs, next) = page(runs, max, b.page_token.as_deref())?;
+    Ok(Json(with_token(
         json!({"runs": runs.iter().map(run_json).collect::<Vec<_>>()}),
-    ))
+        next,
+    )))
 }
 
 /// `POST runs/outputs`: which logged models a run produced (kept as a run tag).

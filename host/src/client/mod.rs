@@ -1,4 +1,8 @@
-//! A client for another Ferry's registry API, so one Ferry is the marketplace of others.
+//! A client for another Ferry's HTTP API: the plugin marketplace, and the tracking and model
+//! registry a command works against when it is given `--registry URL`.
+
+mod models;
+mod tracking;
 
 use std::sync::Once;
 
@@ -115,15 +119,21 @@ impl RemoteRegistry {
         }
         let status = resp.status().as_u16();
         let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        // Ferry's API answers `{"error": {"code", "message"}}`, its MLflow API
+        // `{"error_code", "message"}`.
+        let (code, message) = match &body["error"] {
+            serde_json::Value::Object(e) => (e.get("code"), e.get("message")),
+            _ => (body.get("error_code"), body.get("message")),
+        };
         Err(ClientError::Api {
             url: url.to_string(),
             status,
-            code: body["error"]["code"]
-                .as_str()
+            code: code
+                .and_then(|c| c.as_str())
                 .unwrap_or("unknown")
                 .to_string(),
-            message: body["error"]["message"]
-                .as_str()
+            message: message
+                .and_then(|m| m.as_str())
                 .unwrap_or("no message")
                 .to_string(),
         })
@@ -149,6 +159,54 @@ impl RemoteRegistry {
         Self::json(&url, resp).await
     }
 
+    /// Sends `body` as JSON with `method` and reads the JSON answer.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ClientError> {
+        let (url, req) = self.request(method, path);
+        let resp = Self::send(&url, req.json(body)).await?;
+        Self::json(&url, resp).await
+    }
+
+    /// A call of the MLflow REST API (`/api/2.0/mlflow/{path}`).
+    async fn mlflow(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call(method, &format!("/api/2.0/mlflow/{path}"), body)
+            .await
+    }
+
+    /// The bytes at `path`.
+    async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        let (url, req) = self.request(reqwest::Method::GET, path);
+        let resp = Self::send(&url, req).await?;
+        resp.bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| ClientError::Transport {
+                url,
+                message: e.to_string(),
+            })
+    }
+
+    fn unexpected(&self, what: &str) -> ClientError {
+        ClientError::Transport {
+            url: self.base.clone(),
+            message: format!("unexpected answer: {what}"),
+        }
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
     /// Searches packages.
     pub async fn search(
         &self,
@@ -163,6 +221,16 @@ impl RemoteRegistry {
             }
         }
         self.get("/v1/plugins", &q).await
+    }
+
+    /// One version of a package.
+    pub async fn version(
+        &self,
+        name: &str,
+        version: &semver::Version,
+    ) -> Result<VersionRecord, ClientError> {
+        self.get(&format!("/v1/plugins/{name}/{version}"), &[])
+            .await
     }
 
     /// Every version of a package, newest first.
