@@ -74,7 +74,7 @@ pub struct TokenInfo {
 }
 
 /// One entry of the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Its position in the log.
     pub id: i64,

@@ -20,7 +20,7 @@ pub fn is_ferry_file(path: &str) -> bool {
 }
 
 /// A file recorded with a run.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ArtifactInfo {
     /// Its path inside the run, e.g. `model/model.bin`.
     pub path: String,

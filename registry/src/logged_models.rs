@@ -7,7 +7,7 @@ use crate::db::{now_ms, pairs};
 use crate::{Registry, RegistryError};
 
 /// A logged model.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct LoggedModel {
     /// `m-` and 32 hex digits.
     pub id: String,
@@ -28,8 +28,10 @@ pub struct LoggedModel {
     /// Last changed (ms since the epoch).
     pub updated_at: i64,
     /// Params, by key.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub params: Vec<(String, String)>,
     /// Tags, by key.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub tags: Vec<(String, String)>,
 }
 

@@ -13,7 +13,7 @@ use crate::{Registry, RegistryError};
 pub const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
 
 /// A registered model.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RegisteredModel {
     /// Its unique name.
     pub name: String,
@@ -24,15 +24,17 @@ pub struct RegisteredModel {
     /// Last changed (ms since the epoch).
     pub updated_at: i64,
     /// Tags, by key.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub tags: Vec<(String, String)>,
     /// Aliases and the versions they point to, by alias.
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub aliases: Vec<(String, i64)>,
     /// The newest version in each stage.
     pub latest_versions: Vec<ModelVersion>,
 }
 
 /// One version of a registered model.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ModelVersion {
     /// The registered model.
     pub name: String,
@@ -51,12 +53,14 @@ pub struct ModelVersion {
     /// `READY` (Ferry registers a version only once its artifacts are stored).
     pub status: String,
     /// Its lineage (JSON, as the host wrote it), if it has one.
+    #[schema(value_type = Option<Value>)]
     pub lineage: Option<String>,
     /// Created (ms since the epoch).
     pub created_at: i64,
     /// Last changed (ms since the epoch).
     pub updated_at: i64,
     /// Tags, by key.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub tags: Vec<(String, String)>,
     /// Aliases pointing to it.
     pub aliases: Vec<String>,

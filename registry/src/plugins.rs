@@ -35,11 +35,12 @@ pub struct NewVersion {
 }
 
 /// A stored version.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct VersionRecord {
     /// The plugin's name.
     pub name: String,
     /// The version.
+    #[schema(value_type = String)]
     pub version: Version,
     /// `sha256:…` of the component.
     pub digest: String,
@@ -60,6 +61,7 @@ pub struct VersionRecord {
     /// Keywords.
     pub keywords: Vec<String>,
     /// The manifest.
+    #[schema(value_type = Object)]
     pub manifest: serde_json::Value,
     /// Whether ranges skip it.
     pub yanked: bool,
@@ -90,11 +92,12 @@ impl Published {
 }
 
 /// A package in search results.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PackageSummary {
     /// The newest version that is not yanked (or the newest of all).
     pub latest: VersionRecord,
     /// Every version, newest first, with its yanked flag.
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub versions: Vec<(String, bool)>,
     /// Downloads of all versions.
     pub downloads: u64,

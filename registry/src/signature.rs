@@ -7,7 +7,7 @@ use crate::db::now_ms;
 use crate::{Registry, RegistryError};
 
 /// A signature: the public key that made it and the signature of the digest's text.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PluginSignature {
     /// `ed25519:` and the hex public key.
     pub key: String,

@@ -15,7 +15,7 @@ pub const MAX_KEY: usize = 250;
 pub const MAX_VALUE: usize = 8000;
 
 /// An experiment: a named group of runs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Experiment {
     /// Its id (a decimal number, as MLflow spells ids).
     pub id: String,
@@ -30,11 +30,14 @@ pub struct Experiment {
     /// Last changed (ms since the epoch).
     pub updated_at: i64,
     /// Its tags.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub tags: Vec<(String, String)>,
 }
 
 /// A run's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunStatus {
     /// In progress.
@@ -113,7 +116,7 @@ impl RunView {
 }
 
 /// What a run is, without its data.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RunInfo {
     /// 32 hex digits.
     pub id: String,
@@ -150,11 +153,12 @@ pub struct Metric<'a> {
 }
 
 /// A stored metric value.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct MetricValue {
     /// The metric's key.
     pub key: String,
     /// The value.
+    #[schema(value_type = Option<f64>)]
     pub value: f64,
     /// The step.
     pub step: i64,
@@ -163,7 +167,7 @@ pub struct MetricValue {
 }
 
 /// A run with its parameters, the latest value of each metric, and its tags.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Run {
     /// The run.
     pub info: RunInfo,

@@ -335,6 +335,28 @@ async fn bad_input(server: Server) {
     );
     let openapi: serde_json::Value = get("/openapi.json").await.unwrap().json().await.unwrap();
     assert!(openapi["paths"]["/v1/plugins"]["post"].is_object());
+    // The document is generated from the routes: every route is in it, each with its answers.
+    for (path, method) in [
+        ("/v1/plugins/{name}/owners", "post"),
+        ("/v1/blobs/{digest}", "get"),
+        ("/v1/runs/{id}/artifacts/{path}", "get"),
+        ("/api/2.0/mlflow/runs/search", "post"),
+        ("/api/2.0/mlflow/model-versions/search", "get"),
+        ("/api/2.0/mlflow-artifacts/artifacts/{path}", "put"),
+    ] {
+        let op = &openapi["paths"][path][method];
+        assert!(
+            op["responses"].is_object(),
+            "{method} {path} is not described"
+        );
+    }
+    let operations: usize = openapi["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert!(operations >= 90, "{operations} operations described");
 
     let log = server.audit().await;
     let denied = log

@@ -2,11 +2,92 @@
 //! a stack trace or SQL text.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ferry_registry::RegistryError;
 
 use crate::publish::PublishError;
+
+/// The body of every error the `/v1` API answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable machine-readable code, e.g. `not_found`.
+    pub code: String,
+    /// What was wrong, for people.
+    pub message: String,
+}
+
+/// The body of every error the MLflow API answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MlflowErrorBody {
+    /// MLflow's code, e.g. `RESOURCE_DOES_NOT_EXIST`.
+    pub error_code: String,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// Makes every error answer JSON: the few that axum writes itself as text (a query string or
+/// path that does not parse, a body over the limit, a method a route does not take) get the
+/// error shape of their API (`/api/…` MLflow's, the rest Ferry's), so clients and the OpenAPI
+/// document can rely on it.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let mlflow = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let body = if mlflow {
+        let code = match status {
+            StatusCode::NOT_FOUND => "ENDPOINT_NOT_FOUND",
+            StatusCode::PAYLOAD_TOO_LARGE => "RESOURCE_LIMIT_EXCEEDED",
+            s if s.is_server_error() => "INTERNAL_ERROR",
+            _ => "BAD_REQUEST",
+        };
+        serde_json::json!({"error_code": code, "message": message})
+    } else {
+        let code = match status {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            s if s.is_server_error() => "internal",
+            _ => "bad_request",
+        };
+        serde_json::json!({"error": {"code": code, "message": message}})
+    };
+    let mut response = (status, Json(body)).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().insert(name, value.clone());
+        }
+    }
+    response
+}
 
 /// An error answered to a client.
 #[derive(Debug)]

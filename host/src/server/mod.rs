@@ -13,8 +13,9 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
 use ferry_registry::{Registry, Role};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::publish::MAX_PLUGIN_BYTES;
 use crate::runtime::Runtime;
@@ -34,73 +35,130 @@ pub struct AppState {
     pub served: std::sync::Arc<crate::pipeline::Served>,
 }
 
-/// The routes.
+/// The routes, with the generated OpenAPI document served at `/openapi.json`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/health", get(plugins::health))
-        .route("/v1/ready", get(plugins::ready))
-        .route("/v1/plugins", get(plugins::search).post(plugins::publish))
-        .route("/v1/plugins/{name}", get(plugins::package))
-        .route("/v1/plugins/{name}/owners", post(plugins::add_owner))
-        .route("/v1/plugins/{name}/{version}", get(plugins::version))
-        .route(
-            "/v1/plugins/{name}/{version}/download",
-            get(plugins::download),
-        )
-        .route("/v1/plugins/{name}/{version}/yank", post(plugins::yank))
-        .route(
-            "/v1/plugins/{name}/{version}/signatures",
-            get(plugins::signatures),
-        )
-        .route("/v1/resolve", get(plugins::resolve))
-        .route("/v1/audit", get(plugins::audit))
-        .route("/v1/experiments", get(tracking::experiments))
-        .route("/v1/experiments/{id}", get(tracking::experiment))
-        .route("/v1/runs", get(tracking::runs))
-        .route("/v1/runs/{id}", get(tracking::run))
-        .route("/v1/runs/{id}/metrics/{key}", get(tracking::metric_history))
-        .route("/v1/runs/{id}/artifacts", get(tracking::artifacts))
-        .route("/v1/runs/{id}/artifacts/{*path}", get(tracking::artifact))
-        .route("/v1/blobs/{digest}", get(tracking::blob))
-        .route("/v1/models", get(models::list).post(models::create))
-        .route(
-            "/v1/models/{name}",
-            get(models::show).patch(models::patch_model),
-        )
-        .route(
-            "/v1/models/{name}/versions",
-            get(models::versions).post(models::register),
-        )
-        .route(
-            "/v1/models/{name}/versions/{reference}",
-            get(models::version).patch(models::patch_version),
-        )
-        .route(
-            "/v1/models/{name}/versions/{reference}/card",
-            get(models::card),
-        )
-        .route(
-            "/v1/models/{name}/versions/{reference}/pipeline",
-            put(models::attach),
-        )
-        .route(
-            "/v1/models/{name}/versions/{reference}/stage",
-            post(models::stage),
-        )
-        .route(
-            "/v1/models/{name}/aliases/{alias}",
-            put(models::set_alias).delete(models::delete_alias),
-        )
-        .route(
-            "/v1/models/{name}/{reference}/predict",
-            post(models::predict),
-        )
-        .route("/openapi.json", get(plugins::openapi))
-        .route("/docs", get(plugins::docs))
-        .merge(mlflow::routes())
+    let (router, api) = api().split_for_parts();
+    let _ = OPENAPI.set(api.to_pretty_json().unwrap_or_default());
+    router
         .fallback(plugins::not_found)
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES + 1))
         .with_state(state)
+}
+
+/// The OpenAPI document, generated from the routes (the first router built fills it).
+static OPENAPI: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The OpenAPI document as JSON.
+pub fn openapi_json() -> String {
+    OPENAPI
+        .get_or_init(|| api().into_openapi().to_pretty_json().unwrap_or_default())
+        .clone()
+}
+
+/// Every route with its OpenAPI description: a route exists only through `routes!`, so the
+/// document describes every route there is.
+pub fn api() -> OpenApiRouter<AppState> {
+    let router = OpenApiRouter::with_openapi(document())
+        .routes(routes!(plugins::health))
+        .routes(routes!(plugins::ready))
+        .routes(routes!(plugins::search, plugins::publish))
+        .routes(routes!(plugins::package))
+        .routes(routes!(plugins::add_owner))
+        .routes(routes!(plugins::version))
+        .routes(routes!(plugins::download))
+        .routes(routes!(plugins::yank))
+        .routes(routes!(plugins::signatures))
+        .routes(routes!(plugins::resolve))
+        .routes(routes!(plugins::audit))
+        .routes(routes!(tracking::experiments))
+        .routes(routes!(tracking::experiment))
+        .routes(routes!(tracking::runs))
+        .routes(routes!(tracking::run))
+        .routes(routes!(tracking::metric_history))
+        .routes(routes!(tracking::artifacts))
+        .routes(routes!(tracking::blob))
+        .routes(routes!(models::list, models::create))
+        .routes(routes!(models::show, models::patch_model))
+        .routes(routes!(models::versions, models::register))
+        .routes(routes!(models::version, models::patch_version))
+        .routes(routes!(models::card))
+        .routes(routes!(models::attach))
+        .routes(routes!(models::stage))
+        .routes(routes!(models::set_alias, models::delete_alias))
+        .routes(routes!(models::predict))
+        .routes(routes!(plugins::openapi))
+        .routes(routes!(plugins::docs));
+    let router = wildcard(
+        router,
+        "/v1/runs/{id}/artifacts/{*path}",
+        routes!(tracking::artifact),
+        |m| m,
+    );
+    router.merge(mlflow::routes())
+}
+
+/// Routes a path whose last segment takes the rest of the URL (`{*path}` for axum) and
+/// describes it as OpenAPI spells it (`{path}`).
+pub(crate) fn wildcard(
+    mut router: OpenApiRouter<AppState>,
+    axum_path: &str,
+    (schemas, paths, method_router): utoipa_axum::router::UtoipaMethodRouter<AppState>,
+    wrap: impl FnOnce(axum::routing::MethodRouter<AppState>) -> axum::routing::MethodRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    let api = router.get_openapi_mut();
+    for (path, item) in paths.paths {
+        match api.paths.paths.get_mut(&path) {
+            Some(existing) => existing.merge_operations(item),
+            None => {
+                api.paths.paths.insert(path, item);
+            }
+        }
+    }
+    api.components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .extend(schemas);
+    router.route(axum_path, wrap(method_router))
+}
+
+/// The document's description, servers aside: title, version, security scheme and tags.
+fn document() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    use utoipa::openapi::tag::TagBuilder;
+    use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder};
+    let tag = |name: &str, description: &str| {
+        TagBuilder::new()
+            .name(name)
+            .description(Some(description))
+            .build()
+    };
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Ferry")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Ferry's HTTP API: the plugin registry and marketplace, experiment tracking, the model registry and online prediction (`/v1`), and the MLflow REST API the `mlflow` client uses (`/api/2.0/mlflow`, `/api/2.0/mlflow-artifacts`). Reads need a token only on a server started with `--public`; changes need a token with the right role (`Authorization: Bearer TOKEN`).",
+                ))
+                .build(),
+        )
+        .components(Some(
+            ComponentsBuilder::new()
+                .security_scheme(
+                    "token",
+                    SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+                )
+                .build(),
+        ))
+        .tags(Some(vec![
+            tag("service", "Health, readiness, the audit log and this document"),
+            tag("plugins", "The plugin registry and marketplace"),
+            tag("tracking", "Experiments, runs and their files"),
+            tag("models", "The model registry and online prediction"),
+            tag("mlflow", "MLflow's REST API, as the `mlflow` client calls it"),
+        ]))
+        .build()
 }
 
 /// How to run the server.

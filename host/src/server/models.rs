@@ -1,5 +1,7 @@
 //! The model registry endpoints and online prediction.
 
+use super::error::ErrorBody;
+use ferry_registry::RegisteredModel;
 use std::collections::HashMap;
 
 use axum::Json;
@@ -89,6 +91,9 @@ pub struct ListParams {
     q: String,
 }
 
+#[utoipa::path(get, path = "/v1/models", tag = "models",
+    params(("q" = Option<String>, Query, description = "Part of the name")),
+    responses((status = 200, description = "Registered models", body = Vec<RegisteredModel>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/models?q=`: registered models whose name contains `q`.
 pub async fn list(
     State(state): State<AppState>,
@@ -100,7 +105,7 @@ pub async fn list(
 }
 
 /// Body of `POST /v1/models`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     name: String,
@@ -110,6 +115,8 @@ pub struct CreateBody {
     tags: HashMap<String, String>,
 }
 
+#[utoipa::path(post, path = "/v1/models", tag = "models", request_body = CreateBody,
+    responses((status = 201, description = "Created", body = RegisteredModel), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `POST /v1/models`: creates a registered model (publisher).
 pub async fn create(
     State(state): State<AppState>,
@@ -141,6 +148,9 @@ pub async fn create(
     .await
 }
 
+#[utoipa::path(get, path = "/v1/models/{name}", tag = "models",
+    params(("name" = String, Path, description = "The registered model")),
+    responses((status = 200, description = "The model and its versions", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/models/{name}`: a model with its versions.
 pub async fn show(
     State(state): State<AppState>,
@@ -162,7 +172,7 @@ pub async fn show(
 }
 
 /// Body of `PATCH /v1/models/{name}` and `PATCH /v1/models/{name}/versions/{version}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
     description: Option<String>,
@@ -170,6 +180,9 @@ pub struct PatchBody {
     tags: HashMap<String, String>,
 }
 
+#[utoipa::path(patch, path = "/v1/models/{name}", tag = "models",
+    params(("name" = String, Path, description = "The registered model")), request_body = PatchBody,
+    responses((status = 200, description = "The model", body = RegisteredModel), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `PATCH /v1/models/{name}`: description and tags (publisher).
 pub async fn patch_model(
     State(state): State<AppState>,
@@ -199,6 +212,9 @@ pub async fn patch_model(
     .await
 }
 
+#[utoipa::path(get, path = "/v1/models/{name}/versions", tag = "models",
+    params(("name" = String, Path, description = "The registered model")),
+    responses((status = 200, description = "Every version, oldest first", body = Vec<Object>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/models/{name}/versions`.
 pub async fn versions(
     State(state): State<AppState>,
@@ -218,9 +234,10 @@ pub async fn versions(
 }
 
 /// Body of `POST /v1/models/{name}/versions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
+    #[schema(value_type = Object)]
     lineage: Value,
     #[serde(default)]
     description: String,
@@ -229,6 +246,9 @@ pub struct RegisterBody {
     model_description: String,
 }
 
+#[utoipa::path(post, path = "/v1/models/{name}/versions", tag = "models",
+    params(("name" = String, Path, description = "The registered model")), request_body = RegisterBody,
+    responses((status = 201, description = "Registered after every pin was checked", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `POST /v1/models/{name}/versions`: registers a version from a lineage, after checking every
 /// digest it pins (publisher). A lineage that does not match what is stored gets a 409.
 pub async fn register(
@@ -266,7 +286,7 @@ pub async fn register(
 }
 
 /// Body of `PUT /v1/models/{name}/versions/{version}/pipeline`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachBody {
     run: String,
@@ -276,9 +296,13 @@ pub struct AttachBody {
     #[serde(default)]
     file: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     load_config: Option<Value>,
 }
 
+#[utoipa::path(put, path = "/v1/models/{name}/versions/{reference}/pipeline", tag = "models",
+    params(("name" = String, Path, description = "The registered model"), ("reference" = String, Path, description = "A version number")), request_body = AttachBody,
+    responses((status = 200, description = "The version, now with a lineage", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `PUT /v1/models/{name}/versions/{version}/pipeline`: gives a version the MLflow client
 /// registered a Ferry pipeline (a run's features, then its model file through an adapter), so
 /// that it can be served (publisher). A version keeps the first lineage it gets.
@@ -330,6 +354,9 @@ pub async fn attach(
     .await
 }
 
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{reference}", tag = "models",
+    params(("name" = String, Path, description = "The registered model"), ("reference" = String, Path, description = "A version number, an alias, a stage or `latest`")),
+    responses((status = 200, description = "The version, with its lineage", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/models/{name}/versions/{reference}`: a version by number, alias, stage or `latest`.
 pub async fn version(
     State(state): State<AppState>,
@@ -346,6 +373,9 @@ pub async fn version(
     .into_response())
 }
 
+#[utoipa::path(patch, path = "/v1/models/{name}/versions/{reference}", tag = "models",
+    params(("name" = String, Path, description = "The registered model"), ("reference" = String, Path, description = "A version number")), request_body = PatchBody,
+    responses((status = 200, description = "The version", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `PATCH /v1/models/{name}/versions/{version}`: description and tags (publisher).
 pub async fn patch_version(
     State(state): State<AppState>,
@@ -378,6 +408,9 @@ pub async fn patch_version(
     .await
 }
 
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{reference}/card", tag = "models",
+    params(("name" = String, Path, description = "The registered model"), ("reference" = String, Path, description = "A version number, an alias, a stage or `latest`")),
+    responses((status = 200, description = "The model card", content_type = "text/markdown", body = String), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/models/{name}/versions/{reference}/card`: the model card (Markdown).
 pub async fn card(
     State(state): State<AppState>,
@@ -400,7 +433,7 @@ pub async fn card(
 }
 
 /// Body of `POST /v1/models/{name}/versions/{version}/stage`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageBody {
     stage: String,
@@ -408,6 +441,9 @@ pub struct StageBody {
     archive_existing: bool,
 }
 
+#[utoipa::path(post, path = "/v1/models/{name}/versions/{reference}/stage", tag = "models",
+    params(("name" = String, Path, description = "The registered model"), ("reference" = String, Path, description = "A version number")), request_body = StageBody,
+    responses((status = 200, description = "The version", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `POST /v1/models/{name}/versions/{version}/stage` (deployer).
 pub async fn stage(
     State(state): State<AppState>,
@@ -441,12 +477,15 @@ pub async fn stage(
 }
 
 /// Body of `PUT /v1/models/{name}/aliases/{alias}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AliasBody {
     version: i64,
 }
 
+#[utoipa::path(put, path = "/v1/models/{name}/aliases/{alias}", tag = "models",
+    params(("name" = String, Path, description = "The registered model"), ("alias" = String, Path, description = "The alias")), request_body = AliasBody,
+    responses((status = 200, description = "The alias now", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `PUT /v1/models/{name}/aliases/{alias}` (deployer).
 pub async fn set_alias(
     State(state): State<AppState>,
@@ -476,6 +515,9 @@ pub async fn set_alias(
     .await
 }
 
+#[utoipa::path(delete, path = "/v1/models/{name}/aliases/{alias}", tag = "models",
+    params(("name" = String, Path, description = "The registered model"), ("alias" = String, Path, description = "The alias")),
+    responses((status = 200, description = "Removed", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `DELETE /v1/models/{name}/aliases/{alias}` (deployer).
 pub async fn delete_alias(
     State(state): State<AppState>,
@@ -528,6 +570,10 @@ fn field_problems(problems: &[FieldProblem]) -> Response {
     )
 }
 
+#[utoipa::path(post, path = "/v1/models/{name}/{reference}/predict", tag = "models",
+    params(("name" = String, Path, description = "The registered model"), ("reference" = String, Path, description = "A version number, an alias, a stage or `latest`"), ("features" = Option<bool>, Query, description = "Add the model's input features to the answer")),
+    request_body(content = Object, description = "`rows` (or `dataframe_records`, `instances`): an array of objects; or `columns` (or `inputs`): an object of arrays"),
+    responses((status = 200, description = "The predictions, the version that answered and a request id", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `POST /v1/models/{name}/{reference}/predict`: rows (`{"rows": [{...}]}`, also
 /// `dataframe_records` or `instances`) or columns (`{"columns": {"col": [...]}}`, also
 /// `inputs`), answered with the predictions, the version that answered and a request id.

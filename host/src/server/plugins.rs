@@ -1,11 +1,13 @@
 //! The plugin endpoints.
 
+use super::error::ErrorBody;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ferry_registry::{AuditEntry, PackageSummary, PluginSignature, VersionRecord};
 use ferry_registry::{PluginSpec, Published, Role, SearchQuery};
 use serde::Deserialize;
 
@@ -19,11 +21,40 @@ fn version_of(text: &str) -> Result<semver::Version, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("version {text:?} is not semver: {e}")))
 }
 
+/// A service's state.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StatusDoc {
+    /// `ok` or `ready`.
+    pub status: String,
+}
+
+/// A package: every version and the owners.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PackageDoc {
+    /// The package.
+    pub name: String,
+    /// Who may publish and yank it.
+    pub owners: Vec<String>,
+    /// Every version, newest first.
+    pub versions: Vec<VersionRecord>,
+}
+
+/// A package's owners.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OwnersDoc {
+    /// The package.
+    pub name: String,
+    /// Its owners.
+    pub owners: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/v1/health", tag = "service", responses((status = 200, description = "The process is up", body = StatusDoc)))]
 /// `GET /v1/health`: the process is up.
 pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+#[utoipa::path(get, path = "/v1/ready", tag = "service", responses((status = 200, description = "The database answers", body = StatusDoc), (status = 503, description = "The database does not answer", body = ErrorBody)))]
 /// `GET /v1/ready`: the database answers.
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.registry.db().ping().await {
@@ -48,6 +79,11 @@ pub struct SearchParams {
     keyword: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
+    params(("q" = Option<String>, Query, description = "Words in the name, description or keywords"),
+           ("kind" = Option<String>, Query, description = "validator, transform, model, deployer or alert-sink"),
+           ("keyword" = Option<String>, Query, description = "A keyword")),
+    responses((status = 200, description = "Matching packages", body = Vec<PackageSummary>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/plugins?q=&kind=&keyword=`: search.
 pub async fn search(
     State(state): State<AppState>,
@@ -66,6 +102,9 @@ pub async fn search(
     Ok(Json(found).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/plugins/{name}", tag = "plugins",
+    params(("name" = String, Path, description = "The package")),
+    responses((status = 200, description = "Every version and the owners", body = PackageDoc), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/plugins/{name}`: every version and the owners.
 pub async fn package(
     State(state): State<AppState>,
@@ -75,12 +114,17 @@ pub async fn package(
     may_read(&state, &caller(&state, &headers).await?)?;
     let versions = state.registry.versions(&name).await?;
     let owners = state.registry.owners(&name).await?;
-    Ok(
-        Json(serde_json::json!({ "name": name, "owners": owners, "versions": versions }))
-            .into_response(),
-    )
+    Ok(Json(PackageDoc {
+        name,
+        owners,
+        versions,
+    })
+    .into_response())
 }
 
+#[utoipa::path(get, path = "/v1/plugins/{name}/{version}", tag = "plugins",
+    params(("name" = String, Path, description = "The package"), ("version" = String, Path, description = "An exact version")),
+    responses((status = 200, description = "The version", body = VersionRecord), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/plugins/{name}/{version}`.
 pub async fn version(
     State(state): State<AppState>,
@@ -103,6 +147,9 @@ pub struct ResolveParams {
     spec: String,
 }
 
+#[utoipa::path(get, path = "/v1/resolve", tag = "plugins",
+    params(("spec" = String, Query, description = "`name`, `name@^1.2`, `name@1.2.3` or `name@1.2.3#sha256:…`")),
+    responses((status = 200, description = "The version it resolves to", body = VersionRecord), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/resolve?spec=name@^1.2`: the version a specification resolves to.
 pub async fn resolve(
     State(state): State<AppState>,
@@ -114,6 +161,11 @@ pub async fn resolve(
     Ok(Json(state.registry.resolve(&spec).await?).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/plugins/{name}/{version}/download", tag = "plugins",
+    params(("name" = String, Path, description = "The package"), ("version" = String, Path, description = "An exact version"),
+           ("if-none-match" = Option<String>, Header, description = "The ETag already held")),
+    responses((status = 200, description = "The component; its digest is the ETag and `x-ferry-digest`", content_type = "application/wasm", body = Vec<u8>),
+              (status = 304, description = "Not modified"), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/plugins/{name}/{version}/download`: the component, with its digest as ETag.
 pub async fn download(
     State(state): State<AppState>,
@@ -149,6 +201,12 @@ pub async fn download(
     Ok(response)
 }
 
+#[utoipa::path(post, path = "/v1/plugins", tag = "plugins",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The component (sent as `application/wasm` or `application/octet-stream`); checked fully, including the purity check, before anything is written"),
+    params(("x-ferry-signature" = Option<String>, Header, description = "`ed25519:KEY:SIGNATURE` of the digest")),
+    responses((status = 201, description = "Published", body = VersionRecord),
+              (status = 200, description = "The same bytes were already published", body = VersionRecord), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)),
+    security(("token" = [])))]
 /// `POST /v1/plugins` with the component as the body: check it fully, then publish.
 pub async fn publish(
     State(state): State<AppState>,
@@ -322,6 +380,9 @@ async fn publish_inner(
     }
 }
 
+#[utoipa::path(get, path = "/v1/plugins/{name}/{version}/signatures", tag = "plugins",
+    params(("name" = String, Path, description = "The package"), ("version" = String, Path, description = "An exact version")),
+    responses((status = 200, description = "The signatures of its digest", body = Vec<PluginSignature>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/plugins/{name}/{version}/signatures`: the signatures of a version's digest.
 pub async fn signatures(
     State(state): State<AppState>,
@@ -337,7 +398,7 @@ pub async fn signatures(
 }
 
 /// Body of a yank.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct YankBody {
     #[serde(default = "yes")]
     yanked: bool,
@@ -347,6 +408,11 @@ fn yes() -> bool {
     true
 }
 
+#[utoipa::path(post, path = "/v1/plugins/{name}/{version}/yank", tag = "plugins",
+    params(("name" = String, Path, description = "The package"), ("version" = String, Path, description = "An exact version")),
+    request_body(content = Option<YankBody>, description = "`{\"yanked\": false}` un-yanks"),
+    responses((status = 200, description = "The version", body = VersionRecord), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)),
+    security(("token" = [])))]
 /// `POST /v1/plugins/{name}/{version}/yank` with `{"yanked": true|false}`.
 pub async fn yank(
     State(state): State<AppState>,
@@ -414,17 +480,22 @@ async fn owner_change(
 }
 
 /// Body of `POST /v1/plugins/{name}/owners`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OwnerBody {
     owner: String,
 }
 
+#[utoipa::path(post, path = "/v1/plugins/{name}/owners", tag = "plugins",
+    params(("name" = String, Path, description = "The package")),
+    request_body = OwnerBody,
+    responses((status = 200, description = "The owners now", body = OwnersDoc), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)),
+    security(("token" = [])))]
 /// `POST /v1/plugins/{name}/owners` with `{"owner": "bob"}`: an owner (or admin) adds one.
 pub async fn add_owner(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Json(body): Json<OwnerBody>,
+    body: Result<Json<OwnerBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let object = format!("package:{name}");
     owner_change(
@@ -434,6 +505,7 @@ pub async fn add_owner(
         &object,
         &name,
         async || {
+            let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
             let owner = body.owner.trim();
             if owner.is_empty() || owner.len() > 64 {
                 return Err(ApiError::bad_request(
@@ -457,6 +529,10 @@ pub struct AuditParams {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/audit", tag = "service",
+    params(("limit" = Option<i64>, Query, description = "How many entries, newest first (1 to 10,000; default 100)")),
+    responses((status = 200, description = "The newest entries", body = Vec<AuditEntry>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)),
+    security(("token" = [])))]
 /// `GET /v1/audit?limit=N`: the newest audit entries (admins only).
 pub async fn audit(
     State(state): State<AppState>,
@@ -473,15 +549,17 @@ pub async fn audit(
     .into_response())
 }
 
+#[utoipa::path(get, path = "/openapi.json", tag = "service", responses((status = 200, description = "This document", content_type = "application/json", body = Object)))]
 /// `GET /openapi.json`.
 pub async fn openapi() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
+        super::openapi_json(),
     )
         .into_response()
 }
 
+#[utoipa::path(get, path = "/docs", tag = "service", responses((status = 200, description = "Interactive documentation of this document", content_type = "text/html", body = String)))]
 /// `GET /docs`: interactive documentation built from `/openapi.json`, with no outside assets.
 pub async fn docs() -> Response {
     (

@@ -1,9 +1,11 @@
 //! The tracking endpoints: experiments and runs (read).
 
+use super::error::ErrorBody;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use ferry_registry::{ArtifactInfo, Experiment, MetricValue, Run};
 use serde::Deserialize;
 
 use ferry_registry::{RunFilter, RunOrder, RunView};
@@ -11,6 +13,8 @@ use ferry_registry::{RunFilter, RunOrder, RunView};
 use super::auth::{caller, may_read};
 use super::{AppState, error::ApiError};
 
+#[utoipa::path(get, path = "/v1/experiments", tag = "tracking",
+    responses((status = 200, description = "Every experiment", body = Vec<Experiment>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/experiments`.
 pub async fn experiments(
     State(state): State<AppState>,
@@ -20,6 +24,9 @@ pub async fn experiments(
     Ok(Json(state.registry.experiments().await?).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/experiments/{id}", tag = "tracking",
+    params(("id" = String, Path, description = "The experiment's id")),
+    responses((status = 200, description = "The experiment", body = Experiment), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/experiments/{id}`.
 pub async fn experiment(
     State(state): State<AppState>,
@@ -43,6 +50,13 @@ pub struct RunsParams {
     run_view_type: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/runs", tag = "tracking",
+    params(("experiment_id" = Option<String>, Query, description = "One experiment (default: all)"),
+           ("filter" = Option<String>, Query, description = "MLflow's filter, e.g. `metrics.roc_auc >= 0.8 and params.split.seed = '42'`"),
+           ("order_by" = Option<String>, Query, description = "Comma-separated orders, e.g. `metrics.roc_auc DESC`"),
+           ("max_results" = Option<usize>, Query, description = "At most this many (default 1,000)"),
+           ("run_view_type" = Option<String>, Query, description = "ACTIVE_ONLY (default), DELETED_ONLY or ALL")),
+    responses((status = 200, description = "Matching runs", body = Vec<Run>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/runs?experiment_id=`: runs, newest first (every experiment when none is given).
 pub async fn runs(
     State(state): State<AppState>,
@@ -85,6 +99,9 @@ pub async fn runs(
     Ok(Json(runs).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/runs/{id}/artifacts", tag = "tracking",
+    params(("id" = String, Path, description = "The run's id")),
+    responses((status = 200, description = "The run's files", body = Vec<ArtifactInfo>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/runs/{id}/artifacts`: the files recorded with a run.
 pub async fn artifacts(
     State(state): State<AppState>,
@@ -95,6 +112,9 @@ pub async fn artifacts(
     Ok(Json(state.registry.artifacts(&id, "").await?).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/runs/{id}/artifacts/{path}", tag = "tracking",
+    params(("id" = String, Path, description = "The run's id"), ("path" = String, Path, description = "The file's path in the run, e.g. `model/model.bin`")),
+    responses((status = 200, description = "The file; its digest in `x-ferry-digest`", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/runs/{id}/artifacts/{path}`: one file's bytes, with its digest.
 pub async fn artifact(
     State(state): State<AppState>,
@@ -120,6 +140,9 @@ pub async fn artifact(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/v1/runs/{id}", tag = "tracking",
+    params(("id" = String, Path, description = "The run's id")),
+    responses((status = 200, description = "The run with its params, latest metrics and tags", body = Run), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/runs/{id}`.
 pub async fn run(
     State(state): State<AppState>,
@@ -130,6 +153,9 @@ pub async fn run(
     Ok(Json(state.registry.run(&id).await?).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/runs/{id}/metrics/{key}", tag = "tracking",
+    params(("id" = String, Path, description = "The run's id"), ("key" = String, Path, description = "The metric")),
+    responses((status = 200, description = "Every logged value", body = Vec<MetricValue>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/runs/{id}/metrics/{key}`: every value of a metric, by step.
 pub async fn metric_history(
     State(state): State<AppState>,
@@ -140,6 +166,9 @@ pub async fn metric_history(
     Ok(Json(state.registry.metric_history(&id, &key).await?).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/blobs/{digest}", tag = "tracking",
+    params(("digest" = String, Path, description = "`sha256:` and 64 hex digits")),
+    responses((status = 200, description = "The stored bytes, checked against the digest", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/blobs/{digest}`: a stored blob (a plugin, a run's file, a model artifact) by its
 /// digest, checked against it; the answer carries the digest in `x-ferry-digest`. What a
 /// lineage pins by digest, a remote `ferry transform --model` fetches here.

@@ -1,6 +1,7 @@
 //! MLflow's artifact proxy: uploads stream to disk while they are hashed, then move into the
 //! blob store; downloads stream from it after their digest is checked.
 
+use crate::server::error::MlflowErrorBody;
 use std::io::Write;
 
 use axum::Json;
@@ -23,6 +24,7 @@ pub struct ListQuery {
     path: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow-artifacts/artifacts", tag = "mlflow", params(("path" = Option<String>, Query)), responses((status = 200, description = "The folder's entries, named relative to it", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET mlflow-artifacts/artifacts?path=DIR`.
 pub async fn list(
     State(s): State<AppState>,
@@ -49,6 +51,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow-artifacts/artifacts/{path}", tag = "mlflow", params(("path" = String, Path)), responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET mlflow-artifacts/artifacts/{path}`: the file's bytes.
 pub async fn download(
     State(s): State<AppState>,
@@ -121,6 +124,7 @@ async fn stream_to(mut file: std::fs::File, body: Body) -> Result<(String, i64),
     Ok((format!("sha256:{}", hex::encode(hasher.finalize())), size))
 }
 
+#[utoipa::path(put, path = "/api/2.0/mlflow-artifacts/artifacts/{path}", tag = "mlflow", params(("path" = String, Path)), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "Stored", body = Object), (status = 409, description = "The file may not be replaced", body = MlflowErrorBody), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)), security(("token" = [])))]
 /// `PUT mlflow-artifacts/artifacts/{path}`: stores the body, streamed to disk (publisher).
 pub async fn upload(
     State(s): State<AppState>,
@@ -169,6 +173,7 @@ pub async fn upload(
     Ok(Json(v))
 }
 
+#[utoipa::path(get, path = "/api/3.0/mlflow/server-info", tag = "mlflow", responses((status = 200, description = "What this server offers", body = Object)))]
 /// `GET /api/3.0/mlflow/server-info`.
 pub async fn server_info() -> Json<Value> {
     Json(json!({

@@ -7,13 +7,13 @@ mod error;
 mod registry;
 mod tracking;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
-use axum::routing::{delete, get, patch, post};
 use ferry_registry::Role;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::audit::audited;
@@ -23,184 +23,79 @@ pub use error::{MlflowError, not_found};
 /// Largest artifact accepted in one upload (streamed to disk, never held in memory).
 pub const MAX_ARTIFACT_BYTES: usize = 8 << 30;
 
-/// The MLflow routes.
-pub fn routes() -> Router<AppState> {
-    let api = "/api/2.0/mlflow";
-    Router::new()
-        .route(
-            &format!("{api}/experiments/get-by-name"),
-            get(tracking::experiment_by_name),
-        )
-        .route(&format!("{api}/experiments/get"), get(tracking::experiment))
-        .route(
-            &format!("{api}/experiments/create"),
-            post(tracking::create_experiment),
-        )
-        .route(
-            &format!("{api}/experiments/search"),
-            get(tracking::search_experiments).post(tracking::search_experiments_post),
-        )
-        .route(&format!("{api}/runs/create"), post(tracking::create_run))
-        .route(&format!("{api}/runs/get"), get(tracking::get_run))
-        .route(&format!("{api}/runs/update"), post(tracking::update_run))
-        .route(&format!("{api}/runs/delete"), post(tracking::delete_run))
-        .route(&format!("{api}/runs/restore"), post(tracking::restore_run))
-        .route(
-            &format!("{api}/experiments/delete"),
-            post(tracking::delete_experiment),
-        )
-        .route(
-            &format!("{api}/experiments/restore"),
-            post(tracking::restore_experiment),
-        )
-        .route(
-            &format!("{api}/runs/log-parameter"),
-            post(tracking::log_param),
-        )
-        .route(
-            &format!("{api}/runs/log-metric"),
-            post(tracking::log_metric),
-        )
-        .route(&format!("{api}/runs/set-tag"), post(tracking::set_tag))
-        .route(
-            &format!("{api}/runs/delete-tag"),
-            post(tracking::delete_tag),
-        )
-        .route(
-            &format!("{api}/experiments/update"),
-            post(tracking::update_experiment),
-        )
-        .route(
-            &format!("{api}/experiments/set-experiment-tag"),
-            post(tracking::set_experiment_tag),
-        )
-        .route(
-            &format!("{api}/experiments/delete-experiment-tag"),
-            post(tracking::delete_experiment_tag),
-        )
-        .route(&format!("{api}/runs/log-batch"), post(tracking::log_batch))
-        .route(&format!("{api}/runs/search"), post(tracking::search_runs))
-        .route(&format!("{api}/runs/outputs"), post(tracking::log_outputs))
-        .route(
-            &format!("{api}/runs/log-inputs"),
-            post(tracking::log_inputs),
-        )
-        .route(
-            &format!("{api}/metrics/get-history"),
-            get(tracking::metric_history),
-        )
-        .route(
-            &format!("{api}/logged-models"),
-            post(registry::create_logged_model),
-        )
-        .route(
-            &format!("{api}/logged-models/{{id}}/tags/{{key}}"),
-            delete(registry::delete_logged_model_tag),
-        )
-        .route(
-            &format!("{api}/logged-models/{{id}}/params"),
-            post(registry::log_logged_model_params),
-        )
-        .route(
-            &format!("{api}/registered-models/rename"),
-            post(registry::rename_registered_model),
-        )
-        .route(
-            &format!("{api}/registered-models/update"),
-            patch(registry::update_registered_model),
-        )
-        .route(
-            &format!("{api}/registered-models/delete"),
-            delete(registry::delete_registered_model),
-        )
-        .route(
-            &format!("{api}/registered-models/set-tag"),
-            post(registry::set_model_tag),
-        )
-        .route(
-            &format!("{api}/registered-models/delete-tag"),
-            delete(registry::delete_model_tag),
-        )
-        .route(
-            &format!("{api}/model-versions/search"),
-            get(registry::search_model_versions),
-        )
-        .route(
-            &format!("{api}/model-versions/update"),
-            patch(registry::update_model_version),
-        )
-        .route(
-            &format!("{api}/model-versions/delete"),
-            delete(registry::delete_model_version),
-        )
-        .route(
-            &format!("{api}/model-versions/set-tag"),
-            post(registry::set_version_tag),
-        )
-        .route(
-            &format!("{api}/model-versions/delete-tag"),
-            delete(registry::delete_version_tag),
-        )
-        .route(
-            &format!("{api}/logged-models/search"),
-            post(registry::search_logged_models),
-        )
-        .route(
-            &format!("{api}/logged-models/{{id}}"),
-            get(registry::get_logged_model)
-                .patch(registry::finalize_logged_model)
-                .delete(registry::delete_logged_model),
-        )
-        .route(
-            &format!("{api}/logged-models/{{id}}/tags"),
-            patch(registry::set_logged_model_tags),
-        )
-        .route(
-            &format!("{api}/registered-models/create"),
-            post(registry::create_registered_model),
-        )
-        .route(
-            &format!("{api}/registered-models/get"),
-            get(registry::get_registered_model),
-        )
-        .route(
-            &format!("{api}/registered-models/search"),
-            get(registry::search_registered_models),
-        )
-        .route(
-            &format!("{api}/registered-models/get-latest-versions"),
-            get(registry::latest_versions_get).post(registry::latest_versions_post),
-        )
-        .route(
-            &format!("{api}/registered-models/alias"),
-            get(registry::get_alias)
-                .post(registry::set_alias)
-                .delete(registry::delete_alias),
-        )
-        .route(
-            &format!("{api}/model-versions/create"),
-            post(registry::create_model_version),
-        )
-        .route(
-            &format!("{api}/model-versions/get"),
-            get(registry::get_model_version),
-        )
-        .route(
-            &format!("{api}/model-versions/transition-stage"),
-            post(registry::transition_stage),
-        )
-        .route(
-            &format!("{api}/model-versions/get-download-uri"),
-            get(registry::download_uri),
-        )
-        .route("/api/2.0/mlflow-artifacts/artifacts", get(artifacts::list))
-        .route(
-            "/api/2.0/mlflow-artifacts/artifacts/{*path}",
-            get(artifacts::download)
-                .put(artifacts::upload)
-                .layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES)),
-        )
-        .route("/api/3.0/mlflow/server-info", get(artifacts::server_info))
+/// The MLflow routes, each with its OpenAPI description.
+pub fn routes() -> OpenApiRouter<AppState> {
+    let router = OpenApiRouter::new()
+        .routes(routes!(tracking::experiment_by_name))
+        .routes(routes!(tracking::experiment))
+        .routes(routes!(tracking::create_experiment))
+        .routes(routes!(
+            tracking::search_experiments,
+            tracking::search_experiments_post
+        ))
+        .routes(routes!(tracking::create_run))
+        .routes(routes!(tracking::get_run))
+        .routes(routes!(tracking::update_run))
+        .routes(routes!(tracking::delete_run))
+        .routes(routes!(tracking::restore_run))
+        .routes(routes!(tracking::delete_experiment))
+        .routes(routes!(tracking::restore_experiment))
+        .routes(routes!(tracking::log_param))
+        .routes(routes!(tracking::log_metric))
+        .routes(routes!(tracking::set_tag))
+        .routes(routes!(tracking::delete_tag))
+        .routes(routes!(tracking::update_experiment))
+        .routes(routes!(tracking::set_experiment_tag))
+        .routes(routes!(tracking::delete_experiment_tag))
+        .routes(routes!(tracking::log_batch))
+        .routes(routes!(tracking::search_runs))
+        .routes(routes!(tracking::log_outputs))
+        .routes(routes!(tracking::log_inputs))
+        .routes(routes!(tracking::metric_history))
+        .routes(routes!(registry::create_logged_model))
+        .routes(routes!(registry::search_logged_models))
+        .routes(routes!(
+            registry::get_logged_model,
+            registry::finalize_logged_model,
+            registry::delete_logged_model
+        ))
+        .routes(routes!(registry::set_logged_model_tags))
+        .routes(routes!(registry::delete_logged_model_tag))
+        .routes(routes!(registry::log_logged_model_params))
+        .routes(routes!(registry::create_registered_model))
+        .routes(routes!(registry::get_registered_model))
+        .routes(routes!(registry::search_registered_models))
+        .routes(routes!(
+            registry::latest_versions_get,
+            registry::latest_versions_post
+        ))
+        .routes(routes!(registry::rename_registered_model))
+        .routes(routes!(registry::update_registered_model))
+        .routes(routes!(registry::delete_registered_model))
+        .routes(routes!(registry::set_model_tag))
+        .routes(routes!(registry::delete_model_tag))
+        .routes(routes!(
+            registry::get_alias,
+            registry::set_alias,
+            registry::delete_alias
+        ))
+        .routes(routes!(registry::create_model_version))
+        .routes(routes!(registry::get_model_version))
+        .routes(routes!(registry::search_model_versions))
+        .routes(routes!(registry::update_model_version))
+        .routes(routes!(registry::delete_model_version))
+        .routes(routes!(registry::set_version_tag))
+        .routes(routes!(registry::delete_version_tag))
+        .routes(routes!(registry::transition_stage))
+        .routes(routes!(registry::download_uri))
+        .routes(routes!(artifacts::list))
+        .routes(routes!(artifacts::server_info));
+    crate::server::wildcard(
+        router,
+        "/api/2.0/mlflow-artifacts/artifacts/{*path}",
+        routes!(artifacts::download, artifacts::upload),
+        |m| m.layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES)),
+    )
 }
 
 /// Parses a JSON body, answering MLflow's 400 when it is not what the endpoint takes.

@@ -1,5 +1,6 @@
 //! MLflow's logged models and model registry, over Ferry's registry.
 
+use crate::server::error::MlflowErrorBody;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -69,6 +70,7 @@ fn pairs(list: &[KeyValue]) -> Vec<(String, String)> {
         .collect()
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/logged-models", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST logged-models`.
 pub async fn create_logged_model(
     State(s): State<AppState>,
@@ -106,6 +108,7 @@ pub async fn create_logged_model(
     Ok(Json(v))
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/logged-models/{id}", tag = "mlflow", params(("id" = String, Path)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET logged-models/{id}`.
 pub async fn get_logged_model(
     State(s): State<AppState>,
@@ -118,6 +121,7 @@ pub async fn get_logged_model(
     ))
 }
 
+#[utoipa::path(patch, path = "/api/2.0/mlflow/logged-models/{id}", tag = "mlflow", params(("id" = String, Path)), request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `PATCH logged-models/{id}`: sets its status (the client finalizes an upload).
 pub async fn finalize_logged_model(
     State(s): State<AppState>,
@@ -148,6 +152,7 @@ struct Tags {
     tags: Vec<KeyValue>,
 }
 
+#[utoipa::path(patch, path = "/api/2.0/mlflow/logged-models/{id}/tags", tag = "mlflow", params(("id" = String, Path)), request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `PATCH logged-models/{id}/tags`.
 pub async fn set_logged_model_tags(
     State(s): State<AppState>,
@@ -208,6 +213,7 @@ fn order_of(v: &Value) -> Result<RunOrder, MlflowError> {
     Ok(RunOrder::parse(&text)?)
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/logged-models/search", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST logged-models/search`.
 pub async fn search_logged_models(
     State(s): State<AppState>,
@@ -242,6 +248,7 @@ pub async fn search_logged_models(
     )))
 }
 
+#[utoipa::path(delete, path = "/api/2.0/mlflow/logged-models/{id}", tag = "mlflow", params(("id" = String, Path)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE logged-models/{id}`.
 pub async fn delete_logged_model(
     State(s): State<AppState>,
@@ -263,6 +270,7 @@ pub async fn delete_logged_model(
     Ok(Json(v))
 }
 
+#[utoipa::path(delete, path = "/api/2.0/mlflow/logged-models/{id}/tags/{key}", tag = "mlflow", params(("id" = String, Path), ("key" = String, Path)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE logged-models/{id}/tags/{key}`.
 pub async fn delete_logged_model_tag(
     State(s): State<AppState>,
@@ -290,6 +298,7 @@ struct Params {
     params: Vec<KeyValue>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/logged-models/{id}/params", tag = "mlflow", params(("id" = String, Path)), request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST logged-models/{id}/params`.
 pub async fn log_logged_model_params(
     State(s): State<AppState>,
@@ -324,6 +333,7 @@ struct CreateRegisteredModel {
     tags: Vec<KeyValue>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/create", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST registered-models/create`.
 pub async fn create_registered_model(
     State(s): State<AppState>,
@@ -372,6 +382,7 @@ fn number_of(v: &Option<String>) -> Result<i64, MlflowError> {
         .map_err(|_| MlflowError::invalid(format!("version {text:?} is not a number")))
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/get", tag = "mlflow", params(("name" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET registered-models/get`.
 pub async fn get_registered_model(
     State(s): State<AppState>,
@@ -414,6 +425,7 @@ impl SearchQuery {
     }
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/search", tag = "mlflow", params(("filter" = Option<String>, Query), ("max_results" = Option<String>, Query), ("order_by" = Option<String>, Query), ("page_token" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET registered-models/search`: `name`, `tags.KEY` and the timestamps, by name unless
 /// asked otherwise.
 pub async fn search_registered_models(
@@ -438,6 +450,7 @@ pub async fn search_registered_models(
     )))
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/model-versions/search", tag = "mlflow", params(("filter" = Option<String>, Query), ("max_results" = Option<String>, Query), ("order_by" = Option<String>, Query), ("page_token" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET model-versions/search`: `name`, `run_id`, `source_path`, `version_number`, `tags.KEY`
 /// and the rest; by name, newest version first, unless asked otherwise.
 pub async fn search_model_versions(
@@ -472,6 +485,7 @@ struct RenameModel {
     new_name: String,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/rename", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST registered-models/rename`.
 pub async fn rename_registered_model(
     State(s): State<AppState>,
@@ -505,6 +519,7 @@ struct Described {
     description: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/api/2.0/mlflow/registered-models/update", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `PATCH registered-models/update`: its description.
 pub async fn update_registered_model(
     State(s): State<AppState>,
@@ -530,6 +545,7 @@ pub async fn update_registered_model(
     Ok(Json(v))
 }
 
+#[utoipa::path(patch, path = "/api/2.0/mlflow/model-versions/update", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `PATCH model-versions/update`: its description.
 pub async fn update_model_version(
     State(s): State<AppState>,
@@ -575,6 +591,7 @@ fn fields<T: serde::de::DeserializeOwned>(
         .map_err(|e| MlflowError::invalid(format!("the request is not valid: {e}")))
 }
 
+#[utoipa::path(delete, path = "/api/2.0/mlflow/registered-models/delete", tag = "mlflow", params(("name" = Option<String>, Query)), request_body(content = Option<Object>, description = "The request, as MLflow's REST API defines it, or in the query string"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE registered-models/delete`: the model with every version, tag and alias.
 pub async fn delete_registered_model(
     State(s): State<AppState>,
@@ -598,6 +615,7 @@ pub async fn delete_registered_model(
     Ok(Json(v))
 }
 
+#[utoipa::path(delete, path = "/api/2.0/mlflow/model-versions/delete", tag = "mlflow", params(("name" = Option<String>, Query), ("version" = Option<String>, Query)), request_body(content = Option<Object>, description = "The request, as MLflow's REST API defines it, or in the query string"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE model-versions/delete`.
 pub async fn delete_model_version(
     State(s): State<AppState>,
@@ -666,11 +684,13 @@ async fn change_tag(
     Ok(Json(v))
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/set-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST registered-models/set-tag`.
 pub async fn set_model_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     change_tag(&s, &headers, body(&raw)?, true, false).await
 }
 
+#[utoipa::path(delete, path = "/api/2.0/mlflow/registered-models/delete-tag", tag = "mlflow", params(("name" = Option<String>, Query), ("key" = Option<String>, Query)), request_body(content = Option<Object>, description = "The request, as MLflow's REST API defines it, or in the query string"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE registered-models/delete-tag`.
 pub async fn delete_model_tag(
     State(s): State<AppState>,
@@ -681,11 +701,13 @@ pub async fn delete_model_tag(
     change_tag(&s, &headers, fields(q.as_deref(), &raw)?, false, false).await
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/model-versions/set-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST model-versions/set-tag`.
 pub async fn set_version_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     change_tag(&s, &headers, body(&raw)?, true, true).await
 }
 
+#[utoipa::path(delete, path = "/api/2.0/mlflow/model-versions/delete-tag", tag = "mlflow", params(("name" = Option<String>, Query), ("version" = Option<String>, Query), ("key" = Option<String>, Query)), request_body(content = Option<Object>, description = "The request, as MLflow's REST API defines it, or in the query string"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE model-versions/delete-tag`.
 pub async fn delete_version_tag(
     State(s): State<AppState>,
@@ -707,6 +729,7 @@ async fn latest(s: &AppState, name: &str, stages: &[String]) -> Result<Value, Ml
     Ok(json!({"model_versions": versions}))
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/get-latest-versions", tag = "mlflow", params(("name" = Option<String>, Query), ("stages" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET registered-models/get-latest-versions`.
 pub async fn latest_versions_get(
     State(s): State<AppState>,
@@ -729,6 +752,7 @@ struct LatestBody {
     stages: Vec<String>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/get-latest-versions", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST registered-models/get-latest-versions`.
 pub async fn latest_versions_post(
     State(s): State<AppState>,
@@ -747,6 +771,7 @@ struct AliasBody {
     version: Option<Value>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/alias", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST registered-models/alias` (deployer).
 pub async fn set_alias(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: AliasBody = body(&raw)?;
@@ -768,6 +793,7 @@ pub async fn set_alias(State(s): State<AppState>, headers: HeaderMap, raw: Bytes
     Ok(Json(v))
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/alias", tag = "mlflow", params(("name" = Option<String>, Query), ("alias" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET registered-models/alias`: the version an alias points to (an unknown alias is a 400,
 /// as MLflow answers).
 pub async fn get_alias(
@@ -792,6 +818,7 @@ pub async fn get_alias(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/2.0/mlflow/registered-models/alias", tag = "mlflow", params(("name" = Option<String>, Query), ("alias" = Option<String>, Query)), request_body(content = Option<Object>, description = "The request, as MLflow's REST API defines it, or in the query string"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE registered-models/alias` (deployer).
 pub async fn delete_alias(
     State(s): State<AppState>,
@@ -842,6 +869,7 @@ struct CreateVersion {
     tags: Vec<KeyValue>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/model-versions/create", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST model-versions/create`.
 pub async fn create_model_version(
     State(s): State<AppState>,
@@ -885,6 +913,7 @@ pub async fn create_model_version(
     Ok(Json(v))
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/model-versions/get", tag = "mlflow", params(("name" = Option<String>, Query), ("version" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET model-versions/get`.
 pub async fn get_model_version(
     State(s): State<AppState>,
@@ -908,6 +937,7 @@ struct Transition {
     archive_existing_versions: bool,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/model-versions/transition-stage", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST model-versions/transition-stage` (deployer).
 pub async fn transition_stage(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: Transition = body(&raw)?;
@@ -930,6 +960,7 @@ pub async fn transition_stage(State(s): State<AppState>, headers: HeaderMap, raw
     Ok(Json(v))
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/model-versions/get-download-uri", tag = "mlflow", params(("name" = Option<String>, Query), ("version" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET model-versions/get-download-uri`: a logged model's files, or the version's source.
 pub async fn download_uri(
     State(s): State<AppState>,

@@ -1,5 +1,6 @@
 //! MLflow's experiments, runs, params, metrics and tags.
 
+use crate::server::error::MlflowErrorBody;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -88,6 +89,7 @@ pub struct ByName {
     experiment_name: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/experiments/get-by-name", tag = "mlflow", params(("experiment_name" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET experiments/get-by-name`.
 pub async fn experiment_by_name(
     State(s): State<AppState>,
@@ -108,6 +110,7 @@ pub struct ById {
     experiment_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/experiments/get", tag = "mlflow", params(("experiment_id" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET experiments/get`.
 pub async fn experiment(
     State(s): State<AppState>,
@@ -130,6 +133,7 @@ struct CreateExperiment {
     tags: Vec<KeyValue>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/create", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/create`.
 pub async fn create_experiment(
     State(s): State<AppState>,
@@ -222,6 +226,7 @@ async fn search_experiments_with(s: &AppState, q: SearchExperiments) -> Answer {
     )))
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/experiments/search", tag = "mlflow", params(("view_type" = Option<String>, Query), ("filter" = Option<String>, Query), ("max_results" = Option<String>, Query), ("page_token" = Option<String>, Query), ("order_by" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET experiments/search`.
 pub async fn search_experiments(
     State(s): State<AppState>,
@@ -232,6 +237,7 @@ pub async fn search_experiments(
     search_experiments_with(&s, q).await
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/search", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/search`.
 pub async fn search_experiments_post(
     State(s): State<AppState>,
@@ -248,6 +254,7 @@ struct UpdateExperiment {
     new_name: String,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/update", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/update`: renames an experiment.
 pub async fn update_experiment(
     State(s): State<AppState>,
@@ -281,6 +288,7 @@ struct ExperimentTag {
     value: String,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/set-experiment-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/set-experiment-tag`.
 pub async fn set_experiment_tag(
     State(s): State<AppState>,
@@ -306,6 +314,7 @@ pub async fn set_experiment_tag(
     Ok(Json(v))
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/delete-experiment-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/delete-experiment-tag`.
 pub async fn delete_experiment_tag(
     State(s): State<AppState>,
@@ -341,6 +350,7 @@ struct CreateRun {
     tags: Vec<KeyValue>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/create", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/create`.
 pub async fn create_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: CreateRun = body(&raw)?;
@@ -398,6 +408,7 @@ fn run_id(a: &Option<String>, b: &Option<String>) -> Result<String, MlflowError>
         .ok_or_else(|| MlflowError::invalid("run_id is required"))
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/runs/get", tag = "mlflow", params(("run_id" = Option<String>, Query), ("run_uuid" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET runs/get`.
 pub async fn get_run(
     State(s): State<AppState>,
@@ -418,6 +429,7 @@ struct UpdateRun {
     run_name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/update", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/update`.
 pub async fn update_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: UpdateRun = body(&raw)?;
@@ -488,11 +500,13 @@ async fn run_lifecycle(s: &AppState, headers: &HeaderMap, raw: &[u8], delete: bo
     Ok(Json(v))
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/delete", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/delete`.
 pub async fn delete_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     run_lifecycle(&s, &headers, &raw, true).await
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/restore", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/restore`.
 pub async fn restore_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     run_lifecycle(&s, &headers, &raw, false).await
@@ -524,6 +538,7 @@ async fn experiment_lifecycle(
     Ok(Json(v))
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/delete", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/delete`.
 pub async fn delete_experiment(
     State(s): State<AppState>,
@@ -533,6 +548,7 @@ pub async fn delete_experiment(
     experiment_lifecycle(&s, &headers, &raw, true).await
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/restore", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/restore`.
 pub async fn restore_experiment(
     State(s): State<AppState>,
@@ -558,6 +574,7 @@ fn text_of(v: &Value) -> String {
     }
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-parameter", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/log-parameter`.
 pub async fn log_param(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: LogParam = body(&raw)?;
@@ -589,6 +606,7 @@ struct LogMetric {
     step: Option<Value>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-metric", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/log-metric`.
 pub async fn log_metric(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: LogMetric = body(&raw)?;
@@ -623,6 +641,7 @@ struct SetTag {
     value: String,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/set-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/set-tag`.
 pub async fn set_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: SetTag = body(&raw)?;
@@ -654,6 +673,7 @@ struct DeleteTag {
     key: String,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/delete-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/delete-tag`.
 pub async fn delete_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: DeleteTag = body(&raw)?;
@@ -693,6 +713,7 @@ struct LogBatch {
     tags: Vec<KeyValue>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-batch", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/log-batch`.
 pub async fn log_batch(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: LogBatch = body(&raw)?;
@@ -761,6 +782,7 @@ struct SearchRuns {
     page_token: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/search", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/search`.
 pub async fn search_runs(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     reader(&s, &headers).await?;
@@ -787,6 +809,7 @@ pub async fn search_runs(State(s): State<AppState>, headers: HeaderMap, raw: Byt
     )))
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/outputs", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/outputs`: which logged models a run produced (kept as a run tag).
 pub async fn log_outputs(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: Value = body(&raw)?;
@@ -822,6 +845,7 @@ pub async fn log_outputs(State(s): State<AppState>, headers: HeaderMap, raw: Byt
     Ok(Json(v))
 }
 
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-inputs", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/log-inputs`: datasets are accepted and not kept yet.
 pub async fn log_inputs(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: Value = body(&raw)?;
@@ -849,6 +873,7 @@ pub struct HistoryQuery {
     metric_key: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/2.0/mlflow/metrics/get-history", tag = "mlflow", params(("run_id" = Option<String>, Query), ("run_uuid" = Option<String>, Query), ("metric_key" = Option<String>, Query), ("max_results" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET metrics/get-history`.
 pub async fn metric_history(
     State(s): State<AppState>,
