@@ -327,6 +327,43 @@ async fn run() {
         n += 1;
     }
     let prepare = start.elapsed() / n;
+    // What a set is made of: each instance, and each constructor call.
+    macro_rules! mean {
+        ($body:expr) => {{
+            std::hint::black_box($body);
+            let start = Instant::now();
+            for _ in 0..300 {
+                std::hint::black_box($body);
+            }
+            start.elapsed() / 300
+        }};
+    }
+    let mut parts: Vec<(String, Duration)> = Vec::new();
+    for v in &steps.validators {
+        let d = mean!(ValidatorInstance::new(&v.plugin).await.expect("validator"));
+        parts.push((format!("validator `{}`: new instance", v.plugin.name()), d));
+    }
+    for t in &steps.transforms {
+        let name = t.step.plugin.name();
+        let d = mean!(
+            TransformInstance::new(&t.step.plugin)
+                .await
+                .expect("transform")
+        );
+        parts.push((format!("transform `{name}`: new instance"), d));
+        let d = mean!(t.prepare().await.expect("prepare"));
+        parts.push((
+            format!("transform `{name}`: new instance + new-transformer"),
+            d,
+        ));
+    }
+    if let Some(m) = &steps.model {
+        let name = m.plugin.name();
+        let d = mean!(ModelInstance::new(&m.plugin).await.expect("model"));
+        parts.push((format!("model `{name}`: new instance"), d));
+        let d = mean!(m.prepare().await.expect("prepare"));
+        parts.push((format!("model `{name}`: new instance + load"), d));
+    }
     let native_one = per_call(Duration::from_secs(2), || {
         std::hint::black_box(native.predict(&one_sdk));
     });
@@ -436,4 +473,8 @@ async fn run() {
         "| building one set (2 validators, 3 transformers from their states, the model loaded) | {} | | |",
         fmt(prepare)
     );
+    println!("\n| part of a set | time |\n|---|---:|");
+    for (what, d) in &parts {
+        println!("| {what} | {} |", fmt(*d));
+    }
 }

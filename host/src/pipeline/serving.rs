@@ -1,8 +1,10 @@
 //! Serving a model version: the validators, transforms (built from their stored states) and
 //! model its lineage pins, nothing else, run by the step engine with a fresh set of instances
-//! for every call.
+//! for every call. A couple of sets are built ahead, in the background, so that a request
+//! rarely waits for its own.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::PipelineError;
 use super::lineage::Lineage;
@@ -15,13 +17,21 @@ use crate::runtime::Runtime;
 use crate::runtime::bindings::types::{Batch, Field};
 use crate::store::Store;
 
+/// Instance sets built ahead and kept per served version.
+const READY_SETS: usize = 2;
+
+/// Instance sets built and never used, and whether a task is building more.
+#[derive(Default)]
+struct Ready {
+    sets: Mutex<Vec<InstanceSet>>,
+    refilling: AtomicBool,
+}
+
 /// A model version ready to serve.
 pub struct ServingPipeline {
     lineage: Lineage,
-    steps: Steps,
-    /// Instance sets built and never used (the one built at load, so the first request does not
-    /// pay for it).
-    ready: Mutex<Vec<InstanceSet>>,
+    steps: Arc<Steps>,
+    ready: Arc<Ready>,
 }
 
 impl ServingPipeline {
@@ -79,10 +89,14 @@ impl ServingPipeline {
             model,
         };
         let first = steps.prepare().await?;
+        let ready = Ready {
+            sets: Mutex::new(vec![first]),
+            refilling: AtomicBool::new(false),
+        };
         Ok(Self {
             lineage,
-            steps,
-            ready: Mutex::new(vec![first]),
+            steps: Arc::new(steps),
+            ready: Arc::new(ready),
         })
     }
 
@@ -101,13 +115,42 @@ impl ServingPipeline {
         &self.steps.input
     }
 
-    /// A set of instances never used before.
+    /// A set of instances never used before: one built ahead if there is one (and more are
+    /// built in the background), else one built now.
     async fn instances(&self) -> Result<InstanceSet, ServeError> {
-        let ready = self.ready.lock().ok().and_then(|mut r| r.pop());
+        let ready = self.ready.sets.lock().ok().and_then(|mut r| r.pop());
+        self.refill();
         match ready {
             Some(set) => Ok(set),
             None => self.steps.prepare().await,
         }
+    }
+
+    /// Builds sets in the background until [`READY_SETS`] wait (one task at a time).
+    fn refill(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.ready.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (steps, ready) = (self.steps.clone(), self.ready.clone());
+        runtime.spawn(async move {
+            while ready.sets.lock().is_ok_and(|s| s.len() < READY_SETS) {
+                match steps.prepare().await {
+                    Ok(set) => {
+                        if let Ok(mut sets) = ready.sets.lock() {
+                            sets.push(set);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not build instances ahead");
+                        break;
+                    }
+                }
+            }
+            ready.refilling.store(false, Ordering::Release);
+        });
     }
 
     /// Checks and transforms raw rows into the full transformed batch.
