@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ferry_host::data::CsvReader;
-use ferry_host::runtime::{Runtime, ValidatorInstance};
+use ferry_host::pipeline::steps::ValidatorStep;
+use ferry_host::runtime::Runtime;
 
 use super::{Exit, SandboxArgs, exit, read_config};
 
@@ -30,11 +31,14 @@ pub struct ValidateArgs {
 }
 
 pub async fn run(runtime: &Runtime, args: ValidateArgs) -> Result<u8, Exit> {
-    let config = read_config(args.config.as_ref())?;
-    let plugin = super::load_plugin(runtime, &args.plugin, &args.sandbox).await?;
+    let step = ValidatorStep {
+        plugin: super::load_plugin(runtime, &args.plugin, &args.sandbox).await?,
+        config: read_config(args.config.as_ref())?,
+        reads: None,
+    };
     let batch = CsvReader::open(&args.data, 8192)?.read_all()?;
-    let mut instance = ValidatorInstance::new(&plugin).await?;
-    let report = instance.validate(&config, &batch).await?;
+    let report = step.validate(&batch).await?;
+    let plugin = &step.plugin;
     let total: u64 = report.counts.iter().map(|c| c.count).sum();
     if args.json {
         let value = serde_json::json!({
