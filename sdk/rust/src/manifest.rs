@@ -86,7 +86,8 @@ impl ManifestBuilder {
         self
     }
 
-    /// Asks for a preopened directory at `guest_path`.
+    /// Asks for a preopened directory at `guest_path` (deployers and alert sinks only: a
+    /// validator, transform or model that asks is refused at load).
     pub fn directory(mut self, guest_path: &str, writable: bool, purpose: &str) -> Self {
         self.manifest
             .capabilities
@@ -99,13 +100,14 @@ impl ManifestBuilder {
         self
     }
 
-    /// Asks for outbound HTTP; `host` is a host name, or `*` for any host the operator allows.
+    /// Asks for outbound HTTP; `host` is a host name, or `*` for any host the operator allows
+    /// (deployers and alert sinks only).
     pub fn http_host(mut self, host: &str) -> Self {
         self.manifest.capabilities.http_hosts.push(host.to_string());
         self
     }
 
-    /// Asks to read an environment variable.
+    /// Asks to read an environment variable (deployers and alert sinks only).
     pub fn env(mut self, name: &str) -> Self {
         self.manifest.capabilities.env.push(name.to_string());
         self
