@@ -686,3 +686,40 @@ fn walk(path: &std::path::Path) -> Vec<std::path::PathBuf> {
         vec![path.to_path_buf()]
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operators_limits_hold_for_served_plugins() {
+    let server = Server::start(&[]);
+    train(&server, &pipeline());
+    let data = server.kill();
+    // A memory cap below what the plugins need: the version cannot start, and says why.
+    let capped = Server::start_in(data, &["--memory-mib", "1"]);
+    let (status, body, _) = post(
+        &capped,
+        "/v1/models/churn/1/predict",
+        json!({"rows": [row()]}),
+    )
+    .await;
+    assert_eq!(status, 500, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("memory than its cap of 1 MiB"),
+        "{message}"
+    );
+    // The server goes on, and without the cap the same version serves.
+    let health = Server::http()
+        .get(format!("{}/v1/health", capped.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let data = capped.kill();
+    let normal = Server::start_in(data, &[]);
+    let (status, body, _) = post(
+        &normal,
+        "/v1/models/churn/1/predict",
+        json!({"rows": [row()]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}

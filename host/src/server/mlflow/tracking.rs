@@ -295,23 +295,7 @@ pub async fn set_experiment_tag(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Answer {
-    let b: ExperimentTag = body(&raw)?;
-    let object = format!("experiment:{}", b.experiment_id);
-    let v = write(
-        &s,
-        &headers,
-        Role::Publisher,
-        "experiments.set-tag",
-        &object,
-        async |_| {
-            s.registry
-                .set_experiment_tag(&b.experiment_id, &b.key, &b.value)
-                .await?;
-            Ok(json!({}))
-        },
-    )
-    .await?;
-    Ok(Json(v))
+    experiment_tag(&s, &headers, &raw, true).await
 }
 
 #[utoipa::path(post, path = "/api/2.0/mlflow/experiments/delete-experiment-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
@@ -321,21 +305,30 @@ pub async fn delete_experiment_tag(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Answer {
-    let b: ExperimentTag = body(&raw)?;
+    experiment_tag(&s, &headers, &raw, false).await
+}
+
+/// Sets (`set`) or deletes a tag of an experiment.
+async fn experiment_tag(s: &AppState, headers: &HeaderMap, raw: &[u8], set: bool) -> Answer {
+    let b: ExperimentTag = body(raw)?;
     let object = format!("experiment:{}", b.experiment_id);
-    let v = write(
-        &s,
-        &headers,
-        Role::Publisher,
-        "experiments.delete-tag",
-        &object,
-        async |_| {
+    let action = if set {
+        "experiments.set-tag"
+    } else {
+        "experiments.delete-tag"
+    };
+    let v = write(s, headers, Role::Publisher, action, &object, async |_| {
+        if set {
+            s.registry
+                .set_experiment_tag(&b.experiment_id, &b.key, &b.value)
+                .await?;
+        } else {
             s.registry
                 .delete_experiment_tag(&b.experiment_id, &b.key)
                 .await?;
-            Ok(json!({}))
-        },
-    )
+        }
+        Ok(json!({}))
+    })
     .await?;
     Ok(Json(v))
 }
