@@ -374,6 +374,7 @@ async fn run() {
         runtime: runtime.clone(),
         anonymous_read: true,
         served: Default::default(),
+        deployments: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

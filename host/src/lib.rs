@@ -5,6 +5,7 @@ pub mod builtin;
 pub mod client;
 pub mod config;
 pub mod data;
+pub mod deploy;
 pub mod lockfile;
 pub mod manifest;
 pub mod pipeline;

@@ -1,5 +1,5 @@
 //! Storage for Ferry: plugin packages, experiments and runs with their artifacts, and the model
-//! registry.
+//! registry and named deployments.
 //!
 //! One schema on two backends through sqlx: SQLite (the default, one file in the data folder,
 //! in WAL mode) and PostgreSQL (for more than one machine). Large bytes live in a
@@ -9,6 +9,7 @@ mod access;
 mod artifacts;
 mod blob;
 mod db;
+mod deployments;
 mod error;
 mod logged_models;
 mod models;
@@ -22,6 +23,7 @@ pub use access::{AuditEntry, Principal, Role, TokenInfo};
 pub use artifacts::{ArtifactInfo, DirEntry, check_artifact_path, is_ferry_file};
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
 pub use db::{Backend, Db, now_ms};
+pub use deployments::{Deployment, DeploymentRevision, ShadowSample, check_deployment_name};
 pub use error::RegistryError;
 pub use logged_models::LoggedModel;
 pub use models::{

@@ -1115,3 +1115,105 @@ async fn a_nan_first_does_not_break_later_metrics(t: &TestRegistry) {
     assert_eq!(values, ["NaN", "0.5", "NaN", "0.25"]);
     assert_eq!(r.run(&run.id).await.unwrap().metrics[0].value, 0.25);
 }
+
+on_both_backends!(
+    deployments_keep_every_revision,
+    racing_deployment_updates_have_one_winner
+);
+
+async fn deployments_keep_every_revision(t: &TestRegistry) {
+    let r = &t.registry;
+    assert!(matches!(
+        r.create_deployment("bad/name", "{}", "alice").await,
+        Err(RegistryError::Invalid(_))
+    ));
+    let first = r
+        .create_deployment("churn", r#"{"v":1}"#, "alice")
+        .await
+        .unwrap();
+    assert_eq!(first.revision, 1);
+    assert!(matches!(
+        r.create_deployment("churn", r#"{"v":9}"#, "bob").await,
+        Err(RegistryError::Conflict(_))
+    ));
+    let second = r
+        .update_deployment("churn", r#"{"v":2}"#, "bob", "update", Some(1))
+        .await
+        .unwrap();
+    assert_eq!(second.revision, 2);
+    // A writer that read revision 1 does not overwrite revision 2 unseen.
+    assert!(matches!(
+        r.update_deployment("churn", r#"{"v":3}"#, "carol", "update", Some(1))
+            .await,
+        Err(RegistryError::Conflict(_))
+    ));
+    let current = r.deployment("churn").await.unwrap();
+    assert_eq!((current.revision, current.spec.as_str()), (2, r#"{"v":2}"#));
+    let history = r.deployment_revisions("churn").await.unwrap();
+    let specs: Vec<_> = history
+        .iter()
+        .map(|h| (h.revision, h.spec.as_str(), h.actor.as_str()))
+        .collect();
+    assert_eq!(
+        specs,
+        [(1, r#"{"v":1}"#, "alice"), (2, r#"{"v":2}"#, "bob")]
+    );
+    assert_eq!(r.deployments().await.unwrap().len(), 1);
+
+    let sample = ferry_registry::ShadowSample {
+        name: "churn".into(),
+        revision: 2,
+        request_id: "r1".into(),
+        answered: "churn@1".into(),
+        shadow: "churn@2".into(),
+        answer: "[1]".into(),
+        shadow_answer: "[0]".into(),
+        created_at: 5,
+    };
+    r.add_shadow_sample(&sample).await.unwrap();
+    assert_eq!(r.shadow_samples("churn", 10).await.unwrap(), [sample]);
+
+    r.delete_deployment("churn").await.unwrap();
+    assert!(matches!(
+        r.deployment("churn").await,
+        Err(RegistryError::NotFound(_))
+    ));
+    assert!(matches!(
+        r.delete_deployment("churn").await,
+        Err(RegistryError::NotFound(_))
+    ));
+    // A new deployment of the same name starts a history of its own.
+    let again = r
+        .create_deployment("churn", r#"{"v":7}"#, "dan")
+        .await
+        .unwrap();
+    assert_eq!(again.revision, 1);
+    assert_eq!(r.deployment_revisions("churn").await.unwrap().len(), 1);
+}
+
+async fn racing_deployment_updates_have_one_winner(t: &TestRegistry) {
+    let r = &t.registry;
+    r.create_deployment("race", "{}", "alice").await.unwrap();
+    let writers: Vec<_> = (0..10)
+        .map(|i| {
+            let r = r.clone();
+            tokio::spawn(async move {
+                r.update_deployment("race", &format!("{{\"w\":{i}}}"), "w", "update", Some(1))
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for w in writers {
+        match w.await.unwrap() {
+            Ok(rev) => {
+                assert_eq!(rev.revision, 2);
+                won += 1;
+            }
+            Err(RegistryError::Conflict(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(r.deployment_revisions("race").await.unwrap().len(), 2);
+}

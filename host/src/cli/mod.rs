@@ -1,6 +1,7 @@
 //! The `ferry` command line: one module per subcommand.
 
 mod audit;
+mod deploy;
 mod key;
 mod models;
 mod plugin;
@@ -41,6 +42,8 @@ pub mod exit {
     pub const GATE_FAILED: u8 = 8;
     /// What a lineage pins does not match what is stored (a plugin, state or artifact digest).
     pub const LINEAGE_MISMATCH: u8 = 9;
+    /// A definition (a deployment) was refused: the message names the field and the problem.
+    pub const INVALID_DEFINITION: u8 = 10;
 }
 
 /// Ferry: an MLOps platform whose every extension point is a sandboxed WebAssembly plugin.
@@ -88,6 +91,9 @@ pub enum Command {
     /// The model registry: versions, aliases, stages, tags, cards, external models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Named deployments: traffic splits, shadows, fallbacks, revisions and rollback.
+    #[command(subcommand)]
+    Deploy(deploy::DeployCommand),
 }
 
 /// Loads a plugin for a command: a built-in name or a `.wasm` file, with the operator's grants
@@ -331,6 +337,13 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
                 PipelineError::Remote(c) => remote_code(c),
                 _ => exit::LOAD,
             }
+        } else if let Some(e) = error.downcast_ref::<ferry_host::deploy::SpecError>() {
+            use ferry_host::deploy::SpecError;
+            match e {
+                SpecError::Invalid(_) => exit::INVALID_DEFINITION,
+                SpecError::Registry(ferry_registry::RegistryError::Conflict(_)) => exit::CONFLICT,
+                SpecError::Registry(_) => exit::LOAD,
+            }
         } else if is_conflict(&error) {
             exit::CONFLICT
         } else if let Some(c) = error.downcast_ref::<ferry_host::client::ClientError>() {
@@ -353,6 +366,11 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
 
 /// The exit code of a remote Ferry's refusal.
 fn remote_code(c: &ferry_host::client::ClientError) -> u8 {
+    if let ferry_host::client::ClientError::Api { code, .. } = c
+        && code == "invalid_deployment"
+    {
+        return exit::INVALID_DEFINITION;
+    }
     match c.status() {
         Some(401 | 403) => exit::NOT_ALLOWED,
         Some(409) => exit::CONFLICT,
@@ -412,5 +430,6 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Runs(cmd) => runs::run(&runtime, cmd).await,
         Command::Train(args) => train::run(&runtime, args).await,
         Command::Models(cmd) => models::run(&runtime, cmd).await,
+        Command::Deploy(cmd) => deploy::run(&runtime, cmd).await,
     }
 }

@@ -1,6 +1,7 @@
 //! A client for another Ferry's HTTP API: the plugin marketplace, and the tracking and model
 //! registry a command works against when it is given `--registry URL`.
 
+mod deployments;
 mod models;
 mod tracking;
 

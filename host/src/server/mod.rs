@@ -3,10 +3,12 @@
 
 mod audit;
 mod auth;
+mod deployments;
 mod error;
 mod mlflow;
 mod models;
 mod plugins;
+mod predict;
 mod tracking;
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -33,6 +35,8 @@ pub struct AppState {
     pub anonymous_read: bool,
     /// Model versions loaded for serving.
     pub served: std::sync::Arc<crate::pipeline::Served>,
+    /// Deployments as this server routes them: revisions, circuit breakers, shadow counters.
+    pub deployments: std::sync::Arc<crate::deploy::Deployments>,
 }
 
 /// The routes, with the generated OpenAPI document served at `/openapi.json`.
@@ -87,6 +91,16 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(models::stage))
         .routes(routes!(models::set_alias, models::delete_alias))
         .routes(routes!(models::predict))
+        .routes(routes!(deployments::list, deployments::create))
+        .routes(routes!(
+            deployments::show,
+            deployments::update,
+            deployments::delete
+        ))
+        .routes(routes!(deployments::revisions))
+        .routes(routes!(deployments::rollback))
+        .routes(routes!(deployments::shadow))
+        .routes(routes!(deployments::predict))
         .routes(routes!(plugins::openapi))
         .routes(routes!(plugins::docs));
     let router = wildcard(
@@ -156,6 +170,10 @@ fn document() -> utoipa::openapi::OpenApi {
             tag("plugins", "The plugin registry and marketplace"),
             tag("tracking", "Experiments, runs and their files"),
             tag("models", "The model registry and online prediction"),
+            tag(
+                "deployments",
+                "Named deployments: traffic splits, shadows, fallbacks, circuit breakers, revisions",
+            ),
             tag("mlflow", "MLflow's REST API, as the `mlflow` client calls it"),
         ]))
         .build()
@@ -208,6 +226,7 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         runtime,
         anonymous_read: !options.public,
         served: std::sync::Arc::new(crate::pipeline::Served::new(options.plugins)),
+        deployments: Default::default(),
     };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {

@@ -14,16 +14,13 @@ use serde_json::{Value, json};
 
 use super::audit::with_request_id;
 use super::auth::{Caller, caller, may_read};
+use super::predict::{Attempt, Shape, attempt, render};
 use super::{AppState, error::ApiError, request_id};
-use crate::data::{
-    FieldProblem, batch_to_columns, batch_to_rows, columns_to_batch, describe_problems,
-    rows_to_batch,
-};
+use crate::pipeline::PipelineError;
 use crate::pipeline::card::model_card;
 use crate::pipeline::external::{ExternalModel, attach_pipeline};
 use crate::pipeline::lineage::Lineage;
 use crate::pipeline::register::register_version;
-use crate::pipeline::{PipelineError, ServeError};
 
 impl From<PipelineError> for ApiError {
     fn from(e: PipelineError) -> Self {
@@ -542,32 +539,12 @@ pub async fn delete_alias(
     .await
 }
 
-/// Problems listed in one 422 answer (the message says how many there were).
-const MAX_PROBLEMS: usize = 100;
-
-/// Query of the predict endpoint.
+/// Query of the predict endpoints.
 #[derive(Debug, Deserialize)]
 pub struct PredictParams {
+    /// Add the model's input features to the answer.
     #[serde(default)]
-    features: bool,
-}
-
-fn problems_response(code: &'static str, message: String, details: Value) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({"error": {"code": code, "message": message, "fields": details}})),
-    )
-        .into_response()
-}
-
-fn field_problems(problems: &[FieldProblem]) -> Response {
-    let message = describe_problems(problems);
-    let shown = &problems[..problems.len().min(MAX_PROBLEMS)];
-    problems_response(
-        "invalid_input",
-        message,
-        serde_json::to_value(shown).unwrap_or_default(),
-    )
+    pub features: bool,
 }
 
 #[utoipa::path(post, path = "/v1/models/{name}/{reference}/predict", tag = "models",
@@ -588,66 +565,37 @@ pub async fn predict(
     let response = async {
         may_read(&state, &caller(&state, &headers).await?)?;
         let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-        let key = state.registry.resolve_version_key(&name, &reference).await?;
+        let shape = Shape::of(&body)?;
+        let key = state
+            .registry
+            .resolve_version_key(&name, &reference)
+            .await?;
         let number = key.0;
         let pipeline = state
             .served
             .get(&state.runtime, &state.registry, &name, key)
             .await?;
-        let label = pipeline.lineage().label.clone();
-        let ignore = [label.as_str()];
-        let obj = body.as_object().ok_or_else(|| ApiError::bad_request("the body must be a JSON object with `rows` or `columns`"))?;
-        let rows = ["rows", "dataframe_records", "instances"].iter().find_map(|k| obj.get(*k));
-        let cols = ["columns", "inputs"].iter().find_map(|k| obj.get(*k));
-        let (batch, as_rows) = match (rows, cols) {
-            (Some(Value::Array(r)), None) => (rows_to_batch(r, pipeline.input_schema(), &ignore), true),
-            (None, Some(Value::Object(c))) => (columns_to_batch(c, pipeline.input_schema(), &ignore), false),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "send either `rows` (an array of objects) or `columns` (an object of arrays)",
+        let prediction = match attempt(&pipeline, shape).await {
+            Attempt::Answered(p) => p,
+            Attempt::Refused(r) => return Ok(r),
+            Attempt::Failed(e) => {
+                tracing::error!(model = %name, error = %e, "prediction failed");
+                return Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "prediction_failed",
+                    e,
                 ));
             }
         };
-        let batch = match batch {
-            Ok(b) => b,
-            Err(problems) => return Ok(field_problems(&problems)),
-        };
-        if batch.num_rows == 0 {
-            return Err(ApiError::bad_request("no rows to predict"));
-        }
-        let prediction = match pipeline.predict(&batch).await {
-            Ok(p) => p,
-            Err(ServeError::Input(problems)) => return Ok(field_problems(&problems)),
-            Err(ServeError::Rejected(v)) => {
-                let shown: Vec<_> = v.iter().take(MAX_PROBLEMS).cloned().collect();
-                let message = ServeError::Rejected(v).to_string();
-                return Ok(problems_response("rejected", message, serde_json::to_value(shown).unwrap_or_default()));
-            }
-            Err(e) if e.is_bad_request() => {
-                let detail = match &e {
-                    ServeError::Plugin(p) => match &*p.failure {
-                        crate::runtime::Failure::Guest(crate::runtime::GuestError::Input { column, row, message }) => {
-                            json!([{"field": column, "row": row, "problem": message}])
-                        }
-                        _ => json!([]),
-                    },
-                    _ => json!([]),
-                };
-                return Ok(problems_response("invalid_input", e.to_string(), detail));
-            }
-            Err(e) => {
-                tracing::error!(model = %name, error = %e, "prediction failed");
-                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "prediction_failed", e.to_string()));
-            }
-        };
+        let as_rows = shape.as_rows();
         let mut out = json!({
             "model": name,
             "version": number,
             "request_id": id,
-            "predictions": if as_rows { Value::Array(batch_to_rows(&prediction.outputs)) } else { batch_to_columns(&prediction.outputs) },
+            "predictions": render(&prediction.outputs, as_rows),
         });
         if params.features {
-            out["features"] = if as_rows { Value::Array(batch_to_rows(&prediction.features)) } else { batch_to_columns(&prediction.features) };
+            out["features"] = render(&prediction.features, as_rows);
         }
         Ok::<Response, ApiError>(Json(out).into_response())
     }

@@ -12,6 +12,24 @@ struct Config {
     action: String,
     #[serde(default)]
     port: u16,
+    /// Misbehave only on batches where this text column holds this value; pass the others.
+    #[serde(default)]
+    when: Option<When>,
+}
+
+#[derive(Deserialize)]
+struct When {
+    column: String,
+    equals: String,
+}
+
+impl When {
+    fn holds(&self, batch: &Batch) -> bool {
+        batch
+            .get(&self.column)
+            .and_then(|c| c.texts().ok())
+            .is_some_and(|t| t.contains(&self.equals))
+    }
 }
 
 /// Deep recursion with small frames: overflows the Wasm stack.
@@ -78,6 +96,9 @@ impl Plugin for Hostile {
 impl Validator for Hostile {
     fn validate(config: &str, batch: &Batch) -> Result<Report> {
         let config: Config = parse_config(config)?;
+        if config.when.as_ref().is_some_and(|w| !w.holds(batch)) {
+            return Ok(ReportBuilder::new(batch.num_rows, 10).finish());
+        }
         let said = match config.action.as_str() {
             "loop" => loop {
                 std::hint::black_box(batch.num_rows);

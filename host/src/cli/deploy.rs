@@ -1,0 +1,500 @@
+//! `ferry deploy`: named deployments (create, update, show, history, rollback, delete, and the
+//! shadow log), locally or against a remote Ferry. Locally a change is written to the data
+//! folder's registry and the audit log; a `ferry serve` on that folder serves the new revision
+//! from its next request.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use ferry_host::deploy::spec::{BreakerSettings, Sticky, parse_ref, parse_target};
+use ferry_host::deploy::{
+    self, DeploymentSpec, Deployments, deployment_json, revision_json, sample_json,
+};
+use ferry_host::runtime::Runtime;
+use ferry_host::store::Store;
+use serde_json::Value;
+
+use super::{Exit, RegistryArgs, local_actor, read_config};
+
+/// Deployment subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Create a deployment.
+    Create {
+        /// Its name.
+        name: String,
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Write and serve a deployment's next revision (the options give the whole specification).
+    Update {
+        /// The deployment.
+        name: String,
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Write only if this is still the current revision.
+        #[arg(long)]
+        revision: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// List deployments.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Show a deployment (with a remote Ferry: its breakers and shadow counters too).
+    Show {
+        /// The deployment.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Show a deployment's revisions, oldest first.
+    History {
+        /// The deployment.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Serve an earlier revision again (the one before the current one, or --to).
+    Rollback {
+        /// The deployment.
+        name: String,
+        /// The revision to return to.
+        #[arg(long)]
+        to: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Delete a deployment and its history.
+    Delete {
+        /// The deployment.
+        name: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Read the shadow log: sampled disagreements, and with a remote Ferry each shadow's
+    /// counters on that server.
+    Shadow {
+        /// The deployment.
+        name: String,
+        /// Samples to show, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+/// A deployment's specification on the command line: a file, and options that override it.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// A specification file (JSON, or TOML by extension); the options below override it.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// A target, MODEL@REF[=WEIGHT] (a version, an alias, a stage or `latest`; weights in
+    /// percent summing to 100). The first is the primary; repeat for canaries.
+    #[arg(long = "model", value_name = "MODEL@REF[=WEIGHT]")]
+    models: Vec<String>,
+    /// A version to mirror every request to, MODEL@REF (repeatable).
+    #[arg(long, value_name = "MODEL@REF")]
+    shadow: Vec<String>,
+    /// The version that answers when a target fails, MODEL@REF.
+    #[arg(long, value_name = "MODEL@REF")]
+    fallback: Option<String>,
+    /// The prediction for every row when nothing else answers (a JSON object).
+    #[arg(long, value_name = "JSON")]
+    default: Option<String>,
+    /// How long a target may take (ms) before the fallback answers.
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    /// Keep a customer on one target by this request header.
+    #[arg(long, conflicts_with = "sticky_field")]
+    sticky_header: Option<String>,
+    /// Keep a customer on one target by this field of the first row.
+    #[arg(long)]
+    sticky_field: Option<String>,
+    /// Failures within the window that open a target's circuit.
+    #[arg(long)]
+    breaker_failures: Option<u32>,
+    /// The breaker's window (ms).
+    #[arg(long)]
+    breaker_window_ms: Option<u64>,
+    /// How long an open circuit waits before probing (ms).
+    #[arg(long)]
+    breaker_open_ms: Option<u64>,
+    /// The share of shadow disagreements logged (0 to 1).
+    #[arg(long)]
+    shadow_sample_rate: Option<f64>,
+}
+
+impl SpecArgs {
+    fn spec(&self) -> Result<DeploymentSpec, Exit> {
+        let mut spec: DeploymentSpec = match &self.file {
+            Some(path) => {
+                let text = read_config(Some(path))?;
+                serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: not a deployment: {e}", path.display()))?
+            }
+            None => DeploymentSpec {
+                targets: Vec::new(),
+                shadows: Vec::new(),
+                fallback: None,
+                default: None,
+                timeout_ms: 1000,
+                sticky: None,
+                breaker: BreakerSettings::default(),
+                shadow_sample_rate: 1.0,
+            },
+        };
+        if !self.models.is_empty() {
+            spec.targets = self
+                .models
+                .iter()
+                .map(|m| parse_target(m))
+                .collect::<Result<_, _>>()?;
+        }
+        if !self.shadow.is_empty() {
+            spec.shadows = self
+                .shadow
+                .iter()
+                .map(|s| parse_ref(s))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(f) = &self.fallback {
+            spec.fallback = Some(parse_ref(f)?);
+        }
+        if let Some(d) = &self.default {
+            spec.default = Some(
+                serde_json::from_str(d).map_err(|e| anyhow::anyhow!("--default: not JSON: {e}"))?,
+            );
+        }
+        if let Some(t) = self.timeout_ms {
+            spec.timeout_ms = t;
+        }
+        if let Some(h) = &self.sticky_header {
+            spec.sticky = Some(Sticky::Header(h.clone()));
+        }
+        if let Some(f) = &self.sticky_field {
+            spec.sticky = Some(Sticky::Field(f.clone()));
+        }
+        let b = &mut spec.breaker;
+        b.failures = self.breaker_failures.unwrap_or(b.failures);
+        b.window_ms = self.breaker_window_ms.unwrap_or(b.window_ms);
+        b.open_ms = self.breaker_open_ms.unwrap_or(b.open_ms);
+        if let Some(r) = self.shadow_sample_rate {
+            spec.shadow_sample_rate = r;
+        }
+        if spec.targets.is_empty() {
+            return Err(anyhow::anyhow!(
+                "a deployment needs a target: give --model MODEL@REF (or a --file with targets)"
+            )
+            .into());
+        }
+        Ok(spec)
+    }
+}
+
+/// Records a local change in the audit log (a remote Ferry audits its own changes).
+async fn audit(
+    r: &ferry_registry::Registry,
+    action: &str,
+    name: &str,
+    detail: &str,
+) -> Result<(), Exit> {
+    r.audit(
+        &local_actor(),
+        action,
+        &format!("deployment:{name}"),
+        "ok",
+        "",
+        detail,
+    )
+    .await?;
+    Ok(())
+}
+
+fn targets_line(spec: &Value) -> String {
+    let refs = |v: &Value| -> String {
+        let number = v["resolved"]["number"]
+            .as_i64()
+            .map(|n| format!(" (v{n})"))
+            .unwrap_or_default();
+        format!(
+            "{}@{}{number}",
+            v["model"].as_str().unwrap_or("?"),
+            v["version"].as_str().unwrap_or("?")
+        )
+    };
+    let mut parts: Vec<String> = spec["targets"]
+        .as_array()
+        .map(|ts| {
+            ts.iter()
+                .map(|t| format!("{}={}%", refs(t), t["weight"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    for s in spec["shadows"].as_array().into_iter().flatten() {
+        parts.push(format!("shadow {}", refs(s)));
+    }
+    if spec["fallback"].is_object() {
+        parts.push(format!("fallback {}", refs(&spec["fallback"])));
+    }
+    if !spec["default"].is_null() {
+        parts.push(format!("default {}", spec["default"]));
+    }
+    parts.join(", ")
+}
+
+fn print_revision(v: &Value, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    } else {
+        println!(
+            "{} revision {} ({} by {}): {}",
+            v["name"].as_str().unwrap_or("?"),
+            v["revision"],
+            v["reason"].as_str().unwrap_or("?"),
+            v["actor"].as_str().unwrap_or("?"),
+            targets_line(&v["spec"])
+        );
+    }
+}
+
+fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// Runs a `ferry deploy` subcommand.
+pub async fn run(runtime: &Runtime, cmd: DeployCommand) -> Result<u8, Exit> {
+    match cmd {
+        DeployCommand::Create {
+            name,
+            spec,
+            json,
+            registry,
+        } => {
+            let spec = spec.spec()?;
+            let v = match registry.store(runtime).await? {
+                Store::Local(r) => {
+                    let rev = deploy::create(&r, &name, spec, &local_actor()).await?;
+                    audit(&r, "deployment.create", &name, "revision 1").await?;
+                    revision_json(&rev)
+                }
+                Store::Remote(c) => c.create_deployment(&name, &spec).await?,
+            };
+            print_revision(&v, json);
+        }
+        DeployCommand::Update {
+            name,
+            spec,
+            revision,
+            json,
+            registry,
+        } => {
+            let spec = spec.spec()?;
+            let v = match registry.store(runtime).await? {
+                Store::Local(r) => {
+                    let rev = deploy::update(&r, &name, spec, &local_actor(), revision).await?;
+                    audit(
+                        &r,
+                        "deployment.update",
+                        &name,
+                        &format!("revision {}", rev.revision),
+                    )
+                    .await?;
+                    revision_json(&rev)
+                }
+                Store::Remote(c) => c.update_deployment(&name, &spec, revision).await?,
+            };
+            print_revision(&v, json);
+        }
+        DeployCommand::Rollback {
+            name,
+            to,
+            json,
+            registry,
+        } => {
+            let v = match registry.store(runtime).await? {
+                Store::Local(r) => {
+                    let rev = deploy::rollback(&r, &name, to, &local_actor()).await?;
+                    audit(
+                        &r,
+                        "deployment.rollback",
+                        &name,
+                        &format!("revision {} ({})", rev.revision, rev.reason),
+                    )
+                    .await?;
+                    revision_json(&rev)
+                }
+                Store::Remote(c) => c.rollback_deployment(&name, to).await?,
+            };
+            print_revision(&v, json);
+        }
+        DeployCommand::Delete { name, registry } => {
+            match registry.store(runtime).await? {
+                Store::Local(r) => {
+                    r.delete_deployment(&name).await?;
+                    audit(&r, "deployment.delete", &name, "").await?;
+                }
+                Store::Remote(c) => {
+                    c.delete_deployment(&name).await?;
+                }
+            }
+            println!("deleted deployment {name}");
+        }
+        DeployCommand::List { json, registry } => {
+            let all = match registry.store(runtime).await? {
+                Store::Local(r) => Value::Array(
+                    r.deployments()
+                        .await?
+                        .iter()
+                        .map(|d| deployment_json(d, None))
+                        .collect(),
+                ),
+                Store::Remote(c) => c.deployments().await?,
+            };
+            if json {
+                print_json(&all);
+            } else {
+                for d in all.as_array().into_iter().flatten() {
+                    println!(
+                        "{:<24} r{:<4} {}",
+                        d["name"].as_str().unwrap_or("?"),
+                        d["revision"],
+                        targets_line(&d["spec"])
+                    );
+                }
+            }
+        }
+        DeployCommand::Show {
+            name,
+            json,
+            registry,
+        } => {
+            let v = match registry.store(runtime).await? {
+                Store::Local(r) => {
+                    let d = r.deployment(&name).await?;
+                    let live = Deployments::default().get(&d)?;
+                    deployment_json(&d, Some(&live))
+                }
+                Store::Remote(c) => c.deployment(&name).await?,
+            };
+            if json {
+                print_json(&v);
+            } else {
+                println!("{} revision {}", name, v["revision"]);
+                println!("  {}", targets_line(&v["spec"]));
+                let s = &v["spec"];
+                println!(
+                    "  timeout {} ms; breaker opens after {} failures in {} ms, probes after {} ms",
+                    s["timeout_ms"],
+                    s["breaker"]["failures"],
+                    s["breaker"]["window_ms"],
+                    s["breaker"]["open_ms"]
+                );
+                for t in v["status"]["targets"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {}: circuit {}",
+                        t["target"].as_str().unwrap_or("?"),
+                        t["breaker"]["state"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+        }
+        DeployCommand::History {
+            name,
+            json,
+            registry,
+        } => {
+            let all = match registry.store(runtime).await? {
+                Store::Local(r) => Value::Array(
+                    r.deployment_revisions(&name)
+                        .await?
+                        .iter()
+                        .map(revision_json)
+                        .collect(),
+                ),
+                Store::Remote(c) => c.deployment_revisions(&name).await?,
+            };
+            if json {
+                print_json(&all);
+            } else {
+                for r in all.as_array().into_iter().flatten() {
+                    print_revision(r, false);
+                }
+            }
+        }
+        DeployCommand::Shadow {
+            name,
+            limit,
+            json,
+            registry,
+        } => {
+            let v = match registry.store(runtime).await? {
+                // The counters live in the server that mirrors; the sampled log is stored.
+                Store::Local(r) => serde_json::json!({
+                    "counters": [],
+                    "samples": r
+                        .shadow_samples(&name, limit)
+                        .await?
+                        .iter()
+                        .map(sample_json)
+                        .collect::<Vec<_>>(),
+                }),
+                Store::Remote(c) => c.shadow_log(&name, limit).await?,
+            };
+            if json {
+                print_json(&v);
+            } else {
+                for c in v["counters"].as_array().into_iter().flatten() {
+                    println!(
+                        "{}: mirrored {}, agreed {}, disagreed {}, failed {}, skipped {}",
+                        c["shadow"].as_str().unwrap_or("?"),
+                        c["mirrored"],
+                        c["agreed"],
+                        c["disagreed"],
+                        c["failed"],
+                        c["skipped"]
+                    );
+                }
+                for s in v["samples"].as_array().into_iter().flatten() {
+                    println!(
+                        "{} {}: answered {} {}; shadow {} {}",
+                        s["created_at"],
+                        s["request_id"].as_str().unwrap_or("?"),
+                        s["answered"].as_str().unwrap_or("?"),
+                        s["answer"],
+                        s["shadow"].as_str().unwrap_or("?"),
+                        s["shadow_answer"]
+                    );
+                }
+            }
+        }
+    }
+    Ok(super::exit::OK)
+}

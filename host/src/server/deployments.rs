@@ -1,0 +1,588 @@
+//! `/v1/deployments`: named deployments (deployer role, every change audited) and prediction
+//! through them. A request goes to one target (by weight, sticky by a key when the deployment
+//! names one); when that target fails, times out or has an open circuit, the fallback
+//! answers, then the configured default. A request-side error (400, 422) is the request's,
+//! not the target's: it is answered as the model endpoint answers it. Shadows get a copy of
+//! each request off the request path.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ferry_registry::{DeploymentRevision, Role, ShadowSample, now_ms};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::audit::with_request_id;
+use super::auth::{caller, may_read};
+use super::error::ErrorBody;
+use super::models::PredictParams;
+use super::predict::{Attempt, Shape, attempt, render};
+use super::{AppState, error::ApiError, request_id};
+use crate::deploy::breaker::Admission;
+use crate::deploy::live::label;
+use crate::deploy::spec::{Resolved, Sticky};
+use crate::deploy::{
+    self, DeploymentSpec, Live, Reason, SpecError, deployment_json, revision_json, sample_json,
+};
+
+impl From<SpecError> for ApiError {
+    fn from(e: SpecError) -> Self {
+        match e {
+            SpecError::Invalid(m) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_deployment", m)
+            }
+            SpecError::Registry(r) => r.into(),
+        }
+    }
+}
+
+/// Runs a change that needs the deployer role, audits it, and answers with its result.
+async fn change(
+    state: &AppState,
+    headers: &HeaderMap,
+    action: &str,
+    name: &str,
+    success: StatusCode,
+    body: impl AsyncFnOnce(&str) -> Result<DeploymentRevision, ApiError>,
+) -> Response {
+    let (id, result) = super::audit::audited(
+        state,
+        headers,
+        Role::Deployer,
+        action,
+        &format!("deployment:{name}"),
+        async |who| {
+            let r = body(&who.actor()).await?;
+            let detail = format!("revision {} ({})", r.revision, r.reason);
+            Ok::<_, ApiError>((r, detail))
+        },
+    )
+    .await;
+    let response = match result {
+        Ok(r) => {
+            warm(state, &r);
+            (success, Json(revision_json(&r))).into_response()
+        }
+        Err(e) => e.into_response(),
+    };
+    with_request_id(response, &id)
+}
+
+/// Loads a new revision's versions in the background, so that its first requests do not wait
+/// for them.
+fn warm(state: &AppState, r: &DeploymentRevision) {
+    let Ok(spec) = serde_json::from_str::<DeploymentSpec>(&r.spec) else {
+        return;
+    };
+    let keys: Vec<(String, Resolved)> = spec
+        .targets
+        .iter()
+        .filter_map(|t| t.key())
+        .chain(spec.shadows.iter().filter_map(|s| s.key()))
+        .chain(spec.fallback.iter().filter_map(|f| f.key()))
+        .collect();
+    let state = state.clone();
+    tokio::spawn(async move {
+        for (model, r) in keys {
+            if let Err(e) = state
+                .served
+                .get(
+                    &state.runtime,
+                    &state.registry,
+                    &model,
+                    (r.number, r.created_at),
+                )
+                .await
+            {
+                tracing::warn!(model = %model, version = r.number, error = %e, "could not load a deployment's version");
+            }
+        }
+    });
+}
+
+#[utoipa::path(get, path = "/v1/deployments", tag = "deployments",
+    responses((status = 200, description = "Every deployment, by name", body = Vec<Object>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
+/// `GET /v1/deployments`: every deployment at its current revision.
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let all: Vec<Value> = state
+        .registry
+        .deployments()
+        .await?
+        .iter()
+        .map(|d| deployment_json(d, None))
+        .collect();
+    Ok(Json(all).into_response())
+}
+
+/// Body of `POST /v1/deployments`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    /// The deployment's name.
+    name: String,
+    /// What it serves.
+    spec: DeploymentSpec,
+}
+
+fn json_body<T>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_deployment",
+            e.body_text(),
+        )
+    })
+}
+
+#[utoipa::path(post, path = "/v1/deployments", tag = "deployments", request_body = CreateBody,
+    responses((status = 201, description = "Created at revision 1, its references resolved", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
+/// `POST /v1/deployments`: creates a deployment (deployer).
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let name = match &body {
+        Ok(Json(b)) => b.name.clone(),
+        Err(_) => "?".into(),
+    };
+    change(
+        &state,
+        &headers,
+        "deployment.create",
+        &name,
+        StatusCode::CREATED,
+        async |actor| {
+            let b = json_body(body)?;
+            Ok(deploy::create(&state.registry, &b.name, b.spec, actor).await?)
+        },
+    )
+    .await
+}
+
+#[utoipa::path(get, path = "/v1/deployments/{name}", tag = "deployments",
+    params(("name" = String, Path, description = "The deployment")),
+    responses((status = 200, description = "The deployment, its current revision, and its targets' circuit breakers and shadows' counters on this server", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
+/// `GET /v1/deployments/{name}`.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let d = state.registry.deployment(&name).await?;
+    let live = state.deployments.get(&d)?;
+    Ok(Json(deployment_json(&d, Some(&live))).into_response())
+}
+
+/// Body of `PUT /v1/deployments/{name}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    /// What it serves from now on.
+    spec: DeploymentSpec,
+    /// Write only if this is still the current revision.
+    #[serde(default)]
+    expected_revision: Option<i64>,
+}
+
+#[utoipa::path(put, path = "/v1/deployments/{name}", tag = "deployments",
+    params(("name" = String, Path, description = "The deployment")), request_body = UpdateBody,
+    responses((status = 200, description = "The new revision, served from now on", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
+/// `PUT /v1/deployments/{name}`: writes and serves the next revision (deployer). Requests
+/// already running finish on the revision they started on; every later one gets the new one.
+pub async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Json<UpdateBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    change(
+        &state,
+        &headers,
+        "deployment.update",
+        &name,
+        StatusCode::OK,
+        async |actor| {
+            let b = json_body(body)?;
+            Ok(deploy::update(&state.registry, &name, b.spec, actor, b.expected_revision).await?)
+        },
+    )
+    .await
+}
+
+#[utoipa::path(delete, path = "/v1/deployments/{name}", tag = "deployments",
+    params(("name" = String, Path, description = "The deployment")),
+    responses((status = 200, description = "Deleted with its history", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
+/// `DELETE /v1/deployments/{name}` (deployer).
+pub async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let (id, result) = super::audit::audited(
+        &state,
+        &headers,
+        Role::Deployer,
+        "deployment.delete",
+        &format!("deployment:{name}"),
+        async |_| {
+            state.registry.delete_deployment(&name).await?;
+            state.deployments.forget(&name);
+            Ok::<_, ApiError>((json!({"name": name, "deleted": true}), String::new()))
+        },
+    )
+    .await;
+    let response = match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    };
+    with_request_id(response, &id)
+}
+
+#[utoipa::path(get, path = "/v1/deployments/{name}/revisions", tag = "deployments",
+    params(("name" = String, Path, description = "The deployment")),
+    responses((status = 200, description = "Every revision, oldest first", body = Vec<Object>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
+/// `GET /v1/deployments/{name}/revisions`: the deployment's history.
+pub async fn revisions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let all: Vec<Value> = state
+        .registry
+        .deployment_revisions(&name)
+        .await?
+        .iter()
+        .map(revision_json)
+        .collect();
+    Ok(Json(all).into_response())
+}
+
+/// Body of `POST /v1/deployments/{name}/rollback`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackBody {
+    /// The revision to serve again (the one before the current one when absent).
+    #[serde(default)]
+    to: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/v1/deployments/{name}/rollback", tag = "deployments",
+    params(("name" = String, Path, description = "The deployment")), request_body = RollbackBody,
+    responses((status = 200, description = "The new revision, a copy of the one rolled back to", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
+/// `POST /v1/deployments/{name}/rollback`: serves an earlier revision again, as a new revision
+/// (deployer).
+pub async fn rollback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Json<RollbackBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    change(
+        &state,
+        &headers,
+        "deployment.rollback",
+        &name,
+        StatusCode::OK,
+        async |actor| {
+            let to = match body {
+                Ok(Json(b)) => b.to,
+                Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => None,
+                Err(e) => return Err(ApiError::bad_request(e.body_text())),
+            };
+            Ok(deploy::rollback(&state.registry, &name, to, actor).await?)
+        },
+    )
+    .await
+}
+
+/// Query of `GET /v1/deployments/{name}/shadow`.
+#[derive(Debug, Deserialize)]
+pub struct ShadowParams {
+    #[serde(default = "fifty")]
+    limit: i64,
+}
+
+fn fifty() -> i64 {
+    50
+}
+
+#[utoipa::path(get, path = "/v1/deployments/{name}/shadow", tag = "deployments",
+    params(("name" = String, Path, description = "The deployment"), ("limit" = Option<i64>, Query, description = "Samples to return, newest first (50 by default, at most 1000)")),
+    responses((status = 200, description = "The shadows' counters on this server and the sampled disagreements", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
+/// `GET /v1/deployments/{name}/shadow`: how the shadows compare with the answers given.
+pub async fn shadow(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(p): Query<ShadowParams>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    if !(1..=1000).contains(&p.limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit: {} is not between 1 and 1000",
+            p.limit
+        )));
+    }
+    let d = state.registry.deployment(&name).await?;
+    let live = state.deployments.get(&d)?;
+    let samples: Vec<Value> = state
+        .registry
+        .shadow_samples(&name, p.limit)
+        .await?
+        .iter()
+        .map(sample_json)
+        .collect();
+    Ok(Json(json!({"counters": live.shadow_status(), "samples": samples})).into_response())
+}
+
+/// What one version did with a request.
+enum Outcome {
+    Answered(Value),
+    Refused(Response),
+    Failed(String),
+}
+
+/// Has version `r` of `model` predict the request, within `timeout`. Loading the version is
+/// not counted against the timeout (it happens once per server); the prediction runs in a
+/// task of its own, so the timeout holds even while a plugin computes.
+async fn try_version(
+    state: &AppState,
+    model: &str,
+    r: Resolved,
+    body: &Arc<Value>,
+    timeout: Duration,
+) -> Outcome {
+    let pipeline = match state
+        .served
+        .get(
+            &state.runtime,
+            &state.registry,
+            model,
+            (r.number, r.created_at),
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return Outcome::Failed(format!("cannot serve: {e}")),
+    };
+    let body = body.clone();
+    let task = tokio::spawn(async move {
+        let Ok(shape) = Shape::of(&body) else {
+            return Outcome::Failed("the request has no rows".into());
+        };
+        match attempt(&pipeline, shape).await {
+            Attempt::Answered(p) => Outcome::Answered(render(&p.outputs, shape.as_rows())),
+            Attempt::Refused(r) => Outcome::Refused(r),
+            Attempt::Failed(e) => Outcome::Failed(e),
+        }
+    });
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => Outcome::Failed(format!("the prediction stopped: {e}")),
+        Err(_) => Outcome::Failed(format!(
+            "no answer within the deployment's timeout of {} ms",
+            timeout.as_millis()
+        )),
+    }
+}
+
+/// The default answer for every row, shaped as the request.
+fn default_answer(default: &Value, shape: Shape<'_>) -> Value {
+    let n = shape.rows();
+    if shape.as_rows() {
+        Value::Array(vec![default.clone(); n])
+    } else {
+        let columns: serde_json::Map<String, Value> = default
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::Array(vec![v.clone(); n])))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Value::Object(columns)
+    }
+}
+
+/// Mirrors a request to the deployment's shadows, off the request path.
+fn mirror(
+    state: &AppState,
+    live: &Arc<Live>,
+    body: &Arc<Value>,
+    answered: &str,
+    answer: &Value,
+    id: &str,
+) {
+    for (i, (model, r, counters)) in live.shadows.iter().enumerate() {
+        let Ok(permit) = live.shadow_slots.clone().try_acquire_owned() else {
+            counters.skipped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let (state, live, body, answer) =
+            (state.clone(), live.clone(), body.clone(), answer.clone());
+        let (model, r, answered, id) = (model.clone(), *r, answered.to_string(), id.to_string());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let timeout = Duration::from_millis(live.spec.timeout_ms);
+            let counters = &live.shadows[i].2;
+            counters.mirrored.fetch_add(1, Ordering::Relaxed);
+            let shadow_answer = match try_version(&state, &model, r, &body, timeout).await {
+                Outcome::Answered(v) if v == answer => {
+                    counters.agreed.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Outcome::Answered(v) => {
+                    counters.disagreed.fetch_add(1, Ordering::Relaxed);
+                    v
+                }
+                Outcome::Refused(_) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    json!({"error": "the shadow refused the request"})
+                }
+                Outcome::Failed(e) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    json!({"error": e})
+                }
+            };
+            let rate = live.spec.shadow_sample_rate;
+            let draw = getrandom::u64().unwrap_or_default() as f64 / u64::MAX as f64;
+            if rate <= 0.0 || draw > rate {
+                return;
+            }
+            let sample = ShadowSample {
+                name: live.name.clone(),
+                revision: live.revision,
+                request_id: id,
+                answered,
+                shadow: label(&model, r),
+                answer: answer.to_string(),
+                shadow_answer: shadow_answer.to_string(),
+                created_at: now_ms(),
+            };
+            if let Err(e) = state.registry.add_shadow_sample(&sample).await {
+                tracing::warn!(deployment = %live.name, error = %e, "could not log a shadow disagreement");
+            }
+        });
+    }
+}
+
+#[utoipa::path(post, path = "/v1/deployments/{name}/predict", tag = "deployments",
+    params(("name" = String, Path, description = "The deployment"), ("features" = Option<bool>, Query, description = "Accepted for symmetry with the model endpoint; a deployment's answer holds predictions only")),
+    request_body(content = Object, description = "As for the model endpoint: `rows` (or `dataframe_records`, `instances`), or `columns` (or `inputs`)"),
+    responses((status = 200, description = "The predictions, the version that answered and why (`primary`, `canary`, `fallback` or `default`), and a request id", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody), (status = 500, description = "Neither a target, the fallback nor a default could answer", body = ErrorBody)))]
+/// `POST /v1/deployments/{name}/predict`.
+pub async fn predict(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(_params): Query<PredictParams>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let id = request_id();
+    let response = async {
+        may_read(&state, &caller(&state, &headers).await?)?;
+        let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let shape = Shape::of(&body)?;
+        let d = state.registry.deployment(&name).await?;
+        let live = state.deployments.get(&d)?;
+        let key = match &live.spec.sticky {
+            Some(Sticky::Header(h)) => headers
+                .get(h.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            Some(Sticky::Field(f)) => shape.first(f),
+            None => None,
+        };
+        let (i, reason) = live.choose(key.as_deref());
+        let rows = shape.rows();
+        let body = Arc::new(body);
+        let timeout = Duration::from_millis(live.spec.timeout_ms);
+        let mut failed = Vec::new();
+
+        let (model, r, breaker) = &live.targets[i];
+        let mut answer = None;
+        match breaker.admit() {
+            Admission::No => failed.push(json!({"target": label(model, *r), "error": "its circuit is open"})),
+            Admission::Yes | Admission::Probe => match try_version(&state, model, *r, &body, timeout).await {
+                Outcome::Answered(v) => {
+                    breaker.success();
+                    answer = Some((Some((model.clone(), *r)), reason, v));
+                }
+                Outcome::Refused(response) => {
+                    breaker.success();
+                    return Ok(response);
+                }
+                Outcome::Failed(e) => {
+                    breaker.failure();
+                    tracing::warn!(deployment = %name, target = %label(model, *r), error = %e, "a deployment target failed");
+                    failed.push(json!({"target": label(model, *r), "error": e}));
+                }
+            },
+        }
+        if answer.is_none()
+            && let Some((model, r)) = live.spec.fallback.as_ref().and_then(|f| f.key())
+        {
+            match try_version(&state, &model, r, &body, timeout).await {
+                Outcome::Answered(v) => answer = Some((Some((model, r)), Reason::Fallback, v)),
+                Outcome::Refused(response) => return Ok(response),
+                Outcome::Failed(e) => {
+                    tracing::warn!(deployment = %name, fallback = %label(&model, r), error = %e, "a deployment's fallback failed");
+                    failed.push(json!({"target": label(&model, r), "error": e}));
+                }
+            }
+        }
+        if answer.is_none()
+            && let Some(default) = &live.spec.default
+        {
+            let shape = Shape::of(&body)?;
+            answer = Some((None, Reason::Default, default_answer(default, shape)));
+        }
+        let Some((version, reason, predictions)) = answer else {
+            let detail: Vec<String> = failed
+                .iter()
+                .map(|f| format!("{}: {}", f["target"].as_str().unwrap_or("?"), f["error"].as_str().unwrap_or("?")))
+                .collect();
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "prediction_failed",
+                format!("deployment {name:?} could not answer: {}", detail.join("; ")),
+            ));
+        };
+        let answered = version
+            .as_ref()
+            .map(|(m, r)| label(m, *r))
+            .unwrap_or_else(|| "default".into());
+        mirror(&state, &live, &body, &answered, &predictions, &id);
+        let mut out = json!({
+            "deployment": name,
+            "revision": live.revision,
+            "model": version.as_ref().map(|(m, _)| m.clone()),
+            "version": version.as_ref().map(|(_, r)| r.number),
+            "reason": reason,
+            "request_id": id,
+            "rows": rows,
+            "predictions": predictions,
+        });
+        if !failed.is_empty() {
+            out["failed"] = Value::Array(failed);
+        }
+        Ok::<Response, ApiError>(Json(out).into_response())
+    }
+    .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    with_request_id(response, &id)
+}
