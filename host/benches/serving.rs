@@ -375,6 +375,8 @@ async fn run() {
         anonymous_read: true,
         served: Default::default(),
         deployments: Default::default(),
+        limits: Default::default(),
+        in_flight: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

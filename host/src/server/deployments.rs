@@ -17,6 +17,7 @@ use ferry_registry::{DeploymentRevision, Role, ShadowSample, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::admission::{check_declared, check_rows, read_json};
 use super::audit::with_request_id;
 use super::auth::{caller, may_read};
 use super::error::ErrorBody;
@@ -480,20 +481,23 @@ fn mirror(
 #[utoipa::path(post, path = "/v1/deployments/{name}/predict", tag = "deployments",
     params(("name" = String, Path, description = "The deployment"), ("features" = Option<bool>, Query, description = "Accepted for symmetry with the model endpoint; a deployment's answer holds predictions only")),
     request_body(content = Object, description = "As for the model endpoint: `rows` (or `dataframe_records`, `instances`), or `columns` (or `inputs`)"),
-    responses((status = 200, description = "The predictions, the version that answered and why (`primary`, `canary`, `fallback` or `default`), and a request id", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody), (status = 500, description = "Neither a target, the fallback nor a default could answer", body = ErrorBody)))]
+    responses((status = 200, description = "The predictions, the version that answered and why (`primary`, `canary`, `fallback` or `default`), and a request id", body = Object), (status = "4XX", description = "Refused; the body says why (413: over --max-body-mib or --max-rows)", body = ErrorBody), (status = 500, description = "Neither a target, the fallback nor a default could answer", body = ErrorBody), (status = 503, description = "Too many requests in flight for this deployment (--max-in-flight); retry after `Retry-After` seconds", body = ErrorBody)))]
 /// `POST /v1/deployments/{name}/predict`.
 pub async fn predict(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
     Query(_params): Query<PredictParams>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+    body: axum::body::Body,
 ) -> Response {
     let id = request_id();
     let response = async {
         may_read(&state, &caller(&state, &headers).await?)?;
-        let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        check_declared(&headers, &state.limits)?;
+        let _slot = state.in_flight.enter(&format!("deployment {name:?}"), state.limits.max_in_flight)?;
+        let body = read_json(body, &state.limits).await?;
         let shape = Shape::of(&body)?;
+        check_rows(shape.rows(), &state.limits)?;
         let d = state.registry.deployment(&name).await?;
         let live = state.deployments.get(&d)?;
         let key = match &live.spec.sticky {

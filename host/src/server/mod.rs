@@ -1,6 +1,7 @@
 //! The HTTP API (`/v1`): the plugin registry and marketplace, tracking, the model registry and
 //! online prediction.
 
+mod admission;
 mod audit;
 mod auth;
 mod deployments;
@@ -22,6 +23,7 @@ use utoipa_axum::routes;
 use crate::publish::MAX_PLUGIN_BYTES;
 use crate::runtime::Runtime;
 
+pub use admission::PredictLimits;
 pub use error::ApiError;
 
 /// The server's shared state.
@@ -37,6 +39,10 @@ pub struct AppState {
     pub served: std::sync::Arc<crate::pipeline::Served>,
     /// Deployments as this server routes them: revisions, circuit breakers, shadow counters.
     pub deployments: std::sync::Arc<crate::deploy::Deployments>,
+    /// What a prediction request may cost.
+    pub limits: PredictLimits,
+    /// Prediction requests in flight, per deployment or model.
+    pub in_flight: std::sync::Arc<admission::InFlight>,
 }
 
 /// The routes, with the generated OpenAPI document served at `/openapi.json`.
@@ -192,6 +198,8 @@ pub struct ServeOptions {
     pub public: bool,
     /// Grants, limits and the trust policy for the plugins of served model versions.
     pub plugins: crate::pipeline::PluginPolicy,
+    /// What a prediction request may cost.
+    pub predict: PredictLimits,
 }
 
 /// Opens the registry (with the built-in plugins), creates the first admin token if there is
@@ -227,6 +235,8 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         anonymous_read: !options.public,
         served: std::sync::Arc::new(crate::pipeline::Served::new(options.plugins)),
         deployments: Default::default(),
+        limits: options.predict,
+        in_flight: Default::default(),
     };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {

@@ -12,6 +12,7 @@ use ferry_registry::{ModelVersion, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::admission::{check_declared, check_rows, read_json};
 use super::audit::with_request_id;
 use super::auth::{Caller, caller, may_read};
 use super::predict::{Attempt, Shape, attempt, render};
@@ -550,7 +551,7 @@ pub struct PredictParams {
 #[utoipa::path(post, path = "/v1/models/{name}/{reference}/predict", tag = "models",
     params(("name" = String, Path, description = "The registered model"), ("reference" = String, Path, description = "A version number, an alias, a stage or `latest`"), ("features" = Option<bool>, Query, description = "Add the model's input features to the answer")),
     request_body(content = Object, description = "`rows` (or `dataframe_records`, `instances`): an array of objects; or `columns` (or `inputs`): an object of arrays"),
-    responses((status = 200, description = "The predictions, the version that answered and a request id", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
+    responses((status = 200, description = "The predictions, the version that answered and a request id", body = Object), (status = "4XX", description = "Refused; the body says why (413: over --max-body-mib or --max-rows)", body = ErrorBody), (status = 503, description = "Too many requests in flight for this model (--max-in-flight); retry after `Retry-After` seconds", body = ErrorBody)))]
 /// `POST /v1/models/{name}/{reference}/predict`: rows (`{"rows": [{...}]}`, also
 /// `dataframe_records` or `instances`) or columns (`{"columns": {"col": [...]}}`, also
 /// `inputs`), answered with the predictions, the version that answered and a request id.
@@ -559,13 +560,18 @@ pub async fn predict(
     headers: HeaderMap,
     Path((name, reference)): Path<(String, String)>,
     Query(params): Query<PredictParams>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+    body: axum::body::Body,
 ) -> Response {
     let id = request_id();
     let response = async {
         may_read(&state, &caller(&state, &headers).await?)?;
-        let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        check_declared(&headers, &state.limits)?;
+        let _slot = state
+            .in_flight
+            .enter(&format!("model {name:?}"), state.limits.max_in_flight)?;
+        let body = read_json(body, &state.limits).await?;
         let shape = Shape::of(&body)?;
+        check_rows(shape.rows(), &state.limits)?;
         let key = state
             .registry
             .resolve_version_key(&name, &reference)
