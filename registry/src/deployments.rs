@@ -135,6 +135,7 @@ impl Registry {
             .await?;
         insert_revision(&mut tx, name, 1, spec, actor, "create", now).await?;
         tx.commit().await?;
+        self.bump_generation().await?;
         self.deployment_revision(name, 1).await
     }
 
@@ -178,6 +179,7 @@ impl Registry {
         }
         insert_revision(&mut tx, name, next, spec, actor, reason, now).await?;
         tx.commit().await?;
+        self.bump_generation().await?;
         self.deployment_revision(name, next).await
     }
 
@@ -251,6 +253,7 @@ impl Registry {
                 .await?;
         }
         tx.commit().await?;
+        self.bump_generation().await?;
         Ok(())
     }
 

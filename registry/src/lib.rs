@@ -46,6 +46,7 @@ use std::{path::Path, sync::Arc};
 pub struct Registry {
     db: Db,
     blobs: Arc<dyn BlobStore>,
+    generation: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Registry {
@@ -59,12 +60,48 @@ impl Registry {
         };
         let db = Db::connect(&url).await?;
         let blobs = Arc::new(FsBlobStore::new(data_dir.join("blobs"))?);
-        Ok(Self { db, blobs })
+        Ok(Self::new(db, blobs))
     }
 
     /// A registry over an existing database and blob store.
     pub fn new(db: Db, blobs: Arc<dyn BlobStore>) -> Self {
-        Self { db, blobs }
+        Self {
+            db,
+            blobs,
+            generation: Arc::new(std::sync::atomic::AtomicI64::new(-1)),
+        }
+    }
+
+    /// The newest generation this registry has seen: it moves forward with every change to
+    /// what serving resolves (versions, aliases, stages, deployments), at once for changes
+    /// made through this registry and on [`Registry::refresh_generation`] for the others.
+    pub fn generation(&self) -> i64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Reads the generation from the database (changes made by other processes).
+    pub async fn refresh_generation(&self) -> Result<i64, RegistryError> {
+        use sqlx::Row;
+        let v: i64 = sqlx::query("SELECT value FROM generation WHERE id = 1")
+            .fetch_one(self.db.pool())
+            .await?
+            .try_get("value")?;
+        self.generation
+            .fetch_max(v, std::sync::atomic::Ordering::AcqRel);
+        Ok(self.generation())
+    }
+
+    /// Moves the generation forward after a change to what serving resolves.
+    pub(crate) async fn bump_generation(&self) -> Result<(), RegistryError> {
+        use sqlx::Row;
+        let v: i64 =
+            sqlx::query("UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value")
+                .fetch_one(self.db.pool())
+                .await?
+                .try_get("value")?;
+        self.generation
+            .fetch_max(v, std::sync::atomic::Ordering::AcqRel);
+        Ok(())
     }
 
     /// The database.

@@ -396,7 +396,9 @@ impl Registry {
                 Err(e) => return Err(e.into()),
             }
         };
-        self.model_version(name, version).await
+        let changed = self.model_version(name, version).await?;
+        self.bump_generation().await?;
+        Ok(changed)
     }
 
     /// Versions from their rows, with their tags and aliases (two queries: those of the model
@@ -602,6 +604,7 @@ impl Registry {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.bump_generation().await?;
         Ok(())
     }
 
@@ -620,6 +623,7 @@ impl Registry {
             sqlx::query(sql).bind(name).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.bump_generation().await?;
         Ok(())
     }
 
@@ -671,7 +675,9 @@ impl Registry {
             sqlx::query(sql).bind(name).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        self.registered_model(new_name).await
+        let changed = self.registered_model(new_name).await?;
+        self.bump_generation().await?;
+        Ok(changed)
     }
 
     /// Points an alias at a version (moving it if it pointed elsewhere).
@@ -689,6 +695,7 @@ impl Registry {
             .bind(version)
             .execute(self.db().pool())
             .await?;
+        self.bump_generation().await?;
         Ok(())
     }
 
@@ -705,6 +712,7 @@ impl Registry {
                 "alias {alias:?} of model {name:?}"
             )));
         }
+        self.bump_generation().await?;
         Ok(())
     }
 
@@ -740,7 +748,9 @@ impl Registry {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.model_version(name, version).await
+        let changed = self.model_version(name, version).await?;
+        self.bump_generation().await?;
+        Ok(changed)
     }
 
     /// Gives a version without one (registered through the MLflow API) its lineage, once: a
@@ -765,6 +775,7 @@ impl Registry {
                 "version {version} of model {name:?} already has a lineage; register a new version to serve another pipeline"
             )));
         }
+        self.bump_generation().await?;
         Ok(v)
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use ferry_registry::Deployment;
+use ferry_registry::{Deployment, Registry};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -155,12 +155,32 @@ type VersionKey = (String, String, Resolved);
 #[derive(Default)]
 pub struct Deployments {
     live: RwLock<HashMap<String, Arc<Live>>>,
+    current: RwLock<HashMap<String, (i64, Arc<Live>)>>,
     breakers: Mutex<HashMap<VersionKey, Arc<Breaker>>>,
     shadows: Mutex<HashMap<VersionKey, Arc<ShadowCounters>>>,
     slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl Deployments {
+    /// Deployment `name` as served now, from memory while the registry's generation has not
+    /// moved (it moves with every change to a deployment, a version or an alias, at once on
+    /// this server and within the polling interval on the others).
+    pub async fn current(&self, registry: &Registry, name: &str) -> Result<Arc<Live>, SpecError> {
+        let generation = registry.generation();
+        if generation >= 0
+            && let Some((g, live)) = self.current.read().ok().and_then(|m| m.get(name).cloned())
+            && g == generation
+        {
+            return Ok(live);
+        }
+        let d = registry.deployment(name).await?;
+        let live = self.get(&d)?;
+        if let Ok(mut m) = self.current.write() {
+            m.insert(name.to_string(), (generation, live.clone()));
+        }
+        Ok(live)
+    }
+
     /// The revision `d` names, parsed once and kept until another revision is served.
     pub fn get(&self, d: &Deployment) -> Result<Arc<Live>, SpecError> {
         if let Some(l) = self
@@ -241,6 +261,9 @@ impl Deployments {
     /// Forgets deployment `name` (it was deleted): its revisions, breakers and counters.
     pub fn forget(&self, name: &str) {
         if let Ok(mut m) = self.live.write() {
+            m.remove(name);
+        }
+        if let Ok(mut m) = self.current.write() {
             m.remove(name);
         }
         self.breakers

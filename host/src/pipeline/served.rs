@@ -15,12 +15,16 @@ use super::serving::ServingPipeline;
 use crate::runtime::Runtime;
 use crate::store::Store;
 
+/// A resolved version (number, creation time) with the registry generation it was read at.
+type Stamped = (i64, (i64, i64));
+
 /// Loaded versions, by model name and version number, with the grants, limits and trust
 /// policy their plugins are held to.
 #[derive(Default)]
 pub struct Served {
     options: PluginPolicy,
     loaded: RwLock<HashMap<(String, i64, i64), Arc<ServingPipeline>>>,
+    keys: RwLock<HashMap<(String, String), Stamped>>,
     loading: tokio::sync::Mutex<()>,
 }
 
@@ -37,6 +41,32 @@ impl Served {
     /// The grants, limits and trust policy served plugins are held to.
     pub fn options(&self) -> &PluginPolicy {
         &self.options
+    }
+
+    /// The version a reference names (number and creation time), from memory while the
+    /// registry's generation has not moved.
+    pub async fn resolve(
+        &self,
+        registry: &Registry,
+        name: &str,
+        reference: &str,
+    ) -> Result<(i64, i64), PipelineError> {
+        let generation = registry.generation();
+        let key = (name.to_string(), reference.to_string());
+        if generation >= 0
+            && let Some((g, v)) = self.keys.read().ok().and_then(|m| m.get(&key).copied())
+            && g == generation
+        {
+            return Ok(v);
+        }
+        let v = registry.resolve_version_key(name, reference).await?;
+        if let Ok(mut m) = self.keys.write() {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(key, (generation, v));
+        }
+        Ok(v)
     }
 
     fn cached(&self, key: &(String, i64, i64)) -> Option<Arc<ServingPipeline>> {

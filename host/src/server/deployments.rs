@@ -498,8 +498,7 @@ pub async fn predict(
         let body = read_json(body, &state.limits).await?;
         let shape = Shape::of(&body)?;
         check_rows(shape.rows(), &state.limits)?;
-        let d = state.registry.deployment(&name).await?;
-        let live = state.deployments.get(&d)?;
+        let live = state.deployments.current(&state.registry, &name).await?;
         let key = match &live.spec.sticky {
             Some(Sticky::Header(h)) => headers
                 .get(h.as_str())

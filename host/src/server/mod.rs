@@ -226,6 +226,17 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
             path.display()
         );
     }
+    registry.refresh_generation().await?;
+    let watched = registry.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(GENERATION_POLL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = watched.refresh_generation().await {
+                tracing::warn!(error = %e, "could not read the registry's generation");
+            }
+        }
+    });
     let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let addr = listener.local_addr()?;
     println!("ferry serving on http://{addr}");
@@ -245,6 +256,10 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         .await?;
     Ok(())
 }
+
+/// How often a server reads the registry's generation, to drop what it resolved from memory
+/// when another process changed a version, an alias or a deployment.
+pub const GENERATION_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// A random id for a request, echoed in `x-request-id` and the audit log.
 pub fn request_id() -> String {

@@ -1,0 +1,106 @@
+//! Two `ferry serve` replicas on one PostgreSQL database and one blob folder: each resolves
+//! deployments and aliases from memory, and a change made through one is served by the other
+//! within a second.
+
+use std::time::{Duration, Instant};
+
+use ferry_tests::server::{PgDatabase, Server, text};
+use serde_json::{Value, json};
+
+fn row() -> Value {
+    json!({
+        "customer_id": "C00001", "tenure_months": 12, "monthly_charges": 46.05,
+        "total_charges": 47.14, "contract": "one-year", "support_calls": 1,
+        "paperless_billing": false
+    })
+}
+
+async fn version_at(server: &Server, path: &str) -> i64 {
+    let r = Server::http()
+        .post(format!("{}{path}", server.url))
+        .json(&json!({"rows": [row()]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    v["version"].as_i64().unwrap()
+}
+
+/// How long `server` takes to answer `path` from `version`, polling every 10 ms.
+async fn until(server: &Server, path: &str, version: i64) -> Duration {
+    let start = Instant::now();
+    while version_at(server, path).await != version {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{path} on the other replica still not on version {version} after a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_on_one_replica_reaches_the_other_within_a_second() {
+    let db = PgDatabase::create();
+    let url = db.url();
+    let a = Server::start(&["--database-url", &url]);
+    for l2 in ["1.0", "10.0"] {
+        let dir = ferry_tests::churn_copy(|t| t.replace("l2 = 1.0", &format!("l2 = {l2}")));
+        let o = a.ferry(&["train", dir.path().join("pipeline.toml").to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    // The second replica shares the database and the blob folder.
+    let b_home = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        a.data.path().join("admin-token"),
+        b_home.path().join("admin-token"),
+    )
+    .unwrap();
+    let data = a.data.path().to_str().unwrap().to_string();
+    let b = Server::start_in(b_home, &["--database-url", &url, "--data-dir", &data]);
+
+    let deployer = a.token("dep", "deployer");
+    let deploy = |args: &[&str]| {
+        let mut all = vec!["deploy"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--registry", &a.url, "--token", &deployer]);
+        let o = a.ferry(&all);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    };
+    let path = "/v1/deployments/churn/predict";
+    deploy(&["create", "churn", "--model", "churn@1"]);
+    assert_eq!(version_at(&b, path).await, 1);
+    assert_eq!(version_at(&b, path).await, 1, "now from memory");
+    deploy(&["update", "churn", "--model", "churn@2"]);
+    assert_eq!(
+        version_at(&a, path).await,
+        2,
+        "at once on the replica that changed it"
+    );
+    let took = until(&b, path, 2).await;
+    eprintln!("the other replica served the new revision after {took:?}");
+
+    // Aliases too.
+    let alias = |version: i64| {
+        let o = a.ferry(&[
+            "models",
+            "alias",
+            "churn",
+            "champion",
+            &version.to_string(),
+            "--registry",
+            &a.url,
+            "--token",
+            &deployer,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    };
+    alias(1);
+    let path = "/v1/models/churn/champion/predict";
+    until(&b, path, 1).await;
+    alias(2);
+    assert_eq!(version_at(&a, path).await, 2);
+    let took = until(&b, path, 2).await;
+    eprintln!("the other replica followed the alias after {took:?}");
+}
