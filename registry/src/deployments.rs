@@ -66,6 +66,22 @@ pub struct ShadowSample {
     pub created_at: i64,
 }
 
+/// What a deployer plugin last reported for a deployment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct DeploymentTarget {
+    /// The deployment.
+    pub name: String,
+    /// The deployer plugin.
+    pub target: String,
+    /// Its report (JSON, as the host wrote it).
+    #[schema(value_type = Object)]
+    pub status: String,
+    /// Who ran it.
+    pub actor: String,
+    /// When (ms since the epoch).
+    pub updated_at: i64,
+}
+
 /// Checks a deployment's name: it appears in URLs and NATS subjects.
 pub fn check_deployment_name(name: &str) -> Result<(), RegistryError> {
     let ok = !name.is_empty()
@@ -246,7 +262,11 @@ impl Registry {
         if n == 0 {
             return Err(RegistryError::NotFound(format!("deployment {name:?}")));
         }
-        for table in ["deployment_revisions", "shadow_samples"] {
+        for table in [
+            "deployment_revisions",
+            "shadow_samples",
+            "deployment_targets",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE name = $1"))
                 .bind(name)
                 .execute(&mut *tx)
@@ -255,6 +275,56 @@ impl Registry {
         tx.commit().await?;
         self.bump_generation().await?;
         Ok(())
+    }
+
+    /// Records what deployer `target` reported for deployment `name`.
+    pub async fn record_deployment_target(
+        &self,
+        name: &str,
+        target: &str,
+        status: &str,
+        actor: &str,
+    ) -> Result<DeploymentTarget, RegistryError> {
+        self.deployment(name).await?;
+        let now = now_ms();
+        sqlx::query("INSERT INTO deployment_targets (name, target, status, actor, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name, target) DO UPDATE SET status = excluded.status, actor = excluded.actor, updated_at = excluded.updated_at")
+            .bind(name)
+            .bind(target)
+            .bind(status)
+            .bind(actor)
+            .bind(now)
+            .execute(self.db().pool())
+            .await?;
+        Ok(DeploymentTarget {
+            name: name.into(),
+            target: target.into(),
+            status: status.into(),
+            actor: actor.into(),
+            updated_at: now,
+        })
+    }
+
+    /// What each deployer last reported for deployment `name`, by target.
+    pub async fn deployment_targets(
+        &self,
+        name: &str,
+    ) -> Result<Vec<DeploymentTarget>, RegistryError> {
+        self.deployment(name).await?;
+        let rows = sqlx::query("SELECT name, target, status, actor, updated_at FROM deployment_targets WHERE name = $1 ORDER BY target")
+            .bind(name)
+            .fetch_all(self.db().pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeploymentTarget {
+                    name: row.try_get("name")?,
+                    target: row.try_get("target")?,
+                    status: row.try_get("status")?,
+                    actor: row.try_get("actor")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            })
+            .collect()
     }
 
     /// Adds a disagreement to the shadow log.

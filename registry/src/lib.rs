@@ -23,7 +23,9 @@ pub use access::{AuditEntry, Principal, Role, TokenInfo};
 pub use artifacts::{ArtifactInfo, DirEntry, check_artifact_path, is_ferry_file};
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
 pub use db::{Backend, Db, now_ms};
-pub use deployments::{Deployment, DeploymentRevision, ShadowSample, check_deployment_name};
+pub use deployments::{
+    Deployment, DeploymentRevision, DeploymentTarget, ShadowSample, check_deployment_name,
+};
 pub use error::RegistryError;
 pub use logged_models::LoggedModel;
 pub use models::{

@@ -809,3 +809,118 @@ async fn local_deployments_are_served() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// `ferry deploy target` runs a deployer plugin for the deployment's primary version with the
+/// operator's grants: the plan changes nothing, apply writes every pinned part, status and
+/// rollback go through the plugin, and the registry records what it reported.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployer_plugin_takes_the_primary_version_whole() {
+    let server = Server::start(&[]);
+    two_versions(&server);
+    let deployer = server.token("dep", "deployer");
+    ok(deploy(
+        &server,
+        &deployer,
+        &["create", "churn", "--model", "churn@1", "--json"],
+    ));
+    let out = tempfile::tempdir().unwrap();
+    let grant = format!("/deploy={}", out.path().display());
+    let target = |extra: &[&str]| {
+        let mut args = vec![
+            "target",
+            "churn",
+            "--plugin",
+            "directory",
+            "--allow-dir",
+            &grant,
+        ];
+        args.extend_from_slice(extra);
+        deploy(&server, &deployer, &args)
+    };
+
+    let o = target(&["--plan"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("model/model.bin"), "{}", text(&o));
+    assert!(
+        std::fs::read_dir(out.path()).unwrap().next().is_none(),
+        "the plan wrote nothing"
+    );
+
+    let applied = ok(target(&["--json"]));
+    assert_eq!(applied["active_version"], "1", "{applied}");
+    let version = out.path().join("churn/versions/1");
+    let lineage: Value =
+        serde_json::from_slice(&std::fs::read(version.join("lineage.json")).unwrap()).unwrap();
+    let model = std::fs::read(version.join("model/model.bin")).unwrap();
+    assert_eq!(
+        ferry_registry::digest_of(&model),
+        lineage["model"]["artifact_digest"].as_str().unwrap(),
+        "the model artifact is the one the lineage pins"
+    );
+    for t in lineage["transforms"].as_array().unwrap() {
+        let name = t["plugin"]["name"].as_str().unwrap();
+        let wasm = std::fs::read(version.join(format!(
+            "plugins/{name}-{}.wasm",
+            t["plugin"]["version"].as_str().unwrap()
+        )))
+        .unwrap();
+        assert_eq!(
+            ferry_registry::digest_of(&wasm),
+            t["plugin"]["digest"].as_str().unwrap()
+        );
+    }
+
+    // A new revision, applied; then the target's own rollback and status.
+    ok(deploy(
+        &server,
+        &deployer,
+        &["update", "churn", "--model", "churn@2", "--json"],
+    ));
+    let applied = ok(target(&["--json"]));
+    assert_eq!(
+        (
+            applied["active_version"].as_str(),
+            applied["history"].clone()
+        ),
+        (Some("2"), json!(["1"]))
+    );
+    let back = ok(target(&["--rollback", "--json"]));
+    assert_eq!(back["active_version"], "1", "{back}");
+    let status = ok(target(&["--status", "--json"]));
+    assert_eq!(status["active_version"], "1", "{status}");
+    let recorded = get(&server, "/v1/deployments/churn/targets").await;
+    assert_eq!(recorded[0]["target"], "directory", "{recorded}");
+    assert_eq!(recorded[0]["status"]["action"], "status", "{recorded}");
+    assert_eq!(recorded[0]["status"]["active_version"], "1", "{recorded}");
+
+    // Without the grant there is nowhere to write; a reader may not record a target.
+    let o = deploy(
+        &server,
+        &deployer,
+        &["target", "churn", "--plugin", "directory"],
+    );
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o).contains("/deploy granted"), "{}", text(&o));
+    let reader = server.token("reader", "reader");
+    let o = server.ferry(&[
+        "deploy",
+        "target",
+        "churn",
+        "--plugin",
+        "directory",
+        "--allow-dir",
+        &grant,
+        "--status",
+        "--registry",
+        &server.url,
+        "--token",
+        &reader,
+    ]);
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    let audit = server.audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "deployment.target" && e["outcome"] == "ok")
+    );
+}

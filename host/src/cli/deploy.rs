@@ -7,14 +7,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use ferry_host::deploy::spec::{BreakerSettings, Sticky, parse_ref, parse_target};
+use ferry_host::deploy::target::{deployment_for, status_json};
 use ferry_host::deploy::{
     self, DeploymentSpec, Deployments, deployment_json, revision_json, sample_json,
 };
-use ferry_host::runtime::Runtime;
+use ferry_host::runtime::{DeployerInstance, Runtime};
 use ferry_host::store::Store;
 use serde_json::Value;
 
-use super::{Exit, RegistryArgs, local_actor, read_config};
+use super::{Exit, RegistryArgs, SandboxArgs, local_actor, read_config};
 
 /// Deployment subcommands.
 #[derive(Debug, Subcommand)]
@@ -91,6 +92,35 @@ pub enum DeployCommand {
     Delete {
         /// The deployment.
         name: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Run a deployer plugin for the deployment's primary version, with the operator's grants:
+    /// show what it would change, then apply it; or read its status, or roll it back. The
+    /// registry records what the plugin reports.
+    Target {
+        /// The deployment.
+        name: String,
+        /// The deployer plugin: a built-in name (e.g. directory) or a `.wasm` file.
+        #[arg(long)]
+        plugin: String,
+        /// The target's settings (JSON, or TOML by extension).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only show what apply would change.
+        #[arg(long, conflicts_with_all = ["status", "rollback"])]
+        plan: bool,
+        /// Read what is live on the target.
+        #[arg(long, conflicts_with = "rollback")]
+        status: bool,
+        /// Return the target to its previous version.
+        #[arg(long)]
+        rollback: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -289,6 +319,17 @@ fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
+/// The specification deployment `name` serves now.
+async fn current_spec(store: &Store, name: &str) -> Result<DeploymentSpec, Exit> {
+    let spec = match store {
+        Store::Local(r) => serde_json::from_str(&r.deployment(name).await?.spec),
+        Store::Remote(c) => serde_json::from_value(c.deployment(name).await?["spec"].take()),
+    };
+    Ok(spec.map_err(|e| {
+        anyhow::anyhow!("deployment {name:?}: its specification cannot be read: {e}")
+    })?)
+}
+
 /// Runs a `ferry deploy` subcommand.
 pub async fn run(runtime: &Runtime, cmd: DeployCommand) -> Result<u8, Exit> {
     match cmd {
@@ -447,6 +488,84 @@ pub async fn run(runtime: &Runtime, cmd: DeployCommand) -> Result<u8, Exit> {
                 for r in all.as_array().into_iter().flatten() {
                     print_revision(r, false);
                 }
+            }
+        }
+        DeployCommand::Target {
+            name,
+            plugin,
+            config,
+            plan,
+            status,
+            rollback,
+            json,
+            sandbox,
+            registry,
+        } => {
+            let store = registry.store(runtime).await?;
+            let settings = read_config(config.as_ref())?;
+            let deployer = super::load_plugin(runtime, &plugin, &sandbox).await?;
+            let mut instance = DeployerInstance::new(&deployer).await?;
+            let (action, reported) = if status {
+                ("status", instance.status(&name, &settings).await?)
+            } else if rollback {
+                ("rollback", instance.rollback(&name, &settings).await?)
+            } else {
+                let spec = current_spec(&store, &name).await?;
+                let target = deployment_for(&store, &name, &spec, &settings).await?;
+                let planned = instance.plan(&target).await?;
+                if !json || plan {
+                    let shown = serde_json::json!({"plan": planned.actions});
+                    if json {
+                        print_json(&shown);
+                    } else {
+                        println!(
+                            "{} would deploy {}@{} to {name}:",
+                            deployer.name(),
+                            target.model_name,
+                            target.model_version
+                        );
+                        for a in &planned.actions {
+                            println!("  {a}");
+                        }
+                    }
+                }
+                if plan {
+                    return Ok(super::exit::OK);
+                }
+                ("apply", instance.apply(&target).await?)
+            };
+            let v = status_json(deployer.name(), deployer.digest(), action, &reported);
+            match &store {
+                Store::Local(r) => {
+                    r.record_deployment_target(
+                        &name,
+                        deployer.name(),
+                        &v.to_string(),
+                        &local_actor(),
+                    )
+                    .await?;
+                    audit(
+                        r,
+                        "deployment.target",
+                        &name,
+                        &format!("{}: {action}", deployer.name()),
+                    )
+                    .await?;
+                }
+                Store::Remote(c) => {
+                    c.record_target(&name, deployer.name(), &v).await?;
+                }
+            }
+            if json {
+                print_json(&v);
+            } else {
+                println!(
+                    "{}: {action}: live {}, rollback to [{}]; {}",
+                    deployer.name(),
+                    reported.active_version.as_deref().unwrap_or("nothing"),
+                    reported.history.join(", "),
+                    reported.message
+                );
             }
         }
         DeployCommand::Shadow {

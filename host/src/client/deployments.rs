@@ -84,4 +84,25 @@ impl RemoteRegistry {
         )
         .await
     }
+
+    /// Records what a deployer plugin reported for a deployment.
+    pub async fn record_target(
+        &self,
+        name: &str,
+        target: &str,
+        status: &Value,
+    ) -> Result<Value, ClientError> {
+        self.call(
+            Method::PUT,
+            &format!("/v1/deployments/{name}/targets/{target}"),
+            &json!({"status": status}),
+        )
+        .await
+    }
+
+    /// What each deployer last reported for a deployment.
+    pub async fn deployment_targets(&self, name: &str) -> Result<Value, ClientError> {
+        self.get(&format!("/v1/deployments/{name}/targets"), &[])
+            .await
+    }
 }

@@ -6,6 +6,7 @@
 pub mod breaker;
 pub mod live;
 pub mod spec;
+pub mod target;
 
 use ferry_registry::{Deployment, DeploymentRevision, Registry, RegistryError, ShadowSample};
 use serde_json::{Value, json};
@@ -124,5 +125,12 @@ pub fn sample_json(s: &ShadowSample) -> Value {
     let mut v = serde_json::to_value(s).unwrap_or_default();
     v["answer"] = serde_json::from_str(&s.answer).unwrap_or(Value::Null);
     v["shadow_answer"] = serde_json::from_str(&s.shadow_answer).unwrap_or(Value::Null);
+    v
+}
+
+/// A deployer's report as the API shows it: its status parsed.
+pub fn target_json(t: &ferry_registry::DeploymentTarget) -> Value {
+    let mut v = serde_json::to_value(t).unwrap_or_default();
+    v["status"] = serde_json::from_str(&t.status).unwrap_or(Value::Null);
     v
 }

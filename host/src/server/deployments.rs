@@ -29,6 +29,7 @@ use crate::deploy::live::label;
 use crate::deploy::spec::{Resolved, Sticky};
 use crate::deploy::{
     self, DeploymentSpec, Live, Reason, SpecError, deployment_json, revision_json, sample_json,
+    target_json,
 };
 
 impl From<SpecError> for ApiError {
@@ -345,6 +346,73 @@ pub async fn shadow(
         .map(sample_json)
         .collect();
     Ok(Json(json!({"counters": live.shadow_status(), "samples": samples})).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/deployments/{name}/targets", tag = "deployments",
+    params(("name" = String, Path, description = "The deployment")),
+    responses((status = 200, description = "What each deployer plugin last reported: the version live on its target and what a rollback returns to", body = Vec<Object>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
+/// `GET /v1/deployments/{name}/targets`.
+pub async fn targets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    let all: Vec<Value> = state
+        .registry
+        .deployment_targets(&name)
+        .await?
+        .iter()
+        .map(target_json)
+        .collect();
+    Ok(Json(all).into_response())
+}
+
+/// Body of `PUT /v1/deployments/{name}/targets/{target}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetBody {
+    /// The deployer's report.
+    #[schema(value_type = Object)]
+    status: Value,
+}
+
+#[utoipa::path(put, path = "/v1/deployments/{name}/targets/{target}", tag = "deployments",
+    params(("name" = String, Path, description = "The deployment"), ("target" = String, Path, description = "The deployer plugin")), request_body = TargetBody,
+    responses((status = 200, description = "Recorded", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
+/// `PUT /v1/deployments/{name}/targets/{target}`: records what a deployer plugin run by
+/// `ferry deploy target` reported (deployer).
+pub async fn record_target(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, target)): Path<(String, String)>,
+    body: Result<Json<TargetBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let (id, result) = super::audit::audited(
+        &state,
+        &headers,
+        Role::Deployer,
+        "deployment.target",
+        &format!("deployment:{name}"),
+        async |who| {
+            let b = json_body(body)?;
+            if !b.status.is_object() {
+                return Err(ApiError::bad_request("status: expected a JSON object"));
+            }
+            let t = state
+                .registry
+                .record_deployment_target(&name, &target, &b.status.to_string(), &who.actor())
+                .await?;
+            let detail = format!("{target}: {}", b.status["action"].as_str().unwrap_or("?"));
+            Ok::<_, ApiError>((target_json(&t), detail))
+        },
+    )
+    .await;
+    let response = match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    };
+    with_request_id(response, &id)
 }
 
 /// What one version did with a request.

@@ -106,6 +106,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(deployments::revisions))
         .routes(routes!(deployments::rollback))
         .routes(routes!(deployments::shadow))
+        .routes(routes!(deployments::targets))
+        .routes(routes!(deployments::record_target))
         .routes(routes!(deployments::predict))
         .routes(routes!(plugins::openapi))
         .routes(routes!(plugins::docs));
