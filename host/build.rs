@@ -11,8 +11,21 @@ fn main() {
         .to_path_buf();
     // The folder itself too, so that adding or removing a plugin rebuilds the list.
     println!("cargo:rerun-if-changed={}", root.join("plugins").display());
-    let crates = ferry_sdk_build::crates_in(&root.join("plugins"));
-    let built = ferry_sdk_build::build(&crates, &[&root.join("sdk/rust"), &root.join("wit")]);
+    // Without the `builtins` feature (the edge build) the binary embeds no plugins.
+    let (crates, built) = if env::var_os("CARGO_FEATURE_BUILTINS").is_some() {
+        let crates = ferry_sdk_build::crates_in(&root.join("plugins"));
+        let built = ferry_sdk_build::build(
+            &crates,
+            &[
+                &root.join("sdk/rust"),
+                &root.join("wit"),
+                &root.join("bundle/src"),
+            ],
+        );
+        (crates, built)
+    } else {
+        (Vec::new(), Vec::new())
+    };
 
     let mut code = String::from(
         "/// The built-in plugins: (name, component bytes), by plugin folder name.\npub static BUILTINS: &[(&str, &[u8])] = &[\n",

@@ -2,17 +2,21 @@
 //! the `ferry` binary is made of.
 
 pub mod builtin;
+#[cfg(feature = "registry")]
 pub mod client;
 pub mod config;
 pub mod data;
+#[cfg(feature = "registry")]
 pub mod deploy;
 pub mod lockfile;
 pub mod manifest;
 pub mod pipeline;
+#[cfg(feature = "registry")]
 pub mod publish;
 pub mod runtime;
 pub mod secret;
 pub mod server;
+#[cfg(feature = "registry")]
 pub mod store;
 
 pub use manifest::{CONTRACT_VERSION, Manifest, PluginKind};

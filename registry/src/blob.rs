@@ -10,17 +10,13 @@ use std::{
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
-use sha2::{Digest, Sha256};
 
 use crate::RegistryError;
 
 /// A boxed future, so blob stores can be trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// `sha256:` and the hex digest of `bytes`.
-pub fn digest_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
+pub use ferry_bundle::digest_of;
 
 /// Checks that `digest` is a well-formed `sha256:` digest.
 pub fn check_digest(digest: &str) -> Result<(), RegistryError> {

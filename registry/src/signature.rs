@@ -1,6 +1,7 @@
 //! ed25519 signatures over a component's digest, and the policy that decides whose count.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use ferry_bundle::integrity;
 use sqlx::Row;
 
 use crate::db::now_ms;
@@ -19,21 +20,15 @@ fn bad(why: String) -> RegistryError {
     RegistryError::Invalid(why)
 }
 
-/// The public key id of a signing key.
-pub fn key_id(key: &VerifyingKey) -> String {
-    format!("ed25519:{}", hex::encode(key.as_bytes()))
+fn from_key(e: ferry_bundle::BundleError) -> RegistryError {
+    bad(e.to_string())
 }
+
+pub use ferry_bundle::integrity::key_id;
 
 /// Reads a key id back into a key.
 pub fn parse_key(id: &str) -> Result<VerifyingKey, RegistryError> {
-    let hex_key = id
-        .strip_prefix("ed25519:")
-        .ok_or_else(|| bad(format!("key {id:?} must start with ed25519:")))?;
-    let bytes: [u8; 32] = hex::decode(hex_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| bad(format!("key {id:?} must be 64 hex digits after ed25519:")))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|e| bad(format!("key {id:?}: {e}")))
+    integrity::parse_key(id).map_err(from_key)
 }
 
 /// A new random signing key.
@@ -46,36 +41,19 @@ pub fn generate_key() -> Result<SigningKey, RegistryError> {
 
 /// Reads a signing key from its hex seed.
 pub fn parse_signing_key(text: &str) -> Result<SigningKey, RegistryError> {
-    let seed: [u8; 32] = hex::decode(text.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| bad("a signing key file must hold 64 hex digits".into()))?;
-    Ok(SigningKey::from_bytes(&seed))
+    integrity::parse_signing_key(text).map_err(from_key)
 }
 
 /// Signs a digest.
 pub fn sign(key: &SigningKey, digest: &str) -> PluginSignature {
-    PluginSignature {
-        key: key_id(&key.verifying_key()),
-        signature: hex::encode(key.sign(digest.as_bytes()).to_bytes()),
-    }
+    let (key, signature) = integrity::sign_digest(key, digest);
+    PluginSignature { key, signature }
 }
 
 impl PluginSignature {
     /// Checks that this signature is valid for `digest`.
     pub fn verify(&self, digest: &str) -> Result<(), RegistryError> {
-        let key = parse_key(&self.key)?;
-        let sig: [u8; 64] = hex::decode(&self.signature)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| bad("a signature must be 128 hex digits".into()))?;
-        key.verify(digest.as_bytes(), &Signature::from_bytes(&sig))
-            .map_err(|_| {
-                bad(format!(
-                    "the signature by {} does not match {digest}",
-                    self.key
-                ))
-            })
+        integrity::verify_digest(&self.key, &self.signature, digest).map_err(from_key)
     }
 }
 

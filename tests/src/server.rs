@@ -90,6 +90,46 @@ impl Server {
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
 
+    /// Trains the churn example with `edit` applied to its pipeline; returns the version.
+    pub fn train_churn(&self, edit: impl Fn(String) -> String) -> i64 {
+        let dir = crate::churn_copy(edit);
+        let o = self.ferry(&[
+            "train",
+            dir.path().join("pipeline.toml").to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["model_version"]["version"].as_i64().unwrap()
+    }
+
+    /// Version 1: the churn example. Version 2: much stronger regularisation, so its
+    /// probabilities differ.
+    pub fn two_churn_versions(&self) {
+        assert_eq!(self.train_churn(|t| t), 1);
+        assert_eq!(self.train_churn(|t| t.replace("l2 = 1.0", "l2 = 10.0")), 2);
+    }
+
+    /// `ferry deploy ARGS` against this server, with `token`.
+    pub fn deploy(&self, token: &str, args: &[&str]) -> Output {
+        let mut all = vec!["deploy"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--registry", &self.url, "--token", token]);
+        self.ferry(&all)
+    }
+
+    /// A GET's JSON answer.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        Self::http()
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn http() -> reqwest::Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::Client::new()
@@ -126,6 +166,12 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The JSON a successful command printed (`null` when it printed none).
+pub fn ok_json(o: Output) -> serde_json::Value {
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
 }
 
 pub fn text(o: &Output) -> String {

@@ -7,29 +7,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferry_tests::server::{Server, text};
-use ferry_tests::{churn_copy, guests};
+use ferry_tests::guests;
+use ferry_tests::server::{Server, ok_json as ok, text};
 use serde_json::{Value, json};
-
-/// Trains the churn example with `edit` applied to its pipeline; returns the version.
-fn train(server: &Server, edit: impl Fn(String) -> String) -> i64 {
-    let dir = churn_copy(edit);
-    let o = server.ferry(&[
-        "train",
-        dir.path().join("pipeline.toml").to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["model_version"]["version"].as_i64().unwrap()
-}
-
-/// Version 1: the churn example. Version 2: much stronger regularisation, so its
-/// probabilities differ.
-fn two_versions(server: &Server) {
-    assert_eq!(train(server, |t| t), 1);
-    assert_eq!(train(server, |t| t.replace("l2 = 1.0", "l2 = 10.0")), 2);
-}
 
 /// Customers never seen in training on whom the hostile version misbehaves.
 const FAIL: &str = "C99901";
@@ -41,7 +21,7 @@ const HUNGRY: &str = "C99903";
 fn hostile_version(server: &Server) -> i64 {
     let o = server.ferry(&["plugin", "publish", guests::GUEST_HOSTILE]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    train(server, |t| {
+    server.train_churn(|t| {
         let mut extra = String::new();
         for (action, customer) in [("panic", FAIL), ("loop", SLOW), ("alloc", HUNGRY)] {
             extra.push_str(&format!(
@@ -72,30 +52,6 @@ async fn post(server: &Server, path: &str, body: &Value, headers: &[(&str, &str)
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn get(server: &Server, path: &str) -> Value {
-    Server::http()
-        .get(format!("{}{path}", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// `ferry deploy ARGS` against the server, as a deployer.
-fn deploy(server: &Server, token: &str, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["deploy"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--registry", &server.url, "--token", token]);
-    server.ferry(&all)
-}
-
-fn ok(o: std::process::Output) -> Value {
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
-}
-
 /// Each version's probability for a row, from the model endpoint.
 async fn probability(server: &Server, version: i64, row: &Value) -> f64 {
     let (status, body) = post(
@@ -112,10 +68,9 @@ async fn probability(server: &Server, version: i64, row: &Value) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn single_canary_and_sticky_routing() {
     let server = Server::start(&[]);
-    two_versions(&server);
+    server.two_churn_versions();
     let deployer = server.token("dep", "deployer");
-    let created = ok(deploy(
-        &server,
+    let created = ok(server.deploy(
         &deployer,
         &["create", "churn", "--model", "churn@1", "--json"],
     ));
@@ -144,8 +99,7 @@ async fn single_canary_and_sticky_routing() {
     assert!(body["request_id"].is_string());
 
     // Canary: 10% to version 2. Over 10,000 requests the split is within 2 points.
-    let o = ok(deploy(
-        &server,
+    let o = ok(server.deploy(
         &deployer,
         &[
             "update",
@@ -169,8 +123,7 @@ async fn single_canary_and_sticky_routing() {
     );
 
     // Sticky by a header: one customer always gets the same version; the split still holds.
-    ok(deploy(
-        &server,
+    ok(server.deploy(
         &deployer,
         &[
             "update",
@@ -214,8 +167,7 @@ async fn single_canary_and_sticky_routing() {
         "{on_two} of 200 keys on version 2"
     );
     // Sticky by a field of the first row.
-    ok(deploy(
-        &server,
+    ok(server.deploy(
         &deployer,
         &[
             "update",
@@ -322,7 +274,7 @@ async fn split(
 
 /// Bad definitions get an exit code and a message naming the field; nothing stored changes.
 async fn refusals(server: &Server, deployer: &str) {
-    let before = get(server, "/v1/deployments/churn/revisions").await;
+    let before = server.get_json("/v1/deployments/churn/revisions").await;
     for (args, needle) in [
         (
             vec!["--model", "churn@1=90", "--model", "churn@2=20"],
@@ -360,7 +312,7 @@ async fn refusals(server: &Server, deployer: &str) {
     ] {
         let mut all = vec!["update", "churn"];
         all.extend(args);
-        let o = deploy(server, deployer, &all);
+        let o = server.deploy(deployer, &all);
         assert_eq!(o.status.code(), Some(10), "{needle}: {}", text(&o));
         assert!(text(&o).contains(needle), "{needle} not in {}", text(&o));
     }
@@ -377,7 +329,7 @@ async fn refusals(server: &Server, deployer: &str) {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_deployment");
     let reader = server.token("reader", "reader");
-    let o = deploy(server, &reader, &["update", "churn", "--model", "churn@1"]);
+    let o = server.deploy(&reader, &["update", "churn", "--model", "churn@1"]);
     assert_eq!(o.status.code(), Some(7), "{}", text(&o));
     let r = Server::http()
         .post(format!("{}/v1/deployments", server.url))
@@ -390,7 +342,7 @@ async fn refusals(server: &Server, deployer: &str) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(
-        get(server, "/v1/deployments/churn/revisions").await,
+        server.get_json("/v1/deployments/churn/revisions").await,
         before,
         "nothing stored changed"
     );
@@ -406,10 +358,9 @@ async fn refusals(server: &Server, deployer: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn blue_green_switch_and_rollback() {
     let server = Server::start(&[]);
-    two_versions(&server);
+    server.two_churn_versions();
     let deployer = server.token("dep", "deployer");
-    ok(deploy(
-        &server,
+    ok(server.deploy(
         &deployer,
         &["create", "churn", "--model", "churn@1", "--json"],
     ));
@@ -449,8 +400,7 @@ async fn blue_green_switch_and_rollback() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    ok(deploy(
-        &server,
+    ok(server.deploy(
         &deployer,
         &["update", "churn", "--model", "churn@2", "--json"],
     ));
@@ -477,7 +427,7 @@ async fn blue_green_switch_and_rollback() {
     );
 
     // Rollback: back to revision 1's versions, as revision 3; history kept.
-    let back = ok(deploy(&server, &deployer, &["rollback", "churn", "--json"]));
+    let back = ok(server.deploy(&deployer, &["rollback", "churn", "--json"]));
     assert_eq!(
         (back["revision"].as_i64(), back["reason"].as_str()),
         (Some(3), Some("rollback to 1"))
@@ -487,15 +437,15 @@ async fn blue_green_switch_and_rollback() {
         (body["version"].as_i64(), body["revision"].as_i64()),
         (Some(1), Some(3))
     );
-    let o = deploy(&server, &deployer, &["history", "churn"]);
+    let o = server.deploy(&deployer, &["history", "churn"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let history = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(history.lines().count(), 3, "{history}");
     assert!(history.contains("revision 3 (rollback to 1"), "{history}");
     // Rolling back to the current revision, or past the first, is refused.
-    let o = deploy(&server, &deployer, &["rollback", "churn", "--to", "3"]);
+    let o = server.deploy(&deployer, &["rollback", "churn", "--to", "3"]);
     assert_eq!(o.status.code(), Some(10), "{}", text(&o));
-    let o = deploy(&server, &deployer, &["rollback", "churn", "--to", "9"]);
+    let o = server.deploy(&deployer, &["rollback", "churn", "--to", "9"]);
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     let actions: Vec<String> = server
         .audit()
@@ -528,12 +478,11 @@ async fn blue_green_switch_and_rollback() {
 #[tokio::test(flavor = "multi_thread")]
 async fn shadows_are_mirrored_and_never_answer() {
     let server = Server::start(&[]);
-    two_versions(&server);
+    server.two_churn_versions();
     let hostile = hostile_version(&server);
     let deployer = server.token("dep", "deployer");
     let h = format!("churn@{hostile}");
-    ok(deploy(
-        &server,
+    ok(server.deploy(
         &deployer,
         &[
             "create", "churn", "--model", "churn@1", "--shadow", "churn@2", "--shadow", &h,
@@ -560,7 +509,7 @@ async fn shadows_are_mirrored_and_never_answer() {
     // The shadows run off the request path; wait for them.
     let mut log = Value::Null;
     for _ in 0..100 {
-        log = ok(deploy(&server, &deployer, &["shadow", "churn", "--json"]));
+        log = ok(server.deploy(&deployer, &["shadow", "churn", "--json"]));
         let mirrored: u64 = log["counters"]
             .as_array()
             .unwrap()
@@ -607,7 +556,7 @@ async fn shadows_are_mirrored_and_never_answer() {
     assert_eq!(disagreement["answer"][0]["probability"].as_f64(), Some(p1));
     assert_ne!(disagreement["shadow_answer"], disagreement["answer"]);
     // The primary's health is untouched by its shadow's failures.
-    let status = get(&server, "/v1/deployments/churn").await;
+    let status = server.get_json("/v1/deployments/churn").await;
     assert_eq!(
         status["status"]["targets"][0]["breaker"]["state"], "closed",
         "{status}"
@@ -621,12 +570,11 @@ async fn shadows_are_mirrored_and_never_answer() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fallback_default_and_circuit_breaker() {
     let server = Server::start(&[]);
-    assert_eq!(train(&server, |t| t), 1);
+    assert_eq!(server.train_churn(|t| t), 1);
     let hostile = hostile_version(&server);
     let deployer = server.token("dep", "deployer");
     let h = format!("churn@{hostile}");
-    ok(deploy(
-        &server,
+    ok(server.deploy(
         &deployer,
         &[
             "create",
@@ -699,7 +647,7 @@ async fn fallback_default_and_circuit_breaker() {
     assert_eq!(status, 422);
 
     // Three failures opened the circuit: requests go straight to the fallback.
-    let shown = get(&server, "/v1/deployments/churn").await;
+    let shown = server.get_json("/v1/deployments/churn").await;
     let breaker = &shown["status"]["targets"][0]["breaker"];
     assert_eq!(breaker["state"], "open", "{shown}");
     assert_eq!(breaker["opened"], 1, "{shown}");
@@ -714,22 +662,21 @@ async fn fallback_default_and_circuit_breaker() {
     );
     // After open_ms it is half-open; a good probe closes it.
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    let shown = get(&server, "/v1/deployments/churn").await;
+    let shown = server.get_json("/v1/deployments/churn").await;
     assert_eq!(
         shown["status"]["targets"][0]["breaker"]["state"], "half-open",
         "{shown}"
     );
     let (_, body) = predict("C00001").await;
     assert_eq!(body["reason"], "primary", "{body}");
-    let shown = get(&server, "/v1/deployments/churn").await;
+    let shown = server.get_json("/v1/deployments/churn").await;
     assert_eq!(
         shown["status"]["targets"][0]["breaker"]["state"], "closed",
         "{shown}"
     );
 
     // Without a fallback, the default answers; with neither, a 500 that names the failure.
-    ok(deploy(
-        &server,
+    ok(server.deploy(
         &deployer,
         &[
             "update",
@@ -749,11 +696,7 @@ async fn fallback_default_and_circuit_breaker() {
         body["predictions"],
         json!([{"prediction": "no", "probability": 0.0}])
     );
-    ok(deploy(
-        &server,
-        &deployer,
-        &["update", "churn", "--model", &h, "--json"],
-    ));
+    ok(server.deploy(&deployer, &["update", "churn", "--model", &h, "--json"]));
     let (status, body) = predict(FAIL).await;
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["error"]["code"], "prediction_failed");
@@ -771,7 +714,7 @@ async fn fallback_default_and_circuit_breaker() {
 #[tokio::test(flavor = "multi_thread")]
 async fn local_deployments_are_served() {
     let server = Server::start(&[]);
-    two_versions(&server);
+    server.two_churn_versions();
     let o = server.ferry(&["deploy", "create", "local", "--model", "churn@2"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("local revision 1"), "{}", text(&o));
@@ -808,119 +751,4 @@ async fn local_deployments_are_served() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// `ferry deploy target` runs a deployer plugin for the deployment's primary version with the
-/// operator's grants: the plan changes nothing, apply writes every pinned part, status and
-/// rollback go through the plugin, and the registry records what it reported.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_deployer_plugin_takes_the_primary_version_whole() {
-    let server = Server::start(&[]);
-    two_versions(&server);
-    let deployer = server.token("dep", "deployer");
-    ok(deploy(
-        &server,
-        &deployer,
-        &["create", "churn", "--model", "churn@1", "--json"],
-    ));
-    let out = tempfile::tempdir().unwrap();
-    let grant = format!("/deploy={}", out.path().display());
-    let target = |extra: &[&str]| {
-        let mut args = vec![
-            "target",
-            "churn",
-            "--plugin",
-            "directory",
-            "--allow-dir",
-            &grant,
-        ];
-        args.extend_from_slice(extra);
-        deploy(&server, &deployer, &args)
-    };
-
-    let o = target(&["--plan"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("model/model.bin"), "{}", text(&o));
-    assert!(
-        std::fs::read_dir(out.path()).unwrap().next().is_none(),
-        "the plan wrote nothing"
-    );
-
-    let applied = ok(target(&["--json"]));
-    assert_eq!(applied["active_version"], "1", "{applied}");
-    let version = out.path().join("churn/versions/1");
-    let lineage: Value =
-        serde_json::from_slice(&std::fs::read(version.join("lineage.json")).unwrap()).unwrap();
-    let model = std::fs::read(version.join("model/model.bin")).unwrap();
-    assert_eq!(
-        ferry_registry::digest_of(&model),
-        lineage["model"]["artifact_digest"].as_str().unwrap(),
-        "the model artifact is the one the lineage pins"
-    );
-    for t in lineage["transforms"].as_array().unwrap() {
-        let name = t["plugin"]["name"].as_str().unwrap();
-        let wasm = std::fs::read(version.join(format!(
-            "plugins/{name}-{}.wasm",
-            t["plugin"]["version"].as_str().unwrap()
-        )))
-        .unwrap();
-        assert_eq!(
-            ferry_registry::digest_of(&wasm),
-            t["plugin"]["digest"].as_str().unwrap()
-        );
-    }
-
-    // A new revision, applied; then the target's own rollback and status.
-    ok(deploy(
-        &server,
-        &deployer,
-        &["update", "churn", "--model", "churn@2", "--json"],
-    ));
-    let applied = ok(target(&["--json"]));
-    assert_eq!(
-        (
-            applied["active_version"].as_str(),
-            applied["history"].clone()
-        ),
-        (Some("2"), json!(["1"]))
-    );
-    let back = ok(target(&["--rollback", "--json"]));
-    assert_eq!(back["active_version"], "1", "{back}");
-    let status = ok(target(&["--status", "--json"]));
-    assert_eq!(status["active_version"], "1", "{status}");
-    let recorded = get(&server, "/v1/deployments/churn/targets").await;
-    assert_eq!(recorded[0]["target"], "directory", "{recorded}");
-    assert_eq!(recorded[0]["status"]["action"], "status", "{recorded}");
-    assert_eq!(recorded[0]["status"]["active_version"], "1", "{recorded}");
-
-    // Without the grant there is nowhere to write; a reader may not record a target.
-    let o = deploy(
-        &server,
-        &deployer,
-        &["target", "churn", "--plugin", "directory"],
-    );
-    assert_ne!(o.status.code(), Some(0));
-    assert!(text(&o).contains("/deploy granted"), "{}", text(&o));
-    let reader = server.token("reader", "reader");
-    let o = server.ferry(&[
-        "deploy",
-        "target",
-        "churn",
-        "--plugin",
-        "directory",
-        "--allow-dir",
-        &grant,
-        "--status",
-        "--registry",
-        &server.url,
-        "--token",
-        &reader,
-    ]);
-    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
-    let audit = server.audit().await;
-    assert!(
-        audit
-            .iter()
-            .any(|e| e["action"] == "deployment.target" && e["outcome"] == "ok")
-    );
 }

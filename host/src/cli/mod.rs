@@ -1,27 +1,42 @@
 //! The `ferry` command line: one module per subcommand.
 
+#[cfg(feature = "registry")]
 mod audit;
+mod batch;
+#[cfg(feature = "registry")]
 mod deploy;
+mod edge;
+#[cfg(feature = "registry")]
 mod key;
+#[cfg(feature = "registry")]
 mod models;
+#[cfg(feature = "registry")]
 mod plugin;
+#[cfg(feature = "registry")]
 mod runs;
+#[cfg(feature = "registry")]
 mod serve;
+#[cfg(feature = "registry")]
 mod token;
+#[cfg(feature = "registry")]
 mod train;
+#[cfg(feature = "registry")]
 mod transform;
+#[cfg(feature = "registry")]
 mod validate;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use ferry_host::runtime::{
-    DirGrant, Failure, Grants, LimitOverrides, LoadOptions, PluginError, Runtime, RuntimeOptions,
-};
+#[cfg(feature = "registry")]
+use ferry_host::runtime::{DirGrant, Grants, LoadOptions};
+use ferry_host::runtime::{Failure, LimitOverrides, PluginError, Runtime, RuntimeOptions};
+#[cfg(feature = "registry")]
 use ferry_host::store::{Store, StoreError};
 
 /// Exit codes scripts can rely on.
+#[cfg_attr(not(feature = "registry"), allow(dead_code))]
 pub mod exit {
     /// Success.
     pub const OK: u8 = 0;
@@ -66,36 +81,51 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    #[cfg(feature = "registry")]
     /// List, inspect and check plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    #[cfg(feature = "registry")]
     /// Check a data file with a validator plugin.
     Validate(validate::ValidateArgs),
+    #[cfg(feature = "registry")]
     /// Learn a transform's state from data, or apply a learned state.
     Transform(Box<transform::TransformArgs>),
+    #[cfg(feature = "registry")]
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    #[cfg(feature = "registry")]
     /// Read the audit log.
     Audit(audit::AuditArgs),
+    #[cfg(feature = "registry")]
     /// Serve the registry and plugin marketplace over HTTP.
     Serve(serve::ServeArgs),
+    #[cfg(feature = "registry")]
     /// Make keys for signing plugins.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    #[cfg(feature = "registry")]
     /// List, show and compare tracked runs.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
+    #[cfg(feature = "registry")]
     /// Train a pipeline: validate, learn the transforms, train, evaluate, record, register.
     Train(train::TrainArgs),
+    #[cfg(feature = "registry")]
     /// The model registry: versions, aliases, stages, tags, cards, external models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    #[cfg(feature = "registry")]
     /// Named deployments: traffic splits, shadows, fallbacks, revisions and rollback.
     #[command(subcommand)]
     Deploy(deploy::DeployCommand),
+    /// Check and serve an edge bundle with no registry, database or network.
+    #[command(subcommand)]
+    Edge(edge::EdgeCommand),
 }
 
+#[cfg(feature = "registry")]
 /// Loads a plugin for a command: a built-in name or a `.wasm` file, with the operator's grants
 /// and limits; a file is checked against the trust policy when there is one.
 pub async fn load_plugin(
@@ -118,6 +148,7 @@ pub async fn load_plugin(
     Ok(plugin)
 }
 
+#[cfg(feature = "registry")]
 /// The trust policy in `path`, or in `./ferry-trust.toml` when no path is given and it exists.
 pub fn trust_policy(
     path: Option<&std::path::Path>,
@@ -134,6 +165,7 @@ pub fn trust_policy(
     Ok(Some(policy))
 }
 
+#[cfg(feature = "registry")]
 /// What the operator grants a plugin, and its limits.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SandboxArgs {
@@ -154,6 +186,7 @@ pub struct SandboxArgs {
     pub trust: Option<PathBuf>,
 }
 
+#[cfg(feature = "registry")]
 impl SandboxArgs {
     /// The load options these arguments describe.
     pub fn load_options(&self) -> anyhow::Result<LoadOptions> {
@@ -203,6 +236,37 @@ impl SandboxArgs {
     }
 }
 
+/// What one prediction request may cost.
+#[derive(Debug, Clone, Args)]
+pub struct PredictLimitArgs {
+    /// The largest prediction request body (MiB); larger ones get 413 before they are read.
+    #[arg(long, default_value_t = 2)]
+    pub max_body_mib: usize,
+    /// The most rows in one prediction request.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_rows: usize,
+    /// Prediction requests in flight per deployment or model; more get 503 with Retry-After.
+    #[arg(long, default_value_t = 32)]
+    pub max_in_flight: usize,
+}
+
+impl PredictLimitArgs {
+    /// The limits, each at least 1.
+    pub fn limits(&self) -> Result<ferry_host::server::PredictLimits, Exit> {
+        if self.max_body_mib == 0 || self.max_rows == 0 || self.max_in_flight == 0 {
+            return Err(anyhow::anyhow!(
+                "--max-body-mib, --max-rows and --max-in-flight must each be at least 1"
+            )
+            .into());
+        }
+        Ok(ferry_host::server::PredictLimits {
+            max_body_bytes: self.max_body_mib.saturating_mul(1 << 20),
+            max_rows: self.max_rows,
+            max_in_flight: self.max_in_flight,
+        })
+    }
+}
+
 /// The operator's limits for every plugin a command runs.
 #[derive(Debug, Clone, Default, Args)]
 pub struct LimitArgs {
@@ -225,6 +289,7 @@ impl LimitArgs {
     }
 }
 
+#[cfg(feature = "registry")]
 /// Where the local registry lives.
 #[derive(Debug, Clone, Args)]
 pub struct RegistryArgs {
@@ -242,6 +307,7 @@ pub struct RegistryArgs {
     pub token: Option<String>,
 }
 
+#[cfg(feature = "registry")]
 impl RegistryArgs {
     /// The data folder to use.
     pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
@@ -307,63 +373,84 @@ pub struct Exit {
 impl<E: Into<anyhow::Error>> From<E> for Exit {
     fn from(e: E) -> Self {
         let error: anyhow::Error = e.into();
-        use ferry_host::pipeline::PipelineError;
-        let plugin_code = |p: &PluginError| match &*p.failure {
-            Failure::NotKind { .. } => exit::LOAD,
-            f if f.is_misbehaviour() => exit::PLUGIN_FAILED,
-            _ => exit::PLUGIN_ERROR,
-        };
-        let code = if let Some(p) = error.downcast_ref::<PluginError>() {
-            plugin_code(p)
-        } else if let Some(ferry_host::publish::PublishError::Refused(p)) =
-            error.downcast_ref::<ferry_host::publish::PublishError>()
-        {
-            plugin_code(p)
-        } else if let Some(e) = error.downcast_ref::<ferry_host::pipeline::ServeError>() {
-            use ferry_host::pipeline::ServeError;
-            match e {
-                ServeError::Plugin(p) => plugin_code(p),
-                ServeError::Input(_) | ServeError::Rejected(_) => exit::INVALID_DATA,
-                _ => exit::LOAD,
-            }
-        } else if let Some(p) = error.downcast_ref::<PipelineError>() {
-            match p {
-                PipelineError::Plugin(p) => plugin_code(p),
-                PipelineError::Invalid(_) => exit::INVALID_DATA,
-                PipelineError::Skew(_) => exit::LINEAGE_MISMATCH,
-                PipelineError::Registry(ferry_registry::RegistryError::Conflict(_)) => {
-                    exit::CONFLICT
-                }
-                PipelineError::Remote(c) => remote_code(c),
-                _ => exit::LOAD,
-            }
-        } else if let Some(e) = error.downcast_ref::<ferry_host::deploy::SpecError>() {
-            use ferry_host::deploy::SpecError;
-            match e {
-                SpecError::Invalid(_) => exit::INVALID_DEFINITION,
-                SpecError::Registry(ferry_registry::RegistryError::Conflict(_)) => exit::CONFLICT,
-                SpecError::Registry(_) => exit::LOAD,
-            }
-        } else if is_conflict(&error) {
-            exit::CONFLICT
-        } else if let Some(c) = error.downcast_ref::<ferry_host::client::ClientError>() {
-            remote_code(c)
-        } else if let Some(StoreError::Remote(c)) = error.downcast_ref::<StoreError>() {
-            remote_code(c)
-        } else if let Some(StoreError::Registry(ferry_registry::RegistryError::Conflict(_))) =
-            error.downcast_ref::<StoreError>()
-        {
-            exit::CONFLICT
-        } else {
-            exit::LOAD
-        };
         Exit {
-            code,
+            code: code_of(&error),
             error: Some(error),
         }
     }
 }
 
+fn plugin_code(p: &PluginError) -> u8 {
+    match &*p.failure {
+        Failure::NotKind { .. } => exit::LOAD,
+        f if f.is_misbehaviour() => exit::PLUGIN_FAILED,
+        _ => exit::PLUGIN_ERROR,
+    }
+}
+
+/// The exit code an error ends the process with.
+fn code_of(error: &anyhow::Error) -> u8 {
+    use ferry_host::pipeline::{PipelineError, ServeError};
+    #[cfg(feature = "registry")]
+    if let Some(code) = registry_code(error) {
+        return code;
+    }
+    if let Some(p) = error.downcast_ref::<PluginError>() {
+        plugin_code(p)
+    } else if let Some(e) = error.downcast_ref::<ServeError>() {
+        match e {
+            ServeError::Plugin(p) => plugin_code(p),
+            ServeError::Input(_) | ServeError::Rejected(_) => exit::INVALID_DATA,
+            _ => exit::LOAD,
+        }
+    } else if let Some(p) = error.downcast_ref::<PipelineError>() {
+        match p {
+            PipelineError::Plugin(p) => plugin_code(p),
+            PipelineError::Invalid(_) => exit::INVALID_DATA,
+            PipelineError::Skew(_) => exit::LINEAGE_MISMATCH,
+            #[cfg(feature = "registry")]
+            PipelineError::Registry(ferry_registry::RegistryError::Conflict(_)) => exit::CONFLICT,
+            #[cfg(feature = "registry")]
+            PipelineError::Remote(c) => remote_code(c),
+            _ => exit::LOAD,
+        }
+    } else if error.downcast_ref::<ferry_bundle::BundleError>().is_some() {
+        exit::LINEAGE_MISMATCH
+    } else {
+        exit::LOAD
+    }
+}
+
+/// The exit codes of the registry's, the remote Ferry's and publishing's errors.
+#[cfg(feature = "registry")]
+fn registry_code(error: &anyhow::Error) -> Option<u8> {
+    if let Some(ferry_host::publish::PublishError::Refused(p)) =
+        error.downcast_ref::<ferry_host::publish::PublishError>()
+    {
+        Some(plugin_code(p))
+    } else if let Some(e) = error.downcast_ref::<ferry_host::deploy::SpecError>() {
+        use ferry_host::deploy::SpecError;
+        Some(match e {
+            SpecError::Invalid(_) => exit::INVALID_DEFINITION,
+            SpecError::Registry(ferry_registry::RegistryError::Conflict(_)) => exit::CONFLICT,
+            SpecError::Registry(_) => exit::LOAD,
+        })
+    } else if is_conflict(error) {
+        Some(exit::CONFLICT)
+    } else if let Some(c) = error.downcast_ref::<ferry_host::client::ClientError>() {
+        Some(remote_code(c))
+    } else if let Some(StoreError::Remote(c)) = error.downcast_ref::<StoreError>() {
+        Some(remote_code(c))
+    } else if let Some(StoreError::Registry(ferry_registry::RegistryError::Conflict(_))) =
+        error.downcast_ref::<StoreError>()
+    {
+        Some(exit::CONFLICT)
+    } else {
+        None
+    }
+}
+
+#[cfg(feature = "registry")]
 /// The exit code of a remote Ferry's refusal.
 fn remote_code(c: &ferry_host::client::ClientError) -> u8 {
     if let ferry_host::client::ClientError::Api { code, .. } = c
@@ -378,6 +465,7 @@ fn remote_code(c: &ferry_host::client::ClientError) -> u8 {
     }
 }
 
+#[cfg(feature = "registry")]
 fn is_conflict(error: &anyhow::Error) -> bool {
     use ferry_host::publish::PublishError;
     use ferry_registry::RegistryError;
@@ -390,6 +478,7 @@ fn is_conflict(error: &anyhow::Error) -> bool {
     )
 }
 
+#[cfg(feature = "registry")]
 /// How a local user appears in the audit log: `local:USER`.
 pub fn local_actor() -> String {
     format!(
@@ -398,6 +487,7 @@ pub fn local_actor() -> String {
     )
 }
 
+#[cfg(feature = "registry")]
 /// Reads a configuration file (JSON, or TOML by extension) and returns it as JSON text.
 pub fn read_config(path: Option<&PathBuf>) -> anyhow::Result<String> {
     match path {
@@ -420,16 +510,28 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         ..Default::default()
     })?;
     match cli.command {
+        #[cfg(feature = "registry")]
         Command::Plugin(cmd) => plugin::run(&runtime, cmd).await,
+        #[cfg(feature = "registry")]
         Command::Validate(args) => validate::run(&runtime, args).await,
+        #[cfg(feature = "registry")]
         Command::Transform(cmd) => transform::run(&runtime, *cmd).await,
+        #[cfg(feature = "registry")]
         Command::Token(cmd) => token::run(&runtime, cmd).await,
+        #[cfg(feature = "registry")]
         Command::Audit(args) => audit::run(&runtime, args).await,
+        #[cfg(feature = "registry")]
         Command::Serve(args) => serve::run(&runtime, args).await,
+        #[cfg(feature = "registry")]
         Command::Key(cmd) => key::run(cmd).await,
+        #[cfg(feature = "registry")]
         Command::Runs(cmd) => runs::run(&runtime, cmd).await,
+        #[cfg(feature = "registry")]
         Command::Train(args) => train::run(&runtime, args).await,
+        #[cfg(feature = "registry")]
         Command::Models(cmd) => models::run(&runtime, cmd).await,
+        #[cfg(feature = "registry")]
         Command::Deploy(cmd) => deploy::run(&runtime, cmd).await,
+        Command::Edge(cmd) => edge::run(&runtime, cmd).await,
     }
 }

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use ferry_host::pipeline::PluginPolicy;
 use ferry_host::runtime::{LoadOptions, Runtime};
-use ferry_host::server::{PredictLimits, ServeOptions, serve};
+use ferry_host::server::{ServeOptions, serve};
 
-use super::{Exit, LimitArgs, RegistryArgs, exit};
+use super::{Exit, LimitArgs, PredictLimitArgs, RegistryArgs, exit};
 
 /// Arguments of `ferry serve`.
 #[derive(Debug, Args)]
@@ -29,15 +29,8 @@ pub struct ServeArgs {
     /// ./ferry-trust.toml, if present); a version with an untrusted plugin is refused (409).
     #[arg(long)]
     pub trust: Option<PathBuf>,
-    /// The largest prediction request body (MiB); larger ones get 413 before they are read.
-    #[arg(long, default_value_t = 2)]
-    pub max_body_mib: usize,
-    /// The most rows in one prediction request.
-    #[arg(long, default_value_t = 10_000)]
-    pub max_rows: usize,
-    /// Prediction requests in flight per deployment or model; more get 503 with Retry-After.
-    #[arg(long, default_value_t = 32)]
-    pub max_in_flight: usize,
+    #[command(flatten)]
+    pub predict: PredictLimitArgs,
 }
 
 pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
@@ -47,12 +40,7 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
         )
         .into());
     }
-    if args.max_body_mib == 0 || args.max_rows == 0 || args.max_in_flight == 0 {
-        return Err(anyhow::anyhow!(
-            "--max-body-mib, --max-rows and --max-in-flight must each be at least 1"
-        )
-        .into());
-    }
+    let predict = args.predict.limits()?;
     let options = ServeOptions {
         addr: args.addr,
         data_dir: args.registry.data_dir()?,
@@ -65,11 +53,7 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
             },
             trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
         },
-        predict: PredictLimits {
-            max_body_bytes: args.max_body_mib.saturating_mul(1 << 20),
-            max_rows: args.max_rows,
-            max_in_flight: args.max_in_flight,
-        },
+        predict,
     };
     serve(runtime.clone(), options).await?;
     Ok(exit::OK)

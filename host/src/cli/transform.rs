@@ -4,15 +4,14 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ferry_host::data::{
-    CsvReader, Format, merge_columns, read_table, select, slice_rows, write_csv,
-};
+use ferry_host::data::{CsvReader, merge_columns, write_csv};
 use ferry_host::pipeline::lineage::Lineage;
 use ferry_host::pipeline::steps::{BATCH_ROWS, TransformStep};
-use ferry_host::pipeline::{PluginPolicy, ServeError, ServingPipeline};
+use ferry_host::pipeline::{PluginPolicy, ServingPipeline};
 use ferry_host::runtime::{LoadOptions, Runtime};
 use sha2::{Digest, Sha256};
 
+use super::batch::{Columns, run_pipeline};
 use super::{Exit, LimitArgs, RegistryArgs, SandboxArgs, exit, read_config};
 
 /// `ferry transform`: a single transform's two phases, or a registered version's whole
@@ -143,47 +142,14 @@ async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
         trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
     };
     let pipeline = ServingPipeline::load(runtime, &store, lineage, &policy).await?;
-    let table = read_table(data, Format::of(data, None)?)?;
-    let n = table.num_rows as usize;
-    let mut batches = Vec::new();
-    let mut start = 0;
-    while start < n {
-        let end = (start + BATCH_ROWS).min(n);
-        let chunk = slice_rows(&table, start, end);
-        let mut out_batch =
-            select(&chunk, &args.keep).map_err(|e| anyhow::anyhow!("--keep: {e}"))?;
-        let served = if args.predictions || pipeline.lineage().model.is_some() {
-            let p = pipeline
-                .predict(&chunk)
-                .await
-                .map_err(|e| rows_error(e, start))?;
-            out_batch.columns.extend(p.features.columns);
-            if args.predictions {
-                out_batch.columns.extend(p.outputs.columns);
-            }
-            out_batch
-        } else {
-            let f = pipeline
-                .transform(&chunk)
-                .await
-                .map_err(|e| rows_error(e, start))?;
-            // The pipeline's output carries the input columns too: a kept column once, first.
-            let kept = |name: &str| args.keep.iter().any(|k| k == name);
-            out_batch
-                .columns
-                .extend(f.columns.into_iter().filter(|c| !kept(&c.name)));
-            out_batch
-        };
-        batches.push(served);
-        start = end;
-    }
-    write_csv(out, &batches)?;
+    let columns = match (args.predictions, pipeline.lineage().model.is_some()) {
+        (true, _) => Columns::FeaturesAndPredictions,
+        (false, true) => Columns::ModelFeatures,
+        (false, false) => Columns::Features,
+    };
+    let n = run_pipeline(&pipeline, data, out, &args.keep, columns).await?;
     println!("{what}: {n} rows into {}", out.display());
     Ok(exit::OK)
-}
-
-fn rows_error(e: ServeError, offset: usize) -> anyhow::Error {
-    anyhow::Error::new(e).context(format!("rows {}..", offset + 1))
 }
 
 async fn run_step(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> {

@@ -71,16 +71,10 @@ pub async fn deployment_for(
         ))
     })?;
     let mut artifacts = vec![artifact("lineage.json".into(), text.as_bytes().to_vec())];
-    let mut pipeline = Vec::new();
     let mut seen = BTreeSet::new();
-    let pins = lineage
-        .validators
-        .iter()
-        .map(|v| &v.plugin)
-        .chain(lineage.transforms.iter().map(|t| &t.plugin))
-        .chain(std::iter::once(&model_step.plugin));
-    for p in pins {
-        pipeline.push(plugin_ref(p));
+    // Validators, transforms, then the model: every component once, by digest.
+    let pins = lineage.plugins();
+    for p in &pins {
         if seen.insert(p.digest.clone()) {
             let bytes = blob(
                 store,
@@ -94,7 +88,10 @@ pub async fn deployment_for(
             ));
         }
     }
-    pipeline.pop();
+    let pipeline = pins[..pins.len() - 1]
+        .iter()
+        .map(|p| plugin_ref(p))
+        .collect();
     for (i, t) in lineage.transforms.iter().enumerate() {
         let what = format!("the state of transform {} ({})", i + 1, t.plugin.name);
         let bytes = blob(store, &t.state_digest, &what).await?;

@@ -2,32 +2,45 @@
 //! run and a model version with lineage; and serving that version with exactly the plugins and
 //! states it was trained with.
 
+#[cfg(feature = "registry")]
 pub mod card;
+#[cfg(feature = "registry")]
 pub mod external;
 pub mod lineage;
 pub mod metrics;
 pub mod pinned;
+#[cfg(feature = "registry")]
 pub mod record;
+#[cfg(feature = "registry")]
 pub mod register;
+#[cfg(feature = "registry")]
 pub mod served;
 pub mod serving;
+#[cfg(feature = "registry")]
 pub mod spec;
 pub mod split;
 pub mod steps;
+#[cfg(feature = "registry")]
 pub mod train;
 
 pub use lineage::{Lineage, PinnedPlugin};
 pub use pinned::PluginPolicy;
+#[cfg(feature = "registry")]
 pub use served::Served;
 pub use serving::ServingPipeline;
+#[cfg(feature = "registry")]
 pub use spec::PipelineSpec;
 pub use steps::{Prediction, ServeError};
+#[cfg(feature = "registry")]
 pub use train::{TrainOptions, TrainOutcome, TrainProgress, train};
 
+#[cfg(feature = "registry")]
 use crate::client::ClientError;
 use crate::data::DataError;
 use crate::runtime::{LoadError, PluginError};
+#[cfg(feature = "registry")]
 use crate::store::StoreError;
+#[cfg(feature = "registry")]
 use ferry_registry::RegistryError;
 
 /// Why a pipeline could not be trained, registered or served.
@@ -46,9 +59,11 @@ pub enum PipelineError {
     #[error(transparent)]
     Plugin(#[from] PluginError),
     /// The registry failed or refused.
+    #[cfg(feature = "registry")]
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// The remote Ferry failed or refused.
+    #[cfg(feature = "registry")]
     #[error(transparent)]
     Remote(#[from] ClientError),
     /// The operation cannot be done against a remote Ferry.
@@ -72,6 +87,7 @@ pub enum PipelineError {
     Other(String),
 }
 
+#[cfg(feature = "registry")]
 impl From<StoreError> for PipelineError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -2,13 +2,19 @@
 //! loading exactly what a lineage pins, refusing anything that does not match. Every plugin a
 //! pipeline loads, resolved or pinned, is held to the operator's trust policy.
 
+#[cfg(feature = "registry")]
 use std::sync::Arc;
 
+use ferry_bundle::Bundle;
+#[cfg(feature = "registry")]
 use ferry_registry::{PluginSpec, Registry, RegistryError, TrustPolicy, VersionRecord};
 
 use super::PipelineError;
-use super::lineage::{Lineage, PinnedPlugin};
+#[cfg(feature = "registry")]
+use super::lineage::Lineage;
+use super::lineage::PinnedPlugin;
 use crate::runtime::{LoadOptions, Plugin, Runtime};
+#[cfg(feature = "registry")]
 use crate::store::{Store, StoreError};
 
 /// What the operator decides for every plugin a pipeline loads: grants and limits, and the
@@ -18,9 +24,22 @@ pub struct PluginPolicy {
     /// Grants and limits.
     pub load: LoadOptions,
     /// The trust policy, if there is one.
+    #[cfg(feature = "registry")]
     pub trust: Option<Arc<TrustPolicy>>,
 }
 
+impl PluginPolicy {
+    /// These grants and limits, with no trust policy (an edge bundle has its own).
+    #[allow(clippy::needless_update)]
+    pub fn of(load: LoadOptions) -> Self {
+        PluginPolicy {
+            load,
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(feature = "registry")]
 impl PluginPolicy {
     /// Checks `record`'s signatures in `store` against the trust policy.
     async fn check_trust(
@@ -49,6 +68,7 @@ impl PluginPolicy {
     }
 }
 
+#[cfg(feature = "registry")]
 /// Resolves `name@REQ` against the store.
 pub async fn resolve(store: &Store, reference: &str) -> Result<VersionRecord, PipelineError> {
     let spec = PluginSpec::parse(reference)
@@ -56,6 +76,7 @@ pub async fn resolve(store: &Store, reference: &str) -> Result<VersionRecord, Pi
     Ok(store.resolve(&spec).await?)
 }
 
+#[cfg(feature = "registry")]
 /// Resolves `name@REQ` against the store and loads the version it resolves to.
 pub async fn load_resolved(
     runtime: &Runtime,
@@ -70,10 +91,12 @@ pub async fn load_resolved(
     Ok(runtime.load(&source, &bytes, &policy.load).await?)
 }
 
+#[cfg(feature = "registry")]
 fn source_name(name: &str, version: &str) -> String {
     format!("registry:{name}@{version}")
 }
 
+#[cfg(feature = "registry")]
 /// Checks that the store holds `pin` with the same digest; returns its record.
 async fn pinned_record(store: &Store, pin: &PinnedPlugin) -> Result<VersionRecord, PipelineError> {
     let version = semver::Version::parse(&pin.version)
@@ -103,6 +126,7 @@ async fn pinned_record(store: &Store, pin: &PinnedPlugin) -> Result<VersionRecor
     Ok(record)
 }
 
+#[cfg(feature = "registry")]
 fn is_not_found(e: &StoreError) -> bool {
     match e {
         StoreError::Registry(RegistryError::NotFound(_)) => true,
@@ -111,23 +135,79 @@ fn is_not_found(e: &StoreError) -> bool {
     }
 }
 
-/// Loads the plugin a lineage pins, after checking it against the store and the trust policy.
+/// Where the parts a lineage pins come from.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// A registry, local or remote: each plugin is checked against its record there and held
+    /// to the operator's trust policy.
+    #[cfg(feature = "registry")]
+    Store(&'a Store),
+    /// An edge bundle, already checked whole against its manifest and its own trust policy.
+    Bundle(&'a Bundle),
+}
+
+#[cfg(feature = "registry")]
+impl<'a> From<&'a Store> for Source<'a> {
+    fn from(store: &'a Store) -> Self {
+        Source::Store(store)
+    }
+}
+
+impl<'a> From<&'a Bundle> for Source<'a> {
+    fn from(bundle: &'a Bundle) -> Self {
+        Source::Bundle(bundle)
+    }
+}
+
+impl Source<'_> {
+    /// How a plugin loaded from here is named in errors and logs.
+    fn name_of(&self, pin: &PinnedPlugin) -> String {
+        match self {
+            #[cfg(feature = "registry")]
+            Source::Store(_) => source_name(&pin.name, &pin.version),
+            Source::Bundle(_) => format!("bundle:{}@{}", pin.name, pin.version),
+        }
+    }
+}
+
+/// The bytes a lineage pins by `digest` (`what` names them in errors).
+pub async fn pinned_blob(
+    source: Source<'_>,
+    digest: &str,
+    what: &str,
+) -> Result<Vec<u8>, PipelineError> {
+    match source {
+        #[cfg(feature = "registry")]
+        Source::Store(store) => blob(store, digest, what).await,
+        Source::Bundle(bundle) => bundle.by_digest(digest).map(<[u8]>::to_vec).ok_or_else(|| {
+            PipelineError::Skew(format!(
+                "{what}: the bundle holds no file with digest {digest}"
+            ))
+        }),
+    }
+}
+
+/// Loads the plugin a lineage pins, after checking it against its source (and, from a
+/// registry, the trust policy).
 pub async fn load_pinned(
     runtime: &Runtime,
-    store: &Store,
+    source: Source<'_>,
     pin: &PinnedPlugin,
     policy: &PluginPolicy,
 ) -> Result<Plugin, PipelineError> {
-    let record = pinned_record(store, pin).await?;
-    policy.check_trust(store, &record).await?;
-    let bytes = blob(
-        store,
+    #[cfg(feature = "registry")]
+    if let Source::Store(store) = source {
+        let record = pinned_record(store, pin).await?;
+        policy.check_trust(store, &record).await?;
+    }
+    let bytes = pinned_blob(
+        source,
         &pin.digest,
         &format!("plugin {}@{}", pin.name, pin.version),
     )
     .await?;
     let plugin = runtime
-        .load(&source_name(&pin.name, &pin.version), &bytes, &policy.load)
+        .load(&source.name_of(pin), &bytes, &policy.load)
         .await?;
     if plugin.digest() != pin.digest || plugin.name() != pin.name {
         return Err(PipelineError::Skew(format!(
@@ -140,6 +220,7 @@ pub async fn load_pinned(
     Ok(plugin)
 }
 
+#[cfg(feature = "registry")]
 /// A blob, checked against its digest; a missing or damaged blob is a lineage mismatch.
 pub async fn blob(store: &Store, digest: &str, what: &str) -> Result<Vec<u8>, PipelineError> {
     match store.blob(digest).await {
@@ -167,6 +248,7 @@ pub async fn blob(store: &Store, digest: &str, what: &str) -> Result<Vec<u8>, Pi
     }
 }
 
+#[cfg(feature = "registry")]
 /// Checks everything a lineage pins against the local registry: every plugin by digest, every
 /// transform state and the model artifact by the digest of their bytes.
 pub async fn check_lineage(registry: &Registry, lineage: &Lineage) -> Result<(), PipelineError> {

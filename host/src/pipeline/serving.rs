@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use super::PipelineError;
 use super::lineage::Lineage;
-use super::pinned::{PluginPolicy, blob, load_pinned};
+use super::pinned::{PluginPolicy, Source, load_pinned, pinned_blob};
 use super::steps::{
     InstanceSet, LearnedTransform, ModelStep, Prediction, ServeError, Steps, TransformStep,
     ValidatorStep,
 };
 use crate::runtime::Runtime;
 use crate::runtime::bindings::types::{Batch, Field};
-use crate::store::Store;
 
 /// Instance sets built ahead and kept per served version.
 const READY_SETS: usize = 2;
@@ -39,12 +38,13 @@ impl ServingPipeline {
     /// whose digest does not match and any plugin the trust policy does not trust, and builds
     /// one set of instances so that a version that cannot start fails here and not on a
     /// request.
-    pub async fn load(
+    pub async fn load<'a>(
         runtime: &Runtime,
-        registry: &Store,
+        source: impl Into<Source<'a>>,
         lineage: Lineage,
         options: &PluginPolicy,
     ) -> Result<Self, PipelineError> {
+        let registry = source.into();
         let input = lineage.input_fields().map_err(PipelineError::Skew)?;
         let mut validators = Vec::new();
         for v in &lineage.validators {
@@ -57,7 +57,7 @@ impl ServingPipeline {
         let mut transforms = Vec::new();
         for (i, t) in lineage.transforms.iter().enumerate() {
             let plugin = load_pinned(runtime, registry, &t.plugin, options).await?;
-            let state = blob(
+            let state = pinned_blob(
                 registry,
                 &t.state_digest,
                 &format!("the state of transform {} ({})", i + 1, t.plugin.name),
@@ -75,7 +75,7 @@ impl ServingPipeline {
         let model = match &lineage.model {
             Some(m) => Some(ModelStep {
                 plugin: load_pinned(runtime, registry, &m.plugin, options).await?,
-                artifact: blob(registry, &m.artifact_digest, "the model artifact").await?,
+                artifact: pinned_blob(registry, &m.artifact_digest, "the model artifact").await?,
                 load_config: m.load_config.clone(),
                 features: m.features.clone(),
             }),

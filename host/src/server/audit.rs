@@ -2,8 +2,7 @@
 //! (refusals included) goes to the audit log under a fresh request id, which the answer echoes
 //! in `x-request-id`.
 
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::http::HeaderMap;
 use ferry_registry::Role;
 
 use super::auth::{Caller, caller};
@@ -58,10 +57,4 @@ pub async fn audited<T, E: Refusal>(
     (id, result.map(|(v, _)| v))
 }
 
-/// Adds the request id to an answer.
-pub fn with_request_id(mut response: Response, id: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(id) {
-        response.headers_mut().insert("x-request-id", v);
-    }
-    response
-}
+pub use super::request::with_request_id;

@@ -6,10 +6,13 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+#[cfg(feature = "registry")]
 use ferry_registry::RegistryError;
 
+#[cfg(feature = "registry")]
 use crate::publish::PublishError;
 
+#[cfg(feature = "registry")]
 /// The body of every error the `/v1` API answers.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -17,6 +20,7 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
+#[cfg(feature = "registry")]
 /// What went wrong.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
@@ -26,6 +30,7 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+#[cfg(feature = "registry")]
 /// The body of every error the MLflow API answers.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct MlflowErrorBody {
@@ -126,6 +131,7 @@ impl ApiError {
     }
 }
 
+#[cfg(feature = "registry")]
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         match e {
@@ -148,6 +154,7 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+#[cfg(feature = "registry")]
 impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         match e {

@@ -2,30 +2,49 @@
 //! online prediction.
 
 mod admission;
+#[cfg(feature = "registry")]
 mod audit;
+#[cfg(feature = "registry")]
 mod auth;
+#[cfg(feature = "registry")]
 mod deployments;
+mod edge;
 mod error;
+#[cfg(feature = "registry")]
 mod mlflow;
+#[cfg(feature = "registry")]
 mod models;
+#[cfg(feature = "registry")]
 mod plugins;
 mod predict;
+mod request;
+#[cfg(feature = "registry")]
 mod tracking;
 
+#[cfg(feature = "registry")]
 use std::{net::SocketAddr, path::PathBuf};
 
+#[cfg(feature = "registry")]
 use axum::Router;
+#[cfg(feature = "registry")]
 use axum::extract::DefaultBodyLimit;
+#[cfg(feature = "registry")]
 use ferry_registry::{Registry, Role};
+#[cfg(feature = "registry")]
 use utoipa_axum::router::OpenApiRouter;
+#[cfg(feature = "registry")]
 use utoipa_axum::routes;
 
+#[cfg(feature = "registry")]
 use crate::publish::MAX_PLUGIN_BYTES;
+#[cfg(feature = "registry")]
 use crate::runtime::Runtime;
 
 pub use admission::PredictLimits;
+pub use edge::{EdgeService, edge_router, serve_edge};
 pub use error::ApiError;
 
+#[cfg(feature = "registry")]
 /// The server's shared state.
 #[derive(Clone)]
 pub struct AppState {
@@ -45,6 +64,7 @@ pub struct AppState {
     pub in_flight: std::sync::Arc<admission::InFlight>,
 }
 
+#[cfg(feature = "registry")]
 /// The routes, with the generated OpenAPI document served at `/openapi.json`.
 pub fn router(state: AppState) -> Router {
     let (router, api) = api().split_for_parts();
@@ -56,9 +76,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+#[cfg(feature = "registry")]
 /// The OpenAPI document, generated from the routes (the first router built fills it).
 static OPENAPI: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+#[cfg(feature = "registry")]
 /// The OpenAPI document as JSON.
 pub fn openapi_json() -> String {
     OPENAPI
@@ -66,6 +88,7 @@ pub fn openapi_json() -> String {
         .clone()
 }
 
+#[cfg(feature = "registry")]
 /// Every route with its OpenAPI description: a route exists only through `routes!`, so the
 /// document describes every route there is.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -120,6 +143,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     router.merge(mlflow::routes())
 }
 
+#[cfg(feature = "registry")]
 /// Routes a path whose last segment takes the rest of the URL (`{*path}` for axum) and
 /// describes it as OpenAPI spells it (`{path}`).
 pub(crate) fn wildcard(
@@ -144,6 +168,7 @@ pub(crate) fn wildcard(
     router.route(axum_path, wrap(method_router))
 }
 
+#[cfg(feature = "registry")]
 /// The document's description, servers aside: title, version, security scheme and tags.
 fn document() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -187,6 +212,7 @@ fn document() -> utoipa::openapi::OpenApi {
         .build()
 }
 
+#[cfg(feature = "registry")]
 /// How to run the server.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -204,6 +230,7 @@ pub struct ServeOptions {
     pub predict: PredictLimits,
 }
 
+#[cfg(feature = "registry")]
 /// Opens the registry (with the built-in plugins), creates the first admin token if there is
 /// none, binds, prints the address and serves until Ctrl-C.
 pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()> {
@@ -259,6 +286,7 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
     Ok(())
 }
 
+#[cfg(feature = "registry")]
 /// How often a server reads the registry's generation, to drop what it resolved from memory
 /// when another process changed a version, an alias or a deployment.
 pub const GENERATION_POLL: std::time::Duration = std::time::Duration::from_millis(200);

@@ -67,6 +67,7 @@ impl<'a> Shape<'a> {
     }
 
     /// The first row's value of `field`, as text (for a stickiness key).
+    #[cfg(feature = "registry")]
     pub fn first(&self, field: &str) -> Option<String> {
         let v = match self {
             Shape::Rows(r) => r.first()?.get(field)?,

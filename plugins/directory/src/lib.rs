@@ -8,39 +8,18 @@
 use std::fs;
 
 use ferry_sdk::prelude::*;
+use ferry_sdk::target::{TargetState, check_segment};
 use ferry_sdk::{Deployer, Deployment, DeploymentPlan, DeploymentStatus};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Where the operator's directory appears inside the sandbox.
 pub const DEPLOY_DIR: &str = "/deploy";
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    active: Option<String>,
-    history: Vec<String>,
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Settings {
     /// How many earlier versions to keep for rollback (default 10).
     keep: Option<usize>,
-}
-
-fn safe_segment(what: &str, s: &str) -> Result<()> {
-    let ok = !s.is_empty()
-        && s.len() <= 128
-        && s != "."
-        && s != ".."
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if ok {
-        Ok(())
-    } else {
-        Err(config_error(format!(
-            "{what} {s:?} may only hold letters, digits, `.`, `-` and `_`"
-        )))
-    }
 }
 
 fn safe_relative_path(p: &str) -> Result<()> {
@@ -50,7 +29,7 @@ fn safe_relative_path(p: &str) -> Result<()> {
         )));
     }
     for seg in p.split('/') {
-        safe_segment("artifact path segment", seg)?;
+        check_segment("artifact path segment", seg)?;
     }
     Ok(())
 }
@@ -63,35 +42,13 @@ fn root(name: &str) -> String {
     format!("{DEPLOY_DIR}/{name}")
 }
 
-fn read_state(name: &str) -> Result<State> {
-    match fs::read(format!("{}/state.json", root(name))) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| internal_error(format!("state.json of {name} is damaged: {e}"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-        Err(e) => Err(io("reading state.json", e)),
-    }
-}
-
-fn write_state(name: &str, state: &State) -> Result<()> {
-    let dir = root(name);
-    let tmp = format!("{dir}/.state.json.tmp");
-    let bytes = serde_json::to_vec_pretty(state).map_err(|e| internal_error(e.to_string()))?;
-    fs::write(&tmp, bytes).map_err(|e| io("writing state.json", e))?;
-    fs::rename(&tmp, format!("{dir}/state.json")).map_err(|e| io("replacing state.json", e))
-}
-
-fn status_of(name: &str, state: State, message: String) -> DeploymentStatus {
-    DeploymentStatus {
-        name: name.to_string(),
-        active_version: state.active,
-        history: state.history,
-        message,
-    }
+fn state_path(name: &str) -> String {
+    format!("{}/state.json", root(name))
 }
 
 fn check(target: &Deployment) -> Result<Settings> {
-    safe_segment("deployment name", &target.name)?;
-    safe_segment("model version", &target.model_version)?;
+    check_segment("deployment name", &target.name)?;
+    check_segment("model version", &target.model_version)?;
     for a in &target.artifacts {
         safe_relative_path(&a.path)?;
         if a.path == "deployment.json" {
@@ -163,52 +120,29 @@ impl Deployer for DirectoryDeployer {
         let _ = fs::remove_dir_all(&dir);
         fs::rename(&tmp, &dir).map_err(|e| io("moving the new version into place", e))?;
 
-        let mut state = read_state(&target.name)?;
-        if let Some(previous) = state.active.take()
-            && previous != target.model_version
-        {
-            state.history.retain(|v| *v != previous);
-            state.history.insert(0, previous);
-        }
-        state.history.retain(|v| *v != target.model_version);
-        state.history.truncate(settings.keep.unwrap_or(10));
-        state.active = Some(target.model_version.clone());
-        write_state(&target.name, &state)?;
-        Ok(status_of(
-            &target.name,
-            state,
-            format!("version {} is active", target.model_version),
-        ))
+        let mut state = TargetState::load(&state_path(&target.name))?;
+        state.promote(&target.model_version, settings.keep.unwrap_or(10));
+        state.save(&state_path(&target.name))?;
+        let message = state.summary();
+        Ok(state.status(&target.name, message))
     }
 
     fn status(name: &str, _settings: &str) -> Result<DeploymentStatus> {
-        safe_segment("deployment name", name)?;
-        let state = read_state(name)?;
-        let message = match &state.active {
-            Some(v) => format!("version {v} is active"),
-            None => "not deployed".to_string(),
-        };
-        Ok(status_of(name, state, message))
+        check_segment("deployment name", name)?;
+        let state = TargetState::load(&state_path(name))?;
+        Ok(state.status(name, state.summary()))
     }
 
     fn rollback(name: &str, _settings: &str) -> Result<DeploymentStatus> {
-        safe_segment("deployment name", name)?;
-        let mut state = read_state(name)?;
-        if state.history.is_empty() {
-            return Err(input_error(
-                name,
-                None,
-                "there is no earlier version to roll back to",
-            ));
-        }
-        let back = state.history.remove(0);
-        let from = state.active.replace(back.clone());
-        write_state(name, &state)?;
+        check_segment("deployment name", name)?;
+        let mut state = TargetState::load(&state_path(name))?;
+        let (from, back) = state.step_back(name)?;
+        state.save(&state_path(name))?;
         let message = format!(
             "rolled back from {} to {back}",
             from.unwrap_or_else(|| "nothing".into())
         );
-        Ok(status_of(name, state, message))
+        Ok(state.status(name, message))
     }
 }
 

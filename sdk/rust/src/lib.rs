@@ -29,6 +29,7 @@ mod manifest;
 mod report;
 mod select;
 pub mod stats;
+pub mod target;
 
 #[allow(missing_docs, clippy::all)]
 mod bindings {

@@ -1,0 +1,109 @@
+//! What a deployer keeps on its target about each deployment: the version that is live and
+//! the versions a rollback returns to. Deployers share it so that plan, apply, status and
+//! rollback mean the same thing on every target.
+
+use std::fs;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{DeploymentStatus, Result, config_error, input_error, internal_error};
+
+/// The live version of one deployment on a target, and its rollback history (newest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetState {
+    /// The version now live.
+    pub active: Option<String>,
+    /// Earlier versions, newest first.
+    pub history: Vec<String>,
+}
+
+/// Checks that `s` is safe as one path segment on a target (a deployment name, a version):
+/// letters, digits, `.`, `-` and `_`, at most 128 of them, and not `.` or `..`.
+pub fn check_segment(what: &str, s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s != "."
+        && s != ".."
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(config_error(format!(
+            "{what} {s:?} may only hold letters, digits, `.`, `-` and `_`"
+        )))
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so that a reader sees the
+/// old file or the new one, never half of one.
+pub fn write_atomically(path: &str, bytes: &[u8]) -> Result<()> {
+    let (dir, file) = path.rsplit_once('/').unwrap_or((".", path));
+    let tmp = format!("{dir}/.{file}.tmp");
+    fs::write(&tmp, bytes).map_err(|e| internal_error(format!("writing {path}: {e}")))?;
+    fs::rename(&tmp, path).map_err(|e| internal_error(format!("replacing {path}: {e}")))
+}
+
+impl TargetState {
+    /// Reads the state at `path`; a missing file is a deployment never applied.
+    pub fn load(path: &str) -> Result<TargetState> {
+        match fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| internal_error(format!("{path} is damaged: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TargetState::default()),
+            Err(e) => Err(internal_error(format!("reading {path}: {e}"))),
+        }
+    }
+
+    /// Writes the state to `path` atomically.
+    pub fn save(&self, path: &str) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| internal_error(e.to_string()))?;
+        write_atomically(path, &bytes)
+    }
+
+    /// Makes `version` live; the version it replaces heads the history, which keeps `keep`.
+    pub fn promote(&mut self, version: &str, keep: usize) {
+        if let Some(previous) = self.active.take()
+            && previous != version
+        {
+            self.history.retain(|v| *v != previous);
+            self.history.insert(0, previous);
+        }
+        self.history.retain(|v| v != version);
+        self.history.truncate(keep);
+        self.active = Some(version.to_string());
+    }
+
+    /// Returns deployment `name` to the newest earlier version; gives the version left and
+    /// the version now live.
+    pub fn step_back(&mut self, name: &str) -> Result<(Option<String>, String)> {
+        if self.history.is_empty() {
+            return Err(input_error(
+                name,
+                None,
+                "there is no earlier version to roll back to",
+            ));
+        }
+        let back = self.history.remove(0);
+        let from = self.active.replace(back.clone());
+        Ok((from, back))
+    }
+
+    /// The status a deployer reports for deployment `name`.
+    pub fn status(&self, name: &str, message: String) -> DeploymentStatus {
+        DeploymentStatus {
+            name: name.to_string(),
+            active_version: self.active.clone(),
+            history: self.history.clone(),
+            message,
+        }
+    }
+
+    /// "version N is active", or "not deployed".
+    pub fn summary(&self) -> String {
+        match &self.active {
+            Some(v) => format!("version {v} is active"),
+            None => "not deployed".to_string(),
+        }
+    }
+}
