@@ -57,6 +57,32 @@ impl Server {
         }
     }
 
+    /// Another server on this one's database and blob folder (`extra` must name the same
+    /// `--database-url`), with its own admin token file.
+    pub fn replica(&self, extra: &[&str]) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            self.data.path().join("admin-token"),
+            home.path().join("admin-token"),
+        )
+        .unwrap();
+        let data = self.data.path().to_str().unwrap().to_string();
+        let mut args = extra.to_vec();
+        args.extend_from_slice(&["--data-dir", &data]);
+        Self::start_in(home, &args)
+    }
+
+    /// Stops the server (SIGKILL) and waits for it, keeping its data folder.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the server at once (SIGKILL) and hands back its data folder.
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();

@@ -51,14 +51,7 @@ async fn a_change_on_one_replica_reaches_the_other_within_a_second() {
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     }
     // The second replica shares the database and the blob folder.
-    let b_home = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        a.data.path().join("admin-token"),
-        b_home.path().join("admin-token"),
-    )
-    .unwrap();
-    let data = a.data.path().to_str().unwrap().to_string();
-    let b = Server::start_in(b_home, &["--database-url", &url, "--data-dir", &data]);
+    let b = a.replica(&["--database-url", &url]);
 
     let deployer = a.token("dep", "deployer");
     let deploy = |args: &[&str]| {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ferry_host::deploy::spec::{BreakerSettings, Sticky, parse_ref, parse_target};
+use ferry_host::deploy::spec::{Sticky, StreamSpec, parse_ref, parse_target};
 use ferry_host::deploy::target::{deployment_for, status_json};
 use ferry_host::deploy::{
     self, DeploymentSpec, Deployments, deployment_json, revision_json, sample_json,
@@ -177,9 +177,28 @@ pub struct SpecArgs {
     /// How long an open circuit waits before probing (ms).
     #[arg(long)]
     breaker_open_ms: Option<u64>,
+    /// Requests a half-open circuit lets through at once to probe it.
+    #[arg(long)]
+    breaker_probes: Option<u32>,
     /// The share of shadow disagreements logged (0 to 1).
     #[arg(long)]
     shadow_sample_rate: Option<f64>,
+    /// Also consume requests (JSON rows) from this NATS JetStream subject, on every `ferry
+    /// serve --nats`; needs --stream-output and --stream-dead-letter.
+    #[arg(long, value_name = "SUBJECT", requires_all = ["stream_output", "stream_dead_letter"])]
+    stream_input: Option<String>,
+    /// The subject predictions of streamed requests are published to.
+    #[arg(long, value_name = "SUBJECT", requires = "stream_input")]
+    stream_output: Option<String>,
+    /// The subject streamed requests that cannot be predicted go to, with the reason.
+    #[arg(long, value_name = "SUBJECT", requires = "stream_input")]
+    stream_dead_letter: Option<String>,
+    /// Deliveries of a streamed request whose prediction fails before it is dead-lettered.
+    #[arg(long, requires = "stream_input")]
+    stream_max_deliver: Option<u32>,
+    /// How long a streamed request may go unacknowledged before it is redelivered (ms).
+    #[arg(long, requires = "stream_input")]
+    stream_ack_wait_ms: Option<u64>,
 }
 
 impl SpecArgs {
@@ -190,16 +209,8 @@ impl SpecArgs {
                 serde_json::from_str(&text)
                     .map_err(|e| anyhow::anyhow!("{}: not a deployment: {e}", path.display()))?
             }
-            None => DeploymentSpec {
-                targets: Vec::new(),
-                shadows: Vec::new(),
-                fallback: None,
-                default: None,
-                timeout_ms: 1000,
-                sticky: None,
-                breaker: BreakerSettings::default(),
-                shadow_sample_rate: 1.0,
-            },
+            None => serde_json::from_value(serde_json::json!({ "targets": [] }))
+                .map_err(|e| anyhow::anyhow!("the default deployment: {e}"))?,
         };
         if !self.models.is_empty() {
             spec.targets = self
@@ -236,8 +247,22 @@ impl SpecArgs {
         b.failures = self.breaker_failures.unwrap_or(b.failures);
         b.window_ms = self.breaker_window_ms.unwrap_or(b.window_ms);
         b.open_ms = self.breaker_open_ms.unwrap_or(b.open_ms);
+        b.probes = self.breaker_probes.unwrap_or(b.probes);
         if let Some(r) = self.shadow_sample_rate {
             spec.shadow_sample_rate = r;
+        }
+        if let (Some(input), Some(output), Some(dead_letter)) = (
+            &self.stream_input,
+            &self.stream_output,
+            &self.stream_dead_letter,
+        ) {
+            let mut stream: StreamSpec = serde_json::from_value(serde_json::json!({
+                "input": input, "output": output, "dead_letter": dead_letter,
+            }))
+            .map_err(|e| anyhow::anyhow!("--stream-input: {e}"))?;
+            stream.max_deliver = self.stream_max_deliver.unwrap_or(stream.max_deliver);
+            stream.ack_wait_ms = self.stream_ack_wait_ms.unwrap_or(stream.ack_wait_ms);
+            spec.stream = Some(stream);
         }
         if spec.targets.is_empty() {
             return Err(anyhow::anyhow!(

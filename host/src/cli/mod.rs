@@ -119,7 +119,7 @@ pub enum Command {
     #[cfg(feature = "registry")]
     /// Named deployments: traffic splits, shadows, fallbacks, revisions and rollback.
     #[command(subcommand)]
-    Deploy(deploy::DeployCommand),
+    Deploy(Box<deploy::DeployCommand>),
     /// Check and serve an edge bundle with no registry, database or network.
     #[command(subcommand)]
     Edge(edge::EdgeCommand),
@@ -531,7 +531,7 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         #[cfg(feature = "registry")]
         Command::Models(cmd) => models::run(&runtime, cmd).await,
         #[cfg(feature = "registry")]
-        Command::Deploy(cmd) => deploy::run(&runtime, cmd).await,
+        Command::Deploy(cmd) => deploy::run(&runtime, *cmd).await,
         Command::Edge(cmd) => edge::run(&runtime, cmd).await,
     }
 }

@@ -31,6 +31,10 @@ pub struct ServeArgs {
     pub trust: Option<PathBuf>,
     #[command(flatten)]
     pub predict: PredictLimitArgs,
+    /// Consume the streams of deployments that have one from this NATS server (JetStream),
+    /// e.g. nats://127.0.0.1:4222; every server given the same one shares the work.
+    #[arg(long, env = "FERRY_NATS_URL")]
+    pub nats: Option<String>,
 }
 
 pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
@@ -54,6 +58,7 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
             trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
         },
         predict,
+        nats: args.nats.clone(),
     };
     serve(runtime.clone(), options).await?;
     Ok(exit::OK)

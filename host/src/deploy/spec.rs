@@ -42,6 +42,113 @@ pub struct DeploymentSpec {
     /// The share of shadow disagreements written to the shadow log (0 to 1).
     #[serde(default = "one")]
     pub shadow_sample_rate: f64,
+    /// A NATS JetStream subject to consume requests from, as well as HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamSpec>,
+}
+
+/// Streaming: requests (JSON rows) consumed from a JetStream subject by every `ferry serve
+/// --nats` sharing one durable consumer, predictions published to another subject, and
+/// messages that cannot be predicted dead-lettered with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// The subject requests arrive on, e.g. `churn.requests`.
+    pub input: String,
+    /// The subject predictions are published to, e.g. `churn.predictions`.
+    pub output: String,
+    /// The subject messages that cannot be predicted go to, with the reason.
+    pub dead_letter: String,
+    /// Deliveries of a message whose prediction fails before it is dead-lettered.
+    #[serde(default = "default_max_deliver")]
+    pub max_deliver: u32,
+    /// How long a delivery may go unacknowledged before another consumer gets it (ms).
+    #[serde(default = "default_ack_wait_ms")]
+    pub ack_wait_ms: u64,
+}
+
+fn default_max_deliver() -> u32 {
+    5
+}
+
+fn default_ack_wait_ms() -> u64 {
+    30_000
+}
+
+/// Whether `s` is a NATS subject: dot-separated tokens of printable characters without
+/// whitespace; with wildcards (`*`, a final `>`) only where `wildcards` allows them.
+fn check_subject(field: &str, s: &str, wildcards: bool) -> Result<(), SpecError> {
+    let tokens: Vec<&str> = s.split('.').collect();
+    let ok = !s.is_empty()
+        && s.len() <= 255
+        && tokens.iter().enumerate().all(|(i, t)| {
+            !t.is_empty()
+                && t.chars().all(|c| c.is_ascii_graphic())
+                && match *t {
+                    "*" => wildcards,
+                    ">" => wildcards && i == tokens.len() - 1,
+                    t => !t.contains(['*', '>']),
+                }
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError::Invalid(format!(
+            "stream.{field}: {s:?} is not a NATS subject{}",
+            if wildcards { "" } else { " without wildcards" }
+        )))
+    }
+}
+
+impl StreamSpec {
+    /// Checks the subjects and settings.
+    pub fn check(&self) -> Result<(), SpecError> {
+        check_subject("input", &self.input, true)?;
+        check_subject("output", &self.output, false)?;
+        check_subject("dead_letter", &self.dead_letter, false)?;
+        if self.output == self.dead_letter {
+            return Err(SpecError::Invalid(format!(
+                "stream: output and dead_letter are both {:?}",
+                self.output
+            )));
+        }
+        for (field, subject) in [("output", &self.output), ("dead_letter", &self.dead_letter)] {
+            if subject_matches(&self.input, subject) {
+                return Err(SpecError::Invalid(format!(
+                    "stream.{field}: {subject:?} is also matched by the input {:?}, so predictions would come back as requests",
+                    self.input
+                )));
+            }
+        }
+        if self.max_deliver == 0 || self.max_deliver > 100 {
+            return Err(SpecError::Invalid(format!(
+                "stream.max_deliver: {} is not between 1 and 100",
+                self.max_deliver
+            )));
+        }
+        if !(100..=3_600_000).contains(&self.ack_wait_ms) {
+            return Err(SpecError::Invalid(format!(
+                "stream.ack_wait_ms: {} is not between 100 and 3600000",
+                self.ack_wait_ms
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Whether the subject `pattern` (with wildcards) matches `subject`.
+pub fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut p = pattern.split('.');
+    let mut s = subject.split('.');
+    loop {
+        match (p.next(), s.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some("*"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
 }
 
 fn default_timeout_ms() -> u64 {
@@ -302,6 +409,9 @@ impl DeploymentSpec {
                 "default: expected a JSON object (one row's prediction), not {d}"
             ));
         }
+        if let Some(stream) = &self.stream {
+            stream.check()?;
+        }
         match &self.sticky {
             Some(Sticky::Header(h)) if axum::http::HeaderName::try_from(h.as_str()).is_err() => {
                 return bad(format!("sticky.header: {h:?} is not an HTTP header name"));
@@ -387,5 +497,63 @@ impl DeploymentSpec {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(input: &str, output: &str, dead_letter: &str) -> StreamSpec {
+        StreamSpec {
+            input: input.into(),
+            output: output.into(),
+            dead_letter: dead_letter.into(),
+            max_deliver: 5,
+            ack_wait_ms: 30_000,
+        }
+    }
+
+    #[test]
+    fn subjects_match_as_nats_matches_them() {
+        assert!(subject_matches("a.b", "a.b"));
+        assert!(subject_matches("a.*", "a.b"));
+        assert!(subject_matches("a.>", "a.b.c"));
+        assert!(!subject_matches("a.*", "a.b.c"));
+        assert!(!subject_matches("a.b", "a.b.c"));
+        assert!(!subject_matches("a.>", "a"));
+    }
+
+    #[test]
+    fn stream_settings_are_checked_by_name() {
+        stream("churn.requests", "churn.predictions", "churn.dead")
+            .check()
+            .unwrap();
+        stream("churn.requests.*", "churn.predictions", "churn.dead")
+            .check()
+            .unwrap();
+        for (s, expected) in [
+            (stream("", "o", "d"), "stream.input"),
+            (stream("a b", "o", "d"), "stream.input"),
+            (stream("a..b", "o", "d"), "stream.input"),
+            (stream("a.>.b", "o", "d"), "stream.input"),
+            (stream("i", "o.*", "d"), "stream.output"),
+            (stream("i", "o", "d.>"), "stream.dead_letter"),
+            (stream("i", "o", "o"), "both"),
+            (
+                stream("churn.>", "churn.predictions", "dead"),
+                "would come back",
+            ),
+            (stream("*", "o", "d"), "would come back"),
+        ] {
+            let e = s.check().unwrap_err().to_string();
+            assert!(e.contains(expected), "{s:?}: {e}");
+        }
+        let mut s = stream("i", "o", "d");
+        s.max_deliver = 0;
+        assert!(s.check().unwrap_err().to_string().contains("max_deliver"));
+        s.max_deliver = 5;
+        s.ack_wait_ms = 10;
+        assert!(s.check().unwrap_err().to_string().contains("ack_wait_ms"));
     }
 }

@@ -562,93 +562,21 @@ pub async fn predict(
     let response = async {
         may_read(&state, &caller(&state, &headers).await?)?;
         check_declared(&headers, &state.limits)?;
-        let _slot = state.in_flight.enter(&format!("deployment {name:?}"), state.limits.max_in_flight)?;
+        let _slot = state
+            .in_flight
+            .enter(&format!("deployment {name:?}"), state.limits.max_in_flight)?;
         let body = read_json(body, &state.limits).await?;
-        let shape = Shape::of(&body)?;
-        check_rows(shape.rows(), &state.limits)?;
-        let live = state.deployments.current(&state.registry, &name).await?;
-        let key = match &live.spec.sticky {
-            Some(Sticky::Header(h)) => headers
-                .get(h.as_str())
+        check_rows(Shape::of(&body)?.rows(), &state.limits)?;
+        let header = |h: &str| {
+            headers
+                .get(h)
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-            Some(Sticky::Field(f)) => shape.first(f),
-            None => None,
+                .map(str::to_string)
         };
-        let (i, reason) = live.choose(key.as_deref());
-        let rows = shape.rows();
-        let body = Arc::new(body);
-        let timeout = Duration::from_millis(live.spec.timeout_ms);
-        let mut failed = Vec::new();
-
-        let (model, r, breaker) = &live.targets[i];
-        let mut answer = None;
-        match breaker.admit() {
-            Admission::No => failed.push(json!({"target": label(model, *r), "error": "its circuit is open"})),
-            Admission::Yes | Admission::Probe => match try_version(&state, model, *r, &body, timeout).await {
-                Outcome::Answered(v) => {
-                    breaker.success();
-                    answer = Some((Some((model.clone(), *r)), reason, v));
-                }
-                Outcome::Refused(response) => {
-                    breaker.success();
-                    return Ok(response);
-                }
-                Outcome::Failed(e) => {
-                    breaker.failure();
-                    tracing::warn!(deployment = %name, target = %label(model, *r), error = %e, "a deployment target failed");
-                    failed.push(json!({"target": label(model, *r), "error": e}));
-                }
-            },
-        }
-        if answer.is_none()
-            && let Some((model, r)) = live.spec.fallback.as_ref().and_then(|f| f.key())
-        {
-            match try_version(&state, &model, r, &body, timeout).await {
-                Outcome::Answered(v) => answer = Some((Some((model, r)), Reason::Fallback, v)),
-                Outcome::Refused(response) => return Ok(response),
-                Outcome::Failed(e) => {
-                    tracing::warn!(deployment = %name, fallback = %label(&model, r), error = %e, "a deployment's fallback failed");
-                    failed.push(json!({"target": label(&model, r), "error": e}));
-                }
-            }
-        }
-        if answer.is_none()
-            && let Some(default) = &live.spec.default
-        {
-            let shape = Shape::of(&body)?;
-            answer = Some((None, Reason::Default, default_answer(default, shape)));
-        }
-        let Some((version, reason, predictions)) = answer else {
-            let detail: Vec<String> = failed
-                .iter()
-                .map(|f| format!("{}: {}", f["target"].as_str().unwrap_or("?"), f["error"].as_str().unwrap_or("?")))
-                .collect();
-            return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "prediction_failed",
-                format!("deployment {name:?} could not answer: {}", detail.join("; ")),
-            ));
-        };
-        let answered = version
-            .as_ref()
-            .map(|(m, r)| label(m, *r))
-            .unwrap_or_else(|| "default".into());
-        mirror(&state, &live, &body, &answered, &predictions, &id);
-        let mut out = json!({
-            "deployment": name,
-            "revision": live.revision,
-            "model": version.as_ref().map(|(m, _)| m.clone()),
-            "version": version.as_ref().map(|(_, r)| r.number),
-            "reason": reason,
-            "request_id": id,
-            "rows": rows,
-            "predictions": predictions,
-        });
-        if !failed.is_empty() {
-            out["failed"] = Value::Array(failed);
-        }
-        Ok::<Response, ApiError>(Json(out).into_response())
+        Ok::<Response, ApiError>(match route(&state, &name, body, header, &id).await? {
+            Routed::Answered(v) => Json(v).into_response(),
+            Routed::Refused(r) => r,
+        })
     }
     .await;
     let response = match response {
@@ -656,4 +584,118 @@ pub async fn predict(
         Err(e) => e.into_response(),
     };
     with_request_id(response, &id)
+}
+
+/// How a deployment handled one request.
+pub(crate) enum Routed {
+    /// The answer: the deployment, revision, version and reason, and the predictions.
+    Answered(Value),
+    /// The request was wrong (a 4xx answered as the model endpoint answers it).
+    Refused(Response),
+}
+
+/// Routes one request (a predict body) through deployment `name`: a target chosen by weight
+/// (sticky by the key `header` or the first row gives), then the fallback, then the default;
+/// the answer is mirrored to the shadows. Shared by HTTP and streaming.
+pub(crate) async fn route(
+    state: &AppState,
+    name: &str,
+    body: Value,
+    header: impl Fn(&str) -> Option<String>,
+    id: &str,
+) -> Result<Routed, ApiError> {
+    let shape = Shape::of(&body)?;
+    let live = state.deployments.current(&state.registry, name).await?;
+    let key = match &live.spec.sticky {
+        Some(Sticky::Header(h)) => header(h.as_str()),
+        Some(Sticky::Field(f)) => shape.first(f),
+        None => None,
+    };
+    let (i, reason) = live.choose(key.as_deref());
+    let rows = shape.rows();
+    let body = Arc::new(body);
+    let timeout = Duration::from_millis(live.spec.timeout_ms);
+    let mut failed = Vec::new();
+
+    let (model, r, breaker) = &live.targets[i];
+    let mut answer = None;
+    match breaker.admit() {
+        Admission::No => {
+            failed.push(json!({"target": label(model, *r), "error": "its circuit is open"}))
+        }
+        Admission::Yes | Admission::Probe => {
+            match try_version(state, model, *r, &body, timeout).await {
+                Outcome::Answered(v) => {
+                    breaker.success();
+                    answer = Some((Some((model.clone(), *r)), reason, v));
+                }
+                Outcome::Refused(response) => {
+                    breaker.success();
+                    return Ok(Routed::Refused(response));
+                }
+                Outcome::Failed(e) => {
+                    breaker.failure();
+                    tracing::warn!(deployment = %name, target = %label(model, *r), error = %e, "a deployment target failed");
+                    failed.push(json!({"target": label(model, *r), "error": e}));
+                }
+            }
+        }
+    }
+    if answer.is_none()
+        && let Some((model, r)) = live.spec.fallback.as_ref().and_then(|f| f.key())
+    {
+        match try_version(state, &model, r, &body, timeout).await {
+            Outcome::Answered(v) => answer = Some((Some((model, r)), Reason::Fallback, v)),
+            Outcome::Refused(response) => return Ok(Routed::Refused(response)),
+            Outcome::Failed(e) => {
+                tracing::warn!(deployment = %name, fallback = %label(&model, r), error = %e, "a deployment's fallback failed");
+                failed.push(json!({"target": label(&model, r), "error": e}));
+            }
+        }
+    }
+    if answer.is_none()
+        && let Some(default) = &live.spec.default
+    {
+        let shape = Shape::of(&body)?;
+        answer = Some((None, Reason::Default, default_answer(default, shape)));
+    }
+    let Some((version, reason, predictions)) = answer else {
+        let detail: Vec<String> = failed
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f["target"].as_str().unwrap_or("?"),
+                    f["error"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "prediction_failed",
+            format!(
+                "deployment {name:?} could not answer: {}",
+                detail.join("; ")
+            ),
+        ));
+    };
+    let answered = version
+        .as_ref()
+        .map(|(m, r)| label(m, *r))
+        .unwrap_or_else(|| "default".into());
+    mirror(state, &live, &body, &answered, &predictions, id);
+    let mut out = json!({
+        "deployment": name,
+        "revision": live.revision,
+        "model": version.as_ref().map(|(m, _)| m.clone()),
+        "version": version.as_ref().map(|(_, r)| r.number),
+        "reason": reason,
+        "request_id": id,
+        "rows": rows,
+        "predictions": predictions,
+    });
+    if !failed.is_empty() {
+        out["failed"] = Value::Array(failed);
+    }
+    Ok(Routed::Answered(out))
 }

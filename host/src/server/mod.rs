@@ -19,6 +19,8 @@ mod plugins;
 mod predict;
 mod request;
 #[cfg(feature = "registry")]
+mod stream;
+#[cfg(feature = "registry")]
 mod tracking;
 
 #[cfg(feature = "registry")]
@@ -228,6 +230,8 @@ pub struct ServeOptions {
     pub plugins: crate::pipeline::PluginPolicy,
     /// What a prediction request may cost.
     pub predict: PredictLimits,
+    /// A NATS server to consume the streams of deployments from (`nats://host:4222`).
+    pub nats: Option<String>,
 }
 
 #[cfg(feature = "registry")]
@@ -278,11 +282,17 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         limits: options.predict,
         in_flight: Default::default(),
     };
+    let streams = options
+        .nats
+        .map(|url| tokio::spawn(stream::supervise(state.clone(), url)));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    if let Some(s) = streams {
+        s.abort();
+    }
     Ok(())
 }
 
