@@ -12,7 +12,7 @@ use std::fs;
 
 use ferry_bundle::{BundleContents, ModelPin, PluginPin, digest_of};
 use ferry_sdk::prelude::*;
-use ferry_sdk::target::{TargetState, check_segment, write_atomically};
+use ferry_sdk::target::{Layout, check_segment, write_atomically};
 use ferry_sdk::{Deployer, Deployment, DeploymentPlan, DeploymentStatus, PluginRef};
 use serde::Deserialize;
 
@@ -28,20 +28,8 @@ struct Settings {
     sign_with: Option<String>,
 }
 
-fn root(name: &str) -> String {
-    format!("{DEPLOY_DIR}/{name}")
-}
-
-fn state_path(name: &str) -> String {
-    format!("{}/state.json", root(name))
-}
-
-fn version_path(name: &str, version: &str) -> String {
-    format!("{}/versions/{version}.ferry", root(name))
-}
-
-fn live_path(name: &str) -> String {
-    format!("{}/{name}.ferry", root(name))
+fn layout(name: &str) -> Result<Layout> {
+    Layout::new(DEPLOY_DIR, name, "ferry")
 }
 
 fn io(what: &str, e: std::io::Error) -> PluginError {
@@ -123,13 +111,6 @@ fn contents(target: &Deployment) -> Result<BundleContents> {
     })
 }
 
-fn switch_live(name: &str, version: &str) -> Result<String> {
-    let bytes = fs::read(version_path(name, version))
-        .map_err(|e| io(&format!("reading the bundle of version {version}"), e))?;
-    write_atomically(&live_path(name), &bytes)?;
-    Ok(digest_of(&bytes))
-}
-
 pub struct EdgeBundleDeployer;
 
 impl Plugin for EdgeBundleDeployer {
@@ -152,7 +133,8 @@ impl Deployer for EdgeBundleDeployer {
     fn plan(target: &Deployment) -> Result<DeploymentPlan> {
         let s = check(target)?;
         let key = signing_key(&s)?;
-        let file = version_path(&target.name, &target.model_version);
+        let layout = layout(&target.name)?;
+        let file = layout.version_path(&target.model_version);
         let total: usize = target.artifacts.iter().map(|a| a.contents.len()).sum();
         let mut actions = vec![format!(
             "write {file}: {} files, {total} bytes before compression, {}",
@@ -174,7 +156,7 @@ impl Deployer for EdgeBundleDeployer {
         actions.push(format!(
             "make version {} live as {}",
             target.model_version,
-            live_path(&target.name)
+            layout.live_path()
         ));
         Ok(DeploymentPlan { actions })
     }
@@ -182,32 +164,34 @@ impl Deployer for EdgeBundleDeployer {
     fn apply(target: &Deployment) -> Result<DeploymentStatus> {
         let s = check(target)?;
         let key = signing_key(&s)?;
+        let layout = layout(&target.name)?;
         let bundle = ferry_bundle::write(&contents(target)?, key.as_ref())
             .map_err(|e| internal_error(e.to_string()))?;
-        fs::create_dir_all(format!("{}/versions", root(&target.name)))
+        fs::create_dir_all(format!("{}/versions", layout.dir()))
             .map_err(|e| io("creating the deployment folder", e))?;
-        write_atomically(&version_path(&target.name, &target.model_version), &bundle)?;
-        let digest = switch_live(&target.name, &target.model_version)?;
-        let mut state = TargetState::load(&state_path(&target.name))?;
+        write_atomically(&layout.version_path(&target.model_version), &bundle)?;
+        layout.make_live(&target.model_version)?;
+        let mut state = layout.state()?;
         state.promote(&target.model_version, s.keep.unwrap_or(10));
-        state.save(&state_path(&target.name))?;
+        state.save(&layout.state_path())?;
         let message = format!(
-            "version {} is live as {} ({} bytes, {digest})",
+            "version {} is live as {} ({} bytes, {})",
             target.model_version,
-            live_path(&target.name),
-            bundle.len()
+            layout.live_path(),
+            bundle.len(),
+            digest_of(&bundle)
         );
         Ok(state.status(&target.name, message))
     }
 
     fn status(name: &str, _settings: &str) -> Result<DeploymentStatus> {
-        check_segment("deployment name", name)?;
-        let state = TargetState::load(&state_path(name))?;
-        let message = match fs::read(live_path(name)) {
+        let layout = layout(name)?;
+        let state = layout.state()?;
+        let message = match fs::read(layout.live_path()) {
             Ok(bytes) => format!(
                 "{}; {} is {}",
                 state.summary(),
-                live_path(name),
+                layout.live_path(),
                 digest_of(&bytes)
             ),
             Err(_) => state.summary(),
@@ -216,17 +200,9 @@ impl Deployer for EdgeBundleDeployer {
     }
 
     fn rollback(name: &str, _settings: &str) -> Result<DeploymentStatus> {
-        check_segment("deployment name", name)?;
-        let mut state = TargetState::load(&state_path(name))?;
-        let (from, back) = state.step_back(name)?;
-        let digest = switch_live(name, &back)?;
-        state.save(&state_path(name))?;
-        let message = format!(
-            "rolled back from {} to {back}; {} is {digest}",
-            from.unwrap_or_else(|| "nothing".into()),
-            live_path(name)
-        );
-        Ok(state.status(name, message))
+        let layout = layout(name)?;
+        let live = layout.live_path();
+        layout.roll_back(|bytes| format!("{live} is {}", digest_of(bytes)))
     }
 }
 

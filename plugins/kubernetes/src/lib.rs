@@ -13,7 +13,7 @@ mod render;
 use std::fs;
 
 use ferry_sdk::prelude::*;
-use ferry_sdk::target::{TargetState, check_segment, write_atomically};
+use ferry_sdk::target::{Layout, write_atomically};
 use ferry_sdk::{Deployer, Deployment, DeploymentPlan, DeploymentStatus};
 
 pub use render::{Settings, render};
@@ -24,20 +24,8 @@ pub const DEPLOY_DIR: &str = "/deploy";
 /// Between the YAML documents of one rendering.
 const SEPARATOR: &str = "---\n";
 
-fn root(name: &str) -> String {
-    format!("{DEPLOY_DIR}/{name}")
-}
-
-fn state_path(name: &str) -> String {
-    format!("{}/state.json", root(name))
-}
-
-fn version_path(name: &str, version: &str) -> String {
-    format!("{}/versions/{version}.yaml", root(name))
-}
-
-fn live_path(name: &str) -> String {
-    format!("{}/{name}.yaml", root(name))
+fn layout(name: &str) -> Result<Layout> {
+    Layout::new(DEPLOY_DIR, name, "yaml")
 }
 
 fn io(what: &str, e: std::io::Error) -> PluginError {
@@ -56,12 +44,6 @@ fn yaml(objects: &[render::Object]) -> Result<String> {
     Ok(out)
 }
 
-fn switch_live(name: &str, version: &str) -> Result<()> {
-    let bytes = fs::read(version_path(name, version))
-        .map_err(|e| io(&format!("reading the rendering of version {version}"), e))?;
-    write_atomically(&live_path(name), &bytes)
-}
-
 pub struct KubernetesDeployer;
 
 impl Plugin for KubernetesDeployer {
@@ -78,7 +60,8 @@ impl Plugin for KubernetesDeployer {
 impl Deployer for KubernetesDeployer {
     fn plan(target: &Deployment) -> Result<DeploymentPlan> {
         let objects = render(target)?;
-        let live = fs::read_to_string(live_path(&target.name)).unwrap_or_default();
+        let layout = layout(&target.name)?;
+        let live = fs::read_to_string(layout.live_path()).unwrap_or_default();
         let live: Vec<&str> = live.split(SEPARATOR).filter(|d| !d.is_empty()).collect();
         let mut actions = Vec::new();
         for (i, o) in objects.iter().enumerate() {
@@ -92,9 +75,9 @@ impl Deployer for KubernetesDeployer {
         }
         actions.push(format!(
             "write {} and make version {} live as {}",
-            version_path(&target.name, &target.model_version),
+            layout.version_path(&target.model_version),
             target.model_version,
-            live_path(&target.name)
+            layout.live_path()
         ));
         Ok(DeploymentPlan { actions })
     }
@@ -102,20 +85,21 @@ impl Deployer for KubernetesDeployer {
     fn apply(target: &Deployment) -> Result<DeploymentStatus> {
         let objects = render(target)?;
         let settings = Settings::parse(&target.settings)?;
-        fs::create_dir_all(format!("{}/versions", root(&target.name)))
+        let layout = layout(&target.name)?;
+        fs::create_dir_all(format!("{}/versions", layout.dir()))
             .map_err(|e| io("creating the deployment folder", e))?;
         write_atomically(
-            &version_path(&target.name, &target.model_version),
+            &layout.version_path(&target.model_version),
             yaml(&objects)?.as_bytes(),
         )?;
-        switch_live(&target.name, &target.model_version)?;
-        let mut state = TargetState::load(&state_path(&target.name))?;
+        layout.make_live(&target.model_version)?;
+        let mut state = layout.state()?;
         state.promote(&target.model_version, settings.keep);
-        state.save(&state_path(&target.name))?;
+        state.save(&layout.state_path())?;
         let message = format!(
             "version {} is rendered to {} ({}); apply it with kubectl apply -f",
             target.model_version,
-            live_path(&target.name),
+            layout.live_path(),
             objects
                 .iter()
                 .map(render::Object::id)
@@ -126,23 +110,14 @@ impl Deployer for KubernetesDeployer {
     }
 
     fn status(name: &str, _settings: &str) -> Result<DeploymentStatus> {
-        check_segment("deployment name", name)?;
-        let state = TargetState::load(&state_path(name))?;
+        let state = layout(name)?.state()?;
         Ok(state.status(name, state.summary()))
     }
 
     fn rollback(name: &str, _settings: &str) -> Result<DeploymentStatus> {
-        check_segment("deployment name", name)?;
-        let mut state = TargetState::load(&state_path(name))?;
-        let (from, back) = state.step_back(name)?;
-        switch_live(name, &back)?;
-        state.save(&state_path(name))?;
-        let message = format!(
-            "rolled back from {} to {back}: {} holds version {back}'s objects again",
-            from.unwrap_or_else(|| "nothing".into()),
-            live_path(name)
-        );
-        Ok(state.status(name, message))
+        let layout = layout(name)?;
+        let live = layout.live_path();
+        layout.roll_back(|_| format!("{live} holds its objects again"))
     }
 }
 

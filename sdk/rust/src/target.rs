@@ -107,3 +107,77 @@ impl TargetState {
         }
     }
 }
+
+/// Where a deployer keeps one deployment in its granted directory: `DIR/NAME/state.json` (the
+/// live version and the history), `DIR/NAME/versions/VERSION.EXT` for each version, and
+/// `DIR/NAME/NAME.EXT`, the live copy readers fetch.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    dir: String,
+    name: String,
+    ext: &'static str,
+}
+
+impl Layout {
+    /// The layout of deployment `name` under `deploy_dir`, for files ending in `.ext`.
+    pub fn new(deploy_dir: &str, name: &str, ext: &'static str) -> Result<Layout> {
+        check_segment("deployment name", name)?;
+        Ok(Layout {
+            dir: format!("{deploy_dir}/{name}"),
+            name: name.to_string(),
+            ext,
+        })
+    }
+
+    /// `DIR/NAME`.
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    /// `DIR/NAME/state.json`.
+    pub fn state_path(&self) -> String {
+        format!("{}/state.json", self.dir)
+    }
+
+    /// `DIR/NAME/versions/VERSION.EXT`.
+    pub fn version_path(&self, version: &str) -> String {
+        format!("{}/versions/{version}.{}", self.dir, self.ext)
+    }
+
+    /// `DIR/NAME/NAME.EXT`.
+    pub fn live_path(&self) -> String {
+        format!("{}/{}.{}", self.dir, self.name, self.ext)
+    }
+
+    /// The stored state.
+    pub fn state(&self) -> Result<TargetState> {
+        TargetState::load(&self.state_path())
+    }
+
+    /// Copies version `version`'s file over the live one, atomically; returns its bytes.
+    pub fn make_live(&self, version: &str) -> Result<Vec<u8>> {
+        let bytes = fs::read(self.version_path(version)).map_err(|e| {
+            internal_error(format!(
+                "reading {}: {e} (was the directory granted writable?)",
+                self.version_path(version)
+            ))
+        })?;
+        write_atomically(&self.live_path(), &bytes)?;
+        Ok(bytes)
+    }
+
+    /// Returns to the newest earlier version (its file made live again), and reports "rolled
+    /// back from A to B" with what `describe` says of the live file's bytes.
+    pub fn roll_back(&self, describe: impl FnOnce(&[u8]) -> String) -> Result<DeploymentStatus> {
+        let mut state = self.state()?;
+        let (from, back) = state.step_back(&self.name)?;
+        let bytes = self.make_live(&back)?;
+        state.save(&self.state_path())?;
+        let message = format!(
+            "rolled back from {} to {back}; {}",
+            from.unwrap_or_else(|| "nothing".into()),
+            describe(&bytes)
+        );
+        Ok(state.status(&self.name, message))
+    }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The serving benchmark, in one run on this machine (release builds): a deployment's predict
+# and a model version's predict on the churn pipeline, against a bare axum JSON echo of the
+# same body (host/examples/echo.rs) as the baseline. wrk reports requests per second at 32
+# connections with p50 and p99, and the single-client p50; the table gives each as a ratio to
+# the echo's.
+#
+# Usage: bench/serving.sh [SECONDS]    (needs wrk: apt-get install wrk)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+seconds=${1:-10}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+cd "$root"
+cargo build --release -p ferry-host --bin ferry --example echo
+ferry="$target/release/ferry"
+echo="$target/release/examples/echo"
+
+export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
+unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL
+"$ferry" train examples/churn/pipeline.toml > /dev/null
+"$ferry" deploy create churn --model churn@1 > /dev/null
+
+start() {
+  "$@" > "$work/out.$$" 2> /dev/null &
+  local url=""
+  while [ -z "$url" ]; do url=$(sed -n 's/^.* serving on //p' "$work/out.$$"); sleep 0.05; done
+  echo "$url"
+}
+ferry_url=$(start "$ferry" serve --addr 127.0.0.1:0 --max-in-flight 1024)
+echo_url=$(start "$echo" 127.0.0.1:0)
+
+cat > "$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.body = '{"rows": [{"customer_id": "C00001", "tenure_months": 12, "monthly_charges": 46.05, "total_charges": 47.14, "contract": "one-year", "support_calls": 1, "paperless_billing": false}]}'
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.1f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+LUA
+
+run() { # URL CONNECTIONS THREADS -> "req/s p50_ms p99_ms errors"
+  wrk -t"$3" -c"$2" -d"${seconds}s" -s "$work/post.lua" "$1" | sed -n 's/^RESULT //p'
+}
+declare -A many one
+for what in echo model deployment; do
+  case $what in
+    echo) url="$echo_url/echo" ;;
+    model) url="$ferry_url/v1/models/churn/1/predict" ;;
+    deployment) url="$ferry_url/v1/deployments/churn/predict" ;;
+  esac
+  run "$url" 4 1 > /dev/null   # warm up: instances, caches
+  many[$what]=$(run "$url" 32 2)
+  one[$what]=$(run "$url" 1 1)
+done
+read -r e_rps e_p50 e_p99 _ <<< "${many[echo]}"
+read -r _ e1_p50 _ _ <<< "${one[echo]}"
+echo "| $(date +%Y-%m-%d), $(nproc) cores, ${seconds} s per run | req/s at 32 connections | p50 | p99 | single-client p50 | errors |"
+echo "|---|---|---|---|---|---|"
+for what in echo model deployment; do
+  read -r rps p50 p99 err <<< "${many[$what]}"
+  read -r _ s50 _ err1 <<< "${one[$what]}"
+  printf "| %s | %.0f (%.2f× echo) | %.2f ms | %.2f ms | %.3f ms (%.1f× echo) | %d |\n" \
+    "$what" "$rps" "$(echo "$rps / $e_rps" | bc -l)" "$p50" "$p99" "$s50" "$(echo "$s50 / $e1_p50" | bc -l)" "$((err + err1))"
+done
