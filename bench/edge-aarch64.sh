@@ -30,6 +30,7 @@ unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL
 "$x86" key generate --out "$work/acme" > /dev/null 2>&1
 key=$(cat "$work/acme.pub")
 echo '{"sign_with": "acme.key"}' > "$work/edge.json"
+mkdir -p "$work/out"
 "$x86" deploy target churn --plugin edge-bundle --allow-dir "/deploy=$work/out" \
   --allow-dir "/keys=$work:ro" --config "$work/edge.json" > /dev/null
 bundle="$work/out/churn/churn.ferry"

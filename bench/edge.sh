@@ -15,6 +15,8 @@ cargo build --release -p ferry-host --bin ferry
 cp "$target/release/ferry" "$work/ferry-full"
 cargo build --release -p ferry-host --bin ferry --no-default-features
 cp "$target/release/ferry" "$work/ferry-edge"
+strip -o "$work/ferry-full.stripped" "$work/ferry-full"
+strip -o "$work/ferry-edge.stripped" "$work/ferry-edge"
 # Leave the full binary in place, as a plain `cargo build --release` would.
 cargo build --release -p ferry-host --bin ferry
 
@@ -24,6 +26,7 @@ unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL
 "$work/ferry-full" deploy create churn --model churn@1 > /dev/null
 "$work/ferry-full" key generate --out "$work/acme" > /dev/null 2>&1
 echo '{"sign_with": "acme.key"}' > "$work/edge.json"
+mkdir -p "$work/out"
 "$work/ferry-full" deploy target churn --plugin edge-bundle --allow-dir "/deploy=$work/out" \
   --allow-dir "/keys=$work:ro" --config "$work/edge.json" > /dev/null
 python3 bench/edge_measure.py "$work" "$(cat "$work/acme.pub")"

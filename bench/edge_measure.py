@@ -50,8 +50,9 @@ def measure(name, argv, path, env_extra):
                 raise SystemExit(f"{name} exited")
             time.sleep(0.005)
     first = time.monotonic() - start
+    rows = [dict(row, customer_id=f"C{i:05d}") for i in range(10)]
     for _ in range(1000):
-        post(url + path, {"rows": [row] * 10})
+        post(url + path, {"rows": rows})
     rss = rss_kib(p.pid, "VmRSS")
     hwm = rss_kib(p.pid, "VmHWM")
     p.terminate()
@@ -74,7 +75,8 @@ def run(cold):
     return results
 
 
-sizes = {n: os.path.getsize(os.path.join(work, n)) for n in ["ferry-full", "ferry-edge"]}
+sizes = {n: os.path.getsize(os.path.join(work, n))
+         for n in ["ferry-full", "ferry-edge", "ferry-full.stripped", "ferry-edge.stripped"]}
 cold = run(True)
 warm = run(False)
 mib = 1 << 20
@@ -82,6 +84,9 @@ print(f"| | ferry serve (full build) | ferry edge run (edge build) | ratio |")
 print(f"|---|---|---|---|")
 print(f"| binary size | {sizes['ferry-full'] / mib:.1f} MiB | {sizes['ferry-edge'] / mib:.1f} MiB "
       f"| {sizes['ferry-edge'] / sizes['ferry-full']:.2f} |")
+print(f"| binary size, stripped | {sizes['ferry-full.stripped'] / mib:.1f} MiB "
+      f"| {sizes['ferry-edge.stripped'] / mib:.1f} MiB "
+      f"| {sizes['ferry-edge.stripped'] / sizes['ferry-full.stripped']:.2f} |")
 for label, r in [("start to first answer, cold compile cache", cold),
                  ("start to first answer, warm compile cache", warm)]:
     a, b = r["ferry serve"][0] * 1000, r["ferry edge run"][0] * 1000
