@@ -20,25 +20,14 @@ impl Server {
 
     pub fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Self {
         let cache = tempfile::tempdir().unwrap();
-        let mut child = Command::new(crate::ferry_bin())
+        let mut command = Command::new(crate::ferry_bin());
+        command
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(extra)
             .env("FERRY_DATA_DIR", data.path())
             .env("FERRY_CACHE_DIR", cache.path())
-            .env_remove("FERRY_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("ferry serving on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+            .env_remove("FERRY_DATABASE_URL");
+        let (child, url) = spawn_listening(&mut command, "ferry serving on ");
         let admin = std::fs::read_to_string(data.path().join("admin-token"))
             .unwrap()
             .trim()
@@ -192,6 +181,26 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Spawns a server `command` whose first line of output is `PREFIX URL`; returns the child
+/// and the URL.
+pub fn spawn_listening(command: &mut Command, prefix: &str) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, url)
 }
 
 /// The JSON a successful command printed (`null` when it printed none).

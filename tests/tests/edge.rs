@@ -10,7 +10,7 @@ mod tamper;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ferry_tests::server::{Server, ok_json as ok, text};
+use ferry_tests::server::{Server, ok_json as ok, spawn_listening, text};
 use ferry_tests::{ferry_bin, repo_root};
 use serde_json::{Map, Value, json};
 use tamper::{Entries, entries, repack};
@@ -199,7 +199,8 @@ async fn a_bundle_predicts_bit_identically_to_ferry_serve_with_nothing_behind_it
     assert_eq!(compared, 10_000);
 
     // `ferry edge run` answers the model endpoint's bodies with the same predictions.
-    let mut child = Command::new(ferry_bin())
+    let mut command = Command::new(ferry_bin());
+    command
         .args([
             "edge",
             "run",
@@ -209,22 +210,8 @@ async fn a_bundle_predicts_bit_identically_to_ferry_serve_with_nothing_behind_it
         ])
         .args(["--trust-key", &p.key])
         .env("FERRY_DATA_DIR", p.dir.path().join("no-such-folder"))
-        .env("FERRY_DATABASE_URL", "postgres://127.0.0.1:1/nothing")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("ferry edge serving on ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_string();
+        .env("FERRY_DATABASE_URL", "postgres://127.0.0.1:1/nothing");
+    let (mut child, url) = spawn_listening(&mut command, "ferry edge serving on ");
     let r = client
         .post(format!("{url}/v1/predict"))
         .json(&json!({ "rows": &rows[..500] }))
