@@ -147,22 +147,38 @@ impl Registry {
         ))
     }
 
-    /// The principal a token stands for, or `None` for an unknown or revoked token.
+    /// The principal a token stands for, or `None` for an unknown or revoked token. A valid
+    /// token is remembered until the registry's generation moves (a revocation moves it), so
+    /// a server checks each token against the database once, not on every request.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, RegistryError> {
+        let hash = hash_secret(token);
+        let generation = self.generation();
+        if generation >= 0
+            && let Some(p) = self.tokens.remembered(&hash, generation)
+        {
+            return Ok(Some(p));
+        }
         let row = sqlx::query(
             "SELECT id, name, role FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL",
         )
-        .bind(hash_secret(token))
+        .bind(&hash)
         .fetch_optional(self.db().pool())
         .await?;
-        row.map(|r| {
-            Ok(Principal {
-                token_id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                role: Role::parse(&r.try_get::<String, _>("role")?)?,
+        let principal = row
+            .map(|r| {
+                Ok::<_, RegistryError>(Principal {
+                    token_id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    role: Role::parse(&r.try_get::<String, _>("role")?)?,
+                })
             })
-        })
-        .transpose()
+            .transpose()?;
+        if generation >= 0
+            && let Some(p) = &principal
+        {
+            self.tokens.remember(hash, generation, p.clone());
+        }
+        Ok(principal)
     }
 
     /// Every token, oldest first.
@@ -198,7 +214,7 @@ impl Registry {
         if n == 0 {
             return Err(RegistryError::NotFound(format!("active token {id}")));
         }
-        Ok(())
+        self.bump_generation().await
     }
 
     /// The owners of a package.
@@ -276,5 +292,32 @@ impl Registry {
                 })
             })
             .collect()
+    }
+}
+
+/// Valid tokens a registry has checked, by hash, with the generation they were checked at.
+#[derive(Default)]
+pub(crate) struct TokenMemory(
+    std::sync::RwLock<std::collections::HashMap<String, (i64, Principal)>>,
+);
+
+impl TokenMemory {
+    /// The most tokens remembered; past it the memory starts over.
+    const MAX: usize = 10_000;
+
+    fn remembered(&self, hash: &str, generation: i64) -> Option<Principal> {
+        let m = self.0.read().ok()?;
+        m.get(hash)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, p)| p.clone())
+    }
+
+    fn remember(&self, hash: String, generation: i64, principal: Principal) {
+        if let Ok(mut m) = self.0.write() {
+            if m.len() >= Self::MAX {
+                m.clear();
+            }
+            m.insert(hash, (generation, principal));
+        }
     }
 }

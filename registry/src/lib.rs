@@ -49,6 +49,7 @@ pub struct Registry {
     db: Db,
     blobs: Arc<dyn BlobStore>,
     generation: Arc<std::sync::atomic::AtomicI64>,
+    tokens: Arc<access::TokenMemory>,
 }
 
 impl Registry {
@@ -71,11 +72,12 @@ impl Registry {
             db,
             blobs,
             generation: Arc::new(std::sync::atomic::AtomicI64::new(-1)),
+            tokens: Default::default(),
         }
     }
 
     /// The newest generation this registry has seen: it moves forward with every change to
-    /// what serving resolves (versions, aliases, stages, deployments), at once for changes
+    /// what serving resolves (versions, aliases, stages, deployments, revoked tokens), at once for changes
     /// made through this registry and on [`Registry::refresh_generation`] for the others.
     pub fn generation(&self) -> i64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)

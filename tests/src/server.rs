@@ -4,6 +4,17 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
 /// A running `ferry serve`, killed when dropped.
+/// Customers never seen in training on whom [`Server::train_hostile_churn`]'s version
+/// misbehaves.
+pub mod hostile {
+    /// Its validator traps.
+    pub const FAIL: &str = "C99901";
+    /// Its validator loops until the deadline.
+    pub const SLOW: &str = "C99902";
+    /// Its validator allocates past the memory cap.
+    pub const HUNGRY: &str = "C99903";
+}
+
 pub struct Server {
     pub child: Child,
     pub url: String,
@@ -116,6 +127,27 @@ impl Server {
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         v["model_version"]["version"].as_i64().unwrap()
+    }
+
+    /// Trains a version of the churn example whose hostile validator traps on customer
+    /// [`hostile::FAIL`], loops on [`hostile::SLOW`] and allocates past its memory cap on
+    /// [`hostile::HUNGRY`]; any other customer is served normally. Returns the version.
+    pub fn train_hostile_churn(&self) -> i64 {
+        let o = self.ferry(&["plugin", "publish", crate::guests::GUEST_HOSTILE]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        self.train_churn(|t| {
+            let mut extra = String::new();
+            for (action, customer) in [
+                ("panic", hostile::FAIL),
+                ("loop", hostile::SLOW),
+                ("alloc", hostile::HUNGRY),
+            ] {
+                extra.push_str(&format!(
+                    "[[validators]]\nplugin = \"hostile@^0.1\"\nconfig = {{ do = \"{action}\", when = {{ column = \"customer_id\", equals = \"{customer}\" }} }}\n\n"
+                ));
+            }
+            t.replacen("[[transforms]]", &format!("{extra}[[transforms]]"), 1)
+        })
     }
 
     /// Version 1: the churn example. Version 2: much stronger regularisation, so its

@@ -7,30 +7,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferry_tests::guests;
+use ferry_tests::server::hostile::{FAIL, HUNGRY, SLOW};
 use ferry_tests::server::{Server, ok_json as ok, text};
 use serde_json::{Value, json};
-
-/// Customers never seen in training on whom the hostile version misbehaves.
-const FAIL: &str = "C99901";
-const SLOW: &str = "C99902";
-const HUNGRY: &str = "C99903";
-
-/// A version whose hostile validator traps on customer FAIL, loops on SLOW and allocates past
-/// its memory cap on HUNGRY; any other customer is served normally.
-fn hostile_version(server: &Server) -> i64 {
-    let o = server.ferry(&["plugin", "publish", guests::GUEST_HOSTILE]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    server.train_churn(|t| {
-        let mut extra = String::new();
-        for (action, customer) in [("panic", FAIL), ("loop", SLOW), ("alloc", HUNGRY)] {
-            extra.push_str(&format!(
-                "[[validators]]\nplugin = \"hostile@^0.1\"\nconfig = {{ do = \"{action}\", when = {{ column = \"customer_id\", equals = \"{customer}\" }} }}\n\n"
-            ));
-        }
-        t.replacen("[[transforms]]", &format!("{extra}[[transforms]]"), 1)
-    })
-}
 
 fn row(customer: &str, tenure: i64) -> Value {
     json!({
@@ -479,7 +458,7 @@ async fn blue_green_switch_and_rollback() {
 async fn shadows_are_mirrored_and_never_answer() {
     let server = Server::start(&[]);
     server.two_churn_versions();
-    let hostile = hostile_version(&server);
+    let hostile = server.train_hostile_churn();
     let deployer = server.token("dep", "deployer");
     let h = format!("churn@{hostile}");
     ok(server.deploy(
@@ -571,7 +550,7 @@ async fn shadows_are_mirrored_and_never_answer() {
 async fn fallback_default_and_circuit_breaker() {
     let server = Server::start(&[]);
     assert_eq!(server.train_churn(|t| t), 1);
-    let hostile = hostile_version(&server);
+    let hostile = server.train_hostile_churn();
     let deployer = server.token("dep", "deployer");
     let h = format!("churn@{hostile}");
     ok(server.deploy(

@@ -1,6 +1,6 @@
 //! Two `ferry serve` replicas on one PostgreSQL database and one blob folder: each resolves
-//! deployments and aliases from memory, and a change made through one is served by the other
-//! within a second.
+//! deployments, aliases and tokens from memory, and a change made through one (or by the CLI on
+//! the shared database) is served by the other within a second.
 
 use std::time::{Duration, Instant};
 
@@ -96,4 +96,44 @@ async fn a_change_on_one_replica_reaches_the_other_within_a_second() {
     assert_eq!(version_at(&a, path).await, 2);
     let took = until(&b, path, 2).await;
     eprintln!("the other replica followed the alias after {took:?}");
+
+    // Tokens are checked against the database once per server, and a revocation reaches
+    // every replica.
+    let reader = a.token("reader", "reader");
+    let with_token = |server: &Server| {
+        Server::http()
+            .post(format!("{}{path}", server.url))
+            .bearer_auth(&reader)
+            .json(&json!({"rows": [row()]}))
+            .send()
+    };
+    for server in [&a, &b] {
+        for _ in 0..2 {
+            assert_eq!(with_token(server).await.unwrap().status().as_u16(), 200);
+        }
+    }
+    let o = a.ferry(&["token", "list", "--json"]);
+    let tokens: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let id = tokens
+        .iter()
+        .find(|t| t["name"] == "reader")
+        .and_then(|t| t["id"].as_str())
+        .unwrap();
+    let o = a.ferry(&["token", "revoke", id]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let start = Instant::now();
+    for server in [&b, &a] {
+        while with_token(server).await.unwrap().status().as_u16() != 401 {
+            assert!(
+                start.elapsed() < Duration::from_secs(1),
+                "{} still accepts a revoked token after a second",
+                server.url
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    eprintln!(
+        "both replicas refused the revoked token after {:?}",
+        start.elapsed()
+    );
 }

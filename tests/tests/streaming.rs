@@ -2,7 +2,8 @@
 //! `FERRY_TEST_NATS_URL`): two `ferry serve --nats` replicas on one PostgreSQL share one
 //! durable consumer of a deployment's input subject; every message gets its prediction, with
 //! its request id and the answering version, on the output subject, even when one replica is
-//! killed mid-way; messages that cannot be predicted are dead-lettered with the reason.
+//! killed mid-way; messages that cannot be predicted are dead-lettered with the reason, and
+//! messages the version fails on are redelivered, then dead-lettered after `max_deliver`.
 //!
 //! Each test names its own deployment and subjects and deletes the streams it made, so runs
 //! never see each other's messages.
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, pull};
 use async_nats::jetstream::{self, Context};
+use ferry_tests::server::hostile::FAIL;
 use ferry_tests::server::{PgDatabase, Server, ok_json as ok};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -34,7 +36,9 @@ struct Streaming {
 }
 
 impl Streaming {
-    async fn start(test: &str) -> Streaming {
+    /// Streams `test`'s deployment of version 1, or (`hostile`) of a version that traps on
+    /// customer [`FAIL`], with no fallback.
+    async fn start(test: &str, hostile: bool) -> Streaming {
         let client = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
             panic!(
                 "NATS with JetStream must run on {} (start nats-server -js): {e}",
@@ -55,6 +59,11 @@ impl Streaming {
         let nats = nats_url();
         let a = Server::start(&["--database-url", &url, "--nats", &nats]);
         assert_eq!(a.train_churn(|t| t), 1);
+        let model = if hostile {
+            format!("churn@{}", a.train_hostile_churn())
+        } else {
+            "churn@1".to_string()
+        };
         let deployer = a.token("dep", "deployer");
         let (input, output, dead) = (
             format!("{unique}.requests"),
@@ -67,7 +76,7 @@ impl Streaming {
                 "create",
                 &unique,
                 "--model",
-                "churn@1",
+                &model,
                 "--stream-input",
                 &input,
                 "--stream-output",
@@ -274,7 +283,7 @@ fn unique_ids(seen: &[(String, String, Value)]) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_messages_two_consumers_none_lost() {
-    let s = Streaming::start("sa").await;
+    let s = Streaming::start("sa", false).await;
     s.publish_rows(10_000).await;
     let answers = s
         .read(&s.output, Duration::from_secs(240), |seen| {
@@ -297,7 +306,7 @@ async fn ten_thousand_messages_two_consumers_none_lost() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_consumer_leaves_no_message_unanswered() {
-    let mut s = Streaming::start("sb").await;
+    let mut s = Streaming::start("sb", false).await;
     s.publish_rows(10_000).await;
     let b = s.b.take().unwrap();
     let b_instance = format!("ferry:{}", b.pid());
@@ -322,7 +331,7 @@ async fn a_killed_consumer_leaves_no_message_unanswered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_messages_are_dead_lettered_with_the_reason() {
-    let s = Streaming::start("sc").await;
+    let s = Streaming::start("sc", false).await;
     s.publish_raw("bad-json", "{not json").await;
     s.publish_raw("bad-kind", "42").await;
     s.publish_raw("bad-shape", r#"{"rows": 5}"#).await;
@@ -377,4 +386,64 @@ async fn malformed_messages_are_dead_lettered_with_the_reason() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_version_is_retried_then_dead_lettered() {
+    let s = Streaming::start("sd", true).await;
+    let row = |customer: &str| {
+        json!({
+            "customer_id": customer, "tenure_months": 12, "monthly_charges": 46.05,
+            "total_charges": 47.14, "contract": "one-year", "support_calls": 1,
+            "paperless_billing": false
+        })
+        .to_string()
+    };
+    let (js, input) = (&s.js, &s.input);
+    let publish = |id: &'static str, payload: String| async move {
+        let mut h = HeaderMap::new();
+        h.insert("Nats-Msg-Id", id);
+        js.publish_with_headers(input.clone(), h, payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    };
+    publish("traps", row(FAIL)).await;
+    publish("fine", row("C00001")).await;
+    let started = Instant::now();
+    let dead = s
+        .read(&s.dead, Duration::from_secs(60), |seen| !seen.is_empty())
+        .await;
+    let waited = started.elapsed();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let (id, _, body) = &dead[0];
+    assert_eq!(id, "traps");
+    let reason = body["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("failed on all 3 deliveries") && reason.contains("hostile"),
+        "{reason}"
+    );
+    assert_eq!(body["delivered"], 3, "{body}");
+    assert_eq!(
+        body["message"],
+        json!(row(FAIL)),
+        "the original message is kept"
+    );
+    // Redelivery waits (a growing delay after each failure), so the dead letter is not at once.
+    assert!(waited >= Duration::from_millis(400), "{waited:?}");
+
+    let answers = s
+        .read(&s.output, Duration::from_secs(60), |seen| !seen.is_empty())
+        .await;
+    assert_eq!(
+        answers.len(),
+        1,
+        "only the good message is answered: {answers:?}"
+    );
+    assert_eq!(answers[0].0, "fine");
+    assert_eq!(answers[0].2["reason"], "primary");
+    assert_eq!(answers[0].2["version"], 2);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.message_count(&s.dead).await, 1, "dead-lettered once");
 }

@@ -1,9 +1,34 @@
 //! JSON rows and columns to and from batches, checked against a schema field by field.
 
-use serde_json::{Map, Value};
+use serde_json::{Number, Value};
 
 use super::FieldProblem;
+use super::body::RequestRows;
 use crate::runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
+
+/// One JSON value as a column reads it, from a JSON tree or a parsed request.
+#[derive(Clone, Copy)]
+pub(super) enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Number(&'a Number),
+    Text(&'a str),
+    Array,
+    Object,
+}
+
+impl<'a> From<&'a Value> for Scalar<'a> {
+    fn from(v: &'a Value) -> Self {
+        match v {
+            Value::Null => Scalar::Null,
+            Value::Bool(b) => Scalar::Bool(*b),
+            Value::Number(n) => Scalar::Number(n),
+            Value::String(s) => Scalar::Text(s),
+            Value::Array(_) => Scalar::Array,
+            Value::Object(_) => Scalar::Object,
+        }
+    }
+}
 
 enum Builder {
     Float(Vec<f64>),
@@ -32,20 +57,20 @@ impl Builder {
     }
 
     /// Pushes a value, or says what is wrong with it.
-    fn push(&mut self, value: &Value) -> Result<(), String> {
+    fn push(&mut self, value: Scalar<'_>) -> Result<(), String> {
         match (self, value) {
-            (Builder::Float(v), Value::Number(n)) => {
+            (Builder::Float(v), Scalar::Number(n)) => {
                 v.push(n.as_f64().ok_or("not a representable number")?)
             }
-            (Builder::Int(v), Value::Number(n)) => match n.as_i64() {
+            (Builder::Int(v), Scalar::Number(n)) => match n.as_i64() {
                 Some(i) => v.push(i),
                 None => match n.as_f64() {
                     Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => v.push(f as i64),
                     _ => return Err(format!("expected an integer, found {n}")),
                 },
             },
-            (Builder::Bool(v), Value::Bool(b)) => v.push(*b),
-            (Builder::Text(v), Value::String(s)) => v.push(s.clone()),
+            (Builder::Bool(v), Scalar::Bool(b)) => v.push(b),
+            (Builder::Text(v), Scalar::Text(s)) => v.push(s.to_string()),
             (b, other) => {
                 let want = match b {
                     Builder::Float(_) => "a number",
@@ -54,12 +79,12 @@ impl Builder {
                     Builder::Text(_) => "a string",
                 };
                 let found = match other {
-                    Value::Null => "null",
-                    Value::Bool(_) => "a boolean",
-                    Value::Number(_) => "a number",
-                    Value::String(_) => "a string",
-                    Value::Array(_) => "an array",
-                    Value::Object(_) => "an object",
+                    Scalar::Null => "null",
+                    Scalar::Bool(_) => "a boolean",
+                    Scalar::Number(_) => "a number",
+                    Scalar::Text(_) => "a string",
+                    Scalar::Array => "an array",
+                    Scalar::Object => "an object",
                 };
                 return Err(format!("expected {want}, found {found}"));
             }
@@ -77,9 +102,11 @@ impl Builder {
     }
 }
 
-fn column_from(
+/// Types `n` values of `field` (none where a row lacks it), listing what is wrong in
+/// `problems`.
+pub(super) fn column_from<'a>(
     field: &Field,
-    values: &mut dyn Iterator<Item = Option<&Value>>,
+    values: &mut dyn Iterator<Item = Option<Scalar<'a>>>,
     n: usize,
     problems: &mut Vec<FieldProblem>,
 ) -> Column {
@@ -87,7 +114,7 @@ fn column_from(
     let mut nulls = vec![false; n];
     for (row, v) in values.enumerate() {
         match v {
-            None | Some(Value::Null) => {
+            None | Some(Scalar::Null) => {
                 b.push_null();
                 nulls[row] = true;
                 if !field.nullable {
@@ -127,115 +154,15 @@ pub fn rows_to_batch(
     schema: &[Field],
     ignore: &[&str],
 ) -> Result<Batch, Vec<FieldProblem>> {
-    let mut problems = Vec::new();
-    let mut objects: Vec<&Map<String, Value>> = Vec::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
-        match r.as_object() {
-            Some(o) => {
-                for k in o.keys() {
-                    if !schema.iter().any(|f| &f.name == k) && !ignore.contains(&k.as_str()) {
-                        problems.push(FieldProblem {
-                            field: k.clone(),
-                            row: Some(i as u32),
-                            problem: "not an input of this model".into(),
-                        });
-                    }
-                }
-                objects.push(o);
-            }
-            None => problems.push(FieldProblem {
+    RequestRows::from_rows(rows)
+        .map_err(|e| {
+            vec![FieldProblem {
                 field: String::new(),
-                row: Some(i as u32),
-                problem: "a row must be a JSON object of column names to values".into(),
-            }),
-        }
-    }
-    if objects.len() != rows.len() {
-        return Err(problems);
-    }
-    let n = objects.len();
-    let columns = schema
-        .iter()
-        .map(|f| {
-            column_from(
-                f,
-                &mut objects.iter().map(|o| o.get(&f.name)),
-                n,
-                &mut problems,
-            )
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(Batch {
-            num_rows: n as u32,
-            columns,
-        })
-    } else {
-        Err(problems)
-    }
-}
-
-/// Builds a batch from a JSON object of column names to arrays of values.
-pub fn columns_to_batch(
-    columns: &Map<String, Value>,
-    schema: &[Field],
-    ignore: &[&str],
-) -> Result<Batch, Vec<FieldProblem>> {
-    let mut problems = Vec::new();
-    let mut n: Option<usize> = None;
-    for (k, v) in columns {
-        if !schema.iter().any(|f| &f.name == k) {
-            if !ignore.contains(&k.as_str()) {
-                problems.push(FieldProblem {
-                    field: k.clone(),
-                    row: None,
-                    problem: "not an input of this model".into(),
-                });
-            }
-            continue;
-        }
-        match v.as_array() {
-            None => problems.push(FieldProblem {
-                field: k.clone(),
                 row: None,
-                problem: "must be an array of values".into(),
-            }),
-            Some(a) => match n {
-                None => n = Some(a.len()),
-                Some(m) if m != a.len() => problems.push(FieldProblem {
-                    field: k.clone(),
-                    row: None,
-                    problem: format!("has {} values, another column has {m}", a.len()),
-                }),
-                _ => {}
-            },
-        }
-    }
-    let n = n.unwrap_or(0);
-    let mut out = Vec::with_capacity(schema.len());
-    for f in schema {
-        match columns.get(&f.name) {
-            Some(Value::Array(a)) if a.len() == n => {
-                out.push(column_from(f, &mut a.iter().map(Some), n, &mut problems))
-            }
-            Some(_) => {}
-            None => {
-                problems.push(FieldProblem {
-                    field: f.name.clone(),
-                    row: None,
-                    problem: "missing".into(),
-                });
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(Batch {
-            num_rows: n as u32,
-            columns: out,
-        })
-    } else {
-        Err(problems)
-    }
+                problem: e.to_string(),
+            }]
+        })?
+        .to_batch(schema, ignore)
 }
 
 fn value_at(c: &Column, i: usize) -> Value {

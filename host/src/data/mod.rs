@@ -1,15 +1,17 @@
 //! Data in and out of plugins: reading tables into typed column batches and writing them back.
 
+mod body;
 mod convert;
 mod csv;
 mod frame;
 mod json;
 mod source;
 
+pub use body::{BodyError, MAX_FIELDS, RequestRows};
 pub use convert::{batch_to_record_batch, record_batch_to_batch};
 pub use csv::{CsvReader, csv_bytes, write_csv};
 pub use frame::{concat, merge_columns, schema_of};
-pub use json::{batch_to_columns, batch_to_rows, columns_to_batch, rows_to_batch};
+pub use json::{batch_to_columns, batch_to_rows, rows_to_batch};
 pub use source::{
     FieldProblem, Format, columns_view, conform, describe_problems, read_table, select, slice_rows,
     take_rows,

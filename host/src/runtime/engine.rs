@@ -2,10 +2,16 @@
 
 use std::{thread, time::Duration};
 
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Set (to anything) to have the engine write `/tmp/perf-PID.map`, so that `perf` names the
+/// plugins' compiled functions (`bench/profile.sh`).
+pub const PERF_MAP_VAR: &str = "FERRY_PERF_MAP";
 
 /// The largest memory any plugin instance may be granted.
 pub const MAX_MEMORY_BYTES: usize = 4 << 30;
@@ -56,6 +62,9 @@ fn configured(settings: &EngineSettings, fast_reset: bool) -> wasmtime::Result<C
     config.cranelift_nan_canonicalization(true);
     config.relaxed_simd_deterministic(true);
     config.async_stack_size(4 << 20);
+    if std::env::var_os(PERF_MAP_VAR).is_some() {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     if settings.pooling {
         let mut pool = PoolingAllocationConfig::default();
         let n = settings.max_instances;

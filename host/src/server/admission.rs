@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
-use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
+use crate::data::RequestRows;
 
 /// Limits on prediction requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +85,9 @@ pub fn check_declared(headers: &HeaderMap, limits: &PredictLimits) -> Result<(),
     Ok(())
 }
 
-/// Reads a predict body as JSON, refusing it as soon as it passes the limit.
-pub async fn read_json(body: Body, limits: &PredictLimits) -> Result<Value, ApiError> {
+/// Reads a predict body's rows, refusing it as soon as it passes the body limit and after it
+/// if it has more rows than allowed.
+pub async fn read_rows(body: Body, limits: &PredictLimits) -> Result<RequestRows, ApiError> {
     let bytes = axum::body::to_bytes(body, limits.max_body_bytes)
         .await
         .map_err(|e| {
@@ -98,8 +99,10 @@ pub async fn read_json(body: Body, limits: &PredictLimits) -> Result<Value, ApiE
                 ApiError::bad_request(format!("could not read the body: {e}"))
             }
         })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+    let rows = RequestRows::parse(&bytes)?;
+    drop(bytes);
+    check_rows(rows.rows(), limits)?;
+    Ok(rows)
 }
 
 /// Refuses a request with more rows than the limit.

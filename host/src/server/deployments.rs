@@ -17,13 +17,14 @@ use ferry_registry::{DeploymentRevision, Role, ShadowSample, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::admission::{check_declared, check_rows, read_json};
+use super::admission::{check_declared, read_rows};
 use super::audit::with_request_id;
 use super::auth::{caller, may_read};
 use super::error::ErrorBody;
 use super::models::PredictParams;
-use super::predict::{Attempt, Shape, attempt, render};
+use super::predict::{Attempt, attempt, render};
 use super::{AppState, error::ApiError, request_id};
+use crate::data::RequestRows;
 use crate::deploy::breaker::Admission;
 use crate::deploy::live::label;
 use crate::deploy::spec::{Resolved, Sticky};
@@ -429,7 +430,7 @@ async fn try_version(
     state: &AppState,
     model: &str,
     r: Resolved,
-    body: &Arc<Value>,
+    rows: &Arc<RequestRows>,
     timeout: Duration,
 ) -> Outcome {
     let pipeline = match state
@@ -445,13 +446,10 @@ async fn try_version(
         Ok(p) => p,
         Err(e) => return Outcome::Failed(format!("cannot serve: {e}")),
     };
-    let body = body.clone();
+    let rows = rows.clone();
     let task = tokio::spawn(async move {
-        let Ok(shape) = Shape::of(&body) else {
-            return Outcome::Failed("the request has no rows".into());
-        };
-        match attempt(&pipeline, shape).await {
-            Attempt::Answered(p) => Outcome::Answered(render(&p.outputs, shape.as_rows())),
+        match attempt(&pipeline, &rows).await {
+            Attempt::Answered(p) => Outcome::Answered(render(&p.outputs, rows.as_rows())),
             Attempt::Refused(r) => Outcome::Refused(r),
             Attempt::Failed(e) => Outcome::Failed(e),
         }
@@ -467,9 +465,9 @@ async fn try_version(
 }
 
 /// The default answer for every row, shaped as the request.
-fn default_answer(default: &Value, shape: Shape<'_>) -> Value {
-    let n = shape.rows();
-    if shape.as_rows() {
+fn default_answer(default: &Value, rows: &RequestRows) -> Value {
+    let n = rows.rows();
+    if rows.as_rows() {
         Value::Array(vec![default.clone(); n])
     } else {
         let columns: serde_json::Map<String, Value> = default
@@ -488,7 +486,7 @@ fn default_answer(default: &Value, shape: Shape<'_>) -> Value {
 fn mirror(
     state: &AppState,
     live: &Arc<Live>,
-    body: &Arc<Value>,
+    rows: &Arc<RequestRows>,
     answered: &str,
     answer: &Value,
     id: &str,
@@ -498,15 +496,15 @@ fn mirror(
             counters.skipped.fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        let (state, live, body, answer) =
-            (state.clone(), live.clone(), body.clone(), answer.clone());
+        let (state, live, rows, answer) =
+            (state.clone(), live.clone(), rows.clone(), answer.clone());
         let (model, r, answered, id) = (model.clone(), *r, answered.to_string(), id.to_string());
         tokio::spawn(async move {
             let _permit = permit;
             let timeout = Duration::from_millis(live.spec.timeout_ms);
             let counters = &live.shadows[i].2;
             counters.mirrored.fetch_add(1, Ordering::Relaxed);
-            let shadow_answer = match try_version(&state, &model, r, &body, timeout).await {
+            let shadow_answer = match try_version(&state, &model, r, &rows, timeout).await {
                 Outcome::Answered(v) if v == answer => {
                     counters.agreed.fetch_add(1, Ordering::Relaxed);
                     return;
@@ -565,15 +563,14 @@ pub async fn predict(
         let _slot = state
             .in_flight
             .enter(&format!("deployment {name:?}"), state.limits.max_in_flight)?;
-        let body = read_json(body, &state.limits).await?;
-        check_rows(Shape::of(&body)?.rows(), &state.limits)?;
+        let rows = read_rows(body, &state.limits).await?;
         let header = |h: &str| {
             headers
                 .get(h)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        Ok::<Response, ApiError>(match route(&state, &name, body, header, &id).await? {
+        Ok::<Response, ApiError>(match route(&state, &name, rows, header, &id).await? {
             Routed::Answered(v) => Json(v).into_response(),
             Routed::Refused(r) => r,
         })
@@ -594,26 +591,25 @@ pub(crate) enum Routed {
     Refused(Response),
 }
 
-/// Routes one request (a predict body) through deployment `name`: a target chosen by weight
+/// Routes one request (a predict body's rows) through deployment `name`: a target chosen by weight
 /// (sticky by the key `header` or the first row gives), then the fallback, then the default;
 /// the answer is mirrored to the shadows. Shared by HTTP and streaming.
 pub(crate) async fn route(
     state: &AppState,
     name: &str,
-    body: Value,
+    rows: RequestRows,
     header: impl Fn(&str) -> Option<String>,
     id: &str,
 ) -> Result<Routed, ApiError> {
-    let shape = Shape::of(&body)?;
     let live = state.deployments.current(&state.registry, name).await?;
     let key = match &live.spec.sticky {
         Some(Sticky::Header(h)) => header(h.as_str()),
-        Some(Sticky::Field(f)) => shape.first(f),
+        Some(Sticky::Field(f)) => rows.first(f),
         None => None,
     };
     let (i, reason) = live.choose(key.as_deref());
-    let rows = shape.rows();
-    let body = Arc::new(body);
+    let count = rows.rows();
+    let rows = Arc::new(rows);
     let timeout = Duration::from_millis(live.spec.timeout_ms);
     let mut failed = Vec::new();
 
@@ -624,7 +620,7 @@ pub(crate) async fn route(
             failed.push(json!({"target": label(model, *r), "error": "its circuit is open"}))
         }
         Admission::Yes | Admission::Probe => {
-            match try_version(state, model, *r, &body, timeout).await {
+            match try_version(state, model, *r, &rows, timeout).await {
                 Outcome::Answered(v) => {
                     breaker.success();
                     answer = Some((Some((model.clone(), *r)), reason, v));
@@ -644,7 +640,7 @@ pub(crate) async fn route(
     if answer.is_none()
         && let Some((model, r)) = live.spec.fallback.as_ref().and_then(|f| f.key())
     {
-        match try_version(state, &model, r, &body, timeout).await {
+        match try_version(state, &model, r, &rows, timeout).await {
             Outcome::Answered(v) => answer = Some((Some((model, r)), Reason::Fallback, v)),
             Outcome::Refused(response) => return Ok(Routed::Refused(response)),
             Outcome::Failed(e) => {
@@ -656,8 +652,7 @@ pub(crate) async fn route(
     if answer.is_none()
         && let Some(default) = &live.spec.default
     {
-        let shape = Shape::of(&body)?;
-        answer = Some((None, Reason::Default, default_answer(default, shape)));
+        answer = Some((None, Reason::Default, default_answer(default, &rows)));
     }
     let Some((version, reason, predictions)) = answer else {
         let detail: Vec<String> = failed
@@ -683,7 +678,7 @@ pub(crate) async fn route(
         .as_ref()
         .map(|(m, r)| label(m, *r))
         .unwrap_or_else(|| "default".into());
-    mirror(state, &live, &body, &answered, &predictions, id);
+    mirror(state, &live, &rows, &answered, &predictions, id);
     let mut out = json!({
         "deployment": name,
         "revision": live.revision,
@@ -691,7 +686,7 @@ pub(crate) async fn route(
         "version": version.as_ref().map(|(_, r)| r.number),
         "reason": reason,
         "request_id": id,
-        "rows": rows,
+        "rows": count,
         "predictions": predictions,
     });
     if !failed.is_empty() {

@@ -11,9 +11,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::admission::{InFlight, check_declared, check_rows, read_json};
+use super::admission::{InFlight, check_declared, read_rows};
 use super::error::{ApiError, json_errors};
-use super::predict::{Attempt, Shape, attempt, render};
+use super::predict::{Attempt, attempt, render};
 use super::request::with_request_id;
 use super::{PredictLimits, request_id};
 use crate::pipeline::ServingPipeline;
@@ -50,10 +50,8 @@ async fn predict(
         let _slot = state
             .in_flight
             .enter("the bundle", s.limits.max_in_flight)?;
-        let body = read_json(body, &s.limits).await?;
-        let shape = Shape::of(&body)?;
-        check_rows(shape.rows(), &s.limits)?;
-        let prediction = match attempt(&s.pipeline, shape).await {
+        let rows = read_rows(body, &s.limits).await?;
+        let prediction = match attempt(&s.pipeline, &rows).await {
             Attempt::Answered(p) => p,
             Attempt::Refused(r) => return Ok(r),
             Attempt::Failed(e) => {
@@ -70,7 +68,7 @@ async fn predict(
                 "model": s.model,
                 "version": s.version,
                 "request_id": id,
-                "predictions": render(&prediction.outputs, shape.as_rows()),
+                "predictions": render(&prediction.outputs, rows.as_rows()),
             }))
             .into_response(),
         )

@@ -12,10 +12,10 @@ use ferry_registry::{ModelVersion, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::admission::{check_declared, check_rows, read_json};
+use super::admission::{check_declared, read_rows};
 use super::audit::with_request_id;
 use super::auth::{Caller, caller, may_read};
-use super::predict::{Attempt, Shape, attempt, render};
+use super::predict::{Attempt, attempt, render};
 use super::{AppState, error::ApiError, request_id};
 use crate::pipeline::PipelineError;
 use crate::pipeline::card::model_card;
@@ -569,19 +569,17 @@ pub async fn predict(
         let _slot = state
             .in_flight
             .enter(&format!("model {name:?}"), state.limits.max_in_flight)?;
-        let body = read_json(body, &state.limits).await?;
-        let shape = Shape::of(&body)?;
-        check_rows(shape.rows(), &state.limits)?;
+        let rows = read_rows(body, &state.limits).await?;
         let key = state
-            .registry
-            .resolve_version_key(&name, &reference)
+            .served
+            .resolve(&state.registry, &name, &reference)
             .await?;
         let number = key.0;
         let pipeline = state
             .served
             .get(&state.runtime, &state.registry, &name, key)
             .await?;
-        let prediction = match attempt(&pipeline, shape).await {
+        let prediction = match attempt(&pipeline, &rows).await {
             Attempt::Answered(p) => p,
             Attempt::Refused(r) => return Ok(r),
             Attempt::Failed(e) => {
@@ -593,7 +591,7 @@ pub async fn predict(
                 ));
             }
         };
-        let as_rows = shape.as_rows();
+        let as_rows = rows.as_rows();
         let mut out = json!({
             "model": name,
             "version": number,

@@ -6,12 +6,11 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::data::{
-    FieldProblem, batch_to_columns, batch_to_rows, columns_to_batch, describe_problems,
-    rows_to_batch,
+    BodyError, FieldProblem, RequestRows, batch_to_columns, batch_to_rows, describe_problems,
 };
 use crate::pipeline::ServeError;
 use crate::pipeline::serving::ServingPipeline;
@@ -21,74 +20,9 @@ use crate::runtime::{Failure, GuestError};
 /// Problems listed in one 422 answer (the message says how many there were).
 const MAX_PROBLEMS: usize = 100;
 
-/// A predict body's rows, before they are typed against a version's schema.
-#[derive(Clone, Copy)]
-pub enum Shape<'a> {
-    /// `rows` (or `dataframe_records`, `instances`): an array of objects.
-    Rows(&'a [Value]),
-    /// `columns` (or `inputs`): an object of arrays.
-    Columns(&'a Map<String, Value>),
-}
-
-impl<'a> Shape<'a> {
-    /// The rows of a predict body, or a 400 that says what a body holds.
-    pub fn of(body: &'a Value) -> Result<Self, ApiError> {
-        let obj = body.as_object().ok_or_else(|| {
-            ApiError::bad_request("the body must be a JSON object with `rows` or `columns`")
-        })?;
-        let rows = ["rows", "dataframe_records", "instances"]
-            .iter()
-            .find_map(|k| obj.get(*k));
-        let cols = ["columns", "inputs"].iter().find_map(|k| obj.get(*k));
-        let shape = match (rows, cols) {
-            (Some(Value::Array(r)), None) => Shape::Rows(r),
-            (None, Some(Value::Object(c))) => Shape::Columns(c),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "send either `rows` (an array of objects) or `columns` (an object of arrays)",
-                ));
-            }
-        };
-        let empty = match shape {
-            Shape::Rows(r) => r.is_empty(),
-            Shape::Columns(c) => c
-                .values()
-                .all(|v| v.as_array().is_none_or(|a| a.is_empty())),
-        };
-        if empty {
-            return Err(ApiError::bad_request("no rows to predict"));
-        }
-        Ok(shape)
-    }
-
-    /// Whether the answer is given as rows (else as columns).
-    pub fn as_rows(&self) -> bool {
-        matches!(self, Shape::Rows(_))
-    }
-
-    /// The first row's value of `field`, as text (for a stickiness key).
-    #[cfg(feature = "registry")]
-    pub fn first(&self, field: &str) -> Option<String> {
-        let v = match self {
-            Shape::Rows(r) => r.first()?.get(field)?,
-            Shape::Columns(c) => c.get(field)?.as_array()?.first()?,
-        };
-        Some(match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-    }
-
-    /// The number of rows.
-    pub fn rows(&self) -> usize {
-        match self {
-            Shape::Rows(r) => r.len(),
-            Shape::Columns(c) => c
-                .values()
-                .filter_map(|v| v.as_array().map(Vec::len))
-                .max()
-                .unwrap_or(0),
-        }
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        ApiError::bad_request(e.to_string())
     }
 }
 
@@ -121,14 +55,9 @@ fn field_problems(problems: &[FieldProblem]) -> Response {
 }
 
 /// Types the rows against `pipeline`'s input schema and predicts.
-pub async fn attempt(pipeline: &ServingPipeline, shape: Shape<'_>) -> Attempt {
-    let label = pipeline.lineage().label.clone();
-    let ignore = [label.as_str()];
-    let batch = match shape {
-        Shape::Rows(r) => rows_to_batch(r, pipeline.input_schema(), &ignore),
-        Shape::Columns(c) => columns_to_batch(c, pipeline.input_schema(), &ignore),
-    };
-    let batch = match batch {
+pub async fn attempt(pipeline: &ServingPipeline, rows: &RequestRows) -> Attempt {
+    let label = pipeline.lineage().label.as_str();
+    let batch = match rows.to_batch(pipeline.input_schema(), &[label]) {
         Ok(b) => b,
         Err(problems) => return Attempt::Refused(field_problems(&problems)),
     };

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use super::AppState;
 use super::deployments::{Routed, route};
+use crate::data::{BodyError, RequestRows};
 use crate::deploy::spec::StreamSpec;
 
 /// The header that carries a request's id, on requests (optional) and answers.
@@ -252,7 +253,7 @@ impl Worker {
             Ok(v) => v,
             Err(e) => return Fate::Dead(format!("the message is not JSON: {e}")),
         };
-        let body = match value {
+        let rows = match &value {
             Value::Object(o)
                 if [
                     "rows",
@@ -264,28 +265,30 @@ impl Worker {
                 .iter()
                 .any(|k| o.contains_key(*k)) =>
             {
-                Value::Object(o)
+                RequestRows::from_value(&value)
             }
-            Value::Object(o) => json!({ "rows": [o] }),
-            Value::Array(rows) => json!({ "rows": rows }),
+            Value::Object(_) => RequestRows::from_rows(std::slice::from_ref(&value)),
+            Value::Array(rows) if rows.is_empty() => Err(BodyError::Empty),
+            Value::Array(rows) => RequestRows::from_rows(rows),
             other => {
                 return Fate::Dead(format!(
                     "the message must be a JSON row, an array of rows or a predict body, not {}",
-                    kind_of(&other)
+                    kind_of(other)
                 ));
             }
         };
-        let rows = match super::predict::Shape::of(&body) {
-            Ok(shape) => shape.rows(),
-            Err(e) => return Fate::Dead(e.message),
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => return Fate::Dead(e.to_string()),
         };
-        if rows > self.state.limits.max_rows {
+        if rows.rows() > self.state.limits.max_rows {
             return Fate::Dead(format!(
-                "{rows} rows in one message; at most {} (--max-rows)",
+                "{} rows in one message; at most {} (--max-rows)",
+                rows.rows(),
                 self.state.limits.max_rows
             ));
         }
-        let routed = route(&self.state, &self.name, body, header, id).await;
+        let routed = route(&self.state, &self.name, rows, header, id).await;
         let answer = match routed {
             Ok(Routed::Answered(v)) => v,
             Ok(Routed::Refused(response)) => return Fate::Dead(refusal(response).await),
