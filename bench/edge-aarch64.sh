@@ -36,6 +36,8 @@ mkdir -p "$work/out"
 bundle="$work/out/churn/churn.ferry"
 
 qemu="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+# qemu-user cannot hold the instance pool's address-space reservation (it tracks every page).
+export FERRY_INSTANCE_POOL=off
 export FERRY_CACHE_DIR="$work/arm-cache"
 $qemu "$arm" edge verify "$bundle" --trust-key "$key"
 start=$(date +%s.%N)
@@ -47,6 +49,7 @@ if cmp -s "$work/arm.csv" "$work/x86.csv"; then
 else
   echo "aarch64 and x86_64 predictions differ:"; diff "$work/arm.csv" "$work/x86.csv" | head; exit 1
 fi
+: > "$work/serve.out"
 start=$(date +%s.%N)
 $qemu "$arm" edge run "$bundle" --addr 127.0.0.1:0 --trust-key "$key" > "$work/serve.out" 2> /dev/null &
 server=$!

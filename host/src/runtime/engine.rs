@@ -25,11 +25,15 @@ pub struct EngineSettings {
     pub pooling: bool,
 }
 
+/// Set to `off` to allocate instances on demand instead of from the pool, for hosts that
+/// cannot hold the pool's address-space reservation (an emulator such as `qemu-aarch64`).
+pub const INSTANCE_POOL_VAR: &str = "FERRY_INSTANCE_POOL";
+
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             max_instances: 256,
-            pooling: true,
+            pooling: std::env::var(INSTANCE_POOL_VAR).map_or(true, |v| v != "off"),
         }
     }
 }
