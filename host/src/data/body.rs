@@ -116,6 +116,11 @@ impl RequestRows {
         Ok(out)
     }
 
+    /// Whether `key` names the rows of a predict body (`rows`, `columns` or their aliases).
+    pub fn is_shape_key(key: &str) -> bool {
+        TopKey::of(key) != TopKey::Other
+    }
+
     /// Whether the answer is given as rows (else as columns).
     pub fn as_rows(&self) -> bool {
         self.as_rows
@@ -391,6 +396,16 @@ enum TopKey {
     Other,
 }
 
+impl TopKey {
+    fn of(key: &str) -> TopKey {
+        match key {
+            "rows" | "dataframe_records" | "instances" => TopKey::Rows,
+            "columns" | "inputs" => TopKey::Columns,
+            _ => TopKey::Other,
+        }
+    }
+}
+
 /// Reads a top-level key.
 struct TopKeySeed;
 
@@ -410,11 +425,7 @@ impl<'de> Visitor<'de> for TopKeySeed {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<TopKey, E> {
-        Ok(match key {
-            "rows" | "dataframe_records" | "instances" => TopKey::Rows,
-            "columns" | "inputs" => TopKey::Columns,
-            _ => TopKey::Other,
-        })
+        Ok(TopKey::of(key))
     }
 }
 

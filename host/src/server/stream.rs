@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::AppState;
+use super::admission::check_rows;
 use super::deployments::{Routed, route};
 use crate::data::{BodyError, RequestRows};
 use crate::deploy::spec::StreamSpec;
@@ -254,17 +255,7 @@ impl Worker {
             Err(e) => return Fate::Dead(format!("the message is not JSON: {e}")),
         };
         let rows = match &value {
-            Value::Object(o)
-                if [
-                    "rows",
-                    "columns",
-                    "dataframe_records",
-                    "instances",
-                    "inputs",
-                ]
-                .iter()
-                .any(|k| o.contains_key(*k)) =>
-            {
+            Value::Object(o) if o.keys().any(|k| RequestRows::is_shape_key(k)) => {
                 RequestRows::from_value(&value)
             }
             Value::Object(_) => RequestRows::from_rows(std::slice::from_ref(&value)),
@@ -281,12 +272,8 @@ impl Worker {
             Ok(rows) => rows,
             Err(e) => return Fate::Dead(e.to_string()),
         };
-        if rows.rows() > self.state.limits.max_rows {
-            return Fate::Dead(format!(
-                "{} rows in one message; at most {} (--max-rows)",
-                rows.rows(),
-                self.state.limits.max_rows
-            ));
+        if let Err(e) = check_rows(rows.rows(), &self.state.limits) {
+            return Fate::Dead(e.message);
         }
         let routed = route(&self.state, &self.name, rows, header, id).await;
         let answer = match routed {
