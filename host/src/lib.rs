@@ -10,6 +10,7 @@ pub mod data;
 pub mod deploy;
 pub mod lockfile;
 pub mod manifest;
+pub mod monitor;
 pub mod pipeline;
 #[cfg(feature = "registry")]
 pub mod publish;

@@ -5,6 +5,8 @@ mod audit;
 mod batch;
 #[cfg(feature = "registry")]
 mod deploy;
+#[cfg(feature = "registry")]
+mod drift;
 mod edge;
 #[cfg(feature = "registry")]
 mod key;
@@ -59,6 +61,8 @@ pub mod exit {
     pub const LINEAGE_MISMATCH: u8 = 9;
     /// A definition (a deployment) was refused: the message names the field and the problem.
     pub const INVALID_DEFINITION: u8 = 10;
+    /// `ferry drift --fail-on-drift`: the dataset drifted.
+    pub const DRIFT: u8 = 11;
 }
 
 /// Ferry: an MLOps platform whose every extension point is a sandboxed WebAssembly plugin.
@@ -116,6 +120,9 @@ pub enum Command {
     /// The model registry: versions, aliases, stages, tags, cards, external models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    #[cfg(feature = "registry")]
+    /// Compare current data with a version's training data: drift per column and overall.
+    Drift(Box<drift::DriftArgs>),
     #[cfg(feature = "registry")]
     /// Named deployments: traffic splits, shadows, fallbacks, revisions and rollback.
     #[command(subcommand)]
@@ -532,6 +539,8 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Models(cmd) => models::run(&runtime, cmd).await,
         #[cfg(feature = "registry")]
         Command::Deploy(cmd) => deploy::run(&runtime, *cmd).await,
+        #[cfg(feature = "registry")]
+        Command::Drift(args) => drift::run(&runtime, *args).await,
         Command::Edge(cmd) => edge::run(&runtime, cmd).await,
     }
 }

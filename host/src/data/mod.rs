@@ -10,7 +10,7 @@ mod source;
 pub use body::{BodyError, MAX_FIELDS, RequestRows};
 pub use convert::{batch_to_record_batch, record_batch_to_batch};
 pub use csv::{CsvReader, csv_bytes, write_csv};
-pub use frame::{concat, merge_columns, schema_of};
+pub use frame::{concat, merge_columns, schema_of, type_of};
 pub use json::{batch_to_columns, batch_to_rows, rows_to_batch};
 pub use source::{
     FieldProblem, Format, columns_view, conform, describe_problems, read_table, select, slice_rows,

@@ -195,6 +195,10 @@ pub struct Lineage {
     /// What the validators found.
     #[serde(default)]
     pub validation: Vec<ValidationSummary>,
+    /// The digest of the training data's reference profile (a blob in the registry), which
+    /// drift checks compare current data with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_profile: Option<String>,
     /// What the model is for, from the pipeline file.
     #[serde(default)]
     pub description: String,

@@ -159,6 +159,12 @@ impl ServingPipeline {
         self.steps.transform(set, raw).await
     }
 
+    /// Transforms raw rows without the validators (for drift checks of data as it comes).
+    pub async fn transform_unchecked(&self, raw: &Batch) -> Result<Batch, ServeError> {
+        let set = self.instances().await?;
+        self.steps.transform_unchecked(set, raw).await
+    }
+
     /// The model's inputs and outputs for raw rows.
     pub async fn predict(&self, raw: &Batch) -> Result<Prediction, ServeError> {
         if self.steps.model.is_none() {

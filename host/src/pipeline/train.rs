@@ -21,6 +21,7 @@ use super::spec::PipelineSpec;
 use super::split::split;
 use super::steps::{BATCH_ROWS, LearnedTransform, ModelStep, TransformStep, ValidatorStep, purity};
 use crate::data::{Format, concat, csv_bytes, read_table, schema_of, select, take_rows};
+use crate::monitor::{Profile, Role};
 use crate::runtime::bindings::types::{Batch, Column, ColumnData};
 use crate::runtime::{Plugin, Runtime};
 use crate::store::Store;
@@ -334,6 +335,8 @@ async fn run_pipeline(
         .collect();
     let mut features = data.table;
     features.columns.retain(|c| c.name != label);
+    let mut profile = Profile::new();
+    profile.add(&features, Role::Input, &[]);
     let mut train = Part::of(&features, &data.label, train_rows);
     let mut test = Part::of(&features, &data.label, test_rows);
     drop(features);
@@ -376,6 +379,7 @@ async fn run_pipeline(
         }),
         metrics: BTreeMap::new(),
         validation,
+        reference_profile: None,
         description: spec.description.clone(),
         limitations: spec.limitations.clone(),
         ferry_version: env!("CARGO_PKG_VERSION").into(),
@@ -393,6 +397,11 @@ async fn run_pipeline(
         lineage.metrics = evaluation.metrics.clone();
         lineage.model = Some(m);
     }
+    profile_features(&mut profile, &lineage, &train, &test)?;
+    let profile_digest = log
+        .file("reference/profile.json", &profile.to_bytes())
+        .await?;
+    lineage.reference_profile = Some(profile_digest);
     let sample = feature_sample(&train, &test, FEATURE_SAMPLE_ROWS)?;
     let csv = csv_bytes(&[sample]).map_err(PipelineError::Other)?;
     log.file("features/sample.csv", &csv).await?;
@@ -625,6 +634,34 @@ async fn train_model(
 
 /// The columns the run computed for the first `limit` rows of the data file, in file order,
 /// after a `row` column with each row's index in the file.
+/// Adds the model's features (every column the transforms wrote, without a model) over both
+/// splits to the reference profile.
+fn profile_features(
+    profile: &mut Profile,
+    lineage: &Lineage,
+    train: &Part,
+    test: &Part,
+) -> Result<(), PipelineError> {
+    let mut names: Vec<String> = match &lineage.model {
+        Some(m) => m.features.clone(),
+        None => lineage
+            .transforms
+            .iter()
+            .flat_map(|t| t.writes.iter().map(|w| w.name.clone()))
+            .collect(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    if names.is_empty() {
+        return Ok(());
+    }
+    let pick = |part: &Part| select(&part.data, &names).map_err(PipelineError::Other);
+    let (a, b) = (pick(train)?, pick(test)?);
+    let both = concat(&schema_of(&a), vec![a, b]).map_err(PipelineError::Other)?;
+    profile.add(&both, Role::Feature, &[]);
+    Ok(())
+}
+
 fn feature_sample(train: &Part, test: &Part, limit: usize) -> Result<Batch, PipelineError> {
     let pick = |part: &Part| -> (Vec<usize>, Vec<usize>) {
         part.rows

@@ -72,6 +72,9 @@ fn configured(settings: &EngineSettings, fast_reset: bool) -> wasmtime::Result<C
     if settings.pooling {
         let mut pool = PoolingAllocationConfig::default();
         let n = settings.max_instances;
+        crate::monitor::metrics::METRICS
+            .instance_pool_capacity
+            .set(i64::from(n));
         pool.total_component_instances(n)
             .total_core_instances(n * 4)
             .total_memories(n * 2)

@@ -54,6 +54,26 @@ impl Sandbox {
 
     /// A typed error naming the plugin and the call.
     pub fn error(&self, operation: &'static str, failure: Failure) -> PluginError {
+        let kind = match &failure {
+            Failure::Timeout { .. } => Some("deadline"),
+            Failure::OutOfMemory { .. } => Some("memory"),
+            Failure::StackOverflow | Failure::Panic { .. } | Failure::Trap { .. } => Some("trap"),
+            Failure::CapabilityDenied { .. } => Some("denied"),
+            Failure::InvalidOutput(_) | Failure::OutputTooLarge { .. } | Failure::Impure { .. } => {
+                Some("invalid_output")
+            }
+            Failure::Guest(_) | Failure::Host(_) => Some("error"),
+            Failure::Discarded | Failure::NotKind { .. } => None,
+        };
+        if let Some(failure) = kind {
+            crate::monitor::metrics::METRICS
+                .plugin_failures
+                .get_or_create(&crate::monitor::metrics::FailureLabels {
+                    plugin: self.label.to_string(),
+                    failure,
+                })
+                .inc();
+        }
         PluginError {
             plugin: self.name.clone(),
             version: self.version.clone(),

@@ -1,7 +1,11 @@
 //! One instance's `Store` and the rules of calling into it: a deadline before every call,
 //! failures turned into typed errors, and an instance that failed is never used again.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use wasmtime::{Store, Trap};
 
@@ -10,6 +14,7 @@ use super::engine::EPOCH_TICK;
 use super::error::{Failure, GuestError, PluginError};
 use super::sandbox::Sandbox;
 use super::state::StoreState;
+use crate::monitor::metrics::{CallLabels, METRICS};
 
 /// Extra wall-clock time allowed beyond a deadline for work the epoch cannot interrupt
 /// (a plugin waiting inside a host call).
@@ -20,6 +25,7 @@ pub struct Session {
     pub(crate) store: Store<StoreState>,
     pub(crate) plugin: Arc<Sandbox>,
     discarded: bool,
+    call: Option<(&'static str, Instant)>,
 }
 
 /// The raw outcome of one guest call.
@@ -32,10 +38,13 @@ impl Session {
             .map_err(|e| sandbox.error("instantiate", Failure::Host(e.to_string())))?;
         let mut store = Store::new(&sandbox.engine, state);
         store.limiter(|s| &mut s.limiter);
+        METRICS.instances_created.inc();
+        METRICS.instances_live.inc();
         Ok(Self {
             store,
             plugin: sandbox.clone(),
             discarded: false,
+            call: None,
         })
     }
 
@@ -49,6 +58,7 @@ impl Session {
         self.store.set_epoch_deadline(ticks);
         self.store.epoch_deadline_trap();
         self.store.data_mut().limiter.refused = None;
+        self.call = Some((op, Instant::now()));
         Ok(Duration::from_millis(u64::from(timeout_ms)) + WALL_GRACE)
     }
 
@@ -58,6 +68,7 @@ impl Session {
         op: &'static str,
         outcome: Outcome<Result<T, wit::PluginError>>,
     ) -> Result<T, PluginError> {
+        self.observe();
         match outcome {
             Ok(Ok(Err(guest))) => {
                 let guest = GuestError::from(guest);
@@ -84,6 +95,7 @@ impl Session {
         op: &'static str,
         outcome: Outcome<T>,
     ) -> Result<T, PluginError> {
+        self.observe();
         match outcome {
             Ok(Ok(v)) => {
                 let refused = self.store.data().denials.take();
@@ -102,6 +114,19 @@ impl Session {
                 let limit_ms = self.plugin.limits.timeout_ms;
                 Err(self.plugin.error(op, Failure::Timeout { limit_ms }))
             }
+        }
+    }
+
+    /// Times the call `arm` started (once).
+    fn observe(&mut self) {
+        if let Some((call, started)) = self.call.take() {
+            METRICS
+                .plugin_call_seconds
+                .get_or_create(&CallLabels {
+                    plugin: self.plugin.label.to_string(),
+                    call,
+                })
+                .observe(started.elapsed().as_secs_f64());
         }
     }
 
@@ -145,6 +170,12 @@ impl Session {
     /// True when the instance may still be called.
     pub fn is_usable(&self) -> bool {
         !self.discarded
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        METRICS.instances_live.dec();
     }
 }
 

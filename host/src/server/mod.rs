@@ -8,6 +8,8 @@ mod audit;
 mod auth;
 #[cfg(feature = "registry")]
 mod deployments;
+#[cfg(feature = "registry")]
+mod drift;
 mod edge;
 mod error;
 #[cfg(feature = "registry")]
@@ -122,6 +124,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(models::stage))
         .routes(routes!(models::set_alias, models::delete_alias))
         .routes(routes!(models::predict))
+        .routes(routes!(drift::drift))
         .routes(routes!(deployments::list, deployments::create))
         .routes(routes!(
             deployments::show,

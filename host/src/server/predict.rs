@@ -44,7 +44,7 @@ fn problems_response(code: &'static str, message: String, details: Value) -> Res
         .into_response()
 }
 
-fn field_problems(problems: &[FieldProblem]) -> Response {
+pub(super) fn field_problems(problems: &[FieldProblem]) -> Response {
     let message = describe_problems(problems);
     let shown = &problems[..problems.len().min(MAX_PROBLEMS)];
     problems_response(

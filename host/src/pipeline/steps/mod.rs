@@ -392,11 +392,13 @@ impl Steps {
         &self,
         set: InstanceSet,
         raw: &Batch,
+        validate: bool,
     ) -> Result<(Batch, Option<PreparedModel>), ServeError> {
         let label = self.label.as_str();
         let mut data = conform(raw, &self.input, &[label]).map_err(ServeError::Input)?;
         let mut violations = Vec::new();
-        for (inst, step) in set.validators.into_iter().zip(&self.validators) {
+        let validators = if validate { set.validators } else { Vec::new() };
+        for (inst, step) in validators.into_iter().zip(&self.validators) {
             let report = inst.validate(step, &data).await?;
             violations.extend(
                 report
@@ -424,13 +426,23 @@ impl Steps {
 
     /// Raw rows to the full transformed batch, with the instances of `set`.
     pub async fn transform(&self, set: InstanceSet, raw: &Batch) -> Result<Batch, ServeError> {
-        Ok(self.transform_with(set, raw).await?.0)
+        Ok(self.transform_with(set, raw, true).await?.0)
+    }
+
+    /// Raw rows to the full transformed batch without the validators: the features of data
+    /// as it comes, for drift checks.
+    pub async fn transform_unchecked(
+        &self,
+        set: InstanceSet,
+        raw: &Batch,
+    ) -> Result<Batch, ServeError> {
+        Ok(self.transform_with(set, raw, false).await?.0)
     }
 
     /// The model's features and outputs for raw rows, with the instances of `set`.
     pub async fn predict(&self, set: InstanceSet, raw: &Batch) -> Result<Prediction, ServeError> {
         let model = self.model.as_ref().ok_or(ServeError::NoModel)?;
-        let (data, prepared) = self.transform_with(set, raw).await?;
+        let (data, prepared) = self.transform_with(set, raw, true).await?;
         let features = model.features_of(&data)?;
         let outputs = prepared
             .ok_or(ServeError::NoModel)?

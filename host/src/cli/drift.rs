@@ -1,0 +1,257 @@
+//! `ferry drift`: current data against a version's reference profile (or a reference file),
+//! column by column with Evidently's default tests, as a table, JSON or an HTML page.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use ferry_host::data::{Format, concat, read_table, schema_of, select, slice_rows};
+use ferry_host::monitor::profile::ColumnProfile;
+use ferry_host::monitor::render;
+use ferry_host::monitor::{DriftOptions, Method, Profile, Role, compare};
+use ferry_host::pipeline::lineage::Lineage;
+use ferry_host::pipeline::steps::BATCH_ROWS;
+use ferry_host::pipeline::{PluginPolicy, ServingPipeline};
+use ferry_host::runtime::{LoadOptions, Runtime};
+use ferry_host::{Batch, monitor};
+
+use super::batch::rows_error;
+use super::{Exit, LimitArgs, RegistryArgs, exit};
+
+/// How the report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A table for the terminal.
+    Table,
+    /// The report as JSON.
+    Json,
+    /// A self-contained HTML page with one histogram per column.
+    Html,
+}
+
+/// `ferry drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The current data (CSV, Parquet or JSON lines).
+    pub current: PathBuf,
+    /// The version whose training data is the reference (NAME@VERSION, NAME@ALIAS,
+    /// NAME@latest).
+    #[arg(
+        long,
+        required_unless_present = "reference",
+        conflicts_with = "reference"
+    )]
+    pub model: Option<String>,
+    /// A data file to use as the reference instead of a version's profile.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// Also compare the model's features, computed from the current data by the version's
+    /// pinned transforms and states.
+    #[arg(long, requires = "model")]
+    pub features: bool,
+    /// How to write the report.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub format: Output,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// One test for every column: ks, chisquare, z, wasserstein, jensenshannon, psi, kl_div
+    /// (default: Evidently's choice per column).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// A test for one column; repeat for more.
+    #[arg(long = "column-method", value_name = "COLUMN=METHOD")]
+    pub column_methods: Vec<String>,
+    /// One threshold for every column (default: each test's own).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// A threshold for one column; repeat for more.
+    #[arg(long = "column-threshold", value_name = "COLUMN=THRESHOLD")]
+    pub column_thresholds: Vec<String>,
+    /// The share of drifted columns at which the dataset drifts.
+    #[arg(long, default_value_t = 0.5)]
+    pub drift_share: f64,
+    /// Only these columns (repeat or separate by commas).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// Exit with code 11 when the dataset drifts.
+    #[arg(long)]
+    pub fail_on_drift: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Limits for the version's transforms (with --features).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// A trust policy the version's plugins must satisfy (with --features).
+    #[arg(long)]
+    pub trust: Option<PathBuf>,
+}
+
+impl DriftArgs {
+    fn options(&self) -> anyhow::Result<DriftOptions> {
+        let pair = |flag: &str, s: &str| -> anyhow::Result<(String, String)> {
+            s.split_once('=')
+                .map(|(c, v)| (c.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("{flag} {s:?}: expected COLUMN=VALUE"))
+        };
+        let mut options = DriftOptions {
+            method: self
+                .method
+                .as_deref()
+                .map(Method::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--method: {e}"))?,
+            threshold: self.threshold,
+            drift_share: Some(self.drift_share),
+            columns: (!self.columns.is_empty()).then(|| self.columns.clone()),
+            ..DriftOptions::default()
+        };
+        for s in &self.column_methods {
+            let (c, m) = pair("--column-method", s)?;
+            let m = Method::parse(&m).map_err(|e| anyhow::anyhow!("--column-method {s:?}: {e}"))?;
+            options.column_methods.insert(c, m);
+        }
+        for s in &self.column_thresholds {
+            let (c, t) = pair("--column-threshold", s)?;
+            let t: f64 = t
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--column-threshold {s:?}: {t:?} is not a number"))?;
+            options.column_thresholds.insert(c, t);
+        }
+        Ok(options)
+    }
+}
+
+pub async fn run(runtime: &Runtime, args: DriftArgs) -> Result<u8, Exit> {
+    let options = args.options()?;
+    let current = read_table(&args.current, Format::of(&args.current, None)?)?;
+    let (name, profile, features) = match (&args.model, &args.reference) {
+        (_, Some(path)) => {
+            let table = read_table(path, Format::of(path, None)?)?;
+            let mut profile = Profile::new();
+            profile.add(&table, Role::Input, &[]);
+            (path.display().to_string(), profile, None)
+        }
+        (Some(model), None) => {
+            let (name, profile, lineage) = version_profile(runtime, &args, model).await?;
+            let features = if args.features {
+                Some(compute_features(runtime, &args, lineage, &current).await?)
+            } else {
+                None
+            };
+            (name, profile, features)
+        }
+        (None, None) => {
+            return Err(anyhow::anyhow!("give --model NAME@VERSION or --reference FILE").into());
+        }
+    };
+    let inputs: Vec<&ColumnProfile> = profile.of_role(Role::Input).collect();
+    let feature_cols: Vec<&ColumnProfile> = profile.of_role(Role::Feature).collect();
+    let mut parts: Vec<monitor::drift::Part<'_>> = vec![(&inputs, &current)];
+    if let Some(f) = &features {
+        if feature_cols.is_empty() {
+            return Err(
+                anyhow::anyhow!("{name}: its reference profile has no model features").into(),
+            );
+        }
+        parts.push((&feature_cols, f));
+    }
+    let report = compare(&name, &parts, &options).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = match args.format {
+        Output::Table => render::table(&report),
+        Output::Json => serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)? + "\n",
+        Output::Html => render::html(&report),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            eprintln!(
+                "{} of {} columns drifted ({}); report in {}",
+                report.drifted_columns,
+                report.columns.len(),
+                if report.dataset_drift {
+                    "dataset drift"
+                } else {
+                    "no dataset drift"
+                },
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(if args.fail_on_drift && report.dataset_drift {
+        exit::DRIFT
+    } else {
+        exit::OK
+    })
+}
+
+/// The version's lineage and the reference profile it pins.
+async fn version_profile(
+    runtime: &Runtime,
+    args: &DriftArgs,
+    model: &str,
+) -> Result<(String, Profile, Lineage), Exit> {
+    let store = args.registry.store(runtime).await?;
+    let (name, reference) = model.split_once('@').unwrap_or((model, "latest"));
+    let version = store.model_version(name, reference).await?;
+    let what = format!("{name} version {}", version.version);
+    let text = version.lineage.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{what} has no Ferry lineage, so no reference profile; use --reference FILE"
+        )
+    })?;
+    let lineage = Lineage::parse(&text).map_err(anyhow::Error::msg)?;
+    let digest = lineage.reference_profile.clone().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{what} has no reference profile (it was trained before Ferry kept one, or registered from outside); use --reference FILE"
+        )
+    })?;
+    let bytes = store.blob(&digest).await?;
+    let profile = Profile::parse(&bytes).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    Ok((format!("{name}@{}", version.version), profile, lineage))
+}
+
+/// The model's features of the current data, computed by the version's pinned pipeline.
+async fn compute_features(
+    runtime: &Runtime,
+    args: &DriftArgs,
+    lineage: Lineage,
+    current: &Batch,
+) -> Result<Batch, Exit> {
+    let store = args.registry.store(runtime).await?;
+    let names: Vec<String> = match &lineage.model {
+        Some(m) => m.features.clone(),
+        None => lineage
+            .transforms
+            .iter()
+            .flat_map(|t| t.writes.iter().map(|w| w.name.clone()))
+            .collect(),
+    };
+    let policy = PluginPolicy {
+        load: LoadOptions {
+            limits: args.limits.overrides(),
+            ..Default::default()
+        },
+        trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
+    };
+    let pipeline = ServingPipeline::load(runtime, &store, lineage, &policy).await?;
+    let n = current.num_rows as usize;
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = (start + BATCH_ROWS).min(n);
+        let out = pipeline
+            .transform_unchecked(&slice_rows(current, start, end))
+            .await
+            .map_err(|e| rows_error(e, start))?;
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<String> = names.iter().filter(|n| seen.insert(*n)).cloned().collect();
+        batches.push(select(&out, &unique).map_err(|e| anyhow::anyhow!("the features: {e}"))?);
+        start = end;
+    }
+    let Some(first) = batches.first() else {
+        return Err(anyhow::anyhow!("{}: no rows", args.current.display()).into());
+    };
+    let schema = schema_of(first);
+    Ok(concat(&schema, batches).map_err(|e| anyhow::anyhow!("the features: {e}"))?)
+}

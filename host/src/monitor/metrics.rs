@@ -1,0 +1,222 @@
+//! The process's Prometheus metrics, served at `GET /metrics` in the Prometheus text format:
+//! requests and their latency per deployment, version and outcome; plugin calls, failures and
+//! instances; circuit breakers; and the distribution of what each version predicts.
+
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::{EncodeLabelSet, prometheus_text};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The content type of [`encode`]'s output.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// How a prediction request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered by the version chosen first.
+    Ok,
+    /// The body or a field was wrong (400, 422).
+    InvalidInput,
+    /// Refused whole: a validator rejected the rows, or admission control shed it (413, 503).
+    Rejected,
+    /// Answered by a fallback or the default answer after the chosen version failed.
+    Fallback,
+    /// Not answered: every version failed (5xx).
+    Error,
+}
+
+impl Outcome {
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::InvalidInput => "invalid_input",
+            Outcome::Rejected => "rejected",
+            Outcome::Fallback => "fallback",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// Labels of a request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The deployment (empty for the model endpoint).
+    pub deployment: String,
+    /// The registered model that answered (empty when none did).
+    pub model: String,
+    /// Its version number (empty when none answered).
+    pub version: String,
+    /// How it ended.
+    pub outcome: &'static str,
+}
+
+/// Labels of a plugin call.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// `name@version`.
+    pub plugin: String,
+    /// The contract function (`apply`, `predict`, ...).
+    pub call: &'static str,
+}
+
+/// Labels of a plugin failure.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    /// `name@version`.
+    pub plugin: String,
+    /// `deadline`, `memory`, `trap`, `denied`, `invalid_output` or `error`.
+    pub failure: &'static str,
+}
+
+/// Labels of a deployment target's breaker.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabels {
+    /// The deployment.
+    pub deployment: String,
+    /// `model@number`.
+    pub target: String,
+}
+
+/// Labels of a prediction distribution.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PredictionLabels {
+    /// The registered model.
+    pub model: String,
+    /// The version number.
+    pub version: String,
+    /// The output column observed (the first numeric one).
+    pub output: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Every metric.
+pub struct Metrics {
+    registry: Registry,
+    /// Prediction requests.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Their latency.
+    pub request_seconds: Histograms<RequestLabels>,
+    /// Plugin calls' latency.
+    pub plugin_call_seconds: Histograms<CallLabels>,
+    /// Plugin failures by kind.
+    pub plugin_failures: Family<FailureLabels, Counter>,
+    /// Plugin instances alive now.
+    pub instances_live: Gauge,
+    /// Plugin instances created.
+    pub instances_created: Counter,
+    /// Instances the pooling allocator reserves (0 when instances are allocated on demand).
+    pub instance_pool_capacity: Gauge,
+    /// Each deployment target's circuit: 0 closed, 1 open, 2 half-open.
+    pub circuit_state: Family<TargetLabels, Gauge>,
+    /// What each version predicts.
+    pub predictions: Histograms<PredictionLabels>,
+    /// Prediction-log records dropped because the log's buffer was full.
+    pub prediction_log_dropped: Counter,
+    /// Prediction-log records written.
+    pub prediction_log_written: Counter,
+}
+
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+fn prediction() -> Histogram {
+    Histogram::new([
+        0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 2.0, 5.0, 10.0, 100.0,
+        1000.0,
+    ])
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("ferry");
+        let m = Self {
+            requests: Family::default(),
+            request_seconds: Family::new_with_constructor(latency as fn() -> Histogram),
+            plugin_call_seconds: Family::new_with_constructor(latency as fn() -> Histogram),
+            plugin_failures: Family::default(),
+            instances_live: Gauge::default(),
+            instances_created: Counter::default(),
+            instance_pool_capacity: Gauge::default(),
+            circuit_state: Family::default(),
+            predictions: Family::new_with_constructor(prediction as fn() -> Histogram),
+            prediction_log_dropped: Counter::default(),
+            prediction_log_written: Counter::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "requests",
+            "Prediction requests, by deployment, version and outcome",
+            m.requests.clone(),
+        );
+        registry.register(
+            "request_seconds",
+            "Prediction request latency in seconds, by deployment, version and outcome",
+            m.request_seconds.clone(),
+        );
+        registry.register(
+            "plugin_call_seconds",
+            "Plugin call latency in seconds, by plugin and contract function",
+            m.plugin_call_seconds.clone(),
+        );
+        registry.register("plugin_failures", "Plugin calls stopped or failed, by plugin and kind (deadline, memory, trap, denied, invalid_output, error)", m.plugin_failures.clone());
+        registry.register(
+            "instances_live",
+            "Plugin instances alive now",
+            m.instances_live.clone(),
+        );
+        registry.register(
+            "instances_created",
+            "Plugin instances created",
+            m.instances_created.clone(),
+        );
+        registry.register(
+            "instance_pool_capacity",
+            "Instances the pooling allocator reserves (0: allocated on demand)",
+            m.instance_pool_capacity.clone(),
+        );
+        registry.register(
+            "circuit_state",
+            "Each deployment target's circuit breaker: 0 closed, 1 open, 2 half-open",
+            m.circuit_state.clone(),
+        );
+        registry.register(
+            "predictions",
+            "The distribution of each version's first numeric output (a probability or a value)",
+            m.predictions.clone(),
+        );
+        registry.register(
+            "prediction_log_dropped",
+            "Prediction-log records dropped because the log's buffer was full",
+            m.prediction_log_dropped.clone(),
+        );
+        registry.register(
+            "prediction_log_written",
+            "Prediction-log records written to segments",
+            m.prediction_log_written.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// Counts and times one prediction request.
+    pub fn request(&self, labels: RequestLabels, seconds: f64) {
+        self.requests.get_or_create(&labels).inc();
+        self.request_seconds.get_or_create(&labels).observe(seconds);
+    }
+}
+
+/// The process's metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// Every metric in the Prometheus text format.
+pub fn encode() -> String {
+    let mut out = String::new();
+    let _ = prometheus_text::encode(&mut out, &METRICS.registry);
+    out
+}

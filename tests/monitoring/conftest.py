@@ -1,0 +1,54 @@
+"""Shared pieces of the monitoring tests: the ferry binary (FERRY_BIN, or target/debug/ferry of
+this checkout), a registry in a temporary folder, and the churn example trained into it."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHURN = ROOT / "examples" / "churn"
+
+
+def ferry_bin():
+    if os.environ.get("FERRY_BIN"):
+        return os.environ["FERRY_BIN"]
+    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+    return str(Path(target) / "debug" / "ferry")
+
+
+class Ferry:
+    """The ferry CLI on a registry of its own."""
+
+    def __init__(self, data_dir):
+        self.env = dict(os.environ, FERRY_DATA_DIR=str(data_dir))
+        for k in ("FERRY_REGISTRY", "FERRY_TOKEN", "FERRY_DATABASE_URL"):
+            self.env.pop(k, None)
+
+    def run(self, *args, check=True):
+        out = subprocess.run([ferry_bin(), *map(str, args)], env=self.env, capture_output=True, text=True)
+        if check and out.returncode != 0:
+            raise AssertionError(f"ferry {' '.join(map(str, args))} exited {out.returncode}:\n{out.stdout}\n{out.stderr}")
+        return out
+
+
+def train_churn(tmp, rows=None):
+    """Trains the churn example on its first `rows` rows (all when None) in a registry under
+    `tmp`; returns the CLI and the training data as pandas reads it."""
+    work = tmp / "churn"
+    shutil.copytree(CHURN, work, ignore=shutil.ignore_patterns("out"))
+    data = pd.read_csv(CHURN / "customers.csv")
+    if rows is not None:
+        data = data.head(rows)
+        data.to_csv(work / "customers.csv", index=False)
+    ferry = Ferry(tmp / "registry")
+    ferry.run("train", work / "pipeline.toml")
+    return ferry, data
+
+
+@pytest.fixture(scope="module")
+def tmp_module(tmp_path_factory):
+    return tmp_path_factory.mktemp("monitoring")
