@@ -52,3 +52,27 @@ def train_churn(tmp, rows=None):
 @pytest.fixture(scope="module")
 def tmp_module(tmp_path_factory):
     return tmp_path_factory.mktemp("monitoring")
+
+
+class Server:
+    """`ferry serve` on a free port over `ferry`'s registry, logging JSON to a file."""
+
+    def __init__(self, ferry, folder, *extra):
+        self.log_path = folder / "serve.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [ferry_bin(), "serve", "--addr", "127.0.0.1:0", *extra],
+            env=ferry.env,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        line = self.proc.stdout.readline()
+        assert line.startswith("ferry serving on "), line + self.log_path.read_text()
+        self.url = line.split()[-1]
+        self.admin = (Path(ferry.env["FERRY_DATA_DIR"]) / "admin-token").read_text().strip()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()

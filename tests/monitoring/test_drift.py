@@ -164,3 +164,34 @@ def test_bad_input_is_named(tmp_path):
     assert out.returncode != 0 and "unknown drift method" in out.stderr, out.stderr
     out = ferry.run("drift", "--model", "churn@9", tmp_path / "missing.csv", check=False)
     assert out.returncode != 0 and "9" in out.stderr, out.stderr
+
+
+def test_the_endpoint_answers_as_the_cli_does(tmp_path):
+    import requests
+
+    from conftest import Server
+
+    ferry, reference = train_churn(tmp_path)
+    current = shifted(reference, 800, seed=11, shift=True)
+    expected = ferry_report(ferry, tmp_path, current, "current")
+    server = Server(ferry, tmp_path)
+    try:
+        url = f"{server.url}/v1/models/churn/versions/1/drift"
+        rows = json.loads(current.to_json(orient="records"))
+        r = requests.post(url, json={"rows": rows}, timeout=60)
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert [(c["column"], c["method"], c["score"], c["drifted"]) for c in got["columns"]] == [
+            (c["column"], c["method"], c["score"], c["drifted"]) for c in expected["columns"]
+        ]
+        assert got["dataset_drift"] == expected["dataset_drift"]
+        r = requests.post(url, json={"rows": [{k: v for k, v in row.items() if k != "contract"} for row in rows]}, timeout=60)
+        assert r.status_code == 422 and "contract" in r.text, r.text
+        r = requests.post(url, params={"method": "magic"}, json={"rows": rows}, timeout=60)
+        assert r.status_code == 422 and "unknown drift method" in r.text, r.text
+        r = requests.post(f"{server.url}/v1/models/churn/versions/7/drift", json={"rows": rows}, timeout=60)
+        assert r.status_code == 404, r.text
+        r = requests.get(f"{server.url}/v1/health", timeout=10)
+        assert r.status_code == 200
+    finally:
+        server.stop()

@@ -206,6 +206,32 @@ impl Server {
             .unwrap();
         found.len()
     }
+
+    /// The sum of the samples of metric `name` on `GET /metrics` whose labels include
+    /// `labels` (0 when there are none).
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = Self::http()
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (series, value) = l.rsplit_once(' ')?;
+                let (metric, rest) = series.split_once('{').unwrap_or((series, "}"));
+                let found: Vec<&str> = rest.trim_end_matches('}').split(',').collect();
+                (metric == name && wanted.iter().all(|w| found.contains(&w.as_str())))
+                    .then(|| value.parse::<f64>().ok())
+                    .flatten()
+            })
+            .sum()
+    }
 }
 
 impl Drop for Server {

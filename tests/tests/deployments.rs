@@ -639,6 +639,15 @@ async fn fallback_default_and_circuit_breaker() {
             .contains("circuit is open"),
         "{body}"
     );
+    // /metrics shows the open circuit and each kind of failure of the hostile plugin.
+    let target = [("deployment", "churn"), ("target", h.as_str())];
+    assert_eq!(server.metric("ferry_circuit_state", &target).await, 1.0);
+    for failure in ["trap", "memory"] {
+        let failures = server
+            .metric("ferry_plugin_failures_total", &[("failure", failure)])
+            .await;
+        assert!(failures >= 1.0, "{failure}: {failures}");
+    }
     // After open_ms it is half-open; a good probe closes it.
     tokio::time::sleep(Duration::from_millis(1600)).await;
     let shown = server.get_json("/v1/deployments/churn").await;
@@ -686,6 +695,35 @@ async fn fallback_default_and_circuit_breaker() {
     // The server keeps serving.
     let (status, _) = predict("C00001").await;
     assert_eq!(status, 200);
+
+    // Every request was counted by its outcome: the primary's answers, the fallbacks (three
+    // failures, the open circuit, the default), the 422 and the 500.
+    let count = |outcome: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .metric(
+                    "ferry_requests_total",
+                    &[("deployment", "churn"), ("outcome", outcome)],
+                )
+                .await
+        }
+    };
+    assert_eq!(count("ok").await, 3.0);
+    assert_eq!(count("fallback").await, 5.0);
+    assert_eq!(count("invalid_input").await, 1.0);
+    assert_eq!(count("error").await, 1.0);
+    let answered_by_1 = server
+        .metric(
+            "ferry_request_seconds_count",
+            &[
+                ("deployment", "churn"),
+                ("version", "1"),
+                ("outcome", "fallback"),
+            ],
+        )
+        .await;
+    assert_eq!(answered_by_1, 4.0);
 }
 
 /// The local CLI writes deployments into the data folder, and a server on that folder

@@ -258,6 +258,16 @@ impl Deployments {
         Ok(live)
     }
 
+    /// Every breaker: the deployment, `model@number` and the breaker, for metrics.
+    pub fn breakers(&self) -> Vec<(String, String, Arc<Breaker>)> {
+        self.breakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|((d, m, r), b)| (d.clone(), label(m, *r), b.clone()))
+            .collect()
+    }
+
     /// Forgets deployment `name` (it was deleted): its revisions, breakers and counters.
     pub fn forget(&self, name: &str) {
         if let Ok(mut m) = self.live.write() {

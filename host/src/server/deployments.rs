@@ -16,11 +16,13 @@ use axum::response::{IntoResponse, Response};
 use ferry_registry::{DeploymentRevision, Role, ShadowSample, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::admission::{check_declared, read_rows};
 use super::audit::with_request_id;
 use super::auth::{caller, may_read};
 use super::error::ErrorBody;
+use super::metrics::{observe_predictions, outcome, record};
 use super::models::PredictParams;
 use super::predict::{Attempt, attempt, render};
 use super::{AppState, error::ApiError, request_id};
@@ -447,9 +449,13 @@ async fn try_version(
         Err(e) => return Outcome::Failed(format!("cannot serve: {e}")),
     };
     let rows = rows.clone();
+    let (model_name, number) = (model.to_string(), r.number);
     let task = tokio::spawn(async move {
         match attempt(&pipeline, &rows).await {
-            Attempt::Answered(p) => Outcome::Answered(render(&p.outputs, rows.as_rows())),
+            Attempt::Answered(p) => {
+                observe_predictions(&model_name, number, &p.outputs);
+                Outcome::Answered(render(&p.outputs, rows.as_rows()))
+            }
             Attempt::Refused(r) => Outcome::Refused(r),
             Attempt::Failed(e) => Outcome::Failed(e),
         }
@@ -557,6 +563,9 @@ pub async fn predict(
     body: axum::body::Body,
 ) -> Response {
     let id = request_id();
+    let span = tracing::info_span!("predict", request_id = %id, deployment = %name);
+    let started = std::time::Instant::now();
+    let mut answered: Option<(String, i64, bool)> = None;
     let response = async {
         may_read(&state, &caller(&state, &headers).await?)?;
         check_declared(&headers, &state.limits)?;
@@ -571,15 +580,33 @@ pub async fn predict(
                 .map(str::to_string)
         };
         Ok::<Response, ApiError>(match route(&state, &name, rows, header, &id).await? {
-            Routed::Answered(v) => Json(v).into_response(),
+            Routed::Answered(v) => {
+                let reason = v["reason"].as_str().unwrap_or_default();
+                answered = Some((
+                    v["model"].as_str().unwrap_or_default().to_string(),
+                    v["version"].as_i64().unwrap_or_default(),
+                    matches!(reason, "fallback" | "default"),
+                ));
+                Json(v).into_response()
+            }
             Routed::Refused(r) => r,
         })
     }
+    .instrument(span.clone())
     .await;
     let response = match response {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    let fallback = answered.as_ref().is_some_and(|a| a.2);
+    span.in_scope(|| {
+        record(
+            &name,
+            answered.as_ref().map(|(m, v, _)| (m.as_str(), *v)),
+            outcome(&response, fallback),
+            started,
+        );
+    });
     with_request_id(response, &id)
 }
 

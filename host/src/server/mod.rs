@@ -13,6 +13,8 @@ mod drift;
 mod edge;
 mod error;
 #[cfg(feature = "registry")]
+mod metrics;
+#[cfg(feature = "registry")]
 mod mlflow;
 #[cfg(feature = "registry")]
 mod models;
@@ -125,6 +127,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(models::set_alias, models::delete_alias))
         .routes(routes!(models::predict))
         .routes(routes!(drift::drift))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(deployments::list, deployments::create))
         .routes(routes!(
             deployments::show,

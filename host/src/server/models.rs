@@ -11,10 +11,12 @@ use axum::response::{IntoResponse, Response};
 use ferry_registry::{ModelVersion, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::admission::{check_declared, read_rows};
 use super::audit::with_request_id;
 use super::auth::{Caller, caller, may_read};
+use super::metrics::{observe_predictions, outcome, record};
 use super::predict::{Attempt, attempt, render};
 use super::{AppState, error::ApiError, request_id};
 use crate::pipeline::PipelineError;
@@ -563,6 +565,9 @@ pub async fn predict(
     body: axum::body::Body,
 ) -> Response {
     let id = request_id();
+    let span = tracing::info_span!("predict", request_id = %id, model = %name);
+    let started = std::time::Instant::now();
+    let mut answered = None;
     let response = async {
         may_read(&state, &caller(&state, &headers).await?)?;
         check_declared(&headers, &state.limits)?;
@@ -575,6 +580,7 @@ pub async fn predict(
             .resolve(&state.registry, &name, &reference)
             .await?;
         let number = key.0;
+        answered = Some(number);
         let pipeline = state
             .served
             .get(&state.runtime, &state.registry, &name, key)
@@ -591,6 +597,7 @@ pub async fn predict(
                 ));
             }
         };
+        observe_predictions(&name, number, &prediction.outputs);
         let as_rows = rows.as_rows();
         let mut out = json!({
             "model": name,
@@ -603,10 +610,19 @@ pub async fn predict(
         }
         Ok::<Response, ApiError>(Json(out).into_response())
     }
+    .instrument(span.clone())
     .await;
     let response = match response {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    span.in_scope(|| {
+        record(
+            "",
+            answered.map(|v| (name.as_str(), v)),
+            outcome(&response, false),
+            started,
+        );
+    });
     with_request_id(response, &id)
 }

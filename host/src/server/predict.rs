@@ -36,12 +36,21 @@ pub enum Attempt {
     Failed(String),
 }
 
+/// Marks a 422 whose rows a validator rejected (as opposed to rows that were malformed), so
+/// metrics can tell the two apart.
+#[derive(Debug, Clone, Copy)]
+pub struct RejectedRows;
+
 fn problems_response(code: &'static str, message: String, details: Value) -> Response {
-    (
+    let mut response = (
         StatusCode::UNPROCESSABLE_ENTITY,
         Json(json!({"error": {"code": code, "message": message, "fields": details}})),
     )
-        .into_response()
+        .into_response();
+    if code == "rejected" {
+        response.extensions_mut().insert(RejectedRows);
+    }
+    response
 }
 
 pub(super) fn field_problems(problems: &[FieldProblem]) -> Response {

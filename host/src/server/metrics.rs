@@ -1,0 +1,113 @@
+//! `GET /metrics`: the Prometheus text format, and the request metrics every predict handler
+//! records.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::auth::{caller, may_read};
+use super::error::ErrorBody;
+use super::predict::RejectedRows;
+use super::{AppState, error::ApiError};
+use crate::monitor::metrics::{
+    self, METRICS, Outcome, PredictionLabels, RequestLabels, TargetLabels,
+};
+use crate::runtime::bindings::types::{Batch, ColumnData};
+
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Every metric in the Prometheus text format (0.0.4)", content_type = "text/plain", body = String), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
+/// `GET /metrics`: requests, plugin calls and failures, instances, circuit breakers and
+/// prediction distributions, for Prometheus.
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    may_read(&state, &caller(&state, &headers).await?)?;
+    for (deployment, target, breaker) in state.deployments.breakers() {
+        let value = match breaker.status().state {
+            "open" => 1,
+            "half-open" => 2,
+            _ => 0,
+        };
+        METRICS
+            .circuit_state
+            .get_or_create(&TargetLabels { deployment, target })
+            .set(value);
+    }
+    Ok((
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics::encode(),
+    )
+        .into_response())
+}
+
+/// The outcome of a finished predict request, from its status and how it was answered.
+pub fn outcome(response: &Response, fallback: bool) -> Outcome {
+    let status = response.status();
+    if status.is_success() {
+        if fallback {
+            Outcome::Fallback
+        } else {
+            Outcome::Ok
+        }
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE
+        || status == StatusCode::SERVICE_UNAVAILABLE
+        || response.extensions().get::<RejectedRows>().is_some()
+    {
+        Outcome::Rejected
+    } else if status.is_client_error() {
+        Outcome::InvalidInput
+    } else {
+        Outcome::Error
+    }
+}
+
+/// Records one predict request, and logs it.
+pub fn record(deployment: &str, answered: Option<(&str, i64)>, outcome: Outcome, started: Instant) {
+    let (model, version) = match answered {
+        Some((m, v)) => (m.to_string(), v.to_string()),
+        None => (String::new(), String::new()),
+    };
+    tracing::info!(
+        answered_by = %model,
+        version = %version,
+        outcome = outcome.name(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "prediction request"
+    );
+    METRICS.request(
+        RequestLabels {
+            deployment: deployment.to_string(),
+            model,
+            version,
+            outcome: outcome.name(),
+        },
+        started.elapsed().as_secs_f64(),
+    );
+}
+
+/// Adds a version's predictions (its first numeric output column) to its distribution.
+pub fn observe_predictions(model: &str, version: i64, outputs: &Batch) {
+    let Some(column) = outputs
+        .columns
+        .iter()
+        .find(|c| matches!(c.data, ColumnData::Float64(_) | ColumnData::Int64(_)))
+    else {
+        return;
+    };
+    let h = METRICS.predictions.get_or_create_owned(&PredictionLabels {
+        model: model.to_string(),
+        version: version.to_string(),
+        output: column.name.clone(),
+    });
+    match &column.data {
+        ColumnData::Float64(v) => v
+            .iter()
+            .filter(|x| x.is_finite())
+            .for_each(|&x| h.observe(x)),
+        ColumnData::Int64(v) => v.iter().for_each(|&x| h.observe(x as f64)),
+        _ => {}
+    }
+}
