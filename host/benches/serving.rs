@@ -377,6 +377,7 @@ async fn run() {
         deployments: Default::default(),
         limits: Default::default(),
         in_flight: Default::default(),
+        predictions: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

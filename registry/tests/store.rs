@@ -1217,3 +1217,46 @@ async fn racing_deployment_updates_have_one_winner(t: &TestRegistry) {
     assert_eq!(won, 1);
     assert_eq!(r.deployment_revisions("race").await.unwrap().len(), 2);
 }
+
+on_both_backends!(prediction_segments_are_listed_by_version_and_time);
+
+async fn prediction_segments_are_listed_by_version_and_time(t: &TestRegistry) {
+    let r = &t.registry;
+    let a = r
+        .add_prediction_segment("churn", 1, b"PAR1 a", 10, (1_000, 2_000))
+        .await
+        .unwrap();
+    r.add_prediction_segment("churn", 2, b"PAR1 b", 5, (1_500, 3_000))
+        .await
+        .unwrap();
+    r.add_prediction_segment("churn", 1, b"PAR1 c", 7, (4_000, 5_000))
+        .await
+        .unwrap();
+    r.add_prediction_segment("other", 1, b"PAR1 d", 1, (1_000, 9_000))
+        .await
+        .unwrap();
+    assert_eq!(r.blobs().get(&a.digest).await.unwrap(), b"PAR1 a");
+    let rows =
+        |s: &[ferry_registry::PredictionSegment]| s.iter().map(|s| s.rows).collect::<Vec<_>>();
+    let all = r
+        .prediction_segments("churn", None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(rows(&all), [10, 5, 7]);
+    let v1 = r
+        .prediction_segments("churn", Some(1), None, None)
+        .await
+        .unwrap();
+    assert_eq!(rows(&v1), [10, 7]);
+    let window = r
+        .prediction_segments("churn", None, Some(2_500), Some(4_500))
+        .await
+        .unwrap();
+    assert_eq!(rows(&window), [5, 7]);
+    assert!(
+        r.prediction_segments("none", None, None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

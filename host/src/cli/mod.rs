@@ -15,6 +15,8 @@ mod models;
 #[cfg(feature = "registry")]
 mod plugin;
 #[cfg(feature = "registry")]
+mod predictions;
+#[cfg(feature = "registry")]
 mod runs;
 #[cfg(feature = "registry")]
 mod serve;
@@ -136,6 +138,10 @@ pub enum Command {
     #[cfg(feature = "registry")]
     /// Compare current data with a version's training data: drift per column and overall.
     Drift(Box<drift::DriftArgs>),
+    #[cfg(feature = "registry")]
+    /// Read back the prediction log a server wrote.
+    #[command(subcommand)]
+    Predictions(predictions::PredictionsCommand),
     #[cfg(feature = "registry")]
     /// Named deployments: traffic splits, shadows, fallbacks, revisions and rollback.
     #[command(subcommand)]
@@ -554,6 +560,8 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Deploy(cmd) => deploy::run(&runtime, *cmd).await,
         #[cfg(feature = "registry")]
         Command::Drift(args) => drift::run(&runtime, *args).await,
+        #[cfg(feature = "registry")]
+        Command::Predictions(cmd) => predictions::run(&runtime, cmd).await,
         Command::Edge(cmd) => edge::run(&runtime, cmd).await,
     }
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use clap::Args;
 use std::path::PathBuf;
 
+use ferry_host::monitor::predlog::LogSettings;
 use ferry_host::pipeline::PluginPolicy;
 use ferry_host::runtime::{LoadOptions, Runtime};
 use ferry_host::server::{ServeOptions, serve};
@@ -35,6 +36,58 @@ pub struct ServeArgs {
     /// e.g. nats://127.0.0.1:4222; every server given the same one shares the work.
     #[arg(long, env = "FERRY_NATS_URL")]
     pub nats: Option<String>,
+    #[command(flatten)]
+    pub prediction_log: PredictionLogArgs,
+}
+
+/// The prediction log: served requests as Parquet segments in the blob store.
+#[derive(Debug, Args)]
+pub struct PredictionLogArgs {
+    /// Do not log predictions.
+    #[arg(long)]
+    pub no_prediction_log: bool,
+    /// The share of requests logged, from 0 to 1.
+    #[arg(long, default_value_t = 1.0)]
+    pub prediction_log_sample: f64,
+    /// Rows at which a segment is written.
+    #[arg(long, default_value_t = 10_000)]
+    pub prediction_log_segment_rows: usize,
+    /// Seconds after which an open segment is written.
+    #[arg(long, default_value_t = 60)]
+    pub prediction_log_segment_seconds: u64,
+    /// Requests that may wait to be logged; past this they are dropped and counted.
+    #[arg(long, default_value_t = 4096)]
+    pub prediction_log_queue: usize,
+}
+
+impl PredictionLogArgs {
+    fn settings(&self) -> Result<Option<LogSettings>, Exit> {
+        if self.no_prediction_log {
+            return Ok(None);
+        }
+        let rate = self.prediction_log_sample;
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(anyhow::anyhow!(
+                "--prediction-log-sample {rate}: expected a share from 0 to 1"
+            )
+            .into());
+        }
+        if self.prediction_log_segment_rows == 0
+            || self.prediction_log_segment_seconds == 0
+            || self.prediction_log_queue == 0
+        {
+            return Err(anyhow::anyhow!(
+                "--prediction-log-segment-rows, --prediction-log-segment-seconds and --prediction-log-queue must each be at least 1"
+            )
+            .into());
+        }
+        Ok(Some(LogSettings {
+            sample_rate: rate,
+            segment_rows: self.prediction_log_segment_rows,
+            segment_age: std::time::Duration::from_secs(self.prediction_log_segment_seconds),
+            queue: self.prediction_log_queue,
+        }))
+    }
 }
 
 pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
@@ -59,6 +112,7 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
         },
         predict,
         nats: args.nats.clone(),
+        prediction_log: args.prediction_log.settings()?,
     };
     serve(runtime.clone(), options).await?;
     Ok(exit::OK)

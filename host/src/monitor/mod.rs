@@ -4,6 +4,8 @@
 pub mod drift;
 mod ks;
 pub mod metrics;
+#[cfg(feature = "registry")]
+pub mod predlog;
 pub mod profile;
 pub mod render;
 pub mod sample;

@@ -34,6 +34,7 @@ use crate::deploy::{
     self, DeploymentSpec, Live, Reason, SpecError, deployment_json, revision_json, sample_json,
     target_json,
 };
+use crate::monitor::predlog::Entry;
 
 impl From<SpecError> for ApiError {
     fn from(e: SpecError) -> Self {
@@ -434,6 +435,7 @@ async fn try_version(
     r: Resolved,
     rows: &Arc<RequestRows>,
     timeout: Duration,
+    (deployment, id): (&str, &str),
 ) -> Outcome {
     let pipeline = match state
         .served
@@ -450,10 +452,26 @@ async fn try_version(
     };
     let rows = rows.clone();
     let (model_name, number) = (model.to_string(), r.number);
+    let log = state
+        .predictions
+        .clone()
+        .filter(|l| l.sampled())
+        .map(|l| (l, deployment.to_string(), id.to_string()));
     let task = tokio::spawn(async move {
         match attempt(&pipeline, &rows).await {
-            Attempt::Answered(p) => {
+            Attempt::Answered(p, inputs) => {
                 observe_predictions(&model_name, number, &p.outputs);
+                if let Some((log, deployment, request_id)) = log {
+                    log.record(Entry {
+                        model: model_name.clone(),
+                        version: number,
+                        deployment,
+                        request_id,
+                        at_ms: now_ms(),
+                        inputs,
+                        outputs: p.outputs.clone(),
+                    });
+                }
                 Outcome::Answered(render(&p.outputs, rows.as_rows()))
             }
             Attempt::Refused(r) => Outcome::Refused(r),
@@ -510,24 +528,25 @@ fn mirror(
             let timeout = Duration::from_millis(live.spec.timeout_ms);
             let counters = &live.shadows[i].2;
             counters.mirrored.fetch_add(1, Ordering::Relaxed);
-            let shadow_answer = match try_version(&state, &model, r, &rows, timeout).await {
-                Outcome::Answered(v) if v == answer => {
-                    counters.agreed.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                Outcome::Answered(v) => {
-                    counters.disagreed.fetch_add(1, Ordering::Relaxed);
-                    v
-                }
-                Outcome::Refused(_) => {
-                    counters.failed.fetch_add(1, Ordering::Relaxed);
-                    json!({"error": "the shadow refused the request"})
-                }
-                Outcome::Failed(e) => {
-                    counters.failed.fetch_add(1, Ordering::Relaxed);
-                    json!({"error": e})
-                }
-            };
+            let shadow_answer =
+                match try_version(&state, &model, r, &rows, timeout, (&live.name, &id)).await {
+                    Outcome::Answered(v) if v == answer => {
+                        counters.agreed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    Outcome::Answered(v) => {
+                        counters.disagreed.fetch_add(1, Ordering::Relaxed);
+                        v
+                    }
+                    Outcome::Refused(_) => {
+                        counters.failed.fetch_add(1, Ordering::Relaxed);
+                        json!({"error": "the shadow refused the request"})
+                    }
+                    Outcome::Failed(e) => {
+                        counters.failed.fetch_add(1, Ordering::Relaxed);
+                        json!({"error": e})
+                    }
+                };
             let rate = live.spec.shadow_sample_rate;
             let draw = getrandom::u64().unwrap_or_default() as f64 / u64::MAX as f64;
             if rate <= 0.0 || draw > rate {
@@ -647,7 +666,7 @@ pub(crate) async fn route(
             failed.push(json!({"target": label(model, *r), "error": "its circuit is open"}))
         }
         Admission::Yes | Admission::Probe => {
-            match try_version(state, model, *r, &rows, timeout).await {
+            match try_version(state, model, *r, &rows, timeout, (name, id)).await {
                 Outcome::Answered(v) => {
                     breaker.success();
                     answer = Some((Some((model.clone(), *r)), reason, v));
@@ -667,7 +686,7 @@ pub(crate) async fn route(
     if answer.is_none()
         && let Some((model, r)) = live.spec.fallback.as_ref().and_then(|f| f.key())
     {
-        match try_version(state, &model, r, &rows, timeout).await {
+        match try_version(state, &model, r, &rows, timeout, (name, id)).await {
             Outcome::Answered(v) => answer = Some((Some((model, r)), Reason::Fallback, v)),
             Outcome::Refused(response) => return Ok(Routed::Refused(response)),
             Outcome::Failed(e) => {

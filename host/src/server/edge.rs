@@ -52,7 +52,7 @@ async fn predict(
             .enter("the bundle", s.limits.max_in_flight)?;
         let rows = read_rows(body, &s.limits).await?;
         let prediction = match attempt(&s.pipeline, &rows).await {
-            Attempt::Answered(p) => p,
+            Attempt::Answered(p, _) => p,
             Attempt::Refused(r) => return Ok(r),
             Attempt::Failed(e) => {
                 tracing::error!(error = %e, "prediction failed");

@@ -68,6 +68,8 @@ pub struct AppState {
     pub limits: PredictLimits,
     /// Prediction requests in flight, per deployment or model.
     pub in_flight: std::sync::Arc<admission::InFlight>,
+    /// The prediction log, when it is on.
+    pub predictions: Option<crate::monitor::predlog::PredictionLog>,
 }
 
 #[cfg(feature = "registry")]
@@ -238,6 +240,8 @@ pub struct ServeOptions {
     pub predict: PredictLimits,
     /// A NATS server to consume the streams of deployments from (`nats://host:4222`).
     pub nats: Option<String>,
+    /// The prediction log's settings (off when absent).
+    pub prediction_log: Option<crate::monitor::predlog::LogSettings>,
 }
 
 #[cfg(feature = "registry")]
@@ -279,6 +283,9 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
     let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let addr = listener.local_addr()?;
     println!("ferry serving on http://{addr}");
+    let predictions = options
+        .prediction_log
+        .map(|settings| crate::monitor::predlog::PredictionLog::start(registry.clone(), settings));
     let state = AppState {
         registry,
         runtime,
@@ -287,19 +294,46 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         deployments: Default::default(),
         limits: options.predict,
         in_flight: Default::default(),
+        predictions,
     };
     let streams = options
         .nats
         .map(|url| tokio::spawn(stream::supervise(state.clone(), url)));
+    let log = state.predictions.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown())
         .await?;
     if let Some(s) = streams {
         s.abort();
     }
+    if let Some(log) = log {
+        log.flush().await;
+    }
     Ok(())
+}
+
+#[cfg(feature = "registry")]
+/// Ctrl-C or SIGTERM.
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[cfg(feature = "registry")]

@@ -19,6 +19,7 @@ use super::auth::{Caller, caller, may_read};
 use super::metrics::{observe_predictions, outcome, record};
 use super::predict::{Attempt, attempt, render};
 use super::{AppState, error::ApiError, request_id};
+use crate::monitor::predlog::Entry;
 use crate::pipeline::PipelineError;
 use crate::pipeline::card::model_card;
 use crate::pipeline::external::{ExternalModel, attach_pipeline};
@@ -586,7 +587,20 @@ pub async fn predict(
             .get(&state.runtime, &state.registry, &name, key)
             .await?;
         let prediction = match attempt(&pipeline, &rows).await {
-            Attempt::Answered(p) => p,
+            Attempt::Answered(p, inputs) => {
+                if let Some(log) = state.predictions.as_ref().filter(|l| l.sampled()) {
+                    log.record(Entry {
+                        model: name.clone(),
+                        version: number,
+                        deployment: String::new(),
+                        request_id: id.clone(),
+                        at_ms: ferry_registry::now_ms(),
+                        inputs,
+                        outputs: p.outputs.clone(),
+                    });
+                }
+                p
+            }
             Attempt::Refused(r) => return Ok(r),
             Attempt::Failed(e) => {
                 tracing::error!(model = %name, error = %e, "prediction failed");

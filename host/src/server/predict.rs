@@ -3,6 +3,7 @@
 //! failure was the request's (a 4xx answer) or the version's (which a deployment may answer
 //! around).
 
+use crate::Batch;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -27,9 +28,10 @@ impl From<BodyError> for ApiError {
 }
 
 /// How one version handled a request.
+#[cfg_attr(not(feature = "registry"), allow(dead_code))]
 pub enum Attempt {
-    /// It answered.
-    Answered(Prediction),
+    /// It answered: the prediction and the typed input rows.
+    Answered(Prediction, Batch),
     /// The request was wrong: the 4xx answer that says how.
     Refused(Response),
     /// The version failed (a trap, a deadline, a memory cap, an error of its own).
@@ -71,7 +73,7 @@ pub async fn attempt(pipeline: &ServingPipeline, rows: &RequestRows) -> Attempt 
         Err(problems) => return Attempt::Refused(field_problems(&problems)),
     };
     match pipeline.predict(&batch).await {
-        Ok(p) => Attempt::Answered(p),
+        Ok(p) => Attempt::Answered(p, batch),
         Err(ServeError::Input(problems)) => Attempt::Refused(field_problems(&problems)),
         Err(ServeError::Rejected(v)) => {
             let shown: Vec<_> = v.iter().take(MAX_PROBLEMS).cloned().collect();
