@@ -34,7 +34,7 @@ pub use models::{
     parse_stage,
 };
 pub use plugins::{NewVersion, PackageSummary, Published, SearchQuery, VersionRecord};
-pub use predictions::PredictionSegment;
+pub use predictions::{Feedback, PredictionSegment};
 pub use search::{RunFilter, RunOrder, Searchable, Value as FilterValue, pair};
 pub use signature::{
     PluginSignature, TrustPolicy, TrustRule, generate_key, key_id, parse_key, parse_signing_key,

@@ -94,3 +94,81 @@ impl Registry {
             .collect()
     }
 }
+
+/// A label that arrived after its prediction.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Feedback {
+    /// Its id.
+    pub id: String,
+    /// The registered model.
+    pub model: String,
+    /// The version it was sent for (-1: any version, as through a deployment).
+    pub version: i64,
+    /// The deployment it came through (empty when sent for a model version).
+    pub deployment: String,
+    /// The request it labels (empty when keyed by a business key).
+    pub request_id: String,
+    /// The row within that request.
+    pub row_index: i64,
+    /// The business key's column (empty when keyed by request id).
+    pub key_column: String,
+    /// The business key's value.
+    pub key_value: String,
+    /// The label, as JSON.
+    pub label: String,
+    /// When it arrived (ms since the epoch).
+    pub received_at: i64,
+}
+
+impl Registry {
+    /// Stores labels, all or none.
+    pub async fn add_feedback(&self, labels: &[Feedback]) -> Result<(), RegistryError> {
+        let mut tx = self.db().pool().begin().await?;
+        for f in labels {
+            sqlx::query("INSERT INTO feedback (id, model, version, deployment, request_id, row_index, key_column, key_value, label, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .bind(&f.id)
+                .bind(&f.model)
+                .bind(f.version)
+                .bind(&f.deployment)
+                .bind(&f.request_id)
+                .bind(f.row_index)
+                .bind(&f.key_column)
+                .bind(&f.key_value)
+                .bind(&f.label)
+                .bind(f.received_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The labels for `model` that arrived at or after `since` (ms), oldest first.
+    pub async fn feedback_since(
+        &self,
+        model: &str,
+        since: i64,
+    ) -> Result<Vec<Feedback>, RegistryError> {
+        let rows = sqlx::query("SELECT id, model, version, deployment, request_id, row_index, key_column, key_value, label, received_at FROM feedback WHERE model = $1 AND received_at >= $2 ORDER BY received_at, id")
+            .bind(model)
+            .bind(since)
+            .fetch_all(self.db().pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Feedback {
+                    id: row.try_get("id")?,
+                    model: row.try_get("model")?,
+                    version: row.try_get("version")?,
+                    deployment: row.try_get("deployment")?,
+                    request_id: row.try_get("request_id")?,
+                    row_index: row.try_get("row_index")?,
+                    key_column: row.try_get("key_column")?,
+                    key_value: row.try_get("key_value")?,
+                    label: row.try_get("label")?,
+                    received_at: row.try_get("received_at")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -93,6 +93,28 @@ pub struct PredictionLabels {
     pub output: String,
 }
 
+/// Labels of a live metric.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LiveLabels {
+    /// The registered model.
+    pub model: String,
+    /// The version.
+    pub version: String,
+    /// `accuracy`, `roc_auc`, `rmse`, ...
+    pub metric: String,
+    /// `time` (every labelled prediction in the window) or `count` (the last N).
+    pub window: &'static str,
+}
+
+/// Labels of a model version.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    /// The registered model.
+    pub model: String,
+    /// The version.
+    pub version: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric.
@@ -120,6 +142,12 @@ pub struct Metrics {
     pub prediction_log_dropped: Counter,
     /// Prediction-log records written.
     pub prediction_log_written: Counter,
+    /// Live metrics from labels joined with the prediction log.
+    pub live_metric: Family<LiveLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Labels that matched no logged prediction, at the last live computation.
+    pub feedback_unmatched: Family<ModelLabels, Gauge>,
+    /// Labels received.
+    pub feedback_received: Family<ModelLabels, Counter>,
 }
 
 fn latency() -> Histogram {
@@ -148,6 +176,9 @@ impl Metrics {
             predictions: Family::new_with_constructor(prediction as fn() -> Histogram),
             prediction_log_dropped: Counter::default(),
             prediction_log_written: Counter::default(),
+            live_metric: Family::default(),
+            feedback_unmatched: Family::default(),
+            feedback_received: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -200,6 +231,17 @@ impl Metrics {
             "prediction_log_written",
             "Prediction-log records written to segments",
             m.prediction_log_written.clone(),
+        );
+        registry.register("live_metric", "Live metrics from labels joined with the prediction log, by model, version, metric and window (time or count)", m.live_metric.clone());
+        registry.register(
+            "feedback_unmatched",
+            "Labels that matched no logged prediction at the last live computation (kept)",
+            m.feedback_unmatched.clone(),
+        );
+        registry.register(
+            "feedback_received",
+            "Labels received",
+            m.feedback_received.clone(),
         );
         Self { registry, ..m }
     }

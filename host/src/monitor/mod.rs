@@ -3,6 +3,8 @@
 
 pub mod drift;
 mod ks;
+#[cfg(feature = "registry")]
+pub mod live;
 pub mod metrics;
 #[cfg(feature = "registry")]
 pub mod predlog;

@@ -13,6 +13,8 @@ mod drift;
 mod edge;
 mod error;
 #[cfg(feature = "registry")]
+mod feedback;
+#[cfg(feature = "registry")]
 mod metrics;
 #[cfg(feature = "registry")]
 mod mlflow;
@@ -129,6 +131,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(models::set_alias, models::delete_alias))
         .routes(routes!(models::predict))
         .routes(routes!(drift::drift))
+        .routes(routes!(feedback::for_version))
+        .routes(routes!(feedback::for_deployment))
+        .routes(routes!(feedback::live))
         .routes(routes!(metrics::metrics))
         .routes(routes!(deployments::list, deployments::create))
         .routes(routes!(
