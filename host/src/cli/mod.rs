@@ -1,6 +1,8 @@
 //! The `ferry` command line: one module per subcommand.
 
 #[cfg(feature = "registry")]
+mod alerts;
+#[cfg(feature = "registry")]
 mod audit;
 mod batch;
 #[cfg(feature = "registry")]
@@ -138,6 +140,10 @@ pub enum Command {
     #[cfg(feature = "registry")]
     /// Compare current data with a version's training data: drift per column and overall.
     Drift(Box<drift::DriftArgs>),
+    #[cfg(feature = "registry")]
+    /// The alerts rules raised, and checking a rules file.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
     #[cfg(feature = "registry")]
     /// Read back the prediction log a server wrote.
     #[command(subcommand)]
@@ -562,6 +568,8 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Drift(args) => drift::run(&runtime, *args).await,
         #[cfg(feature = "registry")]
         Command::Predictions(cmd) => predictions::run(&runtime, cmd).await,
+        #[cfg(feature = "registry")]
+        Command::Alerts(cmd) => alerts::run(&runtime, cmd).await,
         Command::Edge(cmd) => edge::run(&runtime, cmd).await,
     }
 }

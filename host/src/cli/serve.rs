@@ -38,6 +38,16 @@ pub struct ServeArgs {
     pub nats: Option<String>,
     #[command(flatten)]
     pub prediction_log: PredictionLogArgs,
+    /// Alert rules to evaluate (TOML: [[rules]] and [[sinks]]; `ferry alerts check` checks a
+    /// file).
+    #[arg(long, env = "FERRY_ALERTS")]
+    pub alerts: Option<PathBuf>,
+    /// Let alert sinks reach a host over HTTP (`name` or `name:port`); repeat for more.
+    #[arg(long = "allow-http", value_name = "HOST")]
+    pub allow_http: Vec<String>,
+    /// Grant alert sinks a directory: GUEST=HOST, with `:ro` for read-only.
+    #[arg(long = "allow-dir", value_name = "GUEST=HOST[:ro]")]
+    pub allow_dir: Vec<String>,
 }
 
 /// The prediction log: served requests as Parquet segments in the blob store.
@@ -113,6 +123,19 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
         predict,
         nats: args.nats.clone(),
         prediction_log: args.prediction_log.settings()?,
+        alerts: match &args.alerts {
+            Some(path) => {
+                let rules = ferry_host::monitor::alerts::RulesFile::read(path)
+                    .map_err(anyhow::Error::msg)?;
+                let grants = super::SandboxArgs {
+                    dirs: args.allow_dir.clone(),
+                    http: args.allow_http.clone(),
+                    ..Default::default()
+                };
+                Some((rules, grants.load_options()?))
+            }
+            None => None,
+        },
     };
     serve(runtime.clone(), options).await?;
     Ok(exit::OK)

@@ -1,6 +1,8 @@
 //! Monitoring: reference profiles kept at training time, and drift checks of current data
 //! against them whose scores equal Evidently's (`DataDriftPreset`, Evidently 0.7 with SciPy).
 
+#[cfg(feature = "registry")]
+pub mod alerts;
 pub mod drift;
 mod ks;
 #[cfg(feature = "registry")]
@@ -9,6 +11,7 @@ pub mod metrics;
 #[cfg(feature = "registry")]
 pub mod predlog;
 pub mod profile;
+pub mod recent;
 pub mod render;
 pub mod sample;
 pub mod stattest;

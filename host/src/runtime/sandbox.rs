@@ -65,6 +65,9 @@ impl Sandbox {
             Failure::Guest(_) | Failure::Host(_) => Some("error"),
             Failure::Discarded | Failure::NotKind { .. } => None,
         };
+        if matches!(kind, Some("deadline" | "memory" | "trap")) {
+            crate::monitor::recent::misbehaved();
+        }
         if let Some(failure) = kind {
             crate::monitor::metrics::METRICS
                 .plugin_failures

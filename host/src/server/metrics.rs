@@ -77,6 +77,19 @@ pub fn record(deployment: &str, answered: Option<(&str, i64)>, outcome: Outcome,
         ms = started.elapsed().as_secs_f64() * 1e3,
         "prediction request"
     );
+    let key = if deployment.is_empty() {
+        crate::monitor::recent::model_key(&model)
+    } else {
+        crate::monitor::recent::deployment_key(deployment)
+    };
+    if !model.is_empty() || !deployment.is_empty() {
+        crate::monitor::recent::remember(
+            &key,
+            ferry_registry::now_ms(),
+            started.elapsed().as_secs_f64(),
+            outcome == Outcome::Error,
+        );
+    }
     METRICS.request(
         RequestLabels {
             deployment: deployment.to_string(),

@@ -247,6 +247,11 @@ pub struct ServeOptions {
     pub nats: Option<String>,
     /// The prediction log's settings (off when absent).
     pub prediction_log: Option<crate::monitor::predlog::LogSettings>,
+    /// Alert rules, and the grants their sinks are loaded with.
+    pub alerts: Option<(
+        crate::monitor::alerts::RulesFile,
+        crate::runtime::LoadOptions,
+    )>,
 }
 
 #[cfg(feature = "registry")]
@@ -301,6 +306,16 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         in_flight: Default::default(),
         predictions,
     };
+    if let Some((rules, sink_options)) = options.alerts {
+        let alerting = std::sync::Arc::new(crate::monitor::alerts::Alerting::new(
+            state.registry.clone(),
+            state.runtime.clone(),
+            rules,
+            sink_options,
+            state.deployments.clone(),
+        ));
+        tokio::spawn(alerting.run());
+    }
     let streams = options
         .nats
         .map(|url| tokio::spawn(stream::supervise(state.clone(), url)));

@@ -1,0 +1,707 @@
+//! Alert rules and their evaluation: each rule watches one measure of a model version or a
+//! deployment over a window, fires an alert through alert-sink plugins when it crosses its
+//! threshold, stays quiet while it keeps firing (deduplicated), notifies again when the
+//! condition clears (resolved), and waits out a cooldown before firing anew. Every alert is
+//! stored with its pending notification, retried with back-off until delivered, never lost.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_registry::{AlertRecord, Registry, now_ms};
+use serde::Deserialize;
+
+use super::drift::{DriftOptions, compare};
+use super::live::{live_metrics, task_of};
+use super::predlog::OUTPUT_PREFIX;
+use super::profile::{ColumnProfile, Profile, Role};
+use super::recent;
+use crate::data::{concat, record_batch_to_batch, schema_of, select};
+use crate::pipeline::lineage::Lineage;
+use crate::runtime::bindings::types::{Alert, Batch, Severity};
+use crate::runtime::{AlertSinkInstance, LoadOptions, Runtime};
+
+/// The longest back-off between delivery attempts.
+const MAX_BACKOFF_MS: i64 = 300_000;
+
+/// The rules file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFile {
+    /// The rules.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// The sinks rules deliver to, by name.
+    #[serde(default)]
+    pub sinks: Vec<Sink>,
+}
+
+/// An alert-sink plugin with its configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sink {
+    /// The name rules use.
+    pub name: String,
+    /// A built-in alert sink (`webhook`, `file`, `slack`) or a `.wasm` file.
+    pub plugin: String,
+    /// Its configuration.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+/// One rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Its name (unique).
+    pub name: String,
+    /// The model version watched (NAME@VERSION or NAME@ALIAS), for drift and live metrics,
+    /// and for the model endpoint's latency and errors.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The deployment watched, for latency, errors and circuits.
+    #[serde(default)]
+    pub deployment: Option<String>,
+    /// The condition, `MEASURE OP VALUE`, e.g. `drift_share >= 0.5`, `roc_auc < 0.7`,
+    /// `accuracy_drop > 0.05`, `p99_latency_ms > 250`, `error_rate > 0.01`,
+    /// `circuit_open >= 1`, `plugin_failures >= 3`, `drifted:monthly_charges >= 1`.
+    pub when: String,
+    /// The window the measure is taken over (seconds).
+    #[serde(default = "default_window")]
+    pub window_seconds: u64,
+    /// How often the rule is evaluated (seconds).
+    #[serde(default = "default_every")]
+    pub every_seconds: u64,
+    /// After a resolution, how long before the rule may fire again (seconds).
+    #[serde(default = "default_cooldown")]
+    pub cooldown_seconds: u64,
+    /// `info`, `warning` or `critical`.
+    #[serde(default = "default_severity")]
+    pub severity: String,
+    /// The sinks to notify, by name.
+    pub sinks: Vec<String>,
+}
+
+fn default_window() -> u64 {
+    3600
+}
+fn default_every() -> u64 {
+    30
+}
+fn default_cooldown() -> u64 {
+    600
+}
+fn default_severity() -> String {
+    "warning".into()
+}
+
+/// A parsed condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The measure.
+    pub measure: String,
+    /// `>`, `>=`, `<` or `<=`.
+    pub op: String,
+    /// The threshold.
+    pub value: f64,
+}
+
+impl Condition {
+    /// Parses `MEASURE OP VALUE`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        let [measure, op, value] = parts.as_slice() else {
+            return Err(format!(
+                "{text:?}: expected MEASURE OP VALUE, like `drift_share >= 0.5`"
+            ));
+        };
+        if !matches!(*op, ">" | ">=" | "<" | "<=") {
+            return Err(format!(
+                "{text:?}: the operator must be >, >=, < or <=, not {op:?}"
+            ));
+        }
+        let value: f64 = value
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| format!("{text:?}: {value:?} is not a number"))?;
+        let known = matches!(
+            *measure,
+            "drift_share" | "p99_latency_ms" | "error_rate" | "circuit_open" | "plugin_failures"
+        ) || measure.starts_with("drifted:")
+            || LIVE.contains(measure)
+            || measure
+                .strip_suffix("_drop")
+                .is_some_and(|m| LIVE.contains(&m));
+        if !known {
+            return Err(format!(
+                "{text:?}: unknown measure {measure:?}; the measures are drift_share, drifted:COLUMN, {}, each of those with _drop, p99_latency_ms, error_rate, circuit_open and plugin_failures",
+                LIVE.join(", ")
+            ));
+        }
+        Ok(Self {
+            measure: measure.to_string(),
+            op: op.to_string(),
+            value,
+        })
+    }
+
+    /// Whether `v` meets the condition.
+    pub fn holds(&self, v: f64) -> bool {
+        match self.op.as_str() {
+            ">" => v > self.value,
+            ">=" => v >= self.value,
+            "<" => v < self.value,
+            _ => v <= self.value,
+        }
+    }
+}
+
+const LIVE: [&str; 8] = [
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "rmse",
+    "mae",
+];
+
+impl RulesFile {
+    /// Reads and checks a rules file: every condition, severity, sink and target.
+    pub fn read(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let rules: RulesFile =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        rules
+            .check()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(rules)
+    }
+
+    /// Checks the rules.
+    pub fn check(&self) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            let at = format!("rules[{i}] ({})", r.name);
+            if !names.insert(r.name.as_str()) {
+                return Err(format!("{at}: another rule has this name"));
+            }
+            let c = Condition::parse(&r.when).map_err(|e| format!("{at}.when: {e}"))?;
+            severity(&r.severity).map_err(|e| format!("{at}.severity: {e}"))?;
+            let needs_model = c.measure == "drift_share"
+                || c.measure.starts_with("drifted:")
+                || LIVE.iter().any(|m| c.measure.starts_with(m));
+            if needs_model && r.model.is_none() {
+                return Err(format!(
+                    "{at}: {} needs `model = \"NAME@VERSION\"`",
+                    c.measure
+                ));
+            }
+            if c.measure == "circuit_open" && r.deployment.is_none() {
+                return Err(format!("{at}: circuit_open needs `deployment`"));
+            }
+            if r.model.is_none() && r.deployment.is_none() && c.measure != "plugin_failures" {
+                return Err(format!("{at}: give `model` or `deployment`"));
+            }
+            if r.every_seconds == 0 || r.window_seconds == 0 {
+                return Err(format!(
+                    "{at}: every_seconds and window_seconds must be at least 1"
+                ));
+            }
+            if r.sinks.is_empty() {
+                return Err(format!(
+                    "{at}: `sinks` is empty; name at least one [[sinks]] entry"
+                ));
+            }
+            for s in &r.sinks {
+                if !self.sinks.iter().any(|k| &k.name == s) {
+                    return Err(format!(
+                        "{at}: unknown sink {s:?}; the sinks are {}",
+                        self.sinks
+                            .iter()
+                            .map(|k| format!("{:?}", k.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn severity(s: &str) -> Result<Severity, String> {
+    match s {
+        "info" => Ok(Severity::Info),
+        "warning" => Ok(Severity::Warning),
+        "critical" => Ok(Severity::Critical),
+        other => Err(format!("{other:?}: expected info, warning or critical")),
+    }
+}
+
+/// Evaluates rules and delivers their alerts until the process ends.
+pub struct Alerting {
+    registry: Registry,
+    runtime: Runtime,
+    rules: RulesFile,
+    sink_options: LoadOptions,
+    deployments: Arc<crate::deploy::Deployments>,
+    failures_seen: std::sync::Mutex<std::collections::VecDeque<(i64, u64)>>,
+}
+
+impl Alerting {
+    /// Prepares the rules; sinks are loaded with `sink_options` (the operator's grants).
+    pub fn new(
+        registry: Registry,
+        runtime: Runtime,
+        rules: RulesFile,
+        sink_options: LoadOptions,
+        deployments: Arc<crate::deploy::Deployments>,
+    ) -> Self {
+        Self {
+            registry,
+            runtime,
+            rules,
+            sink_options,
+            deployments,
+            failures_seen: Default::default(),
+        }
+    }
+
+    /// Runs forever: every second, the rules that are due, then the deliveries that are due.
+    pub async fn run(self: Arc<Self>) {
+        let mut due: BTreeMap<String, i64> = BTreeMap::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let now = now_ms();
+            if let Ok(mut seen) = self.failures_seen.lock() {
+                seen.push_back((
+                    now,
+                    recent::MISBEHAVIOUR.load(std::sync::atomic::Ordering::Relaxed),
+                ));
+                while seen.len() > 4000 {
+                    seen.pop_front();
+                }
+            }
+            for rule in &self.rules.rules {
+                if due.get(&rule.name).is_some_and(|&t| t > now) {
+                    continue;
+                }
+                due.insert(rule.name.clone(), now + (rule.every_seconds as i64) * 1000);
+                if let Err(e) = self.evaluate(rule).await {
+                    tracing::warn!(rule = %rule.name, error = %e, "alert rule could not be evaluated");
+                }
+            }
+            if let Err(e) = self.deliver_pending().await {
+                tracing::warn!(error = %e, "alerts could not be delivered");
+            }
+        }
+    }
+
+    /// Evaluates one rule now.
+    pub async fn evaluate(&self, rule: &Rule) -> Result<(), String> {
+        let condition = Condition::parse(&rule.when)?;
+        let Some((value, detail)) = self.measure(rule, &condition).await? else {
+            return Ok(());
+        };
+        let now = now_ms();
+        let latest = self
+            .registry
+            .latest_alert(&rule.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let firing = latest.as_ref().filter(|a| a.state == "firing");
+        match (condition.holds(value), firing) {
+            (true, None) => {
+                let cooling = latest.as_ref().is_some_and(|a| {
+                    a.resolved_at > 0 && now - a.resolved_at < (rule.cooldown_seconds as i64) * 1000
+                });
+                if cooling {
+                    return Ok(());
+                }
+                let record = AlertRecord {
+                    id: crate::server::request_id(),
+                    rule: rule.name.clone(),
+                    state: "firing".into(),
+                    severity: rule.severity.clone(),
+                    title: format!("{}: {} is {value:.4}", rule.name, condition.measure),
+                    text: format!(
+                        "{} ({}) over the last {} s. {detail}",
+                        rule.when,
+                        target(rule),
+                        rule.window_seconds
+                    ),
+                    value,
+                    fired_at: now,
+                    resolved_at: 0,
+                    notified_at: 0,
+                    pending: "firing".into(),
+                    attempts: 0,
+                    next_attempt_at: now,
+                    last_error: String::new(),
+                    updated_at: now,
+                };
+                self.registry
+                    .put_alert(&record)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::warn!(rule = %rule.name, value, "alert fired");
+            }
+            (true, Some(open)) => {
+                let mut a = open.clone();
+                a.value = value;
+                a.updated_at = now;
+                self.registry
+                    .put_alert(&a)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            (false, Some(open)) => {
+                let mut a = open.clone();
+                a.state = "resolved".into();
+                a.resolved_at = now;
+                a.value = value;
+                a.pending = "resolved".into();
+                a.attempts = 0;
+                a.next_attempt_at = now;
+                a.updated_at = now;
+                self.registry
+                    .put_alert(&a)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(rule = %rule.name, value, "alert resolved");
+            }
+            (false, None) => {}
+        }
+        Ok(())
+    }
+
+    /// The rule's measure now, with a sentence about it; `None` when there is nothing to
+    /// measure yet (no request, no logged prediction, no label).
+    async fn measure(&self, rule: &Rule, c: &Condition) -> Result<Option<(f64, String)>, String> {
+        let since = now_ms() - (rule.window_seconds as i64) * 1000;
+        let m = c.measure.as_str();
+        match m {
+            "p99_latency_ms" | "error_rate" => {
+                let key = match (&rule.deployment, &rule.model) {
+                    (Some(d), _) => recent::deployment_key(d),
+                    (None, Some(model)) => {
+                        recent::model_key(model.split('@').next().unwrap_or(model))
+                    }
+                    _ => return Ok(None),
+                };
+                Ok(Some(match recent::window(&key, since) {
+                    Some((errors, p99, n)) => (
+                        if m == "error_rate" { errors } else { p99 },
+                        format!("{n} requests: error rate {errors:.4}, p99 {p99:.1} ms."),
+                    ),
+                    None => (0.0, "no requests.".into()),
+                }))
+            }
+            "circuit_open" => {
+                let Some(d) = &rule.deployment else {
+                    return Ok(None);
+                };
+                let open = self
+                    .deployments
+                    .breakers()
+                    .into_iter()
+                    .filter(|(name, _, b)| name == d && b.status().state == "open")
+                    .map(|(_, t, _)| t)
+                    .collect::<Vec<_>>();
+                Ok(Some((
+                    open.len() as f64,
+                    format!(
+                        "open circuits: {}.",
+                        if open.is_empty() {
+                            "none".into()
+                        } else {
+                            open.join(", ")
+                        }
+                    ),
+                )))
+            }
+            "plugin_failures" => {
+                let seen = self.failures_seen.lock().map_err(|e| e.to_string())?;
+                let now = recent::MISBEHAVIOUR.load(std::sync::atomic::Ordering::Relaxed);
+                let before = seen
+                    .iter()
+                    .find(|(t, _)| *t >= since)
+                    .map(|(_, v)| *v)
+                    .unwrap_or(now);
+                let n = now.saturating_sub(before) as f64;
+                Ok(Some((
+                    n,
+                    format!("{n} plugin calls stopped (deadline, memory cap or trap)."),
+                )))
+            }
+            _ => self.model_measure(rule, c, since).await,
+        }
+    }
+
+    async fn model_measure(
+        &self,
+        rule: &Rule,
+        c: &Condition,
+        since: i64,
+    ) -> Result<Option<(f64, String)>, String> {
+        let Some(model) = &rule.model else {
+            return Ok(None);
+        };
+        let (name, reference) = model.split_once('@').unwrap_or((model, "latest"));
+        let v = self
+            .registry
+            .resolve_model_version(name, reference)
+            .await
+            .map_err(|e| e.to_string())?;
+        let lineage = v
+            .lineage
+            .as_deref()
+            .map(Lineage::parse)
+            .transpose()?
+            .ok_or_else(|| format!("{name} version {} has no Ferry lineage", v.version))?;
+        let m = c.measure.as_str();
+        if m == "drift_share" || m.starts_with("drifted:") {
+            let digest = lineage
+                .reference_profile
+                .as_deref()
+                .ok_or_else(|| format!("{name} version {} has no reference profile", v.version))?;
+            let bytes = self
+                .registry
+                .blobs()
+                .get(digest)
+                .await
+                .map_err(|e| e.to_string())?;
+            let profile = Profile::parse(&bytes)?;
+            let Some(current) =
+                logged_inputs(&self.registry, name, v.version, since, &lineage).await?
+            else {
+                return Ok(None);
+            };
+            let inputs: Vec<&ColumnProfile> = profile.of_role(Role::Input).collect();
+            let report = compare(
+                &format!("{name}@{}", v.version),
+                &[(&inputs, &current)],
+                &DriftOptions::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            if let Some(column) = m.strip_prefix("drifted:") {
+                let c = report
+                    .columns
+                    .iter()
+                    .find(|c| c.column == column)
+                    .ok_or_else(|| format!("drifted:{column}: the reference has no such column"))?;
+                return Ok(Some((
+                    f64::from(u8::from(c.drifted)),
+                    format!(
+                        "{column}: {} {:.6} against {} over {} logged rows.",
+                        c.method.name(),
+                        c.score,
+                        c.threshold,
+                        current.num_rows
+                    ),
+                )));
+            }
+            let drifted: Vec<&str> = report
+                .columns
+                .iter()
+                .filter(|c| c.drifted)
+                .map(|c| c.column.as_str())
+                .collect();
+            return Ok(Some((
+                report.share,
+                format!(
+                    "{} of {} columns drifted over {} logged rows: {}.",
+                    report.drifted_columns,
+                    report.columns.len(),
+                    current.num_rows,
+                    drifted.join(", ")
+                ),
+            )));
+        }
+        let task = lineage
+            .model
+            .as_ref()
+            .and_then(|m| task_of(&m.task))
+            .ok_or_else(|| format!("{name} version {} has no model", v.version))?;
+        let live = live_metrics(
+            &self.registry,
+            name,
+            v.version,
+            task,
+            lineage.metrics.clone(),
+            (now_ms() - since).max(1000) as u64 / 1000,
+            None,
+        )
+        .await?;
+        let metric = m.strip_suffix("_drop").unwrap_or(m);
+        let Some(&value) = live.metrics.get(metric) else {
+            return Ok(None);
+        };
+        if m.ends_with("_drop") {
+            let Some(&trained) = lineage.metrics.get(metric) else {
+                return Ok(None);
+            };
+            return Ok(Some((
+                trained - value,
+                format!(
+                    "{metric} {value:.4} live against {trained:.4} at training, over {} labelled predictions.",
+                    live.labelled
+                ),
+            )));
+        }
+        Ok(Some((
+            value,
+            format!(
+                "{metric} {value:.4} over {} labelled predictions ({:.4} at training).",
+                live.labelled,
+                lineage.metrics.get(metric).copied().unwrap_or(f64::NAN)
+            ),
+        )))
+    }
+
+    /// Delivers every notification that is due; a failure is kept and retried with back-off.
+    pub async fn deliver_pending(&self) -> Result<(), String> {
+        let now = now_ms();
+        for mut a in self
+            .registry
+            .pending_alerts()
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            if a.next_attempt_at > now {
+                continue;
+            }
+            let Some(rule) = self.rules.rules.iter().find(|r| r.name == a.rule) else {
+                continue;
+            };
+            let mut errors = Vec::new();
+            for sink in &rule.sinks {
+                if let Err(e) = self.deliver(sink, rule, &a).await {
+                    errors.push(format!("{sink}: {e}"));
+                }
+            }
+            if errors.is_empty() {
+                a.pending = String::new();
+                a.notified_at = now;
+                a.attempts = 0;
+                a.last_error = String::new();
+            } else {
+                a.attempts += 1;
+                let backoff = (1000i64 << a.attempts.min(20)).min(MAX_BACKOFF_MS);
+                a.next_attempt_at = now + backoff;
+                a.last_error = errors.join("; ");
+                tracing::warn!(rule = %a.rule, attempts = a.attempts, error = %a.last_error, "alert not delivered; will retry");
+            }
+            a.updated_at = now;
+            self.registry
+                .put_alert(&a)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    async fn deliver(&self, sink: &str, rule: &Rule, a: &AlertRecord) -> Result<(), String> {
+        let s = self
+            .rules
+            .sinks
+            .iter()
+            .find(|s| s.name == sink)
+            .ok_or("unknown sink")?;
+        let plugin = crate::builtin::resolve(&self.runtime, &s.plugin, &self.sink_options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let config = serde_json::to_string(&s.config).map_err(|e| e.to_string())?;
+        let resolved = a.pending == "resolved";
+        let alert = Alert {
+            severity: if resolved {
+                Severity::Info
+            } else {
+                severity(&a.severity)?
+            },
+            title: if resolved {
+                format!("Resolved: {}", a.title)
+            } else {
+                a.title.clone()
+            },
+            text: if resolved {
+                format!("{} cleared (now {:.4}). {}", rule.when, a.value, a.text)
+            } else {
+                a.text.clone()
+            },
+            labels: vec![
+                ("rule".into(), a.rule.clone()),
+                ("state".into(), a.pending.clone()),
+                ("alert_id".into(), a.id.clone()),
+                ("target".into(), target(rule)),
+            ],
+            source: format!("ferry/alerts/{}", a.rule),
+            time_ms: now_ms(),
+        };
+        let mut instance = AlertSinkInstance::new(&plugin)
+            .await
+            .map_err(|e| e.to_string())?;
+        instance
+            .deliver(&config, &alert)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn target(rule: &Rule) -> String {
+    match (&rule.deployment, &rule.model) {
+        (Some(d), _) => format!("deployment {d}"),
+        (None, Some(m)) => format!("model {m}"),
+        _ => "every plugin".into(),
+    }
+}
+
+/// The logged input rows of a version since `since`, typed as its inputs.
+async fn logged_inputs(
+    registry: &Registry,
+    model: &str,
+    version: i64,
+    since: i64,
+    lineage: &Lineage,
+) -> Result<Option<Batch>, String> {
+    let names: Vec<String> = lineage
+        .input_schema
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    let mut batches = Vec::new();
+    for s in registry
+        .prediction_segments(model, Some(version), Some(since), None)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let Ok(bytes) = registry.blobs().get(&s.digest).await else {
+            continue;
+        };
+        let Ok(reader) = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(bytes),
+        )
+        .and_then(|b| b.build()) else {
+            tracing::warn!(segment = %s.digest, "a prediction-log segment is corrupt; skipped");
+            continue;
+        };
+        for rb in reader.flatten() {
+            let b = record_batch_to_batch(&rb)?;
+            let keep: Vec<String> = names
+                .iter()
+                .filter(|n| !n.starts_with(OUTPUT_PREFIX))
+                .cloned()
+                .collect();
+            batches.push(select(&b, &keep)?);
+        }
+    }
+    let Some(first) = batches.first() else {
+        return Ok(None);
+    };
+    let schema = schema_of(first);
+    Ok(Some(concat(&schema, batches)?))
+}

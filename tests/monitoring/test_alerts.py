@@ -1,0 +1,162 @@
+"""Alert rules evaluated by `ferry serve`, delivered through the `webhook` alert-sink plugin to
+a real local HTTP server: fired once, deduplicated, resolved, held back by the cooldown; a sink
+whose host is not allow-listed gets nothing and the alert is kept and retried; drift over the
+prediction log fires; malformed rules are refused by name."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import requests
+
+from conftest import Server, train_churn
+from test_drift import shifted
+from test_metrics import ROW
+
+
+class Receiver:
+    """An HTTP server on loopback that keeps every JSON body POSTed to it."""
+
+    def __init__(self):
+        self.bodies = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                    body = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            break
+                        body += self.rfile.read(size)
+                        self.rfile.readline()
+                else:
+                    body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.bodies.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, pred, seconds=30):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if pred(self.bodies):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"timed out; received {self.bodies}")
+
+
+def rules(tmp_path, ok_port, blocked_port):
+    path = tmp_path / "alerts.toml"
+    path.write_text(f"""
+[[sinks]]
+name = "ops"
+plugin = "webhook"
+config = {{ url = "http://127.0.0.1:{ok_port}/hook" }}
+
+[[sinks]]
+name = "elsewhere"
+plugin = "webhook"
+config = {{ url = "http://127.0.0.1:{blocked_port}/hook" }}
+
+[[rules]]
+name = "slow"
+model = "churn@1"
+when = "p99_latency_ms > 0"
+window_seconds = 2
+every_seconds = 1
+cooldown_seconds = 3600
+severity = "critical"
+sinks = ["ops"]
+
+[[rules]]
+name = "leak"
+model = "churn@1"
+when = "p99_latency_ms > 0"
+window_seconds = 3600
+every_seconds = 1
+sinks = ["elsewhere"]
+
+[[rules]]
+name = "drift"
+model = "churn@1"
+when = "drift_share >= 0.5"
+every_seconds = 1
+sinks = ["ops"]
+""")
+    return path
+
+
+def test_alerts_fire_dedupe_resolve_and_never_leave_for_other_hosts(tmp_path):
+    ferry, reference = train_churn(tmp_path)
+    ok, blocked = Receiver(), Receiver()
+    path = rules(tmp_path, ok.port, blocked.port)
+    assert "3 rule(s), 2 sink(s)" in ferry.run("alerts", "check", path).stdout
+    server = Server(ferry, tmp_path, "--alerts", path, "--allow-http", f"127.0.0.1:{ok.port}",
+                    "--prediction-log-segment-seconds", "1")
+    try:
+        r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
+        assert r.status_code == 200
+        slow = lambda b: [x for x in b if x["labels"].get("rule") == "slow"]
+        ok.wait(lambda b: len(slow(b)) >= 1)
+        first = slow(ok.bodies)[0]
+        assert first["severity"] == "critical" and first["labels"]["state"] == "firing", first
+        # Still firing a second later: not sent again. Two seconds without requests: resolved.
+        ok.wait(lambda b: len(slow(b)) >= 2, seconds=30)
+        resolved = slow(ok.bodies)[1]
+        assert resolved["title"].startswith("Resolved: ") and resolved["labels"]["state"] == "resolved", resolved
+        assert resolved["labels"]["alert_id"] == first["labels"]["alert_id"]
+        # Within the cooldown, the same condition does not fire again.
+        requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
+        time.sleep(3)
+        assert len(slow(ok.bodies)) == 2, slow(ok.bodies)
+
+        # Drifted traffic: the drift rule fires from the prediction log.
+        current = shifted(reference, 300, seed=9, shift=True)
+        current["customer_id"] = [f"C{80000 + i}" for i in range(len(current))]
+        rows = json.loads(current.drop(columns=["churned"]).to_json(orient="records"))
+        for i in range(0, 300, 100):
+            r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": rows[i:i + 100]}, timeout=60)
+            assert r.status_code == 200, r.text
+        ok.wait(lambda b: any(x["labels"].get("rule") == "drift" for x in b), seconds=40)
+        drift = next(x for x in ok.bodies if x["labels"]["rule"] == "drift")
+        assert "columns drifted" in drift["text"], drift
+    finally:
+        server.stop()
+    # Nothing reached the host that was not allow-listed; the alert is kept, with the refusal.
+    assert blocked.bodies == []
+    listed = json.loads(ferry.run("alerts", "list", "--json").stdout)
+    leak = next(a for a in listed if a["rule"] == "leak")
+    assert leak["pending"] == "firing" and leak["attempts"] >= 1, leak
+    assert "refused" in leak["last_error"] or "denied" in leak["last_error"], leak
+    table = ferry.run("alerts", "list").stdout
+    assert "leak" in table and "retrying" in table and "delivered" in table, table
+
+
+def test_malformed_rules_are_refused_by_name(tmp_path):
+    ferry, _ = train_churn(tmp_path)
+    cases = {
+        'when = "accuracy ~ 3"': "operator",
+        'when = "happiness > 3"': "unknown measure",
+        'when = "drift_share > high"': "not a number",
+        'when = "drift_share > 0.5"\nsinks = ["nowhere"]': "unknown sink",
+    }
+    for body, needle in cases.items():
+        text = '[[sinks]]\nname = "ops"\nplugin = "webhook"\n\n[[rules]]\nname = "r"\nmodel = "churn@1"\n' + body
+        if "sinks =" not in body:
+            text += '\nsinks = ["ops"]'
+        path = tmp_path / "bad.toml"
+        path.write_text(text)
+        out = ferry.run("alerts", "check", path, check=False)
+        assert out.returncode != 0 and needle in out.stderr and "rules[0] (r)" in out.stderr, (body, out.stderr)
+        out = ferry.run("serve", "--addr", "127.0.0.1:0", "--alerts", path, check=False)
+        assert out.returncode != 0 and needle in out.stderr, out.stderr
