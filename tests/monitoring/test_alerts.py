@@ -55,13 +55,18 @@ class Receiver:
         raise AssertionError(f"timed out; received {self.bodies}")
 
 
-def rules(tmp_path, ok_port, blocked_port):
+def rules(tmp_path, ok_port, blocked_port, chat_port):
     path = tmp_path / "alerts.toml"
     path.write_text(f"""
 [[sinks]]
 name = "ops"
 plugin = "webhook"
 config = {{ url = "http://127.0.0.1:{ok_port}/hook" }}
+
+[[sinks]]
+name = "chat"
+plugin = "slack"
+config = {{ url = "http://127.0.0.1:{chat_port}/services/T0/B0/X", channel = "#ml-alerts" }}
 
 [[sinks]]
 name = "elsewhere"
@@ -76,7 +81,7 @@ window_seconds = 2
 every_seconds = 1
 cooldown_seconds = 3600
 severity = "critical"
-sinks = ["ops"]
+sinks = ["ops", "chat"]
 
 [[rules]]
 name = "leak"
@@ -98,11 +103,11 @@ sinks = ["ops"]
 
 def test_alerts_fire_dedupe_resolve_and_never_leave_for_other_hosts(tmp_path):
     ferry, reference = train_churn(tmp_path)
-    ok, blocked = Receiver(), Receiver()
-    path = rules(tmp_path, ok.port, blocked.port)
-    assert "3 rule(s), 2 sink(s)" in ferry.run("alerts", "check", path).stdout
+    ok, blocked, chat = Receiver(), Receiver(), Receiver()
+    path = rules(tmp_path, ok.port, blocked.port, chat.port)
+    assert "3 rule(s), 3 sink(s)" in ferry.run("alerts", "check", path).stdout
     server = Server(ferry, tmp_path, "--alerts", path, "--allow-http", f"127.0.0.1:{ok.port}",
-                    "--prediction-log-segment-seconds", "1")
+                    "--allow-http", f"127.0.0.1:{chat.port}", "--prediction-log-segment-seconds", "1")
     try:
         r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
         assert r.status_code == 200
@@ -115,6 +120,11 @@ def test_alerts_fire_dedupe_resolve_and_never_leave_for_other_hosts(tmp_path):
         resolved = slow(ok.bodies)[1]
         assert resolved["title"].startswith("Resolved: ") and resolved["labels"]["state"] == "resolved", resolved
         assert resolved["labels"]["alert_id"] == first["labels"]["alert_id"]
+        # The slack sink got the same two, as Slack's incoming-webhook Block Kit JSON.
+        chat.wait(lambda b: len(b) >= 2)
+        assert [m["channel"] for m in chat.bodies] == ["#ml-alerts", "#ml-alerts"]
+        assert chat.bodies[0]["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": first["title"]}}
+        assert chat.bodies[0]["text"].startswith(":red_circle: ") and chat.bodies[1]["text"].startswith(":information_source: Resolved: ")
         # Within the cooldown, the same condition does not fire again.
         requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
         time.sleep(3)
@@ -160,3 +170,67 @@ def test_malformed_rules_are_refused_by_name(tmp_path):
         assert out.returncode != 0 and needle in out.stderr and "rules[0] (r)" in out.stderr, (body, out.stderr)
         out = ferry.run("serve", "--addr", "127.0.0.1:0", "--alerts", path, check=False)
         assert out.returncode != 0 and needle in out.stderr, out.stderr
+
+
+def test_a_drift_alert_retrains_a_challenger_that_gets_shadow_traffic(tmp_path):
+    ferry, reference = train_churn(tmp_path)
+    ok = Receiver()
+    fresh = shifted(reference, 1500, seed=21, shift=True)
+    fresh["customer_id"] = [f"C{70000 + i}" for i in range(len(fresh))]
+    fresh.to_csv(tmp_path / "fresh.csv", index=False)
+    path = tmp_path / "alerts.toml"
+    path.write_text(f"""
+[[sinks]]
+name = "ops"
+plugin = "webhook"
+config = {{ url = "http://127.0.0.1:{ok.port}/hook" }}
+
+[[rules]]
+name = "drift"
+model = "churn@1"
+when = "drift_share >= 0.3"
+every_seconds = 1
+sinks = ["ops"]
+
+[rules.retrain]
+pipeline = "churn/pipeline.toml"
+data = "fresh.csv"
+deployment = "churn"
+start = "shadow"
+""")
+    server = Server(ferry, tmp_path, "--alerts", path, "--allow-http", f"127.0.0.1:{ok.port}",
+                    "--prediction-log-segment-seconds", "1")
+    auth = {"Authorization": f"Bearer {server.admin}"}
+    try:
+        r = requests.post(f"{server.url}/v1/deployments", headers=auth,
+                          json={"name": "churn", "spec": {"targets": [{"model": "churn", "version": "1"}]}}, timeout=30)
+        assert r.status_code == 201, r.text
+        rows = json.loads(fresh.head(300).drop(columns=["churned"]).to_json(orient="records"))
+        for i in range(0, 300, 100):
+            r = requests.post(f"{server.url}/v1/deployments/churn/predict", json={"rows": rows[i:i + 100]}, timeout=60)
+            assert r.status_code == 200, r.text
+        ok.wait(lambda b: any(x["labels"].get("rule") == "drift" for x in b), seconds=60)
+        deadline = time.time() + 120
+        shown = {}
+        while time.time() < deadline:
+            shown = requests.get(f"{server.url}/v1/deployments/churn", timeout=30).json()
+            if shown.get("spec", {}).get("shadows"):
+                break
+            time.sleep(0.5)
+        shadow = shown["spec"]["shadows"][0]
+        assert (shadow["model"], shadow["version"]) == ("churn", "2"), shown
+        # Requests through the deployment are now mirrored to the challenger.
+        for i in range(0, 100, 20):
+            r = requests.post(f"{server.url}/v1/deployments/churn/predict", json={"rows": rows[i:i + 20]}, timeout=60)
+            assert r.status_code == 200 and r.json()["version"] == 1, r.text
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            status = requests.get(f"{server.url}/v1/deployments/churn", timeout=30).json()["status"]
+            if status["shadows"] and status["shadows"][0]["mirrored"] >= 5:
+                break
+            time.sleep(0.3)
+        assert status["shadows"][0]["mirrored"] >= 5, status
+    finally:
+        server.stop()
+    alert = next(a for a in json.loads(ferry.run("alerts", "list", "--json").stdout) if a["rule"] == "drift")
+    assert "registered churn version 2" in alert["text"] and "shadow of deployment churn" in alert["text"], alert

@@ -34,6 +34,38 @@ pub struct RulesFile {
     /// The sinks rules deliver to, by name.
     #[serde(default)]
     pub sinks: Vec<Sink>,
+    /// The folder of the rules file (retrain paths are relative to it).
+    #[serde(skip)]
+    pub base: std::path::PathBuf,
+}
+
+/// What a rule retrains when it fires.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retrain {
+    /// The pipeline file to train (relative to the rules file).
+    pub pipeline: std::path::PathBuf,
+    /// Fresh data to train on instead of the pipeline's `data.path` (relative to the rules
+    /// file).
+    #[serde(default)]
+    pub data: Option<std::path::PathBuf>,
+    /// The deployment the challenger joins.
+    #[serde(default)]
+    pub deployment: Option<String>,
+    /// `shadow` (mirrored requests, never answering), `canary` (a share of the requests) or
+    /// `none` (only registered).
+    #[serde(default = "default_start")]
+    pub start: String,
+    /// The canary's share of the requests, in percent.
+    #[serde(default = "default_canary")]
+    pub canary_weight: u32,
+}
+
+fn default_start() -> String {
+    "shadow".into()
+}
+fn default_canary() -> u32 {
+    10
 }
 
 /// An alert-sink plugin with its configuration.
@@ -80,6 +112,10 @@ pub struct Rule {
     pub severity: String,
     /// The sinks to notify, by name.
     pub sinks: Vec<String>,
+    /// A retraining to start when the rule fires: the pipeline on fresh data, gated, its
+    /// version registered as a challenger and optionally started beside a deployment.
+    #[serde(default)]
+    pub retrain: Option<Retrain>,
 }
 
 fn default_window() -> u64 {
@@ -172,8 +208,12 @@ impl RulesFile {
     /// Reads and checks a rules file: every condition, severity, sink and target.
     pub fn read(path: &std::path::Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let rules: RulesFile =
+        let mut rules: RulesFile =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        rules.base = path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
         rules
             .check()
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -209,6 +249,39 @@ impl RulesFile {
                 return Err(format!(
                     "{at}: every_seconds and window_seconds must be at least 1"
                 ));
+            }
+            if let Some(t) = &r.retrain {
+                crate::pipeline::PipelineSpec::read(&self.base.join(&t.pipeline))
+                    .map_err(|e| format!("{at}.retrain.pipeline: {e}"))?;
+                if let Some(d) = &t.data
+                    && !self.base.join(d).is_file()
+                {
+                    return Err(format!(
+                        "{at}.retrain.data: {} is not a file",
+                        self.base.join(d).display()
+                    ));
+                }
+                match (t.start.as_str(), &t.deployment) {
+                    ("none", _) => {}
+                    ("shadow" | "canary", Some(_)) => {}
+                    ("shadow" | "canary", None) => {
+                        return Err(format!(
+                            "{at}.retrain: start = {:?} needs `deployment`",
+                            t.start
+                        ));
+                    }
+                    (other, _) => {
+                        return Err(format!(
+                            "{at}.retrain.start: {other:?}; expected shadow, canary or none"
+                        ));
+                    }
+                }
+                if !(1..=99).contains(&t.canary_weight) {
+                    return Err(format!(
+                        "{at}.retrain.canary_weight: {} is not from 1 to 99",
+                        t.canary_weight
+                    ));
+                }
             }
             if r.sinks.is_empty() {
                 return Err(format!(
@@ -349,6 +422,15 @@ impl Alerting {
                     .await
                     .map_err(|e| e.to_string())?;
                 tracing::warn!(rule = %rule.name, value, "alert fired");
+                if let Some(t) = &rule.retrain {
+                    tokio::spawn(retrain(
+                        self.registry.clone(),
+                        self.runtime.clone(),
+                        t.clone(),
+                        self.rules.base.clone(),
+                        record.id.clone(),
+                    ));
+                }
             }
             (true, Some(open)) => {
                 let mut a = open.clone();
@@ -704,4 +786,94 @@ async fn logged_inputs(
     };
     let schema = schema_of(first);
     Ok(Some(concat(&schema, batches)?))
+}
+
+/// Trains the rule's pipeline on fresh data; a version that passes the gates is registered
+/// (as the pipeline registers it, e.g. with the `challenger` alias) and started as a shadow or
+/// a canary of the deployment. What happened is added to the alert's text.
+async fn retrain(
+    registry: Registry,
+    runtime: Runtime,
+    t: Retrain,
+    base: std::path::PathBuf,
+    alert: String,
+) {
+    let outcome = async {
+        let mut spec = crate::pipeline::PipelineSpec::read(&base.join(&t.pipeline))
+            .map_err(|e| e.to_string())?;
+        if let Some(d) = &t.data {
+            spec.data.path =
+                std::fs::canonicalize(base.join(d)).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let store = crate::store::Store::Local(registry.clone());
+        let options = crate::pipeline::TrainOptions {
+            user: "ferry-alerts".into(),
+            plugins: Default::default(),
+            register: true,
+            run_name: Some(format!("retrain after alert {alert}")),
+            progress: &crate::pipeline::train::Quiet,
+        };
+        let trained = crate::pipeline::train(&runtime, &store, &spec, &options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(v) = trained.model_version else {
+            return Ok(format!(
+                "Retrained (run {}), not registered: {}.",
+                trained.run_id,
+                trained
+                    .not_registered
+                    .unwrap_or_else(|| "the gates failed".into())
+            ));
+        };
+        let mut said = format!(
+            "Retrained (run {}): registered {} version {}.",
+            trained.run_id, v.name, v.version
+        );
+        if let (Some(name), start) = (&t.deployment, t.start.as_str())
+            && start != "none"
+        {
+            let d = registry.deployment(name).await.map_err(|e| e.to_string())?;
+            let mut dspec: crate::deploy::DeploymentSpec =
+                serde_json::from_str(&d.spec).map_err(|e| e.to_string())?;
+            let version = v.version.to_string();
+            if start == "shadow" {
+                dspec.shadows.push(crate::deploy::spec::ModelRef {
+                    model: v.name.clone(),
+                    version,
+                    resolved: None,
+                });
+            } else {
+                let Some(first) = dspec.targets.first_mut() else {
+                    return Err(format!("deployment {name:?} has no target"));
+                };
+                first.weight = first.weight.saturating_sub(t.canary_weight).max(1);
+                dspec.targets.push(crate::deploy::spec::Target {
+                    model: v.name.clone(),
+                    version,
+                    weight: t.canary_weight,
+                    resolved: None,
+                });
+            }
+            let r = crate::deploy::update(&registry, name, dspec, "ferry-alerts", Some(d.revision))
+                .await
+                .map_err(|e| e.to_string())?;
+            said.push_str(&format!(
+                " Started as a {start} of deployment {name} (revision {}).",
+                r.revision
+            ));
+        }
+        Ok::<String, String>(said)
+    }
+    .await;
+    let said = outcome.unwrap_or_else(|e| format!("Retraining failed: {e}."));
+    tracing::info!(%alert, "{said}");
+    if let Ok(alerts) = registry.alerts(10_000).await
+        && let Some(mut a) = alerts.into_iter().find(|a| a.id == alert)
+    {
+        a.text = format!("{} {said}", a.text);
+        a.updated_at = now_ms();
+        if let Err(e) = registry.put_alert(&a).await {
+            tracing::warn!(%alert, error = %e, "could not record the retraining with the alert");
+        }
+    }
 }

@@ -23,6 +23,7 @@
 mod batch;
 mod config;
 mod error;
+pub mod http;
 mod kinds;
 pub mod log;
 mod manifest;
