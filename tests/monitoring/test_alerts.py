@@ -6,7 +6,7 @@ prediction log fires; malformed rules are refused by name."""
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
@@ -20,6 +20,7 @@ class Receiver:
 
     def __init__(self):
         self.bodies = []
+        self.hang = False
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,6 +36,9 @@ class Receiver:
                         self.rfile.readline()
                 else:
                     body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if outer.hang:
+                    time.sleep(10)
+                    return
                 outer.bodies.append(json.loads(body))
                 self.send_response(200)
                 self.end_headers()
@@ -42,7 +46,8 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -234,3 +239,51 @@ start = "shadow"
         server.stop()
     alert = next(a for a in json.loads(ferry.run("alerts", "list", "--json").stdout) if a["rule"] == "drift")
     assert "registered churn version 2" in alert["text"] and "shadow of deployment churn" in alert["text"], alert
+
+
+def test_a_sink_that_times_out_is_retried_with_back_off_until_delivered(tmp_path):
+    ferry, _ = train_churn(tmp_path)
+    hung = Receiver()
+    hung.hang = True
+    path = tmp_path / "alerts.toml"
+    path.write_text(f"""
+[[sinks]]
+name = "slowpoke"
+plugin = "webhook"
+timeout_ms = 1000
+config = {{ url = "http://127.0.0.1:{hung.port}/hook" }}
+
+[[rules]]
+name = "busy"
+model = "churn@1"
+when = "p99_latency_ms > 0"
+every_seconds = 1
+sinks = ["slowpoke"]
+""")
+    server = Server(ferry, tmp_path, "--alerts", path, "--allow-http", f"127.0.0.1:{hung.port}")
+
+    def alert():
+        listed = json.loads(ferry.run("alerts", "list", "--json").stdout)
+        return listed[0] if listed else None
+
+    try:
+        r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
+        assert r.status_code == 200
+        deadline = time.time() + 30
+        while time.time() < deadline and not (alert() or {}).get("attempts"):
+            time.sleep(0.3)
+        a = alert()
+        assert a["pending"] == "firing" and a["attempts"] >= 1 and "deadline" in a["last_error"], a
+        assert a["next_attempt_at"] > a["updated_at"] - 1, a
+        # The server kept serving while the sink hung.
+        r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
+        assert r.status_code == 200
+        hung.hang = False
+        deadline = time.time() + 40
+        while time.time() < deadline and alert()["pending"]:
+            time.sleep(0.5)
+        a = alert()
+        assert a["pending"] == "" and a["notified_at"] > 0 and a["last_error"] == "", a
+        assert [b["labels"]["rule"] for b in hung.bodies] == ["busy"]
+    finally:
+        server.stop()

@@ -79,6 +79,12 @@ pub struct Sink {
     /// Its configuration.
     #[serde(default)]
     pub config: toml::Table,
+    /// The deadline per delivery in milliseconds (default: the plugin's manifest).
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
+    /// The memory cap per instance in MiB (default: the plugin's manifest).
+    #[serde(default)]
+    pub memory_mib: Option<u32>,
 }
 
 /// One rule.
@@ -694,7 +700,10 @@ impl Alerting {
             .iter()
             .find(|s| s.name == sink)
             .ok_or("unknown sink")?;
-        let plugin = crate::builtin::resolve(&self.runtime, &s.plugin, &self.sink_options)
+        let mut options = self.sink_options.clone();
+        options.limits.timeout_ms = s.timeout_ms.or(options.limits.timeout_ms);
+        options.limits.memory_mib = s.memory_mib.or(options.limits.memory_mib);
+        let plugin = crate::builtin::resolve(&self.runtime, &s.plugin, &options)
             .await
             .map_err(|e| e.to_string())?;
         let config = serde_json::to_string(&s.config).map_err(|e| e.to_string())?;
