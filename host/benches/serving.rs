@@ -378,6 +378,7 @@ async fn run() {
         limits: Default::default(),
         in_flight: Default::default(),
         predictions: None,
+        alerts: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

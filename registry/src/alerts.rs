@@ -117,3 +117,72 @@ impl Registry {
         Ok(rows.iter().map(record).collect::<Result<_, _>>()?)
     }
 }
+
+/// An alert rule stored through the API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct StoredRule {
+    /// Its name.
+    pub name: String,
+    /// The rule, as JSON.
+    pub spec: String,
+    /// Who last wrote it.
+    pub actor: String,
+    /// When.
+    pub updated_at: i64,
+}
+
+impl Registry {
+    /// Creates or replaces rule `name`.
+    pub async fn put_alert_rule(
+        &self,
+        name: &str,
+        spec: &str,
+        actor: &str,
+    ) -> Result<StoredRule, RegistryError> {
+        let now = crate::db::now_ms();
+        sqlx::query("INSERT INTO alert_rules (name, spec, actor, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, actor = excluded.actor, updated_at = excluded.updated_at")
+            .bind(name)
+            .bind(spec)
+            .bind(actor)
+            .bind(now)
+            .execute(self.db().pool())
+            .await?;
+        Ok(StoredRule {
+            name: name.into(),
+            spec: spec.into(),
+            actor: actor.into(),
+            updated_at: now,
+        })
+    }
+
+    /// Deletes rule `name`.
+    pub async fn delete_alert_rule(&self, name: &str) -> Result<(), RegistryError> {
+        let done = sqlx::query("DELETE FROM alert_rules WHERE name = $1")
+            .bind(name)
+            .execute(self.db().pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(RegistryError::NotFound(format!("alert rule {name:?}")));
+        }
+        Ok(())
+    }
+
+    /// The rules stored through the API, by name.
+    pub async fn alert_rules(&self) -> Result<Vec<StoredRule>, RegistryError> {
+        let rows =
+            sqlx::query("SELECT name, spec, actor, updated_at FROM alert_rules ORDER BY name")
+                .fetch_all(self.db().pool())
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredRule {
+                    name: row.try_get("name")?,
+                    spec: row.try_get("spec")?,
+                    actor: row.try_get("actor")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+}

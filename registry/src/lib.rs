@@ -22,7 +22,7 @@ mod spec;
 mod tracking;
 
 pub use access::{AuditEntry, Principal, Role, TokenInfo};
-pub use alerts::AlertRecord;
+pub use alerts::{AlertRecord, StoredRule};
 pub use artifacts::{ArtifactInfo, DirEntry, check_artifact_path, is_ferry_file};
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
 pub use db::{Backend, Db, now_ms};

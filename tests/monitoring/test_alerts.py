@@ -287,3 +287,59 @@ sinks = ["slowpoke"]
         assert [b["labels"]["rule"] for b in hung.bodies] == ["busy"]
     finally:
         server.stop()
+
+
+def test_rules_managed_through_the_api_are_checked_audited_and_evaluated(tmp_path):
+    ferry, _ = train_churn(tmp_path)
+    ok = Receiver()
+    path = tmp_path / "alerts.toml"
+    path.write_text(f"""
+[[sinks]]
+name = "ops"
+plugin = "webhook"
+config = {{ url = "http://127.0.0.1:{ok.port}/hook" }}
+""")
+    server = Server(ferry, tmp_path, "--alerts", path, "--allow-http", f"127.0.0.1:{ok.port}")
+    reader = ferry.run("token", "create", "viewer", "--role", "reader").stdout.strip()
+    deployer = ferry.run("token", "create", "oncall", "--role", "deployer").stdout.strip()
+    url = f"{server.url}/v1/alerts/rules/api-slow"
+    rule = {"model": "churn@1", "when": "p99_latency_ms > 0", "every_seconds": 1, "sinks": ["ops"]}
+    try:
+        assert requests.put(url, json=rule, timeout=30).status_code == 401
+        assert requests.put(url, json=rule, headers={"Authorization": f"Bearer {reader}"}, timeout=30).status_code == 403
+        as_deployer = {"Authorization": f"Bearer {deployer}"}
+        for bad, needle in [
+            (dict(rule, sinks=["pager"]), "unknown sink"),
+            (dict(rule, when="p99_latency_ms >> 3"), "operator"),
+            (dict(rule, retrain={"pipeline": "/etc/passwd"}), "retrain"),
+            (dict(rule, name="other"), "differs"),
+            (dict(rule, colour="red"), "unknown field"),
+        ]:
+            r = requests.put(url, json=bad, headers=as_deployer, timeout=30)
+            assert r.status_code == 422 and needle in r.text, (bad, r.text)
+        r = requests.put(url, json=rule, headers=as_deployer, timeout=30)
+        assert r.status_code == 200, r.text
+        listed = requests.get(f"{server.url}/v1/alerts/rules", timeout=30).json()
+        assert [x["name"] for x in listed["api"]] == ["api-slow"] and listed["sinks"] == [{"name": "ops", "plugin": "webhook"}]
+
+        requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
+        ok.wait(lambda b: any(x["labels"].get("rule") == "api-slow" for x in b))
+        alerts = requests.get(f"{server.url}/v1/alerts", timeout=30).json()
+        assert alerts[0]["rule"] == "api-slow" and alerts[0]["state"] == "firing", alerts
+
+        assert requests.delete(url, headers=as_deployer, timeout=30).status_code == 200
+        assert requests.delete(url, headers=as_deployer, timeout=30).status_code == 404
+        audit = requests.get(f"{server.url}/v1/audit?limit=100", headers={"Authorization": f"Bearer {server.admin}"}, timeout=30).json()
+        actions = [(a["action"], a["outcome"]) for a in audit if a["action"].startswith("alert_rule.")]
+        assert ("alert_rule.put", "ok") in actions and ("alert_rule.put", "denied") in actions and ("alert_rule.delete", "ok") in actions, actions
+    finally:
+        server.stop()
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    ferry2, _ = train_churn(bare)
+    server = Server(ferry2, bare)
+    try:
+        r = requests.put(f"{server.url}/v1/alerts/rules/x", json=rule, headers={"Authorization": f"Bearer {server.admin}"}, timeout=30)
+        assert r.status_code == 409 and "--alerts" in r.text, r.text
+    finally:
+        server.stop()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_registry::{AlertRecord, Registry, now_ms};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::drift::{DriftOptions, compare};
 use super::live::{live_metrics, task_of};
@@ -40,7 +40,7 @@ pub struct RulesFile {
 }
 
 /// What a rule retrains when it fires.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retrain {
     /// The pipeline file to train (relative to the rules file).
@@ -88,7 +88,7 @@ pub struct Sink {
 }
 
 /// One rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Its name (unique).
@@ -234,80 +234,102 @@ impl RulesFile {
             if !names.insert(r.name.as_str()) {
                 return Err(format!("{at}: another rule has this name"));
             }
-            let c = Condition::parse(&r.when).map_err(|e| format!("{at}.when: {e}"))?;
-            severity(&r.severity).map_err(|e| format!("{at}.severity: {e}"))?;
-            let needs_model = c.measure == "drift_share"
-                || c.measure.starts_with("drifted:")
-                || LIVE.iter().any(|m| c.measure.starts_with(m));
-            if needs_model && r.model.is_none() {
+            self.check_rule(r).map_err(|e| format!("{at}{e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Checks one rule against these sinks; the error starts with the field (`.when: ...`).
+    pub fn check_rule(&self, r: &Rule) -> Result<(), String> {
+        ferry_registry::check_model_name(&r.name).map_err(|e| format!(".name: {e}"))?;
+        let c = Condition::parse(&r.when).map_err(|e| format!(".when: {e}"))?;
+        severity(&r.severity).map_err(|e| format!(".severity: {e}"))?;
+        let needs_model = c.measure == "drift_share"
+            || c.measure.starts_with("drifted:")
+            || LIVE.iter().any(|m| c.measure.starts_with(m));
+        if needs_model && r.model.is_none() {
+            return Err(format!(": {} needs `model = \"NAME@VERSION\"`", c.measure));
+        }
+        if c.measure == "circuit_open" && r.deployment.is_none() {
+            return Err(": circuit_open needs `deployment`".into());
+        }
+        if r.model.is_none() && r.deployment.is_none() && c.measure != "plugin_failures" {
+            return Err(": give `model` or `deployment`".into());
+        }
+        if r.every_seconds == 0 || r.window_seconds == 0 {
+            return Err(": every_seconds and window_seconds must be at least 1".into());
+        }
+        if let Some(t) = &r.retrain {
+            crate::pipeline::PipelineSpec::read(&self.base.join(&t.pipeline))
+                .map_err(|e| format!(".retrain.pipeline: {e}"))?;
+            if let Some(d) = &t.data
+                && !self.base.join(d).is_file()
+            {
                 return Err(format!(
-                    "{at}: {} needs `model = \"NAME@VERSION\"`",
-                    c.measure
+                    ".retrain.data: {} is not a file",
+                    self.base.join(d).display()
                 ));
             }
-            if c.measure == "circuit_open" && r.deployment.is_none() {
-                return Err(format!("{at}: circuit_open needs `deployment`"));
-            }
-            if r.model.is_none() && r.deployment.is_none() && c.measure != "plugin_failures" {
-                return Err(format!("{at}: give `model` or `deployment`"));
-            }
-            if r.every_seconds == 0 || r.window_seconds == 0 {
-                return Err(format!(
-                    "{at}: every_seconds and window_seconds must be at least 1"
-                ));
-            }
-            if let Some(t) = &r.retrain {
-                crate::pipeline::PipelineSpec::read(&self.base.join(&t.pipeline))
-                    .map_err(|e| format!("{at}.retrain.pipeline: {e}"))?;
-                if let Some(d) = &t.data
-                    && !self.base.join(d).is_file()
-                {
+            match (t.start.as_str(), &t.deployment) {
+                ("none", _) | ("shadow" | "canary", Some(_)) => {}
+                ("shadow" | "canary", None) => {
                     return Err(format!(
-                        "{at}.retrain.data: {} is not a file",
-                        self.base.join(d).display()
+                        ".retrain: start = {:?} needs `deployment`",
+                        t.start
                     ));
                 }
-                match (t.start.as_str(), &t.deployment) {
-                    ("none", _) => {}
-                    ("shadow" | "canary", Some(_)) => {}
-                    ("shadow" | "canary", None) => {
-                        return Err(format!(
-                            "{at}.retrain: start = {:?} needs `deployment`",
-                            t.start
-                        ));
-                    }
-                    (other, _) => {
-                        return Err(format!(
-                            "{at}.retrain.start: {other:?}; expected shadow, canary or none"
-                        ));
-                    }
-                }
-                if !(1..=99).contains(&t.canary_weight) {
+                (other, _) => {
                     return Err(format!(
-                        "{at}.retrain.canary_weight: {} is not from 1 to 99",
-                        t.canary_weight
+                        ".retrain.start: {other:?}; expected shadow, canary or none"
                     ));
                 }
             }
-            if r.sinks.is_empty() {
+            if !(1..=99).contains(&t.canary_weight) {
                 return Err(format!(
-                    "{at}: `sinks` is empty; name at least one [[sinks]] entry"
+                    ".retrain.canary_weight: {} is not from 1 to 99",
+                    t.canary_weight
                 ));
             }
-            for s in &r.sinks {
-                if !self.sinks.iter().any(|k| &k.name == s) {
-                    return Err(format!(
-                        "{at}: unknown sink {s:?}; the sinks are {}",
-                        self.sinks
-                            .iter()
-                            .map(|k| format!("{:?}", k.name))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
+        }
+        if r.sinks.is_empty() {
+            return Err(": `sinks` is empty; name at least one [[sinks]] entry".into());
+        }
+        for s in &r.sinks {
+            if !self.sinks.iter().any(|k| &k.name == s) {
+                return Err(format!(
+                    ".sinks: unknown sink {s:?}; the sinks are {}",
+                    self.sinks
+                        .iter()
+                        .map(|k| format!("{:?}", k.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
         }
         Ok(())
+    }
+
+    /// The rules of the file and the valid rules stored through the API (a file rule wins a
+    /// name both have).
+    pub async fn all(&self, registry: &Registry) -> Vec<Rule> {
+        let mut rules = self.rules.clone();
+        match registry.alert_rules().await {
+            Ok(stored) => {
+                for s in stored {
+                    if rules.iter().any(|r| r.name == s.name) {
+                        continue;
+                    }
+                    match serde_json::from_str::<Rule>(&s.spec) {
+                        Ok(r) if self.check_rule(&r).is_ok() => rules.push(r),
+                        _ => {
+                            tracing::warn!(rule = %s.name, "a stored alert rule no longer checks; skipped")
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the stored alert rules"),
+        }
+        rules
     }
 }
 
@@ -365,7 +387,8 @@ impl Alerting {
                     seen.pop_front();
                 }
             }
-            for rule in &self.rules.rules {
+            let rules = self.rules.all(&self.registry).await;
+            for rule in &rules {
                 if due.get(&rule.name).is_some_and(|&t| t > now) {
                     continue;
                 }
@@ -374,7 +397,7 @@ impl Alerting {
                     tracing::warn!(rule = %rule.name, error = %e, "alert rule could not be evaluated");
                 }
             }
-            if let Err(e) = self.deliver_pending().await {
+            if let Err(e) = self.deliver_pending(&rules).await {
                 tracing::warn!(error = %e, "alerts could not be delivered");
             }
         }
@@ -652,7 +675,7 @@ impl Alerting {
     }
 
     /// Delivers every notification that is due; a failure is kept and retried with back-off.
-    pub async fn deliver_pending(&self) -> Result<(), String> {
+    pub async fn deliver_pending(&self, rules: &[Rule]) -> Result<(), String> {
         let now = now_ms();
         for mut a in self
             .registry
@@ -663,7 +686,7 @@ impl Alerting {
             if a.next_attempt_at > now {
                 continue;
             }
-            let Some(rule) = self.rules.rules.iter().find(|r| r.name == a.rule) else {
+            let Some(rule) = rules.iter().find(|r| r.name == a.rule) else {
                 continue;
             };
             let mut errors = Vec::new();

@@ -3,6 +3,8 @@
 
 mod admission;
 #[cfg(feature = "registry")]
+mod alerts;
+#[cfg(feature = "registry")]
 mod audit;
 #[cfg(feature = "registry")]
 mod auth;
@@ -72,6 +74,8 @@ pub struct AppState {
     pub in_flight: std::sync::Arc<admission::InFlight>,
     /// The prediction log, when it is on.
     pub predictions: Option<crate::monitor::predlog::PredictionLog>,
+    /// The rules file (its rules and sinks), when the server evaluates alerts.
+    pub alerts: Option<std::sync::Arc<crate::monitor::alerts::RulesFile>>,
 }
 
 #[cfg(feature = "registry")]
@@ -134,6 +138,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(feedback::for_version))
         .routes(routes!(feedback::for_deployment))
         .routes(routes!(feedback::live))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::rules))
+        .routes(routes!(alerts::put_rule, alerts::delete_rule))
         .routes(routes!(metrics::metrics))
         .routes(routes!(deployments::list, deployments::create))
         .routes(routes!(
@@ -222,6 +229,10 @@ fn document() -> utoipa::openapi::OpenApi {
                 "deployments",
                 "Named deployments: traffic splits, shadows, fallbacks, circuit breakers, revisions",
             ),
+            tag(
+                "alerts",
+                "Alerts raised by the monitoring rules, and the rules managed through the API",
+            ),
             tag("mlflow", "MLflow's REST API, as the `mlflow` client calls it"),
         ]))
         .build()
@@ -305,6 +316,10 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         limits: options.predict,
         in_flight: Default::default(),
         predictions,
+        alerts: options
+            .alerts
+            .as_ref()
+            .map(|(rules, _)| std::sync::Arc::new(rules.clone())),
     };
     if let Some((rules, sink_options)) = options.alerts {
         let alerting = std::sync::Arc::new(crate::monitor::alerts::Alerting::new(
