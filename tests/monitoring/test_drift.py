@@ -146,6 +146,11 @@ def test_reports_as_a_table_and_a_self_contained_page(tmp_path):
         assert outside not in page.replace('xmlns="http://www.w3.org/2000/svg"', ""), outside
     code = ferry.run("drift", "--model", "churn@1", tmp_path / "current.csv", "--fail-on-drift", check=False)
     assert code.returncode == 11, code
+    # Parquet is read as Arrow, without typed rows in between: the same report.
+    pd.read_csv(tmp_path / "current.csv").to_parquet(tmp_path / "current.parquet")
+    as_csv = json.loads(ferry.run("drift", "--model", "churn@1", tmp_path / "current.csv", "--format", "json").stdout)
+    as_parquet = json.loads(ferry.run("drift", "--model", "churn@1", tmp_path / "current.parquet", "--format", "json").stdout)
+    assert as_parquet["columns"] == as_csv["columns"] and as_parquet["skipped"] == as_csv["skipped"]
 
 
 def test_bad_input_is_named(tmp_path):

@@ -16,6 +16,7 @@ use ferry_host::{Batch, monitor};
 
 use super::batch::rows_error;
 use super::{Exit, LimitArgs, RegistryArgs, exit};
+use ferry_host::monitor::drift::Current;
 
 /// How the report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,7 +124,21 @@ impl DriftArgs {
 
 pub async fn run(runtime: &Runtime, args: DriftArgs) -> Result<u8, Exit> {
     let options = args.options()?;
-    let current = read_table(&args.current, Format::of(&args.current, None)?)?;
+    let format = Format::of(&args.current, None)?;
+    // Parquet is read as Arrow and reduced column by column without copying text values;
+    // --features needs typed rows for the transforms.
+    let arrow = if format == Format::Parquet && !args.features {
+        Some(read_parquet(&args.current)?)
+    } else {
+        None
+    };
+    let current = match &arrow {
+        Some(_) => Batch {
+            num_rows: 0,
+            columns: Vec::new(),
+        },
+        None => read_table(&args.current, format)?,
+    };
     let (name, profile, features) = match (&args.model, &args.reference) {
         (_, Some(path)) => {
             let table = read_table(path, Format::of(path, None)?)?;
@@ -146,14 +161,18 @@ pub async fn run(runtime: &Runtime, args: DriftArgs) -> Result<u8, Exit> {
     };
     let inputs: Vec<&ColumnProfile> = profile.of_role(Role::Input).collect();
     let feature_cols: Vec<&ColumnProfile> = profile.of_role(Role::Feature).collect();
-    let mut parts: Vec<monitor::drift::Part<'_>> = vec![(&inputs, &current)];
+    let first = match &arrow {
+        Some(batches) => Current::Arrow(batches),
+        None => Current::Batch(&current),
+    };
+    let mut parts: Vec<monitor::drift::Part<'_>> = vec![(&inputs, first)];
     if let Some(f) = &features {
         if feature_cols.is_empty() {
             return Err(
                 anyhow::anyhow!("{name}: its reference profile has no model features").into(),
             );
         }
-        parts.push((&feature_cols, f));
+        parts.push((&feature_cols, Current::Batch(f)));
     }
     let report = compare(&name, &parts, &options).map_err(|e| anyhow::anyhow!("{e}"))?;
     let text = match args.format {
@@ -254,4 +273,15 @@ async fn compute_features(
     };
     let schema = schema_of(first);
     Ok(concat(&schema, batches).map_err(|e| anyhow::anyhow!("the features: {e}"))?)
+}
+
+/// A Parquet file's record batches.
+fn read_parquet(path: &std::path::Path) -> anyhow::Result<Vec<arrow_array::RecordBatch>> {
+    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(65_536).build())
+        .map_err(|e| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
+    reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }

@@ -595,7 +595,7 @@ impl Alerting {
             let inputs: Vec<&ColumnProfile> = profile.of_role(Role::Input).collect();
             let report = compare(
                 &format!("{name}@{}", v.version),
-                &[(&inputs, &current)],
+                &[(&inputs, super::drift::Current::Batch(&current))],
                 &DriftOptions::default(),
             )
             .map_err(|e| e.to_string())?;

@@ -166,7 +166,59 @@ pub struct DriftReport {
 /// One set of profiled columns and the current data to hold against them: the raw inputs
 /// against the current file, or the model's features against what the pinned transforms
 /// computed from it.
-pub type Part<'a> = (&'a [&'a ColumnProfile], &'a Batch);
+pub type Part<'a> = (&'a [&'a ColumnProfile], Current<'a>);
+
+/// Current data: typed columns, or Arrow record batches read straight from a file (no copy of
+/// text values).
+#[derive(Clone, Copy)]
+pub enum Current<'a> {
+    /// Typed columns.
+    Batch(&'a Batch),
+    /// Arrow record batches of one schema.
+    Arrow(&'a [arrow_array::RecordBatch]),
+}
+
+impl Current<'_> {
+    fn rows(&self) -> u64 {
+        match self {
+            Current::Batch(b) => u64::from(b.num_rows),
+            Current::Arrow(r) => r.iter().map(|b| b.num_rows() as u64).sum(),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        match self {
+            Current::Batch(b) => b.columns.iter().map(|c| c.name.clone()).collect(),
+            Current::Arrow(r) => r
+                .first()
+                .map(|b| {
+                    b.schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The sample of column `name`, its missing values and whether it holds integers.
+    fn sample(&self, name: &str) -> Option<Result<(Sample, u64, bool), String>> {
+        match self {
+            Current::Batch(b) => b.columns.iter().find(|c| c.name == name).map(|c| {
+                let (s, m) = Sample::of(c);
+                Ok((s, m, matches!(c.data, ColumnData::Int64(_))))
+            }),
+            Current::Arrow(r) => {
+                let first = r.first()?;
+                let i = first.schema().index_of(name).ok()?;
+                let arrays: Vec<&dyn arrow_array::Array> =
+                    r.iter().map(|b| b.column(i).as_ref()).collect();
+                Some(Sample::of_arrays(&arrays))
+            }
+        }
+    }
+}
 
 /// Compares current data with the profiled columns of each part, in order.
 pub fn compare(
@@ -210,7 +262,7 @@ pub fn compare(
     let mut skipped = Vec::new();
     let mut current_rows = 0;
     for (reference, current) in parts {
-        current_rows = current_rows.max(u64::from(current.num_rows));
+        current_rows = current_rows.max(current.rows());
         let (c, s) = compare_part(reference, current, options)?;
         columns.extend(c);
         skipped.extend(s);
@@ -244,7 +296,7 @@ type PartResult = (Vec<ColumnDrift>, Vec<Skipped>);
 
 fn compare_part(
     reference: &[&ColumnProfile],
-    current: &Batch,
+    current: &Current<'_>,
     options: &DriftOptions,
 ) -> Result<PartResult, DriftError> {
     let chosen: Vec<&ColumnProfile> = reference
@@ -257,25 +309,22 @@ fn compare_part(
                 .is_none_or(|only| only.contains(&c.name))
         })
         .collect();
-    let mut inputs = Vec::with_capacity(chosen.len());
+    let present = current.names();
     for profile in &chosen {
-        let column = current
-            .columns
-            .iter()
-            .find(|c| c.name == profile.name)
-            .ok_or_else(|| DriftError::MissingColumn {
+        if !present.contains(&profile.name) {
+            return Err(DriftError::MissingColumn {
                 column: profile.name.clone(),
                 expected: names(&mut chosen.iter().map(|c| c.name.as_str())),
-                found: names(&mut current.columns.iter().map(|c| c.name.as_str())),
-            })?;
-        inputs.push((profile, column));
+                found: names(&mut present.iter().map(String::as_str)),
+            });
+        }
     }
 
     let results: Vec<Result<Result<ColumnDrift, Skipped>, DriftError>> =
         std::thread::scope(|scope| {
-            let handles: Vec<_> = inputs
+            let handles: Vec<_> = chosen
                 .iter()
-                .map(|&(profile, column)| {
+                .map(|&profile| {
                     scope.spawn(move || {
                         let Some(reference) = &profile.sample else {
                             return Ok(Err(Skipped {
@@ -283,9 +332,23 @@ fn compare_part(
                                 reason: "an identifier: every reference value is distinct".into(),
                             }));
                         };
-                        let (sample, missing) = Sample::of(column);
-                        let integer =
-                            profile.is_integer() && matches!(column.data, ColumnData::Int64(_));
+                        let (sample, missing, integer) = match current.sample(&profile.name) {
+                            Some(Ok(s)) => s,
+                            Some(Err(message)) => {
+                                return Err(DriftError::Test {
+                                    column: profile.name.clone(),
+                                    message,
+                                });
+                            }
+                            None => {
+                                return Err(DriftError::MissingColumn {
+                                    column: profile.name.clone(),
+                                    expected: String::new(),
+                                    found: String::new(),
+                                });
+                            }
+                        };
+                        let integer = profile.is_integer() && integer;
                         column_drift(profile, reference, &sample, missing, integer, options).map(Ok)
                     })
                 })

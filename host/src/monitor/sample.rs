@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use arrow_array::Array;
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::bindings::types::{Column, ColumnData};
@@ -95,6 +96,87 @@ impl Sample {
                 pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 let (labels, counts) = pairs.into_iter().map(|(l, c)| (l.to_string(), c)).unzip();
                 (Sample::Categorical { labels, counts }, missing)
+            }
+        }
+    }
+
+    /// Reduces one column given as Arrow arrays (a file's record batches), without copying
+    /// text values. Returns the sample, the number of missing values and whether the column
+    /// holds integers.
+    pub fn of_arrays(arrays: &[&dyn Array]) -> Result<(Self, u64, bool), String> {
+        use arrow_array::cast::AsArray;
+        use arrow_schema::DataType as T;
+        let Some(first) = arrays.first() else {
+            return Ok((numbers(&mut []), 0, false));
+        };
+        let total: usize = arrays.iter().map(|a| a.len()).sum();
+        match first.data_type() {
+            T::Float16
+            | T::Float32
+            | T::Float64
+            | T::Int8
+            | T::Int16
+            | T::Int32
+            | T::Int64
+            | T::UInt8
+            | T::UInt16
+            | T::UInt32
+            | T::UInt64 => {
+                let integer = first.data_type().is_integer();
+                let mut xs: Vec<f64> = Vec::with_capacity(total);
+                for a in arrays {
+                    let f = arrow_cast::cast(*a, &T::Float64).map_err(|e| e.to_string())?;
+                    let f = f.as_primitive::<arrow_array::types::Float64Type>();
+                    match f.nulls() {
+                        None => xs.extend(f.values().iter().copied().filter(|x| x.is_finite())),
+                        Some(n) => xs.extend(
+                            f.values()
+                                .iter()
+                                .zip(n.iter())
+                                .filter(|(x, valid)| *valid && x.is_finite())
+                                .map(|(x, _)| *x),
+                        ),
+                    }
+                }
+                let missing = (total - xs.len()) as u64;
+                Ok((numbers(&mut xs), missing, integer))
+            }
+            T::Boolean => {
+                let mut counts = [0u64; 2];
+                for a in arrays {
+                    for v in a.as_boolean().iter().flatten() {
+                        counts[usize::from(v)] += 1;
+                    }
+                }
+                let missing = total as u64 - counts[0] - counts[1];
+                let (labels, counts) = [("false", counts[0]), ("true", counts[1])]
+                    .into_iter()
+                    .filter(|&(_, c)| c > 0)
+                    .map(|(l, c)| (l.to_string(), c))
+                    .unzip();
+                Ok((Sample::Categorical { labels, counts }, missing, false))
+            }
+            _ => {
+                let texts: Vec<arrow_array::ArrayRef> = arrays
+                    .iter()
+                    .map(|a| arrow_cast::cast(*a, &T::Utf8View).map_err(|e| e.to_string()))
+                    .collect::<Result<_, _>>()?;
+                let mut seen: HashMap<&str, u64> = HashMap::new();
+                let mut present = 0u64;
+                for a in &texts {
+                    for v in a.as_string_view().iter().flatten() {
+                        *seen.entry(v).or_default() += 1;
+                        present += 1;
+                    }
+                }
+                let mut pairs: Vec<(&str, u64)> = seen.into_iter().collect();
+                pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let (labels, counts) = pairs.into_iter().map(|(l, c)| (l.to_string(), c)).unzip();
+                Ok((
+                    Sample::Categorical { labels, counts },
+                    total as u64 - present,
+                    false,
+                ))
             }
         }
     }

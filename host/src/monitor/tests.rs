@@ -1,7 +1,7 @@
 //! Scores against values printed by Evidently 0.7.23's own stattest functions (SciPy 1.17.1,
 //! NumPy 2.4) for the same inputs.
 
-use super::drift::{DriftError, DriftOptions, compare};
+use super::drift::{Current, DriftError, DriftOptions, compare};
 use super::profile::{Profile, Role};
 use super::sample::{Aligned, Sample};
 use super::stattest::Method;
@@ -217,7 +217,8 @@ fn a_report_names_its_columns_and_refuses_bad_current_data() {
     let profile = Profile::parse(&bytes).unwrap();
     let cols: Vec<_> = profile.of_role(Role::Input).collect();
 
-    let run = |b: Batch, options: &DriftOptions| compare("test", &[(&cols, &b)], options);
+    let run =
+        |b: Batch, options: &DriftOptions| compare("test", &[(&cols, Current::Batch(&b))], options);
 
     let mut x = current();
     x.extend([f64::NAN, f64::INFINITY]);

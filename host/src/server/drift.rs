@@ -92,7 +92,7 @@ pub async fn drift(
     let inputs: Vec<&ColumnProfile> = profile.of_role(Role::Input).collect();
     let report = compare(
         &format!("{name}@{}", v.version),
-        &[(&inputs, &batch)],
+        &[(&inputs, crate::monitor::drift::Current::Batch(&batch))],
         &options,
     )
     .map_err(|e| invalid(e.to_string()))?;
