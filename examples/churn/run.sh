@@ -33,6 +33,9 @@ step "Batch: the same features and predictions for the whole file"
 "$ferry" transform --model churn@challenger "$here/customers.csv" --out "$out/scored.csv" --predictions --keep customer_id
 head -4 "$out/scored.csv"
 
+step "Drift: the file against the version's training data (the same data, so no drift)"
+"$ferry" drift --model churn@challenger "$here/customers.csv"
+
 step "Online: serve the registry and ask churn@challenger about one customer"
 "$ferry" serve --addr 127.0.0.1:0 >"$out/serve.log" 2>&1 &
 server=$!
