@@ -114,3 +114,18 @@ def test_a_corrupt_segment_is_named_and_can_be_skipped(tmp_path):
     out = ferry.run("predictions", "export", "churn", "--out", tmp_path / "x.parquet", "--skip-corrupt")
     assert digest in out.stderr and "4 logged predictions" in out.stdout, (out.stdout, out.stderr)
     assert len(pd.read_parquet(tmp_path / "x.parquet")) == 4
+
+
+def test_past_the_rows_that_may_wait_records_are_dropped_and_counted(tmp_path):
+    ferry, _ = train_churn(tmp_path)
+    server = Server(ferry, tmp_path, "--prediction-log-queue", "5")
+    try:
+        rows = [dict(ROW, customer_id=f"C0{i:04d}") for i in range(10)]
+        r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": rows}, timeout=30)
+        assert r.status_code == 200, r.text
+        predict(server, 7)
+        scraped = requests.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {server.admin}"}, timeout=30).text
+        assert "ferry_prediction_log_dropped_total 10" in scraped, scraped
+    finally:
+        server.stop()
+    assert sum(s["rows"] for s in segments(ferry)) == 1

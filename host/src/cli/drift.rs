@@ -238,14 +238,7 @@ async fn compute_features(
     current: &Batch,
 ) -> Result<Batch, Exit> {
     let store = args.registry.store(runtime).await?;
-    let names: Vec<String> = match &lineage.model {
-        Some(m) => m.features.clone(),
-        None => lineage
-            .transforms
-            .iter()
-            .flat_map(|t| t.writes.iter().map(|w| w.name.clone()))
-            .collect(),
-    };
+    let names = lineage.feature_names();
     let policy = PluginPolicy {
         load: LoadOptions {
             limits: args.limits.overrides(),
@@ -263,9 +256,7 @@ async fn compute_features(
             .transform_unchecked(&slice_rows(current, start, end))
             .await
             .map_err(|e| rows_error(e, start))?;
-        let mut seen = std::collections::HashSet::new();
-        let unique: Vec<String> = names.iter().filter(|n| seen.insert(*n)).cloned().collect();
-        batches.push(select(&out, &unique).map_err(|e| anyhow::anyhow!("the features: {e}"))?);
+        batches.push(select(&out, &names).map_err(|e| anyhow::anyhow!("the features: {e}"))?);
         start = end;
     }
     let Some(first) = batches.first() else {

@@ -66,15 +66,7 @@ pub async fn run(runtime: &Runtime, cmd: PredictionsCommand) -> Result<u8, Exit>
         PredictionsCommand::Export(args) => export(runtime, args).await,
         PredictionsCommand::Segments(args) => {
             let registry = args.registry.open(runtime).await?;
-            let Selection {
-                model,
-                version,
-                since,
-                until,
-            } = args.window.parse()?;
-            let segments = registry
-                .prediction_segments(&model, version, since, until)
-                .await?;
+            let (_, segments) = args.window.segments(&registry).await?;
             if args.json {
                 println!(
                     "{}",
@@ -106,6 +98,18 @@ struct Selection {
 }
 
 impl Window {
+    /// The selection and the segments it covers.
+    async fn segments(
+        &self,
+        registry: &ferry_registry::Registry,
+    ) -> Result<(Selection, Vec<ferry_registry::PredictionSegment>), Exit> {
+        let sel = self.parse()?;
+        let segments = registry
+            .prediction_segments(&sel.model, sel.version, sel.since, sel.until)
+            .await?;
+        Ok((sel, segments))
+    }
+
     /// The model, version and time bounds (ms).
     fn parse(&self) -> anyhow::Result<Selection> {
         let (name, version) = match self.model.split_once('@') {
@@ -142,15 +146,15 @@ fn time(flag: &str, value: Option<&str>) -> anyhow::Result<Option<i64>> {
 
 async fn export(runtime: &Runtime, args: ExportArgs) -> Result<u8, Exit> {
     let registry = args.registry.open(runtime).await?;
-    let Selection {
-        model,
-        version,
-        since,
-        until,
-    } = args.window.parse()?;
-    let segments = registry
-        .prediction_segments(&model, version, since, until)
-        .await?;
+    let (
+        Selection {
+            model,
+            since,
+            until,
+            ..
+        },
+        segments,
+    ) = args.window.segments(&registry).await?;
     let mut batches: Vec<RecordBatch> = Vec::new();
     let mut skipped = 0;
     for s in &segments {

@@ -65,8 +65,9 @@ pub struct PredictionLogArgs {
     /// Seconds after which an open segment is written.
     #[arg(long, default_value_t = 60)]
     pub prediction_log_segment_seconds: u64,
-    /// Requests that may wait to be logged; past this they are dropped and counted.
-    #[arg(long, default_value_t = 4096)]
+    /// Rows that may wait to be logged; past this, requests are dropped from the log and
+    /// counted (ferry_prediction_log_dropped_total), so a slow disk never fills memory.
+    #[arg(long, default_value_t = 100_000)]
     pub prediction_log_queue: usize,
 }
 

@@ -228,7 +228,8 @@ pub fn describe_problems(problems: &[FieldProblem]) -> String {
     text
 }
 
-fn type_name(t: DataType) -> &'static str {
+/// A type's name as schemas and lineages spell it.
+pub fn type_name(t: DataType) -> &'static str {
     match t {
         DataType::Float64 => "float64",
         DataType::Int64 => "int64",

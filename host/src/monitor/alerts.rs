@@ -171,14 +171,12 @@ impl Condition {
             *measure,
             "drift_share" | "p99_latency_ms" | "error_rate" | "circuit_open" | "plugin_failures"
         ) || measure.starts_with("drifted:")
-            || LIVE.contains(measure)
-            || measure
-                .strip_suffix("_drop")
-                .is_some_and(|m| LIVE.contains(&m));
+            || is_live(measure)
+            || measure.strip_suffix("_drop").is_some_and(is_live);
         if !known {
             return Err(format!(
                 "{text:?}: unknown measure {measure:?}; the measures are drift_share, drifted:COLUMN, {}, each of those with _drop, p99_latency_ms, error_rate, circuit_open and plugin_failures",
-                LIVE.join(", ")
+                live_names().join(", ")
             ));
         }
         Ok(Self {
@@ -199,16 +197,25 @@ impl Condition {
     }
 }
 
-const LIVE: [&str; 8] = [
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "log_loss",
-    "rmse",
-    "mae",
-];
+/// The live metrics a rule may watch: every metric the evaluator computes for some task.
+fn live_names() -> Vec<&'static str> {
+    use crate::runtime::bindings::types::Task;
+    let mut names: Vec<&'static str> = [
+        Task::BinaryClassification,
+        Task::MulticlassClassification,
+        Task::Regression,
+    ]
+    .into_iter()
+    .flat_map(|t| crate::pipeline::metrics::metric_names(t).iter().copied())
+    .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+fn is_live(measure: &str) -> bool {
+    live_names().contains(&measure)
+}
 
 impl RulesFile {
     /// Reads and checks a rules file: every condition, severity, sink and target.
@@ -246,7 +253,7 @@ impl RulesFile {
         severity(&r.severity).map_err(|e| format!(".severity: {e}"))?;
         let needs_model = c.measure == "drift_share"
             || c.measure.starts_with("drifted:")
-            || LIVE.iter().any(|m| c.measure.starts_with(m));
+            || is_live(c.measure.strip_suffix("_drop").unwrap_or(&c.measure));
         if needs_model && r.model.is_none() {
             return Err(format!(": {} needs `model = \"NAME@VERSION\"`", c.measure));
         }

@@ -1,7 +1,8 @@
 //! The prediction log: every served request's inputs and outputs, with its version, request
 //! id and time, written as Parquet segments into the blob store and listed in the registry.
-//! Requests are handed over on a bounded queue and written by one task, so a slow disk never
-//! slows a prediction: when the queue is full the record is dropped and counted
+//! Requests are handed over on a queue bounded in rows and written by one task, so a slow disk
+//! never slows a prediction and never fills memory: past the bound a record is dropped and
+//! counted
 //! (`ferry_prediction_log_dropped_total`). A segment is cut per model version when it holds
 //! `segment_rows` rows or its first record is `segment_seconds` old, and on shutdown.
 
@@ -31,7 +32,7 @@ pub struct LogSettings {
     pub segment_rows: usize,
     /// Age at which a segment is cut.
     pub segment_age: Duration,
-    /// Requests that may wait to be written; past this they are dropped and counted.
+    /// Rows that may wait to be written; past this, records are dropped and counted.
     pub queue: usize,
 }
 
@@ -41,7 +42,7 @@ impl Default for LogSettings {
             sample_rate: 1.0,
             segment_rows: 10_000,
             segment_age: Duration::from_secs(60),
-            queue: 4096,
+            queue: 100_000,
         }
     }
 }
@@ -73,17 +74,26 @@ enum Message {
 /// A handle to the log's writer.
 #[derive(Clone)]
 pub struct PredictionLog {
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::UnboundedSender<Message>,
     sample_rate: f64,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    max_waiting: usize,
 }
 
 impl PredictionLog {
     /// Starts the writer task.
     pub fn start(registry: Registry, settings: LogSettings) -> Self {
-        let (tx, rx) = mpsc::channel(settings.queue.max(1));
+        let (tx, rx) = mpsc::unbounded_channel();
         let sample_rate = settings.sample_rate;
-        tokio::spawn(write_loop(registry, settings, rx));
-        Self { tx, sample_rate }
+        let max_waiting = settings.queue.max(1);
+        let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        tokio::spawn(write_loop(registry, settings, rx, waiting.clone()));
+        Self {
+            tx,
+            sample_rate,
+            waiting,
+            max_waiting,
+        }
     }
 
     /// Whether to log this request (draws against the sample rate).
@@ -94,17 +104,24 @@ impl PredictionLog {
                     < self.sample_rate)
     }
 
-    /// Hands a record to the writer, never waiting: a full queue drops it (counted).
+    /// Hands a record to the writer, never waiting: past the rows that may wait, it is
+    /// dropped (and counted).
     pub fn record(&self, entry: Entry) {
-        if self.tx.try_send(Message::Entry(Box::new(entry))).is_err() {
-            METRICS.prediction_log_dropped.inc();
+        use std::sync::atomic::Ordering;
+        let rows = entry.inputs.num_rows as usize;
+        let before = self.waiting.fetch_add(rows, Ordering::AcqRel);
+        if before + rows > self.max_waiting
+            || self.tx.send(Message::Entry(Box::new(entry))).is_err()
+        {
+            self.waiting.fetch_sub(rows, Ordering::AcqRel);
+            METRICS.prediction_log_dropped.inc_by(rows as u64);
         }
     }
 
     /// Writes every open segment now.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Message::Flush(done)).await.is_ok() {
+        if self.tx.send(Message::Flush(done)).is_ok() {
             let _ = wait.await;
         }
     }
@@ -121,13 +138,19 @@ struct Pending {
     opened: Option<Instant>,
 }
 
-async fn write_loop(registry: Registry, settings: LogSettings, mut rx: mpsc::Receiver<Message>) {
+async fn write_loop(
+    registry: Registry,
+    settings: LogSettings,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+) {
     let mut pending: HashMap<(String, i64), Pending> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250).min(settings.segment_age));
     loop {
         tokio::select! {
             message = rx.recv() => match message {
                 Some(Message::Entry(entry)) => {
+                    waiting.fetch_sub(entry.inputs.num_rows as usize, std::sync::atomic::Ordering::AcqRel);
                     let key = (entry.model.clone(), entry.version);
                     let p = pending.entry(key.clone()).or_default();
                     add(p, *entry);

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::sample::{ColumnKind, Sample};
-use crate::data::type_of;
+use crate::data::{type_name, type_of};
 use crate::runtime::bindings::types::{Batch, DataType};
 
 /// The profile format this host writes and reads.
@@ -148,14 +148,5 @@ impl Profile {
 impl Default for Profile {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-fn type_name(t: DataType) -> &'static str {
-    match t {
-        DataType::Float64 => "float64",
-        DataType::Int64 => "int64",
-        DataType::Boolean => "boolean",
-        DataType::Text => "text",
     }
 }

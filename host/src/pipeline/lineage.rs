@@ -228,6 +228,22 @@ impl Lineage {
         self.input_schema.iter().map(FieldSpec::to_field).collect()
     }
 
+    /// The model's feature columns, or every column the transforms write when there is no
+    /// model; each once, in order.
+    pub fn feature_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = match &self.model {
+            Some(m) => m.features.clone(),
+            None => self
+                .transforms
+                .iter()
+                .flat_map(|t| t.writes.iter().map(|w| w.name.clone()))
+                .collect(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        names
+    }
+
     /// Every plugin, validators first, then transforms, then the model.
     pub fn plugins(&self) -> Vec<&PinnedPlugin> {
         self.validators

@@ -642,16 +642,7 @@ fn profile_features(
     train: &Part,
     test: &Part,
 ) -> Result<(), PipelineError> {
-    let mut names: Vec<String> = match &lineage.model {
-        Some(m) => m.features.clone(),
-        None => lineage
-            .transforms
-            .iter()
-            .flat_map(|t| t.writes.iter().map(|w| w.name.clone()))
-            .collect(),
-    };
-    let mut seen = std::collections::HashSet::new();
-    names.retain(|n| seen.insert(n.clone()));
+    let names = lineage.feature_names();
     if names.is_empty() {
         return Ok(());
     }

@@ -147,11 +147,7 @@ pub async fn put_rule(
         },
     )
     .await;
-    let response = match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    };
-    super::audit::with_request_id(response, &id)
+    answer(&id, result)
 }
 
 #[utoipa::path(delete, path = "/v1/alerts/rules/{name}", tag = "alerts",
@@ -176,9 +172,14 @@ pub async fn delete_rule(
         },
     )
     .await;
+    answer(&id, result)
+}
+
+/// An audited change's answer, with its request id.
+fn answer(id: &str, result: Result<Value, ApiError>) -> Response {
     let response = match result {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     };
-    super::audit::with_request_id(response, &id)
+    super::audit::with_request_id(response, id)
 }
