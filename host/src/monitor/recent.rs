@@ -31,7 +31,10 @@ pub fn model_key(name: &str) -> String {
 /// Remembers a request.
 pub fn remember(key: &str, at_ms: i64, seconds: f64, failed: bool) {
     let Ok(mut all) = RECENT.lock() else { return };
-    let q = all.entry(key.to_string()).or_default();
+    if !all.contains_key(key) {
+        all.insert(key.to_string(), VecDeque::new());
+    }
+    let Some(q) = all.get_mut(key) else { return };
     q.push_back((at_ms, seconds, failed));
     while q.len() > KEEP_REQUESTS || q.front().is_some_and(|f| f.0 < at_ms - KEEP_MS) {
         q.pop_front();
@@ -41,14 +44,14 @@ pub fn remember(key: &str, at_ms: i64, seconds: f64, failed: bool) {
 /// The share of failed requests and the 99th-percentile latency (ms) of `key`'s requests
 /// since `since_ms`, with their number; `None` without requests.
 pub fn window(key: &str, since_ms: i64) -> Option<(f64, f64, usize)> {
-    let all = RECENT.lock().ok()?;
-    let q = all.get(key)?;
     let mut latencies: Vec<f64> = Vec::new();
     let mut failed = 0usize;
-    for &(at, s, f) in q.iter().filter(|r| r.0 >= since_ms) {
-        let _ = at;
-        latencies.push(s * 1e3);
-        failed += usize::from(f);
+    {
+        let all = RECENT.lock().ok()?;
+        for &(_, s, f) in all.get(key)?.iter().filter(|r| r.0 >= since_ms) {
+            latencies.push(s * 1e3);
+            failed += usize::from(f);
+        }
     }
     if latencies.is_empty() {
         return None;
