@@ -3,12 +3,17 @@
 
 use std::{env, fs, path::PathBuf};
 
-const KINDS: [(&str, &str); 5] = [
-    ("validator", "validator-plugin"),
-    ("transform", "transform-plugin"),
-    ("model", "model-plugin"),
-    ("deployer", "deployer-plugin"),
-    ("alert_sink", "alert-sink-plugin"),
+/// Each kind's macro name, world, and the imports its world adds to `host`.
+const KINDS: [(&str, &str, &str); 5] = [
+    ("validator", "validator-plugin", ""),
+    ("transform", "transform-plugin", ""),
+    ("model", "model-plugin", ""),
+    ("deployer", "deployer-plugin", ""),
+    (
+        "alert_sink",
+        "alert-sink-plugin",
+        "\n                    \"ferry:plugin/smtp@0.1.0\": ::ferry_sdk::__private::smtp,",
+    ),
 ];
 
 fn main() {
@@ -50,7 +55,7 @@ fn main() {
     fs::write(out.join("bindings.rs"), bindings).expect("write bindings.rs");
 
     let mut macros = String::new();
-    for (kind, world) in KINDS {
+    for (kind, world, extra) in KINDS {
         let glue = format!("__glue_{kind}");
         macros.push_str(&format!(
             r#"
@@ -70,7 +75,7 @@ macro_rules! export_{kind} {{
                 runtime_path: "::ferry_sdk::__private::wit_bindgen::rt",
                 with: {{
                     "ferry:plugin/types@0.1.0": ::ferry_sdk::types,
-                    "ferry:plugin/host@0.1.0": ::ferry_sdk::host,
+                    "ferry:plugin/host@0.1.0": ::ferry_sdk::host,{extra}
                 }},
             }});
             ::ferry_sdk::{glue}!($plugin);

@@ -96,7 +96,7 @@ async fn every_builtin_that_computes_passes_the_purity_check_on_the_sample_data(
                 assert!(why.contains("cannot train"), "{name}: {why}")
             }
             (
-                "directory" | "edge-bundle" | "kubernetes" | "webhook" | "file" | "slack",
+                "directory" | "edge-bundle" | "kubernetes" | "webhook" | "file" | "slack" | "email",
                 PublishCheck::NotApplicable,
             ) => {}
             (_, PublishCheck::Passed) => {}

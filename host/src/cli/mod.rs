@@ -210,6 +210,9 @@ pub struct SandboxArgs {
     /// Pass an environment variable (NAME, taking the value from this process, or NAME=VALUE).
     #[arg(long = "allow-env", value_name = "NAME[=VALUE]")]
     pub env: Vec<String>,
+    /// SMTP relays for alert sinks (`ferry serve --allow-smtp`; no other command runs sinks).
+    #[arg(skip)]
+    pub smtp: Vec<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// A trust policy the plugin must satisfy (default: ./ferry-trust.toml, if present); the
@@ -241,6 +244,13 @@ impl SandboxArgs {
             });
         }
         grants.http_hosts = self.http.clone();
+        let password = std::env::var("FERRY_SMTP_PASSWORD").ok();
+        for url in &self.smtp {
+            grants.smtp.push(
+                ferry_host::runtime::SmtpGrant::parse(url, password.as_deref())
+                    .map_err(|e| anyhow::anyhow!("--allow-smtp {url:?}: {e}"))?,
+            );
+        }
         for e in &self.env {
             let (k, v) = match e.split_once('=') {
                 Some((k, v)) => (k.to_string(), v.to_string()),

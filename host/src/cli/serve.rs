@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// Grant alert sinks a directory: GUEST=HOST, with `:ro` for read-only.
     #[arg(long = "allow-dir", value_name = "GUEST=HOST[:ro]")]
     pub allow_dir: Vec<String>,
+    /// Let alert sinks send mail through an SMTP relay: smtp://HOST[:PORT] (plain),
+    /// smtp://HOST[:PORT]?tls=required (STARTTLS) or smtps://HOST[:PORT] (TLS), optionally with
+    /// USER@, whose password is read from FERRY_SMTP_PASSWORD; repeat for more.
+    #[arg(long = "allow-smtp", value_name = "URL")]
+    pub allow_smtp: Vec<String>,
 }
 
 /// The prediction log: served requests as Parquet segments in the blob store.
@@ -131,6 +136,7 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
                 let grants = super::SandboxArgs {
                     dirs: args.allow_dir.clone(),
                     http: args.allow_http.clone(),
+                    smtp: args.allow_smtp.clone(),
                     ..Default::default()
                 };
                 Some((rules, grants.load_options()?))

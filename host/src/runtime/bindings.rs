@@ -5,17 +5,18 @@
 
 #![allow(missing_docs, clippy::all)]
 
-/// Shared types and the `host` import.
+/// Shared types and the `host` and `smtp` imports.
 pub mod base {
     wasmtime::component::bindgen!({
         world: "plugin-base",
         path: "../wit",
         additional_derives: [PartialEq],
+        imports: { "ferry:plugin/smtp.send": async },
     });
 }
 
 macro_rules! world {
-    ($module:ident, $world:literal) => {
+    ($module:ident, $world:literal $(, $($with:tt)*)?) => {
         /// Bindings for one plugin world.
         pub mod $module {
             wasmtime::component::bindgen!({
@@ -25,6 +26,7 @@ macro_rules! world {
                 with: {
                     "ferry:plugin/types": super::base::ferry::plugin::types,
                     "ferry:plugin/host": super::base::ferry::plugin::host,
+                    $($($with)*)?
                 },
             });
         }
@@ -35,6 +37,6 @@ world!(validator, "validator-plugin");
 world!(transform, "transform-plugin");
 world!(model, "model-plugin");
 world!(deployer, "deployer-plugin");
-world!(alert_sink, "alert-sink-plugin");
+world!(alert_sink, "alert-sink-plugin", "ferry:plugin/smtp": super::base::ferry::plugin::smtp,);
 
 pub use base::ferry::plugin::types;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::smtp::SmtpGrant;
 use crate::manifest::Capabilities;
 
 /// A host directory made visible to a plugin.
@@ -27,6 +28,9 @@ pub struct Grants {
     pub http_hosts: Vec<String>,
     /// Environment variables, with their values.
     pub env: Vec<(String, String)>,
+    /// SMTP relays (alert sinks only). Never serialized: a grant may hold credentials.
+    #[serde(skip)]
+    pub smtp: Vec<SmtpGrant>,
 }
 
 impl Grants {
@@ -74,7 +78,25 @@ impl Grants {
                 ));
             }
         }
+        out.smtp = self.smtp.clone();
         (out, dropped)
+    }
+
+    /// Drops the SMTP relays of a plugin that does not import `ferry:plugin/smtp`, with a note
+    /// for each: importing the interface is how a plugin asks for mail.
+    pub fn restrict_smtp(&mut self, imports: &[String]) -> Vec<String> {
+        if imports.iter().any(|i| i.starts_with("ferry:plugin/smtp")) {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.smtp)
+            .iter()
+            .map(|g| {
+                format!(
+                    "SMTP relay {} was granted but the plugin does not import ferry:plugin/smtp",
+                    g.relay()
+                )
+            })
+            .collect()
     }
 
     /// Whether an HTTP request to `host` (with `port`) is allowed.

@@ -12,6 +12,7 @@ mod limits;
 mod plugin;
 mod sandbox;
 mod session;
+mod smtp;
 mod state;
 
 use std::{path::PathBuf, sync::Arc};
@@ -28,6 +29,7 @@ pub use kinds::{
 };
 pub use limits::{LimitOverrides, Limits};
 pub use plugin::{LoadOptions, Plugin};
+pub use smtp::SmtpGrant;
 pub use state::StoreState;
 
 use crate::manifest::PluginKind;
@@ -60,6 +62,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<StoreState>,
     net_linker: Linker<StoreState>,
+    sink_linker: Linker<StoreState>,
     cache: ComponentCache,
 }
 
@@ -85,6 +88,13 @@ impl Runtime {
         )?;
         let mut net_linker = linker.clone();
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut net_linker)?;
+        #[allow(unused_mut)]
+        let mut sink_linker = net_linker.clone();
+        #[cfg(feature = "registry")]
+        bindings::base::ferry::plugin::smtp::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut sink_linker,
+            |s| s,
+        )?;
         let cache = match options.cache_dir {
             Some(dir) => ComponentCache::new(dir),
             None => ComponentCache::disabled(),
@@ -94,6 +104,7 @@ impl Runtime {
                 engine,
                 linker,
                 net_linker,
+                sink_linker,
                 cache,
             }),
         })
@@ -110,7 +121,9 @@ impl Runtime {
     }
 
     fn linker_for(&self, kind: PluginKind) -> &Linker<StoreState> {
-        if kind.may_use_http() {
+        if kind == PluginKind::AlertSink {
+            &self.inner.sink_linker
+        } else if kind.may_use_http() {
             &self.inner.net_linker
         } else {
             &self.inner.linker

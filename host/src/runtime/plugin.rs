@@ -311,7 +311,8 @@ pub(crate) async fn load(
             exported: kind,
         });
     }
-    let (grants, dropped) = options.grants.restrict_to(&manifest.capabilities);
+    let (mut grants, mut dropped) = options.grants.restrict_to(&manifest.capabilities);
+    dropped.extend(grants.restrict_smtp(&imports));
     for note in dropped {
         tracing::warn!(plugin = %manifest.name, "{note}");
     }

@@ -32,7 +32,8 @@ const MAX_LOG_BYTES: usize = 4096;
 pub struct Denials(Arc<Mutex<Vec<String>>>);
 
 impl Denials {
-    fn push(&self, what: String) {
+    /// Records a refused attempt (at most 32 are kept).
+    pub(super) fn push(&self, what: String) {
         if let Ok(mut v) = self.0.lock()
             && v.len() < 32
         {
@@ -175,8 +176,15 @@ pub struct StoreState {
     output: MemoryOutputPipe,
     /// Refused attempts.
     pub denials: Denials,
-    plugin: Arc<str>,
+    /// `name@version`, as logs attribute lines.
+    pub(super) plugin: Arc<str>,
     log_lines: u32,
+    /// The capabilities granted.
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    pub(super) grants: Arc<Grants>,
+    /// Messages sent through `ferry:plugin/smtp` (which the edge build does not link).
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    pub(super) mails_sent: u32,
 }
 
 impl StoreState {
@@ -236,7 +244,7 @@ impl StoreState {
             wasi: b.build(),
             http: WasiHttpCtx::new(),
             hooks: HttpGate {
-                grants,
+                grants: grants.clone(),
                 denials: denials.clone(),
             },
             table: ResourceTable::new(),
@@ -248,6 +256,8 @@ impl StoreState {
             denials,
             plugin: sandbox.label.clone(),
             log_lines: 0,
+            grants,
+            mails_sent: 0,
         })
     }
 

@@ -26,6 +26,7 @@ mod error;
 pub mod http;
 mod kinds;
 pub mod log;
+pub mod mail;
 mod manifest;
 mod report;
 mod select;
@@ -75,6 +76,7 @@ include!(concat!(env!("OUT_DIR"), "/export_macros.rs"));
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::bindings::ferry::plugin::smtp;
     pub use wit_bindgen;
 
     use std::cell::RefCell;
