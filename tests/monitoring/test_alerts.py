@@ -1,18 +1,28 @@
 """Alert rules evaluated by `ferry serve`, delivered through the `webhook` alert-sink plugin to
 a real local HTTP server: fired once, deduplicated, resolved, held back by the cooldown; a sink
 whose host is not allow-listed gets nothing and the alert is kept and retried; drift over the
-prediction log fires; malformed rules are refused by name."""
+prediction log fires; malformed rules are refused by name. The `email` sink mails through a
+real SMTP server (aiosmtpd) and only through a granted relay; a sink that hangs or traps is
+retried with back-off and delivers exactly once when it recovers."""
 
+import email
+import email.policy
 import json
+import os
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import pytest
 import requests
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from conftest import Server, train_churn
+from conftest import ROOT, Server, train_churn
 from test_drift import shifted
-from test_metrics import ROW
+from test_metrics import ROW, samples, scrape
 
 
 class Receiver:
@@ -177,7 +187,8 @@ def test_malformed_rules_are_refused_by_name(tmp_path):
         assert out.returncode != 0 and needle in out.stderr, out.stderr
 
 
-def test_a_drift_alert_retrains_a_challenger_that_gets_shadow_traffic(tmp_path):
+@pytest.mark.parametrize("start", ["shadow", "canary"])
+def test_a_drift_alert_retrains_a_challenger_started_as_a_shadow_or_a_canary(tmp_path, start):
     ferry, reference = train_churn(tmp_path)
     ok = Receiver()
     fresh = shifted(reference, 1500, seed=21, shift=True)
@@ -201,7 +212,8 @@ sinks = ["ops"]
 pipeline = "churn/pipeline.toml"
 data = "fresh.csv"
 deployment = "churn"
-start = "shadow"
+start = "{start}"
+canary_weight = 50
 """)
     server = Server(ferry, tmp_path, "--alerts", path, "--allow-http", f"127.0.0.1:{ok.port}",
                     "--prediction-log-segment-seconds", "1")
@@ -219,26 +231,38 @@ start = "shadow"
         shown = {}
         while time.time() < deadline:
             shown = requests.get(f"{server.url}/v1/deployments/churn", timeout=30).json()
-            if shown.get("spec", {}).get("shadows"):
+            spec = shown.get("spec", {})
+            if spec.get("shadows") or len(spec.get("targets", [])) > 1:
                 break
             time.sleep(0.5)
-        shadow = shown["spec"]["shadows"][0]
-        assert (shadow["model"], shadow["version"]) == ("churn", "2"), shown
-        # Requests through the deployment are now mirrored to the challenger.
-        for i in range(0, 100, 20):
-            r = requests.post(f"{server.url}/v1/deployments/churn/predict", json={"rows": rows[i:i + 20]}, timeout=60)
-            assert r.status_code == 200 and r.json()["version"] == 1, r.text
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            status = requests.get(f"{server.url}/v1/deployments/churn", timeout=30).json()["status"]
-            if status["shadows"] and status["shadows"][0]["mirrored"] >= 5:
-                break
-            time.sleep(0.3)
-        assert status["shadows"][0]["mirrored"] >= 5, status
+        if start == "canary":
+            # Half the traffic goes to the challenger, and it answers.
+            targets = [(t["model"], t["version"], t["weight"]) for t in shown["spec"]["targets"]]
+            assert targets == [("churn", "1", 50), ("churn", "2", 50)], shown
+            answered = set()
+            for i in range(0, 100, 5):
+                r = requests.post(f"{server.url}/v1/deployments/churn/predict", json={"rows": rows[i:i + 5]}, timeout=60)
+                assert r.status_code == 200, r.text
+                answered.add(r.json()["version"])
+            assert answered == {1, 2}, answered
+        else:
+            shadow = shown["spec"]["shadows"][0]
+            assert (shadow["model"], shadow["version"]) == ("churn", "2"), shown
+            # Requests through the deployment are now mirrored to the challenger.
+            for i in range(0, 100, 20):
+                r = requests.post(f"{server.url}/v1/deployments/churn/predict", json={"rows": rows[i:i + 20]}, timeout=60)
+                assert r.status_code == 200 and r.json()["version"] == 1, r.text
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                status = requests.get(f"{server.url}/v1/deployments/churn", timeout=30).json()["status"]
+                if status["shadows"] and status["shadows"][0]["mirrored"] >= 5:
+                    break
+                time.sleep(0.3)
+            assert status["shadows"][0]["mirrored"] >= 5, status
     finally:
         server.stop()
     alert = next(a for a in json.loads(ferry.run("alerts", "list", "--json").stdout) if a["rule"] == "drift")
-    assert "registered churn version 2" in alert["text"] and "shadow of deployment churn" in alert["text"], alert
+    assert "registered churn version 2" in alert["text"] and f"{start} of deployment churn" in alert["text"], alert
 
 
 def test_a_sink_that_times_out_is_retried_with_back_off_until_delivered(tmp_path):
@@ -341,5 +365,194 @@ config = {{ url = "http://127.0.0.1:{ok.port}/hook" }}
     try:
         r = requests.put(f"{server.url}/v1/alerts/rules/x", json=rule, headers={"Authorization": f"Bearer {server.admin}"}, timeout=30)
         assert r.status_code == 409 and "--alerts" in r.text, r.text
+    finally:
+        server.stop()
+
+
+class Mailbox:
+    """An SMTP server on loopback (aiosmtpd) that keeps every message, requiring AUTH LOGIN or
+    PLAIN as `alerts` / `s3cret` when `auth` is set."""
+
+    def __init__(self, auth=False):
+        self.messages = []
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                outer.messages.append({
+                    "from": envelope.mail_from,
+                    "to": list(envelope.rcpt_tos),
+                    "authenticated": bool(session.authenticated),
+                    "message": email.message_from_bytes(envelope.content, policy=email.policy.default),
+                })
+                return "250 OK"
+
+        def authenticator(server, session, envelope, mechanism, data):
+            ok = isinstance(data, LoginPassword) and data.login == b"alerts" and data.password == b"s3cret"
+            return AuthResult(success=ok)
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        options = dict(authenticator=authenticator, auth_required=True, auth_require_tls=False) if auth else {}
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **options)
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+    def wait(self, count, seconds=30):
+        deadline = time.time() + seconds
+        while time.time() < deadline and len(self.messages) < count:
+            time.sleep(0.2)
+        assert len(self.messages) >= count, f"timed out with {len(self.messages)} messages"
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_the_email_sink_mails_through_a_granted_relay_and_nowhere_else(tmp_path):
+    ferry, _ = train_churn(tmp_path)
+    granted, elsewhere = Mailbox(auth=True), Mailbox()
+    path = tmp_path / "alerts.toml"
+    path.write_text(f"""
+[[sinks]]
+name = "mail"
+plugin = "email"
+config = {{ relay = "127.0.0.1:{granted.port}", from = "Ferry <ferry@example.com>", to = ["ops@example.com", "ml@example.com"] }}
+
+[[sinks]]
+name = "mail-elsewhere"
+plugin = "email"
+config = {{ relay = "127.0.0.1:{elsewhere.port}", from = "ferry@example.com", to = ["ops@example.com"] }}
+
+[[rules]]
+name = "slow"
+model = "churn@1"
+when = "p99_latency_ms > 0"
+window_seconds = 2
+every_seconds = 1
+cooldown_seconds = 3600
+severity = "critical"
+sinks = ["mail"]
+
+[[rules]]
+name = "leak"
+model = "churn@1"
+when = "p99_latency_ms > 0"
+window_seconds = 3600
+every_seconds = 1
+sinks = ["mail-elsewhere"]
+""")
+    # The password reaches the host from the environment, never the command line or the plugin.
+    ferry.env["FERRY_SMTP_PASSWORD"] = "s3cret"
+    server = Server(ferry, tmp_path, "--alerts", path, "--allow-smtp", f"smtp://alerts@127.0.0.1:{granted.port}")
+    try:
+        r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
+        assert r.status_code == 200
+        # Fired, then resolved two seconds later: two messages, each authenticated.
+        granted.wait(2)
+        fired, resolved = granted.messages[:2]
+        for m in (fired, resolved):
+            assert m["from"] == "ferry@example.com" and m["to"] == ["ops@example.com", "ml@example.com"], m
+            assert m["authenticated"], m
+            msg = m["message"]
+            assert msg["X-Ferry-Plugin"] == "email@0.1.0" and msg["Message-ID"] and msg["Date"], dict(msg)
+            assert msg["From"] == "Ferry <ferry@example.com>" and msg.get_content_type() == "multipart/alternative"
+        msg = fired["message"]
+        assert msg["Subject"].startswith("[ferry] CRITICAL: "), msg["Subject"]
+        text = msg.get_body(("plain",)).get_content()
+        html = msg.get_body(("html",)).get_content()
+        assert "rule: slow" in text and "state: firing" in text and "Source: ferry/alerts/slow" in text, text
+        alert_id = next(line.split(": ")[1] for line in text.splitlines() if line.startswith("alert_id: "))
+        assert "<table>" in html and alert_id in html
+        msg = resolved["message"]
+        assert msg["Subject"].startswith("[ferry] INFO: Resolved: "), msg["Subject"]
+        assert f"alert_id: {alert_id}" in msg.get_body(("plain",)).get_content()
+    finally:
+        server.stop()
+        granted.stop()
+        elsewhere.stop()
+    # Nothing reached the relay that was not granted; that alert is kept, with the refusal.
+    assert elsewhere.messages == []
+    listed = json.loads(ferry.run("alerts", "list", "--json").stdout)
+    leak = next(a for a in listed if a["rule"] == "leak")
+    assert leak["pending"] == "firing" and leak["attempts"] >= 1, leak
+    assert f"SMTP relay 127.0.0.1:{elsewhere.port} (not on the plugin's allow-list)" in leak["last_error"], leak
+    assert "s3cret" not in server.log_path.read_text()
+
+
+def test_a_bad_smtp_grant_is_refused_by_name(tmp_path):
+    ferry, _ = train_churn(tmp_path)
+    path = tmp_path / "alerts.toml"
+    path.write_text("""
+[[sinks]]
+name = "mail"
+plugin = "email"
+config = { relay = "127.0.0.1:25", from = "ferry@example.com", to = ["ops@example.com"] }
+""")
+    for grant, needle in [
+        ("http://127.0.0.1:25", "unknown scheme"),
+        ("smtps://bot@127.0.0.1", "FERRY_SMTP_PASSWORD"),
+        ("smtp://127.0.0.1?tls=sometimes", "tls=required"),
+    ]:
+        out = ferry.run("serve", "--addr", "127.0.0.1:0", "--alerts", path, "--allow-smtp", grant, check=False)
+        assert out.returncode != 0 and f"--allow-smtp \"{grant}\"" in out.stderr and needle in out.stderr, out.stderr
+
+
+def hostile_sink():
+    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+    path = Path(target) / "wasm-plugins" / "wasm32-wasip2" / "release" / "guest_hostile_sink.wasm"
+    assert path.exists(), f"{path}: built by `cargo test` (tests/build.rs)"
+    return path
+
+
+def test_a_sink_that_traps_is_retried_and_delivers_exactly_once_when_it_recovers(tmp_path):
+    ferry, _ = train_churn(tmp_path)
+    ctl = tmp_path / "ctl"
+    ctl.mkdir()
+    (ctl / "trap").write_text("")
+    path = tmp_path / "alerts.toml"
+    path.write_text(f"""
+[[sinks]]
+name = "fragile"
+plugin = "{hostile_sink()}"
+config = {{ do = "trap-while-flagged" }}
+
+[[rules]]
+name = "busy"
+model = "churn@1"
+when = "p99_latency_ms > 0"
+window_seconds = 3600
+every_seconds = 1
+sinks = ["fragile"]
+""")
+    server = Server(ferry, tmp_path, "--alerts", path, "--allow-dir", f"/ctl={ctl}")
+
+    def alert():
+        listed = json.loads(ferry.run("alerts", "list", "--json").stdout)
+        return listed[0] if listed else {}
+
+    try:
+        r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
+        assert r.status_code == 200
+        deadline = time.time() + 30
+        while time.time() < deadline and alert().get("attempts", 0) < 2:
+            time.sleep(0.3)
+        a = alert()
+        assert a["pending"] == "firing" and a["attempts"] >= 2, a
+        assert "panicked while /ctl/trap exists" in a["last_error"], a
+        traps = samples(scrape(server), "ferry_plugin_failures", "ferry_plugin_failures_total",
+                        plugin="hostile-sink@0.1.0", failure="trap")
+        assert traps and traps[0] >= 2, traps
+        # The server kept serving while the sink trapped.
+        r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
+        assert r.status_code == 200
+        (ctl / "trap").unlink()
+        deadline = time.time() + 40
+        while time.time() < deadline and alert()["pending"]:
+            time.sleep(0.5)
+        a = alert()
+        assert a["pending"] == "" and a["notified_at"] > 0 and a["last_error"] == "", a
+        delivered = sorted(p.name for p in (ctl / "delivered").iterdir())
+        assert delivered == [f"{a['id']}-firing.json"], delivered
     finally:
         server.stop()
