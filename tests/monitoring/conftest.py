@@ -35,9 +35,10 @@ class Ferry:
         return out
 
 
-def train_churn(tmp, rows=None):
+def train_churn(tmp, rows=None, database_url=None):
     """Trains the churn example on its first `rows` rows (all when None) in a registry under
-    `tmp`; returns the CLI and the training data as pandas reads it."""
+    `tmp` (its metadata in `database_url` when given); returns the CLI and the training data as
+    pandas reads it."""
     work = tmp / "churn"
     shutil.copytree(CHURN, work, ignore=shutil.ignore_patterns("out"))
     data = pd.read_csv(CHURN / "customers.csv")
@@ -45,6 +46,8 @@ def train_churn(tmp, rows=None):
         data = data.head(rows)
         data.to_csv(work / "customers.csv", index=False)
     ferry = Ferry(tmp / "registry")
+    if database_url:
+        ferry.env["FERRY_DATABASE_URL"] = database_url
     ferry.run("train", work / "pipeline.toml")
     return ferry, data
 
@@ -76,3 +79,10 @@ class Server:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         self.log.close()
+
+
+def psql(sql, database="postgres"):
+    """Runs `sql` on the local PostgreSQL; returns what it printed, unaligned."""
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-tAc", sql],
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()

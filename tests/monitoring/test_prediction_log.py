@@ -1,14 +1,17 @@
 """The prediction log: served requests land as Parquet segments in the blob store, cut by size
-and by age, sampled, and read back by `ferry predictions export`; a corrupt segment is named."""
+and by age, sampled, and read back by `ferry predictions export`; a corrupt segment is named;
+a store that stalls never holds up a prediction."""
 
 import json
+import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
 import requests
 
-from conftest import Server, train_churn
+from conftest import Server, psql, train_churn
 from test_metrics import ROW
 
 
@@ -129,3 +132,47 @@ def test_past_the_rows_that_may_wait_records_are_dropped_and_counted(tmp_path):
     finally:
         server.stop()
     assert sum(s["rows"] for s in segments(ferry)) == 1
+
+
+def test_a_stalled_store_never_holds_up_a_prediction(tmp_path):
+    """PostgreSQL's segment table is locked, so the log's writer blocks storing a segment as it
+    would on a stuck disk: every request is still answered while it stays blocked, rows past the
+    queue are dropped and counted, and the rest are written once the lock goes."""
+    name = f"ferry_test_predlog_{uuid.uuid4().hex[:12]}"
+    psql(f"CREATE DATABASE {name}")
+    held = lambda granted: int(psql(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        f"WHERE c.relname = 'prediction_segments' AND l.granted = {granted}", name))
+    try:
+        ferry, _ = train_churn(tmp_path, database_url=f"postgres://postgres@127.0.0.1:5432/{name}")
+        server = Server(ferry, tmp_path, "--prediction-log-segment-seconds", "1", "--prediction-log-queue", "40")
+        lock = subprocess.Popen(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-q"],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        try:
+            lock.stdin.write("BEGIN;\nLOCK TABLE prediction_segments IN ACCESS EXCLUSIVE MODE;\n")
+            lock.stdin.flush()
+            deadline = time.time() + 20
+            while time.time() < deadline and held("true") == 0:
+                time.sleep(0.1)
+            assert held("true") >= 1, "the lock was not taken"
+            # One row opens a segment; a second later the writer stores it and blocks.
+            predict(server, 1)
+            while time.time() < deadline + 10 and held("false") == 0:
+                time.sleep(0.1)
+            assert held("false") >= 1, "the writer never waited on the locked table"
+            for i in range(10):
+                rows = [dict(ROW, customer_id=f"C1{i:02d}{j:02d}") for j in range(10)]
+                r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": rows}, timeout=30)
+                assert r.status_code == 200, r.text
+            # All answered with the writer still blocked; 40 rows may wait, the other 60 are dropped.
+            assert held("false") >= 1
+            scraped = requests.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {server.admin}"}, timeout=30).text
+            assert "ferry_prediction_log_dropped_total 60" in scraped, scraped
+        finally:
+            lock.stdin.write("COMMIT;\n")
+            lock.stdin.close()
+            lock.wait(timeout=30)
+        server.stop()
+        assert sum(s["rows"] for s in segments(ferry)) == 41
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
