@@ -112,6 +112,13 @@ model = "churn@1"
 when = "drift_share >= 0.5"
 every_seconds = 1
 sinks = ["ops"]
+
+[[rules]]
+name = "charges"
+model = "churn@1"
+when = "drifted:monthly_charges >= 1"
+every_seconds = 1
+sinks = ["ops"]
 """)
     return path
 
@@ -120,7 +127,7 @@ def test_alerts_fire_dedupe_resolve_and_never_leave_for_other_hosts(tmp_path):
     ferry, reference = train_churn(tmp_path)
     ok, blocked, chat = Receiver(), Receiver(), Receiver()
     path = rules(tmp_path, ok.port, blocked.port, chat.port)
-    assert "3 rule(s), 3 sink(s)" in ferry.run("alerts", "check", path).stdout
+    assert "4 rule(s), 3 sink(s)" in ferry.run("alerts", "check", path).stdout
     server = Server(ferry, tmp_path, "--alerts", path, "--allow-http", f"127.0.0.1:{ok.port}",
                     "--allow-http", f"127.0.0.1:{chat.port}", "--prediction-log-segment-seconds", "1")
     try:
@@ -155,6 +162,10 @@ def test_alerts_fire_dedupe_resolve_and_never_leave_for_other_hosts(tmp_path):
         ok.wait(lambda b: any(x["labels"].get("rule") == "drift" for x in b), seconds=40)
         drift = next(x for x in ok.bodies if x["labels"]["rule"] == "drift")
         assert "columns drifted" in drift["text"], drift
+        # So does the rule on the one column whose charges moved.
+        ok.wait(lambda b: any(x["labels"].get("rule") == "charges" for x in b), seconds=40)
+        charges = next(x for x in ok.bodies if x["labels"]["rule"] == "charges")
+        assert "monthly_charges" in charges["text"], charges
     finally:
         server.stop()
     # Nothing reached the host that was not allow-listed; the alert is kept, with the refusal.
@@ -298,7 +309,10 @@ sinks = ["slowpoke"]
             time.sleep(0.3)
         a = alert()
         assert a["pending"] == "firing" and a["attempts"] >= 1 and "deadline" in a["last_error"], a
-        assert a["next_attempt_at"] > a["updated_at"] - 1, a
+        # Exponential back-off: the n-th failure waits 2^n seconds, so the next attempt is at
+        # least the sum of those after the alert fired.
+        waited = sum(min(1000 << k, 300_000) for k in range(1, a["attempts"] + 1))
+        assert a["next_attempt_at"] - a["fired_at"] >= waited, a
         # The server kept serving while the sink hung.
         r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
         assert r.status_code == 200
@@ -554,5 +568,64 @@ sinks = ["fragile"]
         assert a["pending"] == "" and a["notified_at"] > 0 and a["last_error"] == "", a
         delivered = sorted(p.name for p in (ctl / "delivered").iterdir())
         assert delivered == [f"{a['id']}-firing.json"], delivered
+    finally:
+        server.stop()
+
+
+def test_live_accuracy_falling_below_a_value_and_by_a_delta_fires(tmp_path):
+    ferry, reference = train_churn(tmp_path)
+    ok = Receiver()
+    path = tmp_path / "alerts.toml"
+    path.write_text(f"""
+[[sinks]]
+name = "ops"
+plugin = "webhook"
+config = {{ url = "http://127.0.0.1:{ok.port}/hook" }}
+
+[[rules]]
+name = "accuracy"
+model = "churn@1"
+when = "accuracy < 0.5"
+every_seconds = 1
+sinks = ["ops"]
+
+[[rules]]
+name = "auc-drop"
+model = "churn@1"
+when = "roc_auc_drop > 0.2"
+every_seconds = 1
+sinks = ["ops"]
+
+[[rules]]
+name = "never"
+model = "churn@1"
+when = "accuracy_drop > 2"
+every_seconds = 1
+sinks = ["ops"]
+""")
+    server = Server(ferry, tmp_path, "--alerts", path, "--allow-http", f"127.0.0.1:{ok.port}",
+                    "--prediction-log-segment-seconds", "1")
+    auth = {"Authorization": f"Bearer {server.admin}"}
+    try:
+        rows = json.loads(reference.head(80).drop(columns=["churned"]).to_json(orient="records"))
+        r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": rows}, timeout=60)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        predicted = [p["prediction"] for p in body["predictions"]]
+        assert set(predicted) == {"yes", "no"}, predicted
+        time.sleep(1.5)
+        # Every label contradicts its prediction: live accuracy 0, live ROC AUC 0.
+        labels = [{"request_id": body["request_id"], "row": i, "label": "no" if p == "yes" else "yes"}
+                  for i, p in enumerate(predicted)]
+        r = requests.post(f"{server.url}/v1/models/churn/versions/1/feedback", json={"labels": labels},
+                          headers=auth, timeout=30)
+        assert r.status_code == 202, r.text
+        fired = lambda b: {x["labels"]["rule"] for x in b}
+        ok.wait(lambda b: {"accuracy", "auc-drop"} <= fired(b), seconds=40)
+        by_rule = {x["labels"]["rule"]: x for x in ok.bodies}
+        assert "accuracy" in by_rule["accuracy"]["text"] and "0.0000" in by_rule["accuracy"]["text"], by_rule
+        assert "roc_auc" in by_rule["auc-drop"]["text"], by_rule
+        time.sleep(2)
+        assert "never" not in fired(ok.bodies), ok.bodies
     finally:
         server.stop()

@@ -550,7 +550,49 @@ async fn shadows_are_mirrored_and_never_answer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fallback_default_and_circuit_breaker() {
-    let server = Server::start(&[]);
+    // Alert rules on the deployment's circuit, its error rate and plugin failures, delivered by
+    // the built-in `file` sink into a granted folder.
+    let alerts = tempfile::tempdir().unwrap();
+    let rules = alerts.path().join("alerts.toml");
+    std::fs::write(
+        &rules,
+        r#"
+[[sinks]]
+name = "log"
+plugin = "file"
+
+[[rules]]
+name = "circuit"
+deployment = "churn"
+when = "circuit_open >= 1"
+every_seconds = 1
+sinks = ["log"]
+
+[[rules]]
+name = "errors"
+deployment = "churn"
+when = "error_rate > 0"
+window_seconds = 3600
+every_seconds = 1
+sinks = ["log"]
+
+[[rules]]
+name = "misbehaving"
+when = "plugin_failures >= 3"
+window_seconds = 3600
+every_seconds = 1
+sinks = ["log"]
+"#,
+    )
+    .unwrap();
+    let out = alerts.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let server = Server::start(&[
+        "--alerts",
+        rules.to_str().unwrap(),
+        "--allow-dir",
+        &format!("/alerts={}", out.display()),
+    ]);
     assert_eq!(server.train_churn(|t| t), 1);
     let hostile = server.train_hostile_churn();
     let deployer = server.token("dep", "deployer");
@@ -571,7 +613,7 @@ async fn fallback_default_and_circuit_breaker() {
             "--breaker-window-ms",
             "60000",
             "--breaker-open-ms",
-            "1500",
+            "2500",
             "--json",
         ],
     ));
@@ -651,7 +693,7 @@ async fn fallback_default_and_circuit_breaker() {
         assert!(failures >= 1.0, "{failure}: {failures}");
     }
     // After open_ms it is half-open; a good probe closes it.
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    tokio::time::sleep(Duration::from_millis(2600)).await;
     let shown = server.get_json("/v1/deployments/churn").await;
     assert_eq!(
         shown["status"]["targets"][0]["breaker"]["state"], "half-open",
@@ -726,6 +768,35 @@ async fn fallback_default_and_circuit_breaker() {
         )
         .await;
     assert_eq!(answered_by_1, 4.0);
+
+    // Each rule fired once: the open circuit (then resolved once it closed), the 500 in the
+    // error rate, and three plugin calls stopped.
+    let log = out.join("alerts.jsonl");
+    let fired = |rule: &str, state: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|a| a["labels"]["rule"] == rule && a["labels"]["state"] == state)
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline
+        && !(fired("circuit", "resolved") == 1
+            && fired("errors", "firing") == 1
+            && fired("misbehaving", "firing") == 1)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    for (rule, state) in [
+        ("circuit", "firing"),
+        ("circuit", "resolved"),
+        ("errors", "firing"),
+        ("misbehaving", "firing"),
+    ] {
+        assert_eq!(fired(rule, state), 1, "{rule} {state}: {text}");
+    }
 }
 
 /// The local CLI writes deployments into the data folder, and a server on that folder
