@@ -73,7 +73,14 @@ impl Session {
             Ok(Ok(Err(guest))) => {
                 let guest = GuestError::from(guest);
                 let attempts = self.store.data().denials.take();
-                let failure = if attempts.is_empty() {
+                let failure = if self.store.data().limiter.refused.is_some() {
+                    // A plugin that catches the failed allocation (Python's MemoryError, a C
+                    // malloc returning NULL) still hit its cap: report the cap, not its error.
+                    self.discarded = true;
+                    Failure::OutOfMemory {
+                        limit_mib: self.plugin.limits.memory_mib,
+                    }
+                } else if attempts.is_empty() {
                     Failure::Guest(guest)
                 } else {
                     Failure::CapabilityDenied {

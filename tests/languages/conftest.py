@@ -1,0 +1,117 @@
+"""Builds plugins written in other languages from source and runs them through the ferry CLI.
+
+Components are built once per source: a build is kept under ~/.cache/ferry-lang-builds by the
+sha256 of everything that goes into it (the sources, the SDK, the WIT contract and the
+toolchain's version), since a Python component takes about 30 s to build. FERRY_BIN names the
+ferry binary (default: $CARGO_TARGET_DIR/debug/ferry or target/debug/ferry of this checkout)."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHURN = ROOT / "examples" / "churn"
+BUILDS = Path(os.environ.get("FERRY_LANG_BUILDS", Path.home() / ".cache" / "ferry-lang-builds"))
+
+
+def ferry_bin():
+    if os.environ.get("FERRY_BIN"):
+        return os.environ["FERRY_BIN"]
+    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+    return str(Path(target) / "debug" / "ferry")
+
+
+def _digest(paths, extra):
+    h = hashlib.sha256(extra.encode())
+    for base in paths:
+        for p in sorted(Path(base).rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                h.update(str(p.relative_to(base)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def _build(argv, **kwargs):
+    out = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    if out.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, argv))} exited {out.returncode}:\n{out.stdout}\n{out.stderr}")
+
+
+def build_python(app_dir, world):
+    """The component built from `app_dir/app.py` with the Python SDK, for `world`."""
+    tool = Path(sys.executable).parent / "componentize-py"
+    version = subprocess.run([tool, "--version"], capture_output=True, text=True, check=True).stdout
+    sdk = ROOT / "sdk" / "python"
+    key = _digest([app_dir, sdk / "ferry_plugin", ROOT / "wit"], world + version)
+    out = BUILDS / f"{Path(app_dir).name}-{key}.wasm"
+    if not out.exists():
+        BUILDS.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        _build([tool, "-d", ROOT / "wit", "-w", world, "componentize", "app", "-p", app_dir, "-p", sdk, "-o", tmp],
+               cwd=app_dir)
+        tmp.rename(out)
+    return out
+
+
+def build_js(source, world):
+    """The component built from the JavaScript module `source` with the JavaScript SDK, for
+    `world`. ComponentizeJS comes from $FERRY_JS_MODULES (a node_modules folder)."""
+    modules = Path(os.environ.get("FERRY_JS_MODULES", ROOT / "sdk" / "js" / "node_modules"))
+    package = json.loads((modules / "@bytecodealliance" / "componentize-js" / "package.json").read_text())
+    sdk = ROOT / "sdk" / "js"
+    key = _digest([Path(source).parent, ROOT / "wit"], world + package["version"]
+                  + (sdk / "ferry-plugin.js").read_text() + (sdk / "build.mjs").read_text())
+    out = BUILDS / f"{Path(source).stem}-{key}.wasm"
+    if not out.exists():
+        BUILDS.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        _build(["node", sdk / "build.mjs", source, "--world", world, "--out", tmp],
+               env=dict(os.environ, FERRY_JS_MODULES=str(modules)))
+        tmp.rename(out)
+    return out
+
+
+class Ferry:
+    """The ferry CLI on a registry of its own, sharing one compiled-component cache."""
+
+    def __init__(self, data_dir, cache_dir):
+        self.data_dir = Path(data_dir)
+        self.env = dict(os.environ, FERRY_DATA_DIR=str(data_dir), FERRY_CACHE_DIR=str(cache_dir))
+        for k in ("FERRY_REGISTRY", "FERRY_TOKEN", "FERRY_DATABASE_URL"):
+            self.env.pop(k, None)
+
+    def run(self, *args, check=True):
+        out = subprocess.run([ferry_bin(), *map(str, args)], env=self.env, capture_output=True, text=True)
+        if check and out.returncode != 0:
+            raise AssertionError(f"ferry {' '.join(map(str, args))} exited {out.returncode}:\n{out.stdout}\n{out.stderr}")
+        return out
+
+    def fails(self, *args):
+        """Runs a command that must fail; returns its stderr."""
+        out = self.run(*args, check=False)
+        assert out.returncode != 0, f"ferry {' '.join(map(str, args))} succeeded:\n{out.stdout}"
+        return out.stderr
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("components")
+
+
+@pytest.fixture
+def ferry(tmp_path, cache_dir):
+    return Ferry(tmp_path / "registry", cache_dir)
+
+
+@pytest.fixture
+def churn(tmp_path):
+    """A copy of the churn example to edit."""
+    work = tmp_path / "churn"
+    shutil.copytree(CHURN, work, ignore=shutil.ignore_patterns("out"))
+    return work

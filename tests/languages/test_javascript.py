@@ -1,0 +1,99 @@
+"""Plugins written in JavaScript (sdk/js, ComponentizeJS) against the Rust built-ins they
+mirror: the same report, violation for violation, and typed errors for a careless plugin."""
+
+import csv
+import json
+
+import pytest
+
+from conftest import CHURN, ROOT, build_js
+
+EXPECTATIONS = ROOT / "examples" / "js-expectations" / "expectations.js"
+HOSTILE = ROOT / "tests" / "languages" / "js" / "hostile" / "hostile.js"
+
+
+@pytest.fixture(scope="module")
+def expectations():
+    return build_js(EXPECTATIONS, "validator-plugin")
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    return build_js(HOSTILE, "validator-plugin")
+
+
+@pytest.fixture
+def dirty(tmp_path):
+    """The churn data with every kind of violation the churn expectations check for."""
+    rows = list(csv.DictReader(open(CHURN / "customers.csv")))
+    rows[3]["tenure_months"] = "100"
+    rows[4]["tenure_months"] = "0"
+    rows[5]["monthly_charges"] = "250.5"
+    rows[6]["contract"] = "weekly"
+    rows[7]["contract"] = 'say "hi"\t'
+    rows[8]["customer_id"] = "C00001"
+    rows[9]["customer_id"] = "X123"
+    rows[10]["churned"] = "maybe"
+    for row in rows[:150]:
+        row["total_charges"] = ""
+    path = tmp_path / "dirty.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def report(ferry, plugin, config, data):
+    out = ferry.run("validate", "--plugin", plugin, "--config", config, "--json", data, check=False)
+    assert out.returncode in (0, 1), out.stderr
+    body = json.loads(out.stdout)
+    for identity in ("plugin", "version", "digest"):
+        body.pop(identity, None)
+    return out.returncode, body
+
+
+def test_the_javascript_validator_reports_what_the_rust_one_does(ferry, expectations, dirty):
+    config = CHURN / "expectations.toml"
+    rust_code, rust = report(ferry, "expectations", config, dirty)
+    js_code, js = report(ferry, expectations, config, dirty)
+    assert rust_code == js_code == 1
+    assert js == rust
+    rules = {v["rule"] for v in rust["violations"]}
+    assert {"min", "max", "allowed", "unique", "regex", "max_null_fraction"} <= rules, rules
+    clean_code, clean = report(ferry, expectations, config, CHURN / "customers.csv")
+    assert clean_code == 0, clean
+
+
+def test_bad_configuration_is_named(ferry, expectations, tmp_path):
+    data = CHURN / "customers.csv"
+    for text, expected in [
+        ('{"expectations": [{"column": "tenure_months", "min": 5, "max": 1}]}',
+         "expectations[0] (`tenure_months`): `min` 5 is above `max` 1"),
+        ('{"expectations": [{"column": "customer_id", "regex": "("}]}',
+         "expectations[0] (`customer_id`): invalid `regex`"),
+        ('{"expectation": []}', "unknown key `expectation`"),
+        ('{"expectations": [{"column": "x", "maxx": 1}]}', "expectations[0] (`x`): unknown key `maxx`"),
+        ("[1, 2]", "the configuration must be a JSON object"),
+    ]:
+        config = tmp_path / "c.json"
+        config.write_text(text)
+        err = ferry.fails("validate", "--plugin", expectations, "--config", config, data)
+        assert expected in err, (text, err)
+
+
+@pytest.mark.parametrize("do, expected", [
+    ("throw-number", "threw a non-error value: 42"),
+    ("throw-undefined", "threw a non-error value: undefined"),
+    ("throw-object", 'threw a non-error value: {"reason":"not an Error"}'),
+    ("type-error", "TypeError: "),
+    ("bad-return", "validate must return a Report"),
+    ("loop", "deadline"),
+    ("hog", "memory"),
+])
+def test_a_careless_javascript_plugin_is_stopped_with_a_typed_error(ferry, hostile, tmp_path, do, expected):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"do": do}))
+    err = ferry.fails("validate", "--plugin", hostile, "--config", config, "--timeout-ms", "3000",
+                      CHURN / "customers.csv")
+    assert expected in err, err

@@ -1,0 +1,100 @@
+"""Plugins written in Python (sdk/python, componentize-py) against the Rust built-ins they
+mirror: the same bits out, in a lone transform and in a trained pipeline, and typed errors for
+a careless plugin."""
+
+import json
+
+import pytest
+
+from conftest import CHURN, ROOT, build_python
+
+SCALER = ROOT / "examples" / "python-scaler"
+HOSTILE = ROOT / "tests" / "languages" / "python" / "hostile"
+
+
+@pytest.fixture(scope="module")
+def scaler():
+    return build_python(SCALER, "transform-plugin")
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    return build_python(HOSTILE, "transform-plugin")
+
+
+def fit_apply(ferry, plugin, config, data, out):
+    state = out.with_suffix(".state")
+    ferry.run("transform", "fit", "--plugin", plugin, "--config", config, "--state", state, data)
+    ferry.run("transform", "apply", "--plugin", plugin, "--config", config, "--state", state, "--out", out, data)
+    return json.loads(state.read_bytes()), out.read_bytes()
+
+
+def test_the_python_scaler_matches_the_rust_one_bit_for_bit(ferry, scaler, tmp_path):
+    config = tmp_path / "scale.json"
+    config.write_text(json.dumps({"columns": ["tenure_months", "monthly_charges", "support_calls"]}))
+    data = CHURN / "customers.csv"
+    rust_state, rust_out = fit_apply(ferry, "standard-scaler", config, data, tmp_path / "rust.csv")
+    py_state, py_out = fit_apply(ferry, scaler, config, data, tmp_path / "python.csv")
+    assert py_state == rust_state
+    assert py_out == rust_out
+    assert len(rust_out.splitlines()) == 2001
+
+
+def test_the_python_scaler_trains_the_same_model(ferry, scaler, churn, tmp_path):
+    published = ferry.run("plugin", "publish", scaler)
+    assert "py-standard-scaler" in published.stdout + published.stderr
+    rust = json.loads(ferry.run("train", churn / "pipeline.toml", "--json").stdout)
+    pipeline = churn / "pipeline.toml"
+    pipeline.write_text(pipeline.read_text().replace('"standard-scaler@^0.1"', '"py-standard-scaler@^0.1"'))
+    python = json.loads(ferry.run("train", pipeline, "--json").stdout)
+    assert python["metrics"] == rust["metrics"]
+    features = {}
+    for name, run in (("rust", rust), ("python", python)):
+        out = tmp_path / f"{name}-features.csv"
+        ferry.run("transform", "--run", run["run_id"], CHURN / "customers.csv", "--out", out)
+        features[name] = out.read_bytes()
+    assert features["python"] == features["rust"]
+
+
+def test_bad_configuration_and_data_are_named(ferry, scaler, tmp_path):
+    data = CHURN / "customers.csv"
+    state = tmp_path / "s.json"
+    bad_key = tmp_path / "bad-key.json"
+    bad_key.write_text('{"colums": ["tenure_months"]}')
+    err = ferry.fails("transform", "fit", "--plugin", scaler, "--config", bad_key, "--state", state, data)
+    assert "unknown key `colums`" in err, err
+    text_column = tmp_path / "text.json"
+    text_column.write_text('{"columns": ["contract"]}')
+    err = ferry.fails("transform", "fit", "--plugin", scaler, "--config", text_column, "--state", state, data)
+    assert "`columns` names `contract`, a text column; this plugin needs numbers" in err, err
+    wrong_type = tmp_path / "wrong-type.json"
+    wrong_type.write_text('{"with_mean": "yes"}')
+    err = ferry.fails("transform", "fit", "--plugin", scaler, "--config", wrong_type, "--state", state, data)
+    assert '`with_mean` must be a boolean, not "yes"' in err, err
+    config = tmp_path / "ok.json"
+    config.write_text('{"columns": ["tenure_months"]}')
+    ferry.run("transform", "fit", "--plugin", scaler, "--config", config, "--state", state, data)
+    state.write_text("not json")
+    err = ferry.fails("transform", "apply", "--plugin", scaler, "--config", config, "--state", state,
+                      "--out", tmp_path / "o.csv", data)
+    assert "the state is not a valid py-standard-scaler state" in err, err
+
+
+@pytest.mark.parametrize("do, expected", [
+    ("raise", "ValueError: a careless plugin raised (at app.py:"),
+    ("keyerror", "KeyError: 'missing' (at app.py:"),
+    ("exit", "SystemExit: 3"),
+    ("bad-return", "apply returned int; it must return a Batch or a list of Columns"),
+    ("bad-column", "returned invalid output: 1 rows returned for an input of 2000 rows"),
+    ("loop", "deadline"),
+    ("hog", "needed more memory than its cap of 256 MiB"),
+])
+def test_a_careless_python_plugin_is_stopped_with_a_typed_error(ferry, hostile, tmp_path, do, expected):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"do": do}))
+    state = tmp_path / "s.json"
+    data = CHURN / "customers.csv"
+    ferry.run("transform", "fit", "--plugin", hostile, "--config", config, "--state", state, data)
+    err = ferry.fails("transform", "apply", "--plugin", hostile, "--config", config, "--state", state,
+                      "--out", tmp_path / "o.csv", "--timeout-ms", "3000", data)
+    assert expected in err, err
