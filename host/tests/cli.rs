@@ -2,11 +2,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-fn cache() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+/// The compiled-component cache the workspace's tests share (see `ferry_tests::component_cache`).
+fn cache() -> PathBuf {
+    match std::env::var_os("FERRY_TEST_CACHE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_BIN_EXE_ferry")).with_file_name("ferry-test-components"),
+    }
 }
 
 fn ferry(args: &[&str]) -> Output {

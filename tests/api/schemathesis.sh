@@ -12,7 +12,9 @@ st=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
+# Compiled components are shared with the other test suites (keyed by digest and engine).
+export FERRY_DATA_DIR="$work/data"
+export FERRY_CACHE_DIR="${FERRY_TEST_CACHE_DIR:-$(dirname "$ferry")/ferry-test-components}"
 unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL
 "$ferry" train "$root/examples/churn/pipeline.toml" > /dev/null
 "$ferry" serve --addr 127.0.0.1:0 > "$work/serve.out" 2> "$work/serve.err" &

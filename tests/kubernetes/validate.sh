@@ -11,7 +11,9 @@ validate=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
+# Compiled components are shared with the other test suites (keyed by digest and engine).
+export FERRY_DATA_DIR="$work/data"
+export FERRY_CACHE_DIR="${FERRY_TEST_CACHE_DIR:-$(dirname "$ferry")/ferry-test-components}"
 unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL
 "$ferry" train "$root/examples/churn/pipeline.toml" > /dev/null
 "$ferry" deploy create churn --model churn@1 > /dev/null

@@ -100,8 +100,10 @@ class Ferry:
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("components")
+def cache_dir():
+    """The compiled-component cache the test suites share: a Python or JavaScript component
+    takes 10 to 25 s to compile, a cached load tens of milliseconds."""
+    return os.environ.get("FERRY_TEST_CACHE_DIR") or str(Path(ferry_bin()).parent / "ferry-test-components")
 
 
 @pytest.fixture

@@ -21,6 +21,12 @@ def ferry_bin():
     return str(Path(target) / "debug" / "ferry")
 
 
+def component_cache():
+    """The compiled-component cache the test suites share (keyed by digest and engine, written
+    atomically): without it every new registry compiles the built-in plugins again."""
+    return os.environ.get("FERRY_TEST_CACHE_DIR") or str(Path(ferry_bin()).parent / "ferry-test-components")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -31,7 +37,7 @@ class Ferry:
     def __init__(self, data_dir, database_url):
         self.data_dir = Path(data_dir)
         self.database_url = database_url
-        self.env = dict(os.environ, FERRY_DATA_DIR=str(self.data_dir), FERRY_CACHE_DIR=str(self.data_dir / "cache"))
+        self.env = dict(os.environ, FERRY_DATA_DIR=str(self.data_dir), FERRY_CACHE_DIR=component_cache())
         self.env.pop("FERRY_REGISTRY", None)
         self.env.pop("FERRY_TOKEN", None)
         if database_url:

@@ -20,11 +20,17 @@ def ferry_bin():
     return str(Path(target) / "debug" / "ferry")
 
 
+def component_cache():
+    """The compiled-component cache the test suites share (keyed by digest and engine, written
+    atomically): without it every new registry compiles the built-in plugins again."""
+    return os.environ.get("FERRY_TEST_CACHE_DIR") or str(Path(ferry_bin()).parent / "ferry-test-components")
+
+
 class Ferry:
     """The ferry CLI on a registry of its own."""
 
     def __init__(self, data_dir):
-        self.env = dict(os.environ, FERRY_DATA_DIR=str(data_dir))
+        self.env = dict(os.environ, FERRY_DATA_DIR=str(data_dir), FERRY_CACHE_DIR=component_cache())
         for k in ("FERRY_REGISTRY", "FERRY_TOKEN", "FERRY_DATABASE_URL"):
             self.env.pop(k, None)
 

@@ -15,19 +15,16 @@ pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
 
-/// A runtime shared by the tests of one binary, with its own compile cache.
+/// A runtime shared by the tests of one binary, on the shared [`component_cache`].
 pub fn runtime() -> Runtime {
-    static RT: OnceLock<(Runtime, tempfile::TempDir)> = OnceLock::new();
+    static RT: OnceLock<Runtime> = OnceLock::new();
     RT.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let rt = Runtime::new(RuntimeOptions {
-            cache_dir: Some(dir.path().to_path_buf()),
+        Runtime::new(RuntimeOptions {
+            cache_dir: Some(component_cache()),
             ..Default::default()
         })
-        .expect("runtime");
-        (rt, dir)
+        .expect("runtime")
     })
-    .0
     .clone()
 }
 
@@ -132,6 +129,22 @@ pub async fn assert_healthy() {
         expected.as_slice(),
         "the healthy plugin answered wrongly"
     );
+}
+
+/// The compiled-component cache every `ferry` these tests start shares:
+/// `$FERRY_TEST_CACHE_DIR`, or `ferry-test-components` in the target folder. Entries are
+/// keyed by the component's digest and the engine's compatibility hash and written
+/// atomically, so sharing them is safe; without it, every new registry compiles the built-in
+/// plugins again (about 35 s of CPU in a debug build). The cache's own behaviour is tested in
+/// `tests/cache.rs` with folders of its own.
+pub fn component_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FERRY_TEST_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    ferry_bin()
+        .parent()
+        .expect("target folder")
+        .join("ferry-test-components")
 }
 
 /// The `ferry` binary of this build, beside the test executables (cargo builds it for the

@@ -20,7 +20,7 @@ pub struct Server {
     pub url: String,
     pub admin: String,
     pub data: tempfile::TempDir,
-    pub cache: tempfile::TempDir,
+    pub cache: std::path::PathBuf,
     pub database_url: Option<String>,
 }
 
@@ -30,13 +30,13 @@ impl Server {
     }
 
     pub fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Self {
-        let cache = tempfile::tempdir().unwrap();
+        let cache = crate::component_cache();
         let mut command = Command::new(crate::ferry_bin());
         command
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(extra)
             .env("FERRY_DATA_DIR", data.path())
-            .env("FERRY_CACHE_DIR", cache.path())
+            .env("FERRY_CACHE_DIR", &cache)
             .env_remove("FERRY_DATABASE_URL");
         let (child, url) = spawn_listening(&mut command, "ferry serving on ");
         let admin = std::fs::read_to_string(data.path().join("admin-token"))
@@ -95,7 +95,7 @@ impl Server {
         let mut cmd = Command::new(crate::ferry_bin());
         cmd.args(args)
             .env("FERRY_DATA_DIR", self.data.path())
-            .env("FERRY_CACHE_DIR", self.cache.path())
+            .env("FERRY_CACHE_DIR", &self.cache)
             .env_remove("FERRY_REGISTRY")
             .env_remove("FERRY_TOKEN")
             .env_remove("FERRY_DATABASE_URL");

@@ -188,7 +188,7 @@ fn ferry(data: &std::path::Path, args: &[&str]) -> Output {
     Command::new(ferry_tests::ferry_bin())
         .args(args)
         .env("FERRY_DATA_DIR", data)
-        .env("FERRY_CACHE_DIR", data.join("cache"))
+        .env("FERRY_CACHE_DIR", ferry_tests::component_cache())
         .env_remove("FERRY_DATABASE_URL")
         .output()
         .unwrap()

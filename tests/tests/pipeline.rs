@@ -12,14 +12,12 @@ use serde_json::Value;
 /// A data folder and compile cache of its own.
 struct Home {
     data: tempfile::TempDir,
-    cache: tempfile::TempDir,
 }
 
 impl Home {
     fn new() -> Self {
         Self {
             data: tempfile::tempdir().unwrap(),
-            cache: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -27,7 +25,7 @@ impl Home {
         Command::new(ferry_tests::ferry_bin())
             .args(args)
             .env("FERRY_DATA_DIR", self.data.path())
-            .env("FERRY_CACHE_DIR", self.cache.path())
+            .env("FERRY_CACHE_DIR", ferry_tests::component_cache())
             .env("USER", "tester")
             .env_remove("FERRY_DATABASE_URL")
             .env_remove("FERRY_REGISTRY")

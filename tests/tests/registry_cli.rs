@@ -5,14 +5,12 @@ use std::process::{Command, Output};
 
 struct Env {
     data: tempfile::TempDir,
-    cache: tempfile::TempDir,
 }
 
 impl Env {
     fn new() -> Self {
         Self {
             data: tempfile::tempdir().unwrap(),
-            cache: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -20,7 +18,7 @@ impl Env {
         Command::new(ferry_tests::ferry_bin())
             .args(args)
             .env("FERRY_DATA_DIR", self.data.path())
-            .env("FERRY_CACHE_DIR", self.cache.path())
+            .env("FERRY_CACHE_DIR", ferry_tests::component_cache())
             .env_remove("FERRY_DATABASE_URL")
             .output()
             .unwrap()

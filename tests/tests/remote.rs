@@ -16,7 +16,7 @@ fn remote(local: &Path, server: &Server, token: &str, args: &[&str]) -> Output {
     Command::new(ferry_bin())
         .args(args)
         .env("FERRY_DATA_DIR", local.join("data"))
-        .env("FERRY_CACHE_DIR", local.join("cache"))
+        .env("FERRY_CACHE_DIR", ferry_tests::component_cache())
         .env("FERRY_REGISTRY", &server.url)
         .env("FERRY_TOKEN", token)
         .env_remove("FERRY_DATABASE_URL")

@@ -9,12 +9,11 @@ use ferry_tests::server::{PgDatabase, Server, text};
 
 /// `ferry` as a client of a remote registry, from a folder of its own.
 fn client(args: &[&str], cwd: &Path) -> Output {
-    let cache = cwd.join(".cache");
     Command::new(ferry_tests::ferry_bin())
         .args(args)
         .current_dir(cwd)
         .env("FERRY_DATA_DIR", cwd.join("local-data"))
-        .env("FERRY_CACHE_DIR", cache)
+        .env("FERRY_CACHE_DIR", ferry_tests::component_cache())
         .env_remove("FERRY_REGISTRY")
         .env_remove("FERRY_TOKEN")
         .output()
