@@ -20,6 +20,14 @@ const MANIFEST = {
       expectations: { type: "array", items: { type: "object", required: ["column"] } },
       max_violations: { type: "integer", minimum: 0, default: 1000 },
     },
+    examples: [
+      {
+        expectations: [
+          { column: "score", min: -1.0, max: 1.5 },
+          { column: "segment", allowed: ["retail", "business"] },
+        ],
+      },
+    ],
   },
 };
 

@@ -24,6 +24,7 @@ MANIFEST = ferry.Manifest(
             "with_mean": {"type": "boolean", "default": True},
             "with_std": {"type": "boolean", "default": True},
         },
+        "examples": [{"columns": ["amount", "score"]}],
     },
 )
 

@@ -5,6 +5,7 @@ pub mod builtin;
 #[cfg(feature = "registry")]
 pub mod client;
 pub mod config;
+pub mod conformance;
 pub mod data;
 #[cfg(feature = "registry")]
 pub mod deploy;

@@ -30,9 +30,32 @@ pub enum PublishError {
     /// The plugin failed the purity check on the sample data, or misbehaved while checked.
     #[error("{0}")]
     Refused(PluginError),
+    /// The plugin failed a check of the conformance kit (`ferry plugin test`).
+    #[error(
+        "{plugin} {version} does not conform: {}; run `ferry plugin test` on it for the whole report (an admin may publish with --skip-checks)",
+        failures.join("; ")
+    )]
+    NotConforming {
+        /// The plugin's name.
+        plugin: String,
+        /// Its version.
+        version: String,
+        /// Each failed check, with what the plugin did.
+        failures: Vec<String>,
+    },
     /// The registry refused or failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+}
+
+/// Which checks a publish runs besides loading the plugin and the purity check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checks {
+    /// The rest of the conformance kit too.
+    Conformance,
+    /// Only loading and the purity check: for an admin's `--skip-checks`, and for the
+    /// built-ins, which the project's tests hold to the kit.
+    PurityOnly,
 }
 
 /// The registry description of a loaded plugin.
@@ -84,14 +107,30 @@ pub async fn check_purity(plugin: &Plugin) -> Result<PublishCheck, PublishError>
     })
 }
 
-/// Checks `bytes` as a plugin (size, component, world, contract version, manifest, purity)
-/// and, only if all of it holds, publishes it.
+/// Runs the conformance kit's checks other than purity; a failed one refuses the plugin.
+pub async fn conform(plugin: &Plugin) -> Result<(), PublishError> {
+    let report = crate::conformance::run_after_purity(plugin).await;
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(PublishError::NotConforming {
+            plugin: report.plugin.clone(),
+            version: report.version.clone(),
+            failures: report.failures(),
+        })
+    }
+}
+
+/// Checks `bytes` as a plugin (size, component, world, contract version, manifest, purity,
+/// and with [`Checks::Conformance`] the rest of the conformance kit) and, only if all of it
+/// holds, publishes it.
 pub async fn publish(
     runtime: &Runtime,
     registry: &Registry,
     source_name: &str,
     bytes: &[u8],
     publisher: Option<&str>,
+    checks: Checks,
 ) -> Result<PublishOutcome, PublishError> {
     if bytes.len() > MAX_PLUGIN_BYTES {
         return Err(PublishError::TooLarge {
@@ -104,6 +143,9 @@ pub async fn publish(
         .load(source_name, bytes, &LoadOptions::default())
         .await?;
     let purity = check_purity(&plugin).await?;
+    if checks == Checks::Conformance {
+        conform(&plugin).await?;
+    }
     let published = registry
         .publish(new_version(&plugin, publisher), bytes)
         .await?;
@@ -113,17 +155,32 @@ pub async fn publish(
     Ok(PublishOutcome { published, purity })
 }
 
+/// Who publishes, for the audit log and the package's owners.
+#[derive(Debug, Clone, Copy)]
+pub struct Publisher<'a> {
+    /// How the audit log names them (`local:USER`, `token:NAME`).
+    pub actor: &'a str,
+    /// The owner a new package gets.
+    pub owner: Option<&'a str>,
+    /// The request id the audit entry carries.
+    pub request_id: &'a str,
+}
+
 /// Publishes and records the attempt, whatever its outcome, in the audit log.
 pub async fn publish_audited(
     runtime: &Runtime,
     registry: &Registry,
     source_name: &str,
     bytes: &[u8],
-    actor: &str,
-    publisher: Option<&str>,
-    request_id: &str,
+    who: Publisher<'_>,
+    checks: Checks,
 ) -> Result<PublishOutcome, PublishError> {
-    let result = publish(runtime, registry, source_name, bytes, publisher).await;
+    let Publisher {
+        actor,
+        owner: publisher,
+        request_id,
+    } = who;
+    let result = publish(runtime, registry, source_name, bytes, publisher, checks).await;
     let (object, outcome, detail) = match &result {
         Ok(p) => {
             let r = p.published.record();
@@ -172,6 +229,7 @@ pub async fn seed_builtins(runtime: &Runtime, registry: &Registry) -> Result<(),
                 &format!("builtin:{name}"),
                 bytes,
                 Some("ferry"),
+                Checks::PurityOnly,
             )
             .await
             {

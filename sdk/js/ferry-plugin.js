@@ -241,14 +241,16 @@ function errorOut(e) {
   return { tag: "internal", val: `threw a non-error value: ${shown}` };
 }
 
+function guard(f) {
+  try {
+    return f();
+  } catch (e) {
+    throw errorOut(e);
+  }
+}
+
 function guarded(f) {
-  return (...args) => {
-    try {
-      return f(...args);
-    } catch (e) {
-      throw errorOut(e);
-    }
-  };
+  return (...args) => guard(() => f(...args));
 }
 
 function batchIn(b) {
@@ -312,21 +314,29 @@ export function validatorPlugin(manifest, validate) {
 export function transformPlugin(manifest, { Analyzer, Transformer, outputSchema }) {
   const keys = schemaKeys(manifest.configSchema);
   const wit = manifestOut(manifest, "transform");
+  // The bindings call resource methods through the class's prototype, so these are methods,
+  // not fields.
   class AnalyzerResource {
     constructor(inner) {
       this.inner = inner;
     }
-    update = guarded((data) => this.inner.update(batchIn(data)));
-    finish = guarded(() => {
-      const state = this.inner.finish();
-      return state instanceof Uint8Array ? state : new TextEncoder().encode(JSON.stringify(state));
-    });
+    update(data) {
+      return guard(() => this.inner.update(batchIn(data)));
+    }
+    finish() {
+      return guard(() => {
+        const state = this.inner.finish();
+        return state instanceof Uint8Array ? state : new TextEncoder().encode(JSON.stringify(state));
+      });
+    }
   }
   class TransformerResource {
     constructor(inner) {
       this.inner = inner;
     }
-    apply = guarded((data) => batchOut(this.inner.apply(batchIn(data))));
+    apply(data) {
+      return guard(() => batchOut(this.inner.apply(batchIn(data))));
+    }
   }
   return {
     plugin: { getManifest: () => wit },

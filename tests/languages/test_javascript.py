@@ -3,6 +3,7 @@ mirror: the same report, violation for violation, and typed errors for a careles
 
 import csv
 import json
+import math
 
 import pytest
 
@@ -97,3 +98,43 @@ def test_a_careless_javascript_plugin_is_stopped_with_a_typed_error(ferry, hosti
     err = ferry.fails("validate", "--plugin", hostile, "--config", config, "--timeout-ms", "3000",
                       CHURN / "customers.csv")
     assert expected in err, err
+
+
+def test_a_javascript_transform_computes_what_the_rust_one_does(ferry, tmp_path):
+    """`Math.log` (SpiderMonkey's fdlibm) and Rust's `f64::ln` (wasi-libc's musl) are each
+    within one unit in the last place of the true logarithm, so the two may differ by one ulp;
+    everything else (the columns, the nulls, the rows) must be identical."""
+    log = build_js(ROOT / "tests" / "languages" / "js" / "log" / "log.js", "transform-plugin")
+    config = tmp_path / "log.json"
+    config.write_text(json.dumps({"columns": ["monthly_charges", "total_charges"], "offset": 1}))
+    data = CHURN / "customers.csv"
+    outputs = {}
+    for name, plugin in (("rust", "log-transform"), ("js", log)):
+        state = tmp_path / f"{name}.state"
+        out = tmp_path / f"{name}.csv"
+        ferry.run("transform", "fit", "--plugin", plugin, "--config", config, "--state", state, data)
+        ferry.run("transform", "apply", "--plugin", plugin, "--config", config, "--state", state, "--out", out, data)
+        outputs[name] = list(csv.DictReader(open(out)))
+    assert len(outputs["js"]) == len(outputs["rust"]) == 2000
+    for rust_row, js_row in zip(outputs["rust"], outputs["js"]):
+        assert rust_row.keys() == js_row.keys()
+        for key, rust_value in rust_row.items():
+            js_value = js_row[key]
+            if key in ("monthly_charges", "total_charges") and rust_value != "":
+                a, b = float(rust_value), float(js_value)
+                assert abs(a - b) <= math.ulp(max(abs(a), abs(b))), (key, rust_value, js_value)
+            else:
+                assert rust_value == js_value, (key, rust_value, js_value)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"columns": ["monthly_charges"], "offset": -1000}))
+    state = tmp_path / "bad.state"
+    ferry.run("transform", "fit", "--plugin", log, "--config", bad, "--state", state, data)
+    err = ferry.fails("transform", "apply", "--plugin", log, "--config", bad, "--state", state,
+                      "--out", tmp_path / "o.csv", data)
+    assert "column `monthly_charges`" in err and "row 0" in err and "+ offset -1000 is not positive" in err, err
+
+
+def test_the_javascript_plugins_conform(ferry, expectations):
+    for plugin in (expectations, build_js(ROOT / "tests" / "languages" / "js" / "log" / "log.js", "transform-plugin")):
+        out = ferry.run("plugin", "test", plugin)
+        assert "0 failed" in out.stdout, out.stdout

@@ -98,3 +98,41 @@ def test_a_careless_python_plugin_is_stopped_with_a_typed_error(ferry, hostile, 
     err = ferry.fails("transform", "apply", "--plugin", hostile, "--config", config, "--state", state,
                       "--out", tmp_path / "o.csv", "--timeout-ms", "3000", data)
     assert expected in err, err
+
+
+def test_a_python_validator_reports_what_the_rust_one_does(ferry, tmp_path):
+    ranges = build_python(ROOT / "tests" / "languages" / "python" / "ranges", "validator-plugin")
+    data = tmp_path / "dirty.csv"
+    lines = (CHURN / "customers.csv").read_text().splitlines()
+    lines[4] = lines[4].replace(",37,", ",100,", 1)
+    lines[5] = "C00004,0,250.5,,one-year,0,false,no"
+    data.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "ranges.json"
+    config.write_text(json.dumps({"expectations": [
+        {"column": "tenure_months", "min": 1, "max": 72}, {"column": "monthly_charges", "min": 0, "max": 200},
+        {"column": "contract", "min": 0}, {"column": "nothing", "max": 1}]}))
+    reports = []
+    for plugin in ("expectations", ranges):
+        out = ferry.run("validate", "--plugin", plugin, "--config", config, "--json", data, check=False)
+        assert out.returncode == 1, out.stderr
+        body = json.loads(out.stdout)
+        for identity in ("plugin", "version", "digest"):
+            body.pop(identity, None)
+        reports.append(body)
+    assert reports[0] == reports[1]
+    assert {v["rule"] for v in reports[0]["violations"]} == {"min", "max", "min_max", "column_exists"}
+
+
+def test_the_python_plugins_conform_and_a_careless_one_is_refused_at_publish(ferry, scaler, hostile):
+    for plugin in (scaler, build_python(ROOT / "tests" / "languages" / "python" / "ranges", "validator-plugin")):
+        out = ferry.run("plugin", "test", plugin)
+        assert "0 failed" in out.stdout, out.stdout
+    report = ferry.run("plugin", "test", hostile, "--json", check=False)
+    assert report.returncode == 12, report.stderr
+    failed = {p["check"]: p["detail"] for p in json.loads(report.stdout)["points"] if p["outcome"] == "failed"}
+    assert set(failed) == {"manifest", "config-schema"} or set(failed) == {"manifest"}, failed
+    refused = ferry.fails("plugin", "publish", hostile)
+    assert "py-hostile 0.1.0 does not conform: manifest: the manifest has no license" in refused, refused
+    assert "py-hostile" not in ferry.run("plugin", "search", "hostile").stdout
+    published = ferry.run("plugin", "publish", hostile, "--skip-checks")
+    assert "published py-hostile 0.1.0" in published.stdout, published.stdout

@@ -67,6 +67,8 @@ pub mod exit {
     pub const INVALID_DEFINITION: u8 = 10;
     /// `ferry drift --fail-on-drift`: the dataset drifted.
     pub const DRIFT: u8 = 11;
+    /// `ferry plugin test`: a conformance check failed.
+    pub const NOT_CONFORMING: u8 = 12;
 }
 
 /// Ferry: an MLOps platform whose every extension point is a sandboxed WebAssembly plugin.
@@ -470,6 +472,10 @@ fn registry_code(error: &anyhow::Error) -> Option<u8> {
         error.downcast_ref::<ferry_host::publish::PublishError>()
     {
         Some(plugin_code(p))
+    } else if let Some(ferry_host::publish::PublishError::NotConforming { .. }) =
+        error.downcast_ref::<ferry_host::publish::PublishError>()
+    {
+        Some(exit::NOT_CONFORMING)
     } else if let Some(e) = error.downcast_ref::<ferry_host::deploy::SpecError>() {
         use ferry_host::deploy::SpecError;
         Some(match e {
@@ -495,10 +501,12 @@ fn registry_code(error: &anyhow::Error) -> Option<u8> {
 #[cfg(feature = "registry")]
 /// The exit code of a remote Ferry's refusal.
 fn remote_code(c: &ferry_host::client::ClientError) -> u8 {
-    if let ferry_host::client::ClientError::Api { code, .. } = c
-        && code == "invalid_deployment"
-    {
-        return exit::INVALID_DEFINITION;
+    if let ferry_host::client::ClientError::Api { code, .. } = c {
+        match code.as_str() {
+            "invalid_deployment" => return exit::INVALID_DEFINITION,
+            "not_conforming" => return exit::NOT_CONFORMING,
+            _ => {}
+        }
     }
     match c.status() {
         Some(401 | 403) => exit::NOT_ALLOWED,

@@ -293,8 +293,14 @@ impl RemoteRegistry {
         &self,
         bytes: Vec<u8>,
         signature: Option<&PluginSignature>,
+        skip_checks: bool,
     ) -> Result<(bool, VersionRecord), ClientError> {
-        let (url, mut req) = self.request(reqwest::Method::POST, "/v1/plugins");
+        let path = if skip_checks {
+            "/v1/plugins?skip_checks=true"
+        } else {
+            "/v1/plugins"
+        };
+        let (url, mut req) = self.request(reqwest::Method::POST, path);
         if let Some(s) = signature {
             req = req.header(SIGNATURE_HEADER, format!("{}:{}", s.key, s.signature));
         }

@@ -171,6 +171,11 @@ impl From<PublishError> for ApiError {
                 "impure_plugin",
                 inner.to_string(),
             ),
+            PublishError::NotConforming { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_conforming",
+                e.to_string(),
+            ),
             PublishError::Registry(inner) => inner.into(),
         }
     }

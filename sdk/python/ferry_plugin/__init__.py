@@ -11,7 +11,7 @@ A plugin is a module (`app.py`) that ends by exporting its kind:
 Raise `ConfigError`, `InputError(message, column=, row=)` or `Unsupported`; any other exception
 reaches the host as an `internal` error naming its type, message and line."""
 
-from . import config, log, state
+from . import config, log, state, text
 from .config import numeric_columns, select_columns
 from .data import Batch, Column, DataType, Field
 from .errors import ConfigError, InputError, PluginError, Unsupported
@@ -22,5 +22,5 @@ from .report import Report, Violation
 __all__ = [
     "Batch", "Column", "ConfigError", "DataType", "Directory", "Field", "InputError", "Manifest",
     "PluginError", "Report", "Unsupported", "Violation", "config", "log", "numeric_columns",
-    "select_columns", "state", "transform", "validator",
+    "select_columns", "state", "text", "transform", "validator",
 ]

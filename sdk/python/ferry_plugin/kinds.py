@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from . import _wit, config as _config, state as _state
+from . import config as _config, state as _state
 from .data import Batch, Column, Field
 from .manifest import Manifest
 from .report import Report
@@ -33,6 +33,8 @@ def _config_reader(manifest: Manifest) -> Callable[[str], dict[str, Any]]:
 
 
 def _plugin_class(manifest: Manifest, kind: Any) -> type:
+    from . import _wit
+
     wit_manifest = _wit.manifest_out(manifest, kind)
 
     class Plugin:
@@ -62,7 +64,11 @@ def transform(manifest: Manifest, analyzer: type[AnalyzerType], transformer: typ
     """The `Plugin` and `Transform` classes of a transform. The analyzer's `finish` returns the
     learned state: `bytes` are kept as they are, anything else is stored as JSON and handed
     back decoded to the transformer."""
+    # The contract's bindings exist only inside a component build; importing them here keeps
+    # the rest of the SDK importable (and testable) in plain Python.
     from wit_world.imports import types as wit
+
+    from . import _wit
 
     read_config = _config_reader(manifest)
 
@@ -107,7 +113,11 @@ def transform(manifest: Manifest, analyzer: type[AnalyzerType], transformer: typ
 def validator(manifest: Manifest, validate: Callable[[dict[str, Any], Batch], Report]) -> tuple[type, type]:
     """The `Plugin` and `Validator` classes of a validator whose `validate(config, batch)`
     returns a `Report`."""
+    # The contract's bindings exist only inside a component build; importing them here keeps
+    # the rest of the SDK importable (and testable) in plain Python.
     from wit_world.imports import types as wit
+
+    from . import _wit
 
     read_config = _config_reader(manifest)
 

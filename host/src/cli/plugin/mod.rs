@@ -7,6 +7,7 @@ mod list;
 mod owner;
 mod publish;
 mod search;
+mod test;
 mod yank;
 
 use std::path::PathBuf;
@@ -36,6 +37,19 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the conformance kit on a plugin: its contract, manifest and configuration schema,
+    /// the purity check on sample data, and the inputs careless callers send (an unparsable
+    /// configuration, an unknown key, wrong column types, nulls, empty and one-row batches).
+    /// Exits 12 when a check fails.
+    Test {
+        /// A `.wasm` component, or the name of a built-in plugin.
+        plugin: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sandbox: super::SandboxArgs,
+    },
     /// Check a plugin and publish it to the registry.
     Publish {
         /// The `.wasm` component.
@@ -43,6 +57,10 @@ pub enum PluginCommand {
         /// Sign the component's digest with this key (from `ferry key generate`).
         #[arg(long)]
         sign_key: Option<PathBuf>,
+        /// Publish without the conformance kit (the purity check still runs). A remote Ferry
+        /// allows it only with an admin token; a local data folder belongs to its user.
+        #[arg(long)]
+        skip_checks: bool,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -140,11 +158,17 @@ pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
     match cmd {
         PluginCommand::List { json } => list::run(runtime, json).await,
         PluginCommand::Inspect { plugin, json } => inspect::run(runtime, plugin, json).await,
+        PluginCommand::Test {
+            plugin,
+            json,
+            sandbox,
+        } => test::run(runtime, plugin, &sandbox, json).await,
         PluginCommand::Publish {
             file,
             sign_key,
+            skip_checks,
             registry,
-        } => publish::run(runtime, &registry, &file, sign_key.as_deref()).await,
+        } => publish::run(runtime, &registry, &file, sign_key.as_deref(), skip_checks).await,
 
         PluginCommand::Search {
             text,

@@ -15,7 +15,13 @@ pub async fn run(
     args: &RegistryArgs,
     file: &Path,
     sign_key: Option<&Path>,
+    skip_checks: bool,
 ) -> Result<u8, Exit> {
+    let checks = if skip_checks {
+        publish::Checks::PurityOnly
+    } else {
+        publish::Checks::Conformance
+    };
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let signature = match sign_key {
         Some(path) => {
@@ -35,13 +41,16 @@ pub async fn run(
             .load(&file.display().to_string(), &bytes, &Default::default())
             .await?;
         publish::check_purity(&plugin).await?;
+        if checks == publish::Checks::Conformance {
+            publish::conform(&plugin).await?;
+        }
         eprintln!(
             "uploading {} ({} bytes) to {url}",
             file.display(),
             bytes.len()
         );
         let (created, r) = RemoteRegistry::new(url, args.token.clone())?
-            .publish(bytes, signature.as_ref())
+            .publish(bytes, signature.as_ref(), skip_checks)
             .await?;
         if created {
             println!(
@@ -67,9 +76,12 @@ pub async fn run(
         &registry,
         &file.display().to_string(),
         &bytes,
-        &actor,
-        Some(&user),
-        "cli",
+        publish::Publisher {
+            actor: &actor,
+            owner: Some(&user),
+            request_id: "cli",
+        },
+        checks,
     )
     .await?;
     if let Some(note) = outcome.purity_note() {

@@ -62,6 +62,11 @@ impl Transformer for Salted {
     }
 }
 
+/// It takes no configuration; like any conforming plugin, it refuses one it cannot read.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoConfig {}
+
 impl Plugin for World {
     fn manifest() -> ManifestBuilder {
         ferry_sdk::manifest!("world")
@@ -71,10 +76,12 @@ impl Plugin for World {
 impl Transform for World {
     type Analyzer = NoState;
     type Transformer = Salted;
-    fn new_analyzer(_config: &str, _input: Schema) -> Result<NoState> {
+    fn new_analyzer(config: &str, _input: Schema) -> Result<NoState> {
+        parse_config::<NoConfig>(config)?;
         Ok(NoState)
     }
-    fn new_transformer(_config: &str, _state: &[u8]) -> Result<Salted> {
+    fn new_transformer(config: &str, _state: &[u8]) -> Result<Salted> {
+        parse_config::<NoConfig>(config)?;
         Ok(Salted {
             salt: random_salt(),
         })

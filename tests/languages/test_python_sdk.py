@@ -1,0 +1,81 @@
+"""The Python SDK's plain-Python parts, without a component: what authors can unit-test."""
+
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "sdk" / "python"))
+
+import ferry_plugin as ferry  # noqa: E402
+
+
+@pytest.mark.parametrize("value, rust", [
+    (100.0, "100"), (250.5, "250.5"), (1e-7, "0.0000001"), (1e20, "100000000000000000000"),
+    (-0.0, "-0"), (float("nan"), "NaN"), (float("-inf"), "-inf"), (0.1, "0.1"), (72, "72"),
+])
+def test_numbers_read_as_rust_writes_them(value, rust):
+    assert ferry.text.number(value) == rust
+
+
+def test_strings_are_quoted_as_rust_debug_quotes_them():
+    assert ferry.text.quote('say "hi"\t\\') == '"say \\"hi\\"\\t\\\\"'
+    assert ferry.text.quote("\x01é") == '"\\u{1}é"'
+
+
+def test_configuration_errors_name_the_key():
+    with pytest.raises(ferry.ConfigError, match="unknown key `colums` \\(expected one of: columns\\)"):
+        ferry.config.parse('{"colums": []}', ["columns"])
+    with pytest.raises(ferry.ConfigError, match="not valid JSON"):
+        ferry.config.parse("{", None)
+    with pytest.raises(ferry.ConfigError, match="must be a JSON object, not list"):
+        ferry.config.parse("[]", None)
+    with pytest.raises(ferry.ConfigError, match='`offset` must be a number, not "1"'):
+        ferry.config.get({"offset": "1"}, "offset", float)
+    with pytest.raises(ferry.ConfigError, match="`flag` must be a boolean, not 1"):
+        ferry.config.get({"flag": 1}, "flag", bool)
+    assert ferry.config.get({"offset": 2}, "offset", float) == 2
+    assert ferry.config.get({}, "offset", float, 1.0) == 1.0
+
+
+def test_columns_are_chosen_and_refused_by_name():
+    schema = [ferry.Field("a", ferry.DataType.FLOAT64), ferry.Field("s", ferry.DataType.TEXT),
+              ferry.Field("n", ferry.DataType.INT64)]
+    assert ferry.numeric_columns({}, schema) == ["a", "n"]
+    with pytest.raises(ferry.ConfigError, match="`columns` names `z`, which the data does not have \\(it has \\[a, s, n\\]\\)"):
+        ferry.numeric_columns({"columns": ["z"]}, schema)
+    with pytest.raises(ferry.ConfigError, match="`columns` names `a` twice"):
+        ferry.numeric_columns({"columns": ["a", "a"]}, schema)
+
+
+def test_batches_name_what_is_wrong():
+    batch = ferry.Batch.of([ferry.Column.float64("x", [1, 2]),
+                            ferry.Column.from_optional("y", ferry.DataType.TEXT, ["a", None])])
+    assert list(batch["y"]) == ["a", None] and batch["y"].null_count() == 1
+    assert batch.schema[1] == ferry.Field("y", ferry.DataType.TEXT, True)
+    with pytest.raises(ferry.InputError) as missing:
+        batch["z"]
+    assert str(missing.value) == "column `z`: no such column (the batch has [x, y])"
+    with pytest.raises(ferry.InputError, match="expected a numeric column, found text"):
+        batch["y"].numeric()
+    with pytest.raises(ValueError, match="column `x` has 2 values in a batch of 3 rows"):
+        ferry.Batch(3, [batch["x"]])
+
+
+def test_state_round_trips_floats_to_the_bit():
+    values = [0.1, 1 / 3, 2.0 ** -1074, 1.7976931348623157e308]
+    assert ferry.state.decode(ferry.state.encode({"v": values}), "p")["v"] == values
+    with pytest.raises(ferry.PluginError, match="could not encode state"):
+        ferry.state.encode({"v": float("nan")})
+    with pytest.raises(ferry.ConfigError, match="not a valid p state"):
+        ferry.state.decode(b"\xff", "p")
+
+
+def test_reports_count_everything_and_list_a_few():
+    report = ferry.Report(10, max_listed=2)
+    for row in range(5):
+        report.add("min", "too small", column="a", row=row)
+    report.add("max", "too big", column="a", row=9)
+    assert len(report.violations) == 2 and report.truncated
+    assert report.counts == {("min", "a"): 5, ("max", "a"): 1}
