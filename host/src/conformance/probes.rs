@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{Outcome, Point};
 use crate::data::{schema_of, slice_rows};
 use crate::manifest::PluginKind;
-use crate::pipeline::steps::purity::{self, PublishCheck, sample_data};
+use crate::pipeline::steps::purity::{self, PublishCheck, example_config, sample_data};
 use crate::pipeline::steps::{BATCH_ROWS, ModelStep, ServeError, TransformStep, ValidatorStep};
 use crate::runtime::bindings::types::{Batch, Column, ColumnData};
 use crate::runtime::{Failure, GuestError, Plugin};
@@ -92,17 +92,6 @@ pub(super) async fn run(plugin: &Plugin, sample: bool) -> Vec<Point> {
         },
     });
     points
-}
-
-/// The configuration the checks use: the schema's first example, or `{}`.
-fn example_config(plugin: &Plugin) -> String {
-    plugin
-        .manifest()
-        .config_schema
-        .get("examples")
-        .and_then(|e| e.get(0))
-        .map(Value::to_string)
-        .unwrap_or_else(|| "{}".into())
 }
 
 /// The purity check at publish, on the sample data with the example configuration.
@@ -212,16 +201,7 @@ async fn exercise(plugin: &Plugin, config: &str, data: &Batch) -> Result<(), Ser
                 .map(|_| ())
         }
         PluginKind::Model => {
-            let labels = data.columns.iter().find(|c| c.name == "label").cloned();
-            let features = Batch {
-                num_rows: data.num_rows,
-                columns: data
-                    .columns
-                    .iter()
-                    .filter(|c| c.name == "score" || c.name == "count")
-                    .cloned()
-                    .collect(),
-            };
+            let (features, labels) = purity::model_inputs(data);
             let Some(labels) = labels else {
                 return Ok(());
             };

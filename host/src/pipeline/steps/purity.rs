@@ -338,9 +338,25 @@ pub fn sample_data() -> Batch {
     }
 }
 
+/// What a model trains on in the checks: the numeric columns `score` and `count` of `data`,
+/// and `label` as the target (absent when `data` has none).
+pub fn model_inputs(data: &Batch) -> (Batch, Option<Column>) {
+    let features = Batch {
+        num_rows: data.num_rows,
+        columns: data
+            .columns
+            .iter()
+            .filter(|c| c.name == "score" || c.name == "count")
+            .cloned()
+            .collect(),
+    };
+    let labels = data.columns.iter().find(|c| c.name == "label").cloned();
+    (features, labels)
+}
+
 /// The configuration the check at publish uses: the first of the configuration schema's
 /// `examples`, or `{}`.
-fn example_config(plugin: &Plugin) -> String {
+pub fn example_config(plugin: &Plugin) -> String {
     plugin
         .manifest()
         .config_schema
@@ -398,16 +414,7 @@ pub async fn check_at_publish(plugin: &Plugin) -> Result<PublishCheck, ServeErro
             }
         }
         PluginKind::Model => {
-            let features = Batch {
-                num_rows: data.num_rows,
-                columns: data
-                    .columns
-                    .iter()
-                    .filter(|c| c.name == "score" || c.name == "count")
-                    .cloned()
-                    .collect(),
-            };
-            let labels = data.columns.iter().find(|c| c.name == "label").cloned();
+            let (features, labels) = model_inputs(&data);
             match labels {
                 Some(labels) => {
                     match super::ModelStep::train(plugin, &features, &labels, &config).await {
