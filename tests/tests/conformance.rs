@@ -1,5 +1,6 @@
 //! `ferry plugin test`, the conformance kit: every built-in and the quickstart plugin conform,
-//! and careless plugins fail exactly the points they break.
+//! deployers and alert sinks act in fresh folders and against a loopback listener, and careless
+//! plugins fail exactly the points they break.
 
 use std::process::Command;
 
@@ -66,14 +67,88 @@ async fn a_transform_that_returns_a_million_rows_fails_where_it_does() {
     }
 }
 
-#[tokio::test]
-async fn deployers_and_sinks_are_checked_for_their_contract_and_schema_only() {
-    let plugin = builtin::load(&runtime(), "file", &LoadOptions::default())
+async fn builtin_report(name: &str) -> Report {
+    let plugin = builtin::load(&runtime(), name, &LoadOptions::default())
         .await
         .unwrap();
-    let report = conformance::run(&plugin).await;
-    assert!(report.passed(), "{:#?}", report.failures());
-    assert!(matches!(outcome(&report, "behaviour"), Outcome::Skipped(_)));
+    conformance::run(&plugin).await
+}
+
+fn passed<'a>(report: &'a Report, check: &str) -> &'a str {
+    match outcome(report, check) {
+        Outcome::Passed(how) => how,
+        other => panic!("{} {check}: {other:?}\n{report:#?}", report.plugin),
+    }
+}
+
+fn failed<'a>(report: &'a Report, check: &str) -> &'a str {
+    match outcome(report, check) {
+        Outcome::Failed(why) => why,
+        other => panic!("{} {check}: {other:?}\n{report:#?}", report.plugin),
+    }
+}
+
+#[tokio::test]
+async fn deployers_plan_apply_and_roll_back_in_fresh_folders() {
+    for name in ["directory", "kubernetes", "edge-bundle"] {
+        let report = builtin_report(name).await;
+        assert!(passed(&report, "plan").contains("nothing written"));
+        assert!(passed(&report, "apply").contains("version 2 live"));
+        assert!(passed(&report, "rollback").contains("version 1 live again"));
+        assert!(passed(&report, "bad-name").starts_with("refused"));
+        for check in ["bad-config", "unknown-key", "limits"] {
+            passed(&report, check);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deployer_that_writes_while_planning_and_cannot_roll_back_fails_those_points() {
+    let report = report_for_file(guests::GUEST_CARELESS_DEPLOYER).await;
+    assert!(!report.passed());
+    let plan = failed(&report, "plan");
+    assert!(
+        plan.contains("planning wrote /deploy/ferry-conformance/planned"),
+        "{plan}"
+    );
+    passed(&report, "apply");
+    let rollback = failed(&report, "rollback");
+    assert!(rollback.contains("says 2 is live"), "{rollback}");
+    passed(&report, "unknown-key");
+}
+
+#[tokio::test]
+async fn sinks_deliver_into_a_local_sink_and_report_a_refusal() {
+    let file = builtin_report("file").await;
+    assert_eq!(passed(&file, "delivery"), "written to /alerts/alerts.jsonl");
+    assert!(matches!(
+        outcome(&file, "failed-delivery"),
+        Outcome::Skipped(_)
+    ));
+    for name in ["webhook", "slack"] {
+        let report = builtin_report(name).await;
+        assert!(report.passed(), "{name}: {:#?}", report.failures());
+        let delivered = passed(&report, "delivery");
+        assert!(delivered.starts_with("POST /"), "{name}: {delivered}");
+        assert!(
+            passed(&report, "failed-delivery").contains("503"),
+            "{name}: {report:#?}"
+        );
+    }
+    let email = builtin_report("email").await;
+    match outcome(&email, "delivery") {
+        Outcome::Skipped(why) => assert!(why.contains("--allow-smtp"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_sink_that_ignores_a_refusal_fails_failed_delivery() {
+    let report = report_for_file(guests::GUEST_CARELESS_SINK).await;
+    assert!(passed(&report, "delivery").starts_with("POST /hook"));
+    let why = failed(&report, "failed-delivery");
+    assert!(why.contains("503"), "{why}");
+    assert_eq!(report.failures().len(), 1, "{report:#?}");
 }
 
 #[test]

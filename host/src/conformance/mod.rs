@@ -1,9 +1,15 @@
 //! The conformance kit behind `ferry plugin test`: what a plugin author runs before
 //! publishing. Each check is a point of the report that passes, fails or is skipped with a
-//! reason; a plugin conforms when nothing fails.
+//! reason; a plugin conforms when nothing fails. Validators, transforms and models run on
+//! Ferry's sample data; deployers and alert sinks act in fresh folders and against a loopback
+//! listener, never on a real target.
 
+mod deployer;
 mod probes;
 mod schema;
+mod scratch;
+mod sink;
+mod verdict;
 
 use serde::Serialize;
 
@@ -96,13 +102,23 @@ async fn run_with(plugin: &Plugin, sample: bool) -> Report {
         check: "contract",
         asks: "a component of its kind's world, built against a contract this host runs",
         outcome: Outcome::Passed(format!(
-            "a {} component built against ferry:plugin@{}",
-            manifest.kind, manifest.contract
+            "{} {} component built against ferry:plugin@{}",
+            if manifest.kind == PluginKind::AlertSink {
+                "an"
+            } else {
+                "a"
+            },
+            manifest.kind,
+            manifest.contract
         )),
     }];
     points.push(schema::manifest_point(manifest));
     points.push(schema::schema_point(manifest));
-    points.extend(probes::run(plugin, sample).await);
+    points.extend(match manifest.kind {
+        PluginKind::Deployer => deployer::points(plugin).await,
+        PluginKind::AlertSink => sink::points(plugin).await,
+        _ => probes::run(plugin, sample).await,
+    });
     Report {
         plugin: manifest.name.clone(),
         version: manifest.version.to_string(),

@@ -1,9 +1,8 @@
-//! Running the plugin: on the sample data (with the purity check), and on the inputs careless
+//! Running a validator, transform or model: on the sample data (with the purity check), and on the inputs careless
 //! callers send: an unparsable configuration, an unknown key, wrong column types, nulls, an
 //! empty batch and a single row. Each must end in a result or a typed error, never a trap.
 
-use serde_json::Value;
-
+use super::verdict::{UNKNOWN_KEY, limits_point, with_unknown_key};
 use super::{Outcome, Point};
 use crate::data::{schema_of, slice_rows};
 use crate::manifest::PluginKind;
@@ -12,19 +11,7 @@ use crate::pipeline::steps::{BATCH_ROWS, ModelStep, ServeError, TransformStep, V
 use crate::runtime::bindings::types::{Batch, Column, ColumnData};
 use crate::runtime::{Failure, GuestError, Plugin};
 
-/// A key no plugin's configuration has.
-const UNKNOWN_KEY: &str = "ferry-conformance-unknown-key";
-
 pub(super) async fn run(plugin: &Plugin, sample: bool) -> Vec<Point> {
-    if matches!(plugin.kind(), PluginKind::Deployer | PluginKind::AlertSink) {
-        return vec![Point {
-            check: "behaviour",
-            asks: "plan before apply and rollback (deployers), delivery into a local sink (alert sinks)",
-            outcome: Outcome::Skipped(
-                "deployers and alert sinks act on the world; this version of the kit checks their contract, manifest and schema only".into(),
-            ),
-        }];
-    }
     let config = example_config(plugin);
     let mut points = Vec::new();
     if sample {
@@ -78,19 +65,7 @@ pub(super) async fn run(plugin: &Plugin, sample: bool) -> Vec<Point> {
             outcome: typed(outcome),
         });
     }
-    let limits = plugin.limits();
-    points.push(Point {
-        check: "limits",
-        asks: "every run above within the plugin's deadline and memory cap",
-        outcome: if tripped.is_empty() {
-            Outcome::Passed(format!(
-                "within {} ms and {} MiB",
-                limits.timeout_ms, limits.memory_mib
-            ))
-        } else {
-            Outcome::Failed(tripped.join("; "))
-        },
-    });
+    points.push(limits_point(plugin, tripped));
     points
 }
 
@@ -119,18 +94,11 @@ async fn sample_point(plugin: &Plugin) -> Point {
 }
 
 async fn unknown_key(plugin: &Plugin, config: &str) -> Outcome {
-    let schema = &plugin.manifest().config_schema;
-    if schema.get("additionalProperties") != Some(&Value::Bool(false)) {
-        return Outcome::Skipped(
-            "the schema allows any key (`additionalProperties` is not false)".into(),
-        );
-    }
-    let mut value: Value =
-        serde_json::from_str(config).unwrap_or_else(|_| Value::Object(Default::default()));
-    if let Value::Object(map) = &mut value {
-        map.insert(UNKNOWN_KEY.into(), Value::Bool(true));
-    }
-    match exercise(plugin, &value.to_string(), &sample_data()).await {
+    let with_key = match with_unknown_key(plugin, config) {
+        Ok(c) => c,
+        Err(skip) => return skip,
+    };
+    match exercise(plugin, &with_key, &sample_data()).await {
         Err(ServeError::Plugin(p)) if matches!(&*p.failure, Failure::Guest(GuestError::Config(m)) if m.contains(UNKNOWN_KEY)) => {
             Outcome::Passed(format!("refused, naming the key: {}", p.failure))
         }

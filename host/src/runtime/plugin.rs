@@ -133,6 +133,43 @@ impl Plugin {
         self.inner.cache
     }
 
+    /// The same compiled plugin under other grants, with the same limits. As at load, only
+    /// what the manifest asks for takes effect; a granted directory that cannot be opened is
+    /// reported now.
+    pub fn with_grants(&self, grants: &Grants) -> Result<Plugin, LoadError> {
+        let inner = &self.inner;
+        let (mut grants, mut dropped) = grants.restrict_to(&inner.manifest.capabilities);
+        dropped.extend(grants.restrict_smtp(&inner.imports));
+        for note in dropped {
+            tracing::warn!(plugin = %inner.manifest.name, "{note}");
+        }
+        let old = &inner.sandbox;
+        let sandbox = Arc::new(Sandbox::new(
+            old.engine.clone(),
+            old.name.clone(),
+            old.version.clone(),
+            old.kind,
+            old.label.clone(),
+            &inner.digest,
+            grants,
+            old.limits,
+        ));
+        StoreState::new(&sandbox)?;
+        Ok(Plugin {
+            inner: Arc::new(Inner {
+                manifest: inner.manifest.clone(),
+                digest: inner.digest.clone(),
+                size: inner.size,
+                source: inner.source.clone(),
+                sandbox,
+                pre: inner.pre.clone(),
+                cache: inner.cache,
+                imports: inner.imports.clone(),
+                exports: inner.exports.clone(),
+            }),
+        })
+    }
+
     pub(crate) fn pre(&self) -> &KindPre {
         &self.inner.pre
     }

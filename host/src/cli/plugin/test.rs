@@ -29,9 +29,9 @@ pub async fn run(
                 Outcome::Failed(d) => ("FAIL", d),
                 Outcome::Skipped(d) => ("skip", d),
             };
-            println!("  {mark}  {:<14} {detail}", point.check);
+            println!("  {mark}  {:<15} {detail}", point.check);
             if matches!(point.outcome, Outcome::Failed(_)) {
-                println!("        {:<14} (asks: {})", "", point.asks);
+                println!("        {:<15} (asks: {})", "", point.asks);
             }
         }
         println!("{passed} passed, {failed} failed, {skipped} skipped");
