@@ -16,6 +16,7 @@ pub mod pipeline;
 #[cfg(feature = "registry")]
 pub mod publish;
 pub mod runtime;
+pub mod scaffold;
 pub mod secret;
 pub mod server;
 #[cfg(feature = "registry")]

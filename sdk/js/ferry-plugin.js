@@ -357,3 +357,50 @@ export function transformPlugin(manifest, { Analyzer, Transformer, outputSchema 
     },
   };
 }
+
+function modelInfoOut(info) {
+  const tasks = ["binary-classification", "multiclass-classification", "regression"];
+  if (!info || !tasks.includes(info.task) || !Array.isArray(info.inputs) || !Array.isArray(info.outputs)) {
+    throw new PluginError(`describe must return { task: one of ${tasks.join(", ")}, inputs: [fields], outputs: [{ name, description }] }`);
+  }
+  return {
+    task: info.task,
+    inputs: info.inputs.map((f) => ({ name: f.name, dataType: f.dataType, nullable: !!f.nullable })),
+    outputs: info.outputs.map((o) => ({ name: o.name, description: o.description ?? "" })),
+  };
+}
+
+/** The exports of a model adapter: `export const { plugin, model } = modelPlugin(...)`.
+ * `load(artifact, config)` returns an object with `describe()` ({ task, inputs, outputs }) and
+ * `predict(features)` (a Batch or Columns); `train(features, labels, config)`, when given,
+ * returns the artifact (a Uint8Array, or anything JSON-able). Without it, training answers
+ * `unsupported`. */
+export function modelPlugin(manifest, { load, train }) {
+  const keys = schemaKeys(manifest.configSchema);
+  const wit = manifestOut(manifest, "model");
+  class PredictorResource {
+    constructor(inner) {
+      this.inner = inner;
+    }
+    // `describe` has no error in the contract: a throw here traps, and the host reports it.
+    describe() {
+      return modelInfoOut(this.inner.describe());
+    }
+    predict(features) {
+      return guard(() => batchOut(this.inner.predict(batchIn(features))));
+    }
+  }
+  return {
+    plugin: { getManifest: () => wit },
+    model: {
+      Predictor: PredictorResource,
+      load: guarded((artifact, config) => new PredictorResource(load(artifact, parseConfig(config, keys)))),
+      train: guarded((features, labels, config) => {
+        if (!train) throw new Unsupported(`${manifest.name} loads models trained elsewhere; it cannot train`);
+        const label = new Column(labels.name, labels.data.tag, labels.data.val, labels.nulls);
+        const out = train(batchIn(features), label, parseConfig(config, keys));
+        return out instanceof Uint8Array ? out : new TextEncoder().encode(JSON.stringify(out));
+      }),
+    },
+  };
+}

@@ -79,3 +79,36 @@ def test_reports_count_everything_and_list_a_few():
     report.add("max", "too big", column="a", row=9)
     assert len(report.violations) == 2 and report.truncated
     assert report.counts == {("min", "a"): 5, ("max", "a"): 1}
+
+
+def test_a_target_keeps_the_live_version_and_its_history_as_the_rust_sdk_does(tmp_path):
+    path = str(tmp_path / "state.json")
+    state = ferry.TargetState.load(path)
+    assert state.summary() == "not deployed"
+    for version in ["1", "2", "3", "2"]:
+        state.promote(version, keep=2)
+    assert (state.active, state.history) == ("2", ["3", "1"])
+    state.save(path)
+    again = ferry.TargetState.load(path)
+    assert again == state
+    assert again.step_back("churn") == ("2", "3")
+    assert again.status("churn", "ok") == ferry.DeploymentStatus("churn", "3", ["1"], "ok")
+    again.step_back("churn")
+    with pytest.raises(ferry.InputError, match="no earlier version"):
+        again.step_back("churn")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(ferry.PluginError, match="damaged"):
+        ferry.TargetState.load(str(tmp_path / "broken.json"))
+
+
+@pytest.mark.parametrize("bad", ["..", ".", "", "a/b", "x" * 129, "naïve"])
+def test_path_segments_outside_the_safe_set_are_refused(bad):
+    with pytest.raises(ferry.ConfigError, match="deployment name"):
+        ferry.check_segment("deployment name", bad)
+
+
+def test_alerts_serialize_as_the_rust_sinks_send_them():
+    alert = ferry.Alert(ferry.Severity.CRITICAL, "Drift", "x drifted", {"z": "1", "a": "2"}, "monitor/churn", 7)
+    assert list(alert.to_json()) == ["severity", "title", "text", "labels", "source", "time_ms"]
+    assert alert.to_json()["severity"] == "critical"
+    assert list(alert.to_json()["labels"]) == ["a", "z"]

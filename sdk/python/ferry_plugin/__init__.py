@@ -8,6 +8,8 @@ A plugin is a module (`app.py`) that ends by exporting its kind:
     ...
     Plugin, Transform = ferry.transform(MANIFEST, Analyzer, Transformer, output_schema)
 
+and likewise `ferry.validator`, `ferry.model`, `ferry.deployer` and `ferry.alert_sink`.
+
 Raise `ConfigError`, `InputError(message, column=, row=)` or `Unsupported`; any other exception
 reaches the host as an `internal` error naming its type, message and line."""
 
@@ -15,12 +17,17 @@ from . import config, log, state, text
 from .config import numeric_columns, select_columns
 from .data import Batch, Column, DataType, Field
 from .errors import ConfigError, InputError, PluginError, Unsupported
-from .kinds import transform, validator
+from .acting import (Alert, Artifact, Deployment, DeploymentStatus, PluginRef, Severity, TargetState,
+                     check_segment, write_atomically)
+from .kinds import alert_sink, deployer, model, transform, validator
 from .manifest import Directory, Manifest
+from .model import ModelInfo, ModelOutput, Task
 from .report import Report, Violation
 
 __all__ = [
-    "Batch", "Column", "ConfigError", "DataType", "Directory", "Field", "InputError", "Manifest",
-    "PluginError", "Report", "Unsupported", "Violation", "config", "log", "numeric_columns",
-    "select_columns", "state", "text", "transform", "validator",
+    "Alert", "Artifact", "Batch", "Column", "ConfigError", "DataType", "Deployment", "DeploymentStatus",
+    "Directory", "Field", "InputError", "Manifest", "ModelInfo", "ModelOutput", "PluginError", "PluginRef",
+    "Report", "Severity", "TargetState", "Task", "Unsupported", "Violation", "alert_sink", "check_segment",
+    "config", "deployer", "log", "model", "numeric_columns", "select_columns", "state", "text", "transform",
+    "validator", "write_atomically",
 ]

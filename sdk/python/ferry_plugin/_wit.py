@@ -10,9 +10,11 @@ from typing import Any, Callable
 from componentize_py_types import Err
 from wit_world.imports import types as wit
 
+from .acting import Alert, Artifact, Deployment, DeploymentStatus, PluginRef, Severity
 from .data import Batch, Column, DataType, Field
 from .errors import ConfigError, InputError, PluginError, Unsupported
 from .manifest import Manifest
+from .model import ModelInfo, Task
 
 _TO_TYPE = {
     wit.DataType.FLOAT64: DataType.FLOAT64,
@@ -47,7 +49,7 @@ def schema_out(fields: list[Field]) -> list[wit.Field]:
 
 def batch_in(batch: wit.Batch) -> Batch:
     """The SDK's batch for the contract's; the value lists are shared, not copied."""
-    columns = [Column(c.name, _DATA[type(c.data)], c.data.value, c.nulls) for c in batch.columns]
+    columns = [column_in(c) for c in batch.columns]
     return Batch(batch.num_rows, columns)
 
 
@@ -61,6 +63,54 @@ def batch_out(batch: Batch | list[Column], what: str) -> wit.Batch:
     if not isinstance(batch, Batch):
         raise PluginError(f"{what} returned {type(batch).__name__}; it must return a Batch or a list of Columns")
     return wit.Batch(batch.num_rows, [wit.Column(c.name, _TO_DATA[c.type](c.values), c.nulls) for c in batch.columns])
+
+
+_TASK = {
+    Task.BINARY_CLASSIFICATION: wit.Task.BINARY_CLASSIFICATION,
+    Task.MULTICLASS_CLASSIFICATION: wit.Task.MULTICLASS_CLASSIFICATION,
+    Task.REGRESSION: wit.Task.REGRESSION,
+}
+_SEVERITY = {
+    wit.Severity.INFO: Severity.INFO,
+    wit.Severity.WARNING: Severity.WARNING,
+    wit.Severity.CRITICAL: Severity.CRITICAL,
+}
+
+
+def column_in(c: wit.Column) -> Column:
+    """The SDK's column for the contract's."""
+    return Column(c.name, _DATA[type(c.data)], c.data.value, c.nulls)
+
+
+def model_info_out(info: ModelInfo) -> wit.ModelInfo:
+    """The contract's model description that `describe` returned."""
+    if not isinstance(info, ModelInfo):
+        raise PluginError(f"describe returned {type(info).__name__}; it must return a ferry_plugin.ModelInfo")
+    return wit.ModelInfo(_TASK[info.task], schema_out(info.inputs),
+                         [wit.ModelOutput(o.name, o.description) for o in info.outputs])
+
+
+def _ref_in(r: wit.PluginRef) -> PluginRef:
+    return PluginRef(r.name, r.version, r.digest)
+
+
+def deployment_in(d: wit.Deployment, settings: dict) -> Deployment:
+    """The SDK's deployment for the contract's, with its settings parsed."""
+    return Deployment(d.name, d.model_name, d.model_version, _ref_in(d.model_plugin),
+                      [_ref_in(r) for r in d.pipeline],
+                      [Artifact(a.path, a.digest, bytes(a.contents)) for a in d.artifacts], settings)
+
+
+def status_out(s: DeploymentStatus, what: str) -> wit.DeploymentStatus:
+    """The contract's deployment status that `what` returned."""
+    if not isinstance(s, DeploymentStatus):
+        raise PluginError(f"{what} returned {type(s).__name__}; it must return a ferry_plugin.DeploymentStatus")
+    return wit.DeploymentStatus(s.name, s.active_version, list(s.history), s.message)
+
+
+def alert_in(a: wit.Alert) -> Alert:
+    """The SDK's alert for the contract's."""
+    return Alert(_SEVERITY[a.severity], a.title, a.text, dict(a.labels), a.source, a.time_ms)
 
 
 def manifest_out(m: Manifest, kind: wit.PluginKind) -> wit.Manifest:

@@ -1,11 +1,11 @@
 """One export function per plugin kind. Each returns the classes componentize-py looks for in
-the app module, so an app ends with, for a transform:
-
-    Plugin, Transform = ferry_plugin.transform(MANIFEST, Analyzer, Transformer, output_schema)
-
-and for a validator:
+the app module, so an app ends with one of:
 
     Plugin, Validator = ferry_plugin.validator(MANIFEST, validate)
+    Plugin, Transform = ferry_plugin.transform(MANIFEST, Analyzer, Transformer, output_schema)
+    Plugin, Model = ferry_plugin.model(MANIFEST, load, train)
+    Plugin, Deployer = ferry_plugin.deployer(MANIFEST, plan, apply, status, rollback)
+    Plugin, AlertSink = ferry_plugin.alert_sink(MANIFEST, deliver)
 
 Configuration arrives parsed (a dict). When the manifest's `config_schema` is an object schema
 with `"additionalProperties": false`, a key outside its `properties` is refused, naming it."""
@@ -15,8 +15,11 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol
 
 from . import config as _config, state as _state
+from .acting import Alert, Deployment, DeploymentStatus
 from .data import Batch, Column, Field
+from .errors import PluginError, Unsupported
 from .manifest import Manifest
+from .model import ModelInfo
 from .report import Report
 
 
@@ -135,3 +138,106 @@ def validator(manifest: Manifest, validate: Callable[[dict[str, Any], Batch], Re
             )
 
     return _plugin_class(manifest, wit.PluginKind.VALIDATOR), Validator
+
+
+class PredictorType(Protocol):
+    """What `model` needs of a loaded model."""
+
+    def describe(self) -> ModelInfo: ...
+    def predict(self, features: Batch) -> Batch | list[Column]: ...
+
+
+def model(manifest: Manifest, load: Callable[[bytes, dict[str, Any]], PredictorType],
+          train: Callable[[Batch, Column, dict[str, Any]], Any] | None = None) -> tuple[type, type]:
+    """The `Plugin` and `Model` classes of a model adapter. `load(artifact, config)` returns an
+    object with `describe()` (a `ModelInfo`) and `predict(features)`. `train(features, labels,
+    config)`, when given, returns the artifact: `bytes` as they are, anything else as JSON.
+    Without it, training answers `unsupported`."""
+    # The contract's bindings exist only inside a component build; importing them here keeps
+    # the rest of the SDK importable (and testable) in plain Python.
+    from wit_world.imports import types as wit
+
+    from . import _wit
+
+    read_config = _config_reader(manifest)
+
+    class Loaded:
+        def __init__(self, inner: PredictorType):
+            self.inner = inner
+
+        def describe(self) -> Any:
+            # `describe` has no error in the contract: an exception here traps, and the host
+            # reports the plugin as failed.
+            return _wit.model_info_out(self.inner.describe())
+
+        @_wit.guarded
+        def predict(self, features: Any) -> Any:
+            return _wit.batch_out(self.inner.predict(_wit.batch_in(features)), "predict")
+
+    class Model:
+        @_wit.guarded
+        def load(self, artifact: bytes, config: str) -> Loaded:
+            return Loaded(load(bytes(artifact), read_config(config)))
+
+        @_wit.guarded
+        def train(self, features: Any, labels: Any, config: str) -> bytes:
+            if train is None:
+                raise Unsupported(f"{manifest.name} loads models trained elsewhere; it cannot train")
+            out = train(_wit.batch_in(features), _wit.column_in(labels), read_config(config))
+            return bytes(out) if isinstance(out, (bytes, bytearray)) else _state.encode(out)
+
+    return _plugin_class(manifest, wit.PluginKind.MODEL), Model
+
+
+def deployer(manifest: Manifest, plan: Callable[[Deployment], list[str]],
+             apply: Callable[[Deployment], DeploymentStatus],
+             status: Callable[[str, dict[str, Any]], DeploymentStatus],
+             rollback: Callable[[str, dict[str, Any]], DeploymentStatus]) -> tuple[type, type]:
+    """The `Plugin` and `Deployer` classes of a deployer. `plan(deployment)` returns the
+    actions `apply` would take, as text, and takes none of them; `apply(deployment)`,
+    `status(name, settings)` and `rollback(name, settings)` return a `DeploymentStatus`. The
+    deployment's settings arrive parsed, like a configuration."""
+    from wit_world.imports import types as wit
+
+    from . import _wit
+
+    read_config = _config_reader(manifest)
+
+    class Deployer:
+        @_wit.guarded
+        def plan(self, target: Any) -> Any:
+            actions = plan(_wit.deployment_in(target, read_config(target.settings)))
+            if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+                raise PluginError("plan must return a list of str")
+            return wit.DeploymentPlan(actions)
+
+        @_wit.guarded
+        def apply(self, target: Any) -> Any:
+            return _wit.status_out(apply(_wit.deployment_in(target, read_config(target.settings))), "apply")
+
+        @_wit.guarded
+        def status(self, name: str, settings: str) -> Any:
+            return _wit.status_out(status(name, read_config(settings)), "status")
+
+        @_wit.guarded
+        def rollback(self, name: str, settings: str) -> Any:
+            return _wit.status_out(rollback(name, read_config(settings)), "rollback")
+
+    return _plugin_class(manifest, wit.PluginKind.DEPLOYER), Deployer
+
+
+def alert_sink(manifest: Manifest, deliver: Callable[[dict[str, Any], Alert], None]) -> tuple[type, type]:
+    """The `Plugin` and `AlertSink` classes of an alert sink whose `deliver(config, alert)`
+    delivers one alert or raises."""
+    from wit_world.imports import types as wit
+
+    from . import _wit
+
+    read_config = _config_reader(manifest)
+
+    class AlertSink:
+        @_wit.guarded
+        def deliver(self, config: str, alert: Any) -> None:
+            deliver(read_config(config), _wit.alert_in(alert))
+
+    return _plugin_class(manifest, wit.PluginKind.ALERT_SINK), AlertSink

@@ -4,6 +4,7 @@ mod info;
 mod inspect;
 mod install;
 mod list;
+mod new;
 mod owner;
 mod publish;
 mod search;
@@ -36,6 +37,26 @@ pub enum PluginCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Create a plugin project that builds and passes `ferry plugin test` as it is: a working
+    /// plugin of the kind, its configuration schema, the contract, and a README with the
+    /// commands that build and test it.
+    New {
+        /// The plugin's name (lowercase letters, digits and `-`).
+        name: String,
+        /// The kind of plugin.
+        #[arg(long, value_parser = new::parse_kind)]
+        kind: ferry_host::manifest::PluginKind,
+        /// The language: rust or python (every kind), js (validators, transforms and models).
+        #[arg(long = "lang", value_parser = new::parse_language)]
+        language: ferry_host::scaffold::Language,
+        /// The folder to create (default: ./NAME). It must be missing or empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Rust: take `ferry-sdk` from this folder (a checkout's `sdk/rust`). Default: the
+        /// checkout this ferry was built from, if it is still there, else Ferry's repository.
+        #[arg(long)]
+        rust_sdk: Option<PathBuf>,
     },
     /// Run the conformance kit on a plugin: its contract, manifest and configuration schema,
     /// the purity check on sample data, and the inputs careless callers send (an unparsable
@@ -158,6 +179,13 @@ pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
     match cmd {
         PluginCommand::List { json } => list::run(runtime, json).await,
         PluginCommand::Inspect { plugin, json } => inspect::run(runtime, plugin, json).await,
+        PluginCommand::New {
+            name,
+            kind,
+            language,
+            dir,
+            rust_sdk,
+        } => new::run(name, kind, language, dir, rust_sdk),
         PluginCommand::Test {
             plugin,
             json,

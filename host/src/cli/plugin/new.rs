@@ -1,0 +1,78 @@
+//! `ferry plugin new`: a plugin project that builds and passes `ferry plugin test` as it is.
+
+use std::path::PathBuf;
+
+use ferry_host::manifest::PluginKind;
+use ferry_host::scaffold::{self, Language, RustSdk, Template};
+
+use crate::cli::{Exit, exit};
+
+/// `--kind`: a plugin kind as manifests spell it.
+pub fn parse_kind(s: &str) -> Result<PluginKind, String> {
+    PluginKind::ALL
+        .into_iter()
+        .find(|k| k.name() == s)
+        .ok_or_else(|| {
+            let all: Vec<&str> = PluginKind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown kind {s:?}; one of {}", all.join(", "))
+        })
+}
+
+/// `--lang`: a language `ferry plugin new` offers.
+pub fn parse_language(s: &str) -> Result<Language, String> {
+    Language::ALL
+        .into_iter()
+        .find(|l| l.name() == s)
+        .ok_or_else(|| {
+            let all: Vec<&str> = Language::ALL.iter().map(|l| l.name()).collect();
+            let later = match s {
+                "c" | "extism-rust" | "go" => " (not offered yet)",
+                _ => "",
+            };
+            format!("unknown language {s:?}{later}; one of {}", all.join(", "))
+        })
+}
+
+pub fn run(
+    name: String,
+    kind: PluginKind,
+    language: Language,
+    dir: Option<PathBuf>,
+    rust_sdk: Option<PathBuf>,
+) -> Result<u8, Exit> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+    let rust_sdk = match rust_sdk {
+        Some(path) => RustSdk::Path(std::path::absolute(&path)?),
+        None => RustSdk::default_for_this_build(),
+    };
+    let template = Template {
+        name,
+        kind,
+        language,
+        rust_sdk,
+    };
+    let project = scaffold::create(&dir, &template)?;
+    println!(
+        "Created {} ({} {}, {} files) in {}",
+        template.name,
+        language.name(),
+        kind.name(),
+        project.files.len(),
+        dir.display()
+    );
+    if language == Language::Rust {
+        match &template.rust_sdk {
+            RustSdk::Path(p) => println!("ferry-sdk comes from {}", p.display()),
+            RustSdk::Git => println!(
+                "ferry-sdk comes from Ferry's repository (--rust-sdk DIR to use a checkout)"
+            ),
+        }
+    }
+    println!(
+        "\nBuild it and run the conformance kit:\n  cd {}\n  {}\n  {}",
+        dir.display(),
+        project.build,
+        project.test
+    );
+    Ok(exit::OK)
+}

@@ -1,0 +1,243 @@
+//! Filling the templates in: the plugin's name, a description, its configuration schema in the
+//! language's own literal syntax, the build files and a README with the two commands.
+
+use serde_json::Value;
+
+use super::embedded::{self, JS_PACKAGE, JS_SDK, PYTHON_SDK, RUST_CARGO, WIT};
+use super::{Language, Project, RustSdk, Template};
+
+fn description(t: &Template) -> String {
+    let what = match t.kind.name() {
+        "validator" => "Checks that numeric columns lie within a range and hold no nulls",
+        "transform" => "Centres numeric columns on the means learned in training",
+        "model" => "A nearest-centroid classifier",
+        "deployer" => "Deploys model versions into a folder, with rollback",
+        _ if t.language == Language::Rust => "POSTs alerts as JSON to a URL",
+        _ => "Appends alerts as JSON lines to a file",
+    };
+    format!("{what} (made by ferry plugin new)")
+}
+
+fn fill(text: &str, t: &Template, schema: &str) -> String {
+    text.replace("{{name}}", &t.name)
+        .replace("{{description}}", &description(t))
+        .replace("{{schema}}", schema)
+}
+
+/// A language whose object literals a schema is written in.
+#[derive(Clone, Copy)]
+enum Syntax {
+    /// `True`, `False`, `None`, quoted keys.
+    Python,
+    /// `true`, `false`, `null`, bare keys where they are identifiers.
+    JavaScript,
+}
+
+/// `value` as a literal of `syntax` on a line indented by `indent` where `used` columns are
+/// taken before it: on that line where it fits in 80 columns, otherwise one entry per line.
+fn literal(value: &Value, indent: usize, used: usize, syntax: Syntax) -> String {
+    let flat = flat_literal(value, syntax);
+    if indent + used + flat.len() < 80 {
+        return flat;
+    }
+    let step = match syntax {
+        Syntax::Python => 4,
+        Syntax::JavaScript => 2,
+    };
+    let pad = " ".repeat(indent + step);
+    let close = " ".repeat(indent);
+    match value {
+        Value::Array(items) => {
+            let entries: Vec<String> = items
+                .iter()
+                .map(|v| format!("{pad}{},", literal(v, indent + step, 0, syntax)))
+                .collect();
+            format!("[\n{}\n{close}]", entries.join("\n"))
+        }
+        Value::Object(map) => {
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(k, v)| {
+                    let key = key(k, syntax);
+                    let value = literal(v, indent + step, key.len() + 2, syntax);
+                    format!("{pad}{key}: {value},")
+                })
+                .collect();
+            format!("{{\n{}\n{close}}}", entries.join("\n"))
+        }
+        _ => flat,
+    }
+}
+
+fn key(k: &str, syntax: Syntax) -> String {
+    let bare = matches!(syntax, Syntax::JavaScript)
+        && k.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if bare {
+        k.to_string()
+    } else {
+        Value::String(k.to_string()).to_string()
+    }
+}
+
+fn flat_literal(value: &Value, syntax: Syntax) -> String {
+    let python = matches!(syntax, Syntax::Python);
+    let space = if python { "" } else { " " };
+    match value {
+        Value::Null => if python { "None" } else { "null" }.into(),
+        Value::Bool(true) => if python { "True" } else { "true" }.into(),
+        Value::Bool(false) => if python { "False" } else { "false" }.into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => Value::String(s.clone()).to_string(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|v| flat_literal(v, syntax))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Object(map) if map.is_empty() => "{}".into(),
+        Value::Object(map) => format!(
+            "{{{space}{}{space}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", key(k, syntax), flat_literal(v, syntax)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn schema_value(t: &Template) -> Value {
+    serde_json::from_str(embedded::schema(t.language.name(), t.kind.name())).unwrap_or(Value::Null)
+}
+
+fn rust_sdk_dependency(sdk: &RustSdk) -> String {
+    match sdk {
+        RustSdk::Path(p) => format!("{{ path = {:?} }}", p.display().to_string()),
+        RustSdk::Git => "{ git = \"https://github.com/ferry-mlops/ferry\" }".into(),
+    }
+}
+
+fn readme(t: &Template, build: &str, test: &str, needs: &str, layout: &str) -> String {
+    format!(
+        "# {name}\n\n{description}: a Ferry {kind} plugin in {language}.\n\n\
+         Build it and run the conformance kit on it:\n\n```sh\n{build}\n{test}\n```\n\n\
+         {needs}\n\n{layout}\n\n\
+         `ferry plugin test` checks the plugin point by point, as `ferry plugin publish` will; \
+         then `ferry plugin publish {component}` puts it in the registry.\n",
+        name = t.name,
+        description = description(t),
+        kind = t.kind.name(),
+        language = match t.language {
+            Language::Rust => "Rust",
+            Language::Python => "Python",
+            Language::Js => "JavaScript",
+        },
+        component = component(t),
+    )
+}
+
+fn component(t: &Template) -> String {
+    match t.language {
+        Language::Rust => format!(
+            "target/wasm32-wasip2/release/{}.wasm",
+            t.name.replace('-', "_")
+        ),
+        Language::Python | Language::Js => format!("{}.wasm", t.name),
+    }
+}
+
+pub(super) fn project(t: &Template) -> Project {
+    let kind = t.kind.name();
+    let world = t.kind.world();
+    let schema = schema_value(t);
+    let pretty = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    let source = |lang: &str| embedded::source(lang, kind).unwrap_or_default();
+    let component = component(t);
+    let test = format!("ferry plugin test {component}");
+    let mut files: Vec<(String, String)> = Vec::new();
+    let build;
+    match t.language {
+        Language::Rust => {
+            build = "cargo build --release --target wasm32-wasip2".to_string();
+            let cargo = RUST_CARGO
+                .replace("{{sdk}}", &rust_sdk_dependency(&t.rust_sdk))
+                .replace("{{name}}", &t.name)
+                .replace("{{description}}", &description(t));
+            files.push(("Cargo.toml".into(), cargo));
+            files.push(("src/lib.rs".into(), fill(source("rust"), t, "")));
+            files.push(("config.schema.json".into(), format!("{pretty}\n")));
+            files.push((".gitignore".into(), "/target\n".into()));
+            files.push((
+                "rust-toolchain.toml".into(),
+                "[toolchain]\nchannel = \"1.96\"\ntargets = [\"wasm32-wasip2\"]\n".into(),
+            ));
+            let needs = "`rust-toolchain.toml` pins the Rust that `ferry-sdk` needs, with the \
+                         `wasm32-wasip2` target: run `rustup toolchain install` once in this \
+                         folder.";
+            let layout = "`src/lib.rs` is the plugin; `config.schema.json` is the schema of its \
+                          configuration, whose first example the kit runs it with.";
+            files.push(("README.md".into(), readme(t, &build, &test, needs, layout)));
+        }
+        Language::Python => {
+            build =
+                format!("componentize-py -d wit -w {world} componentize app -p . -o {component}");
+            let literal = literal(&schema, 4, "config_schema=".len(), Syntax::Python);
+            files.push(("app.py".into(), fill(source("python"), t, &literal)));
+            for (path, text) in PYTHON_SDK.iter().chain(WIT) {
+                files.push((path.to_string(), text.to_string()));
+            }
+            files.push((".gitignore".into(), "*.wasm\n__pycache__/\n".into()));
+            let needs = "It needs componentize-py (`pip install componentize-py==0.25.1`).";
+            let layout = "`app.py` is the plugin; `ferry_plugin/` is Ferry's Python authoring \
+                          layer and `wit/` the plugin contract, both copied in by \
+                          `ferry plugin new` so the project builds on its own.";
+            files.push(("README.md".into(), readme(t, &build, &test, needs, layout)));
+        }
+        Language::Js => {
+            build = "npm install && npm run build".to_string();
+            let literal = literal(&schema, 2, "configSchema: ".len(), Syntax::JavaScript);
+            files.push(("plugin.js".into(), fill(source("js"), t, &literal)));
+            for (path, text) in JS_SDK.iter().chain(WIT) {
+                files.push((path.to_string(), text.to_string()));
+            }
+            files.push(("package.json".into(), package_json(t, &world, &component)));
+            files.push((".gitignore".into(), "*.wasm\nnode_modules/\n".into()));
+            let needs = "It needs Node.js 20 or newer; `npm install` fetches ComponentizeJS.";
+            let layout = "`plugin.js` is the plugin; `ferry-plugin.js` is Ferry's JavaScript \
+                          authoring layer, `build.mjs` its build script and `wit/` the plugin \
+                          contract, all copied in by `ferry plugin new` so the project builds \
+                          on its own.";
+            files.push(("README.md".into(), readme(t, &build, &test, needs, layout)));
+        }
+    }
+    Project {
+        files,
+        build,
+        test,
+        component,
+    }
+}
+
+fn package_json(t: &Template, world: &str, component: &str) -> String {
+    let sdk: Value = serde_json::from_str(JS_PACKAGE).unwrap_or(Value::Null);
+    let package = serde_json::json!({
+        "name": t.name,
+        "version": "0.1.0",
+        "description": description(t),
+        "type": "module",
+        "private": true,
+        "license": "Apache-2.0",
+        "scripts": {
+            "build": format!("node build.mjs plugin.js --world {world} --out {component} --wit wit"),
+        },
+        "devDependencies": sdk.get("devDependencies").cloned().unwrap_or(Value::Null),
+    });
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&package).unwrap_or_default()
+    )
+}
