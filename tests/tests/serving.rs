@@ -736,3 +736,54 @@ async fn the_operators_limits_hold_for_served_plugins() {
     .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Sends `n` prediction requests at once; every one must succeed.
+async fn burst(server: &Server, n: usize) {
+    let calls = (0..n).map(|_| {
+        post(
+            server,
+            "/v1/models/churn/1/predict",
+            json!({"rows": [row()]}),
+        )
+    });
+    for (status, body, _) in futures_util::future::join_all(calls).await {
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_served_version_holds_no_more_instance_sets_than_the_operator_allows() {
+    let server = Server::start(&[]);
+    train(&server, &pipeline());
+    let data = server.kill();
+    // Unbounded by a small limit, a burst builds sets beside the ones built ahead.
+    let open = Server::start_in(data, &[]);
+    burst(&open, 24).await;
+    assert_eq!(
+        open.metric("ferry_instance_sets_per_version", &[]).await,
+        8.0
+    );
+    let peak = open.metric("ferry_instance_sets_peak", &[]).await;
+    assert!((2.0..=8.0).contains(&peak), "{peak}");
+    // With one set allowed, the same burst is served one call at a time, all of it.
+    let data = open.kill();
+    let capped = Server::start_in(data, &["--max-instance-sets", "1"]);
+    burst(&capped, 24).await;
+    assert_eq!(
+        capped.metric("ferry_instance_sets_per_version", &[]).await,
+        1.0
+    );
+    assert_eq!(capped.metric("ferry_instance_sets_peak", &[]).await, 1.0);
+    let data = capped.kill();
+    let refused = std::process::Command::new(ferry_tests::ferry_bin())
+        .args(["serve", "--addr", "127.0.0.1:0", "--max-instance-sets", "0"])
+        .env("FERRY_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    assert_ne!(refused.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("--max-instance-sets must each be at least 1"),
+        "{said}"
+    );
+}

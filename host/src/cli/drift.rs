@@ -245,6 +245,7 @@ async fn compute_features(
             ..Default::default()
         },
         trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
+        sets_per_version: None,
     };
     let pipeline = ServingPipeline::load(runtime, &store, lineage, &policy).await?;
     let n = current.num_rows as usize;

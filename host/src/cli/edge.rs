@@ -86,13 +86,15 @@ async fn load(
     path: &Path,
     trust: &TrustArgs,
     limits: &LimitArgs,
+    sets_per_version: Option<std::num::NonZeroUsize>,
 ) -> Result<(Bundle, ServingPipeline), Exit> {
     let bundle = open(path, trust)?;
     let lineage = lineage(&bundle)?;
-    let policy = PluginPolicy::of(LoadOptions {
+    let mut policy = PluginPolicy::of(LoadOptions {
         limits: limits.overrides(),
         ..Default::default()
     });
+    policy.sets_per_version = sets_per_version;
     let pipeline = ServingPipeline::load(runtime, &bundle, lineage, &policy).await?;
     Ok((bundle, pipeline))
 }
@@ -195,7 +197,7 @@ pub async fn run(runtime: &Runtime, cmd: EdgeCommand) -> Result<u8, Exit> {
             trust,
             limits,
         } => {
-            let (bundle, pipeline) = load(runtime, &path, &trust, &limits).await?;
+            let (bundle, pipeline) = load(runtime, &path, &trust, &limits, None).await?;
             let n = run_pipeline(&pipeline, &data, &out, &keep, Columns::Predictions).await?;
             eprintln!(
                 "{} version {}: {n} rows into {}",
@@ -212,8 +214,9 @@ pub async fn run(runtime: &Runtime, cmd: EdgeCommand) -> Result<u8, Exit> {
             limits,
             predict,
         } => {
+            let sets = predict.sets_per_version();
             let predict = predict.limits()?;
-            let (bundle, pipeline) = load(runtime, &path, &trust, &limits).await?;
+            let (bundle, pipeline) = load(runtime, &path, &trust, &limits, sets).await?;
             let m = &bundle.manifest;
             let service = EdgeService {
                 model: m.model.name.clone(),

@@ -276,6 +276,7 @@ impl SandboxArgs {
         Ok(ferry_host::pipeline::PluginPolicy {
             load: self.load_options()?,
             trust: trust_policy(self.trust.as_deref())?.map(std::sync::Arc::new),
+            sets_per_version: None,
         })
     }
 }
@@ -292,14 +293,28 @@ pub struct PredictLimitArgs {
     /// Prediction requests in flight per deployment or model; more get 503 with Retry-After.
     #[arg(long, default_value_t = 32)]
     pub max_in_flight: usize,
+    /// Instance sets one served version may hold at once, in use or built ahead; calls past
+    /// it wait for one. Bounds a version's memory: a Python or JavaScript plugin's instance
+    /// holds tens of MB.
+    #[arg(long, default_value_t = ferry_host::pipeline::DEFAULT_SETS_PER_VERSION)]
+    pub max_instance_sets: usize,
 }
 
 impl PredictLimitArgs {
+    /// The instance sets one served version may hold.
+    pub fn sets_per_version(&self) -> Option<std::num::NonZeroUsize> {
+        std::num::NonZeroUsize::new(self.max_instance_sets)
+    }
+
     /// The limits, each at least 1.
     pub fn limits(&self) -> Result<ferry_host::server::PredictLimits, Exit> {
-        if self.max_body_mib == 0 || self.max_rows == 0 || self.max_in_flight == 0 {
+        if self.max_body_mib == 0
+            || self.max_rows == 0
+            || self.max_in_flight == 0
+            || self.max_instance_sets == 0
+        {
             return Err(anyhow::anyhow!(
-                "--max-body-mib, --max-rows and --max-in-flight must each be at least 1"
+                "--max-body-mib, --max-rows, --max-in-flight and --max-instance-sets must each be at least 1"
             )
             .into());
         }

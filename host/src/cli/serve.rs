@@ -125,6 +125,7 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<u8, Exit> {
                 ..Default::default()
             },
             trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
+            sets_per_version: args.predict.sets_per_version(),
         },
         predict,
         nats: args.nats.clone(),

@@ -140,6 +140,7 @@ async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
             ..Default::default()
         },
         trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
+        sets_per_version: None,
     };
     let pipeline = ServingPipeline::load(runtime, &store, lineage, &policy).await?;
     let columns = match (args.predictions, pipeline.lineage().model.is_some()) {

@@ -134,6 +134,12 @@ pub struct Metrics {
     pub instances_created: Counter,
     /// Instances the pooling allocator reserves (0 when instances are allocated on demand).
     pub instance_pool_capacity: Gauge,
+    /// Instance sets one served version may hold at once.
+    pub instance_sets_per_version: Gauge,
+    /// Calls that waited for an instance set because their version held its limit.
+    pub instance_set_waits: Counter,
+    /// The most instance sets one served version has held at once.
+    pub instance_sets_peak: Gauge,
     /// Each deployment target's circuit: 0 closed, 1 open, 2 half-open.
     pub circuit_state: Family<TargetLabels, Gauge>,
     /// What each version predicts.
@@ -172,6 +178,9 @@ impl Metrics {
             instances_live: Gauge::default(),
             instances_created: Counter::default(),
             instance_pool_capacity: Gauge::default(),
+            instance_sets_per_version: Gauge::default(),
+            instance_set_waits: Counter::default(),
+            instance_sets_peak: Gauge::default(),
             circuit_state: Family::default(),
             predictions: Family::new_with_constructor(prediction as fn() -> Histogram),
             prediction_log_dropped: Counter::default(),
@@ -211,6 +220,21 @@ impl Metrics {
             "instance_pool_capacity",
             "Instances the pooling allocator reserves (0: allocated on demand)",
             m.instance_pool_capacity.clone(),
+        );
+        registry.register(
+            "instance_sets_per_version",
+            "Instance sets one served version may hold at once (--max-instance-sets)",
+            m.instance_sets_per_version.clone(),
+        );
+        registry.register(
+            "instance_sets_peak",
+            "The most instance sets one served version has held at once",
+            m.instance_sets_peak.clone(),
+        );
+        registry.register(
+            "instance_set_waits",
+            "Calls that waited for an instance set because their version held its limit",
+            m.instance_set_waits.clone(),
         );
         registry.register(
             "circuit_state",

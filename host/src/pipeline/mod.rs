@@ -27,7 +27,7 @@ pub use lineage::{Lineage, PinnedPlugin};
 pub use pinned::PluginPolicy;
 #[cfg(feature = "registry")]
 pub use served::Served;
-pub use serving::ServingPipeline;
+pub use serving::{DEFAULT_SETS_PER_VERSION, PoolStats, ServingPipeline};
 #[cfg(feature = "registry")]
 pub use spec::PipelineSpec;
 pub use steps::{Prediction, ServeError};

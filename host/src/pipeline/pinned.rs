@@ -23,6 +23,11 @@ use crate::store::{Store, StoreError};
 pub struct PluginPolicy {
     /// Grants and limits.
     pub load: LoadOptions,
+    /// Instance sets one served version may hold at once, in use or built ahead (default
+    /// [`DEFAULT_SETS_PER_VERSION`](super::serving::DEFAULT_SETS_PER_VERSION)). A Python or
+    /// JavaScript plugin's instance holds tens of MB, so this bounds what a version can take;
+    /// calls past it wait for a set.
+    pub sets_per_version: Option<std::num::NonZeroUsize>,
     /// The trust policy, if there is one.
     #[cfg(feature = "registry")]
     pub trust: Option<Arc<TrustPolicy>>,

@@ -1,10 +1,14 @@
 //! Serving a model version: the validators, transforms (built from their stored states) and
 //! model its lineage pins, nothing else, run by the step engine with a fresh set of instances
 //! for every call. A couple of sets are built ahead, in the background, so that a request
-//! rarely waits for its own.
+//! rarely waits for its own. A version holds at most its pool limit of sets, in use or built
+//! ahead: a call past it waits for one, so a version's memory is bounded by the limit times
+//! what one set takes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::PipelineError;
 use super::lineage::Lineage;
@@ -19,11 +23,54 @@ use crate::runtime::bindings::types::{Batch, Field};
 /// Instance sets built ahead and kept per served version.
 const READY_SETS: usize = 2;
 
-/// Instance sets built and never used, and whether a task is building more.
-#[derive(Default)]
+/// Instance sets one served version may hold at once when the operator sets no limit.
+pub const DEFAULT_SETS_PER_VERSION: usize = 8;
+
+/// A set of instances with the pool permit it holds while it exists.
+struct Held {
+    set: InstanceSet,
+    permit: OwnedSemaphorePermit,
+}
+
+/// Instance sets built and never used, whether a task is building more, and the version's
+/// pool: one permit per set that may exist.
 struct Ready {
-    sets: Mutex<Vec<InstanceSet>>,
+    sets: Mutex<Vec<Held>>,
     refilling: AtomicBool,
+    pushed: Notify,
+    permits: Arc<Semaphore>,
+    limit: usize,
+    peak: AtomicUsize,
+}
+
+impl Ready {
+    fn pop(&self) -> Option<Held> {
+        self.sets.lock().ok().and_then(|mut r| r.pop())
+    }
+
+    /// Records how many sets exist now, for the high-water mark.
+    fn note_in_use(&self) {
+        static PEAK: AtomicUsize = AtomicUsize::new(0);
+        let in_use = self.limit - self.permits.available_permits();
+        self.peak.fetch_max(in_use, Ordering::Relaxed);
+        if PEAK.fetch_max(in_use, Ordering::Relaxed) < in_use {
+            crate::monitor::metrics::METRICS
+                .instance_sets_peak
+                .set(in_use as i64);
+        }
+    }
+}
+
+/// A served version's pool: its limit, the sets that exist now (in use or built ahead), and
+/// the most that ever existed at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// The most sets the version may hold.
+    pub limit: usize,
+    /// Sets that exist now.
+    pub in_use: usize,
+    /// The most that existed at once.
+    pub peak: usize,
 }
 
 /// A model version ready to serve.
@@ -88,11 +135,30 @@ impl ServingPipeline {
             transforms,
             model,
         };
-        let first = steps.prepare().await?;
+        let limit = options
+            .sets_per_version
+            .map_or(DEFAULT_SETS_PER_VERSION, |n| n.get());
+        crate::monitor::metrics::METRICS
+            .instance_sets_per_version
+            .set(limit as i64);
+        let permits = Arc::new(Semaphore::new(limit));
+        let permit = permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|e| PipelineError::Invalid(format!("the version's pool has no room: {e}")))?;
+        let first = Held {
+            set: steps.prepare().await?,
+            permit,
+        };
         let ready = Ready {
             sets: Mutex::new(vec![first]),
             refilling: AtomicBool::new(false),
+            pushed: Notify::new(),
+            permits,
+            limit,
+            peak: AtomicUsize::new(0),
         };
+        ready.note_in_use();
         Ok(Self {
             lineage,
             steps: Arc::new(steps),
@@ -115,18 +181,52 @@ impl ServingPipeline {
         &self.steps.input
     }
 
-    /// A set of instances never used before: one built ahead if there is one (and more are
-    /// built in the background), else one built now.
-    async fn instances(&self) -> Result<InstanceSet, ServeError> {
-        let ready = self.ready.sets.lock().ok().and_then(|mut r| r.pop());
-        self.refill();
-        match ready {
-            Some(set) => Ok(set),
-            None => self.steps.prepare().await,
+    /// The version's pool: its limit, the sets that exist now and the most there ever were.
+    pub fn pool(&self) -> PoolStats {
+        let r = &self.ready;
+        PoolStats {
+            limit: r.limit,
+            in_use: r.limit - r.permits.available_permits(),
+            peak: r.peak.load(Ordering::Relaxed),
         }
     }
 
-    /// Builds sets in the background until [`READY_SETS`] wait (one task at a time).
+    /// A set of instances never used before, with its pool permit: one built ahead if there
+    /// is one (and more are built in the background), else one built now once the pool has
+    /// room. A set built ahead while this call waits is taken as soon as it is there.
+    async fn instances(&self) -> Result<(InstanceSet, OwnedSemaphorePermit), ServeError> {
+        let ready = &self.ready;
+        let mut waited = false;
+        let held = loop {
+            if let Some(held) = ready.pop() {
+                break held;
+            }
+            let pushed = ready.pushed.notified();
+            tokio::pin!(pushed);
+            pushed.as_mut().enable();
+            if let Some(held) = ready.pop() {
+                break held;
+            }
+            if ready.permits.available_permits() == 0 && !waited {
+                waited = true;
+                crate::monitor::metrics::METRICS.instance_set_waits.inc();
+            }
+            tokio::select! {
+                permit = ready.permits.clone().acquire_owned() => {
+                    let permit = permit.map_err(|e| ServeError::Other(format!("the version's pool is closed: {e}")))?;
+                    ready.note_in_use();
+                    let set = self.steps.prepare().await?;
+                    break Held { set, permit };
+                }
+                _ = &mut pushed => continue,
+            }
+        };
+        self.refill();
+        Ok((held.set, held.permit))
+    }
+
+    /// Builds sets in the background until [`READY_SETS`] wait (one task at a time), while
+    /// the pool has room and no call is waiting for it.
     fn refill(&self) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -137,11 +237,16 @@ impl ServingPipeline {
         let (steps, ready) = (self.steps.clone(), self.ready.clone());
         runtime.spawn(async move {
             while ready.sets.lock().is_ok_and(|s| s.len() < READY_SETS) {
+                let Ok(permit) = ready.permits.clone().try_acquire_owned() else {
+                    break;
+                };
+                ready.note_in_use();
                 match steps.prepare().await {
                     Ok(set) => {
                         if let Ok(mut sets) = ready.sets.lock() {
-                            sets.push(set);
+                            sets.push(Held { set, permit });
                         }
+                        ready.pushed.notify_waiters();
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "could not build instances ahead");
@@ -155,13 +260,13 @@ impl ServingPipeline {
 
     /// Checks and transforms raw rows into the full transformed batch.
     pub async fn transform(&self, raw: &Batch) -> Result<Batch, ServeError> {
-        let set = self.instances().await?;
+        let (set, _permit) = self.instances().await?;
         self.steps.transform(set, raw).await
     }
 
     /// Transforms raw rows without the validators (for drift checks of data as it comes).
     pub async fn transform_unchecked(&self, raw: &Batch) -> Result<Batch, ServeError> {
-        let set = self.instances().await?;
+        let (set, _permit) = self.instances().await?;
         self.steps.transform_unchecked(set, raw).await
     }
 
@@ -170,7 +275,7 @@ impl ServingPipeline {
         if self.steps.model.is_none() {
             return Err(ServeError::NoModel);
         }
-        let set = self.instances().await?;
+        let (set, _permit) = self.instances().await?;
         self.steps.predict(set, raw).await
     }
 }
