@@ -122,6 +122,45 @@ fn walk(dir: &Path, guest: &str, out: &mut BTreeMap<String, [u8; 32]>) {
     }
 }
 
+/// `config` (JSON) with every `http://` or `https://` URL in it pointed at `http` (path and
+/// query kept) and, where `smtp` is given, every `HOST:PORT` pointed at it.
+pub(super) fn point_at(config: &str, http: &str, smtp: Option<&str>) -> String {
+    fn walk(value: &mut Value, http: &str, smtp: Option<&str>) {
+        match value {
+            Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
+                if let Ok(url) = url::Url::parse(s) {
+                    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+                    *s = format!("http://{http}{}{query}", url.path());
+                }
+            }
+            Value::String(s) if smtp.is_some() && is_host_port(s) => {
+                *s = smtp.unwrap_or_default().to_string();
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, http, smtp)),
+            Value::Object(map) => map.values_mut().for_each(|v| walk(v, http, smtp)),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<Value>(config) {
+        Ok(mut value) => {
+            walk(&mut value, http, smtp);
+            value.to_string()
+        }
+        Err(_) => config.to_string(),
+    }
+}
+
+/// `name:port`, as a relay is named.
+fn is_host_port(s: &str) -> bool {
+    s.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+            && port.parse::<u16>().is_ok()
+    })
+}
+
 /// A request that reached the listener.
 #[derive(Debug, Clone)]
 pub(super) struct Received {
@@ -172,32 +211,6 @@ impl Listener {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
-
-    /// `config` with every `http://` or `https://` URL in it pointed at this listener, path and
-    /// query kept.
-    pub fn redirect(&self, config: &str) -> String {
-        match serde_json::from_str::<Value>(config) {
-            Ok(mut value) => {
-                self.redirect_value(&mut value);
-                value.to_string()
-            }
-            Err(_) => config.to_string(),
-        }
-    }
-
-    fn redirect_value(&self, value: &mut Value) {
-        match value {
-            Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
-                if let Ok(url) = url::Url::parse(s) {
-                    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
-                    *s = format!("http://{}{}{query}", self.host, url.path());
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.redirect_value(v)),
-            Value::Object(map) => map.values_mut().for_each(|v| self.redirect_value(v)),
-            _ => {}
-        }
-    }
 }
 
 impl Drop for Listener {
@@ -227,4 +240,99 @@ async fn record(
             "unavailable"
         },
     )
+}
+
+/// A loopback SMTP relay that speaks just enough of the protocol for one plain session at a
+/// time, and accepts (250) or refuses (554) each message at the end of its data.
+pub(super) struct SmtpListener {
+    host: String,
+    received: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SmtpListener {
+    /// Starts listening on a free loopback port.
+    pub async fn start(accept: bool) -> std::io::Result<Self> {
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let host = socket.local_addr()?.to_string();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let inbox = received.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = socket.accept().await {
+                let inbox = inbox.clone();
+                tokio::spawn(async move {
+                    let _ = smtp_session(stream, accept, inbox).await;
+                });
+            }
+        });
+        Ok(Self {
+            host,
+            received,
+            task,
+        })
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The messages (headers and body) accepted or refused so far.
+    pub fn received(&self) -> Vec<String> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for SmtpListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn smtp_session(
+    stream: tokio::net::TcpStream,
+    accept: bool,
+    inbox: Arc<Mutex<Vec<String>>>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    write.write_all(b"220 ferry-plugin-test ESMTP\r\n").await?;
+    let mut data: Option<String> = None;
+    while let Some(line) = lines.next_line().await? {
+        if let Some(message) = data.as_mut() {
+            if line == "." {
+                if let Ok(mut inbox) = inbox.lock() {
+                    inbox.push(std::mem::take(message));
+                }
+                data = None;
+                let reply: &[u8] = if accept {
+                    b"250 queued\r\n"
+                } else {
+                    b"554 refused by ferry plugin test\r\n"
+                };
+                write.write_all(reply).await?;
+            } else {
+                message.push_str(line.strip_prefix('.').unwrap_or(&line));
+                message.push('\n');
+            }
+            continue;
+        }
+        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" => b"250-ferry-plugin-test\r\n250 8BITMIME\r\n",
+            "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
+            "DATA" => {
+                data = Some(String::new());
+                b"354 end with <CRLF>.<CRLF>\r\n"
+            }
+            "QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => b"502 not implemented\r\n",
+        };
+        write.write_all(reply).await?;
+    }
+    Ok(())
 }

@@ -1,17 +1,18 @@
 //! An alert sink's behaviour: an alert delivered into a local sink (fresh folders for the
-//! directories it asks for, a loopback listener for every URL in its example configuration),
-//! a failed delivery reported rather than swallowed, and refusals of bad configuration.
+//! directories it asks for, a loopback HTTP listener for every URL in its example
+//! configuration, a loopback SMTP relay for every `HOST:PORT` in it when the sink mails), a
+//! failed delivery reported rather than swallowed, and refusals of bad configuration.
 
 use axum::http::StatusCode;
 
-use super::scratch::{Listener, Scratch};
+use super::scratch::{Listener, Scratch, SmtpListener, point_at};
 use super::verdict::{
     Tripwire, UNKNOWN_KEY, limits_point, refused_config, unable, with_unknown_key,
 };
 use super::{Outcome, Point};
 use crate::pipeline::steps::purity::example_config;
 use crate::runtime::bindings::types::{Alert, Severity};
-use crate::runtime::{AlertSinkInstance, Plugin, PluginError};
+use crate::runtime::{AlertSinkInstance, Plugin, PluginError, SmtpGrant};
 
 /// Words the delivered alert carries, looked for where it was delivered.
 const TITLE: &str = "ferry plugin test: conformance alert";
@@ -34,35 +35,68 @@ async fn deliver(plugin: &Plugin, config: &str) -> Result<(), PluginError> {
         .await
 }
 
-/// The plugin under the kit's folders and, where it asks for hosts, the listener.
-fn granted(plugin: &Plugin, scratch: &Scratch, listener: &Listener) -> Result<Plugin, Point> {
+/// Where the kit's local sink listens: HTTP always, SMTP for a sink that can mail.
+struct Sink {
+    http: Listener,
+    smtp: Option<SmtpListener>,
+}
+
+impl Sink {
+    async fn start(accept: bool, mails: bool) -> std::io::Result<Sink> {
+        let status = if accept {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        Ok(Sink {
+            http: Listener::start(status).await?,
+            smtp: match mails {
+                true => Some(SmtpListener::start(accept).await?),
+                false => None,
+            },
+        })
+    }
+
+    /// `config` pointed at this sink.
+    fn point(&self, config: &str) -> String {
+        point_at(
+            config,
+            self.http.host(),
+            self.smtp.as_ref().map(SmtpListener::host),
+        )
+    }
+}
+
+/// The plugin under the kit's folders and, where it asks for hosts or mails, the sink.
+fn granted(plugin: &Plugin, scratch: &Scratch, sink: &Sink) -> Result<Plugin, Point> {
     let mut grants = scratch.grants();
     if !plugin.manifest().capabilities.http_hosts.is_empty() {
-        grants.http_hosts.push(listener.host().to_string());
+        grants.http_hosts.push(sink.http.host().to_string());
+    }
+    if let Some(smtp) = &sink.smtp {
+        let relay = SmtpGrant::parse(&format!("smtp://{}", smtp.host()), None)
+            .map_err(|e| unable(format!("granting the kit's relay: {e}")))?;
+        grants.smtp.push(relay);
     }
     plugin
         .with_grants(&grants)
-        .map_err(|e| unable(format!("granting the kit's folders and listener: {e}")))
+        .map_err(|e| unable(format!("granting the kit's folders and listeners: {e}")))
 }
 
-/// Whether the plugin can deliver only by mail: it imports `ferry:plugin/smtp` and asks for no
-/// folder and no host. (A Python sink imports every interface of its world, so the import
-/// alone does not say it mails.)
-fn mails_only(plugin: &Plugin) -> bool {
-    let asks = &plugin.manifest().capabilities;
-    asks.directories.is_empty()
-        && asks.http_hosts.is_empty()
-        && plugin
-            .imports()
-            .iter()
-            .any(|i| i.starts_with("ferry:plugin/smtp"))
+/// Whether the plugin imports `ferry:plugin/smtp`, and so may mail.
+fn mails(plugin: &Plugin) -> bool {
+    plugin
+        .imports()
+        .iter()
+        .any(|i| i.starts_with("ferry:plugin/smtp"))
 }
 
 pub(super) async fn points(plugin: &Plugin) -> Vec<Point> {
+    let mails = mails(plugin);
     let setup = async {
         let scratch = Scratch::for_plugin(plugin)?;
-        let ok = Listener::start(StatusCode::OK).await?;
-        let down = Listener::start(StatusCode::SERVICE_UNAVAILABLE).await?;
+        let ok = Sink::start(true, mails).await?;
+        let down = Sink::start(false, mails).await?;
         std::io::Result::Ok((scratch, ok, down))
     };
     let (scratch, ok, down) = match setup.await {
@@ -76,17 +110,15 @@ pub(super) async fn points(plugin: &Plugin) -> Vec<Point> {
     let config = example_config(&live);
     let mut trips = Tripwire::default();
     let mut points = Vec::new();
-    let asks_hosts = !live.manifest().capabilities.http_hosts.is_empty();
+    let reaches_out = !live.manifest().capabilities.http_hosts.is_empty() || mails;
 
-    let smtp = "it mails through a relay the operator grants (`--allow-smtp`); the kit has no relay to deliver to";
-    let delivered = if mails_only(&live) {
-        Outcome::Skipped(smtp.into())
-    } else {
-        match deliver(&live, &ok.redirect(&config)).await {
-            Ok(()) => evidence(&scratch, &ok, asks_hosts),
-            Err(e) => trips.outcome("delivery", "configuration", e),
-        }
+    let delivered = match deliver(&live, &ok.point(&config)).await {
+        Ok(()) => evidence(&scratch, &ok, reaches_out),
+        Err(e) => trips.outcome("delivery", "configuration", e),
     };
+    // Only a delivery that reached a receiver can be refused by one.
+    let to_receiver = !ok.http.received().is_empty()
+        || ok.smtp.as_ref().is_some_and(|m| !m.received().is_empty());
     let reached = matches!(delivered, Outcome::Passed(_));
     points.push(Point {
         check: "delivery",
@@ -94,18 +126,16 @@ pub(super) async fn points(plugin: &Plugin) -> Vec<Point> {
         outcome: delivered,
     });
 
-    let failing = if mails_only(&live) {
-        Outcome::Skipped(smtp.into())
-    } else if !asks_hosts {
-        Outcome::Skipped("it reaches no host".into())
+    let failing = if !reaches_out || (reached && !to_receiver) {
+        Outcome::Skipped("it delivers to no host or relay".into())
     } else if !reached {
         Outcome::Skipped("delivery did not reach the local sink".into())
     } else {
         match granted(plugin, &scratch, &down) {
             Err(point) => point.outcome,
-            Ok(p) => match deliver(&p, &down.redirect(&config)).await {
+            Ok(p) => match deliver(&p, &down.point(&config)).await {
                 Ok(()) => Outcome::Failed(
-                    "the sink answered 503 and the plugin reported the alert delivered".into(),
+                    "the receiver refused the alert (HTTP 503, SMTP 554) and the plugin reported it delivered".into(),
                 ),
                 Err(e) if !e.failure.is_misbehaviour() => {
                     Outcome::Passed(format!("reported: {}", e.failure))
@@ -119,7 +149,7 @@ pub(super) async fn points(plugin: &Plugin) -> Vec<Point> {
     };
     points.push(Point {
         check: "failed-delivery",
-        asks: "a sink that answers 503 is reported as an error, so the alert is retried",
+        asks: "a receiver that refuses the alert (HTTP 503, SMTP 554) is reported as an error, so the alert is retried",
         outcome: failing,
     });
 
@@ -130,7 +160,7 @@ pub(super) async fn points(plugin: &Plugin) -> Vec<Point> {
     });
     let unknown = match with_unknown_key(&live, &config) {
         Ok(with_key) => refused_config(
-            deliver(&live, &ok.redirect(&with_key)).await,
+            deliver(&live, &ok.point(&with_key)).await,
             Some(UNKNOWN_KEY),
             &mut trips,
         ),
@@ -146,30 +176,38 @@ pub(super) async fn points(plugin: &Plugin) -> Vec<Point> {
 }
 
 /// Where the alert arrived, if anywhere the kit can see.
-fn evidence(scratch: &Scratch, listener: &Listener, asks_hosts: bool) -> Outcome {
-    if let Some(r) = listener.received().iter().find(|r| r.body.contains(TITLE)) {
+fn evidence(scratch: &Scratch, sink: &Sink, reaches_out: bool) -> Outcome {
+    let requests = sink.http.received();
+    if let Some(r) = requests.iter().find(|r| r.body.contains(TITLE)) {
         return Outcome::Passed(format!(
             "{} {} on the local listener, carrying the alert",
             r.method, r.path
         ));
     }
+    let mail = sink
+        .smtp
+        .as_ref()
+        .map(SmtpListener::received)
+        .unwrap_or_default();
+    if mail.iter().any(|m| m.contains(TITLE)) {
+        return Outcome::Passed("mailed through the local relay, carrying the alert".into());
+    }
     if let Some(file) = scratch.find(TITLE) {
         return Outcome::Passed(format!("written to {file}"));
     }
-    if scratch.is_empty() && !asks_hosts {
+    if scratch.is_empty() && !reaches_out {
         return Outcome::Passed(
             "accepted (it asks for no directory or host, so the kit cannot see where it went)"
                 .into(),
         );
     }
-    let requests = listener.received();
-    Outcome::Failed(if requests.is_empty() {
-        "it reported the alert delivered, but nothing reached its folders or the local listener"
-            .into()
+    Outcome::Failed(if requests.is_empty() && mail.is_empty() {
+        "it reported the alert delivered, but nothing reached its folders or the local sink".into()
     } else {
         format!(
-            "it reported the alert delivered; the local listener got {} request(s) without the alert's title",
-            requests.len()
+            "it reported the alert delivered; the local sink got {} request(s) and {} message(s) without the alert's title",
+            requests.len(),
+            mail.len()
         )
     })
 }
