@@ -5,6 +5,7 @@
 //! listener, never on a real target.
 
 mod deployer;
+mod loopback;
 mod probes;
 mod schema;
 mod scratch;

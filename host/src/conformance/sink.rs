@@ -5,7 +5,8 @@
 
 use axum::http::StatusCode;
 
-use super::scratch::{Listener, Scratch, SmtpListener, point_at};
+use super::loopback::{Listener, SmtpListener, point_at};
+use super::scratch::Scratch;
 use super::verdict::{
     Tripwire, UNKNOWN_KEY, limits_point, refused_config, unable, with_unknown_key,
 };
@@ -49,9 +50,9 @@ impl Sink {
             StatusCode::SERVICE_UNAVAILABLE
         };
         Ok(Sink {
-            http: Listener::start(status).await?,
+            http: Listener::http(status).await?,
             smtp: match mails {
-                true => Some(SmtpListener::start(accept).await?),
+                true => Some(SmtpListener::smtp(accept).await?),
                 false => None,
             },
         })
