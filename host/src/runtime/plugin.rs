@@ -47,6 +47,7 @@ impl KindPre {
     }
 }
 
+#[derive(Clone)]
 struct Inner {
     manifest: Manifest,
     digest: String,
@@ -138,34 +139,18 @@ impl Plugin {
     /// reported now.
     pub fn with_grants(&self, grants: &Grants) -> Result<Plugin, LoadError> {
         let inner = &self.inner;
-        let (mut grants, mut dropped) = grants.restrict_to(&inner.manifest.capabilities);
-        dropped.extend(grants.restrict_smtp(&inner.imports));
-        for note in dropped {
-            tracing::warn!(plugin = %inner.manifest.name, "{note}");
-        }
-        let old = &inner.sandbox;
-        let sandbox = Arc::new(Sandbox::new(
-            old.engine.clone(),
-            old.name.clone(),
-            old.version.clone(),
-            old.kind,
-            old.label.clone(),
+        let sandbox = granted_sandbox(
+            inner.sandbox.engine.clone(),
+            &inner.manifest,
             &inner.digest,
+            &inner.imports,
             grants,
-            old.limits,
-        ));
-        StoreState::new(&sandbox)?;
+            inner.sandbox.limits,
+        )?;
         Ok(Plugin {
             inner: Arc::new(Inner {
-                manifest: inner.manifest.clone(),
-                digest: inner.digest.clone(),
-                size: inner.size,
-                source: inner.source.clone(),
                 sandbox,
-                pre: inner.pre.clone(),
-                cache: inner.cache,
-                imports: inner.imports.clone(),
-                exports: inner.exports.clone(),
+                ..(**inner).clone()
             }),
         })
     }
@@ -348,24 +333,14 @@ pub(crate) async fn load(
             exported: kind,
         });
     }
-    let (mut grants, mut dropped) = options.grants.restrict_to(&manifest.capabilities);
-    dropped.extend(grants.restrict_smtp(&imports));
-    for note in dropped {
-        tracing::warn!(plugin = %manifest.name, "{note}");
-    }
-    let limits = options.limits.resolve(&manifest.limits);
-    let sandbox = Arc::new(Sandbox::new(
+    let sandbox = granted_sandbox(
         runtime.engine().clone(),
-        manifest.name.clone(),
-        manifest.version.to_string(),
-        kind,
-        Arc::from(format!("{}@{}", manifest.name, manifest.version)),
+        &manifest,
         &digest,
-        grants,
-        limits,
-    ));
-    // A granted directory that cannot be opened is an operator error: report it now.
-    StoreState::new(&sandbox)?;
+        &imports,
+        &options.grants,
+        options.limits.resolve(&manifest.limits),
+    )?;
     Ok(Plugin {
         inner: Arc::new(Inner {
             manifest,
@@ -379,6 +354,37 @@ pub(crate) async fn load(
             exports,
         }),
     })
+}
+
+/// The sandbox of a plugin with `manifest` under the operator's `grants` and `limits`: only
+/// what the manifest asks for (and, for SMTP, what the component imports) takes effect, with a
+/// warning for each grant dropped. A granted directory that cannot be opened is an operator
+/// error, reported now rather than at the first call.
+fn granted_sandbox(
+    engine: wasmtime::Engine,
+    manifest: &Manifest,
+    digest: &str,
+    imports: &[String],
+    grants: &Grants,
+    limits: Limits,
+) -> Result<Arc<Sandbox>, LoadError> {
+    let (mut grants, mut dropped) = grants.restrict_to(&manifest.capabilities);
+    dropped.extend(grants.restrict_smtp(imports));
+    for note in dropped {
+        tracing::warn!(plugin = %manifest.name, "{note}");
+    }
+    let sandbox = Arc::new(Sandbox::new(
+        engine,
+        manifest.name.clone(),
+        manifest.version.to_string(),
+        manifest.kind,
+        Arc::from(format!("{}@{}", manifest.name, manifest.version)),
+        digest,
+        grants,
+        limits,
+    ));
+    StoreState::new(&sandbox)?;
+    Ok(sandbox)
 }
 
 async fn describe(
