@@ -1,7 +1,7 @@
 //! An alert sink: POSTs each alert as JSON to a URL. The host lets the request through only
 //! to hosts the operator granted this plugin.
 
-use ferry_sdk::http::{parse_url, post_json};
+use ferry_sdk::http::deliver_json;
 use ferry_sdk::prelude::*;
 use ferry_sdk::{Alert, AlertSink};
 use serde::Deserialize;
@@ -26,17 +26,10 @@ impl Plugin for Post {
 impl AlertSink for Post {
     fn deliver(config: &str, alert: &Alert) -> Result<()> {
         let config: Config = parse_config(config)?;
-        let url = parse_url(&config.url)?;
         let body =
             serde_json::to_vec(&alert.to_json()).map_err(|e| internal_error(e.to_string()))?;
-        let status = post_json(&url, &Default::default(), &body)?;
-        if !(200..300).contains(&status) {
-            return Err(internal_error(format!(
-                "{} answered HTTP {status}",
-                config.url
-            )));
-        }
-        Ok(())
+        // A status other than 2xx is an error, so the alert is retried.
+        deliver_json(&config.url, &Default::default(), &body)
     }
 }
 

@@ -3,7 +3,7 @@
 //! Tools that take Slack's incoming-webhook JSON (Mattermost, Rocket.Chat) work too. The host
 //! only lets the request through when the URL's host is on the operator's allow-list.
 
-use ferry_sdk::http::{parse_url, post_json};
+use ferry_sdk::http::deliver_json;
 use ferry_sdk::prelude::*;
 use ferry_sdk::{Alert, AlertSink, Severity};
 use serde::Deserialize;
@@ -79,17 +79,9 @@ impl Plugin for Slack {
 impl AlertSink for Slack {
     fn deliver(config: &str, alert: &Alert) -> Result<()> {
         let config: Config = parse_config(config)?;
-        let url = parse_url(&config.url)?;
         let body = serde_json::to_vec(&message(&config, alert))
             .map_err(|e| internal_error(e.to_string()))?;
-        let status = post_json(&url, &Default::default(), &body)?;
-        if !(200..300).contains(&status) {
-            return Err(internal_error(format!(
-                "{} answered HTTP {status}",
-                config.url
-            )));
-        }
-        Ok(())
+        deliver_json(&config.url, &Default::default(), &body)
     }
 }
 

@@ -1,7 +1,7 @@
 //! `webhook`: POSTs an alert as JSON to a URL. The host only lets the request through when the
 //! URL's host is on the operator's allow-list for this plugin.
 
-use ferry_sdk::http::{parse_url, post_json};
+use ferry_sdk::http::deliver_json;
 use ferry_sdk::prelude::*;
 use ferry_sdk::{Alert, AlertSink};
 use serde::Deserialize;
@@ -29,17 +29,9 @@ impl Plugin for Webhook {
 impl AlertSink for Webhook {
     fn deliver(config: &str, alert: &Alert) -> Result<()> {
         let config: Config = parse_config(config)?;
-        let url = parse_url(&config.url)?;
         let body =
             serde_json::to_vec(&alert.to_json()).map_err(|e| internal_error(e.to_string()))?;
-        let status = post_json(&url, &config.headers, &body)?;
-        if !(200..300).contains(&status) {
-            return Err(internal_error(format!(
-                "{} answered HTTP {status}",
-                config.url
-            )));
-        }
-        Ok(())
+        deliver_json(&config.url, &config.headers, &body)
     }
 }
 

@@ -114,6 +114,24 @@ pub fn post_json(
     ))
 }
 
+/// POSTs `body` as JSON to `url` (as configured, e.g. a sink's `url`) and requires a 2xx
+/// answer: any other status is an error naming the URL and the status, so an alert the
+/// receiver refused is retried, not taken as delivered.
+pub fn deliver_json(
+    url: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+    body: &[u8],
+) -> Result<()> {
+    let status = post_json(&parse_url(url)?, headers, body)?;
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(crate::error::internal_error(format!(
+            "{url} answered HTTP {status}"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
