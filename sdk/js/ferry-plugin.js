@@ -219,6 +219,30 @@ export function parseConfig(text, keys) {
   return config;
 }
 
+/** The numeric columns named by `config[key]`, or every numeric column of `schema` when it is
+ * absent; errors name the key and the column, as the Rust and Python SDKs word them. */
+export function numericColumns(config, schema, key = "columns") {
+  const requested = config[key];
+  if (requested === undefined) return schema.filter((f) => f.dataType !== "text").map((f) => f.name);
+  if (!Array.isArray(requested) || !requested.every((n) => typeof n === "string")) {
+    throw new ConfigError(`\`${key}\` must be a list of column names`);
+  }
+  const out = [];
+  for (const name of requested) {
+    const field = schema.find((f) => f.name === name);
+    if (!field) {
+      const have = schema.map((f) => f.name).join(", ");
+      throw new ConfigError(`\`${key}\` names \`${name}\`, which the data does not have (it has [${have}])`);
+    }
+    if (field.dataType === "text") {
+      throw new ConfigError(`\`${key}\` names \`${name}\`, a text column; this plugin needs numbers`);
+    }
+    if (out.includes(name)) throw new ConfigError(`\`${key}\` names \`${name}\` twice`);
+    out.push(name);
+  }
+  return out;
+}
+
 function schemaKeys(schema) {
   const parsed = typeof schema === "string" ? JSON.parse(schema || "{}") : schema;
   return parsed && parsed.additionalProperties === false ? Object.keys(parsed.properties ?? {}) : undefined;
@@ -253,8 +277,12 @@ function guarded(f) {
   return (...args) => guard(() => f(...args));
 }
 
+function columnIn(c) {
+  return new Column(c.name, c.data.tag, c.data.val, c.nulls);
+}
+
 function batchIn(b) {
-  return new Batch(b.numRows, b.columns.map((c) => new Column(c.name, c.data.tag, c.data.val, c.nulls)));
+  return new Batch(b.numRows, b.columns.map(columnIn));
 }
 
 function batchOut(b) {
@@ -397,8 +425,7 @@ export function modelPlugin(manifest, { load, train }) {
       load: guarded((artifact, config) => new PredictorResource(load(artifact, parseConfig(config, keys)))),
       train: guarded((features, labels, config) => {
         if (!train) throw new Unsupported(`${manifest.name} loads models trained elsewhere; it cannot train`);
-        const label = new Column(labels.name, labels.data.tag, labels.data.val, labels.nulls);
-        const out = train(batchIn(features), label, parseConfig(config, keys));
+        const out = train(batchIn(features), columnIn(labels), parseConfig(config, keys));
         return out instanceof Uint8Array ? out : new TextEncoder().encode(JSON.stringify(out));
       }),
     },

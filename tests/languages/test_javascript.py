@@ -132,6 +132,14 @@ def test_a_javascript_transform_computes_what_the_rust_one_does(ferry, tmp_path)
     err = ferry.fails("transform", "apply", "--plugin", log, "--config", bad, "--state", state,
                       "--out", tmp_path / "o.csv", data)
     assert "column `monthly_charges`" in err and "row 0" in err and "+ offset -1000 is not positive" in err, err
+    # A column the transform cannot take is refused in the Rust SDK's words (ferry.numericColumns).
+    for columns, said in ((["contract"], "`columns` names `contract`, a text column; this plugin needs numbers"),
+                          (["nope"], "`columns` names `nope`, which the data does not have (it has [customer_id, ")):
+        wrong = tmp_path / "wrong.json"
+        wrong.write_text(json.dumps({"columns": columns}))
+        for plugin in ("log-transform", log):
+            err = ferry.fails("transform", "fit", "--plugin", plugin, "--config", wrong, "--state", tmp_path / "w", data)
+            assert said in err, (plugin, err)
 
 
 def test_the_javascript_plugins_conform(ferry, expectations):

@@ -11,20 +11,10 @@ const MANIFEST = {
   configSchema: {{schema}},
 };
 
-function numericColumns(config, schema) {
-  if (config.columns === undefined) return schema.filter((f) => f.dataType !== "text").map((f) => f.name);
-  for (const name of config.columns) {
-    const field = schema.find((f) => f.name === name);
-    if (!field) throw new ferry.ConfigError(`\`columns\` names \`${name}\`, which the data does not have`);
-    if (field.dataType === "text") throw new ferry.ConfigError(`\`columns\` names \`${name}\`, a text column`);
-  }
-  return config.columns;
-}
-
 /** Sums and counts the non-null values of each column. */
 class Analyzer {
   constructor(config, schema) {
-    this.sums = numericColumns(config, schema).map((name) => ({ name, total: 0, count: 0 }));
+    this.sums = ferry.numericColumns(config, schema).map((name) => ({ name, total: 0, count: 0 }));
   }
   update(batch) {
     for (const s of this.sums) {
@@ -59,7 +49,7 @@ class Transformer {
 }
 
 function outputSchema(config, schema) {
-  return numericColumns(config, schema).map((name) => ({
+  return ferry.numericColumns(config, schema).map((name) => ({
     name,
     dataType: "float64",
     nullable: schema.find((f) => f.name === name).nullable,

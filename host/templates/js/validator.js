@@ -11,22 +11,12 @@ const MANIFEST = {
   configSchema: {{schema}},
 };
 
-function numericColumns(config, schema) {
-  if (config.columns === undefined) return schema.filter((f) => f.dataType !== "text").map((f) => f.name);
-  for (const name of config.columns) {
-    const field = schema.find((f) => f.name === name);
-    if (!field) throw new ferry.ConfigError(`\`columns\` names \`${name}\`, which the data does not have`);
-    if (field.dataType === "text") throw new ferry.ConfigError(`\`columns\` names \`${name}\`, a text column`);
-  }
-  return config.columns;
-}
-
 function validate(config, batch) {
   const { min, max } = config;
   if (typeof min !== "number" || typeof max !== "number") throw new ferry.ConfigError("give both `min` and `max` as numbers");
   if (min > max) throw new ferry.ConfigError(`\`min\` (${ferry.formatNumber(min)}) is above \`max\` (${ferry.formatNumber(max)})`);
   const report = new ferry.Report(batch.length, 100);
-  for (const name of numericColumns(config, batch.schema)) {
+  for (const name of ferry.numericColumns(config, batch.schema)) {
     const column = batch.column(name);
     const values = column.numeric();
     for (let row = 0; row < values.length; row++) {

@@ -15,19 +15,9 @@ const MANIFEST = {
   },
 };
 
-function selected(config, schema) {
-  if (config.columns === undefined) return schema.filter((f) => f.dataType !== "text").map((f) => f.name);
-  for (const name of config.columns) {
-    const field = schema.find((f) => f.name === name);
-    if (!field) throw new ferry.ConfigError(`\`columns\` names \`${name}\`, which the data does not have`);
-    if (field.dataType === "text") throw new ferry.ConfigError(`\`columns\` names \`${name}\`, a text column`);
-  }
-  return config.columns;
-}
-
 class Analyzer {
   constructor(config, schema) {
-    this.state = { columns: selected(config, schema), offset: config.offset ?? 1 };
+    this.state = { columns: ferry.numericColumns(config, schema), offset: config.offset ?? 1 };
   }
   update(batch) {
     for (const name of this.state.columns) batch.column(name).numeric();
@@ -64,7 +54,7 @@ class Transformer {
 }
 
 function outputSchema(config, schema) {
-  return selected(config, schema).map((name) => ({
+  return ferry.numericColumns(config, schema).map((name) => ({
     name,
     dataType: "float64",
     nullable: schema.find((f) => f.name === name).nullable,
