@@ -31,7 +31,8 @@ def _digest(paths, extra):
     h = hashlib.sha256(extra.encode())
     for base in paths:
         for p in sorted(Path(base).rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts:
+            built = "build" in p.relative_to(base).parts or p.suffix == ".wasm"
+            if p.is_file() and "__pycache__" not in p.parts and not built:
                 h.update(str(p.relative_to(base)).encode())
                 h.update(p.read_bytes())
     return h.hexdigest()[:24]
@@ -77,6 +78,38 @@ def build_js(source, world):
     return out
 
 
+def c_tools():
+    """The tools a C plugin builds with, as make variables: `wit-bindgen` from $FERRY_WIT_BINDGEN
+    or CI's ~/.cache/ferry-ci-tools, and `jco` from $FERRY_JS_MODULES (clang-19 from the PATH)."""
+    bindgen = os.environ.get("FERRY_WIT_BINDGEN") or shutil.which("wit-bindgen") \
+        or str(Path.home() / ".cache" / "ferry-ci-tools" / "bin" / "wit-bindgen")
+    modules = Path(os.environ.get("FERRY_JS_MODULES", ROOT / "sdk" / "js" / "node_modules"))
+    jco = modules / ".bin" / "jco"
+    for tool in (bindgen, str(jco)):
+        assert Path(tool).exists(), f"{tool} is missing: .ci/run installs the C toolchain"
+    assert shutil.which("clang-19"), "clang-19 is missing: .ci/run installs the C toolchain"
+    return {"WIT_BINDGEN": bindgen, "JCO": str(jco)}
+
+
+def build_c(project_dir, world):
+    """The component `make` builds from the C project in `project_dir` (whose Makefile includes
+    sdk/c/ferry.mk) for `world`, built outside the source folder."""
+    tools = c_tools()
+    versions = "".join(subprocess.run([t, "--version"], capture_output=True, text=True).stdout
+                       for t in ("clang-19", tools["WIT_BINDGEN"]))
+    key = _digest([project_dir, ROOT / "sdk" / "c", ROOT / "wit"], world + versions)
+    out = BUILDS / f"c-{Path(project_dir).name}-{key}.wasm"
+    if not out.exists():
+        BUILDS.mkdir(parents=True, exist_ok=True)
+        work = BUILDS / f"c-{Path(project_dir).name}-{key}.build"
+        tmp = out.with_suffix(".tmp")
+        _build(["make", "-C", project_dir, f"FERRY_BUILD={work}", f"COMPONENT={tmp}",
+                *(f"{k}={v}" for k, v in tools.items())])
+        tmp.rename(out)
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 class Ferry:
     """The ferry CLI on a registry of its own, sharing one compiled-component cache."""
 
@@ -91,6 +124,25 @@ class Ferry:
         if check and out.returncode != 0:
             raise AssertionError(f"ferry {' '.join(map(str, args))} exited {out.returncode}:\n{out.stdout}\n{out.stderr}")
         return out
+
+    def fit_apply(self, plugin, config, data, out):
+        """Fits a transform on `data`, applies it to the same data into `out`; returns the
+        learned state (as JSON) and the CSV written."""
+        state = out.with_suffix(".state")
+        self.run("transform", "fit", "--plugin", plugin, "--config", config, "--state", state, data)
+        self.run("transform", "apply", "--plugin", plugin, "--config", config, "--state", state, "--out", out, data)
+        return json.loads(state.read_bytes()), out.read_bytes()
+
+    def careless_apply(self, plugin, do, folder):
+        """Fits the careless transform `plugin` told to misbehave as `do` says, then applies it
+        to the churn data, which must fail; returns the error."""
+        config = folder / "careless.json"
+        config.write_text(json.dumps({"do": do}))
+        state = folder / "careless.state"
+        data = CHURN / "customers.csv"
+        self.run("transform", "fit", "--plugin", plugin, "--config", config, "--state", state, data)
+        return self.fails("transform", "apply", "--plugin", plugin, "--config", config, "--state", state,
+                          "--out", folder / "careless.csv", "--timeout-ms", "3000", data)
 
     def fails(self, *args):
         """Runs a command that must fail; returns its stderr."""

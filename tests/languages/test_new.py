@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILDS, ROOT, ferry_bin
+from conftest import BUILDS, ROOT, c_tools, ferry_bin
 
 KINDS = ("validator", "transform", "model", "deployer", "alert-sink")
 OFFERED = [(lang, k) for lang in ("rust", "python") for k in KINDS] + [
-    ("js", k) for k in ("validator", "transform", "model")
+    (lang, k) for lang in ("js", "c") for k in ("validator", "transform", "model")
 ]
 
 
@@ -57,6 +57,10 @@ def test_every_offered_kind_and_language_builds_and_conforms(lang, kind, tmp_pat
         build = build.replace("npm install && ", "")
     if lang == "python":
         env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    if lang == "c":
+        # `make` as the README says, with CI's wit-bindgen and jco on the PATH.
+        dirs = {str(Path(tool).parent) for tool in c_tools().values()}
+        env["PATH"] = f"{':'.join(sorted(dirs))}:{env['PATH']}"
     run(build, project, env, shell=True)
     argv = test.split()
     report = run([ferry_bin(), *argv[1:], "--json"], project, env)
@@ -77,7 +81,9 @@ def test_refusals_name_what_is_wrong(tmp_path):
     refused = fails("p", "--kind", "deployer", "--lang", "js")
     assert "--kind deployer is not offered in --lang js" in refused
     assert "validator, transform and model" in refused
-    assert "not offered yet" in fails("p", "--kind", "transform", "--lang", "c")
+    assert "not offered yet" in fails("p", "--kind", "transform", "--lang", "extism-rust")
+    refused = fails("p", "--kind", "alert-sink", "--lang", "c")
+    assert "--kind alert-sink is not offered in --lang c" in refused
     assert "unknown kind" in fails("p", "--kind", "scorer", "--lang", "rust")
     assert "only lowercase ASCII letters" in fails("My_Plugin", "--kind", "transform", "--lang", "rust")
     (tmp_path / "taken").mkdir()

@@ -22,19 +22,12 @@ def hostile():
     return build_python(HOSTILE, "transform-plugin")
 
 
-def fit_apply(ferry, plugin, config, data, out):
-    state = out.with_suffix(".state")
-    ferry.run("transform", "fit", "--plugin", plugin, "--config", config, "--state", state, data)
-    ferry.run("transform", "apply", "--plugin", plugin, "--config", config, "--state", state, "--out", out, data)
-    return json.loads(state.read_bytes()), out.read_bytes()
-
-
 def test_the_python_scaler_matches_the_rust_one_bit_for_bit(ferry, scaler, tmp_path):
     config = tmp_path / "scale.json"
     config.write_text(json.dumps({"columns": ["tenure_months", "monthly_charges", "support_calls"]}))
     data = CHURN / "customers.csv"
-    rust_state, rust_out = fit_apply(ferry, "standard-scaler", config, data, tmp_path / "rust.csv")
-    py_state, py_out = fit_apply(ferry, scaler, config, data, tmp_path / "python.csv")
+    rust_state, rust_out = ferry.fit_apply("standard-scaler", config, data, tmp_path / "rust.csv")
+    py_state, py_out = ferry.fit_apply(scaler, config, data, tmp_path / "python.csv")
     assert py_state == rust_state
     assert py_out == rust_out
     assert len(rust_out.splitlines()) == 2001
@@ -90,13 +83,7 @@ def test_bad_configuration_and_data_are_named(ferry, scaler, tmp_path):
     ("hog", "needed more memory than its cap of 256 MiB"),
 ])
 def test_a_careless_python_plugin_is_stopped_with_a_typed_error(ferry, hostile, tmp_path, do, expected):
-    config = tmp_path / "c.json"
-    config.write_text(json.dumps({"do": do}))
-    state = tmp_path / "s.json"
-    data = CHURN / "customers.csv"
-    ferry.run("transform", "fit", "--plugin", hostile, "--config", config, "--state", state, data)
-    err = ferry.fails("transform", "apply", "--plugin", hostile, "--config", config, "--state", state,
-                      "--out", tmp_path / "o.csv", "--timeout-ms", "3000", data)
+    err = ferry.careless_apply(hostile, do, tmp_path)
     assert expected in err, err
 
 

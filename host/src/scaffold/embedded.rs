@@ -90,13 +90,51 @@ pub(super) const JS_SDK: &[(&str, &str)] = &[
     ("build.mjs", include_str!("../../../sdk/js/build.mjs")),
 ];
 
+/// The C authoring layer, as `ferry-sdk/NAME`.
+pub(super) const C_SDK: &[(&str, &str)] = &[
+    ("ferry-sdk/ferry.h", include_str!("../../../sdk/c/ferry.h")),
+    (
+        "ferry-sdk/ferry.mk",
+        include_str!("../../../sdk/c/ferry.mk"),
+    ),
+    (
+        "ferry-sdk/src/convert.h",
+        include_str!("../../../sdk/c/src/convert.h"),
+    ),
+    (
+        "ferry-sdk/src/core.c",
+        include_str!("../../../sdk/c/src/core.c"),
+    ),
+    (
+        "ferry-sdk/src/internal.h",
+        include_str!("../../../sdk/c/src/internal.h"),
+    ),
+    (
+        "ferry-sdk/src/json.c",
+        include_str!("../../../sdk/c/src/json.c"),
+    ),
+    (
+        "ferry-sdk/src/model.c",
+        include_str!("../../../sdk/c/src/model.c"),
+    ),
+    (
+        "ferry-sdk/src/transform.c",
+        include_str!("../../../sdk/c/src/transform.c"),
+    ),
+    (
+        "ferry-sdk/src/validator.c",
+        include_str!("../../../sdk/c/src/validator.c"),
+    ),
+];
+
 /// The JavaScript toolchain's pinned versions (`devDependencies` of `sdk/js/package.json`).
 pub(super) const JS_PACKAGE: &str = include_str!("../../../sdk/js/package.json");
 
 /// The `Cargo.toml` of a Rust project.
 pub(super) const RUST_CARGO: &str = include_str!("../../templates/rust/Cargo.toml");
 
-/// The source of a plugin of `kind` in `language` (`rust`, `python` or `js`), where one exists.
+/// The source of a plugin of `kind` in `language` (`rust`, `python`, `js` or `c`), where one
+/// exists.
 pub(super) fn source(language: &str, kind: &str) -> Option<&'static str> {
     Some(match (language, kind) {
         ("rust", "validator") => include_str!("../../templates/rust/validator.rs"),
@@ -112,6 +150,9 @@ pub(super) fn source(language: &str, kind: &str) -> Option<&'static str> {
         ("js", "validator") => include_str!("../../templates/js/validator.js"),
         ("js", "transform") => include_str!("../../templates/js/transform.js"),
         ("js", "model") => include_str!("../../templates/js/model.js"),
+        ("c", "validator") => include_str!("../../templates/c/validator.c"),
+        ("c", "transform") => include_str!("../../templates/c/transform.c"),
+        ("c", "model") => include_str!("../../templates/c/model.c"),
         _ => return None,
     })
 }
@@ -158,5 +199,13 @@ mod tests {
             embedded(super::PYTHON_SDK, "ferry_plugin/"),
             names("sdk/python/ferry_plugin", |n| n.ends_with(".py"))
         );
+        let mut c = names("sdk/c", |n| n.ends_with(".h") || n.ends_with(".mk"));
+        c.extend(
+            names("sdk/c/src", |_| true)
+                .into_iter()
+                .map(|n| format!("src/{n}")),
+        );
+        c.sort();
+        assert_eq!(embedded(super::C_SDK, "ferry-sdk/"), c);
     }
 }

@@ -1,6 +1,7 @@
 //! `ferry plugin new`: a plugin project that builds and passes `ferry plugin test` unchanged.
 //! Each project carries what it builds against: the contract (`wit/`) and, for Python and
-//! JavaScript, the authoring layer, so it builds offline with only the language's toolchain.
+//! JavaScript and C, the authoring layer, so it builds offline with only the language's
+//! toolchain.
 
 mod embedded;
 mod render;
@@ -20,11 +21,14 @@ pub enum Language {
     /// JavaScript, with `ferry-plugin.js`, built by ComponentizeJS. It computes only: the
     /// JavaScript component has no file system or HTTP client to deploy or alert with.
     Js,
+    /// C, with `ferry.h`, built by `make` (wit-bindgen, clang for wasm32-wasi, jco). It
+    /// computes only: the C layer has no HTTP client to deploy or alert with.
+    C,
 }
 
 impl Language {
     /// Every language `ferry plugin new` offers.
-    pub const ALL: [Language; 3] = [Language::Rust, Language::Python, Language::Js];
+    pub const ALL: [Language; 4] = [Language::Rust, Language::Python, Language::Js, Language::C];
 
     /// The language's name, as `--lang` spells it.
     pub fn name(self) -> &'static str {
@@ -32,6 +36,7 @@ impl Language {
             Language::Rust => "rust",
             Language::Python => "python",
             Language::Js => "js",
+            Language::C => "c",
         }
     }
 
@@ -39,7 +44,7 @@ impl Language {
     pub fn kinds(self) -> &'static [PluginKind] {
         match self {
             Language::Rust | Language::Python => &PluginKind::ALL,
-            Language::Js => &[
+            Language::Js | Language::C => &[
                 PluginKind::Validator,
                 PluginKind::Transform,
                 PluginKind::Model,

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::embedded::{self, JS_PACKAGE, JS_SDK, PYTHON_SDK, RUST_CARGO, WIT};
+use super::embedded::{self, C_SDK, JS_PACKAGE, JS_SDK, PYTHON_SDK, RUST_CARGO, WIT};
 use super::{Language, Project, RustSdk, Template};
 
 fn description(t: &Template) -> String {
@@ -110,6 +110,45 @@ fn flat_literal(value: &Value, syntax: Syntax) -> String {
     }
 }
 
+/// `value` as compact JSON in C string literals: an object one entry per line (an entry that
+/// is itself a long object, one of its entries per line), continued lines indented by `indent`.
+fn c_string(value: &Value, indent: usize) -> String {
+    fn entries(
+        map: &serde_json::Map<String, Value>,
+        out: &mut Vec<String>,
+        open: &str,
+        close: &str,
+    ) {
+        let last = map.len().saturating_sub(1);
+        for (i, (k, v)) in map.iter().enumerate() {
+            let open = if i == 0 { open } else { "" };
+            let sep = if i == last {
+                close.to_string()
+            } else {
+                ",".to_string()
+            };
+            let key = Value::String(k.clone());
+            match v {
+                Value::Object(inner) if inner.len() > 1 && v.to_string().len() > 60 => {
+                    entries(inner, out, &format!("{open}{key}:{{"), &format!("}}{sep}"));
+                }
+                _ => out.push(format!("{open}{key}:{v}{sep}")),
+            }
+        }
+    }
+    let mut pieces = Vec::new();
+    match value {
+        Value::Object(map) if !map.is_empty() => entries(map, &mut pieces, "{", "}"),
+        _ => pieces.push(value.to_string()),
+    }
+    let pad = " ".repeat(indent + 4);
+    pieces
+        .iter()
+        .map(|p| format!("{p:?}"))
+        .collect::<Vec<_>>()
+        .join(&format!("\n{pad}"))
+}
+
 fn schema_value(t: &Template) -> Value {
     serde_json::from_str(embedded::schema(t.language.name(), t.kind.name())).unwrap_or(Value::Null)
 }
@@ -135,6 +174,7 @@ fn readme(t: &Template, build: &str, test: &str, needs: &str, layout: &str) -> S
             Language::Rust => "Rust",
             Language::Python => "Python",
             Language::Js => "JavaScript",
+            Language::C => "C",
         },
         component = component(t),
     )
@@ -146,7 +186,7 @@ fn component(t: &Template) -> String {
             "target/wasm32-wasip2/release/{}.wasm",
             t.name.replace('-', "_")
         ),
-        Language::Python | Language::Js => format!("{}.wasm", t.name),
+        Language::Python | Language::Js | Language::C => format!("{}.wasm", t.name),
     }
 }
 
@@ -211,6 +251,32 @@ pub(super) fn project(t: &Template) -> Project {
                           authoring layer, `build.mjs` its build script and `wit/` the plugin \
                           contract, all copied in by `ferry plugin new` so the project builds \
                           on its own.";
+            files.push(("README.md".into(), readme(t, &build, &test, needs, layout)));
+        }
+        Language::C => {
+            build = "make".to_string();
+            files.push((
+                "plugin.c".into(),
+                fill(source("c"), t, &c_string(&schema, 4)),
+            ));
+            for (path, text) in C_SDK.iter().chain(WIT) {
+                files.push((path.to_string(), text.to_string()));
+            }
+            let makefile = format!(
+                "# Builds {component}: `make`. See ferry-sdk/ferry.mk for the tools it runs.\n\
+                 FERRY_WORLD := {world}\nFERRY_WIT   := wit\nSOURCES     := plugin.c\n\
+                 COMPONENT   := {component}\ninclude ferry-sdk/ferry.mk\n"
+            );
+            files.push(("Makefile".into(), makefile));
+            files.push((".gitignore".into(), "*.wasm\nbuild/\n".into()));
+            let needs = "It needs clang with wasi-libc (Debian: `apt-get install clang-19 lld-19 \
+                         libclang-rt-19-dev-wasm32 wasi-libc`), `wit-bindgen` \
+                         (`cargo install wit-bindgen-cli@0.57.1 --locked`) and `jco` \
+                         (`npm install -g @bytecodealliance/jco`); `make WIT_BINDGEN=... JCO=...` \
+                         names them where they are not on the PATH.";
+            let layout = "`plugin.c` is the plugin; `ferry-sdk/` is Ferry's C authoring layer \
+                          (`ferry.h` documents it) and `wit/` the plugin contract, both copied \
+                          in by `ferry plugin new` so the project builds on its own.";
             files.push(("README.md".into(), readme(t, &build, &test, needs, layout)));
         }
     }

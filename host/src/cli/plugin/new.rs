@@ -26,7 +26,7 @@ pub fn parse_language(s: &str) -> Result<Language, String> {
         .ok_or_else(|| {
             let all: Vec<&str> = Language::ALL.iter().map(|l| l.name()).collect();
             let later = match s {
-                "c" | "extism-rust" | "go" => " (not offered yet)",
+                "extism-rust" | "go" => " (not offered yet)",
                 _ => "",
             };
             format!("unknown language {s:?}{later}; one of {}", all.join(", "))

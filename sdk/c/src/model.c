@@ -1,0 +1,102 @@
+/* The model-plugin world: the bindings' exports, calling the plugin's ferry_model_* and
+ * ferry_predictor_* functions. */
+#include "model_plugin.h"
+
+#define W(name) model_plugin_##name
+#include "convert.h"
+
+struct exports_ferry_plugin_model_predictor_t {
+    ferry_predictor *inner;
+};
+
+void exports_ferry_plugin_plugin_get_manifest(exports_ferry_plugin_plugin_manifest_t *ret) {
+    manifest_out(FERRY_PLUGIN_TYPES_PLUGIN_KIND_MODEL, ret);
+}
+
+bool exports_ferry_plugin_model_load(model_plugin_list_u8_t *artifact, model_plugin_string_t *config,
+                                     exports_ferry_plugin_model_own_predictor_t *ret,
+                                     exports_ferry_plugin_model_plugin_error_t *err) {
+    char *text = str_in(config);
+    ferry_error e = {.row = -1};
+    ferry_predictor *inner = ferry_model_load(artifact->ptr, artifact->len, text, &e);
+    free(text);
+    model_plugin_string_free(config);
+    model_plugin_list_u8_free(artifact);
+    if (!inner) {
+        error_out(&e, "ferry_model_load", err);
+        return false;
+    }
+    exports_ferry_plugin_model_predictor_t *rep = ferry__alloc(sizeof *rep);
+    rep->inner = inner;
+    *ret = exports_ferry_plugin_model_predictor_new(rep);
+    return true;
+}
+
+void exports_ferry_plugin_model_method_predictor_describe(exports_ferry_plugin_model_borrow_predictor_t self,
+                                                          exports_ferry_plugin_model_model_info_t *ret) {
+    ferry_model_info info = {0};
+    ferry_predictor_describe(self->inner, &info);
+    *ret = (ferry_plugin_types_model_info_t){
+        .task = (ferry_plugin_types_task_t)info.task,
+        .inputs = schema_out_of(info.inputs.fields, info.inputs.len),
+    };
+    if (info.num_outputs) {
+        ret->outputs.ptr = ferry__alloc(info.num_outputs * sizeof(ferry_plugin_types_model_output_t));
+        ret->outputs.len = info.num_outputs;
+    }
+    for (size_t i = 0; i < info.num_outputs; i++)
+        ret->outputs.ptr[i] = (ferry_plugin_types_model_output_t){
+            .name = str_out(info.outputs[i].name),
+            .description = str_out(info.outputs[i].description),
+        };
+}
+
+bool exports_ferry_plugin_model_method_predictor_predict(exports_ferry_plugin_model_borrow_predictor_t self,
+                                                         exports_ferry_plugin_model_batch_t *features,
+                                                         exports_ferry_plugin_model_batch_t *ret,
+                                                         exports_ferry_plugin_model_plugin_error_t *err) {
+    ferry_batch batch = batch_in(features);
+    ferry_batch_out out = {.num_rows = batch.num_rows};
+    ferry_error e = {.row = -1};
+    bool ok = ferry_predictor_predict(self->inner, &batch, &out, &e);
+    batch_in_free(&batch, features);
+    if (!ok) {
+        ferry__batch_out_free(&out);
+        error_out(&e, "ferry_predictor_predict", err);
+        return false;
+    }
+    *ret = batch_out(&out);
+    return true;
+}
+
+void exports_ferry_plugin_model_predictor_destructor(exports_ferry_plugin_model_predictor_t *rep) {
+    ferry_predictor_free(rep->inner);
+    free(rep);
+}
+
+bool exports_ferry_plugin_model_train(exports_ferry_plugin_model_batch_t *features,
+                                      exports_ferry_plugin_model_column_t *labels,
+                                      model_plugin_string_t *config, model_plugin_list_u8_t *ret,
+                                      exports_ferry_plugin_model_plugin_error_t *err) {
+    ferry_batch batch = batch_in(features);
+    ferry_plugin_types_batch_t one = {.num_rows = batch.num_rows, .columns = {.ptr = labels, .len = 1}};
+    ferry_batch label_batch = batch_in(&one);
+    char *text = str_in(config);
+    ferry_json_writer artifact = {0};
+    ferry_error e = {.row = -1};
+    bool ok = ferry_model_train(&batch, &label_batch.columns[0], text, &artifact, &e);
+    if (ok && artifact.failed) ok = ferry_internal_error(&e, "out of memory writing the artifact");
+    free(text);
+    model_plugin_string_free(config);
+    free((char *)label_batch.columns[0].name);
+    free((ferry_column *)label_batch.columns);
+    ferry_plugin_types_column_free(labels);
+    batch_in_free(&batch, features);
+    if (!ok) {
+        free(artifact.text);
+        error_out(&e, "ferry_model_train", err);
+        return false;
+    }
+    *ret = bytes_out(&artifact);
+    return true;
+}
