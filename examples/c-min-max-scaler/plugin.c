@@ -98,6 +98,7 @@ bool ferry_analyzer_update(ferry_analyzer *a, const ferry_batch *batch, ferry_er
 
 bool ferry_analyzer_finish(ferry_analyzer *a, ferry_json_writer *state, ferry_error *err) {
     (void)err;
+    ferry_log(FERRY_LOG_INFO, "learned the range of %zu columns", a->columns.len);
     ferry_write_begin_object(state);
     ferry_write_key(state, "feature_range");
     ferry_write_begin_array(state);

@@ -99,6 +99,15 @@ def test_bad_configuration_state_and_data_are_named(ferry, scaler, tmp_path):
         assert "the state is not a valid c-min-max-scaler state" in err and why in err, err
 
 
+def test_the_c_scaler_logs_through_the_host(ferry, scaler, tmp_path):
+    config = tmp_path / "scale.json"
+    config.write_text('{"columns": ["tenure_months", "support_calls"]}')
+    out = ferry.run("-v", "transform", "fit", "--plugin", scaler, "--config", config, "--state",
+                    tmp_path / "s.json", CHURN / "customers.csv")
+    lines = [line for line in out.stderr.splitlines() if "learned the range of 2 columns" in line]
+    assert len(lines) == 1 and "c-min-max-scaler" in lines[0], out.stderr
+
+
 def test_the_c_plugins_conform(ferry, scaler):
     out = ferry.run("plugin", "test", scaler)
     assert "0 failed" in out.stdout, out.stdout
