@@ -97,6 +97,14 @@ def test_bad_configuration_state_and_data_are_named(ferry, scaler, tmp_path):
         err = ferry.fails("transform", "apply", "--plugin", scaler, "--config", config, "--state", state,
                           "--out", tmp_path / "o.csv", data)
         assert "the state is not a valid c-min-max-scaler state" in err and why in err, err
+    # A large state reads in memory proportional to its size: 50,000 names in 2.5 MB (a reader
+    # that sized each string by the rest of the text would need gigabytes). It is read whole,
+    # then apply names the first column the data lacks.
+    columns = [{"name": f"c{i:07d}", "min": 0, "max": 1} for i in range(50_000)]
+    state.write_text(json.dumps({"feature_range": [0, 1], "clip": False, "columns": columns}))
+    err = ferry.fails("transform", "apply", "--plugin", scaler, "--config", config, "--state", state,
+                      "--out", tmp_path / "o.csv", data)
+    assert "c0000000" in err and "no such column" in err, err
 
 
 def test_the_c_scaler_logs_through_the_host(ferry, scaler, tmp_path):

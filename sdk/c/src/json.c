@@ -104,10 +104,12 @@ static size_t utf8(unsigned cp, char *out) {
     return 4;
 }
 
-/* Reads a string after its opening quote; the text is at most as long as its source. */
+/* Reads a string after its opening quote. Its text is at most as long as its source up to the
+ * closing quote, which is found first, so each string takes only the memory it needs. */
 static bool string(parser *p, char **out, size_t *out_len) {
-    size_t start = p->pos;
-    char *s = ferry__alloc(p->len - start + 1);
+    size_t end = p->pos;
+    while (end < p->len && p->text[end] != '"') end += p->text[end] == '\\' ? 2 : 1;
+    char *s = ferry__alloc((end < p->len ? end : p->len) - p->pos + 1);
     size_t n = 0;
     while (p->pos < p->len) {
         unsigned char c = (unsigned char)p->text[p->pos++];
