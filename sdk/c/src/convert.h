@@ -60,39 +60,41 @@ static inline ferry_plugin_types_data_type_t type_out(ferry_type t) {
     }
 }
 
-/* A batch from the host, read in place: the values are not copied, only the names (to
- * NUL-terminate them). */
+/* A column from the host, read in place: the values are not copied, only the name (to
+ * NUL-terminate it). */
+static inline ferry_column column_in(const ferry_plugin_types_column_t *c) {
+    ferry_column out = {.name = str_in(&c->name)};
+    switch (c->data.tag) {
+    case FERRY_PLUGIN_TYPES_COLUMN_DATA_FLOAT64:
+        out.type = FERRY_FLOAT64;
+        out.len = c->data.val.float64.len;
+        out.values.f64 = c->data.val.float64.ptr;
+        break;
+    case FERRY_PLUGIN_TYPES_COLUMN_DATA_INT64:
+        out.type = FERRY_INT64;
+        out.len = c->data.val.int64.len;
+        out.values.i64 = c->data.val.int64.ptr;
+        break;
+    case FERRY_PLUGIN_TYPES_COLUMN_DATA_BOOLEAN:
+        out.type = FERRY_BOOLEAN;
+        out.len = c->data.val.boolean.len;
+        out.values.boolean = c->data.val.boolean.ptr;
+        break;
+    default:
+        out.type = FERRY_TEXT;
+        out.len = c->data.val.text.len;
+        out.values.text = (const ferry_str *)c->data.val.text.ptr;
+    }
+    /* A mask that does not cover every value is read as none, so ferry_is_null never reads
+     * past it. */
+    if (c->nulls.is_some && c->nulls.val.len == out.len) out.nulls = c->nulls.val.ptr;
+    return out;
+}
+
+/* A batch from the host, read in place (see column_in). */
 static inline ferry_batch batch_in(const ferry_plugin_types_batch_t *in) {
     ferry_column *columns = ferry__alloc(in->columns.len * sizeof(ferry_column));
-    for (size_t i = 0; i < in->columns.len; i++) {
-        const ferry_plugin_types_column_t *c = &in->columns.ptr[i];
-        ferry_column *out = &columns[i];
-        *out = (ferry_column){.name = str_in(&c->name)};
-        switch (c->data.tag) {
-        case FERRY_PLUGIN_TYPES_COLUMN_DATA_FLOAT64:
-            out->type = FERRY_FLOAT64;
-            out->len = c->data.val.float64.len;
-            out->values.f64 = c->data.val.float64.ptr;
-            break;
-        case FERRY_PLUGIN_TYPES_COLUMN_DATA_INT64:
-            out->type = FERRY_INT64;
-            out->len = c->data.val.int64.len;
-            out->values.i64 = c->data.val.int64.ptr;
-            break;
-        case FERRY_PLUGIN_TYPES_COLUMN_DATA_BOOLEAN:
-            out->type = FERRY_BOOLEAN;
-            out->len = c->data.val.boolean.len;
-            out->values.boolean = c->data.val.boolean.ptr;
-            break;
-        default:
-            out->type = FERRY_TEXT;
-            out->len = c->data.val.text.len;
-            out->values.text = (const ferry_str *)c->data.val.text.ptr;
-        }
-        /* A mask that does not cover every value is read as none, so ferry_is_null never reads
-         * past it. */
-        if (c->nulls.is_some && c->nulls.val.len == out->len) out->nulls = c->nulls.val.ptr;
-    }
+    for (size_t i = 0; i < in->columns.len; i++) columns[i] = column_in(&in->columns.ptr[i]);
     return (ferry_batch){.num_rows = in->num_rows, .columns = columns,
                          .num_columns = in->columns.len};
 }

@@ -19,6 +19,20 @@ char *ferry__strndup(const void *ptr, size_t len) {
     return s;
 }
 
+char *ferry__join(const void *first, size_t n, size_t stride) {
+    const char *at = first;
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++) len += strlen(*(const char *const *)(at + i * stride)) + 2;
+    char *out = ferry__alloc(len), *end = out;
+    *end = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = *(const char *const *)(at + i * stride);
+        if (i) end = stpcpy(end, ", ");
+        end = stpcpy(end, name);
+    }
+    return out;
+}
+
 void ferry__reserve(void **items, size_t *cap, size_t len, size_t size) {
     if (len < *cap) return;
     size_t grown = *cap ? *cap * 2 : 8;
@@ -129,14 +143,9 @@ const ferry_column *ferry_column_named(const ferry_batch *batch, const char *nam
                                        ferry_error *err) {
     for (size_t i = 0; i < batch->num_columns; i++)
         if (strcmp(batch->columns[i].name, name) == 0) return &batch->columns[i];
-    size_t len = 0;
-    for (size_t i = 0; i < batch->num_columns; i++) len += strlen(batch->columns[i].name) + 2;
-    char *names = ferry__alloc(len + 1);
-    names[0] = 0;
-    for (size_t i = 0; i < batch->num_columns; i++) {
-        if (i) strcat(names, ", ");
-        strcat(names, batch->columns[i].name);
-    }
+    char *names = batch->num_columns
+                      ? ferry__join(&batch->columns[0].name, batch->num_columns, sizeof(ferry_column))
+                      : ferry__join(NULL, 0, 0);
     ferry_input_error(err, name, -1, "no such column; the batch has [%s]", names);
     free(names);
     return NULL;

@@ -50,6 +50,10 @@ void ferry__host_log(ferry_log_level level, const char *message, size_t len);
 
 /** A NUL-terminated copy of `len` bytes at `ptr`; aborts when memory runs out. */
 char *ferry__strndup(const void *ptr, size_t len);
+/** `n` strings, each `stride` bytes after the last (the first at `first`, a `const char *`
+ * field of an array of structs or an array of strings), joined with ", ". */
+char *ferry__join(const void *first, size_t n, size_t stride);
+
 /** malloc that aborts when memory runs out (the host reports the trap). */
 void *ferry__alloc(size_t size);
 /** Grows `*items` (of `*cap` items of `size` bytes) to hold one more than `len`. */

@@ -223,7 +223,7 @@ static bool value(parser *p, ferry_json *v, int depth) {
     size_t start = p->pos;
     char c = p->text[p->pos];
     bool ok = true;
-    size_t cap = 0;
+    size_t cap = 0, key_cap = 0;
     if (depth > MAX_DEPTH && (c == '[' || c == '{')) return fail(p, "nesting too deep");
     switch (c) {
     case 'n': v->type = FERRY_JSON_NULL; ok = literal(p, "null"); break;
@@ -274,7 +274,6 @@ static bool value(parser *p, ferry_json *v, int depth) {
                 break;
             }
             p->pos++;
-            size_t key_cap = cap;
             ferry__reserve((void **)&v->items, &cap, v->count, sizeof(ferry_json));
             ferry__reserve((void **)&v->keys, &key_cap, v->count, sizeof(char *));
             char *key;
@@ -368,17 +367,17 @@ ferry_json *ferry_config_parse(const char *text, const char *const *keys, ferry_
         bool known = false;
         for (size_t j = 0; keys && keys[j]; j++) known |= strcmp(keys[j], config->keys[k]) == 0;
         if (known) continue;
-        size_t need = 1;
-        for (size_t j = 0; keys && keys[j]; j++) need += strlen(keys[j]) + 2;
-        char *expected = ferry__alloc(need);
-        expected[0] = 0;
-        for (size_t j = 0; keys && keys[j]; j++) {
-            if (j) strcat(expected, ", ");
-            strcat(expected, keys[j]);
+        size_t n = 0;
+        while (keys && keys[n]) n++;
+        if (n == 0) {
+            ferry_config_error(err, "unknown key `%s` (this plugin takes no configuration)",
+                               config->keys[k]);
+        } else {
+            char *expected = ferry__join(keys, n, sizeof(char *));
+            ferry_config_error(err, "unknown key `%s` (expected one of: %s)", config->keys[k],
+                               expected);
+            free(expected);
         }
-        ferry_config_error(err, "unknown key `%s` (expected one of: %s)", config->keys[k],
-                           expected);
-        free(expected);
         ferry_json_free(config);
         return NULL;
     }
@@ -486,14 +485,9 @@ bool ferry_numeric_columns(const ferry_json *config, const char *key, const ferr
         const char *name = requested->items[i].string;
         const ferry_field *field = ferry_schema_field(input, name);
         if (!field) {
-            size_t need = 1;
-            for (size_t j = 0; j < input->len; j++) need += strlen(input->fields[j].name) + 2;
-            char *have = ferry__alloc(need);
-            have[0] = 0;
-            for (size_t j = 0; j < input->len; j++) {
-                if (j) strcat(have, ", ");
-                strcat(have, input->fields[j].name);
-            }
+            char *have = input->len
+                             ? ferry__join(&input->fields[0].name, input->len, sizeof(ferry_field))
+                             : ferry__join(NULL, 0, 0);
             ferry_config_error(err, "`%s` names `%s`, which the data does not have (it has [%s])",
                                key, name, have);
             free(have);

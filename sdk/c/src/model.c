@@ -79,17 +79,15 @@ bool exports_ferry_plugin_model_train(exports_ferry_plugin_model_batch_t *featur
                                       model_plugin_string_t *config, model_plugin_list_u8_t *ret,
                                       exports_ferry_plugin_model_plugin_error_t *err) {
     ferry_batch batch = batch_in(features);
-    ferry_plugin_types_batch_t one = {.num_rows = batch.num_rows, .columns = {.ptr = labels, .len = 1}};
-    ferry_batch label_batch = batch_in(&one);
+    ferry_column label = column_in(labels);
     char *text = str_in(config);
     ferry_json_writer artifact = {0};
     ferry_error e = {.row = -1};
-    bool ok = ferry_model_train(&batch, &label_batch.columns[0], text, &artifact, &e);
+    bool ok = ferry_model_train(&batch, &label, text, &artifact, &e);
     if (ok && artifact.failed) ok = ferry_internal_error(&e, "out of memory writing the artifact");
     free(text);
     model_plugin_string_free(config);
-    free((char *)label_batch.columns[0].name);
-    free((ferry_column *)label_batch.columns);
+    free((char *)label.name);
     ferry_plugin_types_column_free(labels);
     batch_in_free(&batch, features);
     if (!ok) {
