@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a plugin costs the host by the language it is written in. The same transform (the one
 # `ferry plugin new --kind transform` writes: centre columns on learned means) is made in Rust,
-# Python, JavaScript and C, built with each project's README command, and measured by
+# Python, JavaScript and C, and in Rust as an Extism plugin, built with each project's README
+# command, and measured by
 # host/examples/language_costs.rs in fresh processes: component size, a cold (compiling) and a
 # cached load, a new instance, apply at 1 and 10,000 rows, and the resident memory one loaded
 # plugin with one instance adds. Each figure is also given as a ratio to Rust's, measured in
@@ -26,7 +27,7 @@ cargo build --workspace --bins --examples --quiet
 ferry="$target/debug/ferry"
 costs="$target/debug/examples/language_costs"
 
-languages=(rust python js c)
+languages=(rust python js c extism-rust)
 for lang in "${languages[@]}"; do
   dir="$work/$lang"
   "$ferry" plugin new "bench-$lang" --kind transform --lang "$lang" --dir "$dir" > /dev/null
@@ -37,6 +38,8 @@ for lang in "${languages[@]}"; do
     js) (cd "$dir" && node build.mjs plugin.js --world transform-plugin --out "$work/$lang.wasm" --wit wit) ;;
     c) make -s -C "$dir" WIT_BINDGEN="$wit_bindgen" JCO="$FERRY_JS_MODULES/.bin/jco" > /dev/null 2> >(grep -v "^Generating" >&2)
        cp "$dir/bench-c.wasm" "$work/$lang.wasm" ;;
+    extism-rust) (cd "$dir" && CARGO_TARGET_DIR="$work/extism-target" cargo build --release --target wasm32-unknown-unknown --quiet)
+                 cp "$work/extism-target/wasm32-unknown-unknown/release/bench_extism_rust.wasm" "$work/$lang.wasm" ;;
   esac
   mkdir -p "$work/cache-$lang"
   "$costs" timings "$work/$lang.wasm" "$work/cache-$lang" > "$work/$lang.timings.json"
@@ -46,7 +49,7 @@ done
 python3 - "$work" "${languages[@]}" <<'PY'
 import json, sys
 work, languages = sys.argv[1], sys.argv[2:]
-names = {"rust": "Rust", "python": "Python", "js": "JavaScript", "c": "C"}
+names = {"rust": "Rust", "python": "Python", "js": "JavaScript", "c": "C", "extism-rust": "Extism (Rust)"}
 rows = {}
 for lang in languages:
     r = json.load(open(f"{work}/{lang}.timings.json"))

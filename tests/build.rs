@@ -1,5 +1,5 @@
-//! Builds the guest programs in `guests/` to components for the integration tests and
-//! writes where each landed.
+//! Builds the guest programs in `guests/` (components) and `extism/` (Extism modules) for the
+//! integration tests, and writes where each landed.
 
 use std::{env, fs, path::PathBuf};
 
@@ -12,7 +12,19 @@ fn main() {
         package: "ratio".into(),
         dir: root.join("examples/quickstart-plugin"),
     });
-    let built = ferry_sdk_build::build(&crates, &[&root.join("sdk/rust"), &root.join("wit")]);
+    let mut built = ferry_sdk_build::build(&crates, &[&root.join("sdk/rust"), &root.join("wit")]);
+    // Extism guests are core modules, built without WASI; the example is tested against the
+    // built-in it mirrors.
+    let mut extism = ferry_sdk_build::crates_in(&dir.join("extism"));
+    extism.push(ferry_sdk_build::PluginCrate {
+        package: "extism-log-transform".into(),
+        dir: root.join("examples/extism-log-transform"),
+    });
+    built.extend(ferry_sdk_build::build_for(
+        ferry_sdk_build::EXTISM_TARGET,
+        &extism,
+        &[&root.join("sdk/extism-rust")],
+    ));
     let mut code = String::new();
     for b in &built {
         let constant = b.package.to_uppercase().replace('-', "_");

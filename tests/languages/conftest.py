@@ -11,6 +11,8 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -110,6 +112,39 @@ def build_c(project_dir, world):
     return out
 
 
+def build_assemblyscript(project_dir):
+    """The Extism module `asc` builds from the AssemblyScript project in `project_dir`, with
+    its packages (assemblyscript, @extism/as-pdk, assemblyscript-json) from $FERRY_AS_MODULES
+    (a node_modules folder installed from the project's package-lock.json)."""
+    modules = Path(os.environ.get("FERRY_AS_MODULES", Path(project_dir) / "node_modules"))
+    asc = modules / "assemblyscript" / "bin" / "asc.js"
+    assert asc.exists(), f"{asc} is missing: .ci/run installs the AssemblyScript packages"
+    version = json.loads((modules / "assemblyscript" / "package.json").read_text())["version"]
+    key = _digest([Path(project_dir) / "assembly"], version + (Path(project_dir) / "package.json").read_text())
+    out = BUILDS / f"as-{Path(project_dir).name}-{key}.wasm"
+    if not out.exists():
+        BUILDS.mkdir(parents=True, exist_ok=True)
+        work = BUILDS / f"as-{Path(project_dir).name}-{key}.build"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(Path(project_dir) / "assembly", work / "assembly")
+        (work / "node_modules").symlink_to(modules)
+        tmp = out.with_suffix(".tmp")
+        _build(["node", asc, "assembly/index.ts", "--outFile", tmp, "--use", "abort=assembly/index/abort",
+                "--optimize", "--runtime", "incremental"], cwd=work)
+        tmp.rename(out)
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def extism_guest(package):
+    """The Extism module cargo built for the integration tests (tests/build.rs) from the Rust
+    crate `package`, for wasm32-unknown-unknown."""
+    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+    wasm = Path(target) / "wasm-plugins" / "wasm32-unknown-unknown" / "release" / f"{package.replace('-', '_')}.wasm"
+    assert wasm.exists(), f"{wasm} is missing: `cargo test --workspace --no-run` builds it"
+    return wasm
+
+
 class Ferry:
     """The ferry CLI on a registry of its own, sharing one compiled-component cache."""
 
@@ -149,6 +184,43 @@ class Ferry:
         out = self.run(*args, check=False)
         assert out.returncode != 0, f"ferry {' '.join(map(str, args))} succeeded:\n{out.stdout}"
         return out.stderr
+
+
+def post(url, body):
+    """POSTs `body` as JSON; returns the status and the JSON answer."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def assert_keeps_serving(ferry, *expected):
+    """Serves churn version 1, whose pipeline holds a plugin that traps on a batch holding
+    total_charges 12345: a normal row answers 200, the sentinel row a 5xx whose body holds each
+    of `expected`, and the next normal rows the first answer again."""
+    server = subprocess.Popen([ferry_bin(), "serve", "--addr", "127.0.0.1:0"], env=ferry.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("ferry serving on "), line
+        url = line.split()[-1] + "/v1/models/churn/1/predict"
+        row = {"customer_id": "C00001", "tenure_months": 12, "monthly_charges": 50.5, "total_charges": 606.0,
+               "contract": "one-year", "support_calls": 1, "paperless_billing": False}
+        status, body = post(url, {"rows": [row]})
+        assert status == 200, body
+        first = body["predictions"]
+        status, body = post(url, {"rows": [dict(row, total_charges=12345.0)]})
+        assert status >= 500, body
+        assert all(text in json.dumps(body) for text in expected), body
+        for _ in range(3):
+            status, body = post(url, {"rows": [row]})
+            assert status == 200 and body["predictions"] == first, body
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,10 @@ for a careless plugin that writes out of bounds, aborts, overflows its stack, lo
 memory."""
 
 import json
-import subprocess
-import urllib.error
-import urllib.request
 
 import pytest
 
-from conftest import CHURN, ROOT, build_c, ferry_bin
+from conftest import CHURN, ROOT, assert_keeps_serving, build_c
 
 SCALER = ROOT / "examples" / "c-min-max-scaler"
 HOSTILE = ROOT / "tests" / "languages" / "c" / "hostile"
@@ -134,16 +131,6 @@ def test_a_careless_c_plugin_is_stopped_with_a_typed_error(ferry, hostile, tmp_p
     assert expected in err, err
 
 
-def post(url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
 def test_a_served_model_keeps_serving_when_its_c_transform_traps(ferry, hostile, churn, tmp_path):
     ferry.run("plugin", "publish", hostile, "--skip-checks")
     (churn / "hostile.json").write_text('{"do": "sentinel"}')
@@ -151,23 +138,4 @@ def test_a_served_model_keeps_serving_when_its_c_transform_traps(ferry, hostile,
     pipeline.write_text(pipeline.read_text().replace(
         "[[transforms]]", '[[transforms]]\nplugin = "c-hostile@^0.1"\nconfig = "hostile.json"\n\n[[transforms]]', 1))
     ferry.run("train", pipeline)
-    server = subprocess.Popen([ferry_bin(), "serve", "--addr", "127.0.0.1:0"], env=ferry.env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = server.stdout.readline()
-        assert line.startswith("ferry serving on "), line
-        url = line.split()[-1] + "/v1/models/churn/1/predict"
-        row = {"customer_id": "C00001", "tenure_months": 12, "monthly_charges": 50.5, "total_charges": 606.0,
-               "contract": "one-year", "support_calls": 1, "paperless_billing": False}
-        status, body = post(url, {"rows": [row]})
-        assert status == 200, body
-        first = body["predictions"]
-        status, body = post(url, {"rows": [dict(row, total_charges=12345.0)]})
-        assert status >= 500, body
-        assert "c-hostile" in json.dumps(body) and "out of bounds memory access" in json.dumps(body), body
-        for _ in range(3):
-            status, body = post(url, {"rows": [row]})
-            assert status == 200 and body["predictions"] == first, body
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    assert_keeps_serving(ferry, "c-hostile", "out of bounds memory access")

@@ -15,7 +15,7 @@ from conftest import BUILDS, ROOT, c_tools, ferry_bin
 
 KINDS = ("validator", "transform", "model", "deployer", "alert-sink")
 OFFERED = [(lang, k) for lang in ("rust", "python") for k in KINDS] + [
-    (lang, k) for lang in ("js", "c") for k in ("validator", "transform", "model")
+    (lang, k) for lang in ("js", "c", "extism-rust") for k in ("validator", "transform", "model")
 ]
 
 
@@ -46,9 +46,9 @@ def test_every_offered_kind_and_language_builds_and_conforms(lang, kind, tmp_pat
     build, test = readme_commands(project)
     assert build in made and test in made, made
 
-    if lang == "rust":
-        # One target folder for every Rust project of the run: ferry-sdk compiles once.
-        target = BUILDS / "new-rust-target"
+    if lang in ("rust", "extism-rust"):
+        # One target folder for every Rust project of the run: the SDK compiles once.
+        target = BUILDS / f"new-{lang}-target"
         env["CARGO_TARGET_DIR"] = str(target)
         env.pop("RUSTUP_TOOLCHAIN", None)
         test = test.replace("target/", f"{target}/", 1)
@@ -81,7 +81,10 @@ def test_refusals_name_what_is_wrong(tmp_path):
     refused = fails("p", "--kind", "deployer", "--lang", "js")
     assert "--kind deployer is not offered in --lang js" in refused
     assert "validator, transform and model" in refused
-    assert "not offered yet" in fails("p", "--kind", "transform", "--lang", "extism-rust")
+    refused = fails("p", "--kind", "deployer", "--lang", "extism-rust")
+    assert "--kind deployer is not offered in --lang extism-rust" in refused
+    assert "unknown language \"go\" (not offered: see the README on Go)" in fails(
+        "p", "--kind", "transform", "--lang", "go")
     refused = fails("p", "--kind", "alert-sink", "--lang", "c")
     assert "--kind alert-sink is not offered in --lang c" in refused
     assert "unknown kind" in fails("p", "--kind", "scorer", "--lang", "rust")

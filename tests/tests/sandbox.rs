@@ -415,7 +415,7 @@ async fn a_core_module_is_refused() {
     assert!(matches!(e, LoadError::CoreModule { .. }), "{e}");
     assert!(
         e.to_string()
-            .contains("core WebAssembly module, not a component")
+            .contains("core WebAssembly module, not a component, and not an Extism plugin")
     );
     assert_healthy().await;
 }

@@ -101,15 +101,21 @@ async fn run_with(plugin: &Plugin, sample: bool) -> Report {
     let manifest = plugin.manifest();
     let mut points = vec![Point {
         check: "contract",
-        asks: "a component of its kind's world, built against a contract this host runs",
+        asks: "a component of its kind's world (or an Extism module with its kind's exports), \
+               built against a contract this host runs",
         outcome: Outcome::Passed(format!(
-            "{} {} component built against ferry:plugin@{}",
+            "{} {} {} built against ferry:plugin@{}",
             if manifest.kind == PluginKind::AlertSink {
                 "an"
             } else {
                 "a"
             },
             manifest.kind,
+            if plugin.is_extism() {
+                "Extism plugin"
+            } else {
+                "component"
+            },
             manifest.contract
         )),
     }];

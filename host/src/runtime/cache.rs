@@ -8,7 +8,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use wasmtime::{Engine, component::Component};
+use wasmtime::{Engine, Module, component::Component};
 
 /// How a component was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,27 +58,63 @@ impl ComponentCache {
         bytes: &[u8],
         digest_hex: &str,
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
+        self.load_with(
+            engine,
+            digest_hex,
+            // SAFETY: see `load_with`.
+            |path| unsafe { Component::deserialize_file(engine, path) },
+            || Component::new(engine, bytes),
+            Component::serialize,
+        )
+    }
+
+    /// The compiled core module (an Extism plugin) for `bytes`.
+    pub fn load_module(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        digest_hex: &str,
+    ) -> wasmtime::Result<(Module, CacheOutcome)> {
+        self.load_with(
+            engine,
+            digest_hex,
+            // SAFETY: see `load_with`.
+            |path| unsafe { Module::deserialize_file(engine, path) },
+            || Module::new(engine, bytes),
+            Module::serialize,
+        )
+    }
+
+    /// Takes the compiled code from the cache, or compiles it and writes it there. The
+    /// deserializer is only given files written by `serialize` into a folder only this host
+    /// writes; wasmtime checks their header and engine compatibility before use.
+    fn load_with<T>(
+        &self,
+        engine: &Engine,
+        digest_hex: &str,
+        deserialize: impl FnOnce(&Path) -> wasmtime::Result<T>,
+        compile: impl FnOnce() -> wasmtime::Result<T>,
+        serialize: impl FnOnce(&T) -> wasmtime::Result<Vec<u8>>,
+    ) -> wasmtime::Result<(T, CacheOutcome)> {
         let path = self.path_for(engine, digest_hex);
         if let Some(path) = &path
             && path.exists()
         {
-            // SAFETY: the file was written by `serialize` below into a folder only this host
-            // writes; wasmtime checks its header and engine compatibility before use.
-            match unsafe { Component::deserialize_file(engine, path) } {
+            match deserialize(path) {
                 Ok(c) => return Ok((c, CacheOutcome::Cached)),
                 Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached component");
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached code");
                     let _ = fs::remove_file(path);
                 }
             }
         }
-        let component = Component::new(engine, bytes)?;
+        let compiled = compile()?;
         if let Some(path) = &path
-            && let Err(e) = write_atomically(path, &component.serialize()?)
+            && let Err(e) = write_atomically(path, &serialize(&compiled)?)
         {
-            tracing::warn!(path = %path.display(), error = %e, "could not cache a compiled component");
+            tracing::warn!(path = %path.display(), error = %e, "could not cache compiled code");
         }
-        Ok((component, CacheOutcome::Compiled))
+        Ok((compiled, CacheOutcome::Compiled))
     }
 }
 

@@ -159,13 +159,23 @@ pub enum LoadError {
         /// Where the bytes came from.
         source_name: String,
     },
-    /// A core module where a component is needed.
+    /// A core module that is not an Extism plugin either.
     #[error(
-        "{source_name}: a core WebAssembly module, not a component; build for `wasm32-wasip2`, or wrap it with `wasm-tools component new`"
+        "{source_name}: a core WebAssembly module, not a component, and not an Extism plugin (it exports no `ferry_manifest`; its exports: [{exports}]); build for `wasm32-wasip2`, wrap it with `wasm-tools component new`, or build it with `ferry-extism-pdk`"
     )]
     CoreModule {
         /// Where the bytes came from.
         source_name: String,
+        /// What it exports.
+        exports: String,
+    },
+    /// An Extism module Ferry cannot run as a plugin.
+    #[error("{source_name}: not a Ferry Extism plugin: {message}")]
+    Extism {
+        /// Where the bytes came from.
+        source_name: String,
+        /// What is wrong.
+        message: String,
     },
     /// A component wasmtime could not compile.
     #[error("{source_name}: not a valid component: {message}")]

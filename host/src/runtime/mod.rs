@@ -6,6 +6,7 @@ mod cache;
 mod check;
 mod engine;
 mod error;
+mod extism;
 mod grants;
 mod kinds;
 mod limits;
@@ -63,6 +64,7 @@ struct Inner {
     linker: Linker<StoreState>,
     net_linker: Linker<StoreState>,
     sink_linker: Linker<StoreState>,
+    extism_linker: wasmtime::Linker<StoreState>,
     cache: ComponentCache,
 }
 
@@ -95,6 +97,7 @@ impl Runtime {
             &mut sink_linker,
             |s| s,
         )?;
+        let extism_linker = extism::linker(&engine)?;
         let cache = match options.cache_dir {
             Some(dir) => ComponentCache::new(dir),
             None => ComponentCache::disabled(),
@@ -105,6 +108,7 @@ impl Runtime {
                 linker,
                 net_linker,
                 sink_linker,
+                extism_linker,
                 cache,
             }),
         })
@@ -120,6 +124,10 @@ impl Runtime {
         &self.inner.cache
     }
 
+    fn extism_linker(&self) -> &wasmtime::Linker<StoreState> {
+        &self.inner.extism_linker
+    }
+
     fn linker_for(&self, kind: PluginKind) -> &Linker<StoreState> {
         if kind == PluginKind::AlertSink {
             &self.inner.sink_linker
@@ -131,7 +139,7 @@ impl Runtime {
     }
 
     /// Loads a plugin from its bytes: checks they are a component of a `ferry:plugin` world
-    /// at a compatible version, compiles (or takes from the cache), reads and checks the
+    /// (or an Extism module answering `ferry_manifest`) at a compatible version, compiles (or takes from the cache), reads and checks the
     /// manifest, and applies the operator's grants and limits.
     pub async fn load(
         &self,

@@ -9,6 +9,7 @@ use super::Runtime;
 use super::bindings::{alert_sink, deployer, model, transform, validator};
 use super::cache::CacheOutcome;
 use super::error::{Failure, LoadError, PluginError};
+use super::extism::{self, ExtismPre};
 use super::grants::Grants;
 use super::limits::{LimitOverrides, Limits};
 use super::sandbox::Sandbox;
@@ -33,6 +34,8 @@ pub(crate) enum KindPre {
     Model(model::ModelPluginPre<StoreState>),
     Deployer(deployer::DeployerPluginPre<StoreState>),
     AlertSink(alert_sink::AlertSinkPluginPre<StoreState>),
+    /// An Extism module, of the kind its manifest names.
+    Extism(ExtismPre),
 }
 
 impl KindPre {
@@ -117,6 +120,11 @@ impl Plugin {
     /// The capabilities instances get.
     pub fn grants(&self) -> Arc<Grants> {
         self.inner.sandbox.grants.clone()
+    }
+
+    /// Whether this is an Extism module rather than a component.
+    pub fn is_extism(&self) -> bool {
+        matches!(self.inner.pre, KindPre::Extism(_))
     }
 
     /// The names of the component's imports.
@@ -231,6 +239,17 @@ fn exported_kind(
     }
 }
 
+/// What a component or an Extism module says it is, before grants and limits apply.
+struct Prepared {
+    pre: KindPre,
+    kind: PluginKind,
+    contract: semver::Version,
+    manifest: super::bindings::types::Manifest,
+    imports: Vec<String>,
+    exports: Vec<String>,
+    cache: CacheOutcome,
+}
+
 pub(crate) async fn load(
     runtime: &Runtime,
     source_name: &str,
@@ -243,23 +262,91 @@ pub(crate) async fn load(
             source_name: source(),
         });
     }
-    if wasmparser::Parser::is_core_wasm(bytes) {
-        return Err(LoadError::CoreModule {
-            source_name: source(),
-        });
-    }
-    if !wasmparser::Parser::is_component(bytes) {
+    let digest_hex = sha256_hex(bytes);
+    let prepared = if wasmparser::Parser::is_core_wasm(bytes) {
+        let p = extism::prepare(runtime, source_name, bytes, &digest_hex).await?;
+        Prepared {
+            pre: KindPre::Extism(p.pre),
+            kind: p.kind,
+            contract: p.contract,
+            manifest: p.manifest,
+            imports: p.imports,
+            exports: p.exports,
+            cache: p.cache,
+        }
+    } else if wasmparser::Parser::is_component(bytes) {
+        prepare_component(runtime, source_name, bytes, &digest_hex).await?
+    } else {
         return Err(LoadError::Invalid {
             source_name: source(),
             message: "unknown WebAssembly encoding version".into(),
         });
+    };
+    let Prepared {
+        pre,
+        kind,
+        contract,
+        manifest,
+        imports,
+        exports,
+        cache,
+    } = prepared;
+    if !contract_compatible(&contract, &CONTRACT_VERSION) {
+        return Err(LoadError::IncompatibleContract {
+            source_name: source(),
+            found: contract,
+            host: CONTRACT_VERSION,
+        });
     }
-    let digest_hex = sha256_hex(bytes);
+    let manifest = Manifest::from_wit(manifest, contract).map_err(|error| LoadError::Manifest {
+        source_name: source(),
+        error,
+    })?;
+    if manifest.kind != kind {
+        return Err(LoadError::KindMismatch {
+            source_name: source(),
+            declared: manifest.kind,
+            exported: kind,
+        });
+    }
+    let digest = format!("sha256:{digest_hex}");
+    let sandbox = granted_sandbox(
+        runtime.engine().clone(),
+        &manifest,
+        &digest,
+        &imports,
+        &options.grants,
+        options.limits.resolve(&manifest.limits),
+    )?;
+    Ok(Plugin {
+        inner: Arc::new(Inner {
+            manifest,
+            digest,
+            size: bytes.len(),
+            source: source(),
+            sandbox,
+            pre,
+            cache,
+            imports,
+            exports,
+        }),
+    })
+}
+
+/// Compiles (or takes from the cache) a component, checks its world and contract, and asks it
+/// for its manifest in a sandbox with nothing granted and default limits.
+async fn prepare_component(
+    runtime: &Runtime,
+    source_name: &str,
+    bytes: &[u8],
+    digest_hex: &str,
+) -> Result<Prepared, LoadError> {
+    let source = || source_name.to_string();
     let (component, cache) = {
         let engine = runtime.engine().clone();
         let cache = runtime.cache().clone();
         let owned = bytes.to_vec();
-        let digest = digest_hex.clone();
+        let digest = digest_hex.to_string();
         tokio::task::spawn_blocking(move || cache.load(&engine, &owned, &digest))
             .await
             .map_err(|e| LoadError::Invalid {
@@ -303,8 +390,6 @@ pub(crate) async fn load(
         message: format!("{e:#}"),
     })?;
 
-    // Ask the plugin for its manifest in a sandbox with nothing granted and default limits.
-    let digest = format!("sha256:{digest_hex}");
     let placeholder = Manifest::placeholder(source_name, kind, contract.clone());
     let probe = Arc::new(Sandbox::new(
         runtime.engine().clone(),
@@ -312,47 +397,24 @@ pub(crate) async fn load(
         placeholder.version.to_string(),
         kind,
         Arc::from(source_name),
-        &digest,
+        &format!("sha256:{digest_hex}"),
         Grants::default(),
         Limits::DEFAULT,
     ));
-    let raw = describe(&probe, &pre)
+    let manifest = describe(&probe, &pre)
         .await
         .map_err(|error| LoadError::Describe {
             source_name: source(),
             error,
         })?;
-    let manifest = Manifest::from_wit(raw, contract).map_err(|error| LoadError::Manifest {
-        source_name: source(),
-        error,
-    })?;
-    if manifest.kind != kind {
-        return Err(LoadError::KindMismatch {
-            source_name: source(),
-            declared: manifest.kind,
-            exported: kind,
-        });
-    }
-    let sandbox = granted_sandbox(
-        runtime.engine().clone(),
-        &manifest,
-        &digest,
-        &imports,
-        &options.grants,
-        options.limits.resolve(&manifest.limits),
-    )?;
-    Ok(Plugin {
-        inner: Arc::new(Inner {
-            manifest,
-            digest,
-            size: bytes.len(),
-            source: source(),
-            sandbox,
-            pre,
-            cache,
-            imports,
-            exports,
-        }),
+    Ok(Prepared {
+        pre,
+        kind,
+        contract,
+        manifest,
+        imports,
+        exports,
+        cache,
     })
 }
 
@@ -411,5 +473,8 @@ async fn describe(
         KindPre::Model(p) => get!(p),
         KindPre::Deployer(p) => get!(p),
         KindPre::AlertSink(p) => get!(p),
+        KindPre::Extism(_) => {
+            unreachable!("an Extism module describes itself in `extism::prepare`")
+        }
     }
 }

@@ -50,12 +50,29 @@ impl Denials {
     }
 }
 
-/// A memory cap that remembers when it refused to grow.
+/// A memory cap that remembers when it refused to grow. Memory an instance holds outside its
+/// linear memory (an Extism plugin's Extism memory) counts against the same cap.
 #[derive(Debug)]
 pub struct MemoryCap {
     limit: usize,
+    /// The largest linear memory granted so far.
+    linear: usize,
+    /// Bytes held outside linear memory.
+    outside: usize,
     /// The size a refused growth asked for.
     pub refused: Option<usize>,
+}
+
+impl MemoryCap {
+    /// Room left for memory outside linear memory, in bytes.
+    pub(super) fn room_outside(&self) -> usize {
+        self.limit.saturating_sub(self.linear)
+    }
+
+    /// Records how many bytes are held outside linear memory.
+    pub(super) fn set_outside(&mut self, bytes: usize) {
+        self.outside = bytes;
+    }
 }
 
 impl ResourceLimiter for MemoryCap {
@@ -65,10 +82,11 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit {
+        if desired.saturating_add(self.outside) > self.limit {
             self.refused = Some(desired);
             Ok(false)
         } else {
+            self.linear = self.linear.max(desired);
             Ok(true)
         }
     }
@@ -185,6 +203,8 @@ pub struct StoreState {
     /// Messages sent through `ferry:plugin/smtp` (which the edge build does not link).
     #[cfg_attr(not(feature = "registry"), allow(dead_code))]
     pub(super) mails_sent: u32,
+    /// An Extism plugin's memory and call slots (unused by components).
+    pub(super) extism: super::extism::ExtismMemory,
 }
 
 impl StoreState {
@@ -250,6 +270,8 @@ impl StoreState {
             table: ResourceTable::new(),
             limiter: MemoryCap {
                 limit: sandbox.limits.memory_bytes(),
+                linear: 0,
+                outside: 0,
                 refused: None,
             },
             output,
@@ -258,6 +280,7 @@ impl StoreState {
             log_lines: 0,
             grants,
             mails_sent: 0,
+            extism: Default::default(),
         })
     }
 

@@ -24,11 +24,21 @@ pub enum Language {
     /// C, with `ferry.h`, built by `make` (wit-bindgen, clang for wasm32-wasi, jco). It
     /// computes only: the C layer has no HTTP client to deploy or alert with.
     C,
+    /// Rust, with the `ferry-extism-pdk` crate, built for `wasm32-unknown-unknown`: an Extism
+    /// plugin. It computes only: its templates deploy and alert through files, which an
+    /// Extism plugin (without WASI) does not have.
+    ExtismRust,
 }
 
 impl Language {
     /// Every language `ferry plugin new` offers.
-    pub const ALL: [Language; 4] = [Language::Rust, Language::Python, Language::Js, Language::C];
+    pub const ALL: [Language; 5] = [
+        Language::Rust,
+        Language::Python,
+        Language::Js,
+        Language::C,
+        Language::ExtismRust,
+    ];
 
     /// The language's name, as `--lang` spells it.
     pub fn name(self) -> &'static str {
@@ -37,6 +47,7 @@ impl Language {
             Language::Python => "python",
             Language::Js => "js",
             Language::C => "c",
+            Language::ExtismRust => "extism-rust",
         }
     }
 
@@ -44,7 +55,7 @@ impl Language {
     pub fn kinds(self) -> &'static [PluginKind] {
         match self {
             Language::Rust | Language::Python => &PluginKind::ALL,
-            Language::Js | Language::C => &[
+            Language::Js | Language::C | Language::ExtismRust => &[
                 PluginKind::Validator,
                 PluginKind::Transform,
                 PluginKind::Model,
@@ -53,10 +64,11 @@ impl Language {
     }
 }
 
-/// Where a Rust project takes `ferry-sdk` from.
+/// Where a Rust project takes `ferry-sdk` (and an Extism one `ferry-extism-pdk`, beside it)
+/// from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RustSdk {
-    /// A checkout's `sdk/rust` folder.
+    /// A checkout's `sdk/rust` folder (`sdk/extism-rust` is its sibling).
     Path(PathBuf),
     /// Ferry's repository.
     Git,

@@ -153,8 +153,12 @@ fn schema_value(t: &Template) -> Value {
     serde_json::from_str(embedded::schema(t.language.name(), t.kind.name())).unwrap_or(Value::Null)
 }
 
-fn rust_sdk_dependency(sdk: &RustSdk) -> String {
+fn rust_sdk_dependency(sdk: &RustSdk, extism: bool) -> String {
     match sdk {
+        RustSdk::Path(p) if extism => {
+            let dir = p.parent().unwrap_or(p).join("extism-rust");
+            format!("{{ path = {:?} }}", dir.display().to_string())
+        }
         RustSdk::Path(p) => format!("{{ path = {:?} }}", p.display().to_string()),
         RustSdk::Git => "{ git = \"https://github.com/ferry-mlops/ferry\" }".into(),
     }
@@ -175,6 +179,7 @@ fn readme(t: &Template, build: &str, test: &str, needs: &str, layout: &str) -> S
             Language::Python => "Python",
             Language::Js => "JavaScript",
             Language::C => "C",
+            Language::ExtismRust => "Rust, as an Extism plugin",
         },
         component = component(t),
     )
@@ -184,6 +189,10 @@ fn component(t: &Template) -> String {
     match t.language {
         Language::Rust => format!(
             "target/wasm32-wasip2/release/{}.wasm",
+            t.name.replace('-', "_")
+        ),
+        Language::ExtismRust => format!(
+            "target/wasm32-unknown-unknown/release/{}.wasm",
             t.name.replace('-', "_")
         ),
         Language::Python | Language::Js | Language::C => format!("{}.wasm", t.name),
@@ -204,7 +213,7 @@ pub(super) fn project(t: &Template) -> Project {
         Language::Rust => {
             build = "cargo build --release --target wasm32-wasip2".to_string();
             let cargo = RUST_CARGO
-                .replace("{{sdk}}", &rust_sdk_dependency(&t.rust_sdk))
+                .replace("{{sdk}}", &rust_sdk_dependency(&t.rust_sdk, false))
                 .replace("{{name}}", &t.name)
                 .replace("{{description}}", &description(t));
             files.push(("Cargo.toml".into(), cargo));
@@ -219,6 +228,33 @@ pub(super) fn project(t: &Template) -> Project {
                          `wasm32-wasip2` target: run `rustup toolchain install` once in this \
                          folder.";
             let layout = "`src/lib.rs` is the plugin; `config.schema.json` is the schema of its \
+                          configuration, whose first example the kit runs it with.";
+            files.push(("README.md".into(), readme(t, &build, &test, needs, layout)));
+        }
+        Language::ExtismRust => {
+            build = "cargo build --release --target wasm32-unknown-unknown".to_string();
+            let cargo = RUST_CARGO
+                .replace("ferry-sdk = ", "ferry-extism-pdk = ")
+                .replace("{{sdk}}", &rust_sdk_dependency(&t.rust_sdk, true))
+                .replace("{{name}}", &t.name)
+                .replace("{{description}}", &description(t));
+            files.push(("Cargo.toml".into(), cargo));
+            // The Rust template, with `ferry-extism-pdk` for `ferry-sdk`: the two crates have
+            // the same traits, builder and helpers.
+            let lib = fill(source("rust"), t, "").replace("ferry_sdk", "ferry_extism_pdk");
+            files.push(("src/lib.rs".into(), lib));
+            files.push(("config.schema.json".into(), format!("{pretty}\n")));
+            files.push((".gitignore".into(), "/target\n".into()));
+            files.push((
+                "rust-toolchain.toml".into(),
+                "[toolchain]\nchannel = \"1.96\"\ntargets = [\"wasm32-unknown-unknown\"]\n".into(),
+            ));
+            let needs = "`rust-toolchain.toml` pins Rust with the `wasm32-unknown-unknown` target: \
+                         run `rustup toolchain install` once in this folder. The result is an \
+                         Extism plugin (a core module importing only `extism:host/env`), which \
+                         Ferry runs in the same sandbox as a component.";
+            let layout = "`src/lib.rs` is the plugin, written against `ferry-extism-pdk` (the \
+                          same traits as `ferry-sdk`); `config.schema.json` is the schema of its \
                           configuration, whose first example the kit runs it with.";
             files.push(("README.md".into(), readme(t, &build, &test, needs, layout)));
         }

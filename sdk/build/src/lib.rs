@@ -57,9 +57,18 @@ pub fn crates_in(dir: &Path) -> Vec<PluginCrate> {
     found
 }
 
+/// The target Extism plugins are built for: a core module without WASI.
+pub const EXTISM_TARGET: &str = "wasm32-unknown-unknown";
+
 /// Builds `crates` to components and returns them in the same order. `watch` lists further
 /// folders (the SDK, the WIT) whose changes must rebuild them.
 pub fn build(crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
+    build_for(TARGET, crates, watch)
+}
+
+/// Builds `crates` for `target` ([`TARGET`] for components, [`EXTISM_TARGET`] for Extism
+/// modules) and returns them in the same order.
+pub fn build_for(target: &str, crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
     for c in crates {
         println!("cargo:rerun-if-changed={}", c.dir.display());
     }
@@ -69,7 +78,7 @@ pub fn build(crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
     if crates.is_empty() {
         return Vec::new();
     }
-    check_target_installed();
+    check_target_installed(target);
 
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set for build scripts"));
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out: share one Wasm folder per target.
@@ -84,7 +93,7 @@ pub fn build(crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
     cmd.arg("build")
         .arg("--release")
         .arg("--target")
-        .arg(TARGET)
+        .arg(target)
         .arg("--target-dir")
         .arg(&target_dir);
     for c in crates {
@@ -109,14 +118,14 @@ pub fn build(crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
         .unwrap_or_else(|e| panic!("could not run cargo to build plugins: {e}"));
     if !status.success() {
         panic!(
-            "building the plugins for {TARGET} failed ({status}); if the error is E0463 \
+            "building the plugins for {target} failed ({status}); if the error is E0463 \
              (can't find crate for `core`), run `rustup toolchain install` in the project folder"
         );
     }
     crates
         .iter()
         .map(|c| {
-            let release = target_dir.join(TARGET).join("release");
+            let release = target_dir.join(target).join("release");
             // A library is named with underscores, a binary keeps its dashes.
             let wasm = [c.package.replace('-', "_"), c.package.clone()]
                 .iter()
@@ -133,16 +142,16 @@ pub fn build(crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
         .collect()
 }
 
-fn check_target_installed() {
+fn check_target_installed(target: &str) {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
     let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
         return;
     };
     let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if !sysroot.join("lib/rustlib").join(TARGET).exists() {
+    if !sysroot.join("lib/rustlib").join(target).exists() {
         panic!(
-            "the Rust target {TARGET} is not installed for {}: run `rustup toolchain install` \
-             in the project folder (it reads rust-toolchain.toml), or `rustup target add {TARGET}`",
+            "the Rust target {target} is not installed for {}: run `rustup toolchain install` \
+             in the project folder (it reads rust-toolchain.toml), or `rustup target add {target}`",
             sysroot.display()
         );
     }

@@ -26,7 +26,7 @@ pub fn parse_language(s: &str) -> Result<Language, String> {
         .ok_or_else(|| {
             let all: Vec<&str> = Language::ALL.iter().map(|l| l.name()).collect();
             let later = match s {
-                "extism-rust" | "go" => " (not offered yet)",
+                "go" => " (not offered: see the README on Go)",
                 _ => "",
             };
             format!("unknown language {s:?}{later}; one of {}", all.join(", "))
@@ -60,12 +60,16 @@ pub fn run(
         project.files.len(),
         dir.display()
     );
-    if language == Language::Rust {
+    if matches!(language, Language::Rust | Language::ExtismRust) {
+        let (krate, folder) = match language {
+            Language::ExtismRust => ("ferry-extism-pdk", "../extism-rust"),
+            _ => ("ferry-sdk", ""),
+        };
         match &template.rust_sdk {
-            RustSdk::Path(p) => println!("ferry-sdk comes from {}", p.display()),
-            RustSdk::Git => println!(
-                "ferry-sdk comes from Ferry's repository (--rust-sdk DIR to use a checkout)"
-            ),
+            RustSdk::Path(p) => println!("{krate} comes from {}", p.join(folder).display()),
+            RustSdk::Git => {
+                println!("{krate} comes from Ferry's repository (--rust-sdk DIR to use a checkout)")
+            }
         }
     }
     println!(

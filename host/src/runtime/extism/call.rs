@@ -1,0 +1,140 @@
+//! Calling an Extism instance: the call's JSON goes in as Extism input, the answer comes back
+//! as Extism output, under the same deadline, memory cap and error typing as a component.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasmtime::{Instance, InstancePre};
+
+use super::convert::FromWire;
+use crate::runtime::bindings::types as wit;
+use crate::runtime::error::{Failure, PluginError};
+use crate::runtime::session::{Outcome, Session, timed};
+use crate::runtime::state::StoreState;
+use ferry_extism_pdk::wire::Answer;
+
+/// Longest piece of a malformed answer quoted in the error.
+const QUOTE: usize = 120;
+
+/// One instance of an Extism plugin.
+pub(crate) struct ExtismInstance {
+    instance: Instance,
+}
+
+impl ExtismInstance {
+    /// Instantiates `pre` in `session`'s store (running `_initialize` when the module has one).
+    pub(crate) async fn new(
+        session: &mut Session,
+        pre: &InstancePre<StoreState>,
+    ) -> Result<Self, PluginError> {
+        let limit = session.arm("instantiate")?;
+        let store = &mut session.store;
+        let out = timed(limit, async {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            if let Ok(init) = instance.get_typed_func::<(), ()>(&mut *store, "_initialize") {
+                init.call_async(&mut *store, ()).await?;
+            }
+            Ok(instance)
+        })
+        .await;
+        let instance = session.settle_plain("instantiate", out)?;
+        Ok(Self { instance })
+    }
+
+    /// Runs `export` with `input` as its raw input; returns its raw output.
+    async fn invoke(
+        &self,
+        session: &mut Session,
+        op: &'static str,
+        export: &str,
+        input: Vec<u8>,
+    ) -> Result<Outcome<Result<Vec<u8>, wit::PluginError>>, PluginError> {
+        let func = self
+            .instance
+            .get_typed_func::<(), i32>(&mut session.store, export)
+            .map_err(|e| {
+                session.plugin.error(
+                    op,
+                    Failure::Host(format!("the plugin's export `{export}`: {e:#}")),
+                )
+            })?;
+        let state = session.store.data_mut();
+        state.extism.begin(input);
+        state.limiter.set_outside(state.extism.held());
+        let limit = session.arm(op)?;
+        let out = timed(limit, func.call_async(&mut session.store, ())).await;
+        let result = session.store.data_mut().extism.finish();
+        Ok(match out {
+            Ok(Ok(0)) => Ok(Ok(Ok(result.output))),
+            Ok(Ok(code)) => Ok(Ok(Err(wit::PluginError::Internal(
+                result
+                    .error
+                    .unwrap_or_else(|| format!("`{export}` returned {code} without an error")),
+            )))),
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(elapsed) => Err(elapsed),
+        })
+    }
+
+    /// Calls `export` with `input` as JSON and reads the `{"ok": …}` or `{"error": …}` answer.
+    pub(crate) async fn call<I, O, T>(
+        &self,
+        session: &mut Session,
+        op: &'static str,
+        export: &str,
+        input: &I,
+    ) -> Result<T, PluginError>
+    where
+        I: Serialize,
+        O: DeserializeOwned,
+        T: FromWire<O>,
+    {
+        let bytes = serde_json::to_vec(input).map_err(|e| {
+            session
+                .plugin
+                .error(op, Failure::Host(format!("could not encode the call: {e}")))
+        })?;
+        let outcome = self.invoke(session, op, export, bytes).await?;
+        let outcome = outcome.map(|r| {
+            r.map(|r| {
+                r.and_then(
+                    |output| match serde_json::from_slice::<Answer<O>>(&output) {
+                        Ok(Answer::Ok(v)) => Ok(Ok(v)),
+                        Ok(Answer::Error(e)) => Err(wit::PluginError::from_wire(e)),
+                        Err(e) => Ok(Err(malformed(export, &output, &e))),
+                    },
+                )
+            })
+        });
+        match session.settle(op, outcome)? {
+            Ok(v) => Ok(T::from_wire(v)),
+            Err(message) => {
+                session.discard();
+                Err(session.plugin.error(op, Failure::InvalidOutput(message)))
+            }
+        }
+    }
+
+    /// Calls `export` without input and returns its output as it is.
+    pub(crate) async fn call_raw(
+        &self,
+        session: &mut Session,
+        op: &'static str,
+        export: &str,
+    ) -> Result<Vec<u8>, PluginError> {
+        let outcome = self.invoke(session, op, export, Vec::new()).await?;
+        session.settle(op, outcome)
+    }
+}
+
+/// Says what was wrong with an answer that is not the wire format.
+pub(super) fn malformed(export: &str, output: &[u8], e: &serde_json::Error) -> String {
+    let text = String::from_utf8_lossy(output);
+    let mut quote: String = text.chars().take(QUOTE).collect();
+    if text.chars().count() > QUOTE {
+        quote.push('…');
+    }
+    format!(
+        "`{export}` answered what is not {{\"ok\": …}} or {{\"error\": …}} JSON ({e}); its {} bytes began: {quote:?}",
+        output.len()
+    )
+}

@@ -1,0 +1,110 @@
+//! Extism's `http_request`, behind the same allow-list as a component's outgoing HTTP: a host
+//! not granted is refused and recorded, and the call stops.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use wasmtime::Caller;
+
+use super::kernel::access;
+use crate::runtime::state::StoreState;
+
+/// The request a PDK sends (Extism's `HttpRequest`).
+#[derive(Debug, Deserialize)]
+#[cfg_attr(not(feature = "registry"), allow(dead_code))]
+struct Request {
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    method: Option<String>,
+}
+
+/// Sends the request at `req` with the body at `body`, if the plugin may.
+pub(super) async fn request(
+    c: &mut Caller<'_, StoreState>,
+    req: u64,
+    body: u64,
+) -> wasmtime::Result<u64> {
+    let (json, body) = access::request(c, req, body)?;
+    let request: Request = serde_json::from_str(&json).map_err(|e| {
+        access::fail(format!(
+            "Extism http_request: the request is not Extism's JSON request: {e}"
+        ))
+    })?;
+    let url = url::Url::parse(&request.url).map_err(|e| {
+        access::fail(format!(
+            "Extism http_request: `{}` is not a URL: {e}",
+            request.url
+        ))
+    })?;
+    let host = url.host_str().unwrap_or("").to_string();
+    let port = url.port();
+    if !c.data().grants.allows_http(&host, port) {
+        let target = match port {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        };
+        c.data().denials.push(format!(
+            "HTTP request to {target} (not on the plugin's allow-list)"
+        ));
+        return Err(access::fail(format!(
+            "Extism http_request to {target} refused"
+        )));
+    }
+    send(c, url, request, body).await
+}
+
+#[cfg(feature = "registry")]
+async fn send(
+    c: &mut Caller<'_, StoreState>,
+    url: url::Url,
+    request: Request,
+    body: Vec<u8>,
+) -> wasmtime::Result<u64> {
+    let method = request.method.as_deref().unwrap_or("GET");
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| {
+        access::fail(format!(
+            "Extism http_request: `{method}` is not an HTTP method"
+        ))
+    })?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| access::fail(format!("Extism http_request: {e}")))?;
+    let mut builder = client.request(method, url.clone());
+    for (k, v) in &request.headers {
+        builder = builder.header(k, v);
+    }
+    let response = builder
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| access::fail(format!("Extism http_request to {url}: {e}")))?;
+    let status = i32::from(response.status().as_u16());
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| access::fail(format!("Extism http_request to {url}: {e}")))?;
+    if bytes.len() > access::MAX_BODY {
+        return Err(access::fail(format!(
+            "Extism http_request to {url}: the response's {} bytes pass the {} a plugin is given",
+            bytes.len(),
+            access::MAX_BODY
+        )));
+    }
+    access::respond(c, status, &bytes)
+}
+
+#[cfg(not(feature = "registry"))]
+async fn send(
+    _c: &mut Caller<'_, StoreState>,
+    url: url::Url,
+    _request: Request,
+    _body: Vec<u8>,
+) -> wasmtime::Result<u64> {
+    Err(access::fail(format!(
+        "Extism http_request to {url}: the edge build has no HTTP client"
+    )))
+}

@@ -1,0 +1,217 @@
+//! Extism plugins: core modules built with an Extism PDK, run on Ferry's engine with Ferry's
+//! sandbox. Each operation of a kind is one export taking JSON and answering JSON
+//! (`ferry_extism_pdk::wire`); the module imports only Extism's host ABI (`extism:host/env`),
+//! which the host implements in [`kernel`] against the same store a component gets: the
+//! same deadlines, the same memory cap, the same grants and the same typed errors.
+//!
+//! The `extism` crate is not used to run them: it builds a wasmtime `Engine` of its own for
+//! every plugin, with its own timeouts and memory accounting, which would give Extism plugins
+//! a second sandbox beside Ferry's. Implementing the ABI on the shared engine keeps one engine,
+//! one compilation cache and one set of limits for every plugin.
+
+mod call;
+pub(crate) mod convert;
+mod http;
+pub(crate) mod kernel;
+
+use std::sync::Arc;
+
+use ferry_extism_pdk::wire;
+use wasmtime::{InstancePre, Linker};
+
+pub(crate) use call::ExtismInstance;
+pub use kernel::ExtismMemory;
+
+use super::Runtime;
+use super::bindings::types as wit;
+use super::cache::CacheOutcome;
+use super::error::{Failure, LoadError};
+use super::grants::Grants;
+use super::limits::Limits;
+use super::sandbox::Sandbox;
+use super::session::Session;
+use super::state::StoreState;
+use crate::manifest::PluginKind;
+use convert::FromWire;
+
+/// The export that answers the plugin's manifest.
+pub const MANIFEST_EXPORT: &str = "ferry_manifest";
+
+/// An Extism module ready to instantiate.
+#[derive(Clone)]
+pub(crate) struct ExtismPre {
+    pub pre: InstancePre<StoreState>,
+}
+
+/// What loading an Extism module found.
+pub(crate) struct Prepared {
+    pub pre: ExtismPre,
+    pub kind: PluginKind,
+    pub contract: semver::Version,
+    pub manifest: wit::Manifest,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    pub cache: CacheOutcome,
+}
+
+/// The linker of Extism modules: Extism's host ABI and nothing else.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreState>> {
+    let mut linker = Linker::new(engine);
+    kernel::add_to_linker(&mut linker)?;
+    Ok(linker)
+}
+
+fn refused(source_name: &str, message: impl Into<String>) -> LoadError {
+    LoadError::Extism {
+        source_name: source_name.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Compiles (or takes from the cache) an Extism module, checks its imports and exports, and
+/// asks it for its manifest in a sandbox with nothing granted.
+pub(crate) async fn prepare(
+    runtime: &Runtime,
+    source_name: &str,
+    bytes: &[u8],
+    digest_hex: &str,
+) -> Result<Prepared, LoadError> {
+    let (module, cache) = {
+        let engine = runtime.engine().clone();
+        let cache = runtime.cache().clone();
+        let owned = bytes.to_vec();
+        let digest = digest_hex.to_string();
+        tokio::task::spawn_blocking(move || cache.load_module(&engine, &owned, &digest))
+            .await
+            .map_err(|e| refused(source_name, format!("the compiler task failed: {e}")))?
+            .map_err(|e| LoadError::Invalid {
+                source_name: source_name.to_string(),
+                message: format!("{e:#}"),
+            })?
+    };
+    let imports: Vec<String> = module
+        .imports()
+        .map(|i| format!("{}::{}", i.module(), i.name()))
+        .collect();
+    let exports: Vec<String> = module.exports().map(|e| e.name().to_string()).collect();
+    if !exports.iter().any(|e| e == MANIFEST_EXPORT) {
+        return Err(LoadError::CoreModule {
+            source_name: source_name.to_string(),
+            exports: exports.join(", "),
+        });
+    }
+    let foreign: Vec<&String> = imports
+        .iter()
+        .filter(|i| !i.starts_with(&format!("{}::", kernel::MODULE)))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(refused(
+            source_name,
+            format!(
+                "it imports {}; an Extism plugin is given Extism's host functions (`{}`) and \
+                 nothing else, so build it without WASI (Rust: `--target wasm32-unknown-unknown`; \
+                 AssemblyScript: `--use abort=…`)",
+                foreign
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                kernel::MODULE
+            ),
+        ));
+    }
+    let pre = runtime
+        .extism_linker()
+        .instantiate_pre(&module)
+        .map_err(|e| refused(source_name, format!("{e:#}")))?;
+    let manifest = describe(runtime, source_name, &pre, digest_hex).await?;
+    let contract = semver::Version::parse(&manifest.contract).map_err(|e| {
+        refused(
+            source_name,
+            format!(
+                "its manifest's `contract` `{}` is not a version: {e}",
+                manifest.contract
+            ),
+        )
+    })?;
+    let kind = PluginKind::from(wit::PluginKind::from_wire(manifest.kind));
+    let missing: Vec<&str> = wire::exports_of(manifest.kind)
+        .iter()
+        .copied()
+        .filter(|name| !exports.iter().any(|e| e == name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(LoadError::WrongWorld {
+            source_name: source_name.to_string(),
+            world: format!("Extism {kind}"),
+            message: format!(
+                "it lacks the export{} {} (a {kind} exports {})",
+                if missing.len() == 1 { "" } else { "s" },
+                missing
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                wire::exports_of(manifest.kind).join(", ")
+            ),
+        });
+    }
+    if let Some(d) = manifest.capabilities.directories.first() {
+        return Err(refused(
+            source_name,
+            format!(
+                "it asks for the directory {}, and an Extism plugin runs without WASI, so it has \
+                 no files; read what it needs through the call, or build it as a component",
+                d.guest_path
+            ),
+        ));
+    }
+    Ok(Prepared {
+        pre: ExtismPre { pre },
+        kind,
+        contract,
+        manifest: wit::Manifest::from_wire(manifest),
+        imports,
+        exports,
+        cache,
+    })
+}
+
+async fn describe(
+    runtime: &Runtime,
+    source_name: &str,
+    pre: &InstancePre<StoreState>,
+    digest_hex: &str,
+) -> Result<wire::Manifest, LoadError> {
+    let probe = Arc::new(Sandbox::new(
+        runtime.engine().clone(),
+        source_name.to_string(),
+        "0.0.0".to_string(),
+        PluginKind::Validator,
+        Arc::from(source_name),
+        &format!("sha256:{digest_hex}"),
+        Grants::default(),
+        Limits::DEFAULT,
+    ));
+    let describe_error = |error| LoadError::Describe {
+        source_name: source_name.to_string(),
+        error,
+    };
+    let mut session = Session::new(&probe).map_err(describe_error)?;
+    let instance = ExtismInstance::new(&mut session, pre)
+        .await
+        .map_err(describe_error)?;
+    let raw = instance
+        .call_raw(&mut session, "get-manifest", MANIFEST_EXPORT)
+        .await
+        .map_err(describe_error)?;
+    serde_json::from_slice(&raw).map_err(|e| {
+        describe_error(probe.error(
+            "get-manifest",
+            Failure::InvalidOutput(format!(
+                "`{MANIFEST_EXPORT}` did not answer a manifest: {}",
+                call::malformed(MANIFEST_EXPORT, &raw, &e)
+            )),
+        ))
+    })
+}
