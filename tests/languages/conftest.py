@@ -197,27 +197,28 @@ def post(url, body):
         return e.code, json.loads(e.read())
 
 
-def assert_keeps_serving(ferry, *expected):
+def assert_keeps_serving(ferry, *expected, paths=("/v1/models/churn/1/predict",)):
     """Serves churn version 1, whose pipeline holds a plugin that traps on a batch holding
-    total_charges 12345: a normal row answers 200, the sentinel row a 5xx whose body holds each
-    of `expected`, and the next normal rows the first answer again."""
+    total_charges 12345: at each of `paths`, a normal row answers 200, the sentinel row a 5xx
+    whose body holds each of `expected`, and the next normal rows the first answer again."""
     server = subprocess.Popen([ferry_bin(), "serve", "--addr", "127.0.0.1:0"], env=ferry.env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = server.stdout.readline()
         assert line.startswith("ferry serving on "), line
-        url = line.split()[-1] + "/v1/models/churn/1/predict"
         row = {"customer_id": "C00001", "tenure_months": 12, "monthly_charges": 50.5, "total_charges": 606.0,
                "contract": "one-year", "support_calls": 1, "paperless_billing": False}
-        status, body = post(url, {"rows": [row]})
-        assert status == 200, body
-        first = body["predictions"]
-        status, body = post(url, {"rows": [dict(row, total_charges=12345.0)]})
-        assert status >= 500, body
-        assert all(text in json.dumps(body) for text in expected), body
-        for _ in range(3):
+        for path in paths:
+            url = line.split()[-1] + path
             status, body = post(url, {"rows": [row]})
-            assert status == 200 and body["predictions"] == first, body
+            assert status == 200, body
+            first = body["predictions"]
+            status, body = post(url, {"rows": [dict(row, total_charges=12345.0)]})
+            assert status >= 500, body
+            assert all(text in json.dumps(body) for text in expected), body
+            for _ in range(3):
+                status, body = post(url, {"rows": [row]})
+                assert status == 200 and body["predictions"] == first, body
     finally:
         server.terminate()
         server.wait(timeout=30)

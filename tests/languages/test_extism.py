@@ -177,11 +177,13 @@ def test_extism_plugins_log_through_the_host(ferry, as_log, hostile, tmp_path):
     assert lines and "extism-hostile" in lines[0], out.stderr
 
 
-def test_a_served_model_keeps_serving_when_its_extism_transform_traps(ferry, hostile, churn):
+def test_a_served_model_and_its_deployment_keep_serving_when_an_extism_transform_traps(ferry, hostile, churn):
     ferry.run("plugin", "publish", hostile, "--skip-checks")
     (churn / "hostile.json").write_text('{"mode": "sentinel"}')
     pipeline = churn / "pipeline.toml"
     pipeline.write_text(pipeline.read_text().replace(
         "[[transforms]]", '[[transforms]]\nplugin = "extism-hostile@^0.1"\nconfig = "hostile.json"\n\n[[transforms]]', 1))
     ferry.run("train", pipeline)
-    assert_keeps_serving(ferry, "extism-hostile", "lie outside every block")
+    ferry.run("deploy", "create", "churn", "--model", "churn@1")
+    assert_keeps_serving(ferry, "extism-hostile", "lie outside every block",
+                         paths=("/v1/models/churn/1/predict", "/v1/deployments/churn/predict"))

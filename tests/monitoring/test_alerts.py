@@ -178,6 +178,51 @@ def test_alerts_fire_dedupe_resolve_and_never_leave_for_other_hosts(tmp_path):
     assert "leak" in table and "retrying" in table and "delivered" in table, table
 
 
+def test_an_extism_sink_delivers_alerts_and_nowhere_else(tmp_path):
+    # The webhook sink built as an Extism module (tests/extism/webhook), named by its file: its
+    # requests go through Extism's http_request, held to the same allow-list.
+    target = Path(os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target")))
+    wasm = target / "wasm-plugins" / "wasm32-unknown-unknown" / "release" / "extism_webhook.wasm"
+    assert wasm.exists(), f"{wasm} is missing: `cargo test --workspace --no-run` builds it"
+    ferry, _ = train_churn(tmp_path)
+    ok, blocked = Receiver(), Receiver()
+    path = tmp_path / "alerts.toml"
+    path.write_text(f"""
+[[sinks]]
+name = "ops"
+plugin = "{wasm}"
+config = {{ url = "http://127.0.0.1:{ok.port}/hook" }}
+
+[[sinks]]
+name = "elsewhere"
+plugin = "{wasm}"
+config = {{ url = "http://127.0.0.1:{blocked.port}/hook" }}
+
+[[rules]]
+name = "slow"
+model = "churn@1"
+when = "p99_latency_ms > 0"
+window_seconds = 3600
+every_seconds = 1
+severity = "critical"
+sinks = ["ops", "elsewhere"]
+""")
+    server = Server(ferry, tmp_path, "--alerts", path, "--allow-http", f"127.0.0.1:{ok.port}")
+    try:
+        r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
+        assert r.status_code == 200
+        ok.wait(lambda b: len(b) >= 1)
+        alert = ok.bodies[0]
+        assert alert["severity"] == "critical" and alert["labels"]["rule"] == "slow", alert
+        time.sleep(2)
+    finally:
+        server.stop()
+    assert blocked.bodies == []
+    listed = json.loads(ferry.run("alerts", "list", "--json").stdout)
+    slow = next(a for a in listed if a["rule"] == "slow")
+    assert "refused" in slow["last_error"] and f"127.0.0.1:{blocked.port}" in slow["last_error"], slow
+
+
 def test_malformed_rules_are_refused_by_name(tmp_path):
     ferry, _ = train_churn(tmp_path)
     cases = {

@@ -3,6 +3,7 @@
 //! in the host, counted against the plugin's memory cap; every access is checked against the
 //! blocks the plugin allocated, so a bad offset stops the call instead of reaching anything.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use wasmtime::{Caller, Linker};
@@ -12,6 +13,10 @@ use super::super::state::StoreState;
 
 /// The import module every Extism PDK links against.
 pub const MODULE: &str = "extism:host/env";
+
+/// What the host spends to keep track of one block, counted against the memory cap with the
+/// block's bytes, so a plugin cannot make the host hold more than its cap in many tiny blocks.
+const BLOCK_OVERHEAD: usize = 64;
 
 /// Bytes of variables (`var_set`) one instance may keep.
 const MAX_VAR_BYTES: usize = 1 << 20;
@@ -32,6 +37,9 @@ pub struct ExtismMemory {
     error: Option<u64>,
     vars: BTreeMap<String, Vec<u8>>,
     http_status: i32,
+    /// The block the last access fell in, `[start, end)`: PDKs copy a block 8 bytes at a
+    /// time, so most accesses land in the same one. Cleared whenever a block goes away.
+    last: Cell<(u64, u64)>,
 }
 
 impl Default for ExtismMemory {
@@ -44,6 +52,7 @@ impl Default for ExtismMemory {
             error: None,
             vars: BTreeMap::new(),
             http_status: 0,
+            last: Cell::new((0, 0)),
         }
     }
 }
@@ -64,6 +73,7 @@ impl ExtismMemory {
         self.bytes.push(0);
         self.bytes.shrink_to(1 << 20);
         self.blocks.clear();
+        self.last.set((0, 0));
         self.input = input;
         self.output = None;
         self.error = None;
@@ -92,13 +102,23 @@ impl ExtismMemory {
 
     /// The byte range of `len` bytes at `offset`, which must lie inside one block.
     fn span(&self, offset: u64, len: u64) -> Result<(usize, usize), String> {
-        let inside = self
-            .blocks
-            .range(..=offset)
-            .next_back()
-            .is_some_and(|(&start, &n)| {
-                offset.checked_add(len).is_some_and(|end| end <= start + n)
-            });
+        if len == 0 {
+            return Ok((0, 0));
+        }
+        let end = offset.checked_add(len);
+        let (start, stop) = self.last.get();
+        let inside = (stop > 0 && start <= offset && end.is_some_and(|e| e <= stop))
+            || self
+                .blocks
+                .range(..=offset)
+                .next_back()
+                .is_some_and(|(&start, &n)| {
+                    let fits = end.is_some_and(|e| e <= start + n);
+                    if fits {
+                        self.last.set((start, start + n));
+                    }
+                    fits
+                });
         if !inside {
             return Err(format!(
                 "Extism memory: {len} bytes at offset {offset} lie outside every block the plugin allocated"
@@ -116,16 +136,19 @@ impl ExtismMemory {
         }
     }
 
+    /// Allocates `n` bytes, if the blocks' bytes and bookkeeping stay within `cap`.
     fn alloc(&mut self, n: u64, cap: usize) -> Result<u64, usize> {
         if n == 0 {
             return Ok(0);
         }
         let offset = self.bytes.len() as u64;
-        let wanted = (offset as usize).saturating_add(n as usize);
+        let wanted = (offset as usize)
+            .saturating_add(n as usize)
+            .saturating_add((self.blocks.len() + 1) * BLOCK_OVERHEAD);
         if n > cap as u64 || wanted > cap {
             return Err(wanted);
         }
-        self.bytes.resize(wanted, 0);
+        self.bytes.resize(offset as usize + n as usize, 0);
         self.blocks.insert(offset, n);
         Ok(offset)
     }
@@ -139,6 +162,7 @@ impl ExtismMemory {
     }
 
     fn free(&mut self, offset: u64) {
+        self.last.set((0, 0));
         if let Some(n) = self.blocks.remove(&offset)
             && offset + n == self.bytes.len() as u64
         {
@@ -167,10 +191,13 @@ fn trap(message: String) -> wasmtime::Error {
 /// beside linear memory; a refusal is reported as the cap.
 fn alloc_checked(caller: &mut Host<'_>, n: u64, data: Option<&[u8]>) -> wasmtime::Result<u64> {
     let state = caller.data_mut();
-    let room = state
-        .limiter
-        .room_outside()
-        .saturating_sub(state.extism.held() - state.extism.bytes.len());
+    let vars: usize = state
+        .extism
+        .vars
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    let room = state.limiter.room_outside().saturating_sub(vars);
     let result = match data {
         Some(d) => state.extism.alloc_with(d, room),
         None => state.extism.alloc(n, room),
@@ -316,6 +343,7 @@ pub fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
         let mem = &mut c.data_mut().extism;
         mem.bytes.truncate(1);
         mem.blocks.clear();
+        mem.last.set((0, 0));
         shrunk(&mut c);
     })?;
     linker.func_wrap(m, "config_get", |mut c: Host<'_>, o: u64| {
@@ -433,15 +461,41 @@ mod tests {
         assert!(m.span(b + 1, 8).is_err());
         assert!(m.span(u64::MAX - 2, 8).is_err());
         assert!(m.span(0, 1).is_err(), "offset 0 is never a block");
+        assert_eq!(m.span(0, 0), Ok((0, 0)), "nothing is anywhere");
+        assert!(m.span(b, 8).is_ok());
         m.free(b);
-        assert!(m.span(b, 8).is_err(), "a freed block cannot be read");
+        assert!(
+            m.span(b, 8).is_err(),
+            "a freed block cannot be read, even just after a read"
+        );
+        let c = m.alloc(4, 1 << 20).unwrap();
+        assert_eq!(c, b, "the freed tail is reused");
+        assert!(
+            m.span(c, 8).is_err(),
+            "the old block's extent does not outlive it"
+        );
     }
 
     #[test]
     fn an_allocation_past_the_cap_is_refused_with_the_size_wanted() {
         let mut m = ExtismMemory::default();
-        assert_eq!(m.alloc(2048, 1024), Err(2049));
+        assert_eq!(m.alloc(2048, 1024), Err(2049 + BLOCK_OVERHEAD));
         assert_eq!(m.alloc(u64::MAX, 1024), Err(usize::MAX));
         assert_eq!(m.alloc(0, 1024), Ok(0));
+    }
+
+    #[test]
+    fn tiny_blocks_count_their_bookkeeping_against_the_cap() {
+        let mut m = ExtismMemory::default();
+        let cap = 100 * BLOCK_OVERHEAD;
+        let mut made = 0;
+        while m.alloc(1, cap).is_ok() {
+            made += 1;
+        }
+        assert!(
+            made < 100,
+            "{made} one-byte blocks fit a cap of {cap} bytes"
+        );
+        assert!(m.held() <= cap);
     }
 }
