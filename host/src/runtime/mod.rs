@@ -139,8 +139,9 @@ impl Runtime {
     }
 
     /// Loads a plugin from its bytes: checks they are a component of a `ferry:plugin` world
-    /// (or an Extism module answering `ferry_manifest`) at a compatible version, compiles (or takes from the cache), reads and checks the
-    /// manifest, and applies the operator's grants and limits.
+    /// (or an Extism module answering `ferry_manifest`) at a compatible version, compiles (or
+    /// takes from the cache), reads and checks the manifest, and applies the operator's grants
+    /// and limits.
     pub async fn load(
         &self,
         source_name: &str,

@@ -240,14 +240,31 @@ fn exported_kind(
 }
 
 /// What a component or an Extism module says it is, before grants and limits apply.
-struct Prepared {
-    pre: KindPre,
-    kind: PluginKind,
-    contract: semver::Version,
-    manifest: super::bindings::types::Manifest,
-    imports: Vec<String>,
-    exports: Vec<String>,
-    cache: CacheOutcome,
+pub(crate) struct Prepared {
+    pub pre: KindPre,
+    pub kind: PluginKind,
+    pub contract: semver::Version,
+    pub manifest: super::bindings::types::Manifest,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    pub cache: CacheOutcome,
+}
+
+/// Refuses a plugin built against a contract this host cannot run. Each preparer calls it as
+/// soon as it knows the version, before anything that relies on the contract's shape.
+pub(crate) fn check_contract(
+    source_name: &str,
+    contract: &semver::Version,
+) -> Result<(), LoadError> {
+    if contract_compatible(contract, &CONTRACT_VERSION) {
+        Ok(())
+    } else {
+        Err(LoadError::IncompatibleContract {
+            source_name: source_name.to_string(),
+            found: contract.clone(),
+            host: CONTRACT_VERSION,
+        })
+    }
 }
 
 pub(crate) async fn load(
@@ -264,16 +281,7 @@ pub(crate) async fn load(
     }
     let digest_hex = sha256_hex(bytes);
     let prepared = if wasmparser::Parser::is_core_wasm(bytes) {
-        let p = extism::prepare(runtime, source_name, bytes, &digest_hex).await?;
-        Prepared {
-            pre: KindPre::Extism(p.pre),
-            kind: p.kind,
-            contract: p.contract,
-            manifest: p.manifest,
-            imports: p.imports,
-            exports: p.exports,
-            cache: p.cache,
-        }
+        extism::prepare(runtime, source_name, bytes, &digest_hex).await?
     } else if wasmparser::Parser::is_component(bytes) {
         prepare_component(runtime, source_name, bytes, &digest_hex).await?
     } else {
@@ -291,13 +299,6 @@ pub(crate) async fn load(
         exports,
         cache,
     } = prepared;
-    if !contract_compatible(&contract, &CONTRACT_VERSION) {
-        return Err(LoadError::IncompatibleContract {
-            source_name: source(),
-            found: contract,
-            host: CONTRACT_VERSION,
-        });
-    }
     let manifest = Manifest::from_wit(manifest, contract).map_err(|error| LoadError::Manifest {
         source_name: source(),
         error,
@@ -369,13 +370,7 @@ async fn prepare_component(
         .exports(runtime.engine())
         .map(|(n, _)| n.to_string())
         .collect();
-    if !contract_compatible(&contract, &CONTRACT_VERSION) {
-        return Err(LoadError::IncompatibleContract {
-            source_name: source(),
-            found: contract,
-            host: CONTRACT_VERSION,
-        });
-    }
+    check_contract(source_name, &contract)?;
     let linker = runtime.linker_for(kind);
     let pre = linker
         .instantiate_pre(&component)

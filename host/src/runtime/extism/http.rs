@@ -68,33 +68,49 @@ async fn send(
             "Extism http_request: `{method}` is not an HTTP method"
         ))
     })?;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| access::fail(format!("Extism http_request: {e}")))?;
-    let mut builder = client.request(method, url.clone());
+    let mut builder = client()?.request(method, url.clone());
     for (k, v) in &request.headers {
         builder = builder.header(k, v);
     }
-    let response = builder
+    let mut response = builder
         .body(body)
         .send()
         .await
         .map_err(|e| access::fail(format!("Extism http_request to {url}: {e}")))?;
     let status = i32::from(response.status().as_u16());
-    let bytes = response
-        .bytes()
+    // Read in chunks and stop at the limit: a large answer is refused before it is all held.
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| access::fail(format!("Extism http_request to {url}: {e}")))?;
-    if bytes.len() > access::MAX_BODY {
-        return Err(access::fail(format!(
-            "Extism http_request to {url}: the response's {} bytes pass the {} a plugin is given",
-            bytes.len(),
-            access::MAX_BODY
-        )));
+        .map_err(|e| access::fail(format!("Extism http_request to {url}: {e}")))?
+    {
+        if bytes.len() + chunk.len() > access::MAX_BODY {
+            return Err(access::fail(format!(
+                "Extism http_request to {url}: the response passes the {} bytes a plugin is given",
+                access::MAX_BODY
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
     }
     access::respond(c, status, &bytes)
+}
+
+/// The client every Extism request goes through: one connection pool and TLS setup per
+/// process, not per request. It follows no redirects, so a granted host cannot send a plugin
+/// to one that is not.
+#[cfg(feature = "registry")]
+fn client() -> wasmtime::Result<&'static reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let built = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| access::fail(format!("Extism http_request: {e}")))?;
+    Ok(CLIENT.get_or_init(|| built))
 }
 
 #[cfg(not(feature = "registry"))]

@@ -28,7 +28,8 @@ const MAX_HTTP_BODY: usize = 16 << 20;
 /// One instance's Extism memory and call slots.
 #[derive(Debug)]
 pub struct ExtismMemory {
-    /// Offset 0 is never a block, so 0 can mean "none".
+    /// The blocks' bytes. Offset 0 is never a block, so 0 can mean "none": the first
+    /// allocation reserves it (a component's store never allocates, so never pays for it).
     bytes: Vec<u8>,
     /// Block start → length.
     blocks: BTreeMap<u64, u64>,
@@ -45,7 +46,7 @@ pub struct ExtismMemory {
 impl Default for ExtismMemory {
     fn default() -> Self {
         Self {
-            bytes: vec![0],
+            bytes: Vec::new(),
             blocks: BTreeMap::new(),
             input: Vec::new(),
             output: None,
@@ -70,7 +71,6 @@ impl ExtismMemory {
     /// Starts a call with `input`: blocks from the previous call are freed.
     pub fn begin(&mut self, input: Vec<u8>) {
         self.bytes.clear();
-        self.bytes.push(0);
         self.bytes.shrink_to(1 << 20);
         self.blocks.clear();
         self.last.set((0, 0));
@@ -141,6 +141,9 @@ impl ExtismMemory {
         if n == 0 {
             return Ok(0);
         }
+        if self.bytes.is_empty() {
+            self.bytes.push(0);
+        }
         let offset = self.bytes.len() as u64;
         let wanted = (offset as usize)
             .saturating_add(n as usize)
@@ -170,14 +173,15 @@ impl ExtismMemory {
         }
     }
 
-    /// Bytes the Extism memory and the variables hold.
+    /// Bytes the variables hold.
+    fn var_bytes(&self) -> usize {
+        self.vars.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+
+    /// Bytes the Extism memory, its bookkeeping and the variables hold: what counts against
+    /// the memory cap beside linear memory.
     pub fn held(&self) -> usize {
-        self.bytes.len()
-            + self
-                .vars
-                .iter()
-                .map(|(k, v)| k.len() + v.len())
-                .sum::<usize>()
+        self.bytes.len() + self.blocks.len() * BLOCK_OVERHEAD + self.var_bytes()
     }
 }
 
@@ -191,13 +195,10 @@ fn trap(message: String) -> wasmtime::Error {
 /// beside linear memory; a refusal is reported as the cap.
 fn alloc_checked(caller: &mut Host<'_>, n: u64, data: Option<&[u8]>) -> wasmtime::Result<u64> {
     let state = caller.data_mut();
-    let vars: usize = state
-        .extism
-        .vars
-        .iter()
-        .map(|(k, v)| k.len() + v.len())
-        .sum();
-    let room = state.limiter.room_outside().saturating_sub(vars);
+    let room = state
+        .limiter
+        .room_outside()
+        .saturating_sub(state.extism.var_bytes());
     let result = match data {
         Some(d) => state.extism.alloc_with(d, room),
         None => state.extism.alloc(n, room),
@@ -341,7 +342,7 @@ pub fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
     })?;
     linker.func_wrap(m, "reset", |mut c: Host<'_>| {
         let mem = &mut c.data_mut().extism;
-        mem.bytes.truncate(1);
+        mem.bytes.clear();
         mem.blocks.clear();
         mem.last.set((0, 0));
         shrunk(&mut c);
@@ -373,16 +374,15 @@ pub fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
             0 => None,
             v => Some(c.data().extism.block(v).map_err(trap)?.to_vec()),
         };
-        let vars = &mut c.data_mut().extism.vars;
-        vars.remove(&key);
+        let mem = &mut c.data_mut().extism;
+        mem.vars.remove(&key);
         if let Some(value) = value {
-            let used: usize = vars.iter().map(|(k, v)| k.len() + v.len()).sum();
-            if used + key.len() + value.len() > MAX_VAR_BYTES {
+            if mem.var_bytes() + key.len() + value.len() > MAX_VAR_BYTES {
                 return Err(trap(format!(
                     "Extism variables: setting `{key}` passes the {MAX_VAR_BYTES} bytes an instance may keep"
                 )));
             }
-            vars.insert(key, value);
+            mem.vars.insert(key, value);
         }
         shrunk(&mut c);
         Ok(())

@@ -24,10 +24,10 @@ pub use kernel::ExtismMemory;
 
 use super::Runtime;
 use super::bindings::types as wit;
-use super::cache::CacheOutcome;
 use super::error::{Failure, LoadError};
 use super::grants::Grants;
 use super::limits::Limits;
+use super::plugin::{KindPre, Prepared, check_contract};
 use super::sandbox::Sandbox;
 use super::session::Session;
 use super::state::StoreState;
@@ -41,17 +41,6 @@ pub const MANIFEST_EXPORT: &str = "ferry_manifest";
 #[derive(Clone)]
 pub(crate) struct ExtismPre {
     pub pre: InstancePre<StoreState>,
-}
-
-/// What loading an Extism module found.
-pub(crate) struct Prepared {
-    pub pre: ExtismPre,
-    pub kind: PluginKind,
-    pub contract: semver::Version,
-    pub manifest: wit::Manifest,
-    pub imports: Vec<String>,
-    pub exports: Vec<String>,
-    pub cache: CacheOutcome,
 }
 
 /// The linker of Extism modules: Extism's host ABI and nothing else.
@@ -134,6 +123,7 @@ pub(crate) async fn prepare(
             ),
         )
     })?;
+    check_contract(source_name, &contract)?;
     let kind = PluginKind::from(wit::PluginKind::from_wire(manifest.kind));
     let missing: Vec<&str> = wire::exports_of(manifest.kind)
         .iter()
@@ -167,7 +157,7 @@ pub(crate) async fn prepare(
         ));
     }
     Ok(Prepared {
-        pre: ExtismPre { pre },
+        pre: KindPre::Extism(ExtismPre { pre }),
         kind,
         contract,
         manifest: wit::Manifest::from_wire(manifest),
