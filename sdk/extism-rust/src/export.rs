@@ -74,7 +74,7 @@ pub fn run<I: DeserializeOwned, O: Serialize>(f: impl FnOnce(I) -> Result<O>) ->
 
 /// Writes the manifest.
 pub fn manifest(m: crate::wire::Manifest) -> i32 {
-    match serde_json::to_vec(&m) {
+    match crate::wire::encode_manifest(&m) {
         Ok(bytes) => {
             output(&bytes);
             0

@@ -19,8 +19,8 @@
 //! ferry_extism_pdk::export_transform!(Scale);
 //! ```
 //!
-//! The traits, the column access, the report builder and the helpers are `ferry-sdk`'s own
-//! source files, compiled here against the wire types (which have the WIT types' names and
+//! The traits, the manifest builder, the column access, the report builder and the helpers
+//! are `ferry-sdk`'s own source files, compiled here against the wire types (which have the WIT types' names and
 //! fields), so the two crates agree by construction: a plugin written for one builds with the
 //! other by changing the crate it uses (`ferry plugin new --lang extism-rust` writes the Rust
 //! templates that way). What differs is what a plugin can reach: an Extism plugin has no
@@ -37,6 +37,7 @@ pub mod http;
 #[path = "../../rust/src/kinds.rs"]
 mod kinds;
 pub mod log;
+#[path = "../../rust/src/manifest.rs"]
 mod manifest;
 #[path = "../../rust/src/report.rs"]
 mod report;

@@ -158,12 +158,11 @@ pub struct Limits {
     pub timeout_ms: Option<u32>,
 }
 
-/// What a plugin says about itself (the export `ferry_manifest`).
+/// What a plugin says about itself. The export `ferry_manifest` answers it with one more
+/// key, `contract`: the `ferry:plugin` version it was written against ([`encode_manifest`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Manifest {
-    /// The `ferry:plugin` contract version it was written against.
-    pub contract: String,
     /// Its name.
     pub name: String,
     /// Its version (semver).
@@ -194,6 +193,27 @@ pub struct Manifest {
     /// A JSON Schema of its configuration.
     #[serde(default = "empty_schema")]
     pub config_schema: String,
+}
+
+/// The answer of `ferry_manifest`: the manifest's JSON with `contract` set to [`CONTRACT`].
+pub fn encode_manifest(m: &Manifest) -> serde_json::Result<Vec<u8>> {
+    let mut value = serde_json::to_value(m)?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("contract".into(), CONTRACT.into());
+    }
+    serde_json::to_vec(&value)
+}
+
+/// Reads the answer of `ferry_manifest`: the contract version it names, and the manifest.
+pub fn decode_manifest(bytes: &[u8]) -> Result<(String, Manifest), String> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let contract = match value.as_object_mut().and_then(|o| o.remove("contract")) {
+        Some(serde_json::Value::String(c)) => c,
+        Some(other) => return Err(format!("`contract` must be a version string, not {other}")),
+        None => return Err("it names no `contract` (the ferry:plugin version)".into()),
+    };
+    let manifest = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    Ok((contract, manifest))
 }
 
 fn empty_schema() -> String {
@@ -639,6 +659,21 @@ mod tests {
     fn an_unknown_float_word_is_named() {
         let e = serde_json::from_str::<ColumnData>(r#"{"float64":["nan"]}"#).unwrap_err();
         assert!(e.to_string().contains("`nan` is not a float64"), "{e}");
+    }
+
+    #[test]
+    fn the_manifest_carries_its_contract_beside_it() {
+        let m: Manifest =
+            serde_json::from_str(r#"{"name":"x","version":"0.1.0","kind":"alert-sink"}"#).unwrap();
+        let (contract, back) = decode_manifest(&encode_manifest(&m).unwrap()).unwrap();
+        assert_eq!((contract.as_str(), back), (CONTRACT, m));
+        let e = decode_manifest(br#"{"name":"x","version":"0.1.0","kind":"model"}"#).unwrap_err();
+        assert!(e.contains("no `contract`"), "{e}");
+        let e = decode_manifest(
+            br#"{"contract":"0.1.0","name":"x","version":"0.1.0","kind":"model","colour":1}"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("unknown field `colour`"), "{e}");
     }
 
     #[test]

@@ -126,15 +126,21 @@ impl ExtismInstance {
     }
 }
 
-/// Says what was wrong with an answer that is not the wire format.
-pub(super) fn malformed(export: &str, output: &[u8], e: &serde_json::Error) -> String {
+/// The start of what a plugin answered, for an error message.
+pub(super) fn quote(output: &[u8]) -> String {
     let text = String::from_utf8_lossy(output);
     let mut quote: String = text.chars().take(QUOTE).collect();
     if text.chars().count() > QUOTE {
         quote.push('…');
     }
+    quote
+}
+
+/// Says what was wrong with an answer that is not the wire format.
+fn malformed(export: &str, output: &[u8], e: &serde_json::Error) -> String {
     format!(
-        "`{export}` answered what is not {{\"ok\": …}} or {{\"error\": …}} JSON ({e}); its {} bytes began: {quote:?}",
-        output.len()
+        "`{export}` answered what is not {{\"ok\": …}} or {{\"error\": …}} JSON ({e}); its {} bytes began: {:?}",
+        output.len(),
+        quote(output)
     )
 }

@@ -113,14 +113,11 @@ pub(crate) async fn prepare(
         .extism_linker()
         .instantiate_pre(&module)
         .map_err(|e| refused(source_name, format!("{e:#}")))?;
-    let manifest = describe(runtime, source_name, &pre, digest_hex).await?;
-    let contract = semver::Version::parse(&manifest.contract).map_err(|e| {
+    let (contract, manifest) = describe(runtime, source_name, &pre, digest_hex).await?;
+    let contract = semver::Version::parse(&contract).map_err(|e| {
         refused(
             source_name,
-            format!(
-                "its manifest's `contract` `{}` is not a version: {e}",
-                manifest.contract
-            ),
+            format!("its manifest's `contract` `{contract}` is not a version: {e}"),
         )
     })?;
     check_contract(source_name, &contract)?;
@@ -172,7 +169,7 @@ async fn describe(
     source_name: &str,
     pre: &InstancePre<StoreState>,
     digest_hex: &str,
-) -> Result<wire::Manifest, LoadError> {
+) -> Result<(String, wire::Manifest), LoadError> {
     let probe = Arc::new(Sandbox::new(
         runtime.engine().clone(),
         source_name.to_string(),
@@ -195,12 +192,13 @@ async fn describe(
         .call_raw(&mut session, "get-manifest", MANIFEST_EXPORT)
         .await
         .map_err(describe_error)?;
-    serde_json::from_slice(&raw).map_err(|e| {
+    wire::decode_manifest(&raw).map_err(|why| {
         describe_error(probe.error(
             "get-manifest",
             Failure::InvalidOutput(format!(
-                "`{MANIFEST_EXPORT}` did not answer a manifest: {}",
-                call::malformed(MANIFEST_EXPORT, &raw, &e)
+                "`{MANIFEST_EXPORT}` did not answer a manifest: {why}; its {} bytes began: {:?}",
+                raw.len(),
+                call::quote(&raw)
             )),
         ))
     })
