@@ -1,5 +1,6 @@
 //! Compiled components are cached on disk: a second load deserializes instead of compiling,
-//! and a damaged cache file is replaced rather than trusted.
+//! a damaged cache file is replaced rather than trusted, and even a first load runs from the
+//! file it wrote.
 
 use ferry_host::builtin;
 use ferry_host::runtime::{CacheOutcome, LoadOptions, Runtime, RuntimeOptions};
@@ -37,6 +38,43 @@ async fn second_load_comes_from_the_cache() {
         &ferry_tests::floats(&[("x", vec![2.0])]),
     )
     .await;
+}
+
+/// wasmtime maps a compiled module's initial memory from the file it was loaded from; code held
+/// only in memory gets a sealed memfd instead, which the kernel can refuse (EBUSY) while pages
+/// are pinned. A freshly compiled plugin must therefore run from its cache file too.
+#[test]
+fn a_first_load_maps_its_memory_from_the_cache_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime_with_cache(dir.path());
+    let wasm =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (data (i32.const 0) "ferry"))"#)
+            .unwrap();
+    let (module, outcome) = rt
+        .cache()
+        .load_module(rt.engine(), &wasm, "first-load")
+        .unwrap();
+    assert_eq!(outcome, CacheOutcome::Compiled);
+
+    let mut store = wasmtime::Store::new(rt.engine(), ());
+    let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+    let memory = instance.get_memory(&mut store, "memory").unwrap();
+    assert_eq!(&memory.data(&store)[..5], b"ferry");
+    let at = memory.data_ptr(&store) as usize;
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let mapping = maps
+        .lines()
+        .find(|line| {
+            let range = line.split_whitespace().next().unwrap_or_default();
+            let (start, end) = range.split_once('-').unwrap_or_default();
+            let parse = |hex| usize::from_str_radix(hex, 16).unwrap_or_default();
+            (parse(start)..parse(end)).contains(&at)
+        })
+        .unwrap_or_else(|| panic!("no mapping holds the memory at {at:#x}:\n{maps}"));
+    assert!(
+        mapping.contains(&*dir.path().to_string_lossy()) && mapping.ends_with(".cwasm"),
+        "the initial memory is not mapped from the cache file: {mapping}"
+    );
 }
 
 #[tokio::test]

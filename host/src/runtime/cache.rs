@@ -92,7 +92,7 @@ impl ComponentCache {
         &self,
         engine: &Engine,
         digest_hex: &str,
-        deserialize: impl FnOnce(&Path) -> wasmtime::Result<T>,
+        deserialize: impl Fn(&Path) -> wasmtime::Result<T>,
         compile: impl FnOnce() -> wasmtime::Result<T>,
         serialize: impl FnOnce(&T) -> wasmtime::Result<Vec<u8>>,
     ) -> wasmtime::Result<(T, CacheOutcome)> {
@@ -109,12 +109,23 @@ impl ComponentCache {
             }
         }
         let compiled = compile()?;
-        if let Some(path) = &path
-            && let Err(e) = write_atomically(path, &serialize(&compiled)?)
-        {
+        let Some(path) = &path else {
+            return Ok((compiled, CacheOutcome::Compiled));
+        };
+        if let Err(e) = write_atomically(path, &serialize(&compiled)?) {
             tracing::warn!(path = %path.display(), error = %e, "could not cache compiled code");
+            return Ok((compiled, CacheOutcome::Compiled));
         }
-        Ok((compiled, CacheOutcome::Compiled))
+        // The code just written is the code used: wasmtime then maps each instance's initial
+        // memory from that file, as for a cached load, instead of copying it into a sealed
+        // memfd, a step the kernel can refuse (EBUSY) while the pages are briefly pinned.
+        match deserialize(path) {
+            Ok(mapped) => Ok((mapped, CacheOutcome::Compiled)),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not map the code just cached");
+                Ok((compiled, CacheOutcome::Compiled))
+            }
+        }
     }
 }
 
