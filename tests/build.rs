@@ -1,5 +1,6 @@
-//! Builds the guest programs in `guests/` (components) and `extism/` (Extism modules) for the
-//! integration tests, and writes where each landed.
+//! Builds the guest programs in `guests/` (components), `extism/` (Extism modules) and
+//! `extism-wasi/` (Extism modules with WASI preview 1) for the integration tests, and writes
+//! where each landed.
 
 use std::{env, fs, path::PathBuf};
 
@@ -13,18 +14,31 @@ fn main() {
         dir: root.join("examples/quickstart-plugin"),
     });
     let mut built = ferry_sdk_build::build(&crates, &[&root.join("sdk/rust"), &root.join("wit")]);
-    // Extism guests are core modules, built without WASI; the example is tested against the
-    // built-in it mirrors.
-    let mut extism = ferry_sdk_build::crates_in(&dir.join("extism"));
-    extism.push(ferry_sdk_build::PluginCrate {
-        package: "extism-log-transform".into(),
-        dir: root.join("examples/extism-log-transform"),
-    });
-    built.extend(ferry_sdk_build::build_for(
-        ferry_sdk_build::EXTISM_TARGET,
-        &extism,
-        &[&root.join("sdk/extism-rust")],
-    ));
+    // Extism guests are core modules: built without WASI, or for WASI preview 1 when they use
+    // files. Each example is tested against the built-in it mirrors.
+    let extism_sdk = root.join("sdk/extism-rust");
+    let shared_deployer = dir.join("guests/hostile-deployer/src/deployer.rs");
+    for (target, folder, example, watch) in [
+        (
+            ferry_sdk_build::EXTISM_TARGET,
+            "extism",
+            "extism-log-transform",
+            vec![extism_sdk.as_path()],
+        ),
+        (
+            ferry_sdk_build::EXTISM_WASI_TARGET,
+            "extism-wasi",
+            "extism-directory-deployer",
+            vec![extism_sdk.as_path(), shared_deployer.as_path()],
+        ),
+    ] {
+        let mut crates = ferry_sdk_build::crates_in(&dir.join(folder));
+        crates.push(ferry_sdk_build::PluginCrate {
+            package: example.into(),
+            dir: root.join("examples").join(example),
+        });
+        built.extend(ferry_sdk_build::build_for(target, &crates, &watch));
+    }
     let mut code = String::new();
     for b in &built {
         let constant = b.package.to_uppercase().replace('-', "_");

@@ -1,8 +1,9 @@
 //! An Extism transform against the same transform as a component, in the same run: the churn
 //! pipeline with one more step, `log(total_charges + 1)`, served once with the built-in
-//! `log-transform` (a component) and once with `extism-log-transform` (the same code built
-//! with `ferry-extism-pdk` as an Extism module), both trained by `ferry train` and served
-//! from their lineage with a fresh set of instances per call:
+//! `log-transform` (a component) and with `extism-log-transform` (the same code built with
+//! `ferry-extism-pdk` as an Extism module) called in MessagePack and, from a second runtime,
+//! in JSON, trained by `ferry train` and served from their lineage with a fresh set of
+//! instances per call:
 //! - one row in-process, and batch scoring of 100,000 rows in 8,192-row batches;
 //! - the step alone: a new instance with its transformer, and apply at 1 and 10,000 rows.
 //!
@@ -15,7 +16,7 @@ use ferry_host::data::{Format, read_table, schema_of, slice_rows};
 use ferry_host::pipeline::train::Quiet;
 use ferry_host::pipeline::{PipelineSpec, ServingPipeline, TrainOptions, train};
 use ferry_host::publish::{Checks, publish};
-use ferry_host::runtime::{Plugin, Runtime, RuntimeOptions, TransformInstance};
+use ferry_host::runtime::{ExtismPayload, Plugin, Runtime, RuntimeOptions, TransformInstance};
 use ferry_host::{Batch, ColumnData};
 
 /// The mean time of `$body` (an expression that may `.await`) over at least 200 runs and
@@ -38,7 +39,12 @@ fn us(d: Duration) -> String {
 }
 
 fn ratio(extism: Duration, component: Duration) -> String {
-    format!("{:.2}×", extism.as_secs_f64() / component.as_secs_f64())
+    let r = extism.as_secs_f64() / component.as_secs_f64();
+    if r >= 10.0 {
+        format!("{r:.0}×")
+    } else {
+        format!("{r:.2}×")
+    }
 }
 
 struct Measured {
@@ -116,6 +122,12 @@ async fn run() {
         ..Default::default()
     })
     .expect("runtime");
+    let json_runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache.path().into()),
+        extism_payload: Some(ExtismPayload::Json),
+        ..Default::default()
+    })
+    .expect("runtime");
     let registry = ferry_registry::Registry::open(data_dir.path(), None)
         .await
         .expect("registry");
@@ -176,12 +188,37 @@ async fn run() {
         )
         .await
         .expect("train");
+        if plugin.starts_with("extism") {
+            let pipeline = ServingPipeline::load(
+                &json_runtime,
+                &store,
+                outcome.lineage.clone(),
+                &Default::default(),
+            )
+            .await
+            .expect("serve");
+            served.push(pipeline);
+        }
         let pipeline =
             ServingPipeline::load(&runtime, &store, outcome.lineage, &Default::default())
                 .await
                 .expect("serve");
         served.push(pipeline);
     }
+    // The component, the Extism module called in MessagePack, and in JSON.
+    served.swap(1, 2);
+    let payloads: Vec<_> = served
+        .iter()
+        .map(|s| s.steps().transforms[0].step.plugin.extism_payload())
+        .collect();
+    assert_eq!(
+        payloads,
+        [
+            None,
+            Some(ExtismPayload::MessagePack),
+            Some(ExtismPayload::Json)
+        ]
+    );
 
     // 100,000 rows: the example's customers, repeated.
     let base = read_table(&churn.join("customers.csv"), Format::Csv).expect("data");
@@ -206,7 +243,7 @@ async fn run() {
 
     // Three rounds, the two implementations alternating, each figure the best of its rounds:
     // a drift of the machine during the run does not fall on one side only.
-    let mut results: Vec<Option<Measured>> = vec![None, None];
+    let mut results: Vec<Option<Measured>> = vec![None, None, None];
     for _ in 0..3 {
         for (s, best) in served.iter().zip(&mut results) {
             let step = &s.steps().transforms[0];
@@ -229,6 +266,8 @@ async fn run() {
     let results: Vec<Measured> = results.into_iter().flatten().collect();
     let a = served[0].predict(&big).await.expect("predict").outputs;
     let b = served[1].predict(&big).await.expect("predict").outputs;
+    let j = served[2].predict(&big).await.expect("predict").outputs;
+    assert!(b == j, "MessagePack and JSON calls predict differently");
     let close = a
         .columns
         .iter()
@@ -242,41 +281,40 @@ async fn run() {
         });
     assert!(close, "the two pipelines predict differently");
 
-    let (c, e) = (&results[0], &results[1]);
+    let (c, m, j) = (&results[0], &results[1], &results[2]);
     let rate = |d: Duration| rows as f64 / d.as_secs_f64();
     println!("## An Extism transform against the same transform as a component\n");
     println!(
-        "| measure | component (`log-transform`) | Extism (`extism-log-transform`) | Extism / component |"
+        "| measure | component (`log-transform`) | Extism, MessagePack | Extism, JSON | MessagePack / component | JSON / component |"
     );
-    println!("|---|---:|---:|---:|");
-    println!(
-        "| churn pipeline + log step, one row in-process (mean, best of 3 rounds) | {} | {} | {} |",
-        us(c.one_row),
-        us(e.one_row),
-        ratio(e.one_row, c.one_row)
+    println!("|---|---:|---:|---:|---:|---:|");
+    let row = |what: &str, f: fn(&Measured) -> Duration| {
+        println!(
+            "| {what} | {} | {} | {} | {} | {} |",
+            us(f(c)),
+            us(f(m)),
+            us(f(j)),
+            ratio(f(m), f(c)),
+            ratio(f(j), f(c))
+        );
+    };
+    row(
+        "churn pipeline + log step, one row in-process (mean, best of 3 rounds)",
+        |x| x.one_row,
     );
     println!(
-        "| churn pipeline + log step, {rows} rows in 8,192-row batches (best of 3) | {:.0} rows/s | {:.0} rows/s | {} |",
+        "| churn pipeline + log step, {rows} rows in 8,192-row batches (best of 3) | {:.0} rows/s | {:.0} rows/s | {:.0} rows/s | {} | {} |",
         rate(c.batch),
-        rate(e.batch),
-        ratio(e.batch, c.batch)
+        rate(m.batch),
+        rate(j.batch),
+        ratio(m.batch, c.batch),
+        ratio(j.batch, c.batch)
     );
-    println!(
-        "| the step: new instance + new-transformer (mean) | {} | {} | {} |",
-        us(c.prepare),
-        us(e.prepare),
-        ratio(e.prepare, c.prepare)
-    );
-    println!(
-        "| the step: apply, 1 row (mean) | {} | {} | {} |",
-        us(c.apply_1),
-        us(e.apply_1),
-        ratio(e.apply_1, c.apply_1)
-    );
-    println!(
-        "| the step: apply, 10,000 rows × 1 column (mean) | {} | {} | {} |",
-        us(c.apply_10k),
-        us(e.apply_10k),
-        ratio(e.apply_10k, c.apply_10k)
-    );
+    row("the step: new instance + new-transformer (mean)", |x| {
+        x.prepare
+    });
+    row("the step: apply, 1 row (mean)", |x| x.apply_1);
+    row("the step: apply, 10,000 rows × 1 column (mean)", |x| {
+        x.apply_10k
+    });
 }

@@ -163,6 +163,126 @@ async fn a_deployer_plugin_takes_the_primary_version_whole() {
     );
 }
 
+/// Every file under `dir`, by its path below `dir`, with its bytes.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    files_under(dir)
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f).unwrap();
+            let below = Path::new(&f).strip_prefix(dir).unwrap();
+            (below.display().to_string(), bytes)
+        })
+        .collect()
+}
+
+/// The `directory` deployer built as an Extism module for WASI preview 1
+/// (`examples/extism-directory-deployer`), given as a file to `ferry deploy target`: the
+/// operator's `--allow-dir` is its allowed path, and it writes byte for byte what the
+/// built-in writes, applies, reports, rolls back, and without the grant fails saying so.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_extism_deployer_writes_what_the_builtin_writes() {
+    let (server, deployer) = churn_deployment();
+    let wasm = ferry_tests::guests::EXTISM_DIRECTORY_DEPLOYER;
+    let (builtin, extism) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let grant = |dir: &tempfile::TempDir| vec![format!("/deploy={}", dir.path().display())];
+
+    let plan = target(&server, &deployer, wasm, &grant(&extism), &["--plan"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(text(&plan).contains("model/model.bin"), "{}", text(&plan));
+    assert!(
+        files_under(extism.path()).is_empty(),
+        "the plan wrote nothing"
+    );
+
+    let theirs = ok(target(
+        &server,
+        &deployer,
+        "directory",
+        &grant(&builtin),
+        &["--json"],
+    ));
+    let ours = ok(target(
+        &server,
+        &deployer,
+        wasm,
+        &grant(&extism),
+        &["--json"],
+    ));
+    assert_eq!(ours["active_version"], "1", "{ours}");
+    assert_eq!(ours["message"], theirs["message"]);
+    let written = tree(extism.path());
+    assert!(
+        written
+            .iter()
+            .any(|(f, _)| f == "churn/versions/1/model/model.bin"),
+        "{:?}",
+        written.iter().map(|(f, _)| f).collect::<Vec<_>>()
+    );
+    let theirs = tree(builtin.path());
+    let differing: Vec<String> = written
+        .iter()
+        .filter(|f| !theirs.contains(f))
+        .chain(theirs.iter().filter(|f| !written.contains(f)))
+        .map(|(f, bytes)| {
+            format!(
+                "{f}: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
+            )
+        })
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "the two deployers wrote different files: {differing:#?}"
+    );
+
+    ok(server.deploy(
+        &deployer,
+        &["update", "churn", "--model", "churn@2", "--json"],
+    ));
+    let applied = ok(target(
+        &server,
+        &deployer,
+        wasm,
+        &grant(&extism),
+        &["--json"],
+    ));
+    assert_eq!(
+        (
+            applied["active_version"].as_str(),
+            applied["history"].clone()
+        ),
+        (Some("2"), json!(["1"]))
+    );
+    let back = ok(target(
+        &server,
+        &deployer,
+        wasm,
+        &grant(&extism),
+        &["--rollback", "--json"],
+    ));
+    assert_eq!(back["active_version"], "1", "{back}");
+    let status = ok(target(
+        &server,
+        &deployer,
+        wasm,
+        &grant(&extism),
+        &["--status", "--json"],
+    ));
+    assert_eq!(status["active_version"], "1", "{status}");
+
+    let o = target(&server, &deployer, wasm, &[], &[]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o).contains("/deploy granted"), "{}", text(&o));
+    let read_only = vec![format!("/deploy={}:ro", extism.path().display())];
+    let before = tree(extism.path());
+    let o = target(&server, &deployer, wasm, &read_only, &[]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        tree(extism.path()) == before,
+        "a read-only grant was written to"
+    );
+}
+
 /// `edge-bundle` writes one file that holds the primary version whole: every component, state
 /// and artifact the lineage pins, by digest, with the input schema, signed with the key the
 /// operator granted. The same version gives the same bytes; the live file follows apply and

@@ -1,13 +1,15 @@
 //! Extism plugins run in the same sandbox as components: the Rust example computes what the
 //! built-in it mirrors computes, bit for bit, and a hostile Extism plugin is stopped with the
-//! same typed errors while a healthy plugin on the same host keeps answering.
+//! same typed errors while a healthy plugin on the same host keeps answering. A module built
+//! for WASI preview 1 gets files through the operator's directory grants, and nothing else.
 
 use std::path::Path;
 
+use ferry_host::conformance::Outcome;
 use ferry_host::data::schema_of;
 use ferry_host::runtime::{
-    CacheOutcome, Failure, GuestError, LoadError, LoadOptions, Plugin, PluginError, Runtime,
-    RuntimeOptions, TransformInstance,
+    CacheOutcome, ExtismPayload, Failure, GuestError, LoadError, LoadOptions, Plugin, PluginError,
+    Runtime, RuntimeOptions, TransformInstance, ValidatorInstance,
 };
 use ferry_host::{Batch, ColumnData, PluginKind};
 use ferry_tests::{assert_healthy, builtin, customers, fit_apply, floats, guests, runtime};
@@ -112,6 +114,124 @@ async fn the_extism_log_transform_matches_the_builtin_within_an_ulp() {
     assert_eq!(
         e.output_schema(config, &schema).await.unwrap(),
         n.output_schema(config, &schema).await.unwrap()
+    );
+}
+
+/// A runtime whose Extism calls are all JSON.
+fn json_runtime() -> Runtime {
+    Runtime::new(RuntimeOptions {
+        cache_dir: Some(ferry_tests::component_cache()),
+        extism_payload: Some(ExtismPayload::Json),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn messagepack_calls_compute_what_json_calls_compute_bit_for_bit() {
+    // A plugin built with `ferry-extism-pdk` reads both; the host calls it in MessagePack
+    // unless told otherwise, and a plugin that reads only JSON (the hostile one) in JSON.
+    let packed = load(guests::EXTISM_LOG_TRANSFORM).await;
+    assert_eq!(packed.extism_payload(), Some(ExtismPayload::MessagePack));
+    let json = json_runtime()
+        .load_file(
+            Path::new(guests::EXTISM_LOG_TRANSFORM),
+            &LoadOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(json.extism_payload(), Some(ExtismPayload::Json));
+    assert_eq!(
+        load(guests::EXTISM_HOSTILE).await.extism_payload(),
+        Some(ExtismPayload::Json)
+    );
+    assert_eq!(builtin("log-transform").await.extism_payload(), None);
+
+    // Infinities, a NaN under a null, subnormals and the learned state cross both encodings
+    // unchanged.
+    let mut data = customers();
+    let awkward = Batch {
+        num_rows: 4,
+        columns: vec![ferry_host::Column {
+            name: "monthly_charges".into(),
+            data: ColumnData::Float64(vec![f64::INFINITY, f64::NAN, 1e-310, -0.0]),
+            nulls: Some(vec![false, true, false, false]),
+        }],
+    };
+    for config in [
+        r#"{"columns":["tenure_months","monthly_charges","total_charges"]}"#,
+        r#"{"base":"2","offset":3.5}"#,
+    ] {
+        let ours = fit_apply(&packed, config, &data, &data).await;
+        let theirs = fit_apply(&json, config, &data, &data).await;
+        assert_eq!(bits(&ours), bits(&theirs), "{config}");
+    }
+    let config = r#"{"columns":["monthly_charges"]}"#;
+    let ours = fit_apply(&packed, config, &data, &awkward).await;
+    let theirs = fit_apply(&json, config, &data, &awkward).await;
+    assert_eq!(bits(&ours), bits(&theirs));
+    assert_eq!(ours.columns[0].nulls, awkward.columns[0].nulls);
+    data.columns.truncate(1);
+    let mut p = TransformInstance::new(&packed).await.unwrap();
+    let mut j = TransformInstance::new(&json).await.unwrap();
+    let bad = r#"{"base":"3"}"#;
+    assert_eq!(
+        p.new_analyzer(bad, &schema_of(&data))
+            .await
+            .unwrap_err()
+            .to_string(),
+        j.new_analyzer(bad, &schema_of(&data))
+            .await
+            .unwrap_err()
+            .to_string()
+    );
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_messagepack_is_invalid_output() {
+    let manifest = r#"{"contract":"0.1.0","payloads":["msgpack"],"name":"garbled","version":"0.1.0","kind":"validator"}"#;
+    let answer = [0xc1u8, 0xff, 0x00];
+    let more = format!(
+        r#"(data (i32.const 4096) "{}")
+           (func (export "validate") (result i32)
+             (call $say (i32.const 4096) (i32.const {}))
+             i32.const 0)"#,
+        wat_bytes(&answer),
+        answer.len()
+    );
+    let bytes = wat::parse_str(manifest_module(manifest, &more)).unwrap();
+    let p = json_runtime()
+        .load("garbled.wasm", &bytes, &LoadOptions::default())
+        .await
+        .unwrap();
+    // It reads MessagePack only, so even a runtime that prefers JSON calls it so.
+    assert_eq!(p.extism_payload(), Some(ExtismPayload::MessagePack));
+    let mut v = ValidatorInstance::new(&p).await.unwrap();
+    let e = v
+        .validate("{}", &floats(&[("x", vec![1.0])]))
+        .await
+        .unwrap_err();
+    let Failure::InvalidOutput(m) = &*e.failure else {
+        panic!("{e}")
+    };
+    assert!(
+        m.contains("`validate` answered what is not {\"ok\": …} or {\"error\": …} MessagePack")
+            && m.contains("its 3 bytes began"),
+        "{m}"
+    );
+    assert!(!v.is_usable(), "the instance is discarded");
+    assert_healthy().await;
+}
+
+#[tokio::test]
+async fn a_manifest_naming_an_unknown_payload_is_refused() {
+    let manifest = r#"{"contract":"0.1.0","payloads":["cbor"],"name":"cbor","version":"0.1.0","kind":"validator"}"#;
+    let more = r#"(func (export "validate") (result i32) i32.const 0)"#;
+    let e = load_wat("cbor.wasm", &manifest_module(manifest, more)).await;
+    assert!(
+        e.to_string()
+            .contains(r#"`payloads` must list one or more of "json" and "msgpack", not ["cbor"]"#),
+        "{e}"
     );
 }
 
@@ -307,11 +427,61 @@ async fn load_wat(name: &str, wat: &str) -> LoadError {
         .expect_err("refused")
 }
 
-#[tokio::test]
-async fn a_module_that_imports_wasi_is_refused_by_name() {
-    let e = load_wat(
-        "wasi.wasm",
+/// `bytes` as a text-format string: every byte escaped.
+fn wat_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("\\{b:02x}")).collect()
+}
+
+/// A module whose `ferry_manifest` answers `manifest`, with `more` (further imports, data,
+/// exports and functions) beside it. `(call $say (i32.const AT) (i32.const LEN))` sets the
+/// output to `LEN` bytes of linear memory at `AT` (the manifest is at 0).
+fn manifest_module(manifest: &str, more: &str) -> String {
+    format!(
         r#"(module
+            (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+            (import "extism:host/env" "store_u8" (func $store (param i64 i32)))
+            (import "extism:host/env" "output_set" (func $out (param i64 i64)))
+            {more}
+            (memory 1)
+            (data (i32.const 0) "{}")
+            (func $say (param $at i32) (param $len i32)
+              (local $o i64) (local $i i32)
+              (local.set $o (call $alloc (i64.extend_i32_u (local.get $len))))
+              (block $done (loop $next
+                (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+                (call $store (i64.add (local.get $o) (i64.extend_i32_u (local.get $i)))
+                             (i32.load8_u (i32.add (local.get $at) (local.get $i))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $next)))
+              (call $out (local.get $o) (i64.extend_i32_u (local.get $len))))
+            (func (export "ferry_manifest") (result i32)
+              (call $say (i32.const 0) (i32.const {len}))
+              i32.const 0))"#,
+        wat_bytes(manifest.as_bytes()),
+        len = manifest.len()
+    )
+}
+
+/// The four exports of a deployer, each answering nothing.
+const DEPLOYER_EXPORTS: &str = r#"
+    (func (export "plan") (result i32) i32.const 0)
+    (func (export "apply") (result i32) i32.const 0)
+    (func (export "status") (result i32) i32.const 0)
+    (func (export "rollback") (result i32) i32.const 0)"#;
+
+/// WASI preview 1's `fd_write`, as a module built for `wasm32-wasip1` imports it.
+const WASI_IMPORT: &str =
+    r#"(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))"#;
+
+/// A deployer's manifest asking for `/deploy`.
+const DEPLOY_DIR_MANIFEST: &str = r#"{"contract":"0.1.0","name":"files","version":"0.1.0","kind":"deployer","capabilities":{"directories":[{"guest-path":"/deploy","writable":true}]}}"#;
+
+#[tokio::test]
+async fn a_module_that_imports_anything_but_extism_and_wasi_is_refused_by_name() {
+    let e = load_wat(
+        "component-wasi.wasm",
+        r#"(module
+            (import "wasi:cli/environment@0.2.0" "get-environment" (func (param i32)))
             (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
             (func (export "ferry_manifest") (result i32) i32.const 0))"#,
     )
@@ -319,8 +489,48 @@ async fn a_module_that_imports_wasi_is_refused_by_name() {
     let text = e.to_string();
     assert!(matches!(e, LoadError::Extism { .. }), "{text}");
     assert!(
-        text.contains("it imports `wasi_snapshot_preview1::fd_write`")
-            && text.contains("wasm32-unknown-unknown"),
+        text.contains("it imports `wasi:cli/environment@0.2.0::get-environment`;")
+            && !text.contains("fd_write"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_module_that_asks_for_a_directory_without_wasi_is_refused() {
+    let e = load_wat(
+        "no-wasi.wasm",
+        &manifest_module(DEPLOY_DIR_MANIFEST, DEPLOYER_EXPORTS),
+    )
+    .await;
+    let text = e.to_string();
+    assert!(matches!(e, LoadError::Extism { .. }), "{text}");
+    assert!(
+        text.contains("it asks for the directory /deploy, but it does not import WASI")
+            && text.contains("wasm32-wasip1"),
+        "{text}"
+    );
+    // The same module importing WASI preview 1 loads.
+    let bytes = wat::parse_str(manifest_module(
+        DEPLOY_DIR_MANIFEST,
+        &format!("{WASI_IMPORT}{DEPLOYER_EXPORTS}"),
+    ))
+    .unwrap();
+    let p = runtime()
+        .load("wasi.wasm", &bytes, &LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(p.kind(), PluginKind::Deployer);
+}
+
+#[tokio::test]
+async fn a_plugin_that_computes_may_not_ask_for_files_through_wasi_either() {
+    let manifest = DEPLOY_DIR_MANIFEST.replace("deployer", "validator");
+    let more = format!(r#"{WASI_IMPORT}(func (export "validate") (result i32) i32.const 0)"#);
+    let e = load_wat("computes.wasm", &manifest_module(&manifest, &more)).await;
+    let text = e.to_string();
+    assert!(matches!(e, LoadError::Manifest { .. }), "{text}");
+    assert!(
+        text.contains("a validator plugin may not ask for directory /deploy"),
         "{text}"
     );
 }
@@ -353,29 +563,10 @@ async fn a_manifest_that_is_not_json_is_reported() {
 
 #[tokio::test]
 async fn a_transform_without_its_exports_is_refused_listing_them() {
-    // The manifest of a transform, written into Extism memory and set as the output.
     let manifest = r#"{"contract":"0.1.0","name":"half","version":"0.1.0","kind":"transform"}"#;
-    let wat = format!(
-        r#"(module
-            (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
-            (import "extism:host/env" "store_u8" (func $store (param i64 i32)))
-            (import "extism:host/env" "output_set" (func $out (param i64 i64)))
-            (memory 1)
-            (data (i32.const 0) "{}")
-            (func (export "ferry_manifest") (result i32)
-              (local $o i64) (local $i i32)
-              (local.set $o (call $alloc (i64.const {len})))
-              (block $done (loop $next
-                (br_if $done (i32.ge_u (local.get $i) (i32.const {len})))
-                (call $store (i64.add (local.get $o) (i64.extend_i32_u (local.get $i)))
-                             (i32.load8_u (local.get $i)))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $next)))
-              (call $out (local.get $o) (i64.const {len}))
-              i32.const 0)
-            (func (export "analyzer_new") (result i32) i32.const 0))"#,
-        manifest.replace('"', "\\\""),
-        len = manifest.len()
+    let wat = manifest_module(
+        manifest,
+        r#"(func (export "analyzer_new") (result i32) i32.const 0)"#,
     );
     let e = load_wat("half.wasm", &wat).await;
     let text = e.to_string();
@@ -383,6 +574,32 @@ async fn a_transform_without_its_exports_is_refused_listing_them() {
         text.contains("lacks the exports `analyzer_update`, `analyzer_finish`, `transformer_new`, `transformer_apply`, `output_schema`"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn an_extism_deployer_with_wasi_plans_applies_and_rolls_back_in_the_kit() {
+    // The kit grants `/deploy` as a fresh folder: the plan must write nothing there, apply must
+    // make its versions live, and rollback return to the one before, as for the built-in.
+    let p = load(guests::EXTISM_DIRECTORY_DEPLOYER).await;
+    assert_eq!(p.kind(), PluginKind::Deployer);
+    assert_eq!(p.manifest().name, "extism-directory-deployer");
+    let report = ferry_host::conformance::run(&p).await;
+    assert!(report.passed(), "{:#?}", report.failures());
+    let (_, failed, skipped) = report.tally();
+    assert_eq!((failed, skipped), (0, 0), "{report:#?}");
+    let builtin = builtin("directory").await;
+    let theirs = ferry_host::conformance::run(&builtin).await;
+    let how = |r: &ferry_host::conformance::Report| {
+        r.points
+            .iter()
+            .map(|p| match &p.outcome {
+                Outcome::Passed(_) => format!("{} passed", p.check),
+                Outcome::Failed(why) => format!("{} failed: {why}", p.check),
+                Outcome::Skipped(_) => format!("{} skipped", p.check),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(how(&report), how(&theirs));
 }
 
 #[tokio::test]

@@ -16,11 +16,18 @@ async fn hostile(options: LoadOptions) -> Plugin {
         .expect("load hostile")
 }
 
-async fn deployer(options: LoadOptions) -> Plugin {
+/// The hostile deployer as a component and as an Extism module built for WASI preview 1: the
+/// same source, so every deployer test runs against both backends.
+const DEPLOYERS: [&str; 2] = [
+    guests::GUEST_HOSTILE_DEPLOYER,
+    guests::EXTISM_HOSTILE_DEPLOYER,
+];
+
+async fn deployer(path: &str, options: LoadOptions) -> Plugin {
     runtime()
-        .load_file(Path::new(guests::GUEST_HOSTILE_DEPLOYER), &options)
+        .load_file(Path::new(path), &options)
         .await
-        .expect("load hostile-deployer")
+        .unwrap_or_else(|e| panic!("load {path}: {e}"))
 }
 
 /// Has the hostile deployer do `action`; its status message says what happened.
@@ -168,24 +175,44 @@ async fn a_plugin_that_computes_sees_no_environment_variables_even_if_granted() 
 
 #[tokio::test]
 async fn a_deployer_sees_exactly_the_variables_it_asked_for_and_was_granted() {
-    let none = act(&deployer(LoadOptions::default()).await, "env")
-        .await
-        .unwrap();
-    assert_eq!(none, "SAW []");
-    let granted = LoadOptions {
-        grants: Grants {
-            env: vec![
-                ("FERRY_GRANTED".into(), "yes".into()),
-                ("PATH".into(), "/bin".into()),
-            ],
+    for path in DEPLOYERS {
+        let none = act(&deployer(path, LoadOptions::default()).await, "env")
+            .await
+            .unwrap();
+        assert_eq!(none, "SAW []", "{path}");
+        let granted = LoadOptions {
+            grants: Grants {
+                env: vec![
+                    ("FERRY_GRANTED".into(), "yes".into()),
+                    ("PATH".into(), "/bin".into()),
+                ],
+                ..Default::default()
+            },
             ..Default::default()
-        },
-        ..Default::default()
-    };
-    let p = deployer(granted).await;
-    assert_eq!(act(&p, "granted-env").await.unwrap(), "yes");
-    // PATH was granted but not asked for in the manifest, so it is dropped.
-    assert_eq!(act(&p, "env").await.unwrap(), "SAW [FERRY_GRANTED]");
+        };
+        let p = deployer(path, granted).await;
+        assert_eq!(act(&p, "granted-env").await.unwrap(), "yes", "{path}");
+        // PATH was granted but not asked for in the manifest, so it is dropped.
+        assert_eq!(
+            act(&p, "env").await.unwrap(),
+            "SAW [FERRY_GRANTED]",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deployer_cannot_read_etc_passwd() {
+    for path in DEPLOYERS {
+        let e = act(&deployer(path, LoadOptions::default()).await, "passwd")
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("cannot read /etc/passwd"),
+            "{path}: {e}"
+        );
+    }
+    assert_healthy().await;
 }
 
 #[tokio::test]
@@ -195,15 +222,17 @@ async fn a_plugin_that_computes_reads_a_clock_that_does_not_move() {
         assert_eq!(provoke(&p, "clock").await.unwrap(), "wall 0 elapsed 0");
     }
     // A deployer acts on the world and reads the real clock.
-    let said = act(&deployer(LoadOptions::default()).await, "clock")
-        .await
-        .unwrap();
-    let secs: u64 = said.trim_start_matches("wall ").parse().unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    assert!(secs.abs_diff(now) < 60, "{said} vs {now}");
+    for path in DEPLOYERS {
+        let said = act(&deployer(path, LoadOptions::default()).await, "clock")
+            .await
+            .unwrap();
+        let secs: u64 = said.trim_start_matches("wall ").parse().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(secs.abs_diff(now) < 60, "{path}: {said} vs {now}");
+    }
 }
 
 #[tokio::test]
@@ -216,11 +245,14 @@ async fn a_plugin_that_computes_draws_random_bytes_seeded_from_its_digest() {
     assert_eq!(provoke(&again, "random").await.unwrap(), first);
     assert_ne!(first, "random 0000000000000000");
     // A deployer draws from the real source: two instances differ.
-    let d = deployer(LoadOptions::default()).await;
-    assert_ne!(
-        act(&d, "random").await.unwrap(),
-        act(&d, "random").await.unwrap()
-    );
+    for path in DEPLOYERS {
+        let d = deployer(path, LoadOptions::default()).await;
+        assert_ne!(
+            act(&d, "random").await.unwrap(),
+            act(&d, "random").await.unwrap(),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -285,6 +317,13 @@ async fn network_connections_are_refused_and_reported() {
 
 #[tokio::test]
 async fn writes_stay_inside_the_granted_directory() {
+    for path in DEPLOYERS {
+        writes_stay_inside(path).await;
+    }
+    assert_healthy().await;
+}
+
+async fn writes_stay_inside(path: &str) {
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("out");
     std::fs::create_dir(&out).unwrap();
@@ -299,7 +338,7 @@ async fn writes_stay_inside_the_granted_directory() {
         },
         ..Default::default()
     };
-    let p = deployer(options).await;
+    let p = deployer(path, options).await;
     assert_eq!(
         act(&p, "write-inside").await.unwrap(),
         "wrote /out/inside.txt"
@@ -307,8 +346,8 @@ async fn writes_stay_inside_the_granted_directory() {
     assert_eq!(std::fs::read(out.join("inside.txt")).unwrap(), b"ok");
 
     let e = act(&p, "write-outside").await.unwrap_err();
-    assert!(matches!(*e.failure, Failure::Guest(_)), "{e}");
-    assert!(!root.path().join("escape.txt").exists());
+    assert!(matches!(*e.failure, Failure::Guest(_)), "{path}: {e}");
+    assert!(!root.path().join("escape.txt").exists(), "{path}");
     assert!(!Path::new("/tmp/escape.txt").exists() && !Path::new("/escape.txt").exists());
 
     // Read-only grants refuse writes.
@@ -324,9 +363,13 @@ async fn writes_stay_inside_the_granted_directory() {
         ..Default::default()
     };
     std::fs::remove_file(out.join("inside.txt")).unwrap();
-    assert!(act(&deployer(ro).await, "write-inside").await.is_err());
-    assert!(!out.join("inside.txt").exists());
-    assert_healthy().await;
+    assert!(
+        act(&deployer(path, ro).await, "write-inside")
+            .await
+            .is_err(),
+        "{path}"
+    );
+    assert!(!out.join("inside.txt").exists(), "{path}");
 }
 
 #[tokio::test]
@@ -498,16 +541,18 @@ async fn a_grant_of_a_missing_directory_is_refused_at_load() {
         },
         ..Default::default()
     };
-    let e = runtime()
-        .load_file(Path::new(guests::GUEST_HOSTILE_DEPLOYER), &options)
-        .await
-        .unwrap_err();
-    assert!(matches!(e, LoadError::Grant { .. }), "{e}");
-    assert!(
-        e.to_string()
-            .starts_with("cannot grant directory /out -> /no/such/folder"),
-        "{e}"
-    );
+    for path in DEPLOYERS {
+        let e = runtime()
+            .load_file(Path::new(path), &options)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, LoadError::Grant { .. }), "{path}: {e}");
+        assert!(
+            e.to_string()
+                .starts_with("cannot grant directory /out -> /no/such/folder"),
+            "{path}: {e}"
+        );
+    }
 }
 
 #[tokio::test]

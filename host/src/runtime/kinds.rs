@@ -33,7 +33,7 @@ macro_rules! instantiate {
                 let out = timed(limit, pre.instantiate_async(&mut session.store)).await;
                 Backend::Component(session.settle_plain("instantiate", out)?)
             }
-            KindPre::Extism(x) => Backend::Extism(ExtismInstance::new(&mut session, &x.pre).await?),
+            KindPre::Extism(x) => Backend::Extism(ExtismInstance::new(&mut session, x).await?),
             _ => unreachable!("a plugin's pre-instance matches its kind"),
         };
         (session, backend)

@@ -23,6 +23,7 @@ use wasmtime::{Engine, component::Linker};
 pub use cache::{CacheOutcome, ComponentCache};
 pub use engine::{EngineSettings, MAX_MEMORY_BYTES};
 pub use error::{Failure, GuestError, LoadError, PluginError};
+pub use ferry_extism_pdk::wire::Payload as ExtismPayload;
 pub use grants::{DirGrant, Grants};
 pub use kinds::{
     AlertSinkInstance, AnalyzerHandle, DeployerInstance, ModelInstance, PredictorHandle,
@@ -42,6 +43,10 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Engine settings.
     pub engine: EngineSettings,
+    /// The encoding of calls to Extism plugins: `None` calls a plugin in MessagePack where it
+    /// reads it (every plugin built with `ferry-extism-pdk` does) and in JSON otherwise;
+    /// `Some(ExtismPayload::Json)` keeps every call JSON, readable when debugging a plugin.
+    pub extism_payload: Option<ExtismPayload>,
 }
 
 impl RuntimeOptions {
@@ -50,6 +55,7 @@ impl RuntimeOptions {
         Self {
             cache_dir: dirs::cache_dir().map(|d| d.join("ferry").join("components")),
             engine: EngineSettings::default(),
+            extism_payload: None,
         }
     }
 }
@@ -65,6 +71,7 @@ struct Inner {
     net_linker: Linker<StoreState>,
     sink_linker: Linker<StoreState>,
     extism_linker: wasmtime::Linker<StoreState>,
+    extism_payload: Option<ExtismPayload>,
     cache: ComponentCache,
 }
 
@@ -109,9 +116,15 @@ impl Runtime {
                 net_linker,
                 sink_linker,
                 extism_linker,
+                extism_payload: options.extism_payload,
                 cache,
             }),
         })
+    }
+
+    /// The encoding Extism calls are made in, when the plugin reads it.
+    pub fn extism_payload(&self) -> Option<ExtismPayload> {
+        self.inner.extism_payload
     }
 
     /// The shared engine.

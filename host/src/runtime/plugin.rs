@@ -127,6 +127,14 @@ impl Plugin {
         matches!(self.inner.pre, KindPre::Extism(_))
     }
 
+    /// The encoding an Extism module is called in; `None` for a component.
+    pub fn extism_payload(&self) -> Option<super::ExtismPayload> {
+        match &self.inner.pre {
+            KindPre::Extism(x) => Some(x.payload),
+            _ => None,
+        }
+    }
+
     /// The names of the component's imports.
     pub fn imports(&self) -> &[String] {
         &self.inner.imports

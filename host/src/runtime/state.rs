@@ -10,9 +10,10 @@ use rand::rngs::StdRng;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use super::bindings::base::ferry::plugin::host::{self, LogLevel};
@@ -185,7 +186,10 @@ impl WasiHttpHooks for HttpGate {
 
 /// Everything a plugin instance's store holds.
 pub struct StoreState {
-    wasi: WasiCtx,
+    /// The WASI context, built from the grants. A component uses the `WasiCtx` inside it with
+    /// [`Self::table`]; an Extism module that imports WASI preview 1 uses it whole, so both
+    /// backends see the same files, variables, clocks and random source.
+    wasi: WasiP1Ctx,
     http: WasiHttpCtx,
     hooks: HttpGate,
     table: ResourceTable,
@@ -261,7 +265,7 @@ impl StoreState {
                 Box::pin(async { false })
             });
         Ok(Self {
-            wasi: b.build(),
+            wasi: b.build_p1(),
             http: WasiHttpCtx::new(),
             hooks: HttpGate {
                 grants: grants.clone(),
@@ -284,6 +288,11 @@ impl StoreState {
         })
     }
 
+    /// The WASI preview 1 context an Extism module's `wasi_snapshot_preview1` imports use.
+    pub(crate) fn wasi_p1(&mut self) -> &mut WasiP1Ctx {
+        &mut self.wasi
+    }
+
     /// What the plugin printed to stdout and stderr (the last 64 KiB).
     pub fn output(&self) -> String {
         String::from_utf8_lossy(&self.output.contents()).into_owned()
@@ -293,7 +302,7 @@ impl StoreState {
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.ctx().ctx,
             table: &mut self.table,
         }
     }

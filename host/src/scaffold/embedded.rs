@@ -160,7 +160,7 @@ pub(super) fn source(language: &str, kind: &str) -> Option<&'static str> {
 /// The configuration schema of the template of `kind` in `language`.
 pub(super) fn schema(language: &str, kind: &str) -> &'static str {
     match kind {
-        "alert-sink" if language != "rust" => {
+        "alert-sink" if !matches!(language, "rust" | "extism-rust") => {
             include_str!("../../templates/schemas/alert-sink-file.json")
         }
         "validator" => include_str!("../../templates/schemas/validator.json"),

@@ -24,9 +24,9 @@ pub enum Language {
     /// C, with `ferry.h`, built by `make` (wit-bindgen, clang for wasm32-wasi, jco). It
     /// computes only: the C layer has no HTTP client to deploy or alert with.
     C,
-    /// Rust, with the `ferry-extism-pdk` crate, built for `wasm32-unknown-unknown`: an Extism
-    /// plugin. It computes only: its templates deploy and alert through files, which an
-    /// Extism plugin (without WASI) does not have.
+    /// Rust, with the `ferry-extism-pdk` crate: an Extism plugin, built for
+    /// `wasm32-unknown-unknown`, or for `wasm32-wasip1` when it is a deployer (which writes
+    /// files in the directory the operator grants).
     ExtismRust,
 }
 
@@ -54,8 +54,8 @@ impl Language {
     /// The kinds its authoring layer offers.
     pub fn kinds(self) -> &'static [PluginKind] {
         match self {
-            Language::Rust | Language::Python => &PluginKind::ALL,
-            Language::Js | Language::C | Language::ExtismRust => &[
+            Language::Rust | Language::Python | Language::ExtismRust => &PluginKind::ALL,
+            Language::Js | Language::C => &[
                 PluginKind::Validator,
                 PluginKind::Transform,
                 PluginKind::Model,

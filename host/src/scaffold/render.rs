@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::embedded::{self, C_SDK, JS_PACKAGE, JS_SDK, PYTHON_SDK, RUST_CARGO, WIT};
 use super::{Language, Project, RustSdk, Template};
+use crate::manifest::PluginKind;
 
 fn description(t: &Template) -> String {
     let what = match t.kind.name() {
@@ -185,6 +186,15 @@ fn readme(t: &Template, build: &str, test: &str, needs: &str, layout: &str) -> S
     )
 }
 
+/// The target an Extism plugin of `kind` is built for: a deployer writes files, so it gets WASI
+/// preview 1 (the operator's directory grants are its allowed paths); the others need none.
+fn extism_target(kind: PluginKind) -> &'static str {
+    match kind {
+        PluginKind::Deployer => "wasm32-wasip1",
+        _ => "wasm32-unknown-unknown",
+    }
+}
+
 fn component(t: &Template) -> String {
     match t.language {
         Language::Rust => format!(
@@ -192,7 +202,8 @@ fn component(t: &Template) -> String {
             t.name.replace('-', "_")
         ),
         Language::ExtismRust => format!(
-            "target/wasm32-unknown-unknown/release/{}.wasm",
+            "target/{}/release/{}.wasm",
+            extism_target(t.kind),
             t.name.replace('-', "_")
         ),
         Language::Python | Language::Js | Language::C => format!("{}.wasm", t.name),
@@ -232,7 +243,8 @@ pub(super) fn project(t: &Template) -> Project {
             files.push(("README.md".into(), readme(t, &build, &test, needs, layout)));
         }
         Language::ExtismRust => {
-            build = "cargo build --release --target wasm32-unknown-unknown".to_string();
+            let target = extism_target(t.kind);
+            build = format!("cargo build --release --target {target}");
             let cargo = RUST_CARGO
                 .replace("ferry-sdk = ", "ferry-extism-pdk = ")
                 .replace("{{sdk}}", &rust_sdk_dependency(&t.rust_sdk, true))
@@ -247,16 +259,25 @@ pub(super) fn project(t: &Template) -> Project {
             files.push((".gitignore".into(), "/target\n".into()));
             files.push((
                 "rust-toolchain.toml".into(),
-                "[toolchain]\nchannel = \"1.96\"\ntargets = [\"wasm32-unknown-unknown\"]\n".into(),
+                format!("[toolchain]\nchannel = \"1.96\"\ntargets = [\"{target}\"]\n"),
             ));
-            let needs = "`rust-toolchain.toml` pins Rust with the `wasm32-unknown-unknown` target: \
-                         run `rustup toolchain install` once in this folder. The result is an \
-                         Extism plugin (a core module importing only `extism:host/env`), which \
-                         Ferry runs in the same sandbox as a component.";
+            let imports = match t.kind {
+                PluginKind::Deployer => {
+                    "`extism:host/env` and WASI preview 1, whose only files are the \
+                     directories the operator grants"
+                }
+                _ => "only `extism:host/env`",
+            };
+            let needs = format!(
+                "`rust-toolchain.toml` pins Rust with the `{target}` target: run `rustup \
+                 toolchain install` once in this folder. The result is an Extism plugin (a core \
+                 module importing {imports}), which Ferry runs in the same sandbox as a \
+                 component."
+            );
             let layout = "`src/lib.rs` is the plugin, written against `ferry-extism-pdk` (the \
                           same traits as `ferry-sdk`); `config.schema.json` is the schema of its \
                           configuration, whose first example the kit runs it with.";
-            files.push(("README.md".into(), readme(t, &build, &test, needs, layout)));
+            files.push(("README.md".into(), readme(t, &build, &test, &needs, layout)));
         }
         Language::Python => {
             build =

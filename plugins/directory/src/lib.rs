@@ -9,8 +9,8 @@ use std::fs;
 
 use ferry_sdk::prelude::*;
 use ferry_sdk::target::{TargetState, check_segment};
-use ferry_sdk::{Deployer, Deployment, DeploymentPlan, DeploymentStatus};
-use serde::Deserialize;
+use ferry_sdk::{Deployer, Deployment, DeploymentPlan, DeploymentStatus, PluginRef};
+use serde::{Deserialize, Serialize};
 
 /// Where the operator's directory appears inside the sandbox.
 pub const DEPLOY_DIR: &str = "/deploy";
@@ -60,6 +60,47 @@ fn check(target: &Deployment) -> Result<Settings> {
     parse_config(&target.settings)
 }
 
+/// `deployment.json`. Structs, not a JSON map, so its keys keep this order whatever
+/// features `serde_json` was built with.
+#[derive(Serialize)]
+struct Meta<'a> {
+    name: &'a str,
+    model: ModelMeta<'a>,
+    pipeline: Vec<PluginMeta<'a>>,
+    artifacts: Vec<ArtifactMeta<'a>>,
+}
+
+#[derive(Serialize)]
+struct ModelMeta<'a> {
+    name: &'a str,
+    version: &'a str,
+    plugin: PluginMeta<'a>,
+}
+
+#[derive(Serialize)]
+struct PluginMeta<'a> {
+    name: &'a str,
+    version: &'a str,
+    digest: &'a str,
+}
+
+impl<'a> PluginMeta<'a> {
+    fn of(p: &'a PluginRef) -> Self {
+        PluginMeta {
+            name: &p.name,
+            version: &p.version,
+            digest: &p.digest,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ArtifactMeta<'a> {
+    path: &'a str,
+    digest: &'a str,
+    size: usize,
+}
+
 pub struct DirectoryDeployer;
 
 impl Plugin for DirectoryDeployer {
@@ -105,12 +146,24 @@ impl Deployer for DirectoryDeployer {
             }
             fs::write(&path, &a.contents).map_err(|e| io(&format!("writing {}", a.path), e))?;
         }
-        let meta = serde_json::json!({
-            "name": target.name,
-            "model": { "name": target.model_name, "version": target.model_version, "plugin": { "name": target.model_plugin.name, "version": target.model_plugin.version, "digest": target.model_plugin.digest } },
-            "pipeline": target.pipeline.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version, "digest": p.digest})).collect::<Vec<_>>(),
-            "artifacts": target.artifacts.iter().map(|a| serde_json::json!({"path": a.path, "digest": a.digest, "size": a.contents.len()})).collect::<Vec<_>>(),
-        });
+        let meta = Meta {
+            name: &target.name,
+            model: ModelMeta {
+                name: &target.model_name,
+                version: &target.model_version,
+                plugin: PluginMeta::of(&target.model_plugin),
+            },
+            pipeline: target.pipeline.iter().map(PluginMeta::of).collect(),
+            artifacts: target
+                .artifacts
+                .iter()
+                .map(|a| ArtifactMeta {
+                    path: &a.path,
+                    digest: &a.digest,
+                    size: a.contents.len(),
+                })
+                .collect(),
+        };
         fs::create_dir_all(&tmp).map_err(|e| io("creating a folder", e))?;
         fs::write(
             format!("{tmp}/deployment.json"),

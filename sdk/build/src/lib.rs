@@ -60,14 +60,18 @@ pub fn crates_in(dir: &Path) -> Vec<PluginCrate> {
 /// The target Extism plugins are built for: a core module without WASI.
 pub const EXTISM_TARGET: &str = "wasm32-unknown-unknown";
 
+/// The target of Extism plugins that use files: a core module with WASI preview 1, whose
+/// allowed paths are the operator's directory grants.
+pub const EXTISM_WASI_TARGET: &str = "wasm32-wasip1";
+
 /// Builds `crates` to components and returns them in the same order. `watch` lists further
 /// folders (the SDK, the WIT) whose changes must rebuild them.
 pub fn build(crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
     build_for(TARGET, crates, watch)
 }
 
-/// Builds `crates` for `target` ([`TARGET`] for components, [`EXTISM_TARGET`] for Extism
-/// modules) and returns them in the same order.
+/// Builds `crates` for `target` ([`TARGET`] for components, [`EXTISM_TARGET`] or
+/// [`EXTISM_WASI_TARGET`] for Extism modules) and returns them in the same order.
 pub fn build_for(target: &str, crates: &[PluginCrate], watch: &[&Path]) -> Vec<Built> {
     for c in crates {
         println!("cargo:rerun-if-changed={}", c.dir.display());

@@ -1,6 +1,6 @@
-//! The glue behind the `export_*!` macros: read the call's JSON, run the plugin, answer
-//! `{"ok": …}` or `{"error": …}`, and keep the instance's analyzers, transformers and
-//! predictors in tables keyed by handle.
+//! The glue behind the `export_*!` macros: read the call (JSON or MessagePack), run the
+//! plugin, answer `{"ok": …}` or `{"error": …}` in the call's encoding, and keep the
+//! instance's analyzers, transformers and predictors in tables keyed by handle.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::wire::{Answer, Handle};
+use crate::wire::{Answer, Handle, Payload};
 use crate::{Result, internal_error};
 
 /// Objects of one type that live in the instance, by handle.
@@ -51,16 +51,22 @@ impl<T> Default for Table<T> {
 /// A per-instance table (Wasm instances are single-threaded).
 pub type Slot<T> = std::thread::LocalKey<RefCell<Table<T>>>;
 
-/// Runs one export: parses the input as `I`, calls `f`, writes the answer. Returns the
-/// Extism return code (0: an answer was written).
+/// The encodings a plugin built with this crate reads.
+pub const PAYLOADS: [Payload; 2] = [Payload::Json, Payload::MessagePack];
+
+/// Runs one export: parses the input as `I`, calls `f`, writes the answer in the call's
+/// encoding. Returns the Extism return code (0: an answer was written).
 pub fn run<I: DeserializeOwned, O: Serialize>(f: impl FnOnce(I) -> Result<O>) -> i32 {
-    let answer: Answer<O> = match serde_json::from_slice::<I>(&input()) {
+    let input = input();
+    let payload = Payload::of_call(&input);
+    let answer: Answer<O> = match payload.decode::<I>(&input) {
         Ok(call) => f(call).into(),
         Err(e) => Answer::Error(internal_error(format!(
-            "the host sent a call this plugin cannot read: {e}"
+            "the host sent a call this plugin cannot read ({}): {e}",
+            payload.name()
         ))),
     };
-    match serde_json::to_vec(&answer) {
+    match payload.encode(&answer) {
         Ok(bytes) => {
             output(&bytes);
             0
@@ -74,7 +80,7 @@ pub fn run<I: DeserializeOwned, O: Serialize>(f: impl FnOnce(I) -> Result<O>) ->
 
 /// Writes the manifest.
 pub fn manifest(m: crate::wire::Manifest) -> i32 {
-    match crate::wire::encode_manifest(&m) {
+    match crate::wire::encode_manifest(&m, &PAYLOADS) {
         Ok(bytes) => {
             output(&bytes);
             0

@@ -1,7 +1,8 @@
 //! Ferry plugins as [Extism](https://extism.org) plugins, in Rust.
 //!
 //! An Extism plugin is a core WebAssembly module built with an Extism PDK. Ferry calls one
-//! export per operation of the plugin's kind, with JSON in and JSON out ([`wire`]). This crate
+//! export per operation of the plugin's kind, in MessagePack or JSON ([`wire`]); a plugin
+//! built with this crate reads both and answers in the encoding of the call. This crate
 //! gives a Rust author what `ferry-sdk` gives: implement [`Plugin`] and the trait of the kind,
 //! then export with the matching macro. Build with
 //! `cargo build --release --target wasm32-unknown-unknown`.
@@ -23,8 +24,10 @@
 //! are `ferry-sdk`'s own source files, compiled here against the wire types (which have the WIT types' names and
 //! fields), so the two crates agree by construction: a plugin written for one builds with the
 //! other by changing the crate it uses (`ferry plugin new --lang extism-rust` writes the Rust
-//! templates that way). What differs is what a plugin can reach: an Extism plugin has no
-//! files, and its HTTP goes through [`http`].
+//! templates that way). What differs is how a plugin reaches out: its HTTP goes through
+//! [`http`], and it has files only when built for WASI preview 1 (`wasm32-wasip1`), where the
+//! operator's directory grants are its allowed paths; built for `wasm32-unknown-unknown` it
+//! has none.
 
 #[path = "../../rust/src/batch.rs"]
 mod batch;
@@ -43,6 +46,8 @@ mod manifest;
 mod report;
 #[path = "../../rust/src/select.rs"]
 mod select;
+#[path = "../../rust/src/target.rs"]
+pub mod target;
 pub mod wire;
 
 pub use batch::{BatchBuilder, ColumnView};

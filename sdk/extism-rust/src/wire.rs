@@ -1,8 +1,11 @@
-//! The JSON an Extism plugin and the host exchange: the `ferry:plugin` WIT types, spelled with
+//! What an Extism plugin and the host exchange: the `ferry:plugin` WIT types, spelled with
 //! their WIT names (`num-rows`, `data-type`, `alert-sink`), so the contract has one source.
 //!
-//! Byte strings (a transform's state, a model's artifact) travel as base64. Floats that JSON
-//! cannot hold travel as the strings `"NaN"`, `"Infinity"` and `"-Infinity"`.
+//! Calls and answers travel as JSON, or as MessagePack when the plugin's manifest offers it
+//! ([`Payload`]): the same maps under the same names, with floats as MessagePack floats and
+//! byte strings as MessagePack binaries. In JSON, byte strings (a transform's state, a model's
+//! artifact) travel as base64, and floats JSON cannot hold as the strings `"NaN"`,
+//! `"Infinity"` and `"-Infinity"`. The manifest itself is always JSON.
 
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -195,25 +198,105 @@ pub struct Manifest {
     pub config_schema: String,
 }
 
-/// The answer of `ferry_manifest`: the manifest's JSON with `contract` set to [`CONTRACT`].
-pub fn encode_manifest(m: &Manifest) -> serde_json::Result<Vec<u8>> {
+/// How a call and its answer are encoded. A plugin answers in the encoding of the call, and
+/// its manifest lists the encodings it reads (`"payloads"`); the host picks MessagePack when
+/// the plugin offers it, JSON otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Payload {
+    /// JSON: what every Extism plugin reads.
+    #[default]
+    #[serde(rename = "json")]
+    Json,
+    /// MessagePack, with maps under the same names as the JSON.
+    #[serde(rename = "msgpack")]
+    MessagePack,
+}
+
+impl Payload {
+    /// The encoding of `bytes`, a call: a JSON call is an object, so it opens with `{`; a
+    /// MessagePack call is a map, which never does.
+    pub fn of_call(bytes: &[u8]) -> Payload {
+        match bytes.first() {
+            Some(b'{') | None => Payload::Json,
+            Some(_) => Payload::MessagePack,
+        }
+    }
+
+    /// Its name in a manifest's `payloads`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Payload::Json => "json",
+            Payload::MessagePack => "msgpack",
+        }
+    }
+
+    /// `value` in this encoding.
+    pub fn encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, String> {
+        match self {
+            Payload::Json => serde_json::to_vec(value).map_err(|e| e.to_string()),
+            Payload::MessagePack => rmp_serde::to_vec_named(value).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Reads `bytes` in this encoding.
+    pub fn decode<T: serde::de::DeserializeOwned>(self, bytes: &[u8]) -> Result<T, String> {
+        match self {
+            Payload::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+            Payload::MessagePack => rmp_serde::from_slice(bytes).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// The answer of `ferry_manifest`: the manifest's JSON with `contract` set to [`CONTRACT`] and,
+/// unless it is JSON alone, `payloads` listing the encodings the plugin reads.
+pub fn encode_manifest(m: &Manifest, payloads: &[Payload]) -> serde_json::Result<Vec<u8>> {
     let mut value = serde_json::to_value(m)?;
     if let Some(object) = value.as_object_mut() {
         object.insert("contract".into(), CONTRACT.into());
+        if payloads != [Payload::Json] {
+            object.insert("payloads".into(), serde_json::to_value(payloads)?);
+        }
     }
     serde_json::to_vec(&value)
 }
 
-/// Reads the answer of `ferry_manifest`: the contract version it names, and the manifest.
-pub fn decode_manifest(bytes: &[u8]) -> Result<(String, Manifest), String> {
+/// What `ferry_manifest` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// The `ferry:plugin` version the plugin was written against.
+    pub contract: String,
+    /// The encodings it reads (JSON alone when it names none).
+    pub payloads: Vec<Payload>,
+    /// Its manifest.
+    pub manifest: Manifest,
+}
+
+/// Reads the answer of `ferry_manifest`.
+pub fn decode_manifest(bytes: &[u8]) -> Result<Described, String> {
     let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    let contract = match value.as_object_mut().and_then(|o| o.remove("contract")) {
+    let object = value.as_object_mut().ok_or("it is not a JSON object")?;
+    let contract = match object.remove("contract") {
         Some(serde_json::Value::String(c)) => c,
         Some(other) => return Err(format!("`contract` must be a version string, not {other}")),
         None => return Err("it names no `contract` (the ferry:plugin version)".into()),
     };
+    let payloads = match object.remove("payloads") {
+        None => vec![Payload::Json],
+        Some(listed) => serde_json::from_value::<Vec<Payload>>(listed.clone())
+            .ok()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "`payloads` must list one or more of \"json\" and \"msgpack\", not {listed}"
+                )
+            })?,
+    };
     let manifest = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    Ok((contract, manifest))
+    Ok(Described {
+        contract,
+        payloads,
+        manifest,
+    })
 }
 
 fn empty_schema() -> String {
@@ -580,6 +663,9 @@ mod floats {
     }
 
     pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            return s.collect_seq(v);
+        }
         s.collect_seq(v.iter().map(|&x| {
             if x.is_finite() {
                 F::N(x)
@@ -594,6 +680,9 @@ mod floats {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        if !d.is_human_readable() {
+            return Vec::<f64>::deserialize(d);
+        }
         Vec::<F>::deserialize(d)?
             .into_iter()
             .map(|f| match f {
@@ -611,21 +700,45 @@ mod floats {
     }
 }
 
-/// Bytes as a base64 string.
+/// Bytes as a base64 string in JSON, as a binary in MessagePack.
 pub mod bytes {
     use super::*;
 
-    /// Writes `v` as base64.
+    /// Writes `v` as base64, or as a binary.
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            return s.serialize_bytes(v);
+        }
         s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
     }
 
-    /// Reads base64.
+    /// Reads base64, or a binary.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        if !d.is_human_readable() {
+            return d.deserialize_byte_buf(Binary);
+        }
         let s = String::deserialize(d)?;
         base64::engine::general_purpose::STANDARD
             .decode(s.as_bytes())
             .map_err(|e| serde::de::Error::custom(format!("not base64: {e}")))
+    }
+
+    struct Binary;
+
+    impl<'de> serde::de::Visitor<'de> for Binary {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a binary")
+        }
+
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
     }
 }
 
@@ -665,8 +778,20 @@ mod tests {
     fn the_manifest_carries_its_contract_beside_it() {
         let m: Manifest =
             serde_json::from_str(r#"{"name":"x","version":"0.1.0","kind":"alert-sink"}"#).unwrap();
-        let (contract, back) = decode_manifest(&encode_manifest(&m).unwrap()).unwrap();
-        assert_eq!((contract.as_str(), back), (CONTRACT, m));
+        let d = decode_manifest(&encode_manifest(&m, &[Payload::Json]).unwrap()).unwrap();
+        assert_eq!(
+            (d.contract.as_str(), d.payloads, d.manifest),
+            (CONTRACT, vec![Payload::Json], m.clone())
+        );
+        let both = [Payload::Json, Payload::MessagePack];
+        let text = encode_manifest(&m, &both).unwrap();
+        assert!(String::from_utf8_lossy(&text).contains(r#""payloads":["json","msgpack"]"#));
+        assert_eq!(decode_manifest(&text).unwrap().payloads, both);
+        let e = decode_manifest(
+            br#"{"contract":"0.1.0","payloads":["cbor"],"name":"x","version":"0.1.0","kind":"model"}"#,
+        )
+        .unwrap_err();
+        assert!(e.contains(r#"not ["cbor"]"#), "{e}");
         let e = decode_manifest(br#"{"name":"x","version":"0.1.0","kind":"model"}"#).unwrap_err();
         assert!(e.contains("no `contract`"), "{e}");
         let e = decode_manifest(
@@ -675,6 +800,48 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("unknown field `colour`"), "{e}");
     }
+
+    #[test]
+    fn messagepack_carries_the_same_values_with_floats_and_bytes_as_they_are() {
+        let b = Batch {
+            num_rows: 3,
+            columns: vec![Column {
+                name: "x".into(),
+                data: ColumnData::Float64(vec![0.1, f64::NAN, f64::NEG_INFINITY]),
+                nulls: Some(vec![false, true, false]),
+            }],
+        };
+        let packed = Payload::MessagePack.encode(&b).unwrap();
+        assert_eq!(Payload::of_call(&packed), Payload::MessagePack);
+        assert_eq!(
+            Payload::of_call(&Payload::Json.encode(&b).unwrap()),
+            Payload::Json
+        );
+        // A float is 9 bytes (0xcb and its bits), not its decimal text.
+        let bits = [&[0xcb][..], &0.1f64.to_bits().to_be_bytes()].concat();
+        assert!(packed.windows(9).any(|w| w == bits));
+        let back: Batch = Payload::MessagePack.decode(&packed).unwrap();
+        let ColumnData::Float64(v) = &back.columns[0].data else {
+            panic!("float64 expected")
+        };
+        assert_eq!(v[0].to_bits(), 0.1f64.to_bits());
+        assert!(v[1].is_nan() && v[2] == f64::NEG_INFINITY);
+        assert_eq!(back.columns[0].nulls, b.columns[0].nulls);
+
+        let call = FinishAnswer(vec![0, 159, 146, 150]);
+        let packed = Payload::MessagePack.encode(&call).unwrap();
+        assert_eq!(packed, [0xc4, 4, 0, 159, 146, 150], "a binary, not base64");
+        let back: FinishAnswer = Payload::MessagePack.decode(&packed).unwrap();
+        assert_eq!(back.0, call.0);
+
+        let e = Payload::MessagePack
+            .decode::<Batch>(&Payload::MessagePack.encode(&Answer::Ok(7u32)).unwrap())
+            .unwrap_err();
+        assert!(e.contains("num-rows"), "{e}");
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct FinishAnswer(#[serde(with = "bytes")] Vec<u8>);
 
     #[test]
     fn answers_are_tagged_ok_or_error() {

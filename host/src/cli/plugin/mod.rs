@@ -47,8 +47,8 @@ pub enum PluginCommand {
         /// The kind of plugin.
         #[arg(long, value_parser = new::parse_kind)]
         kind: ferry_host::manifest::PluginKind,
-        /// The language: rust or python (every kind); js, c or extism-rust (validators, transforms
-        /// and models).
+        /// The language: rust, python or extism-rust (every kind); js or c (validators,
+        /// transforms and models).
         #[arg(long = "lang", value_parser = new::parse_language)]
         language: ferry_host::scaffold::Language,
         /// The folder to create (default: ./NAME). It must be missing or empty.

@@ -5,12 +5,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasmtime::{Instance, InstancePre};
 
+use super::ExtismPre;
 use super::convert::FromWire;
 use crate::runtime::bindings::types as wit;
 use crate::runtime::error::{Failure, PluginError};
 use crate::runtime::session::{Outcome, Session, timed};
 use crate::runtime::state::StoreState;
-use ferry_extism_pdk::wire::Answer;
+use ferry_extism_pdk::wire::{Answer, Payload};
 
 /// Longest piece of a malformed answer quoted in the error.
 const QUOTE: usize = 120;
@@ -18,13 +19,20 @@ const QUOTE: usize = 120;
 /// One instance of an Extism plugin.
 pub(crate) struct ExtismInstance {
     instance: Instance,
+    payload: Payload,
 }
 
 impl ExtismInstance {
     /// Instantiates `pre` in `session`'s store (running `_initialize` when the module has one).
-    pub(crate) async fn new(
+    pub(crate) async fn new(session: &mut Session, pre: &ExtismPre) -> Result<Self, PluginError> {
+        Self::with_payload(session, &pre.pre, pre.payload).await
+    }
+
+    /// Instantiates `pre`, to be called in `payload`.
+    pub(super) async fn with_payload(
         session: &mut Session,
         pre: &InstancePre<StoreState>,
+        payload: Payload,
     ) -> Result<Self, PluginError> {
         let limit = session.arm("instantiate")?;
         let store = &mut session.store;
@@ -37,7 +45,7 @@ impl ExtismInstance {
         })
         .await;
         let instance = session.settle_plain("instantiate", out)?;
-        Ok(Self { instance })
+        Ok(Self { instance, payload })
     }
 
     /// Runs `export` with `input` as its raw input; returns its raw output.
@@ -75,7 +83,8 @@ impl ExtismInstance {
         })
     }
 
-    /// Calls `export` with `input` as JSON and reads the `{"ok": …}` or `{"error": …}` answer.
+    /// Calls `export` with `input` in the instance's encoding and reads the `{"ok": …}` or
+    /// `{"error": …}` answer.
     pub(crate) async fn call<I, O, T>(
         &self,
         session: &mut Session,
@@ -88,7 +97,8 @@ impl ExtismInstance {
         O: DeserializeOwned,
         T: FromWire<O>,
     {
-        let bytes = serde_json::to_vec(input).map_err(|e| {
+        let payload = self.payload;
+        let bytes = payload.encode(input).map_err(|e| {
             session
                 .plugin
                 .error(op, Failure::Host(format!("could not encode the call: {e}")))
@@ -96,13 +106,11 @@ impl ExtismInstance {
         let outcome = self.invoke(session, op, export, bytes).await?;
         let outcome = outcome.map(|r| {
             r.map(|r| {
-                r.and_then(
-                    |output| match serde_json::from_slice::<Answer<O>>(&output) {
-                        Ok(Answer::Ok(v)) => Ok(Ok(v)),
-                        Ok(Answer::Error(e)) => Err(wit::PluginError::from_wire(e)),
-                        Err(e) => Ok(Err(malformed(export, &output, &e))),
-                    },
-                )
+                r.and_then(|output| match payload.decode::<Answer<O>>(&output) {
+                    Ok(Answer::Ok(v)) => Ok(Ok(v)),
+                    Ok(Answer::Error(e)) => Err(wit::PluginError::from_wire(e)),
+                    Err(e) => Ok(Err(malformed(export, payload, &output, &e))),
+                })
             })
         });
         match session.settle(op, outcome)? {
@@ -137,9 +145,13 @@ pub(super) fn quote(output: &[u8]) -> String {
 }
 
 /// Says what was wrong with an answer that is not the wire format.
-fn malformed(export: &str, output: &[u8], e: &serde_json::Error) -> String {
+fn malformed(export: &str, payload: Payload, output: &[u8], e: &str) -> String {
+    let encoding = match payload {
+        Payload::Json => "JSON",
+        Payload::MessagePack => "MessagePack",
+    };
     format!(
-        "`{export}` answered what is not {{\"ok\": …}} or {{\"error\": …}} JSON ({e}); its {} bytes began: {:?}",
+        "`{export}` answered what is not {{\"ok\": …}} or {{\"error\": …}} {encoding} ({e}); its {} bytes began: {:?}",
         output.len(),
         quote(output)
     )

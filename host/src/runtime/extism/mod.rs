@@ -1,8 +1,12 @@
 //! Extism plugins: core modules built with an Extism PDK, run on Ferry's engine with Ferry's
 //! sandbox. Each operation of a kind is one export taking JSON and answering JSON
-//! (`ferry_extism_pdk::wire`); the module imports only Extism's host ABI (`extism:host/env`),
+//! (`ferry_extism_pdk::wire`); the module imports Extism's host ABI (`extism:host/env`),
 //! which the host implements in [`kernel`] against the same store a component gets: the
-//! same deadlines, the same memory cap, the same grants and the same typed errors.
+//! same deadlines, the same memory cap, the same grants and the same typed errors. A module
+//! built for WASI preview 1 (as Extism's `wasi: true` plugins are) may import
+//! `wasi_snapshot_preview1` too, served from the WASI context a component would get: the
+//! operator's directory grants are its allowed paths, its granted variables its environment,
+//! and a plugin that computes reads the same fixed clocks and seeded random source.
 //!
 //! The `extism` crate is not used to run them: it builds a wasmtime `Engine` of its own for
 //! every plugin, with its own timeouts and memory accounting, which would give Extism plugins
@@ -16,7 +20,7 @@ pub(crate) mod kernel;
 
 use std::sync::Arc;
 
-use ferry_extism_pdk::wire;
+use ferry_extism_pdk::wire::{self, Payload};
 use wasmtime::{InstancePre, Linker};
 
 pub(crate) use call::ExtismInstance;
@@ -37,16 +41,32 @@ use convert::FromWire;
 /// The export that answers the plugin's manifest.
 pub const MANIFEST_EXPORT: &str = "ferry_manifest";
 
-/// An Extism module ready to instantiate.
+/// An Extism module ready to instantiate, and the encoding its calls travel in.
 #[derive(Clone)]
 pub(crate) struct ExtismPre {
     pub pre: InstancePre<StoreState>,
+    pub payload: Payload,
 }
 
-/// The linker of Extism modules: Extism's host ABI and nothing else.
+/// The encoding to call a plugin in: the runtime's preference (MessagePack unless set) when the
+/// plugin reads it, else JSON when it reads that, else the first it names.
+fn payload_for(preferred: Option<Payload>, offered: &[Payload]) -> Payload {
+    let preferred = preferred.unwrap_or(Payload::MessagePack);
+    [preferred, Payload::Json]
+        .into_iter()
+        .chain(offered.iter().copied())
+        .find(|p| offered.contains(p))
+        .unwrap_or(Payload::Json)
+}
+
+/// The WASI preview 1 module an Extism plugin built for `wasm32-wasip1` imports.
+pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
+
+/// The linker of Extism modules: Extism's host ABI and WASI preview 1, nothing else.
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreState>> {
     let mut linker = Linker::new(engine);
     kernel::add_to_linker(&mut linker)?;
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, StoreState::wasi_p1)?;
     Ok(linker)
 }
 
@@ -89,17 +109,21 @@ pub(crate) async fn prepare(
             exports: exports.join(", "),
         });
     }
+    let from = |module: &str, import: &str| {
+        import
+            .strip_prefix(module)
+            .is_some_and(|rest| rest.starts_with("::"))
+    };
     let foreign: Vec<&String> = imports
         .iter()
-        .filter(|i| !i.starts_with(&format!("{}::", kernel::MODULE)))
+        .filter(|i| !from(kernel::MODULE, i) && !from(WASI_MODULE, i))
         .collect();
     if !foreign.is_empty() {
         return Err(refused(
             source_name,
             format!(
                 "it imports {}; an Extism plugin is given Extism's host functions (`{}`) and \
-                 nothing else, so build it without WASI (Rust: `--target wasm32-unknown-unknown`; \
-                 AssemblyScript: `--use abort=…`)",
+                 WASI preview 1 (`{WASI_MODULE}`), nothing else",
                 foreign
                     .iter()
                     .map(|s| format!("`{s}`"))
@@ -109,11 +133,16 @@ pub(crate) async fn prepare(
             ),
         ));
     }
+    let uses_wasi = imports.iter().any(|i| from(WASI_MODULE, i));
     let pre = runtime
         .extism_linker()
         .instantiate_pre(&module)
         .map_err(|e| refused(source_name, format!("{e:#}")))?;
-    let (contract, manifest) = describe(runtime, source_name, &pre, digest_hex).await?;
+    let wire::Described {
+        contract,
+        payloads,
+        manifest,
+    } = describe(runtime, source_name, &pre, digest_hex).await?;
     let contract = semver::Version::parse(&contract).map_err(|e| {
         refused(
             source_name,
@@ -143,18 +172,23 @@ pub(crate) async fn prepare(
             ),
         });
     }
-    if let Some(d) = manifest.capabilities.directories.first() {
+    if let Some(d) = manifest.capabilities.directories.first()
+        && !uses_wasi
+    {
         return Err(refused(
             source_name,
             format!(
-                "it asks for the directory {}, and an Extism plugin runs without WASI, so it has \
-                 no files; read what it needs through the call, or build it as a component",
+                "it asks for the directory {}, but it does not import WASI, so it could never \
+                 open a file there; build it for WASI preview 1 (Rust: `--target wasm32-wasip1`)",
                 d.guest_path
             ),
         ));
     }
     Ok(Prepared {
-        pre: KindPre::Extism(ExtismPre { pre }),
+        pre: KindPre::Extism(ExtismPre {
+            pre,
+            payload: payload_for(runtime.extism_payload(), &payloads),
+        }),
         kind,
         contract,
         manifest: wit::Manifest::from_wire(manifest),
@@ -169,7 +203,7 @@ async fn describe(
     source_name: &str,
     pre: &InstancePre<StoreState>,
     digest_hex: &str,
-) -> Result<(String, wire::Manifest), LoadError> {
+) -> Result<wire::Described, LoadError> {
     let probe = Arc::new(Sandbox::new(
         runtime.engine().clone(),
         source_name.to_string(),
@@ -185,7 +219,7 @@ async fn describe(
         error,
     };
     let mut session = Session::new(&probe).map_err(describe_error)?;
-    let instance = ExtismInstance::new(&mut session, pre)
+    let instance = ExtismInstance::with_payload(&mut session, pre, Payload::Json)
         .await
         .map_err(describe_error)?;
     let raw = instance
