@@ -38,7 +38,11 @@ impl Server {
             .env("FERRY_DATA_DIR", data.path())
             .env("FERRY_CACHE_DIR", &cache)
             .env_remove("FERRY_DATABASE_URL");
-        let (child, url) = spawn_listening(&mut command, "ferry serving on ");
+        let log = data.path().join("server.log");
+        let stderr = std::fs::File::create(&log)
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null());
+        let (child, url) = spawn_listening(&mut command, "ferry serving on ", stderr);
         let admin = std::fs::read_to_string(data.path().join("admin-token"))
             .unwrap()
             .trim()
@@ -70,6 +74,18 @@ impl Server {
         let mut args = extra.to_vec();
         args.extend_from_slice(&["--data-dir", &data]);
         Self::start_in(home, &args)
+    }
+
+    /// `None` while the server runs; once it has exited, how (its status) and the end of what
+    /// it wrote to stderr, so a test that finds it gone can say why.
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok().flatten()?;
+        let log = std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        Some(format!(
+            "the server exited ({status}); its stderr ends:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ))
     }
 
     /// Stops the server (SIGKILL) and waits for it, keeping its data folder.
@@ -241,12 +257,12 @@ impl Drop for Server {
     }
 }
 
-/// Spawns a server `command` whose first line of output is `PREFIX URL`; returns the child
-/// and the URL.
-pub fn spawn_listening(command: &mut Command, prefix: &str) -> (Child, String) {
+/// Spawns a server `command` whose first line of output is `PREFIX URL`, its stderr going to
+/// `stderr`; returns the child and the URL.
+pub fn spawn_listening(command: &mut Command, prefix: &str, stderr: Stdio) -> (Child, String) {
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();

@@ -211,7 +211,11 @@ async fn a_bundle_predicts_bit_identically_to_ferry_serve_with_nothing_behind_it
         .args(["--trust-key", &p.key])
         .env("FERRY_DATA_DIR", p.dir.path().join("no-such-folder"))
         .env("FERRY_DATABASE_URL", "postgres://127.0.0.1:1/nothing");
-    let (mut child, url) = spawn_listening(&mut command, "ferry edge serving on ");
+    let (mut child, url) = spawn_listening(
+        &mut command,
+        "ferry edge serving on ",
+        std::process::Stdio::null(),
+    );
     let r = client
         .post(format!("{url}/v1/predict"))
         .json(&json!({ "rows": &rows[..500] }))

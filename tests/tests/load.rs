@@ -24,15 +24,14 @@ fn body(n: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({"rows": (0..n).map(row).collect::<Vec<_>>()})).unwrap()
 }
 
-/// The server's resident memory now (MiB).
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+/// The server's resident memory now (MiB); `None` once it has exited.
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: f64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kb / 1024.0
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())?;
+    Some(kb / 1024.0)
 }
 
 async fn send(url: &str, bytes: Vec<u8>) -> (u16, Option<String>, Value) {
@@ -85,7 +84,7 @@ async fn chunked(addr: &str, path: &str, total: usize) -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_and_maximal_bodies_leave_memory_bounded() {
-    let server = Server::start(&["--max-in-flight", "4"]);
+    let mut server = Server::start(&["--max-in-flight", "4"]);
     let pipeline = repo_root().join("examples/churn/pipeline.toml");
     let o = server.ferry(&["train", pipeline.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -109,7 +108,7 @@ async fn oversized_and_maximal_bodies_leave_memory_bounded() {
     let (status, _, b) = send(&normal, body(1)).await;
     assert_eq!(status, 200, "{b}");
     let pid = server.child.id();
-    let baseline = rss_mib(pid);
+    let baseline = rss_mib(pid).expect("the server runs");
     let oversized = body(130_000);
     assert!(oversized.len() > 15 << 20, "{}", oversized.len());
     let (status, _, b) = send(&bulk, oversized.clone()).await;
@@ -163,7 +162,8 @@ async fn oversized_and_maximal_bodies_leave_memory_bounded() {
         tokio::spawn(async move {
             let mut peak: f64 = 0.0;
             while sampling.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(rss_mib(pid));
+                let Some(now) = rss_mib(pid) else { break };
+                peak = peak.max(now);
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             peak
@@ -192,7 +192,7 @@ async fn oversized_and_maximal_bodies_leave_memory_bounded() {
     let mut normal_answers = 0;
     for _ in 0..20 {
         let (status, _, b) = send(&normal, body(1)).await;
-        assert_eq!(status, 200, "{b}");
+        assert_eq!(status, 200, "{b}; {:?}", server.exited());
         normal_answers += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -211,7 +211,7 @@ async fn oversized_and_maximal_bodies_leave_memory_bounded() {
                     assert_eq!(b["error"]["code"], "overloaded", "{b}");
                     shed += 1;
                 }
-                other => panic!("{other:?}: {b}"),
+                other => panic!("{other:?}: {b}; {:?}", server.exited()),
             }
         }
     }
