@@ -188,25 +188,20 @@ async fn run() {
         )
         .await
         .expect("train");
-        if plugin.starts_with("extism") {
-            let pipeline = ServingPipeline::load(
-                &json_runtime,
-                &store,
-                outcome.lineage.clone(),
-                &Default::default(),
-            )
-            .await
-            .expect("serve");
+        // The component; the Extism module called in MessagePack, then in JSON.
+        let runtimes = if plugin.starts_with("extism") {
+            vec![&runtime, &json_runtime]
+        } else {
+            vec![&runtime]
+        };
+        for rt in runtimes {
+            let pipeline =
+                ServingPipeline::load(rt, &store, outcome.lineage.clone(), &Default::default())
+                    .await
+                    .expect("serve");
             served.push(pipeline);
         }
-        let pipeline =
-            ServingPipeline::load(&runtime, &store, outcome.lineage, &Default::default())
-                .await
-                .expect("serve");
-        served.push(pipeline);
     }
-    // The component, the Extism module called in MessagePack, and in JSON.
-    served.swap(1, 2);
     let payloads: Vec<_> = served
         .iter()
         .map(|s| s.steps().transforms[0].step.plugin.extism_payload())

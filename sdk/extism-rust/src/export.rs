@@ -63,7 +63,7 @@ pub fn run<I: DeserializeOwned, O: Serialize>(f: impl FnOnce(I) -> Result<O>) ->
         Ok(call) => f(call).into(),
         Err(e) => Answer::Error(internal_error(format!(
             "the host sent a call this plugin cannot read ({}): {e}",
-            payload.name()
+            payload.label()
         ))),
     };
     match payload.encode(&answer) {

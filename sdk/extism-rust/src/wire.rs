@@ -222,11 +222,11 @@ impl Payload {
         }
     }
 
-    /// Its name in a manifest's `payloads`.
-    pub fn name(self) -> &'static str {
+    /// Its name in prose: `JSON` or `MessagePack`.
+    pub fn label(self) -> &'static str {
         match self {
-            Payload::Json => "json",
-            Payload::MessagePack => "msgpack",
+            Payload::Json => "JSON",
+            Payload::MessagePack => "MessagePack",
         }
     }
 

@@ -146,12 +146,9 @@ pub(super) fn quote(output: &[u8]) -> String {
 
 /// Says what was wrong with an answer that is not the wire format.
 fn malformed(export: &str, payload: Payload, output: &[u8], e: &str) -> String {
-    let encoding = match payload {
-        Payload::Json => "JSON",
-        Payload::MessagePack => "MessagePack",
-    };
     format!(
-        "`{export}` answered what is not {{\"ok\": …}} or {{\"error\": …}} {encoding} ({e}); its {} bytes began: {:?}",
+        "`{export}` answered what is not {{\"ok\": …}} or {{\"error\": …}} {} ({e}); its {} bytes began: {:?}",
+        payload.label(),
         output.len(),
         quote(output)
     )

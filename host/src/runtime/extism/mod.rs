@@ -52,11 +52,13 @@ pub(crate) struct ExtismPre {
 /// plugin reads it, else JSON when it reads that, else the first it names.
 fn payload_for(preferred: Option<Payload>, offered: &[Payload]) -> Payload {
     let preferred = preferred.unwrap_or(Payload::MessagePack);
-    [preferred, Payload::Json]
-        .into_iter()
-        .chain(offered.iter().copied())
-        .find(|p| offered.contains(p))
-        .unwrap_or(Payload::Json)
+    if offered.contains(&preferred) {
+        preferred
+    } else if offered.contains(&Payload::Json) {
+        Payload::Json
+    } else {
+        offered.first().copied().unwrap_or(Payload::Json)
+    }
 }
 
 /// The WASI preview 1 module an Extism plugin built for `wasm32-wasip1` imports.
