@@ -379,6 +379,7 @@ async fn run() {
         in_flight: Default::default(),
         predictions: None,
         alerts: None,
+        live: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

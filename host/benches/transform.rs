@@ -1,6 +1,7 @@
 //! The transform path, measured: standard-scaler through the Wasm sandbox against the same
 //! plugin code called natively, at 1, 100, 10k and 1M rows × 8 float64 columns; the cost of a
-//! new instance; and a cold (compiling) against a cached load.
+//! new instance; a cold (compiling) against a cached load; and what the purity check adds at
+//! `ferry train`, against applying the same rows once.
 //!
 //! Run with `cargo bench -p ferry-host --bench transform`. Numbers are printed as a Markdown
 //! table, with Wasm/native ratios measured in the same run.
@@ -204,4 +205,47 @@ async fn run() {
     println!(
         "\nBoth loads include checking the exports and reading the manifest (one instantiation and call)."
     );
+
+    purity(&plugin, config, &state_bytes).await;
+}
+
+/// The purity check `ferry train` runs on every row of the training split, against one apply of
+/// the same rows (it applies the batch three more times and every row alone in a fresh
+/// instance).
+async fn purity(plugin: &ferry_host::runtime::Plugin, config: &str, state: &[u8]) {
+    use ferry_host::pipeline::steps::{LearnedTransform, TransformStep, purity};
+    let learned = LearnedTransform {
+        step: TransformStep {
+            plugin: plugin.clone(),
+            config: config.to_string(),
+            reads: None,
+        },
+        state: state.to_vec(),
+    };
+    println!("\n## The purity check at `ferry train`, standard-scaler\n");
+    println!("| training rows | one apply | the check | check / apply | per row |");
+    println!("|---:|---:|---:|---:|---:|");
+    for rows in [1_600usize, 10_000] {
+        let data = host_batch(rows);
+        let start = Instant::now();
+        let mut n = 0u32;
+        while n < 5 || start.elapsed() < Duration::from_secs(1) {
+            let prepared = learned.prepare().await.expect("prepare");
+            std::hint::black_box(prepared.apply(&learned.step, &data).await.expect("apply"));
+            n += 1;
+        }
+        let apply = start.elapsed() / n;
+        let t = Instant::now();
+        purity::check_transform(&learned, &data)
+            .await
+            .expect("standard-scaler is pure");
+        let check = t.elapsed();
+        println!(
+            "| {rows} | {} | {} | {:.0}× | {} |",
+            fmt(apply),
+            fmt(check),
+            check.as_secs_f64() / apply.as_secs_f64(),
+            fmt(check / rows as u32)
+        );
+    }
 }

@@ -37,9 +37,12 @@ pub struct AlertRecord {
     pub last_error: String,
     /// When it last changed.
     pub updated_at: i64,
+    /// The sinks the pending notification has reached; a retry goes only to the others.
+    #[serde(default)]
+    pub delivered: Vec<String>,
 }
 
-const COLUMNS: &str = "id, rule, state, severity, title, text, value, fired_at, resolved_at, notified_at, pending, attempts, next_attempt_at, last_error, updated_at";
+const COLUMNS: &str = "id, rule, state, severity, title, text, value, fired_at, resolved_at, notified_at, pending, attempts, next_attempt_at, last_error, updated_at, delivered";
 
 fn record(row: &sqlx::any::AnyRow) -> Result<AlertRecord, sqlx::Error> {
     Ok(AlertRecord {
@@ -58,13 +61,15 @@ fn record(row: &sqlx::any::AnyRow) -> Result<AlertRecord, sqlx::Error> {
         next_attempt_at: row.try_get("next_attempt_at")?,
         last_error: row.try_get("last_error")?,
         updated_at: row.try_get("updated_at")?,
+        delivered: serde_json::from_str(&row.try_get::<String, _>("delivered")?)
+            .unwrap_or_default(),
     })
 }
 
 impl Registry {
     /// Stores an alert, replacing the stored one with its id.
     pub async fn put_alert(&self, a: &AlertRecord) -> Result<(), RegistryError> {
-        sqlx::query(&format!("INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO UPDATE SET state = excluded.state, severity = excluded.severity, title = excluded.title, text = excluded.text, value = excluded.value, resolved_at = excluded.resolved_at, notified_at = excluded.notified_at, pending = excluded.pending, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error, updated_at = excluded.updated_at"))
+        sqlx::query(&format!("INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (id) DO UPDATE SET state = excluded.state, severity = excluded.severity, title = excluded.title, text = excluded.text, value = excluded.value, resolved_at = excluded.resolved_at, notified_at = excluded.notified_at, pending = excluded.pending, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error, updated_at = excluded.updated_at, delivered = excluded.delivered"))
             .bind(&a.id)
             .bind(&a.rule)
             .bind(&a.state)
@@ -80,6 +85,7 @@ impl Registry {
             .bind(a.next_attempt_at)
             .bind(&a.last_error)
             .bind(a.updated_at)
+            .bind(serde_json::to_string(&a.delivered).unwrap_or_else(|_| "[]".into()))
             .execute(self.db().pool())
             .await?;
         Ok(())

@@ -3,21 +3,7 @@
 use sqlx::Row;
 
 use crate::db::now_ms;
-use crate::{Registry, RegistryError, RunStatus};
-
-/// Whether `path` is a file `ferry train` writes into a run (its pipeline, reports, learned
-/// states, model, evaluation, feature sample and lineage). Once written, such a file is never
-/// replaced, whatever the run's status.
-pub fn is_ferry_file(path: &str) -> bool {
-    let parts: Vec<&str> = path.split('/').collect();
-    match parts.as_slice() {
-        ["lineage.json" | "evaluation.json" | "pipeline.toml"] => true,
-        ["model", "model.bin"] | ["features", "sample.csv"] => true,
-        ["transforms", _, "state.bin"] => true,
-        ["validation", file] => file.ends_with(".json"),
-        _ => false,
-    }
-}
+use crate::{Registry, RegistryError};
 
 /// A file recorded with a run.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -30,11 +16,18 @@ pub struct ArtifactInfo {
     pub size: i64,
 }
 
+/// The longest artifact path, in characters.
+pub const MAX_ARTIFACT_PATH: usize = 1000;
+
+/// An artifact path as the API's document states it: relative, `/`-separated parts without
+/// backslashes or NUL, none of them empty, `.` or `..` (its length is bounded apart).
+pub const ARTIFACT_PATH_PATTERN: &str =
+    r"^(?!(?:[\s\S]*/)?\.{1,2}(?:/[\s\S]*)?$)[^/\\\x00]+(?:/[^/\\\x00]+)*$";
+
 /// Checks an artifact path: relative, `/`-separated, without `.` or `..` parts.
 pub fn check_artifact_path(path: &str) -> Result<(), RegistryError> {
-    let ok = !path.is_empty()
-        && path.len() <= 1000
-        && !path.starts_with('/')
+    let n = path.chars().count();
+    let ok = (1..=MAX_ARTIFACT_PATH).contains(&n)
         && !path.contains('\\')
         && !path.contains('\0')
         && path
@@ -63,10 +56,10 @@ impl Registry {
             .await
     }
 
-    /// Records a blob already in the blob store as the artifact `path` of `run`. The same
-    /// bytes again change nothing. Other bytes replace the file only while the run is running
-    /// and only for files Ferry does not write itself ([`is_ferry_file`]): a finished run's
-    /// files, and the lineage, states, model and evaluation a lineage pins, are immutable.
+    /// Records a blob already in the blob store as the artifact `path` of `run`. A run's file,
+    /// once written, is never replaced, whatever the run's status and whoever wrote it: the
+    /// same bytes again change nothing, other bytes are a conflict. So a lineage's pins, and
+    /// anything a reader saw, stay true.
     pub async fn record_artifact(
         &self,
         run: &str,
@@ -75,18 +68,11 @@ impl Registry {
         size: i64,
     ) -> Result<ArtifactInfo, RegistryError> {
         check_artifact_path(path)?;
-        let status = self.run(run).await?.info.status;
+        self.run(run).await?;
         if !self.blobs().contains(digest).await? {
             return Err(RegistryError::NotFound(format!("blob {digest}")));
         }
-        let ferry_file = is_ferry_file(path);
-        let replaceable = status == RunStatus::Running && !ferry_file;
-        let conflict = if replaceable {
-            "ON CONFLICT (run_id, path) DO UPDATE SET digest = excluded.digest, size = excluded.size, created_at = excluded.created_at"
-        } else {
-            "ON CONFLICT (run_id, path) DO NOTHING"
-        };
-        sqlx::query(&format!("INSERT INTO run_artifacts (run_id, path, digest, size, created_at) VALUES ($1, $2, $3, $4, $5) {conflict}"))
+        sqlx::query("INSERT INTO run_artifacts (run_id, path, digest, size, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, path) DO NOTHING")
             .bind(run)
             .bind(path)
             .bind(digest)
@@ -96,13 +82,8 @@ impl Registry {
             .await?;
         let stored = self.artifact(run, path).await?;
         if stored.digest != digest {
-            let why = if ferry_file {
-                "Ferry wrote it and a lineage may pin it"
-            } else {
-                "the run has ended"
-            };
             return Err(RegistryError::Conflict(format!(
-                "artifact {path:?} of run {run} cannot be replaced: {why} (it holds {}, the upload is {digest})",
+                "artifact {path:?} of run {run} cannot be replaced: a run's file, once written, is never replaced (it holds {}, the upload is {digest})",
                 stored.digest
             )));
         }
@@ -166,9 +147,11 @@ impl Registry {
     }
 }
 
-/// Where a path of the artifact store points: a run's file, or a file of its own.
+/// Where a path of the artifact store points: a run's file, a logged model's file, or a file
+/// of its own.
 enum Location<'a> {
     Run { run: &'a str, path: String },
+    Model { model: &'a str },
     Other,
 }
 
@@ -185,6 +168,13 @@ fn locate(path: &str) -> Location<'_> {
             run: parts[1],
             path: parts.get(3).copied().unwrap_or("").to_string(),
         }
+    } else if parts.len() == 4
+        && parts[0].bytes().all(|b| b.is_ascii_digit())
+        && parts[1] == "models"
+        && parts[2].starts_with("m-")
+        && parts[3].starts_with("artifacts/")
+    {
+        Location::Model { model: parts[2] }
     } else {
         Location::Other
     }
@@ -215,24 +205,56 @@ impl Registry {
             Location::Run { run, path: inner } => {
                 self.record_artifact(run, &inner, digest, size).await
             }
-            Location::Other => {
-                if !self.blobs().contains(digest).await? {
-                    return Err(RegistryError::NotFound(format!("blob {digest}")));
+            Location::Model { model } => {
+                let m = self.logged_model(model).await?;
+                if m.status == "LOGGED_MODEL_READY" {
+                    let same = self
+                        .artifact_file(path)
+                        .await
+                        .is_ok_and(|f| f.digest == digest);
+                    if !same {
+                        return Err(RegistryError::Conflict(format!(
+                            "artifact {path:?}: logged model {model} is READY, and a READY model's files never change"
+                        )));
+                    }
                 }
-                sqlx::query("INSERT INTO artifact_files (path, digest, size, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (path) DO UPDATE SET digest = excluded.digest, size = excluded.size, created_at = excluded.created_at")
-                    .bind(path)
-                    .bind(digest)
-                    .bind(size)
-                    .bind(now_ms())
-                    .execute(self.db().pool())
-                    .await?;
-                Ok(ArtifactInfo {
-                    path: path.to_string(),
-                    digest: digest.to_string(),
-                    size,
-                })
+                self.put_other_file(path, digest, size, false).await
             }
+            Location::Other => self.put_other_file(path, digest, size, true).await,
         }
+    }
+
+    /// Records a file outside runs; `replace` lets other bytes replace an earlier file.
+    async fn put_other_file(
+        &self,
+        path: &str,
+        digest: &str,
+        size: i64,
+        replace: bool,
+    ) -> Result<ArtifactInfo, RegistryError> {
+        if !self.blobs().contains(digest).await? {
+            return Err(RegistryError::NotFound(format!("blob {digest}")));
+        }
+        let conflict = if replace {
+            "DO UPDATE SET digest = excluded.digest, size = excluded.size, created_at = excluded.created_at"
+        } else {
+            "DO NOTHING"
+        };
+        sqlx::query(&format!("INSERT INTO artifact_files (path, digest, size, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (path) {conflict}"))
+            .bind(path)
+            .bind(digest)
+            .bind(size)
+            .bind(now_ms())
+            .execute(self.db().pool())
+            .await?;
+        let stored = self.artifact_file(path).await?;
+        if stored.digest != digest {
+            return Err(RegistryError::Conflict(format!(
+                "artifact {path:?} cannot be replaced: a logged model's file, once written, is never replaced (it holds {}, the upload is {digest})",
+                stored.digest
+            )));
+        }
+        Ok(stored)
     }
 
     /// The file stored under a path of the artifact store.
@@ -240,7 +262,7 @@ impl Registry {
         check_artifact_path(path)?;
         match locate(path) {
             Location::Run { run, path: inner } => self.artifact(run, &inner).await,
-            Location::Other => {
+            Location::Model { .. } | Location::Other => {
                 let row =
                     sqlx::query("SELECT path, digest, size FROM artifact_files WHERE path = $1")
                         .bind(path)
@@ -272,7 +294,7 @@ impl Registry {
                     .collect();
                 (files, path)
             }
-            Location::Other => {
+            Location::Model { .. } | Location::Other => {
                 // Narrowed to the paths under `dir/` in the database (LIKE with the pattern
                 // characters escaped; SQLite's LIKE ignores ASCII case, so the prefix is checked
                 // exactly below).
@@ -303,7 +325,7 @@ impl Registry {
         // them (the client joins them to the folder it asked for).
         let strip = match locate(dir) {
             Location::Run { .. } => base,
-            Location::Other => dir.to_string(),
+            Location::Model { .. } | Location::Other => dir.to_string(),
         };
         let mut out: Vec<DirEntry> = Vec::new();
         for (p, size) in all {

@@ -23,6 +23,9 @@ pub struct Deployment {
     pub created_at: i64,
     /// Last changed (ms since the epoch).
     pub updated_at: i64,
+    /// Tells this deployment from an earlier one of the same name that was deleted: a value
+    /// of the registry's generation taken when it was created, which never repeats.
+    pub incarnation: i64,
 }
 
 /// One revision of a deployment.
@@ -117,10 +120,11 @@ fn deployment_from(row: &AnyRow) -> Result<Deployment, RegistryError> {
         spec: row.try_get("spec")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        incarnation: row.try_get("incarnation")?,
     })
 }
 
-const CURRENT: &str = "SELECT d.name, d.revision, r.spec, d.created_at, d.updated_at FROM deployments d JOIN deployment_revisions r ON r.name = d.name AND r.revision = d.revision";
+const CURRENT: &str = "SELECT d.name, d.revision, r.spec, d.created_at, d.updated_at, d.incarnation FROM deployments d JOIN deployment_revisions r ON r.name = d.name AND r.revision = d.revision";
 
 impl Registry {
     /// Creates deployment `name` at revision 1. A deployment of that name is a conflict.
@@ -133,10 +137,16 @@ impl Registry {
         check_deployment_name(name)?;
         let now = now_ms();
         let mut tx = self.db().pool().begin().await?;
-        let inserted = sqlx::query("INSERT INTO deployments (name, revision, created_at, updated_at) VALUES ($1, 1, $2, $3) ON CONFLICT (name) DO NOTHING")
+        let incarnation: i64 =
+            sqlx::query("UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("value")?;
+        let inserted = sqlx::query("INSERT INTO deployments (name, revision, created_at, updated_at, incarnation) VALUES ($1, 1, $2, $3, $4) ON CONFLICT (name) DO NOTHING")
             .bind(name)
             .bind(now)
             .bind(now)
+            .bind(incarnation)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -14,6 +14,10 @@ pub enum RegistryError {
     /// The request is invalid.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The request is well formed but the stored object's state refuses it (a deleted run, a
+    /// parameter logged with another value).
+    #[error("{0}")]
+    State(String),
     /// Stored bytes no longer match their digest.
     #[error("blob {digest} is corrupt: its bytes hash to {actual}")]
     Corrupt {

@@ -16,6 +16,7 @@ mod logged_models;
 mod models;
 mod plugins;
 mod predictions;
+mod rules;
 mod search;
 mod signature;
 mod spec;
@@ -23,7 +24,9 @@ mod tracking;
 
 pub use access::{AuditEntry, Principal, Role, TokenInfo};
 pub use alerts::{AlertRecord, StoredRule};
-pub use artifacts::{ArtifactInfo, DirEntry, check_artifact_path, is_ferry_file};
+pub use artifacts::{
+    ARTIFACT_PATH_PATTERN, ArtifactInfo, DirEntry, MAX_ARTIFACT_PATH, check_artifact_path,
+};
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
 pub use db::{Backend, Db, now_ms};
 pub use deployments::{
@@ -31,19 +34,25 @@ pub use deployments::{
 };
 pub use error::RegistryError;
 pub use logged_models::LoggedModel;
-pub use models::{
-    ModelVersion, NewModelVersion, RegisteredModel, STAGES, check_alias, check_model_name,
-    parse_stage,
-};
+pub use models::{ModelVersion, NewModelVersion, RegisteredModel, STAGES, parse_stage};
 pub use plugins::{NewVersion, PackageSummary, Published, SearchQuery, VersionRecord};
 pub use predictions::{Feedback, PredictionSegment};
+pub use rules::{
+    ALIAS_PATTERN, DEPLOYMENT_NAME_PATTERN, DIGEST_PATTERN, EXPERIMENT_NAME_PATTERN, KEY_PATTERN,
+    MAX_ALIAS, MAX_EXPERIMENT_NAME, MAX_KEY, MAX_MODEL_NAME, MAX_VALUE, MODEL_NAME_PATTERN,
+    OWNER_PATTERN, SEMVER_PATTERN, STAGE_PATTERN, check_alias, check_experiment_name, check_key,
+    check_model_name, check_owner, check_value, visible,
+};
 pub use search::{RunFilter, RunOrder, Searchable, Value as FilterValue, pair};
 pub use signature::{
     PluginSignature, TrustPolicy, TrustRule, generate_key, key_id, parse_key, parse_signing_key,
     sign,
 };
 pub use spec::{PluginSpec, Requirement};
-pub use tracking::{Experiment, Metric, MetricValue, Run, RunInfo, RunStatus, RunView};
+pub use tracking::{
+    Experiment, FERRY_TAGS, Metric, MetricValue, RECORDED_BY_FERRY, Run, RunInfo, RunStatus,
+    RunView,
+};
 
 use std::{path::Path, sync::Arc};
 

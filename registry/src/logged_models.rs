@@ -144,6 +144,12 @@ impl Registry {
                 "logged model status {status:?}"
             )));
         }
+        let current = self.logged_model(id).await?;
+        if current.status == "LOGGED_MODEL_READY" && status != current.status {
+            return Err(RegistryError::Conflict(format!(
+                "logged model {id} is READY, and a READY model stays READY (its files never change)"
+            )));
+        }
         let n = sqlx::query("UPDATE logged_models SET status = $1, updated_at = $2 WHERE id = $3 AND lifecycle_stage = 'active'")
             .bind(status)
             .bind(now_ms())
@@ -240,7 +246,7 @@ impl Registry {
             if let Some(old) = crate::pair(&model.params, k)
                 && old != v
             {
-                return Err(RegistryError::Invalid(format!(
+                return Err(RegistryError::State(format!(
                     "param {k:?} of logged model {id} is {old:?}; changing param values is not allowed"
                 )));
             }

@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::db::now_ms;
+use crate::rules::{MAX_KEY, MAX_VALUE, check_alias, check_model_name};
 use crate::{Registry, RegistryError};
 
 /// MLflow's stages of a model version.
@@ -83,48 +84,6 @@ pub struct NewModelVersion {
     pub tags: Vec<(String, String)>,
 }
 
-/// Checks a registered model's name: it appears in URLs, so no `/`.
-pub fn check_model_name(name: &str) -> Result<(), RegistryError> {
-    let ok = !name.is_empty()
-        && name.len() <= 256
-        && name.trim() == name
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || " _-.".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(RegistryError::Invalid(format!(
-            "model name {:?}: 1 to 256 letters, digits, spaces and _ - . (no `/`)",
-            name.chars().take(80).collect::<String>()
-        )))
-    }
-}
-
-/// Checks an alias: letters, digits, `_` and `-`; not `latest` and not `v` followed by digits,
-/// which would read as version references.
-pub fn check_alias(alias: &str) -> Result<(), RegistryError> {
-    let version_like = alias
-        .strip_prefix(['v', 'V'])
-        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
-    let ok = !alias.is_empty()
-        && alias.len() <= 255
-        && alias
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && !alias.bytes().all(|b| b.is_ascii_digit())
-        && !version_like
-        && !alias.eq_ignore_ascii_case("latest");
-    if ok {
-        Ok(())
-    } else {
-        Err(RegistryError::Invalid(format!(
-            "alias {:?}: letters, digits, _ and -, not `latest`, a number or `v` and a number",
-            alias.chars().take(80).collect::<String>()
-        )))
-    }
-}
-
 /// Parses a stage, accepting any case (`production` means `Production`).
 pub fn parse_stage(stage: &str) -> Result<&'static str, RegistryError> {
     STAGES
@@ -139,9 +98,10 @@ pub fn parse_stage(stage: &str) -> Result<&'static str, RegistryError> {
 }
 
 fn check_tag(key: &str, value: &str) -> Result<(), RegistryError> {
-    if key.is_empty() || key.len() > 250 || value.len() > 8000 {
+    let (k, v) = (key.chars().count(), value.chars().count());
+    if k == 0 || k > MAX_KEY || v > MAX_VALUE {
         return Err(RegistryError::Invalid(format!(
-            "tag {:?}: the key needs 1 to 250 bytes and the value at most 8000",
+            "tag {:?}: the key needs 1 to {MAX_KEY} characters and the value at most {MAX_VALUE}",
             key.chars().take(80).collect::<String>()
         )));
     }

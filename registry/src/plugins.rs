@@ -163,7 +163,7 @@ impl Registry {
                 Ok(Published::Unchanged(existing))
             } else {
                 Err(RegistryError::Conflict(format!(
-                    "{} {} is already published with other bytes ({}); versions are immutable, publish a new version",
+                    "{} {} is already published with other bytes ({}); versions are immutable, publish a new version (a rebuild of a Python or JavaScript plugin gives other bytes: their builds are not reproducible)",
                     new.name, new.version, existing.digest
                 )))
             };

@@ -143,6 +143,23 @@ impl Registry {
         Ok(())
     }
 
+    /// Each model and version labels arrived for at or after `since` (ms); version −1 stands
+    /// for labels sent to a deployment, which join whichever version answered.
+    pub async fn feedback_versions_since(
+        &self,
+        since: i64,
+    ) -> Result<Vec<(String, i64)>, RegistryError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT model, version FROM feedback WHERE received_at >= $1 ORDER BY model, version",
+        )
+        .bind(since)
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("model")?, row.try_get("version")?)))
+            .collect()
+    }
+
     /// The labels for `model` that arrived at or after `since` (ms), oldest first.
     pub async fn feedback_since(
         &self,

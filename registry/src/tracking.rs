@@ -7,12 +7,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::db::{now_ms, pairs};
+use crate::rules::{check_experiment_name, check_key, check_value};
 use crate::{Registry, RegistryError};
-
-/// The longest key of a parameter, metric or tag.
-pub const MAX_KEY: usize = 250;
-/// The longest parameter or tag value.
-pub const MAX_VALUE: usize = 8000;
 
 /// An experiment: a named group of runs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -179,33 +175,6 @@ pub struct Run {
     pub tags: Vec<(String, String)>,
 }
 
-fn check_key(what: &str, key: &str) -> Result<(), RegistryError> {
-    let ok = !key.is_empty()
-        && key.len() <= MAX_KEY
-        && key
-            .chars()
-            .all(|c| c.is_alphanumeric() || " _-./:".contains(c))
-        && !key.split('/').any(|s| s == ".." || s == ".");
-    if ok {
-        Ok(())
-    } else {
-        Err(RegistryError::Invalid(format!(
-            "{what} key {:?}: 1 to {MAX_KEY} letters, digits, spaces and _ - . / :, without `..`",
-            key.chars().take(80).collect::<String>()
-        )))
-    }
-}
-
-fn check_value(what: &str, key: &str, value: &str) -> Result<(), RegistryError> {
-    if value.len() > MAX_VALUE {
-        return Err(RegistryError::Invalid(format!(
-            "{what} {key:?}: the value has {} bytes, more than {MAX_VALUE}",
-            value.len()
-        )));
-    }
-    Ok(())
-}
-
 fn random_run_id() -> Result<String, RegistryError> {
     let mut buf = [0u8; 16];
     getrandom::fill(&mut buf)
@@ -307,6 +276,12 @@ const EXPERIMENT_COLUMNS: &str =
 const RUN_COLUMNS: &str =
     "id, experiment_id, name, status, user_id, start_time, end_time, lifecycle_stage, artifact_uri";
 
+/// Tags under this prefix are Ferry's: once set, they never change or go.
+pub const FERRY_TAGS: &str = "ferry.";
+
+/// The tag `ferry train` sets on every run it records.
+pub const RECORDED_BY_FERRY: &str = "ferry.pipeline";
+
 impl Registry {
     /// Creates an experiment; a name already taken is a conflict.
     pub async fn create_experiment(
@@ -314,12 +289,8 @@ impl Registry {
         name: &str,
         artifact_location: Option<&str>,
     ) -> Result<Experiment, RegistryError> {
+        check_experiment_name(name)?;
         let name = name.trim();
-        if name.is_empty() || name.len() > 500 {
-            return Err(RegistryError::Invalid(
-                "an experiment name must have 1 to 500 characters".into(),
-            ));
-        }
         let now = now_ms();
         let inserted = sqlx::query("INSERT INTO experiments (name, artifact_location, lifecycle_stage, created_at, updated_at) VALUES ($1, '', 'active', $2, $3) ON CONFLICT (name) DO NOTHING")
             .bind(name)
@@ -451,17 +422,14 @@ impl Registry {
     /// Renames an active experiment. Its runs keep their files: artifact locations name the
     /// experiment by id.
     pub async fn rename_experiment(&self, id: &str, new_name: &str) -> Result<(), RegistryError> {
+        check_experiment_name(new_name)?;
+        let new_name = new_name.trim();
         let eid = experiment_id(id)?;
         let e = self.experiment(id).await?;
         if e.lifecycle_stage != "active" {
-            return Err(RegistryError::Invalid(format!(
+            return Err(RegistryError::State(format!(
                 "experiment {id} is deleted; restore it before renaming it"
             )));
-        }
-        if new_name.trim().is_empty() || new_name.len() > 500 {
-            return Err(RegistryError::Invalid(
-                "an experiment name must be 1 to 500 characters".into(),
-            ));
         }
         if e.name == new_name {
             return Ok(());
@@ -496,7 +464,7 @@ impl Registry {
     ) -> Result<RunInfo, RegistryError> {
         let e = self.experiment(experiment).await?;
         if e.lifecycle_stage != "active" {
-            return Err(RegistryError::Invalid(format!(
+            return Err(RegistryError::State(format!(
                 "experiment {experiment} is deleted"
             )));
         }
@@ -534,7 +502,7 @@ impl Registry {
     async fn active_run_info(&self, id: &str) -> Result<RunInfo, RegistryError> {
         let info = self.run_info(id).await?;
         if info.lifecycle_stage != "active" {
-            return Err(RegistryError::Invalid(format!(
+            return Err(RegistryError::State(format!(
                 "run {id} is deleted: restore it before logging to it"
             )));
         }
@@ -553,7 +521,7 @@ impl Registry {
         let info = self.run_info(id).await?;
         let e = self.experiment(&info.experiment_id).await?;
         if e.lifecycle_stage != "active" {
-            return Err(RegistryError::Invalid(format!(
+            return Err(RegistryError::State(format!(
                 "run {id} belongs to the deleted experiment {}: restore the experiment",
                 e.id
             )));
@@ -579,7 +547,7 @@ impl Registry {
     pub async fn delete_experiment(&self, id: &str) -> Result<(), RegistryError> {
         let eid = experiment_id(id)?;
         if eid == 0 {
-            return Err(RegistryError::Invalid(
+            return Err(RegistryError::State(
                 "the default experiment (0) cannot be deleted".into(),
             ));
         }
@@ -697,7 +665,7 @@ impl Registry {
                     .await?
                     .try_get("value")?;
             if existing != value {
-                return Err(RegistryError::Invalid(format!(
+                return Err(RegistryError::State(format!(
                     "param {key:?} of run {run} was logged as {existing:?} and cannot be changed to {value:?}"
                 )));
             }
@@ -792,6 +760,14 @@ impl Registry {
         check_key("tag", key)?;
         check_value("tag", key, value)?;
         self.active_run_info(run).await?;
+        if key.starts_with(FERRY_TAGS) {
+            let held = self.run_tag(run, key).await?;
+            if held.as_deref().is_some_and(|v| v != value) {
+                return Err(RegistryError::Conflict(format!(
+                    "tag {key:?} of run {run} was set by Ferry and cannot change"
+                )));
+            }
+        }
         sqlx::query("INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
             .bind(run)
             .bind(key)
@@ -804,6 +780,11 @@ impl Registry {
     /// Removes a tag of an active run.
     pub async fn delete_run_tag(&self, run: &str, key: &str) -> Result<(), RegistryError> {
         self.active_run_info(run).await?;
+        if key.starts_with(FERRY_TAGS) {
+            return Err(RegistryError::Conflict(format!(
+                "tag {key:?} of run {run} was set by Ferry and cannot be removed"
+            )));
+        }
         let gone = sqlx::query("DELETE FROM run_tags WHERE run_id = $1 AND key = $2")
             .bind(run)
             .bind(key)
@@ -816,7 +797,21 @@ impl Registry {
         Ok(())
     }
 
-    /// Changes a run's status, end time or name.
+    /// One tag of a run, if it is set.
+    async fn run_tag(&self, run: &str, key: &str) -> Result<Option<String>, RegistryError> {
+        let row = sqlx::query("SELECT value FROM run_tags WHERE run_id = $1 AND key = $2")
+            .bind(run)
+            .bind(key)
+            .fetch_optional(self.db().pool())
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("value")?),
+            None => None,
+        })
+    }
+
+    /// Changes a run's status, end time or name. A run `ferry train` recorded (it has the
+    /// `ferry.pipeline` tag) is never re-opened once it has ended.
     pub async fn update_run(
         &self,
         run: &str,
@@ -825,6 +820,15 @@ impl Registry {
         name: Option<&str>,
     ) -> Result<RunInfo, RegistryError> {
         let info = self.active_run_info(run).await?;
+        if status == Some(RunStatus::Running)
+            && info.status != RunStatus::Running
+            && self.run_tag(run, RECORDED_BY_FERRY).await?.is_some()
+        {
+            return Err(RegistryError::Conflict(format!(
+                "run {run} was recorded by `ferry train` and has ended ({}); it cannot be re-opened",
+                info.status.name()
+            )));
+        }
         sqlx::query("UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE id = $4")
             .bind(status.unwrap_or(info.status).name())
             .bind(end_time.or(info.end_time))

@@ -517,7 +517,7 @@ on_both_backends!(
     latest_metrics_are_the_highest_step_then_the_newest_time,
     deleted_runs_and_experiments_are_kept_and_restorable,
     a_nan_first_does_not_break_later_metrics,
-    run_files_are_immutable_once_ferry_wrote_them_or_the_run_ended,
+    run_files_are_never_replaced_and_ferry_runs_never_reopen,
     deleting_and_renaming_models_never_reuses_a_version
 );
 
@@ -593,7 +593,7 @@ async fn deleting_and_renaming_models_never_reuses_a_version(t: &TestRegistry) {
     assert_eq!(fresh.version, 1);
 }
 
-async fn run_files_are_immutable_once_ferry_wrote_them_or_the_run_ended(t: &TestRegistry) {
+async fn run_files_are_never_replaced_and_ferry_runs_never_reopen(t: &TestRegistry) {
     use ferry_registry::RunStatus;
     let r = &t.registry;
     let e = r.create_experiment("immutable", None).await.unwrap();
@@ -602,24 +602,19 @@ async fn run_files_are_immutable_once_ferry_wrote_them_or_the_run_ended(t: &Test
         RegistryError::Conflict(m) => m,
         other => panic!("expected a conflict, got {other}"),
     };
-    // While the run runs, the user's own files may be replaced...
-    r.log_artifact(&run, "notes.txt", b"one").await.unwrap();
-    r.log_artifact(&run, "notes.txt", b"two").await.unwrap();
-    assert_eq!(r.read_artifact(&run, "notes.txt").await.unwrap(), b"two");
-    // ...but never the files a lineage pins, once written.
+    // Any file, once written, keeps its bytes: the same bytes again change nothing, other
+    // bytes are refused, while the run runs and after.
     for path in [
+        "notes.txt",
         "lineage.json",
-        "evaluation.json",
-        "model/model.bin",
-        "transforms/01-impute/state.bin",
-        "features/sample.csv",
+        "reference/profile.json",
+        "any/new/file.bin",
     ] {
         r.log_artifact(&run, path, b"first").await.unwrap();
-        // The same bytes again are accepted and change nothing.
         r.log_artifact(&run, path, b"first").await.unwrap();
         let m = refused(r.log_artifact(&run, path, b"second").await.unwrap_err());
         assert!(
-            m.contains(&format!("artifact {path:?}")) && m.contains("Ferry wrote it"),
+            m.contains(&format!("artifact {path:?}")) && m.contains("never replaced"),
             "{m}"
         );
         assert_eq!(
@@ -628,17 +623,19 @@ async fn run_files_are_immutable_once_ferry_wrote_them_or_the_run_ended(t: &Test
             "{path}"
         );
     }
-    // Once the run has ended, none of its files may change; new ones may still be added.
+    // A client's run may end and be re-opened (MLflow's `start_run(run_id=...)`), and its
+    // files stay as they were; new ones may be added.
     r.update_run(&run, Some(RunStatus::Finished), Some(2_000), None)
         .await
         .unwrap();
-    let m = refused(
+    r.update_run(&run, Some(RunStatus::Running), None, None)
+        .await
+        .unwrap();
+    refused(
         r.log_artifact(&run, "notes.txt", b"three")
             .await
             .unwrap_err(),
     );
-    assert!(m.contains("the run has ended"), "{m}");
-    assert_eq!(r.read_artifact(&run, "notes.txt").await.unwrap(), b"two");
     r.log_artifact(&run, "later.txt", b"added").await.unwrap();
     // The same rules hold through the path the MLflow artifact proxy uses.
     let proxied = format!("{}/{run}/artifacts/lineage.json", e.id);
@@ -647,6 +644,38 @@ async fn run_files_are_immutable_once_ferry_wrote_them_or_the_run_ended(t: &Test
     assert_eq!(
         r.read_artifact(&run, "lineage.json").await.unwrap(),
         b"first"
+    );
+
+    // A run `ferry train` recorded never re-opens, and Ferry's tags on it never change.
+    let ferry = r.create_run(&e.id, None, "ci", None).await.unwrap().id;
+    r.set_run_tag(&ferry, ferry_registry::RECORDED_BY_FERRY, "churn")
+        .await
+        .unwrap();
+    r.update_run(&ferry, Some(RunStatus::Finished), Some(3_000), None)
+        .await
+        .unwrap();
+    let m = refused(
+        r.update_run(&ferry, Some(RunStatus::Running), None, None)
+            .await
+            .unwrap_err(),
+    );
+    assert!(m.contains("cannot be re-opened"), "{m}");
+    refused(
+        r.set_run_tag(&ferry, ferry_registry::RECORDED_BY_FERRY, "other")
+            .await
+            .unwrap_err(),
+    );
+    refused(
+        r.delete_run_tag(&ferry, ferry_registry::RECORDED_BY_FERRY)
+            .await
+            .unwrap_err(),
+    );
+    r.set_run_tag(&ferry, ferry_registry::RECORDED_BY_FERRY, "churn")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.run(&ferry).await.unwrap().info.status,
+        RunStatus::Finished
     );
 }
 
@@ -691,7 +720,7 @@ async fn experiments_runs_params_metrics_and_tags(t: &TestRegistry) {
     r.log_param(&run.id, "l2", "1.0").await.unwrap();
     let e2 = r.log_param(&run.id, "l2", "2.0").await.unwrap_err();
     assert!(
-        matches!(e2, RegistryError::Invalid(_)) && e2.to_string().contains("cannot be changed"),
+        matches!(e2, RegistryError::State(_)) && e2.to_string().contains("cannot be changed"),
         "{e2}"
     );
     for (step, value) in [(0, 0.9), (2, 0.4), (1, 0.6)] {
@@ -1022,7 +1051,7 @@ async fn deleted_runs_and_experiments_are_kept_and_restorable(t: &TestRegistry) 
         r.update_run(&gone, None, Some(5), None).await.unwrap_err(),
     ] {
         assert!(
-            matches!(&refused, RegistryError::Invalid(m) if m.contains("is deleted")),
+            matches!(&refused, RegistryError::State(m) if m.contains("is deleted")),
             "{refused}"
         );
     }
@@ -1044,17 +1073,17 @@ async fn deleted_runs_and_experiments_are_kept_and_restorable(t: &TestRegistry) 
     assert!(search(RunView::ActiveOnly).await.is_empty());
     assert!(matches!(
         r.create_run(&e.id, None, "ci", None).await.unwrap_err(),
-        RegistryError::Invalid(_)
+        RegistryError::State(_)
     ));
     assert!(matches!(
         r.restore_run(&keep).await.unwrap_err(),
-        RegistryError::Invalid(m) if m.contains("restore the experiment")
+        RegistryError::State(m) if m.contains("restore the experiment")
     ));
     r.restore_experiment(&e.id).await.unwrap();
     assert_eq!(search(RunView::ActiveOnly).await.len(), 2);
     assert!(matches!(
         r.delete_experiment("0").await.unwrap_err(),
-        RegistryError::Invalid(m) if m.contains("default experiment")
+        RegistryError::State(m) if m.contains("default experiment")
     ));
 }
 

@@ -11,16 +11,17 @@
 #   2. clang for wasm32-wasi with wasi-libc (Debian: clang-19 lld-19
 #      libclang-rt-19-dev-wasm32 wasi-libc) compiles the plugin, this SDK and the bindings
 #      into a core module;
-#   3. `jco new --wasi-reactor` (npm @bytecodealliance/jco, which ships the WASI preview1
-#      reactor adapter) turns the core module into a component.
-# Each can be overridden: make FERRY_CC=clang WIT_BINDGEN=~/bin/wit-bindgen JCO="npx jco".
+#   3. `jco new --wasi-reactor` (npm @bytecodealliance/jco 1.35.0, the version the JavaScript
+#      SDK pins, which ships the WASI preview1 reactor adapter; fetched by npx on first use)
+#      turns the core module into a component.
+# Each can be overridden: make FERRY_CC=clang WIT_BINDGEN=~/bin/wit-bindgen JCO=jco.
 
 ifndef FERRY_SDK
 FERRY_SDK   := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 endif
 FERRY_CC    ?= clang-19
 WIT_BINDGEN ?= wit-bindgen
-JCO         ?= jco
+JCO         ?= npx --yes @bytecodealliance/jco@1.35.0
 FERRY_BUILD ?= build
 FERRY_CFLAGS ?= -O2 -Wall -Wextra -Werror=implicit-function-declaration
 

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The generated OpenAPI document against a real `ferry serve`: schemathesis generates requests
 # for every operation it describes (examples, coverage, fuzzing and stateful sequences, with an
-# admin token so that changes go through) and checks that no answer is a 5xx and that every
-# answer matches the schema documented for its status. The server first holds a trained churn
-# model, so runs, files, versions and predictions are there to be found.
+# admin token so that changes go through) and runs every check: no 5xx, answers as documented,
+# schema-valid requests accepted, schema-violating ones refused, a missing token answered 401.
+# What a check cannot judge is listed, with why, in schemathesis.toml beside this script. The
+# server first holds a trained churn model, so runs, files, versions and predictions are there
+# to be found.
+#
+# One worker: hypothesis describes its strategies with `ast.parse`, which CPython 3.11 does not
+# run safely on two threads at once ("AST constructor recursion depth mismatch").
 #
 # Usage: tests/api/schemathesis.sh FERRY_BINARY SCHEMATHESIS_BINARY
 set -euo pipefail
@@ -29,9 +34,8 @@ done
 [ -n "$url" ] || { echo "ferry serve did not start"; exit 1; }
 token=$(cat "$FERRY_DATA_DIR/admin-token")
 cd "$work"
-"$st" run "$url/openapi.json" \
-  --checks not_a_server_error,response_schema_conformance \
+"$st" --config-file "$root/tests/api/schemathesis.toml" run "$url/openapi.json" \
   -H "Authorization: Bearer $token" \
   --max-examples "${FERRY_SCHEMATHESIS_EXAMPLES:-50}" \
-  --workers 2 \
+  --workers 1 \
   --seed "${FERRY_SCHEMATHESIS_SEED:-20261129}"

@@ -1,5 +1,6 @@
 """`ferry plugin new`: every kind in every language it offers makes a project that builds with
-the command its README gives and passes `ferry plugin test` unchanged; refusals name what is
+the command its README gives and passes `ferry plugin test` once it has a description of its
+own (`--description`); without one the kit refuses the template's. Refusals name what is
 wrong."""
 
 import json
@@ -40,8 +41,8 @@ def test_every_offered_kind_and_language_builds_and_conforms(lang, kind, tmp_pat
     name = f"my-{lang}-{kind}"
     project = tmp_path / name
     env = dict(os.environ, FERRY_CACHE_DIR=cache_dir)
-    made = run([ferry_bin(), "plugin", "new", name, "--kind", kind, "--lang", lang, "--dir", project],
-               tmp_path, env)
+    made = run([ferry_bin(), "plugin", "new", name, "--kind", kind, "--lang", lang, "--dir", project,
+                "--description", f"A {kind} in {lang}, made for Ferry's tests"], tmp_path, env)
     assert f"Created {name}" in made
     build, test = readme_commands(project)
     assert build in made and test in made, made
@@ -92,3 +93,34 @@ def test_refusals_name_what_is_wrong(tmp_path):
     err = fails("taken", "--kind", "transform", "--lang", "rust")
     assert "already exists and is not empty" in err
     assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
+    assert "without `\"`" in fails("q", "--kind", "transform", "--lang", "rust", "--description", 'Says "hi"')
+
+
+def test_a_rust_project_names_the_sdk_relative_to_itself_and_says_to_describe_it(tmp_path):
+    for lang in ("rust", "extism-rust"):
+        out = subprocess.run([ferry_bin(), "plugin", "new", f"p-{lang}", "--kind", "transform", "--lang", lang],
+                             cwd=tmp_path, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert "the conformance kit refuses it until then" in out.stdout, out.stdout
+        cargo = (tmp_path / f"p-{lang}" / "Cargo.toml").read_text()
+        sdk = next(line for line in cargo.splitlines() if line.startswith(("ferry-sdk", "ferry-extism-pdk")))
+        assert 'path = "../' in sdk and 'path = "/' not in sdk, sdk
+        assert "(made by ferry plugin new)" in cargo
+
+
+def test_the_kit_refuses_the_templates_description(tmp_path, cache_dir):
+    project = tmp_path / "plain"
+    env = dict(os.environ, FERRY_CACHE_DIR=cache_dir)
+    run([ferry_bin(), "plugin", "new", "plain", "--kind", "validator", "--lang", "rust", "--dir", project],
+        tmp_path, env)
+    build, test = readme_commands(project)
+    target = BUILDS / "new-rust-target"
+    env["CARGO_TARGET_DIR"] = str(target)
+    env.pop("RUSTUP_TOOLCHAIN", None)
+    run(build, project, env, shell=True)
+    argv = test.replace("target/", f"{target}/", 1).split()
+    out = subprocess.run([ferry_bin(), *argv[1:], "--json"], cwd=project, env=env, capture_output=True, text=True)
+    assert out.returncode != 0, out.stdout
+    points = {p["check"]: p for p in json.loads(out.stdout)["points"]}
+    assert points["manifest"]["outcome"] == "failed", points["manifest"]
+    assert "still the one `ferry plugin new` wrote" in json.dumps(points["manifest"]), points["manifest"]

@@ -76,6 +76,12 @@ def test_bad_configuration_and_data_are_named(ferry, scaler, tmp_path):
 @pytest.mark.parametrize("do, expected", [
     ("raise", "ValueError: a careless plugin raised (at app.py:"),
     ("keyerror", "KeyError: 'missing' (at app.py:"),
+    # Raised inside Python's own library: both where, and the plugin's own line.
+    ("stdlib", "KeyError: 'FERRY_SURELY_NOT_SET' (at <frozen os>:"),
+    ("stdlib", ", from app.py:"),
+    # Python's `random` keeps its generator in memory; the SDK sends a draw through the host,
+    # which refuses it while a batch is computed.
+    ("random", "(transform, `transformer.apply`): drew random bytes while computing a batch"),
     ("exit", "SystemExit: 3"),
     ("bad-return", "apply returned int; it must return a Batch or a list of Columns"),
     ("bad-column", "returned invalid output: 1 rows returned for an input of 2000 rows"),
@@ -85,6 +91,25 @@ def test_bad_configuration_and_data_are_named(ferry, scaler, tmp_path):
 def test_a_careless_python_plugin_is_stopped_with_a_typed_error(ferry, hostile, tmp_path, do, expected):
     err = ferry.careless_apply(hostile, do, tmp_path)
     assert expected in err, err
+
+
+def test_noise_drawn_on_every_row_and_rarely_shown_is_refused_wherever_it_runs(ferry, tmp_path):
+    """The careless plugin the purity check once let through: `random.random()` on every row,
+    added on 4 rows of 2,000. Refused by the kit, at publish, and wherever it is applied."""
+    noise = build_python(ROOT / "tests" / "languages" / "python" / "rare-noise", "transform-plugin")
+    drew = "(transform, `transformer.apply`): drew random bytes while computing a batch"
+    kit = ferry.run("plugin", "test", noise, check=False)
+    assert kit.returncode != 0 and drew in kit.stdout + kit.stderr, kit.stdout + kit.stderr
+    assert drew in ferry.fails("plugin", "publish", noise)
+    assert "py-rare-noise" not in ferry.run("plugin", "search", "noise").stdout
+    config = tmp_path / "noise.json"
+    config.write_text('{"column": "monthly_charges", "threshold": 119.64}')
+    state = tmp_path / "state.json"
+    data = CHURN / "customers.csv"
+    ferry.run("transform", "fit", "--plugin", noise, "--config", config, "--state", state, data)
+    err = ferry.fails("transform", "apply", "--plugin", noise, "--config", config, "--state", state,
+                      "--out", tmp_path / "o.csv", data)
+    assert drew in err, err
 
 
 def test_a_python_validator_reports_what_the_rust_one_does(ferry, tmp_path):

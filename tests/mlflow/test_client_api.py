@@ -189,7 +189,6 @@ def test_logged_models(ferry, tmp_path):
     assert "owner" not in client.get_logged_model(ids[0]).tags
     client.log_model_params(ids[0], {"extra": "yes"})
     assert client.get_logged_model(ids[0]).params == {"i": "0", "extra": "yes"}
-    assert client.finalize_logged_model(ids[0], "READY").status.to_int() == 2
 
     weights = tmp_path / "weights.bin"
     weights.write_bytes(b"\x00\x01")
@@ -200,6 +199,17 @@ def test_logged_models(ferry, tmp_path):
     client.log_model_artifacts(ids[0], str(files))
     listed = sorted(a.path for a in client.list_logged_model_artifacts(ids[0]))
     assert listed == ["sub", "weights.bin"], listed
+    assert client.finalize_logged_model(ids[0], "READY").status.to_int() == 2
+    # A READY model's files never change: neither replaced nor added to (the same bytes again
+    # are accepted, so an interrupted upload can be retried).
+    client.log_model_artifact(ids[0], str(weights))
+    weights.write_bytes(b"\x00\x02")
+    late = tmp_path / "late.txt"
+    late.write_text("late")
+    for path in (weights, late):
+        with pytest.raises(Exception, match="409"):
+            client.log_model_artifact(ids[0], str(path))
+    assert sorted(a.path for a in client.list_logged_model_artifacts(ids[0])) == listed
 
     pages, found = every_page(client.search_logged_models, experiment_ids=[exp], max_results=3)
     assert [len(p) for p in pages] == [3, 3, 1]

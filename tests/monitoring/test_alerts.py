@@ -372,6 +372,57 @@ sinks = ["slowpoke"]
         server.stop()
 
 
+def test_a_retry_goes_only_to_the_sink_that_failed(tmp_path):
+    ferry, _ = train_churn(tmp_path)
+    ok, hung = Receiver(), Receiver()
+    hung.hang = True
+    path = tmp_path / "alerts.toml"
+    path.write_text(f"""
+[[sinks]]
+name = "ops"
+plugin = "webhook"
+config = {{ url = "http://127.0.0.1:{ok.port}/hook" }}
+
+[[sinks]]
+name = "slowpoke"
+plugin = "webhook"
+timeout_ms = 1000
+config = {{ url = "http://127.0.0.1:{hung.port}/hook" }}
+
+[[rules]]
+name = "busy"
+model = "churn@1"
+when = "p99_latency_ms > 0"
+every_seconds = 1
+sinks = ["ops", "slowpoke"]
+""")
+    server = Server(ferry, tmp_path, "--alerts", path, "--allow-http", f"127.0.0.1:{ok.port}",
+                    "--allow-http", f"127.0.0.1:{hung.port}")
+
+    def alert():
+        listed = json.loads(ferry.run("alerts", "list", "--json").stdout)
+        return listed[0] if listed else None
+
+    try:
+        r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [ROW]}, timeout=30)
+        assert r.status_code == 200
+        deadline = time.time() + 30
+        while time.time() < deadline and (alert() or {}).get("attempts", 0) < 2:
+            time.sleep(0.3)
+        a = alert()
+        assert a["attempts"] >= 2 and a["delivered"] == ["ops"], a
+        hung.hang = False
+        deadline = time.time() + 40
+        while time.time() < deadline and alert()["pending"]:
+            time.sleep(0.5)
+        assert alert()["pending"] == ""
+        # Each sink heard of the firing once, however often the other was retried.
+        assert [b["labels"]["rule"] for b in ok.bodies] == ["busy"], ok.bodies
+        assert [b["labels"]["rule"] for b in hung.bodies] == ["busy"], hung.bodies
+    finally:
+        server.stop()
+
+
 def test_rules_managed_through_the_api_are_checked_audited_and_evaluated(tmp_path):
     ferry, _ = train_churn(tmp_path)
     ok = Receiver()

@@ -122,3 +122,49 @@ def test_malformed_labels_are_refused_label_by_label(tmp_path):
         assert (live["labelled"], live["unmatched"], live["metrics"]) == (0, 0, {}), live
     finally:
         server.stop()
+
+
+def test_live_metrics_show_in_metrics_as_labels_join_and_drop_when_the_window_empties(tmp_path):
+    ferry, _ = train_churn(tmp_path)
+    data = pd.read_csv(CHURN / "customers.csv").head(20)
+    server = Server(ferry, tmp_path, "--prediction-log-segment-seconds", "1",
+                    "--live-metrics-window-seconds", "6", "--live-metrics-every-seconds", "1")
+    auth = {"Authorization": f"Bearer {server.admin}"}
+
+    def scraped():
+        text = requests.get(f"{server.url}/metrics", headers=auth, timeout=30).text
+        accuracy = [l for l in text.splitlines() if l.startswith("ferry_live_metric{") and 'metric="accuracy"' in l]
+        labelled = [l for l in text.splitlines() if l.startswith("ferry_live_labelled{") and 'window="time"' in l]
+        return accuracy, labelled
+
+    try:
+        answered = []
+        for _, row in data.iterrows():
+            record = row.drop("churned").to_dict()
+            record["paperless_billing"] = bool(record["paperless_billing"])
+            if pd.isna(record["total_charges"]):
+                record["total_charges"] = None
+            r = requests.post(f"{server.url}/v1/models/churn/1/predict", json={"rows": [record]}, timeout=30)
+            assert r.status_code == 200, r.text
+            answered.append((r.json()["request_id"], row["churned"], r.json()["predictions"][0]["prediction"]))
+        labels = [{"request_id": rid, "row": 0, "label": y} for rid, y, _ in answered]
+        r = requests.post(f"{server.url}/v1/models/churn/versions/1/feedback", json={"labels": labels}, headers=auth, timeout=30)
+        assert r.status_code == 202, r.text
+        # Without anyone asking for live metrics, /metrics shows them once the labels join.
+        deadline = time.time() + 15
+        while time.time() < deadline and not scraped()[0]:
+            time.sleep(0.2)
+        accuracy, labelled = scraped()
+        assert accuracy, "ferry_live_metric never appeared"
+        want = accuracy_score([a[1] for a in answered], [a[2] for a in answered])
+        assert float(accuracy[0].split()[-1]) == pytest.approx(want)
+        assert labelled and float(labelled[0].split()[-1]) == 20
+        # Once the window holds nothing, the metric is dropped and the window marked empty.
+        deadline = time.time() + 20
+        while time.time() < deadline and scraped()[0]:
+            time.sleep(0.3)
+        accuracy, labelled = scraped()
+        assert not accuracy, accuracy
+        assert labelled and float(labelled[0].split()[-1]) == 0, labelled
+    finally:
+        server.stop()

@@ -53,7 +53,8 @@ def test_requests_are_logged_cut_by_size_and_read_back(tmp_path):
     printed = ferry.run("predictions", "export", "churn@1", "--out", out).stdout
     assert "15 logged predictions" in printed, printed
     log = pd.read_parquet(out)
-    assert list(log.columns[:4]) == ["request_id", "at", "deployment", "row"]
+    assert list(log.columns[:7]) == ["request_id", "at", "model", "version", "deployment", "revision", "row"]
+    assert set(log["model"]) == {"churn"} and set(log["version"]) == {1}
     assert {"tenure_months", "contract", "output.prediction", "output.probability"} <= set(log.columns)
     single = log[log["deployment"] == ""]
     assert len(single) == 12
@@ -61,8 +62,10 @@ def test_requests_are_logged_cut_by_size_and_read_back(tmp_path):
         tenure, p = answers[row["request_id"]]
         assert row["tenure_months"] == tenure and row["row"] == 0
         assert row["output.probability"] == p["probability"] and row["output.prediction"] == p["prediction"]
+    assert single["revision"].isna().all(), "the model endpoint has no deployment revision"
     batch = log[log["request_id"] == deployed]
     assert list(batch["row"]) == [0, 1, 2] and set(batch["deployment"]) == {"live"}
+    assert set(batch["revision"]) == {1}
     assert log["at"].is_monotonic_increasing
 
     # A window by time, and CSV.
@@ -70,6 +73,33 @@ def test_requests_are_logged_cut_by_size_and_read_back(tmp_path):
     ferry.run("predictions", "export", "churn", "--since", middle, "--out", tmp_path / "late.csv")
     late = pd.read_csv(tmp_path / "late.csv")
     assert 0 < len(late) <= 9, len(late)
+
+
+def test_segments_merge_whatever_their_nullability_and_every_row_names_its_version(tmp_path):
+    ferry, _ = train_churn(tmp_path)
+    work = tmp_path / "churn"
+    pipeline = work / "pipeline.toml"
+    pipeline.write_text(pipeline.read_text().replace("l2 = 1.0", "l2 = 10.0"))
+    ferry.run("train", pipeline)
+    server = Server(ferry, tmp_path, "--prediction-log-segment-rows", "1")
+    try:
+        for version, row in [(1, dict(ROW, total_charges=None)), (1, ROW), (2, ROW), (2, dict(ROW, total_charges=None))]:
+            r = requests.post(f"{server.url}/v1/models/churn/{version}/predict", json={"rows": [row]}, timeout=30)
+            assert r.status_code == 200, r.text
+    finally:
+        server.stop()
+    # One version: a segment with a null and one without merge.
+    out = tmp_path / "one.parquet"
+    printed = ferry.run("predictions", "export", "churn@1", "--out", out).stdout
+    assert "2 logged predictions" in printed, printed
+    one = pd.read_parquet(out)
+    assert one["total_charges"].isna().sum() == 1 and set(one["version"]) == {1}
+    # Every version: each row says which version answered it.
+    out = tmp_path / "all.csv"
+    ferry.run("predictions", "export", "churn", "--out", out)
+    every = pd.read_csv(out)
+    assert sorted(every["version"]) == [1, 1, 2, 2]
+    assert set(every["model"]) == {"churn"}
 
 
 def test_segments_are_cut_by_age_and_sampling_can_turn_logging_off(tmp_path):

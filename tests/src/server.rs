@@ -13,6 +13,11 @@ pub mod hostile {
     pub const SLOW: &str = "C99902";
     /// Its validator allocates past the memory cap.
     pub const HUNGRY: &str = "C99903";
+    /// Its validator draws random bytes while it validates.
+    pub const RANDOM: &str = "C99904";
+    /// Its validator spins for a few seconds of CPU (a server started with `--timeout-ms`
+    /// above that lets it finish), then passes the row.
+    pub const SPIN: &str = "C99905";
 }
 
 pub struct Server {
@@ -146,8 +151,9 @@ impl Server {
     }
 
     /// Trains a version of the churn example whose hostile validator traps on customer
-    /// [`hostile::FAIL`], loops on [`hostile::SLOW`] and allocates past its memory cap on
-    /// [`hostile::HUNGRY`]; any other customer is served normally. Returns the version.
+    /// [`hostile::FAIL`], loops on [`hostile::SLOW`], allocates past its memory cap on
+    /// [`hostile::HUNGRY`], draws random bytes on [`hostile::RANDOM`] and spins on
+    /// [`hostile::SPIN`]; any other customer is served normally. Returns the version.
     pub fn train_hostile_churn(&self) -> i64 {
         let o = self.ferry(&["plugin", "publish", crate::guests::GUEST_HOSTILE]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -157,9 +163,11 @@ impl Server {
                 ("panic", hostile::FAIL),
                 ("loop", hostile::SLOW),
                 ("alloc", hostile::HUNGRY),
+                ("random", hostile::RANDOM),
+                ("spin", hostile::SPIN),
             ] {
                 extra.push_str(&format!(
-                    "[[validators]]\nplugin = \"hostile@^0.1\"\nconfig = {{ do = \"{action}\", when = {{ column = \"customer_id\", equals = \"{customer}\" }} }}\n\n"
+                    "[[validators]]\nplugin = \"hostile@^0.1\"\nconfig = {{ do = \"{action}\", iterations = 4000000000, when = {{ column = \"customer_id\", equals = \"{customer}\" }} }}\n\n"
                 ));
             }
             t.replacen("[[transforms]]", &format!("{extra}[[transforms]]"), 1)
@@ -349,4 +357,79 @@ impl Drop for PgDatabase {
             ])
             .output();
     }
+}
+
+/// Sends `method path` to `addr` (`host:port`) with `headers` and a body of `size` spaces (declared, or chunked when
+/// `chunked`), writing it while reading the answer; returns the status (0: none) and the
+/// answer's text.
+pub async fn send_raw(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    size: usize,
+    chunked: bool,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if chunked {
+        head.push_str("transfer-encoding: chunked\r\n\r\n");
+    } else {
+        head.push_str(&format!("content-length: {size}\r\n\r\n"));
+    }
+    let writer = tokio::spawn(async move {
+        if write.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = vec![b' '; 64 * 1024];
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            let ok = if chunked {
+                let frame = [format!("{n:x}\r\n").as_bytes(), &chunk[..n], b"\r\n"].concat();
+                write.write_all(&frame).await
+            } else {
+                write.write_all(&chunk[..n]).await
+            };
+            if ok.is_err() {
+                return;
+            }
+            left -= n;
+        }
+        if chunked {
+            let _ = write.write_all(b"0\r\n\r\n").await;
+        }
+        // Keep the connection open for the answer: a closed half reads as a client gone.
+        std::future::pending::<()>().await;
+    });
+    let mut answer = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    let read_all = async {
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), read_all).await;
+    writer.abort();
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }

@@ -135,10 +135,26 @@ async fn a_deployer_plugin_takes_the_primary_version_whole() {
     assert_eq!(recorded[0]["status"]["action"], "status", "{recorded}");
     assert_eq!(recorded[0]["status"]["active_version"], "1", "{recorded}");
 
-    // Without the grant there is nowhere to write; a reader may not record a target.
-    let o = server.deploy(&deployer, &["target", "churn", "--plugin", "directory"]);
-    assert_ne!(o.status.code(), Some(0));
-    assert!(text(&o).contains("/deploy granted"), "{}", text(&o));
+    // Without the grant there is nowhere to write, nor anything to read: apply, plan and
+    // status each fail saying so, and nothing is recorded.
+    let before = server.get_json("/v1/deployments/churn/targets").await;
+    for extra in [&[][..], &["--plan"], &["--status"], &["--rollback"]] {
+        let mut args = vec!["target", "churn", "--plugin", "directory"];
+        args.extend_from_slice(extra);
+        let o = server.deploy(&deployer, &args);
+        assert_ne!(o.status.code(), Some(0), "{extra:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("/deploy was not granted"),
+            "{extra:?}: {}",
+            text(&o)
+        );
+    }
+    assert_eq!(
+        server.get_json("/v1/deployments/churn/targets").await,
+        before,
+        "nothing was recorded"
+    );
+    // A reader may not record a target.
     let reader = server.token("reader", "reader");
     let o = server.ferry(&[
         "deploy",
@@ -272,7 +288,7 @@ async fn an_extism_deployer_writes_what_the_builtin_writes() {
 
     let o = target(&server, &deployer, wasm, &[], &[]);
     assert_ne!(o.status.code(), Some(0));
-    assert!(text(&o).contains("/deploy granted"), "{}", text(&o));
+    assert!(text(&o).contains("/deploy was not granted"), "{}", text(&o));
     let read_only = vec![format!("/deploy={}:ro", extism.path().display())];
     let before = tree(extism.path());
     let o = target(&server, &deployer, wasm, &read_only, &[]);

@@ -842,3 +842,121 @@ async fn local_deployments_are_served() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Online validation judges each row by itself: two rows with the same id in one request are
+/// both answered, on the model and the deployment endpoints, while a row that breaks a rule
+/// by itself is still refused, naming its row. A refusal is counted under the version that
+/// refused it.
+#[tokio::test(flavor = "multi_thread")]
+async fn online_requests_are_validated_row_by_row() {
+    let server = Server::start(&[]);
+    // The example's expectations hold customer_id unique: a rule about the batch.
+    assert_eq!(server.train_churn(|t| t), 1);
+    let deployer = server.token("dep", "deployer");
+    ok(server.deploy(
+        &deployer,
+        &["create", "churn", "--model", "churn@1", "--json"],
+    ));
+    let twice = json!({"rows": [row("C00000", 12), row("C00000", 30)]});
+    for path in [
+        "/v1/models/churn/1/predict",
+        "/v1/deployments/churn/predict",
+    ] {
+        let (status, body) = post(&server, path, &twice, &[]).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(
+            body["predictions"].as_array().map(Vec::len),
+            Some(2),
+            "{body}"
+        );
+    }
+    // A row that breaks a rule alone is refused, with its row number.
+    let mut bad = row("C00001", 12);
+    bad["tenure_months"] = json!(-5);
+    let mixed = json!({"rows": [row("C00002", 1), row("C00002", 2), bad]});
+    for path in [
+        "/v1/models/churn/1/predict",
+        "/v1/deployments/churn/predict",
+    ] {
+        let (status, body) = post(&server, path, &mixed, &[]).await;
+        assert_eq!(status, 422, "{path}: {body}");
+        let fields = body["error"]["fields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !fields.is_empty() && fields.iter().all(|f| f["row"] == 2),
+            "{path}: only row 2 breaks a rule alone: {body}"
+        );
+    }
+    // The deployment's refusal is counted under the version that refused it.
+    let refused = server
+        .metric(
+            "ferry_requests_total",
+            &[
+                ("deployment", "churn"),
+                ("model", "churn"),
+                ("version", "1"),
+                ("outcome", "rejected"),
+            ],
+        )
+        .await;
+    assert_eq!(refused, 1.0);
+}
+
+/// A deployment definition is bounded: its targets and shadows, and the default answer that
+/// is repeated for every row; each refusal names the limit, and nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn deployment_definitions_are_bounded() {
+    let server = Server::start(&[]);
+    assert_eq!(server.train_churn(|t| t), 1);
+    let deployer = server.token("dep", "deployer");
+    let create = |body: String| {
+        let server = &server;
+        let deployer = deployer.clone();
+        async move {
+            let r = Server::http()
+                .post(format!("{}/v1/deployments", server.url))
+                .bearer_auth(deployer)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let spec = |default: Value| json!({"name": "big", "spec": {"targets": [{"model": "churn", "version": "1", "weight": 100}], "default": default}});
+    // (A 3 MB definition gets 413 before it is read: `tests/bodies.rs`.)
+    // A default answer over 1 KiB.
+    let (status, body) = create(spec(json!({"prediction": "x".repeat(2000)})).to_string()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than the 1024 allowed"),
+        "{body}"
+    );
+    // Seventeen targets.
+    let targets: Vec<Value> = (0..17)
+        .map(|i| json!({"model": "churn", "version": "1", "weight": if i == 0 { 84 } else { 1 }}))
+        .collect();
+    let (status, body) =
+        create(json!({"name": "big", "spec": {"targets": targets}}).to_string()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than the 16"),
+        "{body}"
+    );
+    let listed = server.get_json("/v1/deployments").await;
+    assert_eq!(listed, json!([]), "nothing was stored");
+
+    // Within the limits it is stored.
+    let (status, body) = create(spec(json!({"prediction": "no"})).to_string()).await;
+    assert_eq!(status, 201, "{body}");
+}

@@ -211,6 +211,9 @@ async fn oversized_and_maximal_bodies_leave_memory_bounded() {
                     assert_eq!(b["error"]["code"], "overloaded", "{b}");
                     shed += 1;
                 }
+                // Shed before its body was read: the server answered 503 and closed while
+                // the client was still sending, so the client saw the connection close.
+                (false, 0) => shed += 1,
                 other => panic!("{other:?}: {b}; {:?}", server.exited()),
             }
         }

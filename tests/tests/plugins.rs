@@ -742,7 +742,7 @@ async fn directory_deployer_deploys_and_rolls_back() {
         .apply(&deployment("1", vec![]))
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("/deploy granted"), "{e}");
+    assert!(e.to_string().contains("/deploy was not granted"), "{e}");
 }
 
 fn alert(title: &str) -> Alert {

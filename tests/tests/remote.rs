@@ -213,7 +213,8 @@ fn a_remote_train_with_a_token_that_may_not_write_is_refused_and_records_nothing
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
 
     // A publisher may record runs and register, but not point an alias (a deployer's right):
-    // the version is registered, the alias refused, and the command says so.
+    // the run needs all three, so it is refused before any of it is done, saying what it
+    // needed; nothing is recorded or registered.
     let publisher = server.token("ds", "publisher");
     let o = remote(
         local.path(),
@@ -222,9 +223,30 @@ fn a_remote_train_with_a_token_that_may_not_write_is_refused_and_records_nothing
         &["train", pipeline.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(7), "{}", text(&o));
-    assert!(text(&o).contains("aliases/challenger"), "{}", text(&o));
+    for part in [
+        "this run needs the deployer role",
+        "sets its alias `challenger`",
+        "token ds has the publisher role",
+        "Nothing was done",
+    ] {
+        assert!(text(&o).contains(part), "{part:?} missing: {}", text(&o));
+    }
+    let o = server.ferry(&["runs", "list", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
     let o = server.ferry(&["models", "show", "churn", "--json"]);
-    let model: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(model["versions"][0]["version"], 1, "{model}");
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "nothing was registered: {}",
+        text(&o)
+    );
+    // Without the registration, a publisher's token is enough.
+    let o = remote(
+        local.path(),
+        &server,
+        &publisher,
+        &["train", pipeline.to_str().unwrap(), "--no-register"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(files_under(&local.path().join("data")).is_empty());
 }

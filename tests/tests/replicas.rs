@@ -137,3 +137,69 @@ async fn a_change_on_one_replica_reaches_the_other_within_a_second() {
         start.elapsed()
     );
 }
+
+/// Revisions start again at 1 when a deployment is deleted and created again under the same
+/// name: every replica serves the new deployment's revision 1, not what it kept of the old
+/// one's, and forgets the old one's circuit breakers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployment_deleted_and_created_again_is_served_anew_everywhere() {
+    let db = PgDatabase::create();
+    let url = db.url();
+    let a = Server::start(&["--database-url", &url]);
+    for l2 in ["1.0", "10.0"] {
+        let dir = ferry_tests::churn_copy(|t| t.replace("l2 = 1.0", &format!("l2 = {l2}")));
+        let o = a.ferry(&["train", dir.path().join("pipeline.toml").to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let b = a.replica(&["--database-url", &url]);
+    let deployer = a.token("dep", "deployer");
+    let deploy = |args: &[&str]| {
+        let mut all = vec!["deploy"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--registry", &a.url, "--token", &deployer]);
+        let o = a.ferry(&all);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    };
+    let answer = |server: &Server| {
+        let url = format!("{}/v1/deployments/r/predict", server.url);
+        async move {
+            let r = Server::http()
+                .post(url)
+                .json(&json!({"rows": [row()]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            let v: Value = r.json().await.unwrap();
+            (
+                v["revision"].as_i64().unwrap(),
+                v["version"].as_i64().unwrap(),
+            )
+        }
+    };
+    deploy(&["create", "r", "--model", "churn@1"]);
+    for server in [&a, &b] {
+        assert_eq!(answer(server).await, (1, 1), "{}", server.url);
+    }
+    deploy(&["delete", "r"]);
+    deploy(&["create", "r", "--model", "churn@2"]);
+    let start = Instant::now();
+    for server in [&a, &b] {
+        while answer(server).await != (1, 2) {
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "{} still serves the deleted deployment's revision 1",
+                server.url
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    eprintln!(
+        "both replicas served the new deployment after {:?}",
+        start.elapsed()
+    );
+    // And it stays so: the old revision is not served from memory again.
+    for _ in 0..5 {
+        assert_eq!(answer(&b).await, (1, 2));
+    }
+}

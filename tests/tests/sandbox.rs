@@ -7,7 +7,7 @@ use ferry_host::runtime::{
     DeployerInstance, DirGrant, Failure, Grants, LimitOverrides, LoadError, LoadOptions, Plugin,
     PluginError, TransformInstance, ValidatorInstance,
 };
-use ferry_tests::{assert_healthy, floats, guests, runtime};
+use ferry_tests::{assert_healthy, f64s, fit_apply, floats, guests, runtime};
 
 async fn hostile(options: LoadOptions) -> Plugin {
     runtime()
@@ -236,14 +236,37 @@ async fn a_plugin_that_computes_reads_a_clock_that_does_not_move() {
 }
 
 #[tokio::test]
-async fn a_plugin_that_computes_draws_random_bytes_seeded_from_its_digest() {
+async fn a_plugin_that_computes_draws_random_bytes_seeded_from_its_digest_only_while_it_starts() {
+    // `world` draws a salt when its transformer is built: every fresh instance draws the same
+    // bytes, and so does the same plugin loaded again.
+    let world = runtime()
+        .load_file(Path::new(guests::GUEST_WORLD), &LoadOptions::default())
+        .await
+        .unwrap();
+    let salt = |plugin: Plugin| async move {
+        let data = floats(&[("x", vec![1.0])]);
+        let out = fit_apply(&plugin, "{}", &data, &data).await;
+        f64s(&out, "salt")[0]
+    };
+    let first = salt(world.clone()).await;
+    assert_eq!(salt(world.clone()).await.to_bits(), first.to_bits());
+    let again = runtime()
+        .load_file(Path::new(guests::GUEST_WORLD), &LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(salt(again).await.to_bits(), first.to_bits());
+    // A draw while it computes a batch is refused: the call traps, naming the plugin and the
+    // call, and the instance is thrown away.
     let p = hostile(LoadOptions::default()).await;
-    let first = provoke(&p, "random").await.unwrap();
-    // Every fresh instance draws the same bytes, and so does the same plugin loaded again.
-    assert_eq!(provoke(&p, "random").await.unwrap(), first);
-    let again = hostile(LoadOptions::default()).await;
-    assert_eq!(provoke(&again, "random").await.unwrap(), first);
-    assert_ne!(first, "random 0000000000000000");
+    let e = provoke(&p, "random").await.unwrap_err();
+    assert_names_plugin(&e);
+    assert_eq!(*e.failure, Failure::RandomDrawn, "{e}");
+    assert!(
+        e.to_string()
+            .contains("drew random bytes while computing a batch"),
+        "{e}"
+    );
+    assert_healthy().await;
     // A deployer draws from the real source: two instances differ.
     for path in DEPLOYERS {
         let d = deployer(path, LoadOptions::default()).await;

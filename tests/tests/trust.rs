@@ -128,4 +128,57 @@ async fn every_registry_load_path_holds_plugins_to_the_trust_policy() {
         }
         data_dir = s.kill();
     }
+
+    // A deployer packages only what would serve: the edge bundle of a version whose plugins
+    // the policy does not trust is refused before anything is written.
+    let ferry = |args: &[&str]| {
+        std::process::Command::new(ferry_tests::ferry_bin())
+            .args(args)
+            .env("FERRY_DATA_DIR", data_dir.path())
+            .env("FERRY_CACHE_DIR", ferry_tests::component_cache())
+            .env_remove("FERRY_REGISTRY")
+            .env_remove("FERRY_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let o = ferry(&["deploy", "create", "churn", "--model", &model]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = tempfile::tempdir().unwrap();
+    let grant = format!("/deploy={}", out.path().display());
+    let bundle = |trust: &str| {
+        ferry(&[
+            "deploy",
+            "target",
+            "churn",
+            "--plugin",
+            "edge-bundle",
+            "--allow-dir",
+            &grant,
+            "--trust",
+            trust,
+        ])
+    };
+    let o = bundle(&other_only);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("untrusted plugin standard-scaler@0.1.1 (sha256:"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        std::fs::read_dir(out.path()).unwrap().next().is_none(),
+        "nothing was written"
+    );
+    let o = bundle(&acme_only);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(out.path().join("churn/churn.ferry").exists());
+}
+
+#[test]
+fn a_key_is_generated_into_a_folder_that_does_not_exist_yet() {
+    let work = tempfile::tempdir().unwrap();
+    let id = key(work.path(), "keys/acme");
+    assert!(id.starts_with("ed25519:"), "{id}");
+    assert!(work.path().join("keys/acme.key").exists());
+    assert!(work.path().join("keys/acme.pub").exists());
 }

@@ -536,7 +536,8 @@ pub async fn run(runtime: &Runtime, cmd: DeployCommand) -> Result<u8, Exit> {
                 ("rollback", instance.rollback(&name, &settings).await?)
             } else {
                 let spec = current_spec(&store, &name).await?;
-                let target = deployment_for(&store, &name, &spec, &settings).await?;
+                let target =
+                    deployment_for(&store, &name, &spec, &settings, &sandbox.policy()?).await?;
                 let planned = instance.plan(&target).await?;
                 if !json || plan {
                     let shown = serde_json::json!({"plan": planned.actions});

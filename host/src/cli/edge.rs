@@ -229,8 +229,9 @@ pub async fn run(runtime: &Runtime, cmd: EdgeCommand) -> Result<u8, Exit> {
                     "signed_by": bundle.signature.as_ref().map(|s| &s.key),
                     "input_schema": m.input_schema,
                 }),
-                pipeline,
+                pipeline: std::sync::Arc::new(pipeline),
                 limits: predict,
+                compute: runtime.compute().clone(),
             };
             serve_edge(service, addr).await?;
             Ok(exit::OK)

@@ -9,7 +9,8 @@ use super::{Exit, exit};
 /// Key subcommands.
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Write a new key pair: PREFIX.key (secret, readable only by you) and PREFIX.pub.
+    /// Write a new key pair: PREFIX.key (secret, readable only by you) and PREFIX.pub,
+    /// creating PREFIX's folder if it does not exist.
     Generate {
         /// The files' common prefix, e.g. `keys/acme`.
         #[arg(long)]
@@ -26,6 +27,10 @@ pub async fn run(cmd: KeyCommand) -> Result<u8, Exit> {
         return Err(
             anyhow::anyhow!("{} exists; refusing to overwrite a key", secret.display()).into(),
         );
+    }
+    if let Some(dir) = secret.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create folder {}: {e}", dir.display()))?;
     }
     ferry_host::secret::write_private(&secret, &hex::encode(key.to_bytes()), false)
         .map_err(|e| anyhow::anyhow!("{}: {e}", secret.display()))?;

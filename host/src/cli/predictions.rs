@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use arrow_array::{Array, BooleanArray, RecordBatch, TimestampMillisecondArray};
 use clap::{Args, Subcommand};
+use ferry_host::monitor::predlog::{ReadSegment, merge_segments};
 use ferry_host::runtime::Runtime;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -155,7 +156,7 @@ async fn export(runtime: &Runtime, args: ExportArgs) -> Result<u8, Exit> {
         },
         segments,
     ) = args.window.segments(&registry).await?;
-    let mut batches: Vec<RecordBatch> = Vec::new();
+    let mut read_back = Vec::new();
     let mut skipped = 0;
     for s in &segments {
         let read = async {
@@ -175,10 +176,12 @@ async fn export(runtime: &Runtime, args: ExportArgs) -> Result<u8, Exit> {
         match read {
             Ok(read) => {
                 for b in read {
-                    batches.push(
-                        window(&b, since, until)
+                    read_back.push(ReadSegment {
+                        batch: window(&b, since, until)
                             .map_err(|e| anyhow::anyhow!("segment {}: {e}", s.digest))?,
-                    );
+                        model: model.clone(),
+                        version: s.version,
+                    });
                 }
             }
             Err(e) if args.skip_corrupt => {
@@ -197,21 +200,15 @@ async fn export(runtime: &Runtime, args: ExportArgs) -> Result<u8, Exit> {
             }
         }
     }
-    let Some(schema) = batches.first().map(|b| b.schema()) else {
+    if read_back.is_empty() {
         return Err(anyhow::anyhow!(
             "no logged predictions of {} in that window",
             args.window.model
         )
         .into());
-    };
-    if let Some(other) = batches.iter().find(|b| b.schema() != schema) {
-        return Err(anyhow::anyhow!(
-            "the versions of {model} log different columns ({} against {}); export one version at a time (NAME@VERSION)",
-            schema.fields().len(),
-            other.schema().fields().len()
-        )
-        .into());
     }
+    let (schema, batches) =
+        merge_segments(read_back).map_err(|e| anyhow::anyhow!("the log of {model}: {e}"))?;
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let out = &args.out;
     let file = std::fs::File::create(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;

@@ -74,6 +74,15 @@ pub struct PredictionLogArgs {
     /// counted (ferry_prediction_log_dropped_total), so a slow disk never fills memory.
     #[arg(long, default_value_t = 100_000)]
     pub prediction_log_queue: usize,
+    /// The window, in seconds, over which `/metrics` shows live metrics (`ferry_live_metric`)
+    /// from labels joined with the log.
+    #[arg(long, default_value_t = 3600)]
+    pub live_metrics_window_seconds: u64,
+    /// How often, in seconds, those live metrics are scored again (and at once when labels
+    /// arrive), so they follow labels joined with segments written since and drop out when
+    /// their window has nothing left.
+    #[arg(long, default_value_t = 30)]
+    pub live_metrics_every_seconds: u64,
 }
 
 impl PredictionLogArgs {
@@ -91,9 +100,11 @@ impl PredictionLogArgs {
         if self.prediction_log_segment_rows == 0
             || self.prediction_log_segment_seconds == 0
             || self.prediction_log_queue == 0
+            || self.live_metrics_window_seconds == 0
+            || self.live_metrics_every_seconds == 0
         {
             return Err(anyhow::anyhow!(
-                "--prediction-log-segment-rows, --prediction-log-segment-seconds and --prediction-log-queue must each be at least 1"
+                "--prediction-log-segment-rows, --prediction-log-segment-seconds, --prediction-log-queue, --live-metrics-window-seconds and --live-metrics-every-seconds must each be at least 1"
             )
             .into());
         }
@@ -102,6 +113,8 @@ impl PredictionLogArgs {
             segment_rows: self.prediction_log_segment_rows,
             segment_age: std::time::Duration::from_secs(self.prediction_log_segment_seconds),
             queue: self.prediction_log_queue,
+            live_window: std::time::Duration::from_secs(self.live_metrics_window_seconds),
+            live_every: std::time::Duration::from_secs(self.live_metrics_every_seconds),
         }))
     }
 }

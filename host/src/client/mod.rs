@@ -208,6 +208,31 @@ impl RemoteRegistry {
         &self.base
     }
 
+    /// The role of this client's token on the server (`None`: anonymous).
+    pub async fn role(&self) -> Result<Option<(String, ferry_registry::Role)>, ClientError> {
+        let who: serde_json::Value = self.get("/v1/whoami", &[]).await?;
+        let role = who["role"].as_str().unwrap_or("anonymous");
+        if role == "anonymous" {
+            return Ok(None);
+        }
+        let role =
+            ferry_registry::Role::parse(role).map_err(|e| self.unexpected(&e.to_string()))?;
+        Ok(Some((
+            who["token"].as_str().unwrap_or("?").to_string(),
+            role,
+        )))
+    }
+
+    /// A refusal for a job that needs `role`, said before any of it is done.
+    pub fn forbidden(&self, message: String) -> ClientError {
+        ClientError::Api {
+            url: self.base.clone(),
+            status: 403,
+            code: "forbidden".into(),
+            message,
+        }
+    }
+
     /// Searches packages.
     pub async fn search(
         &self,
@@ -295,6 +320,16 @@ impl RemoteRegistry {
         signature: Option<&PluginSignature>,
         skip_checks: bool,
     ) -> Result<(bool, VersionRecord), ClientError> {
+        // The server reads no body before it has checked the token: check it first, so a
+        // wrong or missing one is reported as such rather than as an upload cut short.
+        if self.role().await?.is_none() {
+            return Err(ClientError::Api {
+                url: format!("{}/v1/plugins", self.base),
+                status: 401,
+                code: "unauthenticated".into(),
+                message: "publishing needs a token: pass --token (or set FERRY_TOKEN)".into(),
+            });
+        }
         let path = if skip_checks {
             "/v1/plugins?skip_checks=true"
         } else {

@@ -15,7 +15,13 @@ pub(super) fn manifest_point(m: &Manifest) -> Point {
     if m.license.is_none() {
         missing.push("license");
     }
-    let outcome = if missing.is_empty() {
+    let placeholder = m.description.contains(crate::scaffold::PLACEHOLDER);
+    let outcome = if placeholder {
+        Outcome::Failed(format!(
+            "the description is still the one `ferry plugin new` wrote ({:?}); say what the plugin does, which is what the registry shows users",
+            m.description
+        ))
+    } else if missing.is_empty() {
         Outcome::Passed(format!(
             "{} {}: {}",
             m.name,
@@ -30,7 +36,7 @@ pub(super) fn manifest_point(m: &Manifest) -> Point {
     };
     Point {
         check: "manifest",
-        asks: "a name, a semantic version, a description and a license",
+        asks: "a name, a semantic version, a description of its own and a license",
         outcome,
     }
 }

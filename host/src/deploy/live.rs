@@ -76,6 +76,8 @@ pub struct TargetStatus {
 pub struct Live {
     /// The deployment.
     pub name: String,
+    /// Which deployment of that name (see [`Deployment::incarnation`]).
+    pub incarnation: i64,
     /// The revision.
     pub revision: i64,
     /// Its specification, resolved.
@@ -149,7 +151,15 @@ impl Live {
     }
 }
 
-type VersionKey = (String, String, Resolved);
+/// How long a probe of a half-open circuit may take before it counts as failed: the
+/// deployment's timeout, plus the time the circuit stays open (a probe may also wait for its
+/// version to load, which the timeout does not count).
+fn probe_deadline(spec: &DeploymentSpec) -> std::time::Duration {
+    std::time::Duration::from_millis(spec.timeout_ms.saturating_add(spec.breaker.open_ms))
+}
+
+/// A deployment's version: the deployment's name and incarnation, the model and the version.
+type VersionKey = (String, i64, String, Resolved);
 
 /// The deployments a server has seen, by name.
 #[derive(Default)]
@@ -181,17 +191,20 @@ impl Deployments {
         Ok(live)
     }
 
-    /// The revision `d` names, parsed once and kept until another revision is served.
+    /// The revision `d` names, parsed once and kept until another revision is served. A
+    /// revision is known by the deployment's incarnation as well as its number, since a
+    /// deployment deleted and created again counts from 1 again.
     pub fn get(&self, d: &Deployment) -> Result<Arc<Live>, SpecError> {
         if let Some(l) = self
             .live
             .read()
             .ok()
             .and_then(|m| m.get(&d.name).cloned())
-            .filter(|l| l.revision == d.revision)
+            .filter(|l| l.revision == d.revision && l.incarnation == d.incarnation)
         {
             return Ok(l);
         }
+        self.drop_other_incarnations(d);
         let spec: DeploymentSpec = serde_json::from_str(&d.spec).map_err(|e| {
             SpecError::Invalid(format!(
                 "revision {} of deployment {:?} is not a deployment specification: {e}",
@@ -211,12 +224,13 @@ impl Deployments {
             let (model, r) = t.key().ok_or_else(|| unresolved(t.label()))?;
             let breaker = {
                 let mut all = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
-                let key = (d.name.clone(), model.clone(), r);
+                let key = (d.name.clone(), d.incarnation, model.clone(), r);
+                let wanted = (spec.breaker, probe_deadline(&spec));
                 let b = all
                     .entry(key)
-                    .or_insert_with(|| Arc::new(Breaker::new(spec.breaker)));
-                if b.settings() != spec.breaker {
-                    *b = Arc::new(Breaker::new(spec.breaker));
+                    .or_insert_with(|| Arc::new(Breaker::new(wanted.0, wanted.1)));
+                if b.settings() != wanted {
+                    *b = Arc::new(Breaker::new(wanted.0, wanted.1));
                 }
                 b.clone()
             };
@@ -231,7 +245,7 @@ impl Deployments {
                 .shadows
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .entry((d.name.clone(), model.clone(), r))
+                .entry((d.name.clone(), d.incarnation, model.clone(), r))
                 .or_default()
                 .clone();
             shadows.push((model, r, counters));
@@ -245,6 +259,7 @@ impl Deployments {
             .clone();
         let live = Arc::new(Live {
             name: d.name.clone(),
+            incarnation: d.incarnation,
             revision: d.revision,
             spec,
             targets,
@@ -264,8 +279,34 @@ impl Deployments {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|((d, m, r), b)| (d.clone(), label(m, *r), b.clone()))
+            .map(|((d, _, m, r), b)| (d.clone(), label(m, *r), b.clone()))
             .collect()
+    }
+
+    /// Forgets what an earlier deployment of `d`'s name left: breakers, counters and shadow
+    /// slots of another incarnation.
+    fn drop_other_incarnations(&self, d: &Deployment) {
+        let other = |k: &VersionKey| k.0 == d.name && k.1 != d.incarnation;
+        self.breakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| !other(k));
+        self.shadows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| !other(k));
+        let stale = self
+            .live
+            .read()
+            .ok()
+            .and_then(|m| m.get(&d.name).map(|l| l.incarnation != d.incarnation))
+            .unwrap_or(false);
+        if stale {
+            self.slots
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&d.name);
+        }
     }
 
     /// Forgets deployment `name` (it was deleted): its revisions, breakers and counters.

@@ -10,6 +10,16 @@ use serde_json::Value;
 /// The longest per-request timeout a deployment may set (ms).
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
 
+/// The most targets a deployment may split its traffic over.
+pub const MAX_TARGETS: usize = 16;
+
+/// The most shadows a deployment may mirror its requests to.
+pub const MAX_SHADOWS: usize = 8;
+
+/// The largest default answer (its JSON), which is repeated for every row of a request that
+/// nothing else answers.
+pub const MAX_DEFAULT_BYTES: usize = 1024;
+
 /// A deployment's specification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -26,9 +36,10 @@ pub struct DeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<ModelRef>,
     /// The prediction given for every row when neither the target nor the fallback answers
-    /// (a JSON object, e.g. `{"prediction": "no"}`).
+    /// (a JSON object of at most 1 KiB, e.g. `{"prediction": "no"}`; anything else is refused
+    /// with the deployment's other rules, as 422 `invalid_deployment`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub default: Option<Value>,
     /// How long a target may take to answer a request (ms) before the fallback answers.
     #[serde(default = "default_timeout_ms")]
@@ -148,6 +159,14 @@ pub fn subject_matches(pattern: &str, subject: &str) -> bool {
             (None, None) => return true,
             _ => return false,
         }
+    }
+}
+
+/// `text`, cut to 80 characters for an error message.
+fn clipped(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
     }
 }
 
@@ -362,6 +381,18 @@ impl DeploymentSpec {
         if self.targets.is_empty() {
             return bad("targets: a deployment needs at least one target".into());
         }
+        if self.targets.len() > MAX_TARGETS {
+            return bad(format!(
+                "targets: {} targets, more than the {MAX_TARGETS} a deployment may have",
+                self.targets.len()
+            ));
+        }
+        if self.shadows.len() > MAX_SHADOWS {
+            return bad(format!(
+                "shadows: {} shadows, more than the {MAX_SHADOWS} a deployment may have",
+                self.shadows.len()
+            ));
+        }
         for (i, t) in self.targets.iter().enumerate() {
             if t.weight == 0 || t.weight > 100 {
                 return bad(format!(
@@ -402,12 +433,19 @@ impl DeploymentSpec {
                 self.shadow_sample_rate
             ));
         }
-        if let Some(d) = &self.default
-            && !d.is_object()
-        {
-            return bad(format!(
-                "default: expected a JSON object (one row's prediction), not {d}"
-            ));
+        if let Some(d) = &self.default {
+            if !d.is_object() {
+                return bad(format!(
+                    "default: expected a JSON object (one row's prediction), not {}",
+                    clipped(&d.to_string())
+                ));
+            }
+            let size = d.to_string().len();
+            if size > MAX_DEFAULT_BYTES {
+                return bad(format!(
+                    "default: {size} bytes of JSON, more than the {MAX_DEFAULT_BYTES} allowed (it is repeated for every row of a request nothing else answers)"
+                ));
+            }
         }
         if let Some(stream) = &self.stream {
             stream.check()?;

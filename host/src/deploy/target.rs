@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 use super::DeploymentSpec;
 use crate::pipeline::PipelineError;
+use crate::pipeline::PluginPolicy;
 use crate::pipeline::lineage::{Lineage, PinnedPlugin};
-use crate::pipeline::pinned::blob;
+use crate::pipeline::pinned::{blob, check_pinned};
 use crate::runtime::bindings::types::{Artifact, Deployment, DeploymentStatus, PluginRef};
 use crate::store::Store;
 
@@ -32,12 +33,14 @@ fn artifact(path: String, contents: Vec<u8>) -> Artifact {
 }
 
 /// What a deployer is given for deployment `name`: the version its primary target serves,
-/// with `settings` (JSON) for the target.
+/// with `settings` (JSON) for the target. Every plugin the version pins is held to `policy`'s
+/// trust policy first, as serving holds it: a deployer never packages what would not serve.
 pub async fn deployment_for(
     store: &Store,
     name: &str,
     spec: &DeploymentSpec,
     settings: &str,
+    policy: &PluginPolicy,
 ) -> Result<Deployment, PipelineError> {
     let primary = spec
         .targets
@@ -74,6 +77,9 @@ pub async fn deployment_for(
     let mut seen = BTreeSet::new();
     // Validators, transforms, then the model: every component once, by digest.
     let pins = lineage.plugins();
+    for p in &pins {
+        check_pinned(store, p, policy).await?;
+    }
     for p in &pins {
         if seen.insert(p.digest.clone()) {
             let bytes = blob(

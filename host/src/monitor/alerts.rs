@@ -452,6 +452,7 @@ impl Alerting {
                     next_attempt_at: now,
                     last_error: String::new(),
                     updated_at: now,
+                    delivered: Vec::new(),
                 };
                 self.registry
                     .put_alert(&record)
@@ -483,6 +484,7 @@ impl Alerting {
                 a.resolved_at = now;
                 a.value = value;
                 a.pending = "resolved".into();
+                a.delivered.clear();
                 a.attempts = 0;
                 a.next_attempt_at = now;
                 a.updated_at = now;
@@ -698,12 +700,25 @@ impl Alerting {
             };
             let mut errors = Vec::new();
             for sink in &rule.sinks {
-                if let Err(e) = self.deliver(sink, rule, &a).await {
-                    errors.push(format!("{sink}: {e}"));
+                if a.delivered.contains(sink) {
+                    continue;
+                }
+                match self.deliver(sink, rule, &a).await {
+                    Ok(()) => {
+                        // Kept at once, so that neither a retry nor a restart sends it again.
+                        a.delivered.push(sink.clone());
+                        a.updated_at = now_ms();
+                        self.registry
+                            .put_alert(&a)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Err(e) => errors.push(format!("{sink}: {e}")),
                 }
             }
             if errors.is_empty() {
                 a.pending = String::new();
+                a.delivered.clear();
                 a.notified_at = now;
                 a.attempts = 0;
                 a.last_error = String::new();

@@ -233,17 +233,7 @@ pub async fn live_metrics(
             .collect();
     }
     let window = if last.is_some() { "count" } else { "time" };
-    for (name, value) in &metrics {
-        METRICS
-            .live_metric
-            .get_or_create(&super::metrics::LiveLabels {
-                model: model.to_string(),
-                version: version.to_string(),
-                metric: name.clone(),
-                window,
-            })
-            .set(*value);
-    }
+    METRICS.set_live(model, version, window, &metrics, pairs.len());
     METRICS
         .feedback_unmatched
         .get_or_create(&super::metrics::ModelLabels {
@@ -282,4 +272,70 @@ fn label_text(json: &str) -> String {
         Ok(v) => v.to_string(),
         Err(_) => json.to_string(),
     }
+}
+
+/// Keeps `ferry_live_metric` current in a server: every version labels arrived for within
+/// `window` is scored over it when labels arrive (`wake`) and every `every`, and so is every
+/// version that still shows live metrics, until its window has nothing left and its metrics
+/// are dropped.
+pub async fn keep_live_metrics(
+    registry: Registry,
+    window: std::time::Duration,
+    every: std::time::Duration,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+) {
+    loop {
+        if let Err(e) = refresh_live(&registry, window).await {
+            tracing::warn!(error = %e, "could not score the live windows");
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Scores every version that has labels in the window or live metrics now.
+pub async fn refresh_live(registry: &Registry, window: std::time::Duration) -> Result<(), String> {
+    let seconds = window.as_secs().max(1);
+    let since = now_ms() - (seconds as i64).saturating_mul(1000);
+    let mut versions: Vec<(String, i64)> = METRICS.live_versions();
+    for (model, version) in registry
+        .feedback_versions_since(since)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        if version >= 0 {
+            versions.push((model, version));
+        } else {
+            for s in registry
+                .prediction_segments(&model, None, Some(since), None)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                versions.push((model.clone(), s.version));
+            }
+        }
+    }
+    versions.sort();
+    versions.dedup();
+    for (model, version) in versions {
+        let Ok(v) = registry.model_version(&model, version).await else {
+            continue;
+        };
+        let lineage = v
+            .lineage
+            .as_deref()
+            .and_then(|l| crate::pipeline::lineage::Lineage::parse(l).ok());
+        let Some((task, training)) = lineage.as_ref().and_then(|l| {
+            l.model
+                .as_ref()
+                .and_then(|m| task_of(&m.task))
+                .map(|t| (t, l.metrics.clone()))
+        }) else {
+            continue;
+        };
+        live_metrics(registry, &model, version, task, training, seconds, None).await?;
+    }
+    Ok(())
 }

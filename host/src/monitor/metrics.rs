@@ -106,6 +106,17 @@ pub struct LiveLabels {
     pub window: &'static str,
 }
 
+/// Labels of a live window.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LiveWindowLabels {
+    /// The registered model.
+    pub model: String,
+    /// The version.
+    pub version: String,
+    /// `time` or `count`.
+    pub window: &'static str,
+}
+
 /// Labels of a model version.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ModelLabels {
@@ -116,6 +127,9 @@ pub struct ModelLabels {
 }
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// The live metric names set, per model, version and window.
+type LiveSeries = std::collections::HashMap<(String, String, &'static str), Vec<String>>;
 
 /// Every metric.
 pub struct Metrics {
@@ -150,6 +164,11 @@ pub struct Metrics {
     pub prediction_log_written: Counter,
     /// Live metrics from labels joined with the prediction log.
     pub live_metric: Family<LiveLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Labelled predictions the last live computation of a window scored (0 marks a window
+    /// with nothing to score, whose metrics are dropped).
+    pub live_labelled: Family<LiveWindowLabels, Gauge>,
+    /// The metric names each window's live series hold now.
+    live_series: std::sync::Mutex<LiveSeries>,
     /// Labels that matched no logged prediction, at the last live computation.
     pub feedback_unmatched: Family<ModelLabels, Gauge>,
     /// Labels received.
@@ -186,6 +205,8 @@ impl Metrics {
             prediction_log_dropped: Counter::default(),
             prediction_log_written: Counter::default(),
             live_metric: Family::default(),
+            live_labelled: Family::default(),
+            live_series: Default::default(),
             feedback_unmatched: Family::default(),
             feedback_received: Family::default(),
             registry: Registry::default(),
@@ -258,6 +279,11 @@ impl Metrics {
         );
         registry.register("live_metric", "Live metrics from labels joined with the prediction log, by model, version, metric and window (time or count)", m.live_metric.clone());
         registry.register(
+            "live_labelled",
+            "Labelled predictions the last live computation scored, by model, version and window; 0 when a window had nothing to score (its live metrics are then dropped)",
+            m.live_labelled.clone(),
+        );
+        registry.register(
             "feedback_unmatched",
             "Labels that matched no logged prediction at the last live computation (kept)",
             m.feedback_unmatched.clone(),
@@ -268,6 +294,66 @@ impl Metrics {
             m.feedback_received.clone(),
         );
         Self { registry, ..m }
+    }
+
+    /// Publishes a live computation: each metric of the window, and how many labelled
+    /// predictions it scored. A metric the window no longer has (none, when nothing was
+    /// scored) is dropped rather than left at its old value.
+    pub fn set_live(
+        &self,
+        model: &str,
+        version: i64,
+        window: &'static str,
+        metrics: &std::collections::BTreeMap<String, f64>,
+        labelled: usize,
+    ) {
+        let key = (model.to_string(), version.to_string(), window);
+        let mut series = self.live_series.lock().unwrap_or_else(|p| p.into_inner());
+        for gone in series
+            .remove(&key)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|name| !metrics.contains_key(name))
+        {
+            self.live_metric.remove(&LiveLabels {
+                model: key.0.clone(),
+                version: key.1.clone(),
+                metric: gone,
+                window,
+            });
+        }
+        for (name, value) in metrics {
+            self.live_metric
+                .get_or_create(&LiveLabels {
+                    model: key.0.clone(),
+                    version: key.1.clone(),
+                    metric: name.clone(),
+                    window,
+                })
+                .set(*value);
+        }
+        self.live_labelled
+            .get_or_create(&LiveWindowLabels {
+                model: key.0.clone(),
+                version: key.1.clone(),
+                window,
+            })
+            .set(i64::try_from(labelled).unwrap_or(i64::MAX));
+        if !metrics.is_empty() {
+            series.insert(key, metrics.keys().cloned().collect());
+        }
+    }
+
+    /// The model versions that have live metrics now.
+    pub fn live_versions(&self) -> Vec<(String, i64)> {
+        let series = self.live_series.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(String, i64)> = series
+            .keys()
+            .filter_map(|(m, v, _)| v.parse().ok().map(|v| (m.clone(), v)))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Counts and times one prediction request.

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow_array::{
+    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use ferry_registry::Registry;
 use parquet::arrow::ArrowWriter;
@@ -34,6 +36,10 @@ pub struct LogSettings {
     pub segment_age: Duration,
     /// Rows that may wait to be written; past this, records are dropped and counted.
     pub queue: usize,
+    /// The window the live metrics in `/metrics` score.
+    pub live_window: Duration,
+    /// How often they are scored again.
+    pub live_every: Duration,
 }
 
 impl Default for LogSettings {
@@ -43,6 +49,8 @@ impl Default for LogSettings {
             segment_rows: 10_000,
             segment_age: Duration::from_secs(60),
             queue: 100_000,
+            live_window: Duration::from_secs(3600),
+            live_every: Duration::from_secs(30),
         }
     }
 }
@@ -56,6 +64,8 @@ pub struct Entry {
     pub version: i64,
     /// The deployment it came through (empty for the model endpoint).
     pub deployment: String,
+    /// The deployment's revision that routed it (none for the model endpoint).
+    pub revision: Option<i64>,
     /// The request id.
     pub request_id: String,
     /// When it was answered (ms since the epoch).
@@ -133,6 +143,7 @@ struct Pending {
     outputs: Vec<Batch>,
     request_ids: Vec<Arc<str>>,
     deployments: Vec<Arc<str>>,
+    revisions: Vec<Option<i64>>,
     at: Vec<i64>,
     row: Vec<i32>,
     opened: Option<Instant>,
@@ -201,6 +212,7 @@ fn add(p: &mut Pending, e: Entry) {
     for i in 0..rows {
         p.request_ids.push(id.clone());
         p.deployments.push(deployment.clone());
+        p.revisions.push(e.revision);
         p.at.push(e.at_ms);
         p.row.push(i as i32);
     }
@@ -217,7 +229,8 @@ async fn write(registry: &Registry, (model, version): &(String, i64), p: Pending
         p.at.iter().copied().min().unwrap_or_default(),
         p.at.iter().copied().max().unwrap_or_default(),
     );
-    let bytes = match tokio::task::spawn_blocking(move || segment(p)).await {
+    let key = (model.clone(), *version);
+    let bytes = match tokio::task::spawn_blocking(move || segment(&key, p)).await {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
             tracing::error!(%model, version, error = %e, "prediction log: could not encode a segment");
@@ -244,13 +257,15 @@ async fn write(registry: &Registry, (model, version): &(String, i64), p: Pending
     }
 }
 
-/// The Parquet bytes of a segment: `request_id`, `at`, `deployment`, `row`, the inputs, then
-/// the outputs prefixed with [`OUTPUT_PREFIX`].
-fn segment(p: Pending) -> Result<Vec<u8>, String> {
+/// The Parquet bytes of a segment: `request_id`, `at`, `model`, `version`, `deployment`,
+/// `revision` (of the deployment, null for the model endpoint), `row`, the inputs, then the
+/// outputs prefixed with [`OUTPUT_PREFIX`]. Every row says which version answered it.
+fn segment((model, version): &(String, i64), p: Pending) -> Result<Vec<u8>, String> {
     let join = |batches: Vec<Batch>| -> Result<RecordBatch, String> {
         let schema = batches.first().map(schema_of).unwrap_or_default();
         batch_to_record_batch(&concat(&schema, batches)?)
     };
+    let rows = p.at.len();
     let inputs = join(p.inputs)?;
     let outputs = join(p.outputs)?;
     let mut fields = vec![
@@ -260,7 +275,10 @@ fn segment(p: Pending) -> Result<Vec<u8>, String> {
             DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
             false,
         ),
+        Field::new("model", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, false),
         Field::new("deployment", DataType::Utf8, false),
+        Field::new("revision", DataType::Int64, true),
         Field::new("row", DataType::Int32, false),
     ];
     let mut arrays: Vec<ArrayRef> = vec![
@@ -268,9 +286,15 @@ fn segment(p: Pending) -> Result<Vec<u8>, String> {
             p.request_ids.iter().map(|s| &**s),
         )),
         Arc::new(TimestampMillisecondArray::from(p.at).with_timezone("+00:00")),
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+            model.as_str(),
+            rows,
+        ))),
+        Arc::new(Int64Array::from(vec![*version; rows])),
         Arc::new(StringArray::from_iter_values(
             p.deployments.iter().map(|s| &**s),
         )),
+        Arc::new(Int64Array::from(p.revisions)),
         Arc::new(Int32Array::from(p.row)),
     ];
     for (f, a) in inputs.schema().fields().iter().zip(inputs.columns()) {
@@ -293,4 +317,177 @@ fn segment(p: Pending) -> Result<Vec<u8>, String> {
     writer.write(&batch).map_err(|e| e.to_string())?;
     writer.close().map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+/// A segment's rows read back, with the model and version the registry lists it under.
+pub struct ReadSegment {
+    /// Its rows.
+    pub batch: RecordBatch,
+    /// The model.
+    pub model: String,
+    /// The version.
+    pub version: i64,
+}
+
+/// Segments read back as one table: every column any of them has, in the order first seen,
+/// nullable wherever one segment allows nulls or lacks the column (its rows get nulls). A
+/// segment written before rows said which version answered gets its `model` and `version`
+/// from the registry's listing. A column whose type differs between segments cannot be
+/// merged; the error names it.
+pub fn merge_segments(
+    segments: Vec<ReadSegment>,
+) -> Result<(arrow_schema::SchemaRef, Vec<RecordBatch>), String> {
+    let batches: Vec<RecordBatch> = segments
+        .into_iter()
+        .map(with_version)
+        .collect::<Result<_, _>>()?;
+    let mut fields: Vec<Field> = Vec::new();
+    for b in &batches {
+        for f in b.schema().fields() {
+            match fields.iter_mut().find(|u| u.name() == f.name()) {
+                Some(u) if u.data_type() != f.data_type() => {
+                    return Err(format!(
+                        "column `{}` is {} in one segment and {} in another",
+                        f.name(),
+                        u.data_type(),
+                        f.data_type()
+                    ));
+                }
+                Some(u) => {
+                    if f.is_nullable() && !u.is_nullable() {
+                        *u = u.clone().with_nullable(true);
+                    }
+                }
+                None => fields.push(f.as_ref().clone()),
+            }
+        }
+    }
+    for u in &mut fields {
+        if batches
+            .iter()
+            .any(|b| b.schema().field_with_name(u.name()).is_err())
+        {
+            *u = u.clone().with_nullable(true);
+        }
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let merged = batches
+        .iter()
+        .map(|b| {
+            let columns: Vec<ArrayRef> = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    b.column_by_name(f.name())
+                        .cloned()
+                        .unwrap_or_else(|| arrow_array::new_null_array(f.data_type(), b.num_rows()))
+                })
+                .collect();
+            RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((schema, merged))
+}
+
+/// A segment's rows with `model` and `version` columns, taken from the listing where the
+/// segment has none.
+fn with_version(s: ReadSegment) -> Result<RecordBatch, String> {
+    let schema = s.batch.schema();
+    if schema.field_with_name("version").is_ok() {
+        return Ok(s.batch);
+    }
+    let rows = s.batch.num_rows();
+    let mut fields: Vec<Field> = vec![
+        Field::new("model", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, false),
+    ];
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+            s.model.as_str(),
+            rows,
+        ))),
+        Arc::new(Int64Array::from(vec![s.version; rows])),
+    ];
+    for (f, c) in schema.fields().iter().zip(s.batch.columns()) {
+        if f.name() != "model" {
+            fields.push(f.as_ref().clone());
+            columns.push(c.clone());
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(version: i64, nullable: bool, extra: Option<&str>) -> ReadSegment {
+        let mut fields = vec![
+            Field::new("request_id", DataType::Utf8, false),
+            Field::new("total_charges", DataType::Float64, nullable),
+        ];
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["a"])),
+            Arc::new(arrow_array::Float64Array::from(vec![if nullable {
+                None
+            } else {
+                Some(1.5)
+            }])),
+        ];
+        if let Some(name) = extra {
+            fields.push(Field::new(name, DataType::Int64, false));
+            columns.push(Arc::new(Int64Array::from(vec![7])));
+        }
+        ReadSegment {
+            batch: RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap(),
+            model: "churn".into(),
+            version,
+        }
+    }
+
+    #[test]
+    fn segments_that_differ_in_nullability_or_columns_merge() {
+        let (schema, batches) = merge_segments(vec![
+            segment(1, true, None),
+            segment(1, false, None),
+            segment(2, false, Some("tenure")),
+        ])
+        .unwrap();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(
+            names,
+            ["model", "version", "request_id", "total_charges", "tenure"]
+        );
+        assert!(
+            schema
+                .field_with_name("total_charges")
+                .unwrap()
+                .is_nullable()
+        );
+        assert!(schema.field_with_name("tenure").unwrap().is_nullable());
+        assert_eq!(batches.len(), 3);
+        assert_eq!(batches[0].column(4).null_count(), 1);
+        let versions = batches[2]
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(versions.value(0), 2);
+    }
+
+    #[test]
+    fn a_column_of_two_types_is_named() {
+        let mut other = segment(1, false, None);
+        other.batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "total_charges",
+                DataType::Utf8,
+                false,
+            )])),
+            vec![Arc::new(StringArray::from(vec!["x"]))],
+        )
+        .unwrap();
+        let e = merge_segments(vec![segment(1, false, None), other]).unwrap_err();
+        assert!(e.contains("`total_charges` is Float64"), "{e}");
+    }
 }

@@ -192,6 +192,19 @@ pub async fn pinned_blob(
     }
 }
 
+#[cfg(feature = "registry")]
+/// Checks that the store holds `pin` as pinned and that it satisfies the trust policy: what
+/// serving checks before it loads a version's plugin, for paths that hand the plugin on
+/// instead (a deployer packaging a version).
+pub async fn check_pinned(
+    store: &Store,
+    pin: &PinnedPlugin,
+    policy: &PluginPolicy,
+) -> Result<(), PipelineError> {
+    let record = pinned_record(store, pin).await?;
+    policy.check_trust(store, &record).await
+}
+
 /// Loads the plugin a lineage pins, after checking it against its source (and, from a
 /// registry, the trust policy).
 pub async fn load_pinned(

@@ -15,7 +15,7 @@ use super::lineage::Lineage;
 use super::pinned::{PluginPolicy, Source, load_pinned, pinned_blob};
 use super::steps::{
     InstanceSet, LearnedTransform, ModelStep, Prediction, ServeError, Steps, TransformStep,
-    ValidatorStep,
+    Validation, ValidatorStep,
 };
 use crate::runtime::Runtime;
 use crate::runtime::bindings::types::{Batch, Field};
@@ -270,12 +270,27 @@ impl ServingPipeline {
         self.steps.transform_unchecked(set, raw).await
     }
 
-    /// The model's inputs and outputs for raw rows.
+    /// The model's inputs and outputs for raw rows, the validators judging them as one batch
+    /// (batch scoring).
     pub async fn predict(&self, raw: &Batch) -> Result<Prediction, ServeError> {
+        self.predict_judged(raw, Validation::Batch).await
+    }
+
+    /// The model's inputs and outputs for the rows of an online request, which the
+    /// validators judge row by row.
+    pub async fn predict_online(&self, raw: &Batch) -> Result<Prediction, ServeError> {
+        self.predict_judged(raw, Validation::RowByRow).await
+    }
+
+    async fn predict_judged(
+        &self,
+        raw: &Batch,
+        validation: Validation,
+    ) -> Result<Prediction, ServeError> {
         if self.steps.model.is_none() {
             return Err(ServeError::NoModel);
         }
         let (set, _permit) = self.instances().await?;
-        self.steps.predict(set, raw).await
+        self.steps.predict(set, raw, validation).await
     }
 }

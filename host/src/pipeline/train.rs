@@ -117,6 +117,7 @@ pub async fn train(
     spec: &PipelineSpec,
     options: &TrainOptions<'_>,
 ) -> Result<TrainOutcome, PipelineError> {
+    check_roles(store, spec, options).await?;
     let progress = options.progress;
     progress.stage("resolve plugins", 1);
     let plan = resolve(runtime, store, spec, &options.plugins).await?;
@@ -173,6 +174,55 @@ pub async fn train(
             Err(e)
         }
     }
+}
+
+/// Checks, before anything is done, that a remote Ferry's token may do all the run will do:
+/// record it (publisher), register its version, and set its alias (deployer). A run cut off
+/// half-way would leave a registered version that its alias never reached.
+async fn check_roles(
+    store: &Store,
+    spec: &PipelineSpec,
+    options: &TrainOptions<'_>,
+) -> Result<(), PipelineError> {
+    let Store::Remote(client) = store else {
+        return Ok(());
+    };
+    let registers = spec.model.is_some() && options.register && spec.register.enabled;
+    let (needed, why) = match &spec.register.alias {
+        Some(alias) if registers => (
+            ferry_registry::Role::Deployer,
+            format!(
+                "it registers a version of {} and sets its alias `{alias}`",
+                spec.model_name()
+            ),
+        ),
+        _ if registers => (
+            ferry_registry::Role::Publisher,
+            format!(
+                "it records a run and registers a version of {}",
+                spec.model_name()
+            ),
+        ),
+        _ => (
+            ferry_registry::Role::Publisher,
+            "it records a run".to_string(),
+        ),
+    };
+    let held = client.role().await?;
+    if held.as_ref().is_some_and(|(_, role)| *role >= needed) {
+        return Ok(());
+    }
+    let who = match held {
+        Some((name, role)) => format!("token {name} has the {} role", role.name()),
+        None => "no token was given".into(),
+    };
+    Err(client
+        .forbidden(format!(
+            "this run needs the {} role on {}: {why}; {who}. Nothing was done",
+            needed.name(),
+            client.url()
+        ))
+        .into())
 }
 
 async fn resolve(
@@ -420,7 +470,7 @@ async fn run_pipeline(
     })
 }
 
-/// Runs every validator over the whole data (and the purity check over its first rows); a
+/// Runs every validator over the whole data, after the purity check over the same data; a
 /// violation stops the run, with each report stored.
 async fn validate(
     log: &RunLog<'_>,
@@ -429,12 +479,11 @@ async fn validate(
     progress: &dyn TrainProgress,
 ) -> Result<Vec<ValidationSummary>, PipelineError> {
     progress.stage("validate", validators.len().max(1) as u64);
-    let sample = purity::sample(data);
     let mut summaries = Vec::new();
     let mut failures = Vec::new();
     for (i, step) in validators.iter().enumerate() {
         let plugin = &step.plugin;
-        purity::check_validator(step, &sample).await?;
+        purity::check_validator(step, data).await?;
         let report = step.validate(data).await?;
         let count: u64 = report
             .counts
@@ -506,7 +555,7 @@ async fn learn(
         .await
         .map_err(|e| columns_error(e, &format!("transforms[{i}]")))?;
     let learned: LearnedTransform = step.learned(state);
-    purity::check_transform(&learned, &purity::sample(&train.data)).await?;
+    purity::check_transform(&learned, &train.data).await?;
     let writes = learned
         .apply_all(&mut train.data, BATCH_ROWS, &advance)
         .await?;
@@ -584,7 +633,7 @@ async fn train_model(
         features,
     };
     let described = model.describe().await?;
-    purity::check_model(&model, &purity::sample(&train_x)).await?;
+    purity::check_model(&model, &train_x).await?;
     let predictions = model.predict_all(&test_x, BATCH_ROWS).await?;
     progress.advance(u64::from(test_x.num_rows));
     let mut evaluation = evaluate(

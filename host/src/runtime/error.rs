@@ -108,6 +108,11 @@ pub enum Failure {
     /// The host failed while serving the call.
     #[error("host error: {0}")]
     Host(String),
+    /// A plugin that computes drew random bytes while computing a batch.
+    #[error(
+        "drew random bytes while computing a batch, so a row's result would depend on where it sits in the call and training and serving would disagree; a plugin that computes may draw only while it starts (its constructors, fitting, training) and must derive everything else from its configuration, its learned state or artifact, and the row"
+    )]
+    RandomDrawn,
     /// The plugin's output depends on more than its configuration, state and input: the
     /// purity check saw two different answers to the same question.
     #[error(

@@ -102,9 +102,17 @@ pub struct ValidatorInstance {
 }
 
 impl ValidatorInstance {
-    /// A new instance of `plugin`.
+    /// A new instance of `plugin`. A language runtime may finish starting on its first call
+    /// (componentize-py seeds Python's `random` there), and random draws are refused during
+    /// `validate`; so a component is first asked for its manifest, a call that may draw.
     pub async fn new(plugin: &Plugin) -> Result<Self, PluginError> {
-        let (session, backend) = instantiate!(plugin, Validator, PluginKind::Validator);
+        let (mut session, backend) = instantiate!(plugin, Validator, PluginKind::Validator);
+        if let Backend::Component(b) = &backend {
+            let iface = b.ferry_plugin_plugin();
+            let limit = session.arm("get-manifest")?;
+            let out = timed(limit, iface.call_get_manifest(&mut session.store)).await;
+            session.settle_plain("get-manifest", out)?;
+        }
         Ok(Self { session, backend })
     }
 

@@ -4,6 +4,7 @@
 pub mod bindings;
 mod cache;
 mod check;
+mod compute;
 mod engine;
 mod error;
 mod extism;
@@ -11,6 +12,7 @@ mod grants;
 mod kinds;
 mod limits;
 mod plugin;
+mod random;
 mod sandbox;
 mod session;
 mod smtp;
@@ -21,6 +23,7 @@ use std::{path::PathBuf, sync::Arc};
 use wasmtime::{Engine, component::Linker};
 
 pub use cache::{CacheOutcome, ComponentCache};
+pub use compute::{Compute, ComputeError};
 pub use engine::{EngineSettings, MAX_MEMORY_BYTES};
 pub use error::{Failure, GuestError, LoadError, PluginError};
 pub use ferry_extism_pdk::wire::Payload as ExtismPayload;
@@ -73,6 +76,7 @@ struct Inner {
     extism_linker: wasmtime::Linker<StoreState>,
     extism_payload: Option<ExtismPayload>,
     cache: ComponentCache,
+    compute: Compute,
 }
 
 /// The plugin runtime. Cheap to clone; share one per process.
@@ -91,6 +95,7 @@ impl Runtime {
         let engine = engine::new_engine(&options.engine)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        random::add_to_linker(&mut linker)?;
         bindings::base::ferry::plugin::host::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |s| s,
@@ -118,6 +123,7 @@ impl Runtime {
                 extism_linker,
                 extism_payload: options.extism_payload,
                 cache,
+                compute: Compute::default(),
             }),
         })
     }
@@ -135,6 +141,11 @@ impl Runtime {
     /// The compiled-component cache.
     pub fn cache(&self) -> &ComponentCache {
         &self.inner.cache
+    }
+
+    /// The threads plugin calls run on in a server, apart from those that serve requests.
+    pub fn compute(&self) -> &Compute {
+        &self.inner.compute
     }
 
     fn extism_linker(&self) -> &wasmtime::Linker<StoreState> {

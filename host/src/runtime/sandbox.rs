@@ -58,7 +58,7 @@ impl Sandbox {
             Failure::Timeout { .. } => Some("deadline"),
             Failure::OutOfMemory { .. } => Some("memory"),
             Failure::StackOverflow | Failure::Panic { .. } | Failure::Trap { .. } => Some("trap"),
-            Failure::CapabilityDenied { .. } => Some("denied"),
+            Failure::CapabilityDenied { .. } | Failure::RandomDrawn => Some("denied"),
             Failure::InvalidOutput(_) | Failure::OutputTooLarge { .. } | Failure::Impure { .. } => {
                 Some("invalid_output")
             }

@@ -7,10 +7,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::types as wit;
-use super::engine::EPOCH_TICK;
 use super::error::{Failure, GuestError, PluginError};
 use super::sandbox::Sandbox;
 use super::state::StoreState;
@@ -38,6 +37,15 @@ impl Session {
             .map_err(|e| sandbox.error("instantiate", Failure::Host(e.to_string())))?;
         let mut store = Store::new(&sandbox.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // At every epoch tick the call stops if its deadline has passed, and otherwise yields
+        // to the executor: calls share their threads fairly, and a call whose caller gave up
+        // (its future dropped) stops within a tick.
+        store.epoch_deadline_callback(|ctx| {
+            Ok(match ctx.data().deadline {
+                Some(d) if Instant::now() >= d => UpdateDeadline::Interrupt,
+                _ => UpdateDeadline::Yield(1),
+            })
+        });
         METRICS.instances_created.inc();
         METRICS.instances_live.inc();
         Ok(Self {
@@ -53,13 +61,15 @@ impl Session {
         if self.discarded {
             return Err(self.plugin.error(op, Failure::Discarded));
         }
-        let timeout_ms = self.plugin.limits.timeout_ms;
-        let ticks = u64::from(timeout_ms).div_ceil(EPOCH_TICK.as_millis() as u64) + 1;
-        self.store.set_epoch_deadline(ticks);
-        self.store.epoch_deadline_trap();
-        self.store.data_mut().limiter.refused = None;
-        self.call = Some((op, Instant::now()));
-        Ok(Duration::from_millis(u64::from(timeout_ms)) + WALL_GRACE)
+        let timeout = Duration::from_millis(u64::from(self.plugin.limits.timeout_ms));
+        let now = Instant::now();
+        let state = self.store.data_mut();
+        state.limiter.refused = None;
+        state.deadline = Some(now + timeout);
+        state.random.enter(op);
+        self.store.set_epoch_deadline(1);
+        self.call = Some((op, now));
+        Ok(timeout + WALL_GRACE)
     }
 
     /// Turns the outcome of a call that returns the contract's `result<T, plugin-error>`.
@@ -138,6 +148,9 @@ impl Session {
     }
 
     fn classify(&mut self, e: wasmtime::Error) -> Failure {
+        if self.store.data_mut().random.take_refused().is_some() {
+            return Failure::RandomDrawn;
+        }
         let state = self.store.data();
         let attempts = state.denials.take();
         let output = state.output();

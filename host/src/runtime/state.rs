@@ -19,6 +19,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 use super::bindings::base::ferry::plugin::host::{self, LogLevel};
 use super::error::LoadError;
 use super::grants::Grants;
+use super::random::RandomGate;
 use super::sandbox::Sandbox;
 
 /// Bytes of a plugin's stdout and stderr kept for error reports.
@@ -209,6 +210,11 @@ pub struct StoreState {
     pub(super) mails_sent: u32,
     /// An Extism plugin's memory and call slots (unused by components).
     pub(super) extism: super::extism::ExtismMemory,
+    /// The random source, which refuses draws while a plugin that computes computes a batch.
+    pub(super) random: RandomGate,
+    /// When the call under way must stop: the plugin's own deadline, or the caller's when
+    /// that comes first. The epoch callback traps past it.
+    pub(super) deadline: Option<std::time::Instant>,
 }
 
 impl StoreState {
@@ -285,6 +291,8 @@ impl StoreState {
             grants,
             mails_sent: 0,
             extism: Default::default(),
+            random: RandomGate::new(sandbox.seed),
+            deadline: None,
         })
     }
 

@@ -32,6 +32,10 @@ pub(super) const PYTHON_SDK: &[(&str, &str)] = &[
         include_str!("../../../sdk/python/ferry_plugin/__init__.py"),
     ),
     (
+        "ferry_plugin/_draws.py",
+        include_str!("../../../sdk/python/ferry_plugin/_draws.py"),
+    ),
+    (
         "ferry_plugin/_wit.py",
         include_str!("../../../sdk/python/ferry_plugin/_wit.py"),
     ),

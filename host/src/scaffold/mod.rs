@@ -6,6 +6,8 @@
 mod embedded;
 mod render;
 
+pub use render::PLACEHOLDER;
+
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{ManifestError, PluginKind, check_name};
@@ -68,7 +70,8 @@ impl Language {
 /// from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RustSdk {
-    /// A checkout's `sdk/rust` folder (`sdk/extism-rust` is its sibling).
+    /// A checkout's `sdk/rust` folder (`sdk/extism-rust` is its sibling), as written in the
+    /// project's `Cargo.toml`: relative to the project's folder when the two share a root.
     Path(PathBuf),
     /// Ferry's repository.
     Git,
@@ -97,6 +100,9 @@ pub struct Template {
     pub language: Language,
     /// Where a Rust project takes the SDK from.
     pub rust_sdk: RustSdk,
+    /// What the plugin does, for its manifest; without one the template's own sentence is
+    /// used, marked as the template's, which the conformance kit refuses until it is replaced.
+    pub description: Option<String>,
 }
 
 /// Why a project could not be created.
@@ -162,6 +168,24 @@ pub fn project(template: &Template) -> Result<Project, ScaffoldError> {
         });
     }
     Ok(render::project(template))
+}
+
+/// `target` as seen from the folder `from`: a relative path when the two share a root (both
+/// absolute), `target` itself otherwise.
+pub fn relative_to(from: &Path, target: &Path) -> PathBuf {
+    let (f, t): (Vec<_>, Vec<_>) = (from.components().collect(), target.components().collect());
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return target.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    out
 }
 
 /// Writes the project for `template` into `dir`, which must be missing or empty. Returns the

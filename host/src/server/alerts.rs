@@ -17,8 +17,10 @@ use crate::monitor::alerts::Rule;
 /// Query of `GET /v1/alerts`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AlertParams {
     /// At most this many, newest first (default 100, at most 10,000).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
 }
 

@@ -27,7 +27,6 @@ use super::models::PredictParams;
 use super::predict::{Attempt, attempt, render};
 use super::{AppState, error::ApiError, request_id};
 use crate::data::RequestRows;
-use crate::deploy::breaker::Admission;
 use crate::deploy::live::label;
 use crate::deploy::spec::{Resolved, Sticky};
 use crate::deploy::{
@@ -129,8 +128,10 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<R
 /// Body of `POST /v1/deployments`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = deployments::CreateDeployment)]
 pub struct CreateBody {
     /// The deployment's name.
+    #[schema(schema_with = super::schema::deployment_name)]
     name: String,
     /// What it serves.
     spec: DeploymentSpec,
@@ -196,7 +197,8 @@ pub struct UpdateBody {
     /// What it serves from now on.
     spec: DeploymentSpec,
     /// Write only if this is still the current revision.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::schema::some_integer")]
+    #[schema(schema_with = super::schema::some_number)]
     expected_revision: Option<i64>,
 }
 
@@ -279,12 +281,13 @@ pub async fn revisions(
 #[serde(deny_unknown_fields)]
 pub struct RollbackBody {
     /// The revision to serve again (the one before the current one when absent).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::schema::some_integer")]
+    #[schema(schema_with = super::schema::some_number)]
     to: Option<i64>,
 }
 
 #[utoipa::path(post, path = "/v1/deployments/{name}/rollback", tag = "deployments",
-    params(("name" = String, Path, description = "The deployment")), request_body = RollbackBody,
+    params(("name" = String, Path, description = "The deployment")), request_body = Option<RollbackBody>,
     responses((status = 200, description = "The new revision, a copy of the one rolled back to", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `POST /v1/deployments/{name}/rollback`: serves an earlier revision again, as a new revision
 /// (deployer).
@@ -292,7 +295,7 @@ pub async fn rollback(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
-    body: Result<Json<RollbackBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<Option<RollbackBody>>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     change(
         &state,
@@ -302,7 +305,7 @@ pub async fn rollback(
         StatusCode::OK,
         async |actor| {
             let to = match body {
-                Ok(Json(b)) => b.to,
+                Ok(Json(b)) => b.and_then(|b| b.to),
                 Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => None,
                 Err(e) => return Err(ApiError::bad_request(e.body_text())),
             };
@@ -313,9 +316,12 @@ pub async fn rollback(
 }
 
 /// Query of `GET /v1/deployments/{name}/shadow`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ShadowParams {
+    /// Samples to return, newest first (50 by default, at most 1,000).
     #[serde(default = "fifty")]
+    #[param(minimum = 1, maximum = 1000)]
     limit: i64,
 }
 
@@ -324,7 +330,7 @@ fn fifty() -> i64 {
 }
 
 #[utoipa::path(get, path = "/v1/deployments/{name}/shadow", tag = "deployments",
-    params(("name" = String, Path, description = "The deployment"), ("limit" = Option<i64>, Query, description = "Samples to return, newest first (50 by default, at most 1000)")),
+    params(("name" = String, Path, description = "The deployment"), ShadowParams),
     responses((status = 200, description = "The shadows' counters on this server and the sampled disagreements", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/deployments/{name}/shadow`: how the shadows compare with the answers given.
 pub async fn shadow(
@@ -427,15 +433,16 @@ enum Outcome {
 }
 
 /// Has version `r` of `model` predict the request, within `timeout`. Loading the version is
-/// not counted against the timeout (it happens once per server); the prediction runs in a
-/// task of its own, so the timeout holds even while a plugin computes.
+/// not counted against the timeout (it happens once per server). The prediction runs on the
+/// plugin threads, so the timeout fires on time however busy they are, and a prediction past
+/// it is stopped within an epoch tick rather than left to finish.
 async fn try_version(
     state: &AppState,
     model: &str,
     r: Resolved,
     rows: &Arc<RequestRows>,
     timeout: Duration,
-    (deployment, id): (&str, &str),
+    (deployment, revision, id): (&str, i64, &str),
 ) -> Outcome {
     let pipeline = match state
         .served
@@ -457,7 +464,7 @@ async fn try_version(
         .clone()
         .filter(|l| l.sampled())
         .map(|l| (l, deployment.to_string(), id.to_string()));
-    let task = tokio::spawn(async move {
+    let task = state.runtime.compute().run(async move {
         match attempt(&pipeline, &rows).await {
             Attempt::Answered(p, inputs) => {
                 observe_predictions(&model_name, number, &p.outputs);
@@ -466,6 +473,7 @@ async fn try_version(
                         model: model_name.clone(),
                         version: number,
                         deployment,
+                        revision: Some(revision),
                         request_id,
                         at_ms: now_ms(),
                         inputs,
@@ -478,12 +486,14 @@ async fn try_version(
             Attempt::Failed(e) => Outcome::Failed(e),
         }
     });
+    let started = std::time::Instant::now();
     match tokio::time::timeout(timeout, task).await {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(e)) => Outcome::Failed(format!("the prediction stopped: {e}")),
         Err(_) => Outcome::Failed(format!(
-            "no answer within the deployment's timeout of {} ms",
-            timeout.as_millis()
+            "no answer within the deployment's timeout of {} ms (given up after {} ms)",
+            timeout.as_millis(),
+            started.elapsed().as_millis()
         )),
     }
 }
@@ -528,25 +538,33 @@ fn mirror(
             let timeout = Duration::from_millis(live.spec.timeout_ms);
             let counters = &live.shadows[i].2;
             counters.mirrored.fetch_add(1, Ordering::Relaxed);
-            let shadow_answer =
-                match try_version(&state, &model, r, &rows, timeout, (&live.name, &id)).await {
-                    Outcome::Answered(v) if v == answer => {
-                        counters.agreed.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
-                    Outcome::Answered(v) => {
-                        counters.disagreed.fetch_add(1, Ordering::Relaxed);
-                        v
-                    }
-                    Outcome::Refused(_) => {
-                        counters.failed.fetch_add(1, Ordering::Relaxed);
-                        json!({"error": "the shadow refused the request"})
-                    }
-                    Outcome::Failed(e) => {
-                        counters.failed.fetch_add(1, Ordering::Relaxed);
-                        json!({"error": e})
-                    }
-                };
+            let shadow_answer = match try_version(
+                &state,
+                &model,
+                r,
+                &rows,
+                timeout,
+                (&live.name, live.revision, &id),
+            )
+            .await
+            {
+                Outcome::Answered(v) if v == answer => {
+                    counters.agreed.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Outcome::Answered(v) => {
+                    counters.disagreed.fetch_add(1, Ordering::Relaxed);
+                    v
+                }
+                Outcome::Refused(_) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    json!({"error": "the shadow refused the request"})
+                }
+                Outcome::Failed(e) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    json!({"error": e})
+                }
+            };
             let rate = live.spec.shadow_sample_rate;
             let draw = getrandom::u64().unwrap_or_default() as f64 / u64::MAX as f64;
             if rate <= 0.0 || draw > rate {
@@ -608,7 +626,10 @@ pub async fn predict(
                 ));
                 Json(v).into_response()
             }
-            Routed::Refused(r) => r,
+            Routed::Refused(r, by) => {
+                answered = Some((by.0, by.1, false));
+                r
+            }
         })
     }
     .instrument(span.clone())
@@ -633,8 +654,9 @@ pub async fn predict(
 pub(crate) enum Routed {
     /// The answer: the deployment, revision, version and reason, and the predictions.
     Answered(Value),
-    /// The request was wrong (a 4xx answered as the model endpoint answers it).
-    Refused(Response),
+    /// The request was wrong (a 4xx answered as the model endpoint answers it), as the model
+    /// and version that judged it found.
+    Refused(Response, (String, i64)),
 }
 
 /// Routes one request (a predict body's rows) through deployment `name`: a target chosen by weight
@@ -662,21 +684,19 @@ pub(crate) async fn route(
     let (model, r, breaker) = &live.targets[i];
     let mut answer = None;
     match breaker.admit() {
-        Admission::No => {
-            failed.push(json!({"target": label(model, *r), "error": "its circuit is open"}))
-        }
-        Admission::Yes | Admission::Probe => {
-            match try_version(state, model, *r, &rows, timeout, (name, id)).await {
+        None => failed.push(json!({"target": label(model, *r), "error": "its circuit is open"})),
+        Some(ticket) => {
+            match try_version(state, model, *r, &rows, timeout, (name, live.revision, id)).await {
                 Outcome::Answered(v) => {
-                    breaker.success();
+                    ticket.success();
                     answer = Some((Some((model.clone(), *r)), reason, v));
                 }
                 Outcome::Refused(response) => {
-                    breaker.success();
-                    return Ok(Routed::Refused(response));
+                    ticket.success();
+                    return Ok(Routed::Refused(response, (model.clone(), r.number)));
                 }
                 Outcome::Failed(e) => {
-                    breaker.failure();
+                    ticket.failure();
                     tracing::warn!(deployment = %name, target = %label(model, *r), error = %e, "a deployment target failed");
                     failed.push(json!({"target": label(model, *r), "error": e}));
                 }
@@ -686,9 +706,11 @@ pub(crate) async fn route(
     if answer.is_none()
         && let Some((model, r)) = live.spec.fallback.as_ref().and_then(|f| f.key())
     {
-        match try_version(state, &model, r, &rows, timeout, (name, id)).await {
+        match try_version(state, &model, r, &rows, timeout, (name, live.revision, id)).await {
             Outcome::Answered(v) => answer = Some((Some((model, r)), Reason::Fallback, v)),
-            Outcome::Refused(response) => return Ok(Routed::Refused(response)),
+            Outcome::Refused(response) => {
+                return Ok(Routed::Refused(response, (model, r.number)));
+            }
             Outcome::Failed(e) => {
                 tracing::warn!(deployment = %name, fallback = %label(&model, r), error = %e, "a deployment's fallback failed");
                 failed.push(json!({"target": label(&model, r), "error": e}));

@@ -17,11 +17,12 @@ use super::predict::{Attempt, attempt, render};
 use super::request::with_request_id;
 use super::{PredictLimits, request_id};
 use crate::pipeline::ServingPipeline;
+use crate::runtime::Compute;
 
 /// What `ferry edge run` serves.
 pub struct EdgeService {
     /// The loaded version.
-    pub pipeline: ServingPipeline,
+    pub pipeline: Arc<ServingPipeline>,
     /// The model's name.
     pub model: String,
     /// Its version.
@@ -30,6 +31,8 @@ pub struct EdgeService {
     pub bundle: Value,
     /// What a prediction request may cost.
     pub limits: PredictLimits,
+    /// Where its plugins compute.
+    pub compute: Compute,
 }
 
 #[derive(Clone)]
@@ -50,8 +53,14 @@ async fn predict(
         let _slot = state
             .in_flight
             .enter("the bundle", s.limits.max_in_flight)?;
-        let rows = read_rows(body, &s.limits).await?;
-        let prediction = match attempt(&s.pipeline, &rows).await {
+        let rows = Arc::new(read_rows(body, &s.limits).await?);
+        let (pipeline, asked) = (s.pipeline.clone(), rows.clone());
+        let outcome = s
+            .compute
+            .run(async move { attempt(&pipeline, &asked).await })
+            .await
+            .unwrap_or_else(|e| Attempt::Failed(e.to_string()));
+        let prediction = match outcome {
             Attempt::Answered(p, _) => p,
             Attempt::Refused(r) => return Ok(r),
             Attempt::Failed(e) => {

@@ -139,6 +139,7 @@ impl From<RegistryError> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, "not_found", format!("{m} not found"))
             }
             RegistryError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            RegistryError::State(m) => Self::new(StatusCode::CONFLICT, "state", m),
             RegistryError::Invalid(m) => Self::new(StatusCode::BAD_REQUEST, "invalid", m),
             RegistryError::Corrupt { .. }
             | RegistryError::Database(_)

@@ -9,6 +9,7 @@ use ferry_registry::{Feedback, Role, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::audit::{Refusal, audited, with_request_id};
 use super::auth::{caller, may_read};
 use super::error::ErrorBody;
 use super::{AppState, error::ApiError};
@@ -25,8 +26,9 @@ pub const MAX_LABELS: usize = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct FeedbackBody {
     /// Each label: `{"request_id": "...", "row": 0, "label": ...}` or
-    /// `{"key": {"customer_id": "C00001"}, "label": ...}`.
-    #[schema(value_type = Vec<Object>)]
+    /// `{"key": {"customer_id": "C00001"}, "label": ...}`; up to 10,000. Each malformed one is
+    /// named, with what is wrong with it, in one 422.
+    #[schema(value_type = Vec<Value>)]
     labels: Vec<Value>,
 }
 
@@ -41,14 +43,25 @@ pub async fn for_version(
     headers: HeaderMap,
     Path((name, reference)): Path<(String, String)>,
     body: Result<Json<FeedbackBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?.require(Role::Publisher)?;
-    let v = state
-        .registry
-        .resolve_model_version(&name, &reference)
-        .await?;
-    let task = task_from(v.lineage.as_deref());
-    store(&state, body, &name, v.version, "", task).await
+) -> Response {
+    let object = format!("model:{name}/{reference}");
+    let (id, result) = audited(
+        &state,
+        &headers,
+        Role::Publisher,
+        "feedback.add",
+        &object,
+        async |_| {
+            let v = state
+                .registry
+                .resolve_model_version(&name, &reference)
+                .await?;
+            let task = task_from(v.lineage.as_deref());
+            store(&state, body, &name, v.version, "", task).await
+        },
+    )
+    .await;
+    with_request_id(result.unwrap_or_else(|r| r.response), &id)
 }
 
 #[utoipa::path(post, path = "/v1/deployments/{name}/feedback", tag = "deployments",
@@ -62,19 +75,61 @@ pub async fn for_deployment(
     headers: HeaderMap,
     Path(name): Path<String>,
     body: Result<Json<FeedbackBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?.require(Role::Publisher)?;
-    let live = state.deployments.current(&state.registry, &name).await?;
-    let Some((model, r, _)) = live.targets.first() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_target",
-            format!("deployment {name:?} has no target"),
-        ));
-    };
-    let v = state.registry.model_version(model, r.number).await?;
-    let task = task_from(v.lineage.as_deref());
-    store(&state, body, model, -1, &name, task).await
+) -> Response {
+    let (id, result) = audited(
+        &state,
+        &headers,
+        Role::Publisher,
+        "feedback.add",
+        &format!("deployment:{name}"),
+        async |_| {
+            let live = state
+                .deployments
+                .current(&state.registry, &name)
+                .await
+                .map_err(ApiError::from)?;
+            let Some((model, r, _)) = live.targets.first() else {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "no_target",
+                    format!("deployment {name:?} has no target"),
+                )
+                .into());
+            };
+            let v = state.registry.model_version(model, r.number).await?;
+            let task = task_from(v.lineage.as_deref());
+            store(&state, body, model, -1, &name, task).await
+        },
+    )
+    .await;
+    with_request_id(result.unwrap_or_else(|r| r.response), &id)
+}
+
+/// A refused feedback request: its answer, and what the audit log says of it.
+struct Refused {
+    response: Response,
+    message: String,
+}
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Self {
+            message: e.message.clone(),
+            response: e.into_response(),
+        }
+    }
+}
+
+impl From<ferry_registry::RegistryError> for Refused {
+    fn from(e: ferry_registry::RegistryError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl Refusal for Refused {
+    fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 fn task_from(lineage: Option<&str>) -> Option<Task> {
@@ -91,7 +146,7 @@ async fn store(
     version: i64,
     deployment: &str,
     task: Option<Task>,
-) -> Result<Response, ApiError> {
+) -> Result<(Response, String), Refused> {
     let invalid =
         |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_feedback", m);
     let Json(body) =
@@ -100,7 +155,8 @@ async fn store(
         return Err(invalid(format!(
             "`labels` must hold from 1 to {MAX_LABELS} labels, not {}",
             body.labels.len()
-        )));
+        ))
+        .into());
     }
     let now = now_ms();
     let mut problems = Vec::new();
@@ -135,11 +191,12 @@ async fn store(
             })
             .collect::<Vec<_>>()
             .join("; ");
-        return Ok((
+        let response = (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({"error": {"code": "invalid_feedback", "message": message, "labels": problems}})),
         )
-            .into_response());
+            .into_response();
+        return Err(Refused { response, message });
     }
     state.registry.add_feedback(&rows).await?;
     METRICS
@@ -153,11 +210,13 @@ async fn store(
             },
         })
         .inc_by(rows.len() as u64);
-    Ok((
+    state.live.notify_one();
+    let response = (
         StatusCode::ACCEPTED,
         Json(json!({"accepted": rows.len(), "model": model, "version": (version >= 0).then_some(version), "deployment": (!deployment.is_empty()).then_some(deployment)})),
     )
-        .into_response())
+        .into_response();
+    Ok((response, format!("{} labels", rows.len())))
 }
 
 type Parsed = (String, i64, String, String, String);
@@ -229,10 +288,13 @@ fn parse_label(item: &Value, task: Option<Task>) -> Result<Parsed, String> {
 /// Query of the live-metrics endpoint.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LiveParams {
     /// Predictions answered within this many seconds (default 3600).
+    #[param(minimum = 0, maximum = 1000000000000i64)]
     pub window_seconds: Option<u64>,
     /// Only the last N labelled predictions.
+    #[param(minimum = 0, maximum = 1000000000i64)]
     pub last: Option<usize>,
 }
 

@@ -9,6 +9,8 @@ mod audit;
 #[cfg(feature = "registry")]
 mod auth;
 #[cfg(feature = "registry")]
+mod contract;
+#[cfg(feature = "registry")]
 mod deployments;
 #[cfg(feature = "registry")]
 mod drift;
@@ -16,6 +18,8 @@ mod edge;
 mod error;
 #[cfg(feature = "registry")]
 mod feedback;
+#[cfg(feature = "registry")]
+mod gate;
 #[cfg(feature = "registry")]
 mod metrics;
 #[cfg(feature = "registry")]
@@ -26,6 +30,8 @@ mod models;
 mod plugins;
 mod predict;
 mod request;
+#[cfg(feature = "registry")]
+mod schema;
 #[cfg(feature = "registry")]
 mod stream;
 #[cfg(feature = "registry")]
@@ -76,14 +82,20 @@ pub struct AppState {
     pub predictions: Option<crate::monitor::predlog::PredictionLog>,
     /// The rules file (its rules and sinks), when the server evaluates alerts.
     pub alerts: Option<std::sync::Arc<crate::monitor::alerts::RulesFile>>,
+    /// Woken when labels arrive, so the live metrics in `/metrics` are scored again.
+    pub live: std::sync::Arc<tokio::sync::Notify>,
 }
 
 #[cfg(feature = "registry")]
 /// The routes, with the generated OpenAPI document served at `/openapi.json`.
 pub fn router(state: AppState) -> Router {
     let (router, api) = api().split_for_parts();
-    let _ = OPENAPI.set(api.to_pretty_json().unwrap_or_default());
+    let _ = OPENAPI.set(finished(api).to_pretty_json().unwrap_or_default());
     router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::gate,
+        ))
         .fallback(plugins::not_found)
         .layer(axum::middleware::from_fn(error::json_errors))
         .layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES + 1))
@@ -95,11 +107,50 @@ pub fn router(state: AppState) -> Router {
 static OPENAPI: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 #[cfg(feature = "registry")]
+/// What the OpenAPI document says each operation takes, which every request is held to.
+fn contract() -> &'static contract::Contract {
+    static CONTRACT: std::sync::OnceLock<contract::Contract> = std::sync::OnceLock::new();
+    CONTRACT.get_or_init(|| {
+        let doc = serde_json::to_value(finished(api().into_openapi())).unwrap_or_default();
+        contract::Contract::from_document(&doc, &["/api/2.0/mlflow/", "/v1/"])
+    })
+}
+
+#[cfg(feature = "registry")]
 /// The OpenAPI document as JSON.
 pub fn openapi_json() -> String {
     OPENAPI
-        .get_or_init(|| api().into_openapi().to_pretty_json().unwrap_or_default())
+        .get_or_init(|| {
+            finished(api().into_openapi())
+                .to_pretty_json()
+                .unwrap_or_default()
+        })
         .clone()
+}
+
+#[cfg(feature = "registry")]
+/// The generated document, with every path parameter marked required (as OpenAPI demands; a
+/// parameter whose schema is given by `schema_with` loses the mark in utoipa's derive).
+fn finished(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::path::ParameterIn;
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+        ];
+        for op in operations.into_iter().flatten() {
+            for p in op.parameters.iter_mut().flatten() {
+                if p.parameter_in == ParameterIn::Path {
+                    p.required = utoipa::openapi::Required::True;
+                }
+            }
+        }
+    }
+    api
 }
 
 #[cfg(feature = "registry")]
@@ -109,6 +160,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::with_openapi(document())
         .routes(routes!(plugins::health))
         .routes(routes!(plugins::ready))
+        .routes(routes!(plugins::whoami))
         .routes(routes!(plugins::search, plugins::publish))
         .routes(routes!(plugins::package))
         .routes(routes!(plugins::add_owner))
@@ -304,6 +356,10 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
     let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let addr = listener.local_addr()?;
     println!("ferry serving on http://{addr}");
+    let live_windows = options
+        .prediction_log
+        .as_ref()
+        .map(|s| (s.live_window, s.live_every));
     let predictions = options
         .prediction_log
         .map(|settings| crate::monitor::predlog::PredictionLog::start(registry.clone(), settings));
@@ -320,7 +376,16 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
             .alerts
             .as_ref()
             .map(|(rules, _)| std::sync::Arc::new(rules.clone())),
+        live: Default::default(),
     };
+    if let Some((window, every)) = live_windows {
+        tokio::spawn(crate::monitor::live::keep_live_metrics(
+            state.registry.clone(),
+            window,
+            every,
+            state.live.clone(),
+        ));
+    }
     if let Some((rules, sink_options)) = options.alerts {
         let alerting = std::sync::Arc::new(crate::monitor::alerts::Alerting::new(
             state.registry.clone(),

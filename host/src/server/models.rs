@@ -108,11 +108,17 @@ pub async fn list(
 /// Body of `POST /v1/models`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = models::CreateModel)]
 pub struct CreateBody {
+    /// Its name.
+    #[schema(schema_with = super::schema::model_name)]
     name: String,
+    /// What it is for.
     #[serde(default)]
     description: String,
+    /// Its tags.
     #[serde(default)]
+    #[schema(schema_with = super::schema::tag_map)]
     tags: HashMap<String, String>,
 }
 
@@ -176,8 +182,11 @@ pub async fn show(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
+    /// The new description.
     description: Option<String>,
+    /// Tags to set.
     #[serde(default)]
+    #[schema(schema_with = super::schema::tag_map)]
     tags: HashMap<String, String>,
 }
 
@@ -297,12 +306,12 @@ pub struct AttachBody {
     #[serde(default)]
     file: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::schema::object_or_text)]
     load_config: Option<Value>,
 }
 
 #[utoipa::path(put, path = "/v1/models/{name}/versions/{reference}/pipeline", tag = "models",
-    params(("name" = String, Path, description = "The registered model"), ("reference" = String, Path, description = "A version number")), request_body = AttachBody,
+    params(NumberPath), request_body = AttachBody,
     responses((status = 200, description = "The version, now with a lineage", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `PUT /v1/models/{name}/versions/{version}/pipeline`: gives a version the MLflow client
 /// registered a Ferry pipeline (a run's features, then its model file through an adapter), so
@@ -310,7 +319,10 @@ pub struct AttachBody {
 pub async fn attach(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((name, version)): Path<(String, String)>,
+    Path(NumberPath {
+        name,
+        reference: version,
+    }): Path<NumberPath>,
     body: Result<Json<AttachBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     audited(
@@ -375,13 +387,16 @@ pub async fn version(
 }
 
 #[utoipa::path(patch, path = "/v1/models/{name}/versions/{reference}", tag = "models",
-    params(("name" = String, Path, description = "The registered model"), ("reference" = String, Path, description = "A version number")), request_body = PatchBody,
+    params(NumberPath), request_body = PatchBody,
     responses((status = 200, description = "The version", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `PATCH /v1/models/{name}/versions/{version}`: description and tags (publisher).
 pub async fn patch_version(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((name, version)): Path<(String, String)>,
+    Path(NumberPath {
+        name,
+        reference: version,
+    }): Path<NumberPath>,
     body: Result<Json<PatchBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     audited(
@@ -437,19 +452,47 @@ pub async fn card(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageBody {
+    /// The new stage.
+    #[schema(schema_with = super::schema::stage)]
     stage: String,
+    /// Whether the versions in that stage move to Archived.
     #[serde(default)]
     archive_existing: bool,
 }
 
+/// A registered model and a version number, in the URL.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct NumberPath {
+    /// The registered model.
+    name: String,
+    /// A version number.
+    #[param(schema_with = super::schema::version_text)]
+    reference: String,
+}
+
+/// A registered model and an alias to set, in the URL.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AliasPath {
+    /// The registered model.
+    name: String,
+    /// The alias.
+    #[param(schema_with = super::schema::alias)]
+    alias: String,
+}
+
 #[utoipa::path(post, path = "/v1/models/{name}/versions/{reference}/stage", tag = "models",
-    params(("name" = String, Path, description = "The registered model"), ("reference" = String, Path, description = "A version number")), request_body = StageBody,
+    params(NumberPath), request_body = StageBody,
     responses((status = 200, description = "The version", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `POST /v1/models/{name}/versions/{version}/stage` (deployer).
 pub async fn stage(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((name, version)): Path<(String, String)>,
+    Path(NumberPath {
+        name,
+        reference: version,
+    }): Path<NumberPath>,
     body: Result<Json<StageBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     audited(
@@ -481,17 +524,20 @@ pub async fn stage(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AliasBody {
+    /// The version it points to.
+    #[schema(schema_with = super::schema::number)]
+    #[serde(deserialize_with = "super::schema::integer")]
     version: i64,
 }
 
 #[utoipa::path(put, path = "/v1/models/{name}/aliases/{alias}", tag = "models",
-    params(("name" = String, Path, description = "The registered model"), ("alias" = String, Path, description = "The alias")), request_body = AliasBody,
+    params(AliasPath), request_body = AliasBody,
     responses((status = 200, description = "The alias now", body = Object), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)), security(("token" = [])))]
 /// `PUT /v1/models/{name}/aliases/{alias}` (deployer).
 pub async fn set_alias(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((name, alias)): Path<(String, String)>,
+    Path(AliasPath { name, alias }): Path<AliasPath>,
     body: Result<Json<AliasBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     audited(
@@ -586,13 +632,22 @@ pub async fn predict(
             .served
             .get(&state.runtime, &state.registry, &name, key)
             .await?;
-        let prediction = match attempt(&pipeline, &rows).await {
+        let rows = std::sync::Arc::new(rows);
+        let asked = rows.clone();
+        let outcome = state
+            .runtime
+            .compute()
+            .run(async move { attempt(&pipeline, &asked).await })
+            .await
+            .unwrap_or_else(|e| Attempt::Failed(e.to_string()));
+        let prediction = match outcome {
             Attempt::Answered(p, inputs) => {
                 if let Some(log) = state.predictions.as_ref().filter(|l| l.sampled()) {
                     log.record(Entry {
                         model: name.clone(),
                         version: number,
                         deployment: String::new(),
+                        revision: None,
                         request_id: id.clone(),
                         at_ms: ferry_registry::now_ms(),
                         inputs,

@@ -48,6 +48,37 @@ pub struct OwnersDoc {
     pub owners: Vec<String>,
 }
 
+/// Who the caller is.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    /// The token's name (absent for an anonymous caller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// `reader`, `publisher`, `deployer`, `admin`, or `anonymous`.
+    pub role: String,
+}
+
+#[utoipa::path(get, path = "/v1/whoami", tag = "service", responses((status = 200, description = "The caller's token and role", body = WhoAmI), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
+/// `GET /v1/whoami`: the caller's token and role, so a client can check it may do all of a
+/// job before it starts.
+pub async fn whoami(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<WhoAmI>, ApiError> {
+    let who = super::auth::caller(&state, &headers).await?;
+    super::auth::may_read(&state, &who)?;
+    Ok(Json(match who {
+        super::auth::Caller::Anonymous => WhoAmI {
+            token: None,
+            role: "anonymous".into(),
+        },
+        super::auth::Caller::Token(p) => WhoAmI {
+            token: Some(p.name),
+            role: p.role.name().into(),
+        },
+    }))
+}
+
 #[utoipa::path(get, path = "/v1/health", tag = "service", responses((status = 200, description = "The process is up", body = StatusDoc)))]
 /// `GET /v1/health`: the process is up.
 pub async fn health() -> Json<serde_json::Value> {
@@ -123,13 +154,13 @@ pub async fn package(
 }
 
 #[utoipa::path(get, path = "/v1/plugins/{name}/{version}", tag = "plugins",
-    params(("name" = String, Path, description = "The package"), ("version" = String, Path, description = "An exact version")),
+    params(VersionPath),
     responses((status = 200, description = "The version", body = VersionRecord), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/plugins/{name}/{version}`.
 pub async fn version(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((name, version)): Path<(String, String)>,
+    Path(VersionPath { name, version }): Path<VersionPath>,
 ) -> Result<Response, ApiError> {
     may_read(&state, &caller(&state, &headers).await?)?;
     Ok(Json(
@@ -162,15 +193,14 @@ pub async fn resolve(
 }
 
 #[utoipa::path(get, path = "/v1/plugins/{name}/{version}/download", tag = "plugins",
-    params(("name" = String, Path, description = "The package"), ("version" = String, Path, description = "An exact version"),
-           ("if-none-match" = Option<String>, Header, description = "The ETag already held")),
+    params(VersionPath, ("if-none-match" = Option<String>, Header, description = "The ETag already held")),
     responses((status = 200, description = "The component; its digest is the ETag and `x-ferry-digest`", content_type = "application/wasm", body = Vec<u8>),
               (status = 304, description = "Not modified"), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/plugins/{name}/{version}/download`: the component, with its digest as ETag.
 pub async fn download(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((name, version)): Path<(String, String)>,
+    Path(VersionPath { name, version }): Path<VersionPath>,
 ) -> Result<Response, ApiError> {
     may_read(&state, &caller(&state, &headers).await?)?;
     let record = state
@@ -413,13 +443,13 @@ async fn publish_inner(
 }
 
 #[utoipa::path(get, path = "/v1/plugins/{name}/{version}/signatures", tag = "plugins",
-    params(("name" = String, Path, description = "The package"), ("version" = String, Path, description = "An exact version")),
+    params(VersionPath),
     responses((status = 200, description = "The signatures of its digest", body = Vec<PluginSignature>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/plugins/{name}/{version}/signatures`: the signatures of a version's digest.
 pub async fn signatures(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((name, version)): Path<(String, String)>,
+    Path(VersionPath { name, version }): Path<VersionPath>,
 ) -> Result<Response, ApiError> {
     may_read(&state, &caller(&state, &headers).await?)?;
     let record = state
@@ -432,8 +462,20 @@ pub async fn signatures(
 /// Body of a yank.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct YankBody {
+    /// `false` un-yanks (`true` when left out).
     #[serde(default = "yes")]
     yanked: bool,
+}
+
+/// A package and one of its exact versions, in the URL.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct VersionPath {
+    /// The package.
+    name: String,
+    /// An exact version.
+    #[param(schema_with = super::schema::semver)]
+    version: String,
 }
 
 fn yes() -> bool {
@@ -441,7 +483,7 @@ fn yes() -> bool {
 }
 
 #[utoipa::path(post, path = "/v1/plugins/{name}/{version}/yank", tag = "plugins",
-    params(("name" = String, Path, description = "The package"), ("version" = String, Path, description = "An exact version")),
+    params(VersionPath),
     request_body(content = Option<YankBody>, description = "`{\"yanked\": false}` un-yanks"),
     responses((status = 200, description = "The version", body = VersionRecord), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)),
     security(("token" = [])))]
@@ -449,8 +491,8 @@ fn yes() -> bool {
 pub async fn yank(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((name, version)): Path<(String, String)>,
-    body: Option<Json<YankBody>>,
+    Path(VersionPath { name, version }): Path<VersionPath>,
+    body: Option<Json<Option<YankBody>>>,
 ) -> Response {
     let object = format!("plugin:{name}@{version}");
     owner_change(
@@ -460,7 +502,7 @@ pub async fn yank(
         &object,
         &name,
         async || {
-            let yanked = body.map(|b| b.yanked).unwrap_or(true);
+            let yanked = body.and_then(|Json(b)| b).is_none_or(|b| b.yanked);
             let r = state
                 .registry
                 .set_yanked(&name, &version_of(&version)?, yanked)
@@ -514,6 +556,8 @@ async fn owner_change(
 /// Body of `POST /v1/plugins/{name}/owners`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OwnerBody {
+    /// The token name to add.
+    #[schema(schema_with = super::schema::owner)]
     owner: String,
 }
 
@@ -538,12 +582,8 @@ pub async fn add_owner(
         &name,
         async || {
             let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+            ferry_registry::check_owner(&body.owner)?;
             let owner = body.owner.trim();
-            if owner.is_empty() || owner.len() > 64 {
-                return Err(ApiError::bad_request(
-                    "`owner` must be a token name of 1 to 64 characters",
-                ));
-            }
             state.registry.add_owner(&name, owner).await?;
             let owners = state.registry.owners(&name).await?;
             Ok((
@@ -556,13 +596,16 @@ pub async fn add_owner(
 }
 
 /// Query of `GET /v1/audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    /// How many entries, newest first (1 to 10,000; default 100).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/v1/audit", tag = "service",
-    params(("limit" = Option<i64>, Query, description = "How many entries, newest first (1 to 10,000; default 100)")),
+    params(AuditParams),
     responses((status = 200, description = "The newest entries", body = Vec<AuditEntry>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)),
     security(("token" = [])))]
 /// `GET /v1/audit?limit=N`: the newest audit entries (admins only).

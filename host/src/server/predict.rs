@@ -72,7 +72,7 @@ pub async fn attempt(pipeline: &ServingPipeline, rows: &RequestRows) -> Attempt 
         Ok(b) => b,
         Err(problems) => return Attempt::Refused(field_problems(&problems)),
     };
-    match pipeline.predict(&batch).await {
+    match pipeline.predict_online(&batch).await {
         Ok(p) => Attempt::Answered(p, batch),
         Err(ServeError::Input(problems)) => Attempt::Refused(field_problems(&problems)),
         Err(ServeError::Rejected(v)) => {

@@ -278,7 +278,7 @@ impl Worker {
         let routed = route(&self.state, &self.name, rows, header, id).await;
         let answer = match routed {
             Ok(Routed::Answered(v)) => v,
-            Ok(Routed::Refused(response)) => return Fate::Dead(refusal(response).await),
+            Ok(Routed::Refused(response, _)) => return Fate::Dead(refusal(response).await),
             Err(e) if e.status.is_client_error() && e.status.as_u16() != 404 => {
                 return Fate::Dead(e.message);
             }

@@ -37,25 +37,35 @@ pub async fn experiment(
     Ok(Json(state.registry.experiment(&id).await?).into_response())
 }
 
+/// A blob's digest, in the URL.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DigestPath {
+    /// `sha256:` and 64 lowercase hex digits.
+    #[param(schema_with = super::schema::digest)]
+    digest: String,
+}
+
 /// Query of `GET /v1/runs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunsParams {
+    /// One experiment (default: all).
     experiment_id: Option<String>,
     /// MLflow's filter syntax, e.g. `metrics.roc_auc >= 0.8 and params.model.l2 = '1'`.
     filter: Option<String>,
     /// Comma-separated orderings, e.g. `metrics.roc_auc DESC`.
     order_by: Option<String>,
+    /// At most this many (default 1,000).
+    #[param(minimum = 0, maximum = 1000000000)]
     max_results: Option<usize>,
     /// `ACTIVE_ONLY` (default), `DELETED_ONLY` or `ALL`.
+    #[param(schema_with = super::schema::view_type)]
     run_view_type: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/runs", tag = "tracking",
-    params(("experiment_id" = Option<String>, Query, description = "One experiment (default: all)"),
-           ("filter" = Option<String>, Query, description = "MLflow's filter, e.g. `metrics.roc_auc >= 0.8 and params.split.seed = '42'`"),
-           ("order_by" = Option<String>, Query, description = "Comma-separated orders, e.g. `metrics.roc_auc DESC`"),
-           ("max_results" = Option<usize>, Query, description = "At most this many (default 1,000)"),
-           ("run_view_type" = Option<String>, Query, description = "ACTIVE_ONLY (default), DELETED_ONLY or ALL")),
+    params(RunsParams),
     responses((status = 200, description = "Matching runs", body = Vec<Run>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/runs?experiment_id=`: runs, newest first (every experiment when none is given).
 pub async fn runs(
@@ -167,7 +177,7 @@ pub async fn metric_history(
 }
 
 #[utoipa::path(get, path = "/v1/blobs/{digest}", tag = "tracking",
-    params(("digest" = String, Path, description = "`sha256:` and 64 hex digits")),
+    params(DigestPath),
     responses((status = 200, description = "The stored bytes, checked against the digest", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
 /// `GET /v1/blobs/{digest}`: a stored blob (a plugin, a run's file, a model artifact) by its
 /// digest, checked against it; the answer carries the digest in `x-ferry-digest`. What a
@@ -175,7 +185,7 @@ pub async fn metric_history(
 pub async fn blob(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(digest): Path<String>,
+    Path(DigestPath { digest }): Path<DigestPath>,
 ) -> Result<Response, ApiError> {
     may_read(&state, &caller(&state, &headers).await?)?;
     let bytes = state.registry.blobs().get(&digest).await?;

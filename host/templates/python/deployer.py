@@ -20,6 +20,7 @@ MANIFEST = ferry.Manifest(
 
 def folder(name):
     ferry.check_segment("deployment name", name)
+    ferry.require_granted(DEPLOY_DIR)
     return f"{DEPLOY_DIR}/{name}"
 
 

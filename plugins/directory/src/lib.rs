@@ -8,7 +8,7 @@
 use std::fs;
 
 use ferry_sdk::prelude::*;
-use ferry_sdk::target::{TargetState, check_segment};
+use ferry_sdk::target::{TargetState, check_segment, require_granted};
 use ferry_sdk::{Deployer, Deployment, DeploymentPlan, DeploymentStatus, PluginRef};
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +48,7 @@ fn state_path(name: &str) -> String {
 
 fn check(target: &Deployment) -> Result<Settings> {
     check_segment("deployment name", &target.name)?;
+    require_granted(DEPLOY_DIR)?;
     check_segment("model version", &target.model_version)?;
     for a in &target.artifacts {
         safe_relative_path(&a.path)?;
@@ -182,12 +183,14 @@ impl Deployer for DirectoryDeployer {
 
     fn status(name: &str, _settings: &str) -> Result<DeploymentStatus> {
         check_segment("deployment name", name)?;
+        require_granted(DEPLOY_DIR)?;
         let state = TargetState::load(&state_path(name))?;
         Ok(state.status(name, state.summary()))
     }
 
     fn rollback(name: &str, _settings: &str) -> Result<DeploymentStatus> {
         check_segment("deployment name", name)?;
+        require_granted(DEPLOY_DIR)?;
         let mut state = TargetState::load(&state_path(name))?;
         let (from, back) = state.step_back(name)?;
         state.save(&state_path(name))?;

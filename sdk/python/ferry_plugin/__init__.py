@@ -18,7 +18,7 @@ from .config import numeric_columns, select_columns
 from .data import Batch, Column, DataType, Field
 from .errors import ConfigError, InputError, PluginError, Unsupported
 from .acting import (Alert, Artifact, Deployment, DeploymentStatus, PluginRef, Severity, TargetState,
-                     check_segment, write_atomically)
+                     check_segment, require_granted, write_atomically)
 from .kinds import alert_sink, deployer, model, transform, validator
 from .manifest import Directory, Manifest
 from .model import ModelInfo, ModelOutput, Task
@@ -28,6 +28,6 @@ __all__ = [
     "Alert", "Artifact", "Batch", "Column", "ConfigError", "DataType", "Deployment", "DeploymentStatus",
     "Directory", "Field", "InputError", "Manifest", "ModelInfo", "ModelOutput", "PluginError", "PluginRef",
     "Report", "Severity", "TargetState", "Task", "Unsupported", "Violation", "alert_sink", "check_segment",
-    "config", "deployer", "log", "model", "numeric_columns", "select_columns", "state", "text", "transform",
-    "validator", "write_atomically",
+    "config", "deployer", "log", "model", "numeric_columns", "require_granted", "select_columns", "state",
+    "text", "transform", "validator", "write_atomically",
 ]

@@ -145,10 +145,30 @@ def error_out(e: BaseException) -> wit.PluginError:
         return wit.PluginError_Unsupported(e.message)
     if isinstance(e, PluginError):
         return wit.PluginError_Internal(e.message)
+    return wit.PluginError_Internal(f"{type(e).__name__}: {e}{where_raised(e)}")
+
+
+def _is_library(filename: str) -> bool:
+    """Whether a frame's file is Python's own or the SDK's rather than the plugin's."""
+    name = filename.replace("\\", "/")
+    return (name.startswith("<") or "/python3." in name or "/lib/python" in name
+            or "/ferry_plugin/" in name)
+
+
+def where_raised(e: BaseException) -> str:
+    """` (at FILE:LINE)` of the innermost frame; when that frame is in Python's library,
+    the plugin's own innermost frame too (` (at <frozen os>:709, from app.py:12)`)."""
     frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return ""
     # The component's Python path is /0, /1, ...: the file's name says more than its folder.
-    where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
-    return wit.PluginError_Internal(f"{type(e).__name__}: {e}{where}")
+    def at(frame: traceback.FrameSummary) -> str:
+        return f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+    innermost = frames[-1]
+    if not _is_library(innermost.filename):
+        return f" (at {at(innermost)})"
+    own = next((f for f in reversed(frames) if not _is_library(f.filename)), None)
+    return f" (at {at(innermost)}, from {at(own)})" if own else f" (at {at(innermost)})"
 
 
 def guarded(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -92,6 +92,15 @@ def check_segment(what: str, s: str) -> None:
         raise ConfigError(f"{what} {json.dumps(s)} may only hold letters, digits, `.`, `-` and `_`")
 
 
+def require_granted(folder: str) -> None:
+    """Refuses to go on unless `folder`, a directory the manifest asks for, was granted: a plugin
+    sees only the directories the operator granted, so a missing one means the operator did not,
+    and a deployer must say so rather than report that nothing is deployed."""
+    if not os.path.isdir(folder):
+        raise ConfigError(f"{folder} was not granted: grant this deployer a folder there "
+                          f"(`--allow-dir {folder}=FOLDER`)")
+
+
 def write_atomically(path: str, data: bytes) -> None:
     """Writes `data` to `path` through a temporary file and a rename, so a reader sees the old
     file or the new one, never half of one."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from . import config as _config, state as _state
+from . import _draws, config as _config, state as _state
 from .acting import Alert, Deployment, DeploymentStatus
 from .data import Batch, Column, Field
 from .errors import PluginError, Unsupported
@@ -93,6 +93,7 @@ def transform(manifest: Manifest, analyzer: type[AnalyzerType], transformer: typ
             self.inner = inner
 
         @_wit.guarded
+        @_draws.computing
         def apply(self, data: Any) -> Any:
             return _wit.batch_out(self.inner.apply(_wit.batch_in(data)), "apply")
 
@@ -126,6 +127,7 @@ def validator(manifest: Manifest, validate: Callable[[dict[str, Any], Batch], Re
 
     class Validator:
         @_wit.guarded
+        @_draws.computing
         def validate(self, config: str, data: Any) -> Any:
             report = validate(read_config(config), _wit.batch_in(data))
             if not isinstance(report, Report):
@@ -171,6 +173,7 @@ def model(manifest: Manifest, load: Callable[[bytes, dict[str, Any]], PredictorT
             return _wit.model_info_out(self.inner.describe())
 
         @_wit.guarded
+        @_draws.computing
         def predict(self, features: Any) -> Any:
             return _wit.batch_out(self.inner.predict(_wit.batch_in(features)), "predict")
 

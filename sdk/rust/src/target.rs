@@ -35,6 +35,18 @@ pub fn check_segment(what: &str, s: &str) -> Result<()> {
     }
 }
 
+/// Checks that `dir`, a directory the plugin's manifest asks for, was granted: a plugin sees
+/// only the directories the operator granted, so a missing one means the operator did not,
+/// and a deployer must say so rather than report that nothing is deployed.
+pub fn require_granted(dir: &str) -> Result<()> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        _ => Err(config_error(format!(
+            "{dir} was not granted: grant this deployer a folder there (`--allow-dir {dir}=FOLDER`)"
+        ))),
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename, so that a reader sees the
 /// old file or the new one, never half of one.
 pub fn write_atomically(path: &str, bytes: &[u8]) -> Result<()> {
@@ -119,9 +131,11 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout of deployment `name` under `deploy_dir`, for files ending in `.ext`.
+    /// The layout of deployment `name` under `deploy_dir` (which must have been granted), for
+    /// files ending in `.ext`.
     pub fn new(deploy_dir: &str, name: &str, ext: &'static str) -> Result<Layout> {
         check_segment("deployment name", name)?;
+        require_granted(deploy_dir)?;
         Ok(Layout {
             dir: format!("{deploy_dir}/{name}"),
             name: name.to_string(),

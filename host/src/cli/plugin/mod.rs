@@ -54,10 +54,16 @@ pub enum PluginCommand {
         /// The folder to create (default: ./NAME). It must be missing or empty.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Rust: take `ferry-sdk` from this folder (a checkout's `sdk/rust`). Default: the
-        /// checkout this ferry was built from, if it is still there, else Ferry's repository.
+        /// Rust: take `ferry-sdk` from this folder (a checkout's `sdk/rust`), named in the
+        /// project's `Cargo.toml` relative to it. Default: the checkout this ferry was built
+        /// from, if it is still there, else Ferry's repository.
         #[arg(long)]
         rust_sdk: Option<PathBuf>,
+        /// What the plugin does, for its manifest (the registry shows it to users). Without
+        /// it the template's description is used, which the conformance kit refuses until it
+        /// is replaced.
+        #[arg(long)]
+        description: Option<String>,
     },
     /// Run the conformance kit on a plugin: its contract, manifest and configuration schema,
     /// the purity check on sample data, and the inputs careless callers send (an unparsable
@@ -186,7 +192,8 @@ pub async fn run(runtime: &Runtime, cmd: PluginCommand) -> Result<u8, Exit> {
             language,
             dir,
             rust_sdk,
-        } => new::run(name, kind, language, dir, rust_sdk),
+            description,
+        } => new::run(name, kind, language, dir, rust_sdk, description),
         PluginCommand::Test {
             plugin,
             json,

@@ -39,17 +39,37 @@ pub fn run(
     language: Language,
     dir: Option<PathBuf>,
     rust_sdk: Option<PathBuf>,
+    description: Option<String>,
 ) -> Result<u8, Exit> {
     let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
     let rust_sdk = match rust_sdk {
         Some(path) => RustSdk::Path(std::path::absolute(&path)?),
         None => RustSdk::default_for_this_build(),
     };
+    // The project names the SDK by a path relative to itself, so the two can move together.
+    let rust_sdk = match rust_sdk {
+        RustSdk::Path(sdk) => {
+            RustSdk::Path(scaffold::relative_to(&std::path::absolute(&dir)?, &sdk))
+        }
+        git => git,
+    };
+    if let Some(d) = &description
+        && (d.trim().is_empty()
+            || d.contains(scaffold::PLACEHOLDER)
+            || d.chars().any(|c| c == '"' || c == '\\' || c.is_control()))
+    {
+        return Err(anyhow::anyhow!(
+            "--description {d:?}: say what the plugin does in a sentence of your own, on one line, without `\"` or `\\` (it is written into the project's source)"
+        )
+        .into());
+    }
+    let describe_later = description.is_none();
     let template = Template {
         name,
         kind,
         language,
         rust_sdk,
+        description,
     };
     let project = scaffold::create(&dir, &template)?;
     println!(
@@ -71,6 +91,11 @@ pub fn run(
                 println!("{krate} comes from Ferry's repository (--rust-sdk DIR to use a checkout)")
             }
         }
+    }
+    if describe_later {
+        println!(
+            "\nIts description is the template's until you write your own in the manifest (or pass --description): the conformance kit refuses it until then."
+        );
     }
     println!(
         "\nBuild it and run the conformance kit:\n  cd {}\n  {}\n  {}",

@@ -385,34 +385,36 @@ impl Steps {
         })
     }
 
-    /// Checks raw rows against the input schema and the validators (row by row: rules about a
-    /// whole batch and about the label apply to training data), then applies every transform;
-    /// returns all the columns, and the set's model, still unused.
+    /// Checks raw rows against the input schema and, as `validation` says, the validators;
+    /// then applies every transform. Returns all the columns, and the set's model, still
+    /// unused.
     async fn transform_with(
         &self,
         set: InstanceSet,
         raw: &Batch,
-        validate: bool,
+        validation: Validation,
     ) -> Result<(Batch, Option<PreparedModel>), ServeError> {
         let label = self.label.as_str();
         let mut data = conform(raw, &self.input, &[label]).map_err(ServeError::Input)?;
         let mut violations = Vec::new();
-        let validators = if validate { set.validators } else { Vec::new() };
+        let validators = match validation {
+            Validation::Skip => Vec::new(),
+            Validation::Batch | Validation::RowByRow => set.validators,
+        };
         for (inst, step) in validators.into_iter().zip(&self.validators) {
             let report = inst.validate(step, &data).await?;
-            violations.extend(
-                report
-                    .violations
-                    .into_iter()
-                    .filter(|x| x.row.is_some() && x.column.as_deref() != Some(label))
-                    .map(|x| RequestViolation {
-                        validator: step.plugin.name().to_string(),
-                        rule: x.rule,
-                        field: x.column,
-                        row: x.row,
-                        problem: x.message,
-                    }),
-            );
+            let truncated = report.truncated;
+            let found = row_violations(step, report, label, None);
+            if validation == Validation::RowByRow && !found.is_empty() {
+                let rows: std::collections::BTreeSet<u32> = if truncated {
+                    (0..data.num_rows).collect()
+                } else {
+                    found.iter().filter_map(|v| v.row).collect()
+                };
+                violations.extend(self.alone(step, &data, rows).await?);
+            } else {
+                violations.extend(found);
+            }
         }
         if !violations.is_empty() {
             return Err(ServeError::Rejected(violations));
@@ -424,9 +426,30 @@ impl Steps {
         Ok((data, set.model))
     }
 
-    /// Raw rows to the full transformed batch, with the instances of `set`.
+    /// What each of `rows` breaks when `step` checks it alone, in an instance of its own: the
+    /// rules about the row, without those about the rows beside it (uniqueness, null
+    /// fractions). The purity check holds every validator to finding in a batch whatever a
+    /// row breaks alone, so only the rows the batch flagged need a second look (all of them
+    /// when its report was cut short).
+    async fn alone(
+        &self,
+        step: &ValidatorStep,
+        data: &Batch,
+        rows: std::collections::BTreeSet<u32>,
+    ) -> Result<Vec<RequestViolation>, ServeError> {
+        let mut kept = Vec::new();
+        for r in rows {
+            let one = slice_rows(data, r as usize, r as usize + 1);
+            let report = step.validate(&one).await?;
+            kept.extend(row_violations(step, report, &self.label, Some(r)));
+        }
+        Ok(kept)
+    }
+
+    /// Raw rows to the full transformed batch, with the instances of `set`; the validators
+    /// judge the rows as one batch.
     pub async fn transform(&self, set: InstanceSet, raw: &Batch) -> Result<Batch, ServeError> {
-        Ok(self.transform_with(set, raw, true).await?.0)
+        Ok(self.transform_with(set, raw, Validation::Batch).await?.0)
     }
 
     /// Raw rows to the full transformed batch without the validators: the features of data
@@ -436,13 +459,19 @@ impl Steps {
         set: InstanceSet,
         raw: &Batch,
     ) -> Result<Batch, ServeError> {
-        Ok(self.transform_with(set, raw, false).await?.0)
+        Ok(self.transform_with(set, raw, Validation::Skip).await?.0)
     }
 
-    /// The model's features and outputs for raw rows, with the instances of `set`.
-    pub async fn predict(&self, set: InstanceSet, raw: &Batch) -> Result<Prediction, ServeError> {
+    /// The model's features and outputs for raw rows, with the instances of `set`, the
+    /// validators judging as `validation` says.
+    pub async fn predict(
+        &self,
+        set: InstanceSet,
+        raw: &Batch,
+        validation: Validation,
+    ) -> Result<Prediction, ServeError> {
         let model = self.model.as_ref().ok_or(ServeError::NoModel)?;
-        let (data, prepared) = self.transform_with(set, raw, true).await?;
+        let (data, prepared) = self.transform_with(set, raw, validation).await?;
         let features = model.features_of(&data)?;
         let outputs = prepared
             .ok_or(ServeError::NoModel)?
@@ -450,4 +479,39 @@ impl Steps {
             .await?;
         Ok(Prediction { features, outputs })
     }
+}
+
+/// How the validators judge the rows of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validation {
+    /// Not at all (drift checks of data as it comes).
+    Skip,
+    /// As one batch: rules about the batch (uniqueness, null fractions) apply, as in
+    /// training and batch scoring.
+    Batch,
+    /// Each row on its own, as online requests are judged: a request is refused only for
+    /// what a row breaks by itself.
+    RowByRow,
+}
+
+/// The violations of `report` that name a row, other than the label's, as request
+/// violations; `row` replaces their row (a report on one row taken out of a batch).
+fn row_violations(
+    step: &ValidatorStep,
+    report: Report,
+    label: &str,
+    row: Option<u32>,
+) -> Vec<RequestViolation> {
+    report
+        .violations
+        .into_iter()
+        .filter(|x| x.row.is_some() && x.column.as_deref() != Some(label))
+        .map(|x| RequestViolation {
+            validator: step.plugin.name().to_string(),
+            rule: x.rule,
+            field: x.column,
+            row: row.or(x.row),
+            problem: x.message,
+        })
+        .collect()
 }

@@ -16,7 +16,8 @@ use crate::manifest::PluginKind;
 use crate::runtime::bindings::types::{Batch, Column, ColumnData, Report};
 use crate::runtime::{Failure, GuestError, Plugin, ValidatorInstance};
 
-/// Rows of the training data the check runs on.
+/// Rows of a model's feature sample (`features/sample.csv`) the check of an attached model
+/// reads. `ferry train` checks every row of the training split.
 pub const SAMPLE_ROWS: usize = 256;
 
 const FRESH: &str = "the same batch twice in fresh instances";
@@ -281,11 +282,6 @@ fn findings(report: &Report, rows: usize) -> Batch {
             nulls: None,
         }],
     }
-}
-
-/// The first `SAMPLE_ROWS` rows of `data`.
-pub fn sample(data: &Batch) -> Batch {
-    slice_rows(data, 0, (data.num_rows as usize).min(SAMPLE_ROWS))
 }
 
 /// What the check at publish found.

@@ -69,6 +69,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<Store
     let mut linker = Linker::new(engine);
     kernel::add_to_linker(&mut linker)?;
     wasmtime_wasi::p1::add_to_linker_async(&mut linker, StoreState::wasi_p1)?;
+    super::random::add_to_p1_linker(&mut linker, WASI_MODULE)?;
     Ok(linker)
 }
 

@@ -14,17 +14,29 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
 
 use super::{MlflowError, reader, write};
 use crate::server::AppState;
 
 /// Query of the listing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// The folder (the root when left out).
     path: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow-artifacts/artifacts", tag = "mlflow", params(("path" = Option<String>, Query)), responses((status = 200, description = "The folder's entries, named relative to it", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+/// An artifact's path, in the URL.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ArtifactPath {
+    /// The artifact's path.
+    #[param(schema_with = crate::server::schema::artifact_path)]
+    path: String,
+}
+
+#[utoipa::path(get, path = "/api/2.0/mlflow-artifacts/artifacts", tag = "mlflow", params(ListQuery), responses((status = 200, description = "The folder's entries, named relative to it", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET mlflow-artifacts/artifacts?path=DIR`.
 pub async fn list(
     State(s): State<AppState>,
@@ -51,12 +63,12 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow-artifacts/artifacts/{path}", tag = "mlflow", params(("path" = String, Path)), responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow-artifacts/artifacts/{path}", tag = "mlflow", params(ArtifactPath), responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET mlflow-artifacts/artifacts/{path}`: the file's bytes.
 pub async fn download(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(path): Path<String>,
+    Path(ArtifactPath { path }): Path<ArtifactPath>,
 ) -> Result<Response, MlflowError> {
     reader(&s, &headers).await?;
     let info = s.registry.artifact_file(&path).await?;
@@ -124,12 +136,12 @@ async fn stream_to(mut file: std::fs::File, body: Body) -> Result<(String, i64),
     Ok((format!("sha256:{}", hex::encode(hasher.finalize())), size))
 }
 
-#[utoipa::path(put, path = "/api/2.0/mlflow-artifacts/artifacts/{path}", tag = "mlflow", params(("path" = String, Path)), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "Stored", body = Object), (status = 409, description = "The file may not be replaced", body = MlflowErrorBody), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)), security(("token" = [])))]
+#[utoipa::path(put, path = "/api/2.0/mlflow-artifacts/artifacts/{path}", tag = "mlflow", params(ArtifactPath), request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "The file's bytes (none for an empty file)"), responses((status = 200, description = "Stored", body = Object), (status = 409, description = "The file may not be replaced", body = MlflowErrorBody), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)), security(("token" = [])))]
 /// `PUT mlflow-artifacts/artifacts/{path}`: stores the body, streamed to disk (publisher).
 pub async fn upload(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(path): Path<String>,
+    Path(ArtifactPath { path }): Path<ArtifactPath>,
     body: Body,
 ) -> Result<Json<Value>, MlflowError> {
     let v = write(

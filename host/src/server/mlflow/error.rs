@@ -47,13 +47,31 @@ impl MlflowError {
     }
 }
 
+impl MlflowError {
+    /// A registry error where a conflict means that something may not change: 409
+    /// `RESOURCE_CONFLICT` rather than `RESOURCE_ALREADY_EXISTS`.
+    pub fn unchangeable(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Conflict(m) => Self::conflict(m),
+            other => other.into(),
+        }
+    }
+}
+
 impl From<RegistryError> for MlflowError {
     fn from(e: RegistryError) -> Self {
         match e {
             RegistryError::NotFound(m) => Self::missing(format!("{m} not found")),
             RegistryError::Conflict(m) => Self {
-                status: StatusCode::BAD_REQUEST,
+                status: StatusCode::CONFLICT,
                 code: "RESOURCE_ALREADY_EXISTS",
+                message: m,
+            },
+            // MLflow answers these with INVALID_PARAMETER_VALUE; the status says the request
+            // itself was well formed.
+            RegistryError::State(m) => Self {
+                status: StatusCode::CONFLICT,
+                code: "INVALID_PARAMETER_VALUE",
                 message: m,
             },
             RegistryError::Invalid(m) => Self::invalid(m),

@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::audit::audited;
 use super::auth::{Caller, caller, may_read};
+use super::schema;
 pub use error::{MlflowError, not_found};
 
 /// Largest artifact accepted in one upload (streamed to disk, never held in memory).
@@ -98,9 +99,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
     )
 }
 
-/// Parses a JSON body, answering MLflow's 400 when it is not what the endpoint takes.
+/// Parses a JSON body, answering MLflow's 400 when it is not what the endpoint takes. No body,
+/// or `null`, stands for `{}` (where the document says a body is optional).
 pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MlflowError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+    let bytes: &[u8] = if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
         b"{}"
     } else {
         bytes
@@ -190,6 +192,14 @@ pub fn int_of(v: Option<&Value>, default: i64) -> Result<i64, MlflowError> {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Number(n)) => n
             .as_i64()
+            .or_else(|| {
+                // `2.0` and `1e3` are integers too, within the bounds the document states.
+                n.as_f64()
+                    .filter(|f| {
+                        f.fract() == 0.0 && (-schema::INT_BOUND..=schema::INT_BOUND).contains(f)
+                    })
+                    .map(|f| f as i64)
+            })
             .ok_or_else(|| MlflowError::invalid(format!("{n} is not an integer"))),
         Some(Value::String(s)) => s
             .parse()
@@ -206,13 +216,29 @@ pub fn version_in(v: Option<&Value>) -> Result<i64, MlflowError> {
     }
 }
 
-/// `[{key, value}]` pairs as MLflow sends them.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// A parameter or tag of a run or experiment, as MLflow sends them (`[{key, value}]`).
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = mlflow::KeyValue)]
 pub struct KeyValue {
     /// The key.
+    #[schema(schema_with = schema::key)]
     pub key: String,
     /// The value.
     #[serde(default)]
+    #[schema(schema_with = schema::value)]
+    pub value: String,
+}
+
+/// A tag or parameter of a registered model, version or logged model.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = mlflow::ModelTag)]
+pub struct ModelTag {
+    /// The key.
+    #[schema(schema_with = schema::tag_key)]
+    pub key: String,
+    /// The value.
+    #[serde(default)]
+    #[schema(schema_with = schema::value)]
     pub value: String,
 }
 

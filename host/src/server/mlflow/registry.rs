@@ -10,11 +10,13 @@ use ferry_registry::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    KeyValue, MlflowError, body, int_of, key_values, page, reader, version_in, with_token, write,
+    MlflowError, ModelTag, body, int_of, key_values, page, reader, version_in, with_token, write,
 };
 use crate::server::AppState;
+use crate::server::schema;
 
 type Answer = Result<Json<Value>, MlflowError>;
 
@@ -50,27 +52,35 @@ fn registered_model_json(m: &RegisteredModel) -> Value {
     })
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateLoggedModel {
+/// `logged-models` (create).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::CreateLoggedModel)]
+pub struct CreateLoggedModel {
+    /// The experiment it belongs to.
     experiment_id: String,
+    /// Its name (`model` when left out).
     #[serde(default)]
     name: String,
+    /// The run that produced it.
     source_run_id: Option<String>,
+    /// What kind of model it is.
     #[serde(default)]
     model_type: String,
+    /// Its parameters.
     #[serde(default)]
-    params: Vec<KeyValue>,
+    params: Vec<ModelTag>,
+    /// Its tags.
     #[serde(default)]
-    tags: Vec<KeyValue>,
+    tags: Vec<ModelTag>,
 }
 
-fn pairs(list: &[KeyValue]) -> Vec<(String, String)> {
+fn pairs(list: &[ModelTag]) -> Vec<(String, String)> {
     list.iter()
         .map(|k| (k.key.clone(), k.value.clone()))
         .collect()
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/logged-models", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/logged-models", tag = "mlflow", request_body = CreateLoggedModel, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST logged-models`.
 pub async fn create_logged_model(
     State(s): State<AppState>,
@@ -121,7 +131,16 @@ pub async fn get_logged_model(
     ))
 }
 
-#[utoipa::path(patch, path = "/api/2.0/mlflow/logged-models/{id}", tag = "mlflow", params(("id" = String, Path)), request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+/// `PATCH logged-models/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::FinalizeLoggedModel)]
+pub struct Finalize {
+    /// Its new status (`LOGGED_MODEL_READY` when left out).
+    #[schema(schema_with = schema::logged_model_status)]
+    status: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/2.0/mlflow/logged-models/{id}", tag = "mlflow", params(("id" = String, Path)), request_body = Option<Finalize>, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `PATCH logged-models/{id}`: sets its status (the client finalizes an upload).
 pub async fn finalize_logged_model(
     State(s): State<AppState>,
@@ -129,7 +148,7 @@ pub async fn finalize_logged_model(
     Path(id): Path<String>,
     raw: Bytes,
 ) -> Answer {
-    let b: Value = body(&raw)?;
+    let b: Finalize = body(&raw)?;
     let v = write(
         &s,
         &headers,
@@ -137,8 +156,12 @@ pub async fn finalize_logged_model(
         "logged-models.finalize",
         &format!("logged-model:{id}"),
         async |_| {
-            let status = b["status"].as_str().unwrap_or("LOGGED_MODEL_READY");
-            let m = s.registry.set_logged_model_status(&id, status).await?;
+            let status = b.status.as_deref().unwrap_or("LOGGED_MODEL_READY");
+            let m = s
+                .registry
+                .set_logged_model_status(&id, status)
+                .await
+                .map_err(MlflowError::unchangeable)?;
             Ok(json!({"model": logged_model_json(&m)}))
         },
     )
@@ -146,13 +169,16 @@ pub async fn finalize_logged_model(
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct Tags {
+/// `PATCH logged-models/{id}/tags`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::LoggedModelTags)]
+pub struct Tags {
+    /// The tags to set.
     #[serde(default)]
-    tags: Vec<KeyValue>,
+    tags: Vec<ModelTag>,
 }
 
-#[utoipa::path(patch, path = "/api/2.0/mlflow/logged-models/{id}/tags", tag = "mlflow", params(("id" = String, Path)), request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(patch, path = "/api/2.0/mlflow/logged-models/{id}/tags", tag = "mlflow", params(("id" = String, Path)), request_body = Tags, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `PATCH logged-models/{id}/tags`.
 pub async fn set_logged_model_tags(
     State(s): State<AppState>,
@@ -178,15 +204,26 @@ pub async fn set_logged_model_tags(
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct SearchLoggedModels {
+/// `logged-models/search`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::SearchLoggedModels)]
+pub struct SearchLoggedModels {
+    /// The experiments to search (every one when empty).
     #[serde(default)]
     experiment_ids: Vec<String>,
+    /// Which models, in MLflow's search syntax.
     #[serde(default)]
+    #[schema(schema_with = schema::filter)]
     filter: String,
+    /// At most this many (1 to 50,000; 100 when left out).
+    #[schema(schema_with = schema::int64)]
     max_results: Option<Value>,
+    /// Orders: text (`name ASC`) or `{field_name, ascending}`.
     #[serde(default)]
+    #[schema(value_type = Vec<Value>)]
     order_by: Vec<Value>,
+    /// The page after the one this token came with.
+    #[schema(schema_with = schema::page_token)]
     page_token: Option<String>,
 }
 
@@ -213,7 +250,7 @@ fn order_of(v: &Value) -> Result<RunOrder, MlflowError> {
     Ok(RunOrder::parse(&text)?)
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/logged-models/search", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/logged-models/search", tag = "mlflow", request_body = Option<SearchLoggedModels>, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST logged-models/search`.
 pub async fn search_logged_models(
     State(s): State<AppState>,
@@ -292,13 +329,16 @@ pub async fn delete_logged_model_tag(
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct Params {
+/// `logged-models/{id}/params`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::LoggedModelParams)]
+pub struct Params {
+    /// The parameters to log.
     #[serde(default)]
-    params: Vec<KeyValue>,
+    params: Vec<ModelTag>,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/logged-models/{id}/params", tag = "mlflow", params(("id" = String, Path)), request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/logged-models/{id}/params", tag = "mlflow", params(("id" = String, Path)), request_body = Params, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST logged-models/{id}/params`.
 pub async fn log_logged_model_params(
     State(s): State<AppState>,
@@ -324,16 +364,22 @@ pub async fn log_logged_model_params(
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateRegisteredModel {
+/// `registered-models/create`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::CreateRegisteredModel)]
+pub struct CreateRegisteredModel {
+    /// Its name.
+    #[schema(schema_with = schema::model_name)]
     name: String,
+    /// What it is for.
     #[serde(default)]
     description: String,
+    /// Its tags.
     #[serde(default)]
-    tags: Vec<KeyValue>,
+    tags: Vec<ModelTag>,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/create", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/create", tag = "mlflow", request_body = CreateRegisteredModel, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST registered-models/create`.
 pub async fn create_registered_model(
     State(s): State<AppState>,
@@ -360,29 +406,72 @@ pub async fn create_registered_model(
 }
 
 /// Query naming a registered model.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NameQuery {
-    name: Option<String>,
-    alias: Option<String>,
-    version: Option<String>,
+    /// The registered model.
+    name: String,
+}
+
+/// Query naming a version of a registered model.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionQuery {
+    /// The registered model.
+    name: String,
+    /// The version's number.
+    #[param(pattern = "^-?[0-9]{1,18}$")]
+    version: String,
+}
+
+impl VersionQuery {
+    fn number(&self) -> Result<i64, MlflowError> {
+        self.version.parse().map_err(|_| {
+            MlflowError::invalid(format!("version {:?} is not a number", self.version))
+        })
+    }
+}
+
+/// Query naming an alias of a registered model.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AliasQuery {
+    /// The registered model.
+    name: String,
+    /// The alias.
+    alias: String,
+}
+
+/// Query of `registered-models/get-latest-versions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LatestQuery {
+    /// The registered model.
+    name: String,
+    /// Only versions in these stages, separated by commas (any stage when left out).
     stages: Option<String>,
 }
 
-fn name_of(q: &NameQuery) -> Result<String, MlflowError> {
-    q.name
-        .clone()
-        .ok_or_else(|| MlflowError::invalid("name is required"))
+/// A search of registered models or model versions, from the query string (which
+/// `SearchQuery::parse` reads, as the key `order_by` repeats).
+#[allow(dead_code)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Which, in MLflow's search syntax.
+    #[param(schema_with = schema::filter)]
+    filter: Option<String>,
+    /// At most this many (1 to 50,000).
+    #[param(schema_with = schema::integer_text)]
+    max_results: Option<String>,
+    /// Orders, e.g. `name ASC` (the key repeats).
+    order_by: Option<Vec<String>>,
+    /// The page after the one this token came with.
+    #[param(schema_with = schema::page_token)]
+    page_token: Option<String>,
 }
 
-fn number_of(v: &Option<String>) -> Result<i64, MlflowError> {
-    let text = v
-        .as_deref()
-        .ok_or_else(|| MlflowError::invalid("version is required"))?;
-    text.parse()
-        .map_err(|_| MlflowError::invalid(format!("version {text:?} is not a number")))
-}
-
-#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/get", tag = "mlflow", params(("name" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/get", tag = "mlflow", params(NameQuery), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET registered-models/get`.
 pub async fn get_registered_model(
     State(s): State<AppState>,
@@ -390,7 +479,7 @@ pub async fn get_registered_model(
     Query(q): Query<NameQuery>,
 ) -> Answer {
     reader(&s, &headers).await?;
-    let m = s.registry.registered_model(&name_of(&q)?).await?;
+    let m = s.registry.registered_model(&q.name).await?;
     Ok(Json(json!({"registered_model": registered_model_json(&m)})))
 }
 
@@ -425,7 +514,7 @@ impl SearchQuery {
     }
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/search", tag = "mlflow", params(("filter" = Option<String>, Query), ("max_results" = Option<String>, Query), ("order_by" = Option<String>, Query), ("page_token" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/search", tag = "mlflow", params(SearchParams), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET registered-models/search`: `name`, `tags.KEY` and the timestamps, by name unless
 /// asked otherwise.
 pub async fn search_registered_models(
@@ -450,7 +539,7 @@ pub async fn search_registered_models(
     )))
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow/model-versions/search", tag = "mlflow", params(("filter" = Option<String>, Query), ("max_results" = Option<String>, Query), ("order_by" = Option<String>, Query), ("page_token" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/model-versions/search", tag = "mlflow", params(SearchParams), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET model-versions/search`: `name`, `run_id`, `source_path`, `version_number`, `tags.KEY`
 /// and the rest; by name, newest version first, unless asked otherwise.
 pub async fn search_model_versions(
@@ -479,13 +568,18 @@ pub async fn search_model_versions(
     )))
 }
 
-#[derive(Debug, Deserialize)]
-struct RenameModel {
+/// `registered-models/rename`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::RenameRegisteredModel)]
+pub struct RenameModel {
+    /// The registered model.
     name: String,
+    /// Its new name.
+    #[schema(schema_with = schema::model_name)]
     new_name: String,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/rename", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/rename", tag = "mlflow", request_body = RenameModel, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST registered-models/rename`.
 pub async fn rename_registered_model(
     State(s): State<AppState>,
@@ -511,15 +605,32 @@ pub async fn rename_registered_model(
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct Described {
+/// `registered-models/update` and `registered-models/delete`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::RegisteredModelRef)]
+pub struct Described {
+    /// The registered model.
     name: String,
-    version: Option<Value>,
+    /// Its new description (to update it).
     #[serde(default)]
     description: Option<String>,
 }
 
-#[utoipa::path(patch, path = "/api/2.0/mlflow/registered-models/update", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+/// `model-versions/update` and `model-versions/delete`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::ModelVersionRef)]
+pub struct VersionDescribed {
+    /// The registered model.
+    name: String,
+    /// The version's number.
+    #[schema(schema_with = schema::int64)]
+    version: Value,
+    /// Its new description (to update it).
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/2.0/mlflow/registered-models/update", tag = "mlflow", request_body = Described, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `PATCH registered-models/update`: its description.
 pub async fn update_registered_model(
     State(s): State<AppState>,
@@ -545,15 +656,15 @@ pub async fn update_registered_model(
     Ok(Json(v))
 }
 
-#[utoipa::path(patch, path = "/api/2.0/mlflow/model-versions/update", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(patch, path = "/api/2.0/mlflow/model-versions/update", tag = "mlflow", request_body = VersionDescribed, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `PATCH model-versions/update`: its description.
 pub async fn update_model_version(
     State(s): State<AppState>,
     headers: HeaderMap,
     raw: Bytes,
 ) -> Answer {
-    let b: Described = body(&raw)?;
-    let version = version_in(b.version.as_ref())?;
+    let b: VersionDescribed = body(&raw)?;
+    let version = version_in(Some(&b.version))?;
     let v = write(
         &s,
         &headers,
@@ -574,32 +685,14 @@ pub async fn update_model_version(
     Ok(Json(v))
 }
 
-/// The fields of a request, from its JSON body, or (the client sends some `DELETE` requests
-/// this way) its query string.
-fn fields<T: serde::de::DeserializeOwned>(
-    raw_query: Option<&str>,
-    raw: &[u8],
-) -> Result<T, MlflowError> {
-    if raw.iter().any(|b| !b.is_ascii_whitespace()) {
-        return body(raw);
-    }
-    let map: serde_json::Map<String, Value> =
-        form_urlencoded::parse(raw_query.unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-            .collect();
-    serde_json::from_value(Value::Object(map))
-        .map_err(|e| MlflowError::invalid(format!("the request is not valid: {e}")))
-}
-
-#[utoipa::path(delete, path = "/api/2.0/mlflow/registered-models/delete", tag = "mlflow", params(("name" = Option<String>, Query)), request_body(content = Option<Object>, description = "The request, as MLflow's REST API defines it, or in the query string"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(delete, path = "/api/2.0/mlflow/registered-models/delete", tag = "mlflow", request_body = Described, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE registered-models/delete`: the model with every version, tag and alias.
 pub async fn delete_registered_model(
     State(s): State<AppState>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
     raw: Bytes,
 ) -> Answer {
-    let b: Described = fields(q.as_deref(), &raw)?;
+    let b: Described = body(&raw)?;
     let v = write(
         &s,
         &headers,
@@ -615,16 +708,15 @@ pub async fn delete_registered_model(
     Ok(Json(v))
 }
 
-#[utoipa::path(delete, path = "/api/2.0/mlflow/model-versions/delete", tag = "mlflow", params(("name" = Option<String>, Query), ("version" = Option<String>, Query)), request_body(content = Option<Object>, description = "The request, as MLflow's REST API defines it, or in the query string"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(delete, path = "/api/2.0/mlflow/model-versions/delete", tag = "mlflow", request_body = VersionDescribed, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE model-versions/delete`.
 pub async fn delete_model_version(
     State(s): State<AppState>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
     raw: Bytes,
 ) -> Answer {
-    let b: Described = fields(q.as_deref(), &raw)?;
-    let version = version_in(b.version.as_ref())?;
+    let b: VersionDescribed = body(&raw)?;
+    let version = version_in(Some(&b.version))?;
     let v = write(
         &s,
         &headers,
@@ -640,12 +732,36 @@ pub async fn delete_model_version(
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct TagBody {
+/// `registered-models/set-tag` and `registered-models/delete-tag`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::RegisteredModelTag)]
+pub struct TagBody {
+    /// The registered model.
     name: String,
-    version: Option<Value>,
+    /// The tag's key.
+    #[schema(schema_with = schema::tag_key)]
     key: String,
+    /// Its value (not needed to delete it).
     #[serde(default)]
+    #[schema(schema_with = schema::value)]
+    value: String,
+}
+
+/// `model-versions/set-tag` and `model-versions/delete-tag`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::ModelVersionTag)]
+pub struct VersionTagBody {
+    /// The registered model.
+    name: String,
+    /// The version's number.
+    #[schema(schema_with = schema::int64)]
+    version: Value,
+    /// The tag's key.
+    #[schema(schema_with = schema::tag_key)]
+    key: String,
+    /// Its value (not needed to delete it).
+    #[serde(default)]
+    #[schema(schema_with = schema::value)]
     value: String,
 }
 
@@ -654,14 +770,9 @@ async fn change_tag(
     s: &AppState,
     headers: &HeaderMap,
     b: TagBody,
+    version: Option<i64>,
     set: bool,
-    of_version: bool,
 ) -> Answer {
-    let version = if of_version {
-        Some(version_in(b.version.as_ref())?)
-    } else {
-        None
-    };
     let (what, object) = match version {
         Some(v) => ("model-versions", format!("model:{}/{v}", b.name)),
         None => ("registered-models", format!("model:{}", b.name)),
@@ -684,38 +795,44 @@ async fn change_tag(
     Ok(Json(v))
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/set-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/set-tag", tag = "mlflow", request_body = TagBody, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST registered-models/set-tag`.
 pub async fn set_model_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
-    change_tag(&s, &headers, body(&raw)?, true, false).await
+    change_tag(&s, &headers, body(&raw)?, None, true).await
 }
 
-#[utoipa::path(delete, path = "/api/2.0/mlflow/registered-models/delete-tag", tag = "mlflow", params(("name" = Option<String>, Query), ("key" = Option<String>, Query)), request_body(content = Option<Object>, description = "The request, as MLflow's REST API defines it, or in the query string"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(delete, path = "/api/2.0/mlflow/registered-models/delete-tag", tag = "mlflow", request_body = TagBody, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE registered-models/delete-tag`.
-pub async fn delete_model_tag(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    raw: Bytes,
-) -> Answer {
-    change_tag(&s, &headers, fields(q.as_deref(), &raw)?, false, false).await
+pub async fn delete_model_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    change_tag(&s, &headers, body(&raw)?, None, false).await
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/model-versions/set-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/model-versions/set-tag", tag = "mlflow", request_body = VersionTagBody, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST model-versions/set-tag`.
 pub async fn set_version_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
-    change_tag(&s, &headers, body(&raw)?, true, true).await
+    version_tag(&s, &headers, &raw, true).await
 }
 
-#[utoipa::path(delete, path = "/api/2.0/mlflow/model-versions/delete-tag", tag = "mlflow", params(("name" = Option<String>, Query), ("version" = Option<String>, Query), ("key" = Option<String>, Query)), request_body(content = Option<Object>, description = "The request, as MLflow's REST API defines it, or in the query string"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+/// Sets (`set`) or deletes a tag of a version.
+async fn version_tag(s: &AppState, headers: &HeaderMap, raw: &[u8], set: bool) -> Answer {
+    let b: VersionTagBody = body(raw)?;
+    let version = version_in(Some(&b.version))?;
+    let tag = TagBody {
+        name: b.name,
+        key: b.key,
+        value: b.value,
+    };
+    change_tag(s, headers, tag, Some(version), set).await
+}
+
+#[utoipa::path(delete, path = "/api/2.0/mlflow/model-versions/delete-tag", tag = "mlflow", request_body = VersionTagBody, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE model-versions/delete-tag`.
 pub async fn delete_version_tag(
     State(s): State<AppState>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
     raw: Bytes,
 ) -> Answer {
-    change_tag(&s, &headers, fields(q.as_deref(), &raw)?, false, true).await
+    version_tag(&s, &headers, &raw, false).await
 }
 
 async fn latest(s: &AppState, name: &str, stages: &[String]) -> Result<Value, MlflowError> {
@@ -729,12 +846,12 @@ async fn latest(s: &AppState, name: &str, stages: &[String]) -> Result<Value, Ml
     Ok(json!({"model_versions": versions}))
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/get-latest-versions", tag = "mlflow", params(("name" = Option<String>, Query), ("stages" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/get-latest-versions", tag = "mlflow", params(LatestQuery), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET registered-models/get-latest-versions`.
 pub async fn latest_versions_get(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<NameQuery>,
+    Query(q): Query<LatestQuery>,
 ) -> Answer {
     reader(&s, &headers).await?;
     let stages: Vec<String> = q
@@ -742,17 +859,21 @@ pub async fn latest_versions_get(
         .as_deref()
         .map(|x| x.split(',').map(str::to_string).collect())
         .unwrap_or_default();
-    Ok(Json(latest(&s, &name_of(&q)?, &stages).await?))
+    Ok(Json(latest(&s, &q.name, &stages).await?))
 }
 
-#[derive(Debug, Deserialize)]
-struct LatestBody {
+/// `POST registered-models/get-latest-versions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::GetLatestVersions)]
+pub struct LatestBody {
+    /// The registered model.
     name: String,
+    /// Only versions in these stages (any stage when empty).
     #[serde(default)]
     stages: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/get-latest-versions", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/get-latest-versions", tag = "mlflow", request_body = LatestBody, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST registered-models/get-latest-versions`.
 pub async fn latest_versions_post(
     State(s): State<AppState>,
@@ -764,14 +885,31 @@ pub async fn latest_versions_post(
     Ok(Json(latest(&s, &b.name, &b.stages).await?))
 }
 
-#[derive(Debug, Deserialize)]
-struct AliasBody {
+/// `POST registered-models/alias`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::SetAlias)]
+pub struct AliasBody {
+    /// The registered model.
     name: String,
+    /// The alias.
+    #[schema(schema_with = schema::alias)]
     alias: String,
-    version: Option<Value>,
+    /// The version it points to.
+    #[schema(schema_with = schema::int64)]
+    version: Value,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/alias", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+/// `DELETE registered-models/alias`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::DeleteAlias)]
+pub struct AliasRef {
+    /// The registered model.
+    name: String,
+    /// The alias.
+    alias: String,
+}
+
+#[utoipa::path(post, path = "/api/2.0/mlflow/registered-models/alias", tag = "mlflow", request_body = AliasBody, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST registered-models/alias` (deployer).
 pub async fn set_alias(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: AliasBody = body(&raw)?;
@@ -782,7 +920,7 @@ pub async fn set_alias(State(s): State<AppState>, headers: HeaderMap, raw: Bytes
         "registered-models.alias",
         &format!("model:{}@{}", b.name, b.alias),
         async |_| {
-            let version = version_in(b.version.as_ref())?;
+            let version = version_in(Some(&b.version))?;
             s.registry
                 .set_model_alias(&b.name, &b.alias, version)
                 .await?;
@@ -793,23 +931,18 @@ pub async fn set_alias(State(s): State<AppState>, headers: HeaderMap, raw: Bytes
     Ok(Json(v))
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/alias", tag = "mlflow", params(("name" = Option<String>, Query), ("alias" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
-/// `GET registered-models/alias`: the version an alias points to (an unknown alias is a 400,
-/// as MLflow answers).
+#[utoipa::path(get, path = "/api/2.0/mlflow/registered-models/alias", tag = "mlflow", params(AliasQuery), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+/// `GET registered-models/alias`: the version an alias points to.
 pub async fn get_alias(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<NameQuery>,
+    Query(q): Query<AliasQuery>,
 ) -> Answer {
     reader(&s, &headers).await?;
-    let name = name_of(&q)?;
-    let alias = q
-        .alias
-        .clone()
-        .ok_or_else(|| MlflowError::invalid("alias is required"))?;
+    let (name, alias) = (q.name, q.alias);
     let m = s.registry.registered_model(&name).await?;
     let Some((_, version)) = m.aliases.iter().find(|(a, _)| *a == alias) else {
-        return Err(MlflowError::invalid(format!(
+        return Err(MlflowError::missing(format!(
             "Registered model alias {alias} not found."
         )));
     };
@@ -818,29 +951,10 @@ pub async fn get_alias(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/2.0/mlflow/registered-models/alias", tag = "mlflow", params(("name" = Option<String>, Query), ("alias" = Option<String>, Query)), request_body(content = Option<Object>, description = "The request, as MLflow's REST API defines it, or in the query string"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(delete, path = "/api/2.0/mlflow/registered-models/alias", tag = "mlflow", request_body = AliasRef, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `DELETE registered-models/alias` (deployer).
-pub async fn delete_alias(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<NameQuery>,
-    raw: Bytes,
-) -> Answer {
-    let from_body: Option<AliasBody> = if raw.is_empty() {
-        None
-    } else {
-        body(&raw).ok()
-    };
-    let name = from_body
-        .as_ref()
-        .map(|b| b.name.clone())
-        .or(q.name.clone())
-        .unwrap_or_default();
-    let alias = from_body
-        .as_ref()
-        .map(|b| b.alias.clone())
-        .or(q.alias.clone())
-        .unwrap_or_default();
+pub async fn delete_alias(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
+    let AliasRef { name, alias } = body(&raw)?;
     let v = write(
         &s,
         &headers,
@@ -856,20 +970,28 @@ pub async fn delete_alias(
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateVersion {
+/// `model-versions/create`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::CreateModelVersion)]
+pub struct CreateVersion {
+    /// The registered model.
     name: String,
+    /// Where its files are (`runs:/RUN/PATH`, `models:/ID`, ...).
     #[serde(default)]
     source: String,
+    /// The run that produced it.
     run_id: Option<String>,
+    /// The logged model it registers.
     model_id: Option<String>,
+    /// What it is.
     #[serde(default)]
     description: String,
+    /// Its tags.
     #[serde(default)]
-    tags: Vec<KeyValue>,
+    tags: Vec<ModelTag>,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/model-versions/create", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/model-versions/create", tag = "mlflow", request_body = CreateVersion, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST model-versions/create`.
 pub async fn create_model_version(
     State(s): State<AppState>,
@@ -913,31 +1035,36 @@ pub async fn create_model_version(
     Ok(Json(v))
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow/model-versions/get", tag = "mlflow", params(("name" = Option<String>, Query), ("version" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/model-versions/get", tag = "mlflow", params(VersionQuery), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET model-versions/get`.
 pub async fn get_model_version(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<NameQuery>,
+    Query(q): Query<VersionQuery>,
 ) -> Answer {
     reader(&s, &headers).await?;
-    let v = s
-        .registry
-        .model_version(&name_of(&q)?, number_of(&q.version)?)
-        .await?;
+    let v = s.registry.model_version(&q.name, q.number()?).await?;
     Ok(Json(json!({"model_version": version_json(&v)})))
 }
 
-#[derive(Debug, Deserialize)]
-struct Transition {
+/// `model-versions/transition-stage`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::TransitionStage)]
+pub struct Transition {
+    /// The registered model.
     name: String,
+    /// The version's number.
+    #[schema(schema_with = schema::int64)]
     version: Value,
+    /// Its new stage.
+    #[schema(schema_with = schema::stage)]
     stage: String,
+    /// Whether the versions in that stage move to Archived.
     #[serde(default)]
     archive_existing_versions: bool,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/model-versions/transition-stage", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/model-versions/transition-stage", tag = "mlflow", request_body = Transition, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST model-versions/transition-stage` (deployer).
 pub async fn transition_stage(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: Transition = body(&raw)?;
@@ -960,18 +1087,15 @@ pub async fn transition_stage(State(s): State<AppState>, headers: HeaderMap, raw
     Ok(Json(v))
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow/model-versions/get-download-uri", tag = "mlflow", params(("name" = Option<String>, Query), ("version" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/model-versions/get-download-uri", tag = "mlflow", params(VersionQuery), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET model-versions/get-download-uri`: a logged model's files, or the version's source.
 pub async fn download_uri(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<NameQuery>,
+    Query(q): Query<VersionQuery>,
 ) -> Answer {
     reader(&s, &headers).await?;
-    let v = s
-        .registry
-        .model_version(&name_of(&q)?, number_of(&q.version)?)
-        .await?;
+    let v = s.registry.model_version(&q.name, q.number()?).await?;
     Ok(Json(
         json!({"artifact_uri": download_location(&s, &v).await?}),
     ))
@@ -1003,8 +1127,10 @@ async fn download_location(s: &AppState, v: &ModelVersion) -> Result<String, Mlf
             .await?
             .source;
     }
-    Err(MlflowError::invalid(format!(
-        "version {} of {:?}: its source {:?} names a chain of copies too long to follow",
-        v.version, v.name, v.source
+    Err(MlflowError::from(ferry_registry::RegistryError::State(
+        format!(
+            "version {} of {:?}: its source {:?} names a chain of copies too long to follow",
+            v.version, v.name, v.source
+        ),
     )))
 }

@@ -3,16 +3,18 @@
 use crate::server::error::MlflowErrorBody;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::HeaderMap;
 use ferry_registry::{
     Experiment, Metric, MetricValue, Role, Run, RunFilter, RunOrder, RunStatus, RunView, now_ms,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{KeyValue, MlflowError, body, int_of, key_values, page, reader, with_token, write};
 use crate::server::AppState;
+use crate::server::schema;
 
 type Answer = Result<Json<Value>, MlflowError>;
 
@@ -84,12 +86,14 @@ fn float_of(v: &Value, what: &str) -> Result<f64, MlflowError> {
 }
 
 /// Query with an experiment's name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ByName {
-    experiment_name: Option<String>,
+    /// The experiment's name.
+    experiment_name: String,
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow/experiments/get-by-name", tag = "mlflow", params(("experiment_name" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/experiments/get-by-name", tag = "mlflow", params(ByName), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET experiments/get-by-name`.
 pub async fn experiment_by_name(
     State(s): State<AppState>,
@@ -97,20 +101,19 @@ pub async fn experiment_by_name(
     Query(q): Query<ByName>,
 ) -> Answer {
     reader(&s, &headers).await?;
-    let name = q
-        .experiment_name
-        .ok_or_else(|| MlflowError::invalid("experiment_name is required"))?;
-    let e = s.registry.experiment_by_name(&name).await?;
+    let e = s.registry.experiment_by_name(&q.experiment_name).await?;
     Ok(Json(json!({"experiment": experiment_json(&e)})))
 }
 
 /// Query with an experiment's id.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ById {
-    experiment_id: Option<String>,
+    /// The experiment's id.
+    experiment_id: String,
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow/experiments/get", tag = "mlflow", params(("experiment_id" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/experiments/get", tag = "mlflow", params(ById), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET experiments/get`.
 pub async fn experiment(
     State(s): State<AppState>,
@@ -118,22 +121,26 @@ pub async fn experiment(
     Query(q): Query<ById>,
 ) -> Answer {
     reader(&s, &headers).await?;
-    let id = q
-        .experiment_id
-        .ok_or_else(|| MlflowError::invalid("experiment_id is required"))?;
-    let e = s.registry.experiment(&id).await?;
+    let e = s.registry.experiment(&q.experiment_id).await?;
     Ok(Json(json!({"experiment": experiment_json(&e)})))
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateExperiment {
-    name: Option<String>,
+/// `experiments/create`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::CreateExperiment)]
+pub struct CreateExperiment {
+    /// Its name.
+    #[schema(schema_with = schema::experiment_name)]
+    name: String,
+    /// Must be empty: Ferry keeps artifacts in its blob store.
+    #[schema(schema_with = schema::nothing)]
     artifact_location: Option<String>,
+    /// Its tags.
     #[serde(default)]
     tags: Vec<KeyValue>,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/create", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/create", tag = "mlflow", request_body = CreateExperiment, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/create`.
 pub async fn create_experiment(
     State(s): State<AppState>,
@@ -141,17 +148,13 @@ pub async fn create_experiment(
     raw: Bytes,
 ) -> Answer {
     let b: CreateExperiment = body(&raw)?;
-    let name = b.name.clone().unwrap_or_default();
     let v = write(
         &s,
         &headers,
         Role::Publisher,
         "experiments.create",
-        &format!("experiment:{name}"),
+        &format!("experiment:{}", b.name),
         async |_| {
-            let name = b
-                .name
-                .ok_or_else(|| MlflowError::invalid("name is required"))?;
             if b.artifact_location
                 .as_deref()
                 .is_some_and(|l| !l.is_empty())
@@ -160,7 +163,7 @@ pub async fn create_experiment(
                     "artifact_location: Ferry keeps artifacts in its blob store; leave it out",
                 ));
             }
-            let e = s.registry.create_experiment(&name, None).await?;
+            let e = s.registry.create_experiment(&b.name, None).await?;
             for t in &b.tags {
                 s.registry
                     .set_experiment_tag(&e.id, &t.key, &t.value)
@@ -174,14 +177,29 @@ pub async fn create_experiment(
 }
 
 /// A search of experiments, from a query string or a JSON body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
+#[schema(as = mlflow::SearchExperiments)]
+#[into_params(parameter_in = Query)]
 pub struct SearchExperiments {
+    /// Which experiments: `ACTIVE_ONLY` (the default), `DELETED_ONLY` or `ALL`.
+    #[schema(schema_with = schema::view_type)]
+    #[param(schema_with = schema::view_type)]
     view_type: Option<String>,
+    /// Which experiments, in MLflow's search syntax.
     #[serde(default)]
+    #[schema(schema_with = schema::filter)]
+    #[param(schema_with = schema::filter)]
     filter: Option<String>,
+    /// Orders, e.g. `name ASC` (in a query string, the key repeats).
     #[serde(default, deserialize_with = "super::one_or_many")]
     order_by: Vec<String>,
+    /// At most this many (1 to 50,000; 1,000 when left out).
+    #[schema(schema_with = schema::int64)]
+    #[param(schema_with = schema::integer_text)]
     max_results: Option<Value>,
+    /// The page after the one this token came with.
+    #[schema(schema_with = schema::page_token)]
+    #[param(schema_with = schema::page_token)]
     page_token: Option<String>,
 }
 
@@ -226,18 +244,30 @@ async fn search_experiments_with(s: &AppState, q: SearchExperiments) -> Answer {
     )))
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow/experiments/search", tag = "mlflow", params(("view_type" = Option<String>, Query), ("filter" = Option<String>, Query), ("max_results" = Option<String>, Query), ("page_token" = Option<String>, Query), ("order_by" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/experiments/search", tag = "mlflow", params(SearchExperiments), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET experiments/search`.
 pub async fn search_experiments(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<SearchExperiments>,
+    RawQuery(raw): RawQuery,
 ) -> Answer {
     reader(&s, &headers).await?;
+    let mut q = SearchExperiments::default();
+    for (k, v) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
+        let v = v.into_owned();
+        match k.as_ref() {
+            "view_type" => q.view_type = Some(v),
+            "filter" => q.filter = Some(v),
+            "order_by" => q.order_by.push(v),
+            "max_results" => q.max_results = Some(Value::String(v)),
+            "page_token" => q.page_token = Some(v),
+            _ => {}
+        }
+    }
     search_experiments_with(&s, q).await
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/search", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/search", tag = "mlflow", request_body = Option<SearchExperiments>, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/search`.
 pub async fn search_experiments_post(
     State(s): State<AppState>,
@@ -248,13 +278,18 @@ pub async fn search_experiments_post(
     search_experiments_with(&s, body(&raw)?).await
 }
 
-#[derive(Debug, Deserialize)]
-struct UpdateExperiment {
+/// `experiments/update`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::UpdateExperiment)]
+pub struct UpdateExperiment {
+    /// The experiment.
     experiment_id: String,
+    /// Its new name.
+    #[schema(schema_with = schema::experiment_name)]
     new_name: String,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/update", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/update", tag = "mlflow", request_body = UpdateExperiment, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/update`: renames an experiment.
 pub async fn update_experiment(
     State(s): State<AppState>,
@@ -280,15 +315,22 @@ pub async fn update_experiment(
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct ExperimentTag {
+/// `experiments/set-experiment-tag` and `experiments/delete-experiment-tag`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::ExperimentTag)]
+pub struct ExperimentTag {
+    /// The experiment.
     experiment_id: String,
+    /// The tag's key.
+    #[schema(schema_with = schema::key)]
     key: String,
+    /// The tag's value (not needed to delete it).
     #[serde(default)]
+    #[schema(schema_with = schema::value)]
     value: String,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/set-experiment-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/set-experiment-tag", tag = "mlflow", request_body = ExperimentTag, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/set-experiment-tag`.
 pub async fn set_experiment_tag(
     State(s): State<AppState>,
@@ -298,7 +340,7 @@ pub async fn set_experiment_tag(
     experiment_tag(&s, &headers, &raw, true).await
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/delete-experiment-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/delete-experiment-tag", tag = "mlflow", request_body = ExperimentTag, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/delete-experiment-tag`.
 pub async fn delete_experiment_tag(
     State(s): State<AppState>,
@@ -333,20 +375,31 @@ async fn experiment_tag(s: &AppState, headers: &HeaderMap, raw: &[u8], set: bool
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateRun {
+/// `runs/create`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::CreateRun)]
+pub struct CreateRun {
+    /// The experiment (the default experiment, 0, when left out).
     experiment_id: Option<String>,
+    /// Who ran it (the caller when left out).
     user_id: Option<String>,
+    /// When it started, in milliseconds since 1970.
+    #[schema(schema_with = schema::int64)]
     start_time: Option<Value>,
+    /// Its name (made up when left out).
     run_name: Option<String>,
+    /// Its tags.
     #[serde(default)]
     tags: Vec<KeyValue>,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/create", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/create", tag = "mlflow", request_body = Option<CreateRun>, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/create`.
 pub async fn create_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: CreateRun = body(&raw)?;
+    for t in &b.tags {
+        ferry_registry::check_key("tag", &t.key)?;
+    }
     let exp = b.experiment_id.clone().unwrap_or_else(|| "0".into());
     let v = write(
         &s,
@@ -387,21 +440,19 @@ pub async fn create_run(State(s): State<AppState>, headers: HeaderMap, raw: Byte
     Ok(Json(v))
 }
 
-/// Query naming a run (MLflow sends both spellings).
-#[derive(Debug, Deserialize)]
+/// Query naming a run.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunQuery {
-    run_id: Option<String>,
-    run_uuid: Option<String>,
+    /// The run.
+    #[param(min_length = 1)]
+    run_id: String,
+    /// The run again, by its older name (MLflow's client sends both).
+    #[serde(rename = "run_uuid")]
+    _run_uuid: Option<String>,
 }
 
-fn run_id(a: &Option<String>, b: &Option<String>) -> Result<String, MlflowError> {
-    a.clone()
-        .or_else(|| b.clone())
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| MlflowError::invalid("run_id is required"))
-}
-
-#[utoipa::path(get, path = "/api/2.0/mlflow/runs/get", tag = "mlflow", params(("run_id" = Option<String>, Query), ("run_uuid" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/runs/get", tag = "mlflow", params(RunQuery), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET runs/get`.
 pub async fn get_run(
     State(s): State<AppState>,
@@ -409,24 +460,36 @@ pub async fn get_run(
     Query(q): Query<RunQuery>,
 ) -> Answer {
     reader(&s, &headers).await?;
-    let id = run_id(&q.run_id, &q.run_uuid)?;
-    Ok(Json(json!({"run": run_json(&s.registry.run(&id).await?)})))
+    Ok(Json(
+        json!({"run": run_json(&s.registry.run(&q.run_id).await?)}),
+    ))
 }
 
-#[derive(Debug, Deserialize)]
-struct UpdateRun {
-    run_id: Option<String>,
-    run_uuid: Option<String>,
+/// `runs/update`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::UpdateRun)]
+pub struct UpdateRun {
+    /// The run.
+    #[schema(schema_with = schema::run_id)]
+    run_id: String,
+    /// The run again, by its older name.
+    #[serde(rename = "run_uuid")]
+    _run_uuid: Option<String>,
+    /// Its new status.
+    #[schema(schema_with = schema::run_status)]
     status: Option<String>,
+    /// When it ended, in milliseconds since 1970.
+    #[schema(schema_with = schema::int64)]
     end_time: Option<Value>,
+    /// Its new name.
     run_name: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/update", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/update", tag = "mlflow", request_body = UpdateRun, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/update`.
 pub async fn update_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: UpdateRun = body(&raw)?;
-    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let id = b.run_id.clone();
     let v = write(
         &s,
         &headers,
@@ -442,7 +505,8 @@ pub async fn update_run(State(s): State<AppState>, headers: HeaderMap, raw: Byte
             let info = s
                 .registry
                 .update_run(&id, status, end, b.run_name.as_deref())
-                .await?;
+                .await
+                .map_err(MlflowError::unchangeable)?;
             if let Some(name) = &b.run_name {
                 s.registry.set_run_tag(&id, "mlflow.runName", name).await?;
             }
@@ -454,21 +518,30 @@ pub async fn update_run(State(s): State<AppState>, headers: HeaderMap, raw: Byte
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct RunRef {
-    run_id: Option<String>,
-    run_uuid: Option<String>,
+/// `runs/delete` and `runs/restore`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::RunRef)]
+pub struct RunRef {
+    /// The run.
+    #[schema(schema_with = schema::run_id)]
+    run_id: String,
+    /// The run again, by its older name.
+    #[serde(rename = "run_uuid")]
+    _run_uuid: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct ExperimentRef {
+/// `experiments/delete` and `experiments/restore`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::ExperimentRef)]
+pub struct ExperimentRef {
+    /// The experiment.
     experiment_id: String,
 }
 
 /// `POST runs/delete` and `runs/restore`: a run's lifecycle (it stays stored either way).
 async fn run_lifecycle(s: &AppState, headers: &HeaderMap, raw: &[u8], delete: bool) -> Answer {
     let b: RunRef = body(raw)?;
-    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let id = b.run_id;
     let action = if delete {
         "runs.delete"
     } else {
@@ -493,13 +566,13 @@ async fn run_lifecycle(s: &AppState, headers: &HeaderMap, raw: &[u8], delete: bo
     Ok(Json(v))
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/delete", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/delete", tag = "mlflow", request_body = RunRef, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/delete`.
 pub async fn delete_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     run_lifecycle(&s, &headers, &raw, true).await
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/restore", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/restore", tag = "mlflow", request_body = RunRef, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/restore`.
 pub async fn restore_run(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     run_lifecycle(&s, &headers, &raw, false).await
@@ -531,7 +604,7 @@ async fn experiment_lifecycle(
     Ok(Json(v))
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/delete", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/delete", tag = "mlflow", request_body = ExperimentRef, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/delete`.
 pub async fn delete_experiment(
     State(s): State<AppState>,
@@ -541,7 +614,7 @@ pub async fn delete_experiment(
     experiment_lifecycle(&s, &headers, &raw, true).await
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/restore", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/experiments/restore", tag = "mlflow", request_body = ExperimentRef, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST experiments/restore`.
 pub async fn restore_experiment(
     State(s): State<AppState>,
@@ -551,11 +624,21 @@ pub async fn restore_experiment(
     experiment_lifecycle(&s, &headers, &raw, false).await
 }
 
-#[derive(Debug, Deserialize)]
-struct LogParam {
-    run_id: Option<String>,
-    run_uuid: Option<String>,
+/// `runs/log-parameter`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::LogParam)]
+pub struct LogParam {
+    /// The run.
+    #[schema(schema_with = schema::run_id)]
+    run_id: String,
+    /// The run again, by its older name.
+    #[serde(rename = "run_uuid")]
+    _run_uuid: Option<String>,
+    /// The parameter's key.
+    #[schema(schema_with = schema::key)]
     key: String,
+    /// Its value (a number or boolean is kept as its JSON text).
+    #[schema(schema_with = schema::param_value)]
     value: Value,
 }
 
@@ -567,11 +650,11 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-parameter", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-parameter", tag = "mlflow", request_body = LogParam, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/log-parameter`.
 pub async fn log_param(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: LogParam = body(&raw)?;
-    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let id = b.run_id.clone();
     let v = write(
         &s,
         &headers,
@@ -589,21 +672,35 @@ pub async fn log_param(State(s): State<AppState>, headers: HeaderMap, raw: Bytes
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct LogMetric {
-    run_id: Option<String>,
-    run_uuid: Option<String>,
+/// `runs/log-metric`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::LogMetric)]
+pub struct LogMetric {
+    /// The run.
+    #[schema(schema_with = schema::run_id)]
+    run_id: String,
+    /// The run again, by its older name.
+    #[serde(rename = "run_uuid")]
+    _run_uuid: Option<String>,
+    /// The metric's key.
+    #[schema(schema_with = schema::key)]
     key: String,
+    /// Its value.
+    #[schema(schema_with = schema::float)]
     value: Value,
+    /// When, in milliseconds since 1970 (now when left out).
+    #[schema(schema_with = schema::int64)]
     timestamp: Option<Value>,
+    /// Its step (0 when left out).
+    #[schema(schema_with = schema::int64)]
     step: Option<Value>,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-metric", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-metric", tag = "mlflow", request_body = LogMetric, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/log-metric`.
 pub async fn log_metric(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: LogMetric = body(&raw)?;
-    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let id = b.run_id.clone();
     let v = write(
         &s,
         &headers,
@@ -625,20 +722,30 @@ pub async fn log_metric(State(s): State<AppState>, headers: HeaderMap, raw: Byte
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct SetTag {
-    run_id: Option<String>,
-    run_uuid: Option<String>,
+/// `runs/set-tag`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::SetTag)]
+pub struct SetTag {
+    /// The run.
+    #[schema(schema_with = schema::run_id)]
+    run_id: String,
+    /// The run again, by its older name.
+    #[serde(rename = "run_uuid")]
+    _run_uuid: Option<String>,
+    /// The tag's key.
+    #[schema(schema_with = schema::key)]
     key: String,
+    /// Its value.
     #[serde(default)]
+    #[schema(schema_with = schema::value)]
     value: String,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/set-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/set-tag", tag = "mlflow", request_body = SetTag, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/set-tag`.
 pub async fn set_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: SetTag = body(&raw)?;
-    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let id = b.run_id.clone();
     let v = write(
         &s,
         &headers,
@@ -646,7 +753,10 @@ pub async fn set_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) 
         "runs.set-tag",
         &format!("run:{id}"),
         async |_| {
-            s.registry.set_run_tag(&id, &b.key, &b.value).await?;
+            s.registry
+                .set_run_tag(&id, &b.key, &b.value)
+                .await
+                .map_err(MlflowError::unchangeable)?;
             if b.key == "mlflow.runName" {
                 s.registry
                     .update_run(&id, None, None, Some(&b.value))
@@ -659,18 +769,26 @@ pub async fn set_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) 
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct DeleteTag {
-    run_id: Option<String>,
-    run_uuid: Option<String>,
+/// `runs/delete-tag`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::DeleteTag)]
+pub struct DeleteTag {
+    /// The run.
+    #[schema(schema_with = schema::run_id)]
+    run_id: String,
+    /// The run again, by its older name.
+    #[serde(rename = "run_uuid")]
+    _run_uuid: Option<String>,
+    /// The tag's key.
+    #[schema(schema_with = schema::key)]
     key: String,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/delete-tag", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/delete-tag", tag = "mlflow", request_body = DeleteTag, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/delete-tag`.
 pub async fn delete_tag(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: DeleteTag = body(&raw)?;
-    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let id = b.run_id.clone();
     let v = write(
         &s,
         &headers,
@@ -678,7 +796,10 @@ pub async fn delete_tag(State(s): State<AppState>, headers: HeaderMap, raw: Byte
         "runs.delete-tag",
         &format!("run:{id}"),
         async |_| {
-            s.registry.delete_run_tag(&id, &b.key).await?;
+            s.registry
+                .delete_run_tag(&id, &b.key)
+                .await
+                .map_err(MlflowError::unchangeable)?;
             Ok(json!({}))
         },
     )
@@ -686,31 +807,53 @@ pub async fn delete_tag(State(s): State<AppState>, headers: HeaderMap, raw: Byte
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct BatchMetric {
+/// A metric of `runs/log-batch`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::BatchMetric)]
+pub struct BatchMetric {
+    /// The metric's key.
+    #[schema(schema_with = schema::key)]
     key: String,
+    /// Its value.
+    #[schema(schema_with = schema::float)]
     value: Value,
+    /// When, in milliseconds since 1970 (now when left out).
+    #[schema(schema_with = schema::int64)]
     timestamp: Option<Value>,
+    /// Its step (0 when left out).
+    #[schema(schema_with = schema::int64)]
     step: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
-struct LogBatch {
-    run_id: Option<String>,
-    run_uuid: Option<String>,
+/// `runs/log-batch`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::LogBatch)]
+pub struct LogBatch {
+    /// The run.
+    #[schema(schema_with = schema::run_id)]
+    run_id: String,
+    /// The run again, by its older name.
+    #[serde(rename = "run_uuid")]
+    _run_uuid: Option<String>,
+    /// Up to 1,000 metrics.
     #[serde(default)]
+    #[schema(max_items = 1000)]
     metrics: Vec<BatchMetric>,
+    /// Up to 100 parameters.
     #[serde(default)]
+    #[schema(max_items = 100)]
     params: Vec<KeyValue>,
+    /// Up to 100 tags.
     #[serde(default)]
+    #[schema(max_items = 100)]
     tags: Vec<KeyValue>,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-batch", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-batch", tag = "mlflow", request_body = LogBatch, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/log-batch`.
 pub async fn log_batch(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     let b: LogBatch = body(&raw)?;
-    let id = run_id(&b.run_id, &b.run_uuid)?;
+    let id = b.run_id.clone();
     let v = write(
         &s,
         &headers,
@@ -762,20 +905,32 @@ pub async fn log_batch(State(s): State<AppState>, headers: HeaderMap, raw: Bytes
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
-struct SearchRuns {
+/// `runs/search`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::SearchRuns)]
+pub struct SearchRuns {
+    /// The experiments to search (every one when empty).
     #[serde(default)]
     experiment_ids: Vec<String>,
+    /// Which runs, in MLflow's search syntax.
     #[serde(default)]
+    #[schema(schema_with = schema::filter)]
     filter: String,
-    max_results: Option<i64>,
+    /// At most this many (1 to 50,000; 1,000 when left out).
+    #[schema(schema_with = schema::int64)]
+    max_results: Option<Value>,
+    /// Orders, e.g. `metrics.rmse ASC`.
     #[serde(default)]
     order_by: Vec<String>,
+    /// Which runs: `ACTIVE_ONLY` (the default), `DELETED_ONLY` or `ALL`.
+    #[schema(schema_with = schema::view_type)]
     run_view_type: Option<String>,
+    /// The page after the one this token came with.
+    #[schema(schema_with = schema::page_token)]
     page_token: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/search", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/search", tag = "mlflow", request_body = Option<SearchRuns>, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/search`.
 pub async fn search_runs(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
     reader(&s, &headers).await?;
@@ -786,7 +941,7 @@ pub async fn search_runs(State(s): State<AppState>, headers: HeaderMap, raw: Byt
         .iter()
         .map(|o| RunOrder::parse(o))
         .collect::<Result<Vec<_>, _>>()?;
-    let max = b.max_results.unwrap_or(1000).clamp(1, 50_000) as usize;
+    let max = int_of(b.max_results.as_ref(), 1000)?.clamp(1, 50_000) as usize;
     let view = match b.run_view_type.as_deref() {
         Some(v) => RunView::parse(v)?,
         None => RunView::ActiveOnly,
@@ -802,14 +957,42 @@ pub async fn search_runs(State(s): State<AppState>, headers: HeaderMap, raw: Byt
     )))
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/outputs", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+/// A logged model a run produced.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::OutputModel)]
+pub struct OutputModel {
+    /// The logged model's id.
+    #[schema(max_length = 36)]
+    model_id: String,
+}
+
+/// `runs/outputs`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::LogOutputs)]
+pub struct LogOutputs {
+    /// The run.
+    #[schema(schema_with = schema::run_id)]
+    run_id: String,
+    /// Up to 200 logged models it produced.
+    #[serde(default)]
+    #[schema(max_items = 200)]
+    models: Vec<OutputModel>,
+}
+
+/// `runs/log-inputs` (its datasets are accepted and not kept yet).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = mlflow::LogInputs)]
+pub struct LogInputs {
+    /// The run.
+    #[schema(schema_with = schema::run_id)]
+    run_id: String,
+}
+
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/outputs", tag = "mlflow", request_body = LogOutputs, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/outputs`: which logged models a run produced (kept as a run tag).
 pub async fn log_outputs(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
-    let b: Value = body(&raw)?;
-    let id = b["run_id"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| MlflowError::invalid("run_id is required"))?;
+    let b: LogOutputs = body(&raw)?;
+    let id = b.run_id.clone();
     let v = write(
         &s,
         &headers,
@@ -817,14 +1000,7 @@ pub async fn log_outputs(State(s): State<AppState>, headers: HeaderMap, raw: Byt
         "runs.outputs",
         &format!("run:{id}"),
         async |_| {
-            let models: Vec<String> = b["models"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|m| m["model_id"].as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let models: Vec<&str> = b.models.iter().map(|m| m.model_id.as_str()).collect();
             s.registry.run(&id).await?;
             if !models.is_empty() {
                 s.registry
@@ -838,11 +1014,11 @@ pub async fn log_outputs(State(s): State<AppState>, headers: HeaderMap, raw: Byt
     Ok(Json(v))
 }
 
-#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-inputs", tag = "mlflow", request_body(content = Object, description = "The request, as MLflow's REST API defines it"), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(post, path = "/api/2.0/mlflow/runs/log-inputs", tag = "mlflow", request_body = LogInputs, responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `POST runs/log-inputs`: datasets are accepted and not kept yet.
 pub async fn log_inputs(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Answer {
-    let b: Value = body(&raw)?;
-    let id = b["run_id"].as_str().unwrap_or("").to_string();
+    let b: LogInputs = body(&raw)?;
+    let id = b.run_id;
     let v = write(
         &s,
         &headers,
@@ -859,14 +1035,24 @@ pub async fn log_inputs(State(s): State<AppState>, headers: HeaderMap, raw: Byte
 }
 
 /// Query of `metrics/get-history`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    run_id: Option<String>,
-    run_uuid: Option<String>,
-    metric_key: Option<String>,
+    /// The run.
+    #[param(min_length = 1)]
+    run_id: String,
+    /// The run again, by its older name.
+    #[serde(rename = "run_uuid")]
+    _run_uuid: Option<String>,
+    /// The metric.
+    metric_key: String,
+    /// Accepted and not used: the whole history is answered.
+    #[param(schema_with = schema::integer_text)]
+    #[serde(rename = "max_results")]
+    _max_results: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/2.0/mlflow/metrics/get-history", tag = "mlflow", params(("run_id" = Option<String>, Query), ("run_uuid" = Option<String>, Query), ("metric_key" = Option<String>, Query), ("max_results" = Option<String>, Query)), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
+#[utoipa::path(get, path = "/api/2.0/mlflow/metrics/get-history", tag = "mlflow", params(HistoryQuery), responses((status = 200, description = "MLflow's answer", body = Object), (status = "4XX", description = "MLflow's error", body = MlflowErrorBody)))]
 /// `GET metrics/get-history`.
 pub async fn metric_history(
     State(s): State<AppState>,
@@ -874,11 +1060,7 @@ pub async fn metric_history(
     Query(q): Query<HistoryQuery>,
 ) -> Answer {
     reader(&s, &headers).await?;
-    let id = run_id(&q.run_id, &q.run_uuid)?;
-    let key = q
-        .metric_key
-        .ok_or_else(|| MlflowError::invalid("metric_key is required"))?;
-    let history = s.registry.metric_history(&id, &key).await?;
+    let history = s.registry.metric_history(&q.run_id, &q.metric_key).await?;
     Ok(Json(
         json!({"metrics": history.iter().map(metric_json).collect::<Vec<_>>()}),
     ))

@@ -12,6 +12,9 @@ struct Config {
     action: String,
     #[serde(default)]
     port: u16,
+    /// How many times `spin` goes round its loop.
+    #[serde(default)]
+    iterations: u64,
     /// Misbehave only on batches where this text column holds this value; pass the others.
     #[serde(default)]
     when: Option<When>,
@@ -148,6 +151,13 @@ impl Validator for Hostile {
                 format!("wall {wall} elapsed {}", start.elapsed().as_nanos())
             }
             "random" => format!("random {:016x}", random_u64()),
+            "spin" => {
+                let mut x = 0u64;
+                for i in 0..config.iterations {
+                    x = std::hint::black_box(x.wrapping_add(i));
+                }
+                format!("spun to {x}")
+            }
             "ok" => {
                 ferry_sdk::log::info("the hostile plugin behaves this time");
                 "fine".into()

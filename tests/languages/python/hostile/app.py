@@ -1,8 +1,11 @@
 """A careless Python transform: `apply` misbehaves as its configuration's `do` says."""
 
+import os
 import sys
 
 import ferry_plugin as ferry
+
+import random
 
 MANIFEST = ferry.Manifest(name="py-hostile", version="0.1.0", description="Misbehaves on request.",
                           memory_mib=256)
@@ -30,6 +33,10 @@ class Transformer:
             return {}["missing"]
         if self.do == "exit":
             sys.exit(3)
+        if self.do == "stdlib":
+            return os.environ["FERRY_SURELY_NOT_SET"]
+        if self.do == "random":
+            return random.random()
         if self.do == "loop":
             while True:
                 pass

@@ -1,0 +1,279 @@
+//! Deadlines hold while every core computes: a deployment's timeout gives the fallback or the
+//! default its turn on time however busy the plugins keep the machine, the server answers
+//! other requests meanwhile, and a half-open circuit whose probe's client went away does not
+//! stay half-open.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ferry_tests::server::hostile::{SLOW, SPIN};
+use ferry_tests::server::{Server, ok_json as ok};
+use serde_json::{Value, json};
+
+/// How late past its deadline the server may give up on a target: the timer's millisecond and
+/// the scheduler's wake-up.
+const DEADLINE_SLACK_MS: u64 = 10;
+
+/// How late an answer may reach the client past the deadline while both cores compute: eight
+/// requests' handling in a debug build (parsing, routing, the answer) and the HTTP round trip,
+/// besides the deadline's own slack. (Before plugins ran on threads of their own, the answers
+/// came 0.9 to 4.8 s late.)
+const SLACK: Duration = Duration::from_millis(200);
+
+/// `N` of the failure's "given up after N ms".
+fn given_up_after(body: &Value) -> u64 {
+    let why = body["failed"][0]["error"].as_str().unwrap_or_default();
+    why.split("given up after ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `given up after` in {body}"))
+}
+
+fn row(customer: &str) -> Value {
+    json!({
+        "customer_id": customer, "tenure_months": 12, "monthly_charges": 46.05,
+        "total_charges": 47.14, "contract": "one-year", "support_calls": 1,
+        "paperless_billing": false
+    })
+}
+
+/// Threads that keep every core busy until dropped.
+struct Saturate {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Saturate {
+    fn cores() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = (0..n)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+}
+
+impl Drop for Saturate {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn predict(server: &Server, customer: &str) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let r = Server::http()
+        .post(format!("{}/v1/deployments/churn/predict", server.url))
+        .json(&json!({"rows": [row(customer)]}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body = r.json().await.unwrap_or(Value::Null);
+    (status, body, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployments_timeout_holds_while_both_cores_compute() {
+    let server = Server::start(&[]);
+    assert_eq!(server.train_churn(|t| t), 1);
+    let hostile = server.train_hostile_churn();
+    let deployer = server.token("dep", "deployer");
+    let target = format!("churn@{hostile}");
+    let timeout = Duration::from_millis(150);
+    ok(server.deploy(
+        &deployer,
+        &[
+            "create",
+            "churn",
+            "--model",
+            &target,
+            "--default",
+            r#"{"prediction": "no", "probability": 0.0}"#,
+            "--timeout-ms",
+            "150",
+            "--breaker-failures",
+            "1000",
+            "--json",
+        ],
+    ));
+    // Loaded once; loading does not count against the timeout.
+    let (status, body, _) = predict(&server, "C00001").await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (200, Some("primary")),
+        "{body}"
+    );
+
+    // Eight requests at once whose validator computes for its whole 500 ms deadline: both
+    // cores compute for two seconds.
+    let server = Arc::new(server);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move { predict(&server, SLOW).await }));
+    }
+    // Meanwhile the server answers other requests.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let health = Server::http()
+        .get(format!("{}/v1/health", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let health_took = started.elapsed();
+    let (mut given_up, mut late) = (Vec::new(), Vec::new());
+    for t in tasks {
+        let (status, body, took) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["reason"], "default", "{body}");
+        given_up.push(given_up_after(&body));
+        late.push(took.saturating_sub(timeout));
+    }
+    given_up.sort();
+    late.sort();
+    eprintln!(
+        "given up after {given_up:?} ms; answered past the 150 ms timeout by {late:?}; /v1/health took {health_took:?}"
+    );
+    assert!(
+        given_up.iter().all(|ms| *ms <= 150 + DEADLINE_SLACK_MS),
+        "the deadline did not hold: given up after {given_up:?} ms"
+    );
+    assert!(
+        late.iter().all(|l| *l <= SLACK),
+        "answers came too late past the deadline: {late:?}"
+    );
+    assert!(health_took <= SLACK, "health took {health_took:?}");
+
+    // With every core also kept busy by this process, at the same priority as the server's
+    // request threads.
+    let busy = Saturate::cores();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move { predict(&server, SLOW).await }));
+    }
+    let mut given_up = Vec::new();
+    for t in tasks {
+        let (status, body, _) = t.await.unwrap();
+        assert_eq!(
+            (status, body["reason"].as_str()),
+            (200, Some("default")),
+            "{body}"
+        );
+        given_up.push(given_up_after(&body));
+    }
+    drop(busy);
+    given_up.sort();
+    eprintln!("with this process on every core too: given up after {given_up:?} ms");
+    assert!(
+        given_up.iter().all(|ms| *ms <= 150 + DEADLINE_SLACK_MS),
+        "the deadline did not hold: given up after {given_up:?} ms"
+    );
+
+    // One request at a time, a fallback answers, within its own deadline too.
+    ok(server.deploy(
+        &deployer,
+        &[
+            "update",
+            "churn",
+            "--model",
+            &target,
+            "--fallback",
+            "churn@1",
+            "--timeout-ms",
+            "150",
+            "--breaker-failures",
+            "1000",
+            "--json",
+        ],
+    ));
+    let (status, body, _) = predict(&server, "C00001").await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (200, Some("primary")),
+        "{body}"
+    );
+    for _ in 0..5 {
+        let (status, body, took) = predict(&server, SLOW).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["reason"], "fallback", "{body}");
+        assert_eq!(body["version"], 1, "{body}");
+        assert!(
+            took <= timeout * 2 + SLACK,
+            "the fallback answered after {took:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_whose_client_goes_away_gives_back_its_slot() {
+    // Plugins may run 60 s here, so the spinning validator finishes unless it is stopped.
+    let server = Server::start(&["--timeout-ms", "60000"]);
+    let hostile = server.train_hostile_churn();
+    let deployer = server.token("dep", "deployer");
+    let target = format!("churn@{hostile}");
+    ok(server.deploy(
+        &deployer,
+        &[
+            "create",
+            "churn",
+            "--model",
+            &target,
+            "--default",
+            r#"{"prediction": "no", "probability": 0.0}"#,
+            "--timeout-ms",
+            "60000",
+            "--breaker-failures",
+            "1",
+            "--breaker-open-ms",
+            "300",
+            "--json",
+        ],
+    ));
+    let (_, body, _) = predict(&server, ferry_tests::server::hostile::FAIL).await;
+    assert_eq!(body["reason"], "default", "{body}");
+    let shown = server.get_json("/v1/deployments/churn").await;
+    assert_eq!(
+        shown["status"]["targets"][0]["breaker"]["state"], "open",
+        "{shown}"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    // The probe: a healthy target, but a request that computes for seconds; its client gives
+    // up after 300 ms.
+    let gave_up = Server::http()
+        .post(format!("{}/v1/deployments/churn/predict", server.url))
+        .json(&json!({"rows": [row(SPIN)]}))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the probe answered within 300 ms");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The slot came back: the next request probes, succeeds, and closes the circuit.
+    let (status, body, _) = predict(&server, "C00001").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["reason"], "primary", "{body}");
+    let shown = server.get_json("/v1/deployments/churn").await;
+    assert_eq!(
+        shown["status"]["targets"][0]["breaker"]["state"], "closed",
+        "{shown}"
+    );
+}
