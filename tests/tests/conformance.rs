@@ -220,6 +220,7 @@ async fn only_an_admin_may_publish_without_the_checks() {
         .await
         .unwrap();
     assert_eq!(refused.status().as_u16(), 403);
+    assert!(refused.headers().get("connection").is_none());
     let body: serde_json::Value = refused.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
@@ -228,6 +229,11 @@ async fn only_an_admin_may_publish_without_the_checks() {
     );
     let bad = publish(publisher, "?skip_checks=maybe").await.unwrap();
     assert_eq!(bad.status().as_u16(), 400);
+    assert_eq!(
+        bad.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "refused before its body was read, so the connection cannot be reused"
+    );
     let admitted = publish(server.admin.clone(), "?skip_checks=true")
         .await
         .unwrap();

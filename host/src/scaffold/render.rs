@@ -335,7 +335,7 @@ pub(super) fn project(t: &Template) -> Project {
             files.push((".gitignore".into(), "*.wasm\nbuild/\n".into()));
             let needs = "It needs clang with wasi-libc (Debian: `apt-get install clang-19 lld-19 \
                          libclang-rt-19-dev-wasm32 wasi-libc`, about a minute), `wit-bindgen` \
-                         (`cargo install wit-bindgen-cli@0.57.1 --locked`, about 9 minutes on 2 \
+                         (`cargo install wit-bindgen-cli@0.57.1 --locked`, 2.5 to 9 minutes on 2 \
                          cores) and Node.js with npm: `make` runs jco 1.35.0 through npx. \
                          `make WIT_BINDGEN=... JCO=...` names them where they are elsewhere.";
             let layout = "`plugin.c` is the plugin; `ferry-sdk/` is Ferry's C authoring layer \

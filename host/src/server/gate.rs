@@ -120,11 +120,36 @@ fn human(bytes: usize) -> String {
 }
 
 /// The gate (a route layer, so the route is known).
+///
+/// An answer the gate or a handler gives before the request's body was read to its end says
+/// `Connection: close`: the rest of that body is never read, so the connection cannot carry
+/// another request, and a client that pooled it would send its next request into a closing
+/// socket.
 pub async fn gate(
     State(state): State<AppState>,
     route: Option<MatchedPath>,
     request: Request,
     next: Next,
+) -> Response {
+    let read = Arc::new(AtomicBool::new(http_body::Body::is_end_stream(
+        request.body(),
+    )));
+    let mut response = admit(state, route, request, next, read.clone()).await;
+    if !read.load(Ordering::Acquire) {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+async fn admit(
+    state: AppState,
+    route: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+    read: Arc<AtomicBool>,
 ) -> Response {
     let path: String = request.uri().path().chars().take(500).collect();
     let route = route.map_or_else(|| path.clone(), |m| m.as_str().into());
@@ -167,6 +192,9 @@ pub async fn gate(
         .await;
     }
     let Limit::Bytes(max) = limit(&method, &route) else {
+        // The handler bounds and reads the body itself (prediction and drift bodies), and
+        // hyper closes a connection whose body it did not read.
+        read.store(true, Ordering::Release);
         return next.run(request).await;
     };
     let declared = request
@@ -194,6 +222,7 @@ pub async fn gate(
                 return denied(&state, &actor, &method, &path, mlflow, e).await;
             }
         };
+        read.store(true, Ordering::Release);
         if let Err(m) = op.check_body(&bytes) {
             return denied(
                 &state,
@@ -215,6 +244,7 @@ pub async fn gate(
         inner: body,
         left: max,
         over: over.clone(),
+        read,
     });
     let response = next.run(Request::from_parts(parts, body)).await;
     if over.load(Ordering::Acquire) {
@@ -252,11 +282,13 @@ async fn denied(
     super::request::with_request_id(refuse(mlflow, e), &id)
 }
 
-/// A body that ends in an error once more than `left` bytes have come, noting that it did.
+/// A body that ends in an error once more than `left` bytes have come, noting that it did, and
+/// noting when it was read to its end.
 struct Capped {
     inner: Body,
     left: usize,
     over: Arc<AtomicBool>,
+    read: Arc<AtomicBool>,
 }
 
 /// The error a body past its route's limit ends with.
@@ -274,8 +306,15 @@ impl http_body::Body for Capped {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,
+            Poll::Ready(None) => {
+                self.read.store(true, Ordering::Release);
+                return Poll::Ready(None);
+            }
             other => return other,
         };
+        if self.inner.is_end_stream() {
+            self.read.store(true, Ordering::Release);
+        }
         if let Some(data) = frame.data_ref() {
             if data.len() > self.left {
                 self.left = 0;
