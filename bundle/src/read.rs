@@ -7,13 +7,14 @@ use flate2::bufread::GzDecoder;
 
 use crate::format::{MANIFEST, SIGNATURE, check_path};
 use crate::integrity::verify_digest;
+use crate::trust::Trust;
 use crate::{BundleError, FORMAT, Manifest, Signature, digest_of};
 
 /// The most a manifest or signature may hold.
 const MAX_META: u64 = 4 << 20;
 
 /// An opened bundle whose files all match its manifest, and whose signature, if any, matches
-/// the manifest. Whether that signature is trusted is [`Bundle::check_trust`]'s question.
+/// the manifest. Whether that signature is trusted is `Bundle::check_trust`'s question.
 #[derive(Debug, Clone)]
 pub struct Bundle {
     /// The manifest.
@@ -26,6 +27,12 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// Applies `trust`: a bundle signed by a listed key passes; anything else passes only
+    /// when the policy allows unsigned bundles.
+    pub fn check_trust(&self, trust: &Trust) -> Result<(), BundleError> {
+        trust.check(self.signature.as_ref())
+    }
+
     /// The bytes of the file at `path`.
     pub fn file(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(Vec::as_slice)

@@ -1,6 +1,6 @@
 //! Whose bundles an edge device serves.
 
-use crate::{Bundle, BundleError};
+use crate::{BundleError, Signature};
 
 /// A trust policy for bundles: the publisher keys whose signature is accepted, and whether an
 /// unsigned bundle (or one signed by another key) may be served at all.
@@ -12,11 +12,12 @@ pub struct Trust {
     pub allow_unsigned: bool,
 }
 
-impl Bundle {
-    /// Applies `trust`: a bundle signed by a listed key passes; anything else passes only
+impl Trust {
+    /// Judges a bundle's `signature`: one by a listed key passes; anything else passes only
     /// when the policy allows unsigned bundles.
-    pub fn check_trust(&self, trust: &Trust) -> Result<(), BundleError> {
-        match &self.signature {
+    pub fn check(&self, signature: Option<&Signature>) -> Result<(), BundleError> {
+        let trust = self;
+        match signature {
             Some(sig) if trust.keys.contains(&sig.key) => Ok(()),
             _ if trust.allow_unsigned => Ok(()),
             Some(sig) => Err(BundleError::Untrusted(format!(

@@ -1,6 +1,6 @@
 //! The plugins built into the `ferry` binary, compiled from `plugins/` by the build.
 
-use crate::runtime::{LoadError, LoadOptions, Plugin, Runtime};
+use ferry_runtime::{LoadError, LoadOptions, Plugin, Runtime};
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 

@@ -9,19 +9,19 @@ pub mod conformance;
 pub mod data;
 #[cfg(feature = "registry")]
 pub mod deploy;
+pub mod ids;
 pub mod lockfile;
-pub mod manifest;
 pub mod monitor;
 pub mod pipeline;
 #[cfg(feature = "registry")]
 pub mod publish;
-pub mod runtime;
 pub mod scaffold;
 pub mod secret;
 pub mod server;
 #[cfg(feature = "registry")]
 pub mod store;
 
-pub use manifest::{CONTRACT_VERSION, Manifest, PluginKind};
+pub use ferry_runtime::manifest;
+pub use ferry_runtime::{self as runtime, CONTRACT_VERSION, Manifest, PluginKind};
 pub use runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
 pub use runtime::{LoadError, LoadOptions, Plugin, PluginError, Runtime, RuntimeOptions};

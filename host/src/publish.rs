@@ -6,7 +6,7 @@ use ferry_registry::{NewVersion, Published, Registry, RegistryError};
 use crate::builtin;
 use crate::pipeline::ServeError;
 use crate::pipeline::steps::purity::{PublishCheck, check_at_publish};
-use crate::runtime::{LoadError, LoadOptions, Plugin, PluginError, Runtime};
+use ferry_runtime::{LoadError, LoadOptions, Plugin, PluginError, Runtime};
 
 /// The largest plugin a registry accepts, in bytes.
 pub const MAX_PLUGIN_BYTES: usize = 64 << 20;
@@ -102,7 +102,7 @@ pub async fn check_purity(plugin: &Plugin) -> Result<PublishCheck, PublishError>
         ServeError::Plugin(p) => PublishError::Refused(p),
         other => PublishError::Refused(plugin.error(
             "purity check",
-            crate::runtime::Failure::Host(other.to_string()),
+            ferry_runtime::Failure::Host(other.to_string()),
         )),
     })
 }

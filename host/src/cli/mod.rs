@@ -572,6 +572,7 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
     };
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir,
+        metrics: ferry_host::monitor::metrics::METRICS.runtime.clone(),
         ..Default::default()
     })?;
     match cli.command {

@@ -11,8 +11,8 @@ use super::verdict::{
 };
 use super::{Outcome, Point};
 use crate::pipeline::steps::purity::example_config;
-use crate::runtime::bindings::types::{Artifact, Deployment, DeploymentStatus, PluginRef};
-use crate::runtime::{DeployerInstance, Plugin, PluginError};
+use ferry_runtime::bindings::types::{Artifact, Deployment, DeploymentStatus, PluginRef};
+use ferry_runtime::{DeployerInstance, Plugin, PluginError};
 
 /// The deployment the kit makes, then makes again at a second version.
 const NAME: &str = "ferry-conformance";

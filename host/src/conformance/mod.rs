@@ -14,8 +14,8 @@ mod verdict;
 
 use serde::Serialize;
 
-use crate::manifest::PluginKind;
-use crate::runtime::Plugin;
+use ferry_runtime::Plugin;
+use ferry_runtime::manifest::PluginKind;
 
 /// How one check came out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

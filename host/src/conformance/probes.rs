@@ -5,11 +5,11 @@
 use super::verdict::{UNKNOWN_KEY, limits_point, with_unknown_key};
 use super::{Outcome, Point};
 use crate::data::{schema_of, slice_rows};
-use crate::manifest::PluginKind;
 use crate::pipeline::steps::purity::{self, PublishCheck, example_config, sample_data};
 use crate::pipeline::steps::{BATCH_ROWS, ModelStep, ServeError, TransformStep, ValidatorStep};
-use crate::runtime::bindings::types::{Batch, Column, ColumnData};
-use crate::runtime::{Failure, GuestError, Plugin};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData};
+use ferry_runtime::manifest::PluginKind;
+use ferry_runtime::{Failure, GuestError, Plugin};
 
 pub(super) async fn run(plugin: &Plugin, sample: bool) -> Vec<Point> {
     let config = example_config(plugin);

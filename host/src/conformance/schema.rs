@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{Outcome, Point};
-use crate::manifest::{Manifest, PluginKind};
+use ferry_runtime::manifest::{Manifest, PluginKind};
 
 /// The manifest says what the plugin is for and who to ask.
 pub(super) fn manifest_point(m: &Manifest) -> Point {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
-use crate::runtime::{DirGrant, Grants, Plugin};
+use ferry_runtime::{DirGrant, Grants, Plugin};
 
 /// One fresh folder per directory the plugin asks for.
 pub(super) struct Scratch {

@@ -12,8 +12,8 @@ use super::verdict::{
 };
 use super::{Outcome, Point};
 use crate::pipeline::steps::purity::example_config;
-use crate::runtime::bindings::types::{Alert, Severity};
-use crate::runtime::{AlertSinkInstance, Plugin, PluginError, SmtpGrant};
+use ferry_runtime::bindings::types::{Alert, Severity};
+use ferry_runtime::{AlertSinkInstance, Plugin, PluginError, SmtpGrant};
 
 /// Words the delivered alert carries, looked for where it was delivered.
 const TITLE: &str = "ferry plugin test: conformance alert";

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{Outcome, Point};
-use crate::runtime::{Failure, GuestError, Plugin, PluginError};
+use ferry_runtime::{Failure, GuestError, Plugin, PluginError};
 
 /// A key no plugin's configuration has.
 pub(super) const UNKNOWN_KEY: &str = "ferry-conformance-unknown-key";

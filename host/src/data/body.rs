@@ -13,7 +13,7 @@ use serde_json::{Number, Value};
 
 use super::FieldProblem;
 use super::json::{Scalar, column_from};
-use crate::runtime::bindings::types::{Batch, Field};
+use ferry_runtime::bindings::types::{Batch, Field};
 
 /// The most distinct field names one body may use.
 pub const MAX_FIELDS: usize = 4096;
@@ -50,9 +50,10 @@ enum Cell {
     Object,
 }
 
-impl<'a> From<&'a Cell> for Scalar<'a> {
-    fn from(c: &'a Cell) -> Self {
-        match c {
+impl Cell {
+    /// The value as a column reads it.
+    fn scalar(&self) -> Scalar<'_> {
+        match self {
             Cell::Null => Scalar::Null,
             Cell::Bool(b) => Scalar::Bool(*b),
             Cell::Number(n) => Scalar::Number(n),
@@ -233,7 +234,7 @@ impl RequestRows {
                     let mut next = cells.iter().peekable();
                     let mut values = (0..n as u32).map(|row| {
                         next.next_if(|(r, _)| *r == row)
-                            .map(|(_, cell)| Scalar::from(cell))
+                            .map(|(_, cell)| cell.scalar())
                     });
                     columns.push(column_from(f, &mut values, n, &mut problems));
                 }
@@ -646,6 +647,23 @@ impl<'de> Visitor<'de> for CellSeed {
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Cell, E> {
         Ok(Cell::Text(s.into()))
     }
+}
+
+/// Builds a batch from JSON objects, one per row.
+pub fn rows_to_batch(
+    rows: &[Value],
+    schema: &[Field],
+    ignore: &[&str],
+) -> Result<Batch, Vec<FieldProblem>> {
+    RequestRows::from_rows(rows)
+        .map_err(|e| {
+            vec![FieldProblem {
+                field: String::new(),
+                row: None,
+                problem: e.to_string(),
+            }]
+        })?
+        .to_batch(schema, ignore)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema};
 
-use crate::runtime::bindings::types::{Batch, Column, ColumnData};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData};
 
 fn nulls_of(array: &dyn Array) -> Option<Vec<bool>> {
     (array.null_count() > 0).then(|| (0..array.len()).map(|i| array.is_null(i)).collect())

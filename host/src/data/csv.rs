@@ -10,7 +10,7 @@ use std::{
 use arrow_csv::{ReaderBuilder, WriterBuilder, reader::Format};
 
 use super::{DataError, batch_to_record_batch, record_batch_to_batch};
-use crate::runtime::bindings::types::{Batch, Field};
+use ferry_runtime::bindings::types::{Batch, Field};
 
 /// Reads a CSV file with a header row, one batch at a time.
 pub struct CsvReader {

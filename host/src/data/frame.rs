@@ -1,6 +1,6 @@
 //! Operations on whole batches: concatenation, merging a transform's output, schemas.
 
-use crate::runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
 
 /// The type of a column's data.
 pub fn type_of(data: &ColumnData) -> DataType {

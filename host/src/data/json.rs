@@ -3,8 +3,7 @@
 use serde_json::{Number, Value};
 
 use super::FieldProblem;
-use super::body::RequestRows;
-use crate::runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
 
 /// One JSON value as a column reads it, from a JSON tree or a parsed request.
 #[derive(Clone, Copy)]
@@ -146,23 +145,6 @@ pub(super) fn column_from<'a>(
         data: b.finish(),
         nulls: nulls.iter().any(|&x| x).then_some(nulls),
     }
-}
-
-/// Builds a batch from JSON objects, one per row.
-pub fn rows_to_batch(
-    rows: &[Value],
-    schema: &[Field],
-    ignore: &[&str],
-) -> Result<Batch, Vec<FieldProblem>> {
-    RequestRows::from_rows(rows)
-        .map_err(|e| {
-            vec![FieldProblem {
-                field: String::new(),
-                row: None,
-                problem: e.to_string(),
-            }]
-        })?
-        .to_batch(schema, ignore)
 }
 
 fn value_at(c: &Column, i: usize) -> Value {

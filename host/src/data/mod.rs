@@ -7,11 +7,11 @@ mod frame;
 mod json;
 mod source;
 
-pub use body::{BodyError, MAX_FIELDS, RequestRows};
+pub use body::{BodyError, MAX_FIELDS, RequestRows, rows_to_batch};
 pub use convert::{batch_to_record_batch, record_batch_to_batch};
 pub use csv::{CsvReader, csv_bytes, write_csv};
 pub use frame::{concat, merge_columns, schema_of, type_of};
-pub use json::{batch_to_columns, batch_to_rows, rows_to_batch};
+pub use json::{batch_to_columns, batch_to_rows};
 pub use source::{
     FieldProblem, Format, columns_view, conform, describe_problems, read_table, select, slice_rows,
     take_rows, type_name,

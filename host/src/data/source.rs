@@ -3,7 +3,7 @@
 use std::{fs::File, io::BufReader, path::Path, sync::Arc};
 
 use super::{CsvReader, DataError, concat, record_batch_to_batch, schema_of};
-use crate::runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
 
 /// The file formats Ferry reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use crate::pipeline::PipelineError;
 use crate::pipeline::PluginPolicy;
 use crate::pipeline::lineage::{Lineage, PinnedPlugin};
 use crate::pipeline::pinned::{blob, check_pinned};
-use crate::runtime::bindings::types::{Artifact, Deployment, DeploymentStatus, PluginRef};
 use crate::store::Store;
+use ferry_runtime::bindings::types::{Artifact, Deployment, DeploymentStatus, PluginRef};
 
 fn plugin_ref(p: &PinnedPlugin) -> PluginRef {
     PluginRef {

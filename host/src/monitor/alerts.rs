@@ -18,8 +18,8 @@ use super::profile::{ColumnProfile, Profile, Role};
 use super::recent;
 use crate::data::{concat, record_batch_to_batch, schema_of, select};
 use crate::pipeline::lineage::Lineage;
-use crate::runtime::bindings::types::{Alert, Batch, Severity};
-use crate::runtime::{AlertSinkInstance, LoadOptions, Runtime};
+use ferry_runtime::bindings::types::{Alert, Batch, Severity};
+use ferry_runtime::{AlertSinkInstance, LoadOptions, Runtime};
 
 /// The longest back-off between delivery attempts.
 const MAX_BACKOFF_MS: i64 = 300_000;
@@ -199,7 +199,7 @@ impl Condition {
 
 /// The live metrics a rule may watch: every metric the evaluator computes for some task.
 fn live_names() -> Vec<&'static str> {
-    use crate::runtime::bindings::types::Task;
+    use ferry_runtime::bindings::types::Task;
     let mut names: Vec<&'static str> = [
         Task::BinaryClassification,
         Task::MulticlassClassification,
@@ -388,7 +388,7 @@ impl Alerting {
             if let Ok(mut seen) = self.failures_seen.lock() {
                 seen.push_back((
                     now,
-                    recent::MISBEHAVIOUR.load(std::sync::atomic::Ordering::Relaxed),
+                    crate::monitor::metrics::METRICS.runtime.misbehaviour.get(),
                 ));
                 while seen.len() > 4000 {
                     seen.pop_front();
@@ -432,7 +432,7 @@ impl Alerting {
                     return Ok(());
                 }
                 let record = AlertRecord {
-                    id: crate::server::request_id(),
+                    id: crate::ids::request_id(),
                     rule: rule.name.clone(),
                     state: "firing".into(),
                     severity: rule.severity.clone(),
@@ -546,7 +546,7 @@ impl Alerting {
             }
             "plugin_failures" => {
                 let seen = self.failures_seen.lock().map_err(|e| e.to_string())?;
-                let now = recent::MISBEHAVIOUR.load(std::sync::atomic::Ordering::Relaxed);
+                let now = crate::monitor::metrics::METRICS.runtime.misbehaviour.get();
                 let before = seen
                     .iter()
                     .find(|(t, _)| *t >= since)

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::profile::{ColumnProfile, Role};
 use super::sample::{Aligned, ColumnKind, Sample};
 use super::stattest::{Method, binned, sturges_edges};
-use crate::runtime::bindings::types::{Batch, ColumnData};
+use ferry_runtime::bindings::types::{Batch, ColumnData};
 
 /// The report format.
 pub const DRIFT_FORMAT: &str = "ferry-drift/1";

@@ -14,7 +14,7 @@ use super::metrics::METRICS;
 use super::predlog::OUTPUT_PREFIX;
 use crate::data::record_batch_to_batch;
 use crate::pipeline::metrics::{as_strings, evaluate};
-use crate::runtime::bindings::types::{Batch, Column, ColumnData, Task};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData, Task};
 
 /// Live metrics of one version.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -4,11 +4,13 @@
 
 use std::sync::LazyLock;
 
+use ferry_runtime::RuntimeMetrics;
+use ferry_runtime::metrics::latency;
 use prometheus_client::encoding::{EncodeLabelSet, prometheus_text};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// The content type of [`encode`]'s output.
@@ -55,23 +57,7 @@ pub struct RequestLabels {
     pub outcome: &'static str,
 }
 
-/// Labels of a plugin call.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CallLabels {
-    /// `name@version`.
-    pub plugin: String,
-    /// The contract function (`apply`, `predict`, ...).
-    pub call: &'static str,
-}
-
-/// Labels of a plugin failure.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct FailureLabels {
-    /// `name@version`.
-    pub plugin: String,
-    /// `deadline`, `memory`, `trap`, `denied`, `invalid_output` or `error`.
-    pub failure: &'static str,
-}
+pub use ferry_runtime::metrics::{CallLabels, FailureLabels};
 
 /// Labels of a deployment target's breaker.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -138,16 +124,9 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     /// Their latency.
     pub request_seconds: Histograms<RequestLabels>,
-    /// Plugin calls' latency.
-    pub plugin_call_seconds: Histograms<CallLabels>,
-    /// Plugin failures by kind.
-    pub plugin_failures: Family<FailureLabels, Counter>,
-    /// Plugin instances alive now.
-    pub instances_live: Gauge,
-    /// Plugin instances created.
-    pub instances_created: Counter,
-    /// Instances the pooling allocator reserves (0 when instances are allocated on demand).
-    pub instance_pool_capacity: Gauge,
+    /// The plugin runtime's: calls, failures and instances (given to the runtime the server
+    /// starts).
+    pub runtime: RuntimeMetrics,
     /// Instance sets one served version may hold at once.
     pub instance_sets_per_version: Gauge,
     /// Calls that waited for an instance set because their version held its limit.
@@ -175,10 +154,6 @@ pub struct Metrics {
     pub feedback_received: Family<ModelLabels, Counter>,
 }
 
-fn latency() -> Histogram {
-    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
-}
-
 fn prediction() -> Histogram {
     Histogram::new([
         0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 2.0, 5.0, 10.0, 100.0,
@@ -192,11 +167,7 @@ impl Metrics {
         let m = Self {
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(latency as fn() -> Histogram),
-            plugin_call_seconds: Family::new_with_constructor(latency as fn() -> Histogram),
-            plugin_failures: Family::default(),
-            instances_live: Gauge::default(),
-            instances_created: Counter::default(),
-            instance_pool_capacity: Gauge::default(),
+            runtime: RuntimeMetrics::default(),
             instance_sets_per_version: Gauge::default(),
             instance_set_waits: Counter::default(),
             instance_sets_peak: Gauge::default(),
@@ -221,27 +192,7 @@ impl Metrics {
             "Prediction request latency in seconds, by deployment, version and outcome",
             m.request_seconds.clone(),
         );
-        registry.register(
-            "plugin_call_seconds",
-            "Plugin call latency in seconds, by plugin and contract function",
-            m.plugin_call_seconds.clone(),
-        );
-        registry.register("plugin_failures", "Plugin calls stopped or failed, by plugin and kind (deadline, memory, trap, denied, invalid_output, error)", m.plugin_failures.clone());
-        registry.register(
-            "instances_live",
-            "Plugin instances alive now",
-            m.instances_live.clone(),
-        );
-        registry.register(
-            "instances_created",
-            "Plugin instances created",
-            m.instances_created.clone(),
-        );
-        registry.register(
-            "instance_pool_capacity",
-            "Instances the pooling allocator reserves (0: allocated on demand)",
-            m.instance_pool_capacity.clone(),
-        );
+        m.runtime.register(&mut registry);
         registry.register(
             "instance_sets_per_version",
             "Instance sets one served version may hold at once (--max-instance-sets)",

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::metrics::METRICS;
 use crate::data::{batch_to_record_batch, concat, schema_of};
-use crate::runtime::bindings::types::Batch;
+use ferry_runtime::bindings::types::Batch;
 
 /// The prefix of output columns in a segment (inputs keep their names).
 pub const OUTPUT_PREFIX: &str = "output.";

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sample::{ColumnKind, Sample};
 use crate::data::{type_name, type_of};
-use crate::runtime::bindings::types::{Batch, DataType};
+use ferry_runtime::bindings::types::{Batch, DataType};
 
 /// The profile format this host writes and reads.
 pub const PROFILE_FORMAT: &str = "ferry-profile/1";

@@ -2,7 +2,6 @@
 //! latency and error rate over a window; and a running count of plugin misbehaviour.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 /// How long requests are kept.
@@ -14,9 +13,6 @@ const KEEP_REQUESTS: usize = 100_000;
 type Seen = (i64, f64, bool);
 
 static RECENT: LazyLock<Mutex<HashMap<String, VecDeque<Seen>>>> = LazyLock::new(Default::default);
-
-/// Plugin calls stopped for a deadline, the memory cap or a trap, since the process started.
-pub static MISBEHAVIOUR: AtomicU64 = AtomicU64::new(0);
 
 /// The key of a deployment's requests.
 pub fn deployment_key(name: &str) -> String {
@@ -60,9 +56,4 @@ pub fn window(key: &str, since_ms: i64) -> Option<(f64, f64, usize)> {
     let n = latencies.len();
     let rank = ((0.99 * n as f64).ceil() as usize).clamp(1, n);
     Some((failed as f64 / n as f64, latencies[rank - 1], n))
-}
-
-/// Counts a misbehaving plugin call.
-pub fn misbehaved() {
-    MISBEHAVIOUR.fetch_add(1, Ordering::Relaxed);
 }

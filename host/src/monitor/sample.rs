@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use arrow_array::Array;
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::bindings::types::{Column, ColumnData};
+use ferry_runtime::bindings::types::{Column, ColumnData};
 
 /// How a column is compared: numbers by their distribution, labels by their counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use super::drift::{Current, DriftError, DriftOptions, compare};
 use super::profile::{Profile, Role};
 use super::sample::{Aligned, Sample};
 use super::stattest::Method;
-use crate::runtime::bindings::types::{Batch, Column, ColumnData};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData};
 
 fn floats(name: &str, v: Vec<f64>) -> Column {
     Column {

@@ -11,8 +11,8 @@ use super::metrics::task_name;
 use super::pinned::{PluginPolicy, check_lineage, load_resolved};
 use super::steps::{ModelStep, purity};
 use crate::data::CsvReader;
-use crate::runtime::Runtime;
 use crate::store::Store;
+use ferry_runtime::Runtime;
 
 /// A model trained elsewhere and the Ferry run whose features it reads.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::bindings::types::{DataType, Field};
+use ferry_runtime::bindings::types::{DataType, Field};
 
 /// The lineage format this host writes and reads.
 pub const LINEAGE_FORMAT: &str = "ferry-lineage/1";

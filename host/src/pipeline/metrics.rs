@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::runtime::bindings::types::{Batch, Column, ColumnData, Task};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData, Task};
 
 /// Metrics by name, plus the confusion matrix of a classifier.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]

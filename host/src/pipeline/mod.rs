@@ -37,11 +37,11 @@ pub use train::{TrainOptions, TrainOutcome, TrainProgress, train};
 #[cfg(feature = "registry")]
 use crate::client::ClientError;
 use crate::data::DataError;
-use crate::runtime::{LoadError, PluginError};
 #[cfg(feature = "registry")]
 use crate::store::StoreError;
 #[cfg(feature = "registry")]
 use ferry_registry::RegistryError;
+use ferry_runtime::{LoadError, PluginError};
 
 /// Why a pipeline could not be trained, registered or served.
 #[derive(Debug, thiserror::Error)]

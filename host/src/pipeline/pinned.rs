@@ -13,9 +13,9 @@ use super::PipelineError;
 #[cfg(feature = "registry")]
 use super::lineage::Lineage;
 use super::lineage::PinnedPlugin;
-use crate::runtime::{LoadOptions, Plugin, Runtime};
 #[cfg(feature = "registry")]
 use crate::store::{Store, StoreError};
+use ferry_runtime::{LoadOptions, Plugin, Runtime};
 
 /// What the operator decides for every plugin a pipeline loads: grants and limits, and the
 /// trust policy (signatures) each must satisfy.

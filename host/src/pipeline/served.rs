@@ -12,8 +12,8 @@ use super::PipelineError;
 use super::lineage::Lineage;
 use super::pinned::PluginPolicy;
 use super::serving::ServingPipeline;
-use crate::runtime::Runtime;
 use crate::store::Store;
+use ferry_runtime::Runtime;
 
 /// A resolved version (number, creation time) with the registry generation it was read at.
 type Stamped = (i64, (i64, i64));

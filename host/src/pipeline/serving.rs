@@ -17,8 +17,8 @@ use super::steps::{
     InstanceSet, LearnedTransform, ModelStep, Prediction, ServeError, Steps, TransformStep,
     Validation, ValidatorStep,
 };
-use crate::runtime::Runtime;
-use crate::runtime::bindings::types::{Batch, Field};
+use ferry_runtime::Runtime;
+use ferry_runtime::bindings::types::{Batch, Field};
 
 /// Instance sets built ahead and kept per served version.
 const READY_SETS: usize = 2;

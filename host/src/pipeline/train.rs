@@ -22,9 +22,9 @@ use super::split::split;
 use super::steps::{BATCH_ROWS, LearnedTransform, ModelStep, TransformStep, ValidatorStep, purity};
 use crate::data::{Format, concat, csv_bytes, read_table, schema_of, select, take_rows};
 use crate::monitor::{Profile, Role};
-use crate::runtime::bindings::types::{Batch, Column, ColumnData};
-use crate::runtime::{Plugin, Runtime};
 use crate::store::Store;
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData};
+use ferry_runtime::{Plugin, Runtime};
 
 /// Rows of the data file whose computed features a run keeps (`features/sample.csv`).
 pub const FEATURE_SAMPLE_ROWS: usize = 1000;

@@ -10,7 +10,7 @@ pub use render::PLACEHOLDER;
 
 use std::path::{Path, PathBuf};
 
-use crate::manifest::{ManifestError, PluginKind, check_name};
+use ferry_runtime::manifest::{ManifestError, PluginKind, check_name};
 
 /// The languages a project can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

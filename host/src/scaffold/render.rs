@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::embedded::{self, C_SDK, JS_PACKAGE, JS_SDK, PYTHON_SDK, RUST_CARGO, WIT};
 use super::{Language, Project, RustSdk, Template};
-use crate::manifest::PluginKind;
+use ferry_runtime::manifest::PluginKind;
 
 fn description(t: &Template) -> String {
     if let Some(given) = &t.description {

@@ -17,7 +17,7 @@ use super::predict::{Attempt, attempt, render};
 use super::request::with_request_id;
 use super::{PredictLimits, request_id};
 use crate::pipeline::ServingPipeline;
-use crate::runtime::Compute;
+use ferry_runtime::Compute;
 
 /// What `ferry edge run` serves.
 pub struct EdgeService {

@@ -16,7 +16,7 @@ use super::{AppState, error::ApiError};
 use crate::monitor::live::{live_metrics, task_of};
 use crate::monitor::metrics::{METRICS, ModelLabels};
 use crate::pipeline::lineage::Lineage;
-use crate::runtime::bindings::types::Task;
+use ferry_runtime::bindings::types::Task;
 
 /// The most labels one request may carry.
 pub const MAX_LABELS: usize = 10_000;

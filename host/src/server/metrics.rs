@@ -14,7 +14,7 @@ use super::{AppState, error::ApiError};
 use crate::monitor::metrics::{
     self, METRICS, Outcome, PredictionLabels, RequestLabels, TargetLabels,
 };
-use crate::runtime::bindings::types::{Batch, ColumnData};
+use ferry_runtime::bindings::types::{Batch, ColumnData};
 
 #[utoipa::path(get, path = "/metrics", tag = "service",
     responses((status = 200, description = "Every metric in the Prometheus text format (0.0.4)", content_type = "text/plain", body = String), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]

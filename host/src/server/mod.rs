@@ -54,7 +54,7 @@ use utoipa_axum::routes;
 #[cfg(feature = "registry")]
 use crate::publish::MAX_PLUGIN_BYTES;
 #[cfg(feature = "registry")]
-use crate::runtime::Runtime;
+use ferry_runtime::Runtime;
 
 pub use admission::PredictLimits;
 pub use edge::{EdgeService, edge_router, serve_edge};
@@ -313,7 +313,7 @@ pub struct ServeOptions {
     /// Alert rules, and the grants their sinks are loaded with.
     pub alerts: Option<(
         crate::monitor::alerts::RulesFile,
-        crate::runtime::LoadOptions,
+        ferry_runtime::LoadOptions,
     )>,
 }
 
@@ -441,9 +441,4 @@ async fn shutdown() {
 /// when another process changed a version, an alias or a deployment.
 pub const GENERATION_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// A random id for a request, echoed in `x-request-id` and the audit log.
-pub fn request_id() -> String {
-    let mut buf = [0u8; 8];
-    let _ = getrandom::fill(&mut buf);
-    hex::encode(buf)
-}
+pub use crate::ids::request_id;

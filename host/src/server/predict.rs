@@ -16,7 +16,7 @@ use crate::data::{
 use crate::pipeline::ServeError;
 use crate::pipeline::serving::ServingPipeline;
 use crate::pipeline::steps::Prediction;
-use crate::runtime::{Failure, GuestError};
+use ferry_runtime::{Failure, GuestError};
 
 /// Problems listed in one 422 answer (the message says how many there were).
 const MAX_PROBLEMS: usize = 100;

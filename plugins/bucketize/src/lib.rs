@@ -2,6 +2,7 @@
 //! `num_buckets` buckets whose boundaries are quantiles learned in analysis, or explicit
 //! `boundaries`. A value equal to a boundary goes to the upper bucket; nulls stay null.
 
+use ferry_sdk::numeric::{PerColumn, learn, numeric_output, rewrite_ints};
 use ferry_sdk::prelude::*;
 use ferry_sdk::stats::QuantileSketch;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,12 @@ struct Boundaries {
     boundaries: Vec<f64>,
 }
 
+impl PerColumn for Boundaries {
+    fn column(&self) -> &str {
+        &self.name
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct State {
     columns: Vec<Boundaries>,
@@ -62,15 +69,10 @@ impl Analyzer for BucketizeAnalyzer {
         if self.config.boundaries.is_some() {
             return Ok(());
         }
-        for (name, sketch) in &mut self.sketches {
-            let column = batch.column(name)?;
-            for (row, v) in column.numeric()?.iter().enumerate() {
-                if !column.is_null(row) {
-                    sketch.add(*v);
-                }
-            }
-        }
-        Ok(())
+        learn(batch, &mut self.sketches, |(_, sketch), _, v| {
+            sketch.add(v);
+            Ok(())
+        })
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
@@ -102,20 +104,12 @@ pub struct BucketizeTransformer {
 
 impl Transformer for BucketizeTransformer {
     fn apply(&self, batch: &Batch) -> Result<Batch> {
-        let mut out = BatchBuilder::new(batch.len());
-        for c in &self.state.columns {
-            let column = batch.column(&c.name)?;
-            let values = column.numeric()?;
-            let mut buckets = Vec::with_capacity(values.len());
-            for (row, v) in values.iter().enumerate() {
-                if !column.is_null(row) && v.is_nan() {
-                    return Err(input_error(&c.name, Some(row as u32), "NaN has no bucket"));
-                }
-                buckets.push(c.boundaries.partition_point(|b| b <= v) as i64);
+        rewrite_ints(batch, &self.state.columns, |c, row, v, null| {
+            if !null && v.is_nan() {
+                return Err(input_error(&c.name, Some(row), "NaN has no bucket"));
             }
-            out.push(Column::int64(&c.name, buckets).with_nulls_of(column));
-        }
-        out.build()
+            Ok(c.boundaries.partition_point(|b| *b <= v) as i64)
+        })
     }
 }
 
@@ -150,11 +144,7 @@ impl Transform for Bucketize {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        Ok(replaced_columns(
-            numeric_columns(config.columns.as_deref(), input)?,
-            input,
-            DataType::Int64,
-        ))
+        numeric_output(config.columns.as_deref(), input, DataType::Int64)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `clip`: clips numeric columns to `[min, max]`, given in the configuration or learned as
 //! quantiles (`lower_quantile`, `upper_quantile`) in analysis.
 
+use ferry_sdk::numeric::{PerColumn, learn, numeric_output, rewrite_floats};
 use ferry_sdk::prelude::*;
 use ferry_sdk::stats::QuantileSketch;
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,12 @@ struct Bounds {
     max: Option<f64>,
 }
 
+impl PerColumn for Bounds {
+    fn column(&self) -> &str {
+        &self.name
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct State {
     columns: Vec<Bounds>,
@@ -76,15 +83,10 @@ impl Analyzer for ClipAnalyzer {
         if self.config.lower_quantile.is_none() && self.config.upper_quantile.is_none() {
             return Ok(());
         }
-        for (name, sketch) in &mut self.columns {
-            let column = batch.column(name)?;
-            for (row, v) in column.numeric()?.iter().enumerate() {
-                if !column.is_null(row) {
-                    sketch.add(*v);
-                }
-            }
-        }
-        Ok(())
+        learn(batch, &mut self.columns, |(_, sketch), _, v| {
+            sketch.add(v);
+            Ok(())
+        })
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
@@ -114,19 +116,10 @@ pub struct ClipTransformer {
 
 impl Transformer for ClipTransformer {
     fn apply(&self, batch: &Batch) -> Result<Batch> {
-        let mut out = BatchBuilder::new(batch.len());
-        for b in &self.state.columns {
-            let column = batch.column(&b.name)?;
-            let lo = b.min.unwrap_or(f64::NEG_INFINITY);
-            let hi = b.max.unwrap_or(f64::INFINITY);
-            let values = column
-                .numeric()?
-                .iter()
-                .map(|v| v.max(lo).min(hi))
-                .collect();
-            out.push(Column::float64(&b.name, values).with_nulls_of(column));
-        }
-        out.build()
+        rewrite_floats(batch, &self.state.columns, |b, v| {
+            v.max(b.min.unwrap_or(f64::NEG_INFINITY))
+                .min(b.max.unwrap_or(f64::INFINITY))
+        })
     }
 }
 
@@ -161,11 +154,7 @@ impl Transform for Clip {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        Ok(replaced_columns(
-            numeric_columns(config.columns.as_deref(), input)?,
-            input,
-            DataType::Float64,
-        ))
+        numeric_output(config.columns.as_deref(), input, DataType::Float64)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `min-max-scaler`: scales numeric columns into `feature_range` (default `[0, 1]`) with the
 //! minimum and maximum learned in analysis, as scikit-learn's `MinMaxScaler`.
 
+use ferry_sdk::numeric::{PerColumn, learn, numeric_output, rewrite_floats};
 use ferry_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,12 @@ struct Range {
     max: f64,
 }
 
+impl PerColumn for Range {
+    fn column(&self) -> &str {
+        &self.name
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct State {
     feature_range: [f64; 2],
@@ -53,24 +60,18 @@ pub struct MinMaxAnalyzer {
 
 impl Analyzer for MinMaxAnalyzer {
     fn update(&mut self, batch: &Batch) -> Result<()> {
-        for r in &mut self.ranges {
-            let column = batch.column(&r.name)?;
-            for (row, v) in column.numeric()?.iter().enumerate() {
-                if column.is_null(row) {
-                    continue;
-                }
-                if !v.is_finite() {
-                    return Err(input_error(
-                        &r.name,
-                        Some(row as u32),
-                        format!("{v} is not finite"),
-                    ));
-                }
-                r.min = r.min.min(*v);
-                r.max = r.max.max(*v);
+        learn(batch, &mut self.ranges, |r, row, v| {
+            if !v.is_finite() {
+                return Err(input_error(
+                    &r.name,
+                    Some(row),
+                    format!("{v} is not finite"),
+                ));
             }
-        }
-        Ok(())
+            r.min = r.min.min(v);
+            r.max = r.max.max(v);
+            Ok(())
+        })
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
@@ -89,22 +90,12 @@ pub struct MinMaxTransformer {
 impl Transformer for MinMaxTransformer {
     fn apply(&self, batch: &Batch) -> Result<Batch> {
         let [lo, hi] = self.state.feature_range;
-        let mut out = BatchBuilder::new(batch.len());
-        for r in &self.state.columns {
-            let column = batch.column(&r.name)?;
+        rewrite_floats(batch, &self.state.columns, |r, v| {
             let span = if r.max > r.min { r.max - r.min } else { 1.0 };
             let min = if r.min.is_finite() { r.min } else { 0.0 };
-            let values = column
-                .numeric()?
-                .iter()
-                .map(|v| {
-                    let s = (v - min) / span * (hi - lo) + lo;
-                    if self.state.clip { s.clamp(lo, hi) } else { s }
-                })
-                .collect();
-            out.push(Column::float64(&r.name, values).with_nulls_of(column));
-        }
-        out.build()
+            let s = (v - min) / span * (hi - lo) + lo;
+            if self.state.clip { s.clamp(lo, hi) } else { s }
+        })
     }
 }
 
@@ -143,11 +134,7 @@ impl Transform for MinMaxScaler {
 
     fn output_schema(config: &str, input: &Schema) -> Result<Schema> {
         let config = Config::parse(config)?;
-        Ok(replaced_columns(
-            numeric_columns(config.columns.as_deref(), input)?,
-            input,
-            DataType::Float64,
-        ))
+        numeric_output(config.columns.as_deref(), input, DataType::Float64)
     }
 }
 

@@ -7,8 +7,7 @@
 //! artifact) travel as base64, and floats JSON cannot hold as the strings `"NaN"`,
 //! `"Infinity"` and `"-Infinity"`. The manifest itself is always JSON.
 
-use base64::Engine as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// The version of the `ferry:plugin` contract this wire format carries.
 pub const CONTRACT: &str = "0.1.0";
@@ -653,7 +652,7 @@ pub fn exports_of(kind: PluginKind) -> &'static [&'static str] {
 
 /// Floats as JSON numbers, and the three JSON cannot hold as strings.
 mod floats {
-    use super::*;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     #[derive(Serialize, Deserialize)]
     #[serde(untagged)]
@@ -702,7 +701,8 @@ mod floats {
 
 /// Bytes as a base64 string in JSON, as a binary in MessagePack.
 pub mod bytes {
-    use super::*;
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes `v` as base64, or as a binary.
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {

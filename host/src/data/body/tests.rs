@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::runtime::bindings::types::{ColumnData, DataType};
+use ferry_runtime::bindings::types::{ColumnData, DataType};
 
 fn schema() -> Vec<Field> {
     let field = |name: &str, data_type, nullable| Field {

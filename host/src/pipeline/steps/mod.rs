@@ -17,8 +17,8 @@ use crate::data::{
     FieldProblem, columns_view, concat, conform, describe_problems, merge_columns, schema_of,
     select, slice_rows,
 };
-use crate::runtime::bindings::types::{Batch, Column, Field, ModelInfo, Report};
-use crate::runtime::{
+use ferry_runtime::bindings::types::{Batch, Column, Field, ModelInfo, Report};
+use ferry_runtime::{
     AnalyzerHandle, ModelInstance, Plugin, PluginError, PredictorHandle, TransformInstance,
     TransformerHandle, ValidatorInstance,
 };

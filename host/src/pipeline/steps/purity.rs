@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 
 use super::{LearnedTransform, ModelStep, ServeError, TransformStep, ValidatorStep, view};
 use crate::data::{schema_of, slice_rows};
-use crate::manifest::PluginKind;
-use crate::runtime::bindings::types::{Batch, Column, ColumnData, Report};
-use crate::runtime::{Failure, GuestError, Plugin, ValidatorInstance};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData, Report};
+use ferry_runtime::manifest::PluginKind;
+use ferry_runtime::{Failure, GuestError, Plugin, ValidatorInstance};
 
 /// Rows of a model's feature sample (`features/sample.csv`) the check of an attached model
 /// reads. `ferry train` checks every row of the training split.

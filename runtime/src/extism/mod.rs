@@ -13,40 +13,38 @@
 //! a second sandbox beside Ferry's. Implementing the ABI on the shared engine keeps one engine,
 //! one compilation cache and one set of limits for every plugin.
 
+mod access;
 mod call;
 pub(crate) mod convert;
 mod http;
 pub(crate) mod kernel;
+pub(crate) mod link;
+pub(crate) mod memory;
+pub(crate) mod pre;
 
 use std::sync::Arc;
 
 use ferry_extism_pdk::wire::{self, Payload};
-use wasmtime::{InstancePre, Linker};
+use wasmtime::InstancePre;
 
 pub(crate) use call::ExtismInstance;
-pub use kernel::ExtismMemory;
 
-use super::Runtime;
 use super::bindings::types as wit;
 use super::error::{Failure, LoadError};
 use super::grants::Grants;
 use super::limits::Limits;
-use super::plugin::{KindPre, Prepared, check_contract};
+use super::linked::Linked;
+use super::prepared::{KindPre, Prepared, check_contract};
 use super::sandbox::Sandbox;
 use super::session::Session;
 use super::state::StoreState;
 use crate::manifest::PluginKind;
 use convert::FromWire;
+use link::WASI_MODULE;
+use pre::ExtismPre;
 
 /// The export that answers the plugin's manifest.
 pub const MANIFEST_EXPORT: &str = "ferry_manifest";
-
-/// An Extism module ready to instantiate, and the encoding its calls travel in.
-#[derive(Clone)]
-pub(crate) struct ExtismPre {
-    pub pre: InstancePre<StoreState>,
-    pub payload: Payload,
-}
 
 /// The encoding to call a plugin in: the runtime's preference (MessagePack unless set) when the
 /// plugin reads it, else JSON when it reads that, else the first it names.
@@ -61,18 +59,6 @@ fn payload_for(preferred: Option<Payload>, offered: &[Payload]) -> Payload {
     }
 }
 
-/// The WASI preview 1 module an Extism plugin built for `wasm32-wasip1` imports.
-pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
-
-/// The linker of Extism modules: Extism's host ABI and WASI preview 1, nothing else.
-pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreState>> {
-    let mut linker = Linker::new(engine);
-    kernel::add_to_linker(&mut linker)?;
-    wasmtime_wasi::p1::add_to_linker_async(&mut linker, StoreState::wasi_p1)?;
-    super::random::add_to_p1_linker(&mut linker, WASI_MODULE)?;
-    Ok(linker)
-}
-
 fn refused(source_name: &str, message: impl Into<String>) -> LoadError {
     LoadError::Extism {
         source_name: source_name.to_string(),
@@ -83,7 +69,7 @@ fn refused(source_name: &str, message: impl Into<String>) -> LoadError {
 /// Compiles (or takes from the cache) an Extism module, checks its imports and exports, and
 /// asks it for its manifest in a sandbox with nothing granted.
 pub(crate) async fn prepare(
-    runtime: &Runtime,
+    runtime: &Linked,
     source_name: &str,
     bytes: &[u8],
     digest_hex: &str,
@@ -202,13 +188,14 @@ pub(crate) async fn prepare(
 }
 
 async fn describe(
-    runtime: &Runtime,
+    runtime: &Linked,
     source_name: &str,
     pre: &InstancePre<StoreState>,
     digest_hex: &str,
 ) -> Result<wire::Described, LoadError> {
     let probe = Arc::new(Sandbox::new(
         runtime.engine().clone(),
+        runtime.metrics().clone(),
         source_name.to_string(),
         "0.0.0".to_string(),
         PluginKind::Validator,

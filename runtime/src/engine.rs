@@ -6,6 +6,8 @@ use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
 };
 
+use crate::metrics::RuntimeMetrics;
+
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -46,11 +48,16 @@ const KEEP_RESIDENT: usize = 1 << 20;
 
 /// Builds the engine and starts the thread that advances its epoch: with the fast reset of
 /// pooled slots where the kernel offers it, without it elsewhere.
-pub fn new_engine(settings: &EngineSettings) -> wasmtime::Result<Engine> {
+pub fn new_engine(settings: &EngineSettings, metrics: &RuntimeMetrics) -> wasmtime::Result<Engine> {
     let engine = match configured(settings, true).and_then(|c| Engine::new(&c)) {
         Ok(engine) => engine,
         Err(_) => Engine::new(&configured(settings, false)?)?,
     };
+    if settings.pooling {
+        metrics
+            .instance_pool_capacity
+            .set(i64::from(settings.max_instances));
+    }
     start_epoch(&engine)?;
     Ok(engine)
 }
@@ -72,9 +79,6 @@ fn configured(settings: &EngineSettings, fast_reset: bool) -> wasmtime::Result<C
     if settings.pooling {
         let mut pool = PoolingAllocationConfig::default();
         let n = settings.max_instances;
-        crate::monitor::metrics::METRICS
-            .instance_pool_capacity
-            .set(i64::from(n));
         pool.total_component_instances(n)
             .total_core_instances(n * 4)
             .total_memories(n * 2)

@@ -151,32 +151,34 @@ impl RandomGate {
 }
 
 /// Puts the gated `wasi:random` interfaces in place of wasmtime-wasi's in a linker that has
-/// WASI preview 2.
-pub(crate) fn add_to_linker(
-    linker: &mut wasmtime::component::Linker<super::StoreState>,
+/// WASI preview 2; `gate` finds the store's [`RandomGate`].
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+    gate: fn(&mut T) -> &mut RandomGate,
 ) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    random::add_to_linker::<_, Gated>(linker, |s| &mut s.random)?;
-    insecure::add_to_linker::<_, Gated>(linker, |s| &mut s.random)?;
-    insecure_seed::add_to_linker::<_, Gated>(linker, |s| &mut s.random)?;
+    random::add_to_linker::<_, Gated>(linker, gate)?;
+    insecure::add_to_linker::<_, Gated>(linker, gate)?;
+    insecure_seed::add_to_linker::<_, Gated>(linker, gate)?;
     linker.allow_shadowing(false);
     Ok(())
 }
 
 /// Puts a gated `random_get` in place of wasmtime-wasi's in a linker of core modules that has
-/// WASI preview 1.
-pub(crate) fn add_to_p1_linker(
-    linker: &mut wasmtime::Linker<super::StoreState>,
+/// WASI preview 1; `gate` finds the store's [`RandomGate`].
+pub(crate) fn add_to_p1_linker<T: Send + 'static>(
+    linker: &mut wasmtime::Linker<T>,
     module: &str,
+    gate: fn(&mut T) -> &mut RandomGate,
 ) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     linker.func_wrap(
         module,
         "random_get",
-        |mut caller: wasmtime::Caller<'_, super::StoreState>,
-         offset: i32,
-         len: i32|
-         -> wasmtime::Result<i32> {
+        move |mut caller: wasmtime::Caller<'_, T>,
+              offset: i32,
+              len: i32|
+              -> wasmtime::Result<i32> {
             const FAULT: i32 = 21;
             let Some(wasmtime::Extern::Memory(memory)) = caller.get_export("memory") else {
                 return Ok(FAULT);
@@ -184,7 +186,7 @@ pub(crate) fn add_to_p1_linker(
             let (start, len) = (offset as u32 as usize, len as u32 as usize);
             let (data, state) = memory.data_and_store_mut(&mut caller);
             match data.get_mut(start..start.saturating_add(len)) {
-                Some(buf) => state.random.fill(buf, false).map(|()| 0),
+                Some(buf) => gate(state).fill(buf, false).map(|()| 0),
                 None => Ok(FAULT),
             }
         },

@@ -1,7 +1,7 @@
 //! Typed errors: what went wrong with which plugin, so a caller can report it and go on.
 
+use crate::bindings::types as wit;
 use crate::manifest::{ManifestError, PluginKind};
-use crate::runtime::bindings::types as wit;
 
 /// An error a plugin returned through the contract's `plugin-error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

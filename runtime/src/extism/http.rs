@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use wasmtime::Caller;
 
-use super::kernel::access;
-use crate::runtime::state::StoreState;
+use super::access;
+use crate::state::StoreState;
 
 /// The request a PDK sends (Extism's `HttpRequest`).
 #[derive(Debug, Deserialize)]
-#[cfg_attr(not(feature = "registry"), allow(dead_code))]
+#[cfg_attr(not(feature = "net"), allow(dead_code))]
 struct Request {
     url: String,
     #[serde(default)]
@@ -55,7 +55,7 @@ pub(super) async fn request(
     send(c, url, request, body).await
 }
 
-#[cfg(feature = "registry")]
+#[cfg(feature = "net")]
 async fn send(
     c: &mut Caller<'_, StoreState>,
     url: url::Url,
@@ -99,7 +99,7 @@ async fn send(
 /// The client every Extism request goes through: one connection pool and TLS setup per
 /// process, not per request. It follows no redirects, so a granted host cannot send a plugin
 /// to one that is not.
-#[cfg(feature = "registry")]
+#[cfg(feature = "net")]
 fn client() -> wasmtime::Result<&'static reqwest::Client> {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     if let Some(c) = CLIENT.get() {
@@ -113,7 +113,7 @@ fn client() -> wasmtime::Result<&'static reqwest::Client> {
     Ok(CLIENT.get_or_init(|| built))
 }
 
-#[cfg(not(feature = "registry"))]
+#[cfg(not(feature = "net"))]
 async fn send(
     _c: &mut Caller<'_, StoreState>,
     url: url::Url,

@@ -11,9 +11,9 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::types as wit;
 use super::error::{Failure, GuestError, PluginError};
+use super::metrics::CallLabels;
 use super::sandbox::Sandbox;
 use super::state::StoreState;
-use crate::monitor::metrics::{CallLabels, METRICS};
 
 /// Extra wall-clock time allowed beyond a deadline for work the epoch cannot interrupt
 /// (a plugin waiting inside a host call).
@@ -46,8 +46,8 @@ impl Session {
                 _ => UpdateDeadline::Yield(1),
             })
         });
-        METRICS.instances_created.inc();
-        METRICS.instances_live.inc();
+        sandbox.metrics.instances_created.inc();
+        sandbox.metrics.instances_live.inc();
         Ok(Self {
             store,
             plugin: sandbox.clone(),
@@ -137,7 +137,8 @@ impl Session {
     /// Times the call `arm` started (once).
     fn observe(&mut self) {
         if let Some((call, started)) = self.call.take() {
-            METRICS
+            self.plugin
+                .metrics
                 .plugin_call_seconds
                 .get_or_create(&CallLabels {
                     plugin: self.plugin.label.to_string(),
@@ -195,7 +196,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        METRICS.instances_live.dec();
+        self.plugin.metrics.instances_live.dec();
     }
 }
 

@@ -3,7 +3,7 @@
 
 use ferry_extism_pdk::wire as w;
 
-use crate::runtime::bindings::types as t;
+use crate::bindings::types as t;
 
 /// Into the wire format.
 pub trait ToWire {

@@ -7,10 +7,10 @@ use wasmtime::{Instance, InstancePre};
 
 use super::ExtismPre;
 use super::convert::FromWire;
-use crate::runtime::bindings::types as wit;
-use crate::runtime::error::{Failure, PluginError};
-use crate::runtime::session::{Outcome, Session, timed};
-use crate::runtime::state::StoreState;
+use crate::bindings::types as wit;
+use crate::error::{Failure, PluginError};
+use crate::session::{Outcome, Session, timed};
+use crate::state::StoreState;
 use ferry_extism_pdk::wire::{Answer, Payload};
 
 /// Longest piece of a malformed answer quoted in the error.

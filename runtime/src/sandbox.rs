@@ -9,11 +9,14 @@ use wasmtime::Engine;
 use super::error::{Failure, PluginError};
 use super::grants::Grants;
 use super::limits::Limits;
+use super::metrics::{FailureLabels, RuntimeMetrics};
 use crate::manifest::PluginKind;
 
 /// The sandbox one plugin's instances run in. Shared by every instance of the plugin.
 pub(crate) struct Sandbox {
     pub engine: Engine,
+    /// Where its calls, failures and instances are counted.
+    pub metrics: RuntimeMetrics,
     pub name: String,
     pub version: String,
     pub kind: PluginKind,
@@ -31,6 +34,7 @@ impl Sandbox {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         engine: Engine,
+        metrics: RuntimeMetrics,
         name: String,
         version: String,
         kind: PluginKind,
@@ -42,6 +46,7 @@ impl Sandbox {
         let seed = kind.is_pure().then(|| random_seed(digest));
         Self {
             engine,
+            metrics,
             name,
             version,
             kind,
@@ -66,12 +71,12 @@ impl Sandbox {
             Failure::Discarded | Failure::NotKind { .. } => None,
         };
         if matches!(kind, Some("deadline" | "memory" | "trap")) {
-            crate::monitor::recent::misbehaved();
+            self.metrics.misbehaviour.inc();
         }
         if let Some(failure) = kind {
-            crate::monitor::metrics::METRICS
+            self.metrics
                 .plugin_failures
-                .get_or_create(&crate::monitor::metrics::FailureLabels {
+                .get_or_create(&FailureLabels {
                     plugin: self.label.to_string(),
                     failure,
                 })

@@ -12,7 +12,8 @@ use super::check;
 use super::error::{Failure, PluginError};
 use super::extism::ExtismInstance;
 use super::extism::convert::{Bytes, ToWire};
-use super::plugin::{KindPre, Plugin};
+use super::plugin::Plugin;
+use super::prepared::KindPre;
 use super::session::{Session, timed};
 use crate::manifest::PluginKind;
 

@@ -3,19 +3,19 @@
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, InstancePre};
+use wasmtime::component::Component;
 
-use super::Runtime;
-use super::bindings::{alert_sink, deployer, model, transform, validator};
 use super::cache::CacheOutcome;
 use super::error::{Failure, LoadError, PluginError};
-use super::extism::{self, ExtismPre};
+use super::extism;
 use super::grants::Grants;
 use super::limits::{LimitOverrides, Limits};
+use super::linked::Linked;
+use super::prepared::{KindPre, Prepared, check_contract};
 use super::sandbox::Sandbox;
 use super::session::{Session, timed};
 use super::state::StoreState;
-use crate::manifest::{CONTRACT_VERSION, Manifest, PluginKind, contract_compatible};
+use crate::manifest::{Manifest, PluginKind};
 
 /// What an operator decides when loading a plugin.
 #[derive(Debug, Clone, Default)]
@@ -24,30 +24,6 @@ pub struct LoadOptions {
     pub grants: Grants,
     /// Limits that override the manifest's defaults.
     pub limits: LimitOverrides,
-}
-
-/// A component pre-instantiated for its kind's world.
-#[derive(Clone)]
-pub(crate) enum KindPre {
-    Validator(validator::ValidatorPluginPre<StoreState>),
-    Transform(transform::TransformPluginPre<StoreState>),
-    Model(model::ModelPluginPre<StoreState>),
-    Deployer(deployer::DeployerPluginPre<StoreState>),
-    AlertSink(alert_sink::AlertSinkPluginPre<StoreState>),
-    /// An Extism module, of the kind its manifest names.
-    Extism(ExtismPre),
-}
-
-impl KindPre {
-    fn new(kind: PluginKind, pre: InstancePre<StoreState>) -> wasmtime::Result<Self> {
-        Ok(match kind {
-            PluginKind::Validator => KindPre::Validator(validator::ValidatorPluginPre::new(pre)?),
-            PluginKind::Transform => KindPre::Transform(transform::TransformPluginPre::new(pre)?),
-            PluginKind::Model => KindPre::Model(model::ModelPluginPre::new(pre)?),
-            PluginKind::Deployer => KindPre::Deployer(deployer::DeployerPluginPre::new(pre)?),
-            PluginKind::AlertSink => KindPre::AlertSink(alert_sink::AlertSinkPluginPre::new(pre)?),
-        })
-    }
 }
 
 #[derive(Clone)]
@@ -128,7 +104,7 @@ impl Plugin {
     }
 
     /// The encoding an Extism module is called in; `None` for a component.
-    pub fn extism_payload(&self) -> Option<super::ExtismPayload> {
+    pub fn extism_payload(&self) -> Option<ferry_extism_pdk::wire::Payload> {
         match &self.inner.pre {
             KindPre::Extism(x) => Some(x.payload),
             _ => None,
@@ -157,6 +133,7 @@ impl Plugin {
         let inner = &self.inner;
         let sandbox = granted_sandbox(
             inner.sandbox.engine.clone(),
+            inner.sandbox.metrics.clone(),
             &inner.manifest,
             &inner.digest,
             &inner.imports,
@@ -179,7 +156,10 @@ impl Plugin {
         &self.inner.sandbox
     }
 
-    pub(crate) fn error(&self, operation: &'static str, failure: Failure) -> PluginError {
+    /// A typed error naming this plugin and `operation`, counted in the runtime's metrics as
+    /// the runtime counts its own (for a failure found outside a call, such as an impure
+    /// output).
+    pub fn error(&self, operation: &'static str, failure: Failure) -> PluginError {
         self.inner.sandbox.error(operation, failure)
     }
 
@@ -204,7 +184,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The kind and contract version read off a component's exports.
 fn exported_kind(
-    runtime: &Runtime,
+    runtime: &Linked,
     component: &Component,
     source_name: &str,
 ) -> Result<(PluginKind, semver::Version), LoadError> {
@@ -247,36 +227,8 @@ fn exported_kind(
     }
 }
 
-/// What a component or an Extism module says it is, before grants and limits apply.
-pub(crate) struct Prepared {
-    pub pre: KindPre,
-    pub kind: PluginKind,
-    pub contract: semver::Version,
-    pub manifest: super::bindings::types::Manifest,
-    pub imports: Vec<String>,
-    pub exports: Vec<String>,
-    pub cache: CacheOutcome,
-}
-
-/// Refuses a plugin built against a contract this host cannot run. Each preparer calls it as
-/// soon as it knows the version, before anything that relies on the contract's shape.
-pub(crate) fn check_contract(
-    source_name: &str,
-    contract: &semver::Version,
-) -> Result<(), LoadError> {
-    if contract_compatible(contract, &CONTRACT_VERSION) {
-        Ok(())
-    } else {
-        Err(LoadError::IncompatibleContract {
-            source_name: source_name.to_string(),
-            found: contract.clone(),
-            host: CONTRACT_VERSION,
-        })
-    }
-}
-
 pub(crate) async fn load(
-    runtime: &Runtime,
+    runtime: &Linked,
     source_name: &str,
     bytes: &[u8],
     options: &LoadOptions,
@@ -321,6 +273,7 @@ pub(crate) async fn load(
     let digest = format!("sha256:{digest_hex}");
     let sandbox = granted_sandbox(
         runtime.engine().clone(),
+        runtime.metrics().clone(),
         &manifest,
         &digest,
         &imports,
@@ -345,7 +298,7 @@ pub(crate) async fn load(
 /// Compiles (or takes from the cache) a component, checks its world and contract, and asks it
 /// for its manifest in a sandbox with nothing granted and default limits.
 async fn prepare_component(
-    runtime: &Runtime,
+    runtime: &Linked,
     source_name: &str,
     bytes: &[u8],
     digest_hex: &str,
@@ -396,6 +349,7 @@ async fn prepare_component(
     let placeholder = Manifest::placeholder(source_name, kind, contract.clone());
     let probe = Arc::new(Sandbox::new(
         runtime.engine().clone(),
+        runtime.metrics().clone(),
         placeholder.name,
         placeholder.version.to_string(),
         kind,
@@ -427,6 +381,7 @@ async fn prepare_component(
 /// error, reported now rather than at the first call.
 fn granted_sandbox(
     engine: wasmtime::Engine,
+    metrics: crate::metrics::RuntimeMetrics,
     manifest: &Manifest,
     digest: &str,
     imports: &[String],
@@ -440,6 +395,7 @@ fn granted_sandbox(
     }
     let sandbox = Arc::new(Sandbox::new(
         engine,
+        metrics,
         manifest.name.clone(),
         manifest.version.to_string(),
         manifest.kind,

@@ -1,8 +1,8 @@
 //! The data of one plugin instance's `Store`: its WASI context built from its grants (and, for
-//! the kinds that compute, a deterministic clock and random source), the HTTP gate, the memory
-//! cap, captured output and the record of refused attempts.
+//! the kinds that compute, a deterministic clock and random source), its outgoing HTTP
+//! (`crate::net`), the memory cap, captured output and the record of refused attempts.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -14,11 +14,12 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use super::bindings::base::ferry::plugin::host::{self, LogLevel};
+use super::denials::Denials;
 use super::error::LoadError;
 use super::grants::Grants;
+use super::net::Net;
 use super::random::RandomGate;
 use super::sandbox::Sandbox;
 
@@ -28,29 +29,6 @@ const OUTPUT_CAPTURE: usize = 64 * 1024;
 const MAX_LOG_LINES: u32 = 10_000;
 /// Longest log message kept, in bytes.
 const MAX_LOG_BYTES: usize = 4096;
-
-/// Attempts the sandbox refused, shared with callbacks that run outside the store.
-#[derive(Debug, Clone, Default)]
-pub struct Denials(Arc<Mutex<Vec<String>>>);
-
-impl Denials {
-    /// Records a refused attempt (at most 32 are kept).
-    pub(super) fn push(&self, what: String) {
-        if let Ok(mut v) = self.0.lock()
-            && v.len() < 32
-        {
-            v.push(what);
-        }
-    }
-
-    /// Takes the recorded refusals.
-    pub fn take(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
-    }
-}
 
 /// A memory cap that remembers when it refused to grow. Memory an instance holds outside its
 /// linear memory (an Extism plugin's Extism memory) counts against the same cap.
@@ -141,58 +119,15 @@ impl wasmtime_wasi::HostMonotonicClock for FixedMonotonicClock {
     }
 }
 
-/// Lets through only HTTP requests to granted hosts, and records the others.
-pub struct HttpGate {
-    grants: Arc<Grants>,
-    denials: Denials,
-}
-
-impl WasiHttpHooks for HttpGate {
-    fn send_request(
-        &mut self,
-        request: http::Request<wasmtime_wasi_http::WasiBody>,
-        options: Option<wasmtime_wasi_http::RequestOptions>,
-        fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = wasmtime_wasi_http::Result<(
-                    http::Response<wasmtime_wasi_http::WasiBody>,
-                    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-                )>,
-            > + Send,
-    > {
-        let _ = fut;
-        let host = request.uri().host().unwrap_or("").to_string();
-        let port = request.uri().port_u16();
-        if !self.grants.allows_http(&host, port) {
-            let target = match port {
-                Some(p) => format!("{host}:{p}"),
-                None => host,
-            };
-            self.denials.push(format!(
-                "HTTP request to {target} (not on the plugin's allow-list)"
-            ));
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                res.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
-        })
-    }
-}
-
 /// Everything a plugin instance's store holds.
 pub struct StoreState {
     /// The WASI context, built from the grants. A component uses the `WasiCtx` inside it with
     /// [`Self::table`]; an Extism module that imports WASI preview 1 uses it whole, so both
     /// backends see the same files, variables, clocks and random source.
     wasi: WasiP1Ctx,
-    http: WasiHttpCtx,
-    hooks: HttpGate,
+    /// Outgoing HTTP (`wasi:http`) through the grants' allow-list; nothing in the edge build.
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
+    net: Net,
     table: ResourceTable,
     /// The memory cap.
     pub limiter: MemoryCap,
@@ -203,13 +138,13 @@ pub struct StoreState {
     pub(super) plugin: Arc<str>,
     log_lines: u32,
     /// The capabilities granted.
-    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub(super) grants: Arc<Grants>,
     /// Messages sent through `ferry:plugin/smtp` (which the edge build does not link).
-    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub(super) mails_sent: u32,
     /// An Extism plugin's memory and call slots (unused by components).
-    pub(super) extism: super::extism::ExtismMemory,
+    pub(super) extism: crate::extism::memory::ExtismMemory,
     /// The random source, which refuses draws while a plugin that computes computes a batch.
     pub(super) random: RandomGate,
     /// When the call under way must stop: the plugin's own deadline, or the caller's when
@@ -272,11 +207,7 @@ impl StoreState {
             });
         Ok(Self {
             wasi: b.build_p1(),
-            http: WasiHttpCtx::new(),
-            hooks: HttpGate {
-                grants: grants.clone(),
-                denials: denials.clone(),
-            },
+            net: Net::new(grants.clone(), denials.clone()),
             table: ResourceTable::new(),
             limiter: MemoryCap {
                 limit: sandbox.limits.memory_bytes(),
@@ -316,13 +247,10 @@ impl WasiView for StoreState {
     }
 }
 
-impl WasiHttpView for StoreState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
+#[cfg(feature = "net")]
+impl wasmtime_wasi_http::WasiHttpView for StoreState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        self.net.view(&mut self.table)
     }
 }
 

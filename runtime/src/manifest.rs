@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::bindings::types as wit;
+use crate::bindings::types as wit;
 
 /// The `ferry:plugin` contract version this host implements.
 pub const CONTRACT_VERSION: semver::Version = semver::Version::new(0, 1, 0);
