@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fails when a crate's modules import each other in a circle.
 
-For each crate named on the command line, `cargo modules dependencies` draws the crate's
+Each argument names a crate as PACKAGE[:FEATURES][@BINARY] (its library, or the binary named).
+For each, `cargo modules dependencies` draws the crate's
 modules and the "uses" edges between them (an item used from another module counts as an edge
 between their modules). A module's edges to its own descendants are not counted: a parent owns
 its children and re-exports what they define, so its `pub use` of a child is structure, not a
@@ -22,9 +23,9 @@ from collections import defaultdict
 EDGE = re.compile(r'^\s*"([^"]+)" -> "([^"]+)" \[label="uses"')
 
 
-def edges(package, features):
+def edges(package, features, target):
     command = [
-        "cargo", "modules", "dependencies", "-p", package, "--lib",
+        "cargo", "modules", "dependencies", "-p", package, *target,
         "--no-externs", "--no-sysroot", "--no-fns", "--no-traits", "--no-types",
         "--no-owns", "--layout", "dot",
     ] + features
@@ -78,9 +79,13 @@ def circles(graph):
 def main():
     failed = False
     for spec in sys.argv[1:]:
+        spec, _, binary = spec.partition("@")
         package, _, features = spec.partition(":")
         flags = ["--features", features] if features else []
-        graph = edges(package, flags)
+        target = ["--bin", binary] if binary else ["--lib"]
+        graph = edges(package, flags, target)
+        if binary:
+            package = f"{package} (binary {binary})"
         found = circles(graph)
         modules = len(set(graph) | {n for ns in graph.values() for n in ns})
         if not found:

@@ -1,21 +1,28 @@
 //! `ferry deploy`: named deployments (create, update, show, history, rollback, delete, and the
 //! shadow log), locally or against a remote Ferry. Locally a change is written to the data
 //! folder's registry and the audit log; a `ferry serve` on that folder serves the new revision
-//! from its next request.
+//! from its next request. One module per subcommand.
+
+mod create;
+mod delete;
+mod history;
+mod list;
+mod rollback;
+mod shadow;
+mod show;
+mod target;
+mod update;
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use ferry_host::deploy::DeploymentSpec;
 use ferry_host::deploy::spec::{Sticky, StreamSpec, parse_ref, parse_target};
-use ferry_host::deploy::target::{deployment_for, status_json};
-use ferry_host::deploy::{
-    self, DeploymentSpec, Deployments, deployment_json, revision_json, sample_json,
-};
-use ferry_host::runtime::{DeployerInstance, Runtime};
+use ferry_host::runtime::Runtime;
 use ferry_host::store::Store;
 use serde_json::Value;
 
-use super::{Exit, RegistryArgs, SandboxArgs, local_actor, read_config};
+use super::{Exit, RegistryArgs, local_actor, read_config};
 
 /// Deployment subcommands.
 #[derive(Debug, Subcommand)]
@@ -98,32 +105,7 @@ pub enum DeployCommand {
     /// Run a deployer plugin for the deployment's primary version, with the operator's grants:
     /// show what it would change, then apply it; or read its status, or roll it back. The
     /// registry records what the plugin reports.
-    Target {
-        /// The deployment.
-        name: String,
-        /// The deployer plugin: a built-in name (e.g. directory) or a `.wasm` file.
-        #[arg(long)]
-        plugin: String,
-        /// The target's settings (JSON, or TOML by extension).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Only show what apply would change.
-        #[arg(long, conflicts_with_all = ["status", "rollback"])]
-        plan: bool,
-        /// Read what is live on the target.
-        #[arg(long, conflicts_with = "rollback")]
-        status: bool,
-        /// Return the target to its previous version.
-        #[arg(long)]
-        rollback: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        sandbox: SandboxArgs,
-        #[command(flatten)]
-        registry: RegistryArgs,
-    },
+    Target(Box<target::TargetArgs>),
     /// Read the shadow log: sampled disagreements, and with a remote Ferry each shadow's
     /// counters on that server.
     Shadow {
@@ -356,6 +338,7 @@ async fn current_spec(store: &Store, name: &str) -> Result<DeploymentSpec, Exit>
 }
 
 /// Runs a `ferry deploy` subcommand.
+/// Runs a `ferry deploy` subcommand.
 pub async fn run(runtime: &Runtime, cmd: DeployCommand) -> Result<u8, Exit> {
     match cmd {
         DeployCommand::Create {
@@ -363,283 +346,38 @@ pub async fn run(runtime: &Runtime, cmd: DeployCommand) -> Result<u8, Exit> {
             spec,
             json,
             registry,
-        } => {
-            let spec = spec.spec()?;
-            let v = match registry.store(runtime).await? {
-                Store::Local(r) => {
-                    let rev = deploy::create(&r, &name, spec, &local_actor()).await?;
-                    audit(&r, "deployment.create", &name, "revision 1").await?;
-                    revision_json(&rev)
-                }
-                Store::Remote(c) => c.create_deployment(&name, &spec).await?,
-            };
-            print_revision(&v, json);
-        }
+        } => create::run(runtime, name, spec, json, registry).await,
         DeployCommand::Update {
             name,
             spec,
             revision,
             json,
             registry,
-        } => {
-            let spec = spec.spec()?;
-            let v = match registry.store(runtime).await? {
-                Store::Local(r) => {
-                    let rev = deploy::update(&r, &name, spec, &local_actor(), revision).await?;
-                    audit(
-                        &r,
-                        "deployment.update",
-                        &name,
-                        &format!("revision {}", rev.revision),
-                    )
-                    .await?;
-                    revision_json(&rev)
-                }
-                Store::Remote(c) => c.update_deployment(&name, &spec, revision).await?,
-            };
-            print_revision(&v, json);
-        }
+        } => update::run(runtime, name, spec, revision, json, registry).await,
         DeployCommand::Rollback {
             name,
             to,
             json,
             registry,
-        } => {
-            let v = match registry.store(runtime).await? {
-                Store::Local(r) => {
-                    let rev = deploy::rollback(&r, &name, to, &local_actor()).await?;
-                    audit(
-                        &r,
-                        "deployment.rollback",
-                        &name,
-                        &format!("revision {} ({})", rev.revision, rev.reason),
-                    )
-                    .await?;
-                    revision_json(&rev)
-                }
-                Store::Remote(c) => c.rollback_deployment(&name, to).await?,
-            };
-            print_revision(&v, json);
-        }
-        DeployCommand::Delete { name, registry } => {
-            match registry.store(runtime).await? {
-                Store::Local(r) => {
-                    r.delete_deployment(&name).await?;
-                    audit(&r, "deployment.delete", &name, "").await?;
-                }
-                Store::Remote(c) => {
-                    c.delete_deployment(&name).await?;
-                }
-            }
-            println!("deleted deployment {name}");
-        }
-        DeployCommand::List { json, registry } => {
-            let all = match registry.store(runtime).await? {
-                Store::Local(r) => Value::Array(
-                    r.deployments()
-                        .await?
-                        .iter()
-                        .map(|d| deployment_json(d, None))
-                        .collect(),
-                ),
-                Store::Remote(c) => c.deployments().await?,
-            };
-            if json {
-                print_json(&all);
-            } else {
-                for d in all.as_array().into_iter().flatten() {
-                    println!(
-                        "{:<24} r{:<4} {}",
-                        d["name"].as_str().unwrap_or("?"),
-                        d["revision"],
-                        targets_line(&d["spec"])
-                    );
-                }
-            }
-        }
+        } => rollback::run(runtime, name, to, json, registry).await,
+        DeployCommand::Delete { name, registry } => delete::run(runtime, name, registry).await,
+        DeployCommand::List { json, registry } => list::run(runtime, json, registry).await,
         DeployCommand::Show {
             name,
             json,
             registry,
-        } => {
-            let v = match registry.store(runtime).await? {
-                Store::Local(r) => {
-                    let d = r.deployment(&name).await?;
-                    let live = Deployments::default().get(&d)?;
-                    deployment_json(&d, Some(&live))
-                }
-                Store::Remote(c) => c.deployment(&name).await?,
-            };
-            if json {
-                print_json(&v);
-            } else {
-                println!("{} revision {}", name, v["revision"]);
-                println!("  {}", targets_line(&v["spec"]));
-                let s = &v["spec"];
-                println!(
-                    "  timeout {} ms; breaker opens after {} failures in {} ms, probes after {} ms",
-                    s["timeout_ms"],
-                    s["breaker"]["failures"],
-                    s["breaker"]["window_ms"],
-                    s["breaker"]["open_ms"]
-                );
-                for t in v["status"]["targets"].as_array().into_iter().flatten() {
-                    println!(
-                        "  {}: circuit {}",
-                        t["target"].as_str().unwrap_or("?"),
-                        t["breaker"]["state"].as_str().unwrap_or("?")
-                    );
-                }
-            }
-        }
+        } => show::run(runtime, name, json, registry).await,
         DeployCommand::History {
             name,
             json,
             registry,
-        } => {
-            let all = match registry.store(runtime).await? {
-                Store::Local(r) => Value::Array(
-                    r.deployment_revisions(&name)
-                        .await?
-                        .iter()
-                        .map(revision_json)
-                        .collect(),
-                ),
-                Store::Remote(c) => c.deployment_revisions(&name).await?,
-            };
-            if json {
-                print_json(&all);
-            } else {
-                for r in all.as_array().into_iter().flatten() {
-                    print_revision(r, false);
-                }
-            }
-        }
-        DeployCommand::Target {
-            name,
-            plugin,
-            config,
-            plan,
-            status,
-            rollback,
-            json,
-            sandbox,
-            registry,
-        } => {
-            let store = registry.store(runtime).await?;
-            let settings = read_config(config.as_ref())?;
-            let deployer = super::load_plugin(runtime, &plugin, &sandbox).await?;
-            let mut instance = DeployerInstance::new(&deployer).await?;
-            let (action, reported) = if status {
-                ("status", instance.status(&name, &settings).await?)
-            } else if rollback {
-                ("rollback", instance.rollback(&name, &settings).await?)
-            } else {
-                let spec = current_spec(&store, &name).await?;
-                let target =
-                    deployment_for(&store, &name, &spec, &settings, &sandbox.policy()?).await?;
-                let planned = instance.plan(&target).await?;
-                if !json || plan {
-                    let shown = serde_json::json!({"plan": planned.actions});
-                    if json {
-                        print_json(&shown);
-                    } else {
-                        println!(
-                            "{} would deploy {}@{} to {name}:",
-                            deployer.name(),
-                            target.model_name,
-                            target.model_version
-                        );
-                        for a in &planned.actions {
-                            println!("  {a}");
-                        }
-                    }
-                }
-                if plan {
-                    return Ok(super::exit::OK);
-                }
-                ("apply", instance.apply(&target).await?)
-            };
-            let v = status_json(deployer.name(), deployer.digest(), action, &reported);
-            match &store {
-                Store::Local(r) => {
-                    r.record_deployment_target(
-                        &name,
-                        deployer.name(),
-                        &v.to_string(),
-                        &local_actor(),
-                    )
-                    .await?;
-                    audit(
-                        r,
-                        "deployment.target",
-                        &name,
-                        &format!("{}: {action}", deployer.name()),
-                    )
-                    .await?;
-                }
-                Store::Remote(c) => {
-                    c.record_target(&name, deployer.name(), &v).await?;
-                }
-            }
-            if json {
-                print_json(&v);
-            } else {
-                println!(
-                    "{}: {action}: live {}, rollback to [{}]; {}",
-                    deployer.name(),
-                    reported.active_version.as_deref().unwrap_or("nothing"),
-                    reported.history.join(", "),
-                    reported.message
-                );
-            }
-        }
+        } => history::run(runtime, name, json, registry).await,
+        DeployCommand::Target(args) => target::run(runtime, *args).await,
         DeployCommand::Shadow {
             name,
             limit,
             json,
             registry,
-        } => {
-            let v = match registry.store(runtime).await? {
-                // The counters live in the server that mirrors; the sampled log is stored.
-                Store::Local(r) => serde_json::json!({
-                    "counters": [],
-                    "samples": r
-                        .shadow_samples(&name, limit)
-                        .await?
-                        .iter()
-                        .map(sample_json)
-                        .collect::<Vec<_>>(),
-                }),
-                Store::Remote(c) => c.shadow_log(&name, limit).await?,
-            };
-            if json {
-                print_json(&v);
-            } else {
-                for c in v["counters"].as_array().into_iter().flatten() {
-                    println!(
-                        "{}: mirrored {}, agreed {}, disagreed {}, failed {}, skipped {}",
-                        c["shadow"].as_str().unwrap_or("?"),
-                        c["mirrored"],
-                        c["agreed"],
-                        c["disagreed"],
-                        c["failed"],
-                        c["skipped"]
-                    );
-                }
-                for s in v["samples"].as_array().into_iter().flatten() {
-                    println!(
-                        "{} {}: answered {} {}; shadow {} {}",
-                        s["created_at"],
-                        s["request_id"].as_str().unwrap_or("?"),
-                        s["answered"].as_str().unwrap_or("?"),
-                        s["answer"],
-                        s["shadow"].as_str().unwrap_or("?"),
-                        s["shadow_answer"]
-                    );
-                }
-            }
-        }
+        } => shadow::run(runtime, name, limit, json, registry).await,
     }
-    Ok(super::exit::OK)
 }

@@ -1,0 +1,29 @@
+//! `ferry deploy create`: creates a deployment.
+
+use ferry_host::deploy::{self, revision_json};
+use ferry_host::runtime::Runtime;
+use ferry_host::store::Store;
+
+use super::{SpecArgs, audit, print_revision};
+use crate::cli::{Exit, RegistryArgs, exit, local_actor};
+
+/// Runs `ferry deploy create`.
+pub async fn run(
+    runtime: &Runtime,
+    name: String,
+    spec: SpecArgs,
+    json: bool,
+    registry: RegistryArgs,
+) -> Result<u8, Exit> {
+    let spec = spec.spec()?;
+    let v = match registry.store(runtime).await? {
+        Store::Local(r) => {
+            let rev = deploy::create(&r, &name, spec, &local_actor()).await?;
+            audit(&r, "deployment.create", &name, "revision 1").await?;
+            revision_json(&rev)
+        }
+        Store::Remote(c) => c.create_deployment(&name, &spec).await?,
+    };
+    print_revision(&v, json);
+    Ok(exit::OK)
+}
