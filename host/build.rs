@@ -18,6 +18,7 @@ fn main() {
             &crates,
             &[
                 &root.join("sdk/rust"),
+                &root.join("sdk/numeric"),
                 &root.join("wit"),
                 &root.join("bundle/src"),
             ],

@@ -2,9 +2,9 @@
 //! `num_buckets` buckets whose boundaries are quantiles learned in analysis, or explicit
 //! `boundaries`. A value equal to a boundary goes to the upper bucket; nulls stay null.
 
-use ferry_sdk::numeric::{PerColumn, learn, numeric_output, rewrite_ints};
 use ferry_sdk::prelude::*;
 use ferry_sdk::stats::QuantileSketch;
+use ferry_sdk_numeric::{PerColumn, learn, numeric_output, rewrite_ints};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]

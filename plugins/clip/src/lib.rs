@@ -1,9 +1,9 @@
 //! `clip`: clips numeric columns to `[min, max]`, given in the configuration or learned as
 //! quantiles (`lower_quantile`, `upper_quantile`) in analysis.
 
-use ferry_sdk::numeric::{PerColumn, learn, numeric_output, rewrite_floats};
 use ferry_sdk::prelude::*;
 use ferry_sdk::stats::QuantileSketch;
+use ferry_sdk_numeric::{PerColumn, learn, numeric_output, rewrite_floats};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]

@@ -1,8 +1,8 @@
 //! `min-max-scaler`: scales numeric columns into `feature_range` (default `[0, 1]`) with the
 //! minimum and maximum learned in analysis, as scikit-learn's `MinMaxScaler`.
 
-use ferry_sdk::numeric::{PerColumn, learn, numeric_output, rewrite_floats};
 use ferry_sdk::prelude::*;
+use ferry_sdk_numeric::{PerColumn, learn, numeric_output, rewrite_floats};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]

@@ -28,7 +28,6 @@ mod kinds;
 pub mod log;
 pub mod mail;
 mod manifest;
-pub mod numeric;
 mod report;
 mod select;
 pub mod stats;

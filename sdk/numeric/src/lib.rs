@@ -1,9 +1,13 @@
 //! The wiring shared by transforms that work on numeric columns one by one (`clip`,
-//! `min-max-scaler`, `bucketize`, the mean and median of `impute`): the values a column learns
-//! from, and the columns written in place of their inputs.
+//! `min-max-scaler`, `bucketize`): the values a column learns from, and the columns written in
+//! place of their inputs.
+//!
+//! A crate beside `ferry-sdk` rather than a module of it: every change to `ferry-sdk` changes
+//! the bytes of every plugin built with it (its symbols' hashes follow the crate's contents),
+//! so a published plugin that does not use these helpers keeps its bytes.
 
-use crate::{Batch, BatchBuilder, Column, DataType, Result, Schema};
-use crate::{numeric_columns, replaced_columns};
+use ferry_sdk::{Batch, BatchBuilder, Column, DataType, Result, Schema};
+use ferry_sdk::{numeric_columns, replaced_columns};
 
 /// A transform's learned state for one column: which column it is for.
 pub trait PerColumn {
