@@ -2,11 +2,9 @@
 
 use std::path::PathBuf;
 
-use ferry_host::pipeline::card::model_card;
-use ferry_host::pipeline::lineage::Lineage;
 use ferry_host::runtime::Runtime;
 
-use super::split_ref;
+use super::{card_of, split_ref};
 use crate::cli::{Exit, RegistryArgs, exit};
 
 /// Runs `ferry models card`.
@@ -19,13 +17,7 @@ pub async fn run(
     let r = registry.store(runtime).await?;
     let (name, reference) = split_ref(&model);
     let v = r.model_version(name, reference.unwrap_or("latest")).await?;
-    let lineage = v
-        .lineage
-        .as_deref()
-        .map(Lineage::parse)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    let card = model_card(&r.registered_model(name).await?.0, &v, lineage.as_ref());
+    let card = card_of(&r, name, &v).await?;
     match out {
         Some(path) => {
             std::fs::write(&path, card).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?

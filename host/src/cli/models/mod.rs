@@ -188,6 +188,22 @@ async fn audit(store: &Store, action: &str, object: &str, detail: &str) -> Resul
     Ok(())
 }
 
+/// The model card of version `v` of `name`, with its lineage.
+async fn card_of(store: &Store, name: &str, v: &ModelVersion) -> Result<String, Exit> {
+    let lineage = v
+        .lineage
+        .as_deref()
+        .map(ferry_host::pipeline::lineage::Lineage::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let (m, _) = store.registered_model(name).await?;
+    Ok(ferry_host::pipeline::card::model_card(
+        &m,
+        v,
+        lineage.as_ref(),
+    ))
+}
+
 fn print_version(v: &ModelVersion) {
     println!(
         "{:<5} {:<10} {:<20} {:<32} {}",

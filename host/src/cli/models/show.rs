@@ -1,10 +1,8 @@
 //! `ferry models show`: shows a model's versions, or one version's card with its lineage.
 
-use ferry_host::pipeline::card::model_card;
-use ferry_host::pipeline::lineage::Lineage;
 use ferry_host::runtime::Runtime;
 
-use super::{print_version, split_ref};
+use super::{card_of, print_version, split_ref};
 use crate::cli::{Exit, RegistryArgs, exit};
 
 /// Runs `ferry models show`.
@@ -47,14 +45,7 @@ pub async fn run(
                 println!("{}", serde_json::to_string_pretty(&value)?);
                 return Ok(exit::OK);
             }
-            let lineage = v
-                .lineage
-                .as_deref()
-                .map(Lineage::parse)
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
-            let (m, _) = r.registered_model(name).await?;
-            print!("{}", model_card(&m, &v, lineage.as_ref()));
+            print!("{}", card_of(&r, name, &v).await?);
         }
     }
     Ok(exit::OK)
