@@ -8,7 +8,7 @@ fn main() {
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = dir.parent().expect("workspace root").to_path_buf();
     let mut crates = ferry_sdk_build::crates_in(&dir.join("guests"));
-    // The README's quickstart plugin is built and run by the tests too, so it stays true.
+    // The book's quickstart plugin (docs/src/authoring/rust.md) is built and run by the tests too, so it stays true.
     crates.push(ferry_sdk_build::PluginCrate {
         package: "ratio".into(),
         dir: root.join("examples/quickstart-plugin"),

@@ -11,8 +11,8 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ferry_host::data::RequestRows;
-use ferry_host::{DataType, Field};
+use ferry_core::data::RequestRows;
+use ferry_runtime::bindings::types::{DataType, Field};
 use serde_json::{Value, json};
 
 struct Counting;

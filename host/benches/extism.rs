@@ -12,12 +12,13 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_host::data::{Format, read_table, schema_of, slice_rows};
-use ferry_host::pipeline::train::Quiet;
-use ferry_host::pipeline::{PipelineSpec, ServingPipeline, TrainOptions, train};
-use ferry_host::publish::{Checks, publish};
-use ferry_host::runtime::{ExtismPayload, Plugin, Runtime, RuntimeOptions, TransformInstance};
-use ferry_host::{Batch, ColumnData};
+use ferry_core::data::{Format, read_table, schema_of, slice_rows};
+use ferry_kit::publish::{Checks, publish};
+use ferry_pipeline::pinned::load_serving;
+use ferry_pipeline::train::Quiet;
+use ferry_pipeline::{PipelineSpec, ServingPipeline, TrainOptions, train};
+use ferry_runtime::bindings::types::{Batch, ColumnData};
+use ferry_runtime::{ExtismPayload, Plugin, Runtime, RuntimeOptions, TransformInstance};
 
 /// The mean time of `$body` (an expression that may `.await`) over at least 200 runs and
 /// one second, after one run to warm up.
@@ -131,7 +132,7 @@ async fn run() {
     let registry = ferry_registry::Registry::open(data_dir.path(), None)
         .await
         .expect("registry");
-    ferry_host::publish::seed_builtins(&runtime, &registry)
+    ferry_kit::publish::seed_builtins(&runtime, &registry)
         .await
         .expect("seed");
     let bytes = std::fs::read(&extism).expect("read the Extism module");
@@ -145,7 +146,7 @@ async fn run() {
     )
     .await
     .expect("publish the Extism module");
-    let store = ferry_host::store::Store::Local(registry.clone());
+    let store = ferry_pipeline::store::Store::Local(registry.clone());
 
     // The churn example with a log step first, once per implementation.
     let churn = root.join("examples/churn");
@@ -195,10 +196,9 @@ async fn run() {
             vec![&runtime]
         };
         for rt in runtimes {
-            let pipeline =
-                ServingPipeline::load(rt, &store, outcome.lineage.clone(), &Default::default())
-                    .await
-                    .expect("serve");
+            let pipeline = load_serving(rt, &store, outcome.lineage.clone(), &Default::default())
+                .await
+                .expect("serve");
             served.push(pipeline);
         }
     }
@@ -220,7 +220,7 @@ async fn run() {
     let mut input = base.clone();
     input.columns.retain(|c| c.name != "churned");
     let mut big =
-        ferry_host::data::concat(&schema_of(&input), vec![input.clone(); 50]).expect("concat");
+        ferry_core::data::concat(&schema_of(&input), vec![input.clone(); 50]).expect("concat");
     // Customer ids are unique in the expectations; give each row its own.
     for c in &mut big.columns {
         if c.name == "customer_id" {

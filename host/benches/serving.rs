@@ -13,17 +13,18 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_host::data::{
+use ferry_core::data::{
     Format, batch_to_rows, columns_view, conform, merge_columns, read_table, slice_rows,
 };
-use ferry_host::pipeline::steps::Steps;
-use ferry_host::pipeline::train::Quiet;
-use ferry_host::pipeline::{PipelineSpec, ServingPipeline, TrainOptions, train};
-use ferry_host::runtime::{
+use ferry_core::steps::Steps;
+use ferry_pipeline::pinned::load_serving;
+use ferry_pipeline::train::Quiet;
+use ferry_pipeline::{PipelineSpec, TrainOptions, train};
+use ferry_runtime::bindings::types::{Batch, ColumnData};
+use ferry_runtime::{
     ModelInstance, PredictorHandle, Runtime, RuntimeOptions, TransformInstance, TransformerHandle,
     ValidatorInstance,
 };
-use ferry_host::{Batch, ColumnData};
 use ferry_sdk::{Model, Predictor, Transform, Transformer, Validator};
 
 fn to_sdk(b: &Batch) -> ferry_sdk::Batch {
@@ -209,11 +210,11 @@ async fn run() {
     let registry = ferry_registry::Registry::open(data_dir.path(), None)
         .await
         .expect("registry");
-    ferry_host::publish::seed_builtins(&runtime, &registry)
+    ferry_kit::publish::seed_builtins(&runtime, &registry)
         .await
         .expect("seed");
     let spec = PipelineSpec::read(&root.join("examples/churn/pipeline.toml")).expect("pipeline");
-    let store = ferry_host::store::Store::Local(registry.clone());
+    let store = ferry_pipeline::store::Store::Local(registry.clone());
     let outcome = train(
         &runtime,
         &store,
@@ -229,7 +230,7 @@ async fn run() {
     .await
     .expect("train");
     let lineage = outcome.lineage.clone();
-    let served = ServingPipeline::load(&runtime, &store, lineage.clone(), &Default::default())
+    let served = load_serving(&runtime, &store, lineage.clone(), &Default::default())
         .await
         .expect("serve");
 
@@ -271,7 +272,7 @@ async fn run() {
         big.push(input.clone());
     }
     let mut big =
-        ferry_host::data::concat(&ferry_host::data::schema_of(&input), big).expect("concat");
+        ferry_core::data::concat(&ferry_core::data::schema_of(&input), big).expect("concat");
     for c in &mut big.columns {
         if c.name == "customer_id" {
             c.data = ColumnData::Text((0..100_000).map(|i| format!("C{i:05}")).collect());

@@ -8,9 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_host::builtin;
-use ferry_host::runtime::{LoadOptions, Runtime, RuntimeOptions, TransformInstance};
-use ferry_host::{Batch, Column, ColumnData};
+use ferry_builtins as builtin;
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData};
+use ferry_runtime::{LoadOptions, Runtime, RuntimeOptions, TransformInstance};
 
 const COLUMNS: usize = 8;
 
@@ -91,7 +91,7 @@ async fn run() {
     // Learn the state once on 10k rows, through the plugin.
     let train = host_batch(10_000);
     let mut inst = TransformInstance::new(&plugin).await.expect("instance");
-    let fields = ferry_host::data::schema_of(&train);
+    let fields = ferry_core::data::schema_of(&train);
     let a = inst.new_analyzer(config, &fields).await.expect("analyzer");
     inst.update(a, &train).await.expect("update");
     let state_bytes = inst.finish(a).await.expect("finish");
@@ -212,8 +212,8 @@ async fn run() {
 /// The purity check `ferry train` runs on every row of the training split, against one apply of
 /// the same rows (it applies the batch three more times and every row alone in a fresh
 /// instance).
-async fn purity(plugin: &ferry_host::runtime::Plugin, config: &str, state: &[u8]) {
-    use ferry_host::pipeline::steps::{LearnedTransform, TransformStep, purity};
+async fn purity(plugin: &ferry_runtime::Plugin, config: &str, state: &[u8]) {
+    use ferry_core::steps::{LearnedTransform, TransformStep, purity};
     let learned = LearnedTransform {
         step: TransformStep {
             plugin: plugin.clone(),

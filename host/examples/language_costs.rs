@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ferry_host::runtime::{LoadOptions, Plugin, Runtime, RuntimeOptions, TransformInstance};
-use ferry_host::{Batch, Column, ColumnData};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData};
+use ferry_runtime::{LoadOptions, Plugin, Runtime, RuntimeOptions, TransformInstance};
 use serde_json::json;
 
 const COLUMNS: usize = 4;
@@ -72,10 +72,10 @@ async fn mean<F: AsyncFnMut()>(min: u32, mut f: F) -> f64 {
 }
 
 /// An instance with a transformer learned on 10,000 rows.
-async fn fitted(plugin: &Plugin) -> (TransformInstance, ferry_host::runtime::TransformerHandle) {
+async fn fitted(plugin: &Plugin) -> (TransformInstance, ferry_runtime::TransformerHandle) {
     let train = batch(10_000);
     let mut inst = TransformInstance::new(plugin).await.expect("instance");
-    let fields = ferry_host::data::schema_of(&train);
+    let fields = ferry_core::data::schema_of(&train);
     let a = inst.new_analyzer(CONFIG, &fields).await.expect("analyzer");
     inst.update(a, &train).await.expect("update");
     let state = inst.finish(a).await.expect("finish");

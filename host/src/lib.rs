@@ -1,25 +1,17 @@
-//! Ferry's host: the sandboxed WebAssembly plugin runtime, data handling, and the pieces
-//! the `ferry` binary is made of.
+//! Ferry's host: what is left above the library crates until it is split further (issue 25):
+//! deployments (routing, breakers, live revisions, deployer targets), monitoring (metrics,
+//! the prediction log, live metrics, alerts) and the HTTP server, under the `ferry` binary.
+//!
+//! It builds on `ferry-core`, `ferry-pipeline`, `ferry-kit`, `ferry-runtime` and
+//! `ferry-registry`. Without its `registry` feature it is the edge build, which serves a bundle
+//! with `ferry-core` alone. Start reading from `server::router`.
 
-pub mod builtin;
-#[cfg(feature = "registry")]
-pub mod client;
-pub mod config;
-pub mod conformance;
-pub mod data;
 #[cfg(feature = "registry")]
 pub mod deploy;
 pub mod ids;
-pub mod lockfile;
 pub mod monitor;
-pub mod pipeline;
-#[cfg(feature = "registry")]
-pub mod publish;
-pub mod scaffold;
 pub mod secret;
 pub mod server;
-#[cfg(feature = "registry")]
-pub mod store;
 
 pub use ferry_runtime::manifest;
 pub use ferry_runtime::{self as runtime, CONTRACT_VERSION, Manifest, PluginKind};

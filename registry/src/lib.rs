@@ -10,6 +10,7 @@ mod alerts;
 mod artifacts;
 mod blob;
 mod db;
+pub mod deployment_spec;
 mod deployments;
 mod error;
 mod logged_models;
@@ -29,6 +30,7 @@ pub use artifacts::{
 };
 pub use blob::{BlobStore, BoxFuture, FsBlobStore, check_digest, digest_of};
 pub use db::{Backend, Db, now_ms};
+pub use deployment_spec::{DeploymentSpec, SpecError};
 pub use deployments::{
     Deployment, DeploymentRevision, DeploymentTarget, ShadowSample, check_deployment_name,
 };

@@ -50,6 +50,12 @@ pub struct RuntimeMetrics {
     /// Plugin calls stopped for a deadline, the memory cap or a trap (not exported; alert
     /// rules read it).
     pub misbehaviour: Counter,
+    /// Instance sets one served version may hold at once.
+    pub instance_sets_per_version: Gauge,
+    /// Calls that waited for an instance set because their version held its limit.
+    pub instance_set_waits: Counter,
+    /// The most instance sets one served version has held at once.
+    pub instance_sets_peak: Gauge,
 }
 
 impl Default for RuntimeMetrics {
@@ -61,6 +67,9 @@ impl Default for RuntimeMetrics {
             instances_created: Counter::default(),
             instance_pool_capacity: Gauge::default(),
             misbehaviour: Counter::default(),
+            instance_sets_per_version: Gauge::default(),
+            instance_set_waits: Counter::default(),
+            instance_sets_peak: Gauge::default(),
         }
     }
 }
@@ -101,6 +110,21 @@ impl RuntimeMetrics {
             "instance_pool_capacity",
             "Instances the pooling allocator reserves (0: allocated on demand)",
             self.instance_pool_capacity.clone(),
+        );
+        registry.register(
+            "instance_sets_per_version",
+            "Instance sets one served version may hold at once (--max-instance-sets)",
+            self.instance_sets_per_version.clone(),
+        );
+        registry.register(
+            "instance_sets_peak",
+            "The most instance sets one served version has held at once",
+            self.instance_sets_peak.clone(),
+        );
+        registry.register(
+            "instance_set_waits",
+            "Calls that waited for an instance set because their version held its limit",
+            self.instance_set_waits.clone(),
         );
     }
 }

@@ -82,7 +82,7 @@ def test_refusals_name_what_is_wrong(tmp_path):
     refused = fails("p", "--kind", "deployer", "--lang", "js")
     assert "--kind deployer is not offered in --lang js" in refused
     assert "validator, transform and model" in refused
-    assert "unknown language \"go\" (not offered: see the README on Go)" in fails(
+    assert "unknown language \"go\" (not offered: see docs/src/authoring/languages.md)" in fails(
         "p", "--kind", "transform", "--lang", "go")
     refused = fails("p", "--kind", "alert-sink", "--lang", "c")
     assert "--kind alert-sink is not offered in --lang c" in refused

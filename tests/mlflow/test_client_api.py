@@ -3,7 +3,7 @@
 outputs, artifacts (files, folders, dicts, text, figures, images, tables), logged models, and
 registered models with their versions, tags, aliases and stages; every search paged with
 `page_token` until `next_page_token` runs out. What is left out (tracing, prompts, webhooks,
-workspaces, MCP servers, evaluation datasets) is listed in the README."""
+workspaces, MCP servers, evaluation datasets) is listed in docs/src/guides/mlflow.md."""
 
 import json
 import os

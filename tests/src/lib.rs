@@ -3,10 +3,10 @@
 
 use std::{path::PathBuf, sync::OnceLock};
 
-use ferry_host::builtin;
-use ferry_host::data::CsvReader;
-use ferry_host::runtime::{LoadOptions, Plugin, Runtime, RuntimeOptions, TransformInstance};
-use ferry_host::{Batch, Column, ColumnData};
+use ferry_builtins as builtin;
+use ferry_core::data::CsvReader;
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData};
+use ferry_runtime::{LoadOptions, Plugin, Runtime, RuntimeOptions, TransformInstance};
 
 pub mod server;
 
@@ -102,7 +102,7 @@ pub async fn builtin(name: &str) -> Plugin {
 pub async fn fit_apply(plugin: &Plugin, config: &str, train: &Batch, apply_to: &Batch) -> Batch {
     let mut t = TransformInstance::new(plugin).await.expect("instantiate");
     let a = t
-        .new_analyzer(config, &ferry_host::data::schema_of(train))
+        .new_analyzer(config, &ferry_core::data::schema_of(train))
         .await
         .expect("new-analyzer");
     t.update(a, train).await.expect("update");

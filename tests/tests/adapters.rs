@@ -7,9 +7,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use ferry_host::data::CsvReader;
-use ferry_host::runtime::{Failure, GuestError, ModelInstance};
-use ferry_host::{Batch, ColumnData};
+use ferry_core::data::CsvReader;
+use ferry_runtime::bindings::types::{Batch, ColumnData};
+use ferry_runtime::{Failure, GuestError, ModelInstance};
 use ferry_tests::server::text;
 use ferry_tests::{assert_healthy, builtin, repo_root};
 
@@ -133,7 +133,7 @@ async fn xgboost_evaluates_json_models_like_xgboost_with_missing_values() {
     );
 }
 
-fn guest_error(e: &ferry_host::PluginError) -> &GuestError {
+fn guest_error(e: &ferry_runtime::PluginError) -> &GuestError {
     match &*e.failure {
         Failure::Guest(g) => g,
         other => panic!("expected an error from the plugin, got {other}"),

@@ -2,8 +2,8 @@
 //! a damaged cache file is replaced rather than trusted, and even a first load runs from the
 //! file it wrote.
 
-use ferry_host::builtin;
-use ferry_host::runtime::{CacheOutcome, LoadOptions, Runtime, RuntimeOptions};
+use ferry_builtins as builtin;
+use ferry_runtime::{CacheOutcome, LoadOptions, Runtime, RuntimeOptions};
 
 fn runtime_with_cache(dir: &std::path::Path) -> Runtime {
     Runtime::new(RuntimeOptions {

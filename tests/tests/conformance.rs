@@ -4,9 +4,9 @@
 
 use std::process::Command;
 
-use ferry_host::builtin;
-use ferry_host::conformance::{self, Outcome, Report};
-use ferry_host::runtime::LoadOptions;
+use ferry_builtins as builtin;
+use ferry_kit::conformance::{self, Outcome, Report};
+use ferry_runtime::LoadOptions;
 use ferry_tests::{component_cache, ferry_bin, guests, runtime};
 
 async fn report_for_file(path: &str) -> Report {

@@ -6,10 +6,10 @@
 
 use std::path::Path;
 
-use ferry_host::data::{CsvReader, batch_to_rows, rows_to_batch};
-use ferry_host::pipeline::steps::{LearnedTransform, Steps, TransformStep};
-use ferry_host::runtime::LoadOptions;
-use ferry_host::{Batch, Column, ColumnData, DataType, Field};
+use ferry_core::data::{CsvReader, batch_to_rows, rows_to_batch};
+use ferry_core::steps::{LearnedTransform, Steps, TransformStep};
+use ferry_runtime::LoadOptions;
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
 use ferry_tests::server::{Server, text};
 use ferry_tests::{churn_copy, guests, repo_root, runtime};
 use serde_json::{Value, json};
@@ -252,7 +252,7 @@ async fn noise_drawn_on_every_row_is_refused_at_train() {
         .await
         .unwrap();
     registry
-        .publish(ferry_host::publish::new_version(&plugin, None), &bytes)
+        .publish(ferry_kit::publish::new_version(&plugin, None), &bytes)
         .await
         .unwrap();
     let dir = churn_with(

@@ -5,13 +5,14 @@
 
 use std::path::Path;
 
-use ferry_host::conformance::Outcome;
-use ferry_host::data::schema_of;
-use ferry_host::runtime::{
+use ferry_core::data::schema_of;
+use ferry_kit::conformance::Outcome;
+use ferry_runtime::PluginKind;
+use ferry_runtime::bindings::types::{Batch, ColumnData};
+use ferry_runtime::{
     CacheOutcome, ExtismPayload, Failure, GuestError, LoadError, LoadOptions, Plugin, PluginError,
     Runtime, RuntimeOptions, TransformInstance, ValidatorInstance,
 };
-use ferry_host::{Batch, ColumnData, PluginKind};
 use ferry_tests::{assert_healthy, builtin, customers, fit_apply, floats, guests, runtime};
 
 async fn load(path: &str) -> Plugin {
@@ -152,7 +153,7 @@ async fn messagepack_calls_compute_what_json_calls_compute_bit_for_bit() {
     let mut data = customers();
     let awkward = Batch {
         num_rows: 4,
-        columns: vec![ferry_host::Column {
+        columns: vec![ferry_runtime::bindings::types::Column {
             name: "monthly_charges".into(),
             data: ColumnData::Float64(vec![f64::INFINITY, f64::NAN, 1e-310, -0.0]),
             nulls: Some(vec![false, true, false, false]),
@@ -583,13 +584,13 @@ async fn an_extism_deployer_with_wasi_plans_applies_and_rolls_back_in_the_kit() 
     let p = load(guests::EXTISM_DIRECTORY_DEPLOYER).await;
     assert_eq!(p.kind(), PluginKind::Deployer);
     assert_eq!(p.manifest().name, "extism-directory-deployer");
-    let report = ferry_host::conformance::run(&p).await;
+    let report = ferry_kit::conformance::run(&p).await;
     assert!(report.passed(), "{:#?}", report.failures());
     let (_, failed, skipped) = report.tally();
     assert_eq!((failed, skipped), (0, 0), "{report:#?}");
     let builtin = builtin("directory").await;
-    let theirs = ferry_host::conformance::run(&builtin).await;
-    let how = |r: &ferry_host::conformance::Report| {
+    let theirs = ferry_kit::conformance::run(&builtin).await;
+    let how = |r: &ferry_kit::conformance::Report| {
         r.points
             .iter()
             .map(|p| match &p.outcome {
@@ -608,7 +609,7 @@ async fn an_extism_alert_sink_delivers_through_granted_http_and_passes_the_kit()
     // to a listener answering 503, which it must report as an error.
     let p = load(guests::EXTISM_WEBHOOK).await;
     assert_eq!(p.kind(), PluginKind::AlertSink);
-    let report = ferry_host::conformance::run(&p).await;
+    let report = ferry_kit::conformance::run(&p).await;
     assert!(report.passed(), "{:#?}", report.failures());
     let (passed, failed, skipped) = report.tally();
     assert_eq!((failed, skipped), (0, 0), "{report:#?}");
@@ -618,17 +619,15 @@ async fn an_extism_alert_sink_delivers_through_granted_http_and_passes_the_kit()
 #[tokio::test]
 async fn an_extism_alert_sink_without_a_grant_is_refused_by_name() {
     let p = load(guests::EXTISM_WEBHOOK).await;
-    let alert = ferry_host::runtime::bindings::types::Alert {
-        severity: ferry_host::runtime::bindings::types::Severity::Critical,
+    let alert = ferry_runtime::bindings::types::Alert {
+        severity: ferry_runtime::bindings::types::Severity::Critical,
         title: "drift".into(),
         text: "total_charges drifted".into(),
         labels: vec![],
         source: "test".into(),
         time_ms: 0,
     };
-    let mut sink = ferry_host::runtime::AlertSinkInstance::new(&p)
-        .await
-        .unwrap();
+    let mut sink = ferry_runtime::AlertSinkInstance::new(&p).await.unwrap();
     let e = sink
         .deliver(r#"{"url":"http://127.0.0.1:9/hook"}"#, &alert)
         .await

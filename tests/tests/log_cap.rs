@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use ferry_host::runtime::{LoadOptions, ValidatorInstance};
+use ferry_runtime::{LoadOptions, ValidatorInstance};
 use ferry_tests::{floats, guests, runtime};
 
 async fn provoke(action: &str) -> String {

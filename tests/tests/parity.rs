@@ -4,8 +4,8 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use ferry_host::data::{CsvReader, batch_to_rows};
-use ferry_host::{Batch, ColumnData};
+use ferry_core::data::{CsvReader, batch_to_rows};
+use ferry_runtime::bindings::types::{Batch, ColumnData};
 use ferry_tests::repo_root;
 use ferry_tests::server::{Server, text};
 use serde_json::{Value, json};

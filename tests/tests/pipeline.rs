@@ -474,7 +474,7 @@ fn bad_pipeline_files_are_refused_naming_the_problem() {
 
 #[test]
 fn parquet_and_json_lines_train_exactly_like_csv() {
-    use ferry_host::data::{CsvReader, batch_to_record_batch, batch_to_rows};
+    use ferry_core::data::{CsvReader, batch_to_record_batch, batch_to_rows};
     let home = Home::new();
     let dir = churn_copy(|t| t);
     let table = CsvReader::open(&churn().join("customers.csv"), 100_000)

@@ -1,14 +1,13 @@
 //! Every first-party plugin, run through the host on real data, including its error paths.
 
-use ferry_host::data::{concat, schema_of};
-use ferry_host::runtime::bindings::types::{
-    Alert, Artifact, Deployment, PluginRef, Report, Severity,
-};
-use ferry_host::runtime::{
+use ferry_builtins as builtin;
+use ferry_core::data::{concat, schema_of};
+use ferry_runtime::bindings::types::{Alert, Artifact, Deployment, PluginRef, Report, Severity};
+use ferry_runtime::bindings::types::{Batch, Column, ColumnData};
+use ferry_runtime::{
     AlertSinkInstance, DeployerInstance, DirGrant, Failure, Grants, GuestError, LoadOptions,
     ModelInstance, PluginError, TransformInstance, ValidatorInstance,
 };
-use ferry_host::{Batch, Column, ColumnData, builtin};
 use ferry_tests::{builtin, customers, f64s, fit_apply, floats, runtime};
 
 fn column<'a>(b: &'a Batch, name: &str) -> &'a Column {
@@ -71,7 +70,7 @@ async fn builtin_names_match_their_manifests() {
     for name in builtin::names() {
         let p = builtin(name).await;
         assert_eq!(p.name(), name);
-        assert_eq!(p.manifest().contract, ferry_host::CONTRACT_VERSION);
+        assert_eq!(p.manifest().contract, ferry_runtime::CONTRACT_VERSION);
         assert!(
             !p.manifest().description.is_empty(),
             "{name} has no description"
@@ -85,7 +84,7 @@ async fn builtin_names_match_their_manifests() {
 
 #[tokio::test]
 async fn every_builtin_that_computes_passes_the_purity_check_on_the_sample_data() {
-    use ferry_host::pipeline::steps::purity::{PublishCheck, check_at_publish};
+    use ferry_core::steps::purity::{PublishCheck, check_at_publish};
     for name in builtin::names() {
         let p = builtin(name).await;
         let check = check_at_publish(&p)

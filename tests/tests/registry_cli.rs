@@ -56,7 +56,7 @@ fn publish_search_install_lock_and_yank() {
     let o = env.ferry(&["plugin", "search", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let found: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(found.len(), ferry_host::builtin::names().count());
+    assert_eq!(found.len(), ferry_builtins::names().count());
     assert!(found.len() >= 15, "{found:?}");
 
     let o = env.ferry(&["plugin", "publish", ratio]);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ferry_host::runtime::{
+use ferry_runtime::{
     DeployerInstance, DirGrant, Failure, Grants, LimitOverrides, LoadError, LoadOptions, Plugin,
     PluginError, TransformInstance, ValidatorInstance,
 };

@@ -7,11 +7,12 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use ferry_host::runtime::bindings::types::{Alert, Severity};
-use ferry_host::runtime::{
+use ferry_builtins as builtin;
+use ferry_runtime::bindings::types::{Alert, Severity};
+use ferry_runtime::manifest::PluginKind;
+use ferry_runtime::{
     AlertSinkInstance, Failure, Grants, LoadError, LoadOptions, Plugin, PluginError, SmtpGrant,
 };
-use ferry_host::{builtin, manifest::PluginKind};
 use ferry_tests::{assert_healthy, guests, runtime};
 
 fn alert() -> Alert {

@@ -54,11 +54,7 @@ async fn every_registry_load_path_holds_plugins_to_the_trust_policy() {
 
     // Sign the registry's standard-scaler with acme's key: the same bytes, published again.
     let wasm = work.path().join("standard-scaler.wasm");
-    std::fs::write(
-        &wasm,
-        ferry_host::builtin::bytes("standard-scaler").unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&wasm, ferry_builtins::bytes("standard-scaler").unwrap()).unwrap();
     let o = server.ferry(&[
         "plugin",
         "publish",

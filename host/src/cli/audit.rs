@@ -22,7 +22,7 @@ pub async fn run(runtime: &Runtime, args: AuditArgs) -> Result<u8, Exit> {
     let limit = args.limit.clamp(1, 10_000);
     let log = match &args.registry.registry {
         Some(url) => {
-            ferry_host::client::RemoteRegistry::new(url, args.registry.token.clone())?
+            ferry_pipeline::client::RemoteRegistry::new(url, args.registry.token.clone())?
                 .audit(limit)
                 .await?
         }

@@ -1,9 +1,9 @@
 //! A loaded version's pipeline over a data file, in batches: `ferry transform --model` and
 //! `ferry edge predict`.
 
-use ferry_host::data::{Format, read_table, select, slice_rows, write_csv};
-use ferry_host::pipeline::steps::BATCH_ROWS;
-use ferry_host::pipeline::{ServeError, ServingPipeline};
+use ferry_core::data::{Format, read_table, select, slice_rows, write_csv};
+use ferry_core::steps::BATCH_ROWS;
+use ferry_core::{ServeError, ServingPipeline};
 
 use super::Exit;
 

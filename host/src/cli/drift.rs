@@ -4,19 +4,20 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use ferry_host::data::{Format, concat, read_table, schema_of, select, slice_rows};
-use ferry_host::monitor::profile::ColumnProfile;
-use ferry_host::monitor::render;
-use ferry_host::monitor::{DriftOptions, Method, Profile, Role, compare};
-use ferry_host::pipeline::lineage::Lineage;
-use ferry_host::pipeline::steps::BATCH_ROWS;
-use ferry_host::pipeline::{PluginPolicy, ServingPipeline};
+use ferry_core::data::{Format, concat, read_table, schema_of, select, slice_rows};
+use ferry_core::lineage::Lineage;
+use ferry_core::stats::profile::ColumnProfile;
+use ferry_core::stats::render;
+use ferry_core::stats::{DriftOptions, Method, Profile, Role, compare};
+use ferry_core::steps::BATCH_ROWS;
+use ferry_host::Batch;
 use ferry_host::runtime::{LoadOptions, Runtime};
-use ferry_host::{Batch, monitor};
+use ferry_pipeline::PluginPolicy;
+use ferry_pipeline::pinned::load_serving;
 
 use super::batch::rows_error;
 use super::{Exit, LimitArgs, RegistryArgs, exit};
-use ferry_host::monitor::drift::Current;
+use ferry_core::stats::drift::Current;
 
 /// How the report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -165,7 +166,7 @@ pub async fn run(runtime: &Runtime, args: DriftArgs) -> Result<u8, Exit> {
         Some(batches) => Current::Arrow(batches),
         None => Current::Batch(&current),
     };
-    let mut parts: Vec<monitor::drift::Part<'_>> = vec![(&inputs, first)];
+    let mut parts: Vec<ferry_core::stats::drift::Part<'_>> = vec![(&inputs, first)];
     if let Some(f) = &features {
         if feature_cols.is_empty() {
             return Err(
@@ -247,7 +248,7 @@ async fn compute_features(
         trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
         sets_per_version: None,
     };
-    let pipeline = ServingPipeline::load(runtime, &store, lineage, &policy).await?;
+    let pipeline = load_serving(runtime, &store, lineage, &policy).await?;
     let n = current.num_rows as usize;
     let mut batches = Vec::new();
     let mut start = 0;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use ferry_bundle::{Bundle, Trust};
-use ferry_host::pipeline::lineage::Lineage;
-use ferry_host::pipeline::{PluginPolicy, ServingPipeline};
+use ferry_core::ServingPipeline;
+use ferry_core::lineage::Lineage;
 use ferry_host::runtime::{LoadOptions, Runtime};
 use ferry_host::server::{EdgeService, serve_edge};
 use serde_json::json;
@@ -90,12 +90,12 @@ async fn load(
 ) -> Result<(Bundle, ServingPipeline), Exit> {
     let bundle = open(path, trust)?;
     let lineage = lineage(&bundle)?;
-    let mut policy = PluginPolicy::of(LoadOptions {
+    let load = LoadOptions {
         limits: limits.overrides(),
         ..Default::default()
-    });
-    policy.sets_per_version = sets_per_version;
-    let pipeline = ServingPipeline::load(runtime, &bundle, lineage, &policy).await?;
+    };
+    let pipeline =
+        ServingPipeline::load(runtime, &bundle, lineage, &load, sets_per_version).await?;
     Ok((bundle, pipeline))
 }
 

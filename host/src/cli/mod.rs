@@ -18,6 +18,8 @@ mod models;
 mod plugin;
 #[cfg(feature = "registry")]
 mod predictions;
+#[cfg(all(test, feature = "registry"))]
+mod reference;
 #[cfg(feature = "registry")]
 mod runs;
 #[cfg(feature = "registry")]
@@ -39,7 +41,7 @@ use clap::{Args, Parser, Subcommand};
 use ferry_host::runtime::{DirGrant, Grants, LoadOptions};
 use ferry_host::runtime::{Failure, LimitOverrides, PluginError, Runtime, RuntimeOptions};
 #[cfg(feature = "registry")]
-use ferry_host::store::{Store, StoreError};
+use ferry_pipeline::store::{Store, StoreError};
 
 /// Exit codes scripts can rely on.
 #[cfg_attr(not(feature = "registry"), allow(dead_code))]
@@ -167,7 +169,7 @@ pub async fn load_plugin(
     reference: &str,
     sandbox: &SandboxArgs,
 ) -> Result<ferry_host::Plugin, Exit> {
-    let plugin = ferry_host::builtin::resolve(runtime, reference, &sandbox.load_options()?).await?;
+    let plugin = ferry_builtins::resolve(runtime, reference, &sandbox.load_options()?).await?;
     if let Some(policy) = trust_policy(sandbox.trust.as_deref())?
         && !plugin.source().starts_with("builtin:")
     {
@@ -272,8 +274,8 @@ impl SandboxArgs {
     }
 
     /// The grants, limits and trust policy for every plugin a pipeline loads.
-    pub fn policy(&self) -> anyhow::Result<ferry_host::pipeline::PluginPolicy> {
-        Ok(ferry_host::pipeline::PluginPolicy {
+    pub fn policy(&self) -> anyhow::Result<ferry_pipeline::PluginPolicy> {
+        Ok(ferry_pipeline::PluginPolicy {
             load: self.load_options()?,
             trust: trust_policy(self.trust.as_deref())?.map(std::sync::Arc::new),
             sets_per_version: None,
@@ -296,7 +298,7 @@ pub struct PredictLimitArgs {
     /// Instance sets one served version may hold at once, in use or built ahead; calls past
     /// it wait for one. Bounds a version's memory: a Python or JavaScript plugin's instance
     /// holds tens of MB.
-    #[arg(long, default_value_t = ferry_host::pipeline::DEFAULT_SETS_PER_VERSION)]
+    #[arg(long, default_value_t = ferry_core::DEFAULT_SETS_PER_VERSION)]
     pub max_instance_sets: usize,
 }
 
@@ -387,7 +389,7 @@ impl RegistryArgs {
         }
         let registry =
             ferry_registry::Registry::open(&self.data_dir()?, self.database_url.as_deref()).await?;
-        ferry_host::publish::seed_builtins(runtime, &registry).await?;
+        ferry_kit::publish::seed_builtins(runtime, &registry).await?;
         Ok(registry)
     }
 
@@ -395,7 +397,7 @@ impl RegistryArgs {
     /// local registry otherwise.
     pub async fn store(&self, runtime: &Runtime) -> Result<Store, Exit> {
         match &self.registry {
-            Some(url) => Ok(Store::Remote(ferry_host::client::RemoteRegistry::new(
+            Some(url) => Ok(Store::Remote(ferry_pipeline::client::RemoteRegistry::new(
                 url,
                 self.token.clone(),
             )?)),
@@ -449,7 +451,7 @@ fn plugin_code(p: &PluginError) -> u8 {
 
 /// The exit code an error ends the process with.
 fn code_of(error: &anyhow::Error) -> u8 {
-    use ferry_host::pipeline::{PipelineError, ServeError};
+    use ferry_core::{CoreError, ServeError};
     #[cfg(feature = "registry")]
     if let Some(code) = registry_code(error) {
         return code;
@@ -462,15 +464,11 @@ fn code_of(error: &anyhow::Error) -> u8 {
             ServeError::Input(_) | ServeError::Rejected(_) => exit::INVALID_DATA,
             _ => exit::LOAD,
         }
-    } else if let Some(p) = error.downcast_ref::<PipelineError>() {
+    } else if let Some(p) = error.downcast_ref::<CoreError>() {
         match p {
-            PipelineError::Plugin(p) => plugin_code(p),
-            PipelineError::Invalid(_) => exit::INVALID_DATA,
-            PipelineError::Skew(_) => exit::LINEAGE_MISMATCH,
-            #[cfg(feature = "registry")]
-            PipelineError::Registry(ferry_registry::RegistryError::Conflict(_)) => exit::CONFLICT,
-            #[cfg(feature = "registry")]
-            PipelineError::Remote(c) => remote_code(c),
+            CoreError::Plugin(p) => plugin_code(p),
+            CoreError::Invalid(_) => exit::INVALID_DATA,
+            CoreError::Skew(_) => exit::LINEAGE_MISMATCH,
             _ => exit::LOAD,
         }
     } else if error.downcast_ref::<ferry_bundle::BundleError>().is_some() {
@@ -483,12 +481,12 @@ fn code_of(error: &anyhow::Error) -> u8 {
 /// The exit codes of the registry's, the remote Ferry's and publishing's errors.
 #[cfg(feature = "registry")]
 fn registry_code(error: &anyhow::Error) -> Option<u8> {
-    if let Some(ferry_host::publish::PublishError::Refused(p)) =
-        error.downcast_ref::<ferry_host::publish::PublishError>()
+    if let Some(ferry_kit::publish::PublishError::Refused(p)) =
+        error.downcast_ref::<ferry_kit::publish::PublishError>()
     {
         Some(plugin_code(p))
-    } else if let Some(ferry_host::publish::PublishError::NotConforming { .. }) =
-        error.downcast_ref::<ferry_host::publish::PublishError>()
+    } else if let Some(ferry_kit::publish::PublishError::NotConforming { .. }) =
+        error.downcast_ref::<ferry_kit::publish::PublishError>()
     {
         Some(exit::NOT_CONFORMING)
     } else if let Some(e) = error.downcast_ref::<ferry_host::deploy::SpecError>() {
@@ -498,9 +496,19 @@ fn registry_code(error: &anyhow::Error) -> Option<u8> {
             SpecError::Registry(ferry_registry::RegistryError::Conflict(_)) => exit::CONFLICT,
             SpecError::Registry(_) => exit::LOAD,
         })
+    } else if let Some(p) = error.downcast_ref::<ferry_pipeline::PipelineError>() {
+        use ferry_pipeline::PipelineError;
+        Some(match p {
+            PipelineError::Plugin(p) => plugin_code(p),
+            PipelineError::Invalid(_) => exit::INVALID_DATA,
+            PipelineError::Skew(_) => exit::LINEAGE_MISMATCH,
+            PipelineError::Registry(ferry_registry::RegistryError::Conflict(_)) => exit::CONFLICT,
+            PipelineError::Remote(c) => remote_code(c),
+            _ => exit::LOAD,
+        })
     } else if is_conflict(error) {
         Some(exit::CONFLICT)
-    } else if let Some(c) = error.downcast_ref::<ferry_host::client::ClientError>() {
+    } else if let Some(c) = error.downcast_ref::<ferry_pipeline::client::ClientError>() {
         Some(remote_code(c))
     } else if let Some(StoreError::Remote(c)) = error.downcast_ref::<StoreError>() {
         Some(remote_code(c))
@@ -515,8 +523,8 @@ fn registry_code(error: &anyhow::Error) -> Option<u8> {
 
 #[cfg(feature = "registry")]
 /// The exit code of a remote Ferry's refusal.
-fn remote_code(c: &ferry_host::client::ClientError) -> u8 {
-    if let ferry_host::client::ClientError::Api { code, .. } = c {
+fn remote_code(c: &ferry_pipeline::client::ClientError) -> u8 {
+    if let ferry_pipeline::client::ClientError::Api { code, .. } = c {
         match code.as_str() {
             "invalid_deployment" => return exit::INVALID_DEFINITION,
             "not_conforming" => return exit::NOT_CONFORMING,
@@ -532,7 +540,7 @@ fn remote_code(c: &ferry_host::client::ClientError) -> u8 {
 
 #[cfg(feature = "registry")]
 fn is_conflict(error: &anyhow::Error) -> bool {
-    use ferry_host::publish::PublishError;
+    use ferry_kit::publish::PublishError;
     use ferry_registry::RegistryError;
     matches!(
         error.downcast_ref::<RegistryError>(),
@@ -557,7 +565,7 @@ pub fn local_actor() -> String {
 pub fn read_config(path: Option<&PathBuf>) -> anyhow::Result<String> {
     match path {
         None => Ok("{}".into()),
-        Some(path) => ferry_host::config::read_config(path).map_err(anyhow::Error::msg),
+        Some(path) => ferry_pipeline::config::read_config(path).map_err(anyhow::Error::msg),
     }
 }
 

@@ -6,9 +6,9 @@ use clap::Args;
 use std::path::PathBuf;
 
 use ferry_host::monitor::predlog::LogSettings;
-use ferry_host::pipeline::PluginPolicy;
 use ferry_host::runtime::{LoadOptions, Runtime};
 use ferry_host::server::{ServeOptions, serve};
+use ferry_pipeline::PluginPolicy;
 
 use super::{Exit, LimitArgs, PredictLimitArgs, RegistryArgs, exit};
 

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use clap::Args;
-use ferry_host::pipeline::{PipelineSpec, TrainOptions, TrainProgress, train};
 use ferry_host::runtime::Runtime;
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
+use ferry_pipeline::{PipelineSpec, TrainOptions, TrainProgress, train};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Exit, RegistryArgs, SandboxArgs, exit, local_actor};

@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ferry_host::data::{CsvReader, merge_columns, write_csv};
-use ferry_host::pipeline::lineage::Lineage;
-use ferry_host::pipeline::steps::{BATCH_ROWS, TransformStep};
-use ferry_host::pipeline::{PluginPolicy, ServingPipeline};
+use ferry_core::data::{CsvReader, merge_columns, write_csv};
+use ferry_core::lineage::Lineage;
+use ferry_core::steps::{BATCH_ROWS, TransformStep};
 use ferry_host::runtime::{LoadOptions, Runtime};
+use ferry_pipeline::PluginPolicy;
+use ferry_pipeline::pinned::load_serving;
 use sha2::{Digest, Sha256};
 
 use super::batch::{Columns, run_pipeline};
@@ -142,7 +143,7 @@ async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
         trust: super::trust_policy(args.trust.as_deref())?.map(std::sync::Arc::new),
         sets_per_version: None,
     };
-    let pipeline = ServingPipeline::load(runtime, &store, lineage, &policy).await?;
+    let pipeline = load_serving(runtime, &store, lineage, &policy).await?;
     let columns = match (args.predictions, pipeline.lineage().model.is_some()) {
         (true, _) => Columns::FeaturesAndPredictions,
         (false, true) => Columns::ModelFeatures,

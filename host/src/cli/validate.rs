@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use ferry_host::data::CsvReader;
-use ferry_host::pipeline::steps::ValidatorStep;
+use ferry_core::data::CsvReader;
+use ferry_core::steps::ValidatorStep;
 use ferry_host::runtime::Runtime;
 
 use super::{Exit, SandboxArgs, exit, read_config};

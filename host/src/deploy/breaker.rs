@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::spec::BreakerSettings;
+use ferry_registry::deployment_spec::BreakerSettings;
 
 #[derive(Debug)]
 enum State {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::breaker::{Breaker, BreakerStatus};
-use super::spec::{DeploymentSpec, Resolved, SpecError};
+use ferry_registry::deployment_spec::{DeploymentSpec, Resolved, SpecError};
 
 /// Shadow requests in flight per deployment; more are skipped (and counted), so mirroring
 /// never piles up work behind a slow shadow.

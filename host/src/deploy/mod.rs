@@ -5,20 +5,13 @@
 
 pub mod breaker;
 pub mod live;
-pub mod spec;
 pub mod target;
 
-use ferry_registry::{Deployment, DeploymentRevision, Registry, RegistryError, ShadowSample};
+use ferry_registry::{Deployment, DeploymentRevision, Registry, ShadowSample};
 use serde_json::{Value, json};
 
+pub use ferry_registry::{DeploymentSpec, SpecError};
 pub use live::{Deployments, Live, Reason};
-pub use spec::{DeploymentSpec, SpecError};
-
-impl From<RegistryError> for SpecError {
-    fn from(e: RegistryError) -> Self {
-        SpecError::Registry(e)
-    }
-}
 
 fn to_json(spec: &DeploymentSpec) -> Result<String, SpecError> {
     serde_json::to_string(spec)

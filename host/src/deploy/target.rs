@@ -9,11 +9,11 @@ use ferry_registry::digest_of;
 use serde_json::{Value, json};
 
 use super::DeploymentSpec;
-use crate::pipeline::PipelineError;
-use crate::pipeline::PluginPolicy;
-use crate::pipeline::lineage::{Lineage, PinnedPlugin};
-use crate::pipeline::pinned::{blob, check_pinned};
-use crate::store::Store;
+use ferry_core::lineage::{Lineage, PinnedPlugin};
+use ferry_pipeline::PipelineError;
+use ferry_pipeline::PluginPolicy;
+use ferry_pipeline::pinned::{blob, check_pinned};
+use ferry_pipeline::store::Store;
 use ferry_runtime::bindings::types::{Artifact, Deployment, DeploymentStatus, PluginRef};
 
 fn plugin_ref(p: &PinnedPlugin) -> PluginRef {

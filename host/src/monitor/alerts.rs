@@ -11,13 +11,13 @@ use std::time::Duration;
 use ferry_registry::{AlertRecord, Registry, now_ms};
 use serde::{Deserialize, Serialize};
 
-use super::drift::{DriftOptions, compare};
 use super::live::{live_metrics, task_of};
 use super::predlog::OUTPUT_PREFIX;
-use super::profile::{ColumnProfile, Profile, Role};
 use super::recent;
-use crate::data::{concat, record_batch_to_batch, schema_of, select};
-use crate::pipeline::lineage::Lineage;
+use ferry_core::data::{concat, record_batch_to_batch, schema_of, select};
+use ferry_core::lineage::Lineage;
+use ferry_core::stats::drift::{DriftOptions, compare};
+use ferry_core::stats::profile::{ColumnProfile, Profile, Role};
 use ferry_runtime::bindings::types::{Alert, Batch, Severity};
 use ferry_runtime::{AlertSinkInstance, LoadOptions, Runtime};
 
@@ -206,7 +206,7 @@ fn live_names() -> Vec<&'static str> {
         Task::Regression,
     ]
     .into_iter()
-    .flat_map(|t| crate::pipeline::metrics::metric_names(t).iter().copied())
+    .flat_map(|t| ferry_core::metrics::metric_names(t).iter().copied())
     .collect();
     names.sort_unstable();
     names.dedup();
@@ -267,7 +267,7 @@ impl RulesFile {
             return Err(": every_seconds and window_seconds must be at least 1".into());
         }
         if let Some(t) = &r.retrain {
-            crate::pipeline::PipelineSpec::read(&self.base.join(&t.pipeline))
+            ferry_pipeline::PipelineSpec::read(&self.base.join(&t.pipeline))
                 .map_err(|e| format!(".retrain.pipeline: {e}"))?;
             if let Some(d) = &t.data
                 && !self.base.join(d).is_file()
@@ -604,7 +604,7 @@ impl Alerting {
             let inputs: Vec<&ColumnProfile> = profile.of_role(Role::Input).collect();
             let report = compare(
                 &format!("{name}@{}", v.version),
-                &[(&inputs, super::drift::Current::Batch(&current))],
+                &[(&inputs, ferry_core::stats::drift::Current::Batch(&current))],
                 &DriftOptions::default(),
             )
             .map_err(|e| e.to_string())?;
@@ -748,7 +748,7 @@ impl Alerting {
         let mut options = self.sink_options.clone();
         options.limits.timeout_ms = s.timeout_ms.or(options.limits.timeout_ms);
         options.limits.memory_mib = s.memory_mib.or(options.limits.memory_mib);
-        let plugin = crate::builtin::resolve(&self.runtime, &s.plugin, &options)
+        let plugin = ferry_builtins::resolve(&self.runtime, &s.plugin, &options)
             .await
             .map_err(|e| e.to_string())?;
         let config = serde_json::to_string(&s.config).map_err(|e| e.to_string())?;
@@ -853,21 +853,21 @@ async fn retrain(
     alert: String,
 ) {
     let outcome = async {
-        let mut spec = crate::pipeline::PipelineSpec::read(&base.join(&t.pipeline))
+        let mut spec = ferry_pipeline::PipelineSpec::read(&base.join(&t.pipeline))
             .map_err(|e| e.to_string())?;
         if let Some(d) = &t.data {
             spec.data.path =
                 std::fs::canonicalize(base.join(d)).map_err(|e| format!("{}: {e}", d.display()))?;
         }
-        let store = crate::store::Store::Local(registry.clone());
-        let options = crate::pipeline::TrainOptions {
+        let store = ferry_pipeline::store::Store::Local(registry.clone());
+        let options = ferry_pipeline::TrainOptions {
             user: "ferry-alerts".into(),
             plugins: Default::default(),
             register: true,
             run_name: Some(format!("retrain after alert {alert}")),
-            progress: &crate::pipeline::train::Quiet,
+            progress: &ferry_pipeline::train::Quiet,
         };
-        let trained = crate::pipeline::train(&runtime, &store, &spec, &options)
+        let trained = ferry_pipeline::train(&runtime, &store, &spec, &options)
             .await
             .map_err(|e| e.to_string())?;
         let Some(v) = trained.model_version else {
@@ -891,17 +891,19 @@ async fn retrain(
                 serde_json::from_str(&d.spec).map_err(|e| e.to_string())?;
             let version = v.version.to_string();
             if start == "shadow" {
-                dspec.shadows.push(crate::deploy::spec::ModelRef {
-                    model: v.name.clone(),
-                    version,
-                    resolved: None,
-                });
+                dspec
+                    .shadows
+                    .push(ferry_registry::deployment_spec::ModelRef {
+                        model: v.name.clone(),
+                        version,
+                        resolved: None,
+                    });
             } else {
                 let Some(first) = dspec.targets.first_mut() else {
                     return Err(format!("deployment {name:?} has no target"));
                 };
                 first.weight = first.weight.saturating_sub(t.canary_weight).max(1);
-                dspec.targets.push(crate::deploy::spec::Target {
+                dspec.targets.push(ferry_registry::deployment_spec::Target {
                     model: v.name.clone(),
                     version,
                     weight: t.canary_weight,

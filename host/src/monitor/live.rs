@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::metrics::METRICS;
 use super::predlog::OUTPUT_PREFIX;
-use crate::data::record_batch_to_batch;
-use crate::pipeline::metrics::{as_strings, evaluate};
+use ferry_core::data::record_batch_to_batch;
+use ferry_core::metrics::{as_strings, evaluate};
 use ferry_runtime::bindings::types::{Batch, Column, ColumnData, Task};
 
 /// Live metrics of one version.
@@ -326,7 +326,7 @@ pub async fn refresh_live(registry: &Registry, window: std::time::Duration) -> R
         let lineage = v
             .lineage
             .as_deref()
-            .and_then(|l| crate::pipeline::lineage::Lineage::parse(l).ok());
+            .and_then(|l| ferry_core::lineage::Lineage::parse(l).ok());
         let Some((task, training)) = lineage.as_ref().and_then(|l| {
             l.model
                 .as_ref()

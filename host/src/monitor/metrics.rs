@@ -124,15 +124,9 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     /// Their latency.
     pub request_seconds: Histograms<RequestLabels>,
-    /// The plugin runtime's: calls, failures and instances (given to the runtime the server
-    /// starts).
+    /// The plugin runtime's: calls, failures, instances and served versions' instance sets
+    /// (given to the runtime the server starts).
     pub runtime: RuntimeMetrics,
-    /// Instance sets one served version may hold at once.
-    pub instance_sets_per_version: Gauge,
-    /// Calls that waited for an instance set because their version held its limit.
-    pub instance_set_waits: Counter,
-    /// The most instance sets one served version has held at once.
-    pub instance_sets_peak: Gauge,
     /// Each deployment target's circuit: 0 closed, 1 open, 2 half-open.
     pub circuit_state: Family<TargetLabels, Gauge>,
     /// What each version predicts.
@@ -168,9 +162,6 @@ impl Metrics {
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(latency as fn() -> Histogram),
             runtime: RuntimeMetrics::default(),
-            instance_sets_per_version: Gauge::default(),
-            instance_set_waits: Counter::default(),
-            instance_sets_peak: Gauge::default(),
             circuit_state: Family::default(),
             predictions: Family::new_with_constructor(prediction as fn() -> Histogram),
             prediction_log_dropped: Counter::default(),
@@ -193,21 +184,6 @@ impl Metrics {
             m.request_seconds.clone(),
         );
         m.runtime.register(&mut registry);
-        registry.register(
-            "instance_sets_per_version",
-            "Instance sets one served version may hold at once (--max-instance-sets)",
-            m.instance_sets_per_version.clone(),
-        );
-        registry.register(
-            "instance_sets_peak",
-            "The most instance sets one served version has held at once",
-            m.instance_sets_peak.clone(),
-        );
-        registry.register(
-            "instance_set_waits",
-            "Calls that waited for an instance set because their version held its limit",
-            m.instance_set_waits.clone(),
-        );
         registry.register(
             "circuit_state",
             "Each deployment target's circuit breaker: 0 closed, 1 open, 2 half-open",

@@ -1,24 +1,12 @@
-//! Monitoring: reference profiles kept at training time, and drift checks of current data
-//! against them whose scores equal Evidently's (`DataDriftPreset`, Evidently 0.7 with SciPy).
+//! Monitoring a served model: Prometheus metrics, the prediction log, live metrics from
+//! labels, the last hour of requests and alert rules. The drift statistics they use are in
+//! `ferry_core::stats`.
 
 #[cfg(feature = "registry")]
 pub mod alerts;
-pub mod drift;
-mod ks;
 #[cfg(feature = "registry")]
 pub mod live;
 pub mod metrics;
 #[cfg(feature = "registry")]
 pub mod predlog;
-pub mod profile;
 pub mod recent;
-pub mod render;
-pub mod sample;
-pub mod stattest;
-
-pub use drift::{ColumnDrift, DriftError, DriftOptions, DriftReport, compare};
-pub use profile::{PROFILE_FORMAT, Profile, Role};
-pub use stattest::Method;
-
-#[cfg(test)]
-mod tests;

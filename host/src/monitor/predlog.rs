@@ -19,7 +19,7 @@ use parquet::arrow::ArrowWriter;
 use tokio::sync::{mpsc, oneshot};
 
 use super::metrics::METRICS;
-use crate::data::{batch_to_record_batch, concat, schema_of};
+use ferry_core::data::{batch_to_record_batch, concat, schema_of};
 use ferry_runtime::bindings::types::Batch;
 
 /// The prefix of output columns in a segment (inputs keep their names).

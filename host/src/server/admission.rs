@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
-use crate::data::RequestRows;
+use ferry_core::data::RequestRows;
 
 /// Limits on prediction requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

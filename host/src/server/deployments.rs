@@ -26,14 +26,14 @@ use super::metrics::{observe_predictions, outcome, record};
 use super::models::PredictParams;
 use super::predict::{Attempt, attempt, render};
 use super::{AppState, error::ApiError, request_id};
-use crate::data::RequestRows;
 use crate::deploy::live::label;
-use crate::deploy::spec::{Resolved, Sticky};
 use crate::deploy::{
     self, DeploymentSpec, Live, Reason, SpecError, deployment_json, revision_json, sample_json,
     target_json,
 };
 use crate::monitor::predlog::Entry;
+use ferry_core::data::RequestRows;
+use ferry_registry::deployment_spec::{Resolved, Sticky};
 
 impl From<SpecError> for ApiError {
     fn from(e: SpecError) -> Self {

@@ -12,8 +12,8 @@ use super::auth::{caller, may_read};
 use super::error::ErrorBody;
 use super::predict::field_problems;
 use super::{AppState, error::ApiError};
-use crate::monitor::{DriftOptions, Method, Profile, Role, compare, profile::ColumnProfile};
-use crate::pipeline::lineage::Lineage;
+use ferry_core::lineage::Lineage;
+use ferry_core::stats::{DriftOptions, Method, Profile, Role, compare, profile::ColumnProfile};
 
 /// Query of the drift endpoint.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -92,7 +92,7 @@ pub async fn drift(
     let inputs: Vec<&ColumnProfile> = profile.of_role(Role::Input).collect();
     let report = compare(
         &format!("{name}@{}", v.version),
-        &[(&inputs, crate::monitor::drift::Current::Batch(&batch))],
+        &[(&inputs, ferry_core::stats::drift::Current::Batch(&batch))],
         &options,
     )
     .map_err(|e| invalid(e.to_string()))?;

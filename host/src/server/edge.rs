@@ -16,7 +16,7 @@ use super::error::{ApiError, json_errors};
 use super::predict::{Attempt, attempt, render};
 use super::request::with_request_id;
 use super::{PredictLimits, request_id};
-use crate::pipeline::ServingPipeline;
+use ferry_core::ServingPipeline;
 use ferry_runtime::Compute;
 
 /// What `ferry edge run` serves.

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use ferry_registry::RegistryError;
 
 #[cfg(feature = "registry")]
-use crate::publish::PublishError;
+use ferry_kit::publish::PublishError;
 
 #[cfg(feature = "registry")]
 /// The body of every error the `/v1` API answers.

@@ -15,7 +15,7 @@ use super::error::ErrorBody;
 use super::{AppState, error::ApiError};
 use crate::monitor::live::{live_metrics, task_of};
 use crate::monitor::metrics::{METRICS, ModelLabels};
-use crate::pipeline::lineage::Lineage;
+use ferry_core::lineage::Lineage;
 use ferry_runtime::bindings::types::Task;
 
 /// The most labels one request may carry.

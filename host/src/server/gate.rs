@@ -22,7 +22,7 @@ use http_body::{Frame, SizeHint};
 use super::auth::{Caller, caller};
 use super::mlflow::{MAX_ARTIFACT_BYTES, MlflowError};
 use super::{ApiError, AppState};
-use crate::publish::MAX_PLUGIN_BYTES;
+use ferry_kit::publish::MAX_PLUGIN_BYTES;
 
 /// The body limit of definitions and small changes: deployments, alert rules, aliases, tags,
 /// stages, owners, yanks.

@@ -52,7 +52,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 #[cfg(feature = "registry")]
-use crate::publish::MAX_PLUGIN_BYTES;
+use ferry_kit::publish::MAX_PLUGIN_BYTES;
 #[cfg(feature = "registry")]
 use ferry_runtime::Runtime;
 
@@ -71,7 +71,7 @@ pub struct AppState {
     /// Whether reads need no token.
     pub anonymous_read: bool,
     /// Model versions loaded for serving.
-    pub served: std::sync::Arc<crate::pipeline::Served>,
+    pub served: std::sync::Arc<ferry_pipeline::Served>,
     /// Deployments as this server routes them: revisions, circuit breakers, shadow counters.
     pub deployments: std::sync::Arc<crate::deploy::Deployments>,
     /// What a prediction request may cost.
@@ -303,7 +303,7 @@ pub struct ServeOptions {
     /// Public mode: reads need a token.
     pub public: bool,
     /// Grants, limits and the trust policy for the plugins of served model versions.
-    pub plugins: crate::pipeline::PluginPolicy,
+    pub plugins: ferry_pipeline::PluginPolicy,
     /// What a prediction request may cost.
     pub predict: PredictLimits,
     /// A NATS server to consume the streams of deployments from (`nats://host:4222`).
@@ -322,7 +322,7 @@ pub struct ServeOptions {
 /// none, binds, prints the address and serves until Ctrl-C.
 pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()> {
     let registry = Registry::open(&options.data_dir, options.database_url.as_deref()).await?;
-    crate::publish::seed_builtins(&runtime, &registry).await?;
+    ferry_kit::publish::seed_builtins(&runtime, &registry).await?;
     if registry.tokens().await?.is_empty() {
         let (token, info) = registry.create_token("admin", Role::Admin).await?;
         let path = options.data_dir.join("admin-token");
@@ -367,7 +367,7 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         registry,
         runtime,
         anonymous_read: !options.public,
-        served: std::sync::Arc::new(crate::pipeline::Served::new(options.plugins)),
+        served: std::sync::Arc::new(ferry_pipeline::Served::new(options.plugins)),
         deployments: Default::default(),
         limits: options.predict,
         in_flight: Default::default(),

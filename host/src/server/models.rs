@@ -20,11 +20,11 @@ use super::metrics::{observe_predictions, outcome, record};
 use super::predict::{Attempt, attempt, render};
 use super::{AppState, error::ApiError, request_id};
 use crate::monitor::predlog::Entry;
-use crate::pipeline::PipelineError;
-use crate::pipeline::card::model_card;
-use crate::pipeline::external::{ExternalModel, attach_pipeline};
-use crate::pipeline::lineage::Lineage;
-use crate::pipeline::register::register_version;
+use ferry_core::lineage::Lineage;
+use ferry_pipeline::PipelineError;
+use ferry_pipeline::card::model_card;
+use ferry_pipeline::external::{ExternalModel, attach_pipeline};
+use ferry_pipeline::register::register_version;
 
 impl From<PipelineError> for ApiError {
     fn from(e: PipelineError) -> Self {

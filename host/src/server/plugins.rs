@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::audit::{audited, with_request_id};
 use super::auth::{Caller, caller, may_read};
 use super::{AppState, error::ApiError, request_id};
-use crate::publish::{self, MAX_PLUGIN_BYTES};
+use ferry_kit::publish::{self, MAX_PLUGIN_BYTES};
 
 fn version_of(text: &str) -> Result<semver::Version, ApiError> {
     semver::Version::parse(text)
@@ -321,7 +321,7 @@ async fn publish_inner(
         }
     };
     // Check everything before writing anything: the signature, the plugin, ownership.
-    let signature = match headers.get(crate::client::SIGNATURE_HEADER) {
+    let signature = match headers.get(ferry_pipeline::client::SIGNATURE_HEADER) {
         None => None,
         Some(v) => {
             let parsed = v
@@ -345,7 +345,7 @@ async fn publish_inner(
                     let e = ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "invalid_signature",
-                        format!("{}: {why}", crate::client::SIGNATURE_HEADER),
+                        format!("{}: {why}", ferry_pipeline::client::SIGNATURE_HEADER),
                     );
                     return Err(refuse(e).await);
                 }

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use crate::data::{
+use ferry_core::ServeError;
+use ferry_core::data::{
     BodyError, FieldProblem, RequestRows, batch_to_columns, batch_to_rows, describe_problems,
 };
-use crate::pipeline::ServeError;
-use crate::pipeline::serving::ServingPipeline;
-use crate::pipeline::steps::Prediction;
+use ferry_core::serving::ServingPipeline;
+use ferry_core::steps::Prediction;
 use ferry_runtime::{Failure, GuestError};
 
 /// Problems listed in one 422 answer (the message says how many there were).

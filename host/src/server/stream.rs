@@ -23,8 +23,8 @@ use tokio::task::JoinHandle;
 use super::AppState;
 use super::admission::check_rows;
 use super::deployments::{Routed, route};
-use crate::data::{BodyError, RequestRows};
-use crate::deploy::spec::StreamSpec;
+use ferry_core::data::{BodyError, RequestRows};
+use ferry_registry::deployment_spec::StreamSpec;
 
 /// The header that carries a request's id, on requests (optional) and answers.
 pub const REQUEST_ID: &str = "Ferry-Request-Id";

@@ -2,7 +2,7 @@
 
 use ferry_host::deploy::{self, revision_json};
 use ferry_host::runtime::Runtime;
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
 
 use super::{SpecArgs, audit, print_revision};
 use crate::cli::{Exit, RegistryArgs, exit, local_actor};

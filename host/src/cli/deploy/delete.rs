@@ -1,7 +1,7 @@
 //! `ferry deploy delete`: deletes a deployment and its history.
 
 use ferry_host::runtime::Runtime;
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
 
 use super::audit;
 use crate::cli::{Exit, RegistryArgs, exit};

@@ -2,7 +2,7 @@
 
 use ferry_host::deploy::revision_json;
 use ferry_host::runtime::Runtime;
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
 use serde_json::Value;
 
 use super::{print_json, print_revision};

@@ -17,9 +17,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use ferry_host::deploy::DeploymentSpec;
-use ferry_host::deploy::spec::{Sticky, StreamSpec, parse_ref, parse_target};
 use ferry_host::runtime::Runtime;
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
+use ferry_registry::deployment_spec::{Sticky, StreamSpec, parse_ref, parse_target};
 use serde_json::Value;
 
 use super::{Exit, RegistryArgs, local_actor, read_config};

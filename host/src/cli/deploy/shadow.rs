@@ -2,7 +2,7 @@
 
 use ferry_host::deploy::sample_json;
 use ferry_host::runtime::Runtime;
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
 
 use super::print_json;
 use crate::cli::{Exit, RegistryArgs, exit};

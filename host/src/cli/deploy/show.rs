@@ -3,7 +3,7 @@
 
 use ferry_host::deploy::{Deployments, deployment_json};
 use ferry_host::runtime::Runtime;
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
 
 use super::{print_json, targets_line};
 use crate::cli::{Exit, RegistryArgs, exit};

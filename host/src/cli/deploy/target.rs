@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use ferry_host::deploy::target::{deployment_for, status_json};
 use ferry_host::runtime::{DeployerInstance, Runtime};
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
 
 use super::{audit, current_spec, print_json};
 use crate::cli::{Exit, RegistryArgs, SandboxArgs, exit, local_actor, read_config};

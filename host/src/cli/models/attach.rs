@@ -1,9 +1,9 @@
 //! `ferry models attach`: gives a version the MLflow client registered the pipeline of a Ferry run.
 
-use ferry_host::pipeline::external::{ExternalModel, attach_pipeline};
-use ferry_host::pipeline::lineage::Lineage;
+use ferry_core::lineage::Lineage;
 use ferry_host::runtime::Runtime;
-use ferry_host::store::Store;
+use ferry_pipeline::external::{ExternalModel, attach_pipeline};
+use ferry_pipeline::store::Store;
 
 use super::{AttachArgs, audit, split_ref};
 use crate::cli::{Exit, exit, read_config};

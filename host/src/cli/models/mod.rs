@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use ferry_host::runtime::Runtime;
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
 use ferry_registry::ModelVersion;
 
 use super::{Exit, RegistryArgs, SandboxArgs, local_actor};
@@ -193,15 +193,11 @@ async fn card_of(store: &Store, name: &str, v: &ModelVersion) -> Result<String, 
     let lineage = v
         .lineage
         .as_deref()
-        .map(ferry_host::pipeline::lineage::Lineage::parse)
+        .map(ferry_core::lineage::Lineage::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let (m, _) = store.registered_model(name).await?;
-    Ok(ferry_host::pipeline::card::model_card(
-        &m,
-        v,
-        lineage.as_ref(),
-    ))
+    Ok(ferry_pipeline::card::model_card(&m, v, lineage.as_ref()))
 }
 
 fn print_version(v: &ModelVersion) {

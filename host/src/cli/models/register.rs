@@ -1,8 +1,8 @@
 //! `ferry models register`: registers a model trained elsewhere with the features of a Ferry run.
 
-use ferry_host::pipeline::external::{ExternalModel, external_lineage};
-use ferry_host::pipeline::register::register_version;
 use ferry_host::runtime::Runtime;
+use ferry_pipeline::external::{ExternalModel, external_lineage};
+use ferry_pipeline::register::register_version;
 use ferry_registry::digest_of;
 
 use super::RegisterArgs;

@@ -1,6 +1,6 @@
 //! `ferry plugin inspect`: what a plugin is and asks for, or why it is refused.
 
-use ferry_host::builtin;
+use ferry_builtins as builtin;
 use ferry_host::runtime::{LoadOptions, Runtime};
 
 use super::describe;

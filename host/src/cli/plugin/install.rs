@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use ferry_host::lockfile::{LockFile, LockedPlugin};
 use ferry_host::runtime::{LoadOptions, Runtime};
+use ferry_kit::lockfile::{LockFile, LockedPlugin};
 use ferry_registry::{PluginSpec, TrustPolicy, VersionRecord};
 
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
 
 use crate::cli::{Exit, RegistryArgs, exit};
 

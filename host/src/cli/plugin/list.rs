@@ -1,6 +1,6 @@
 //! `ferry plugin list`: the built-in plugins.
 
-use ferry_host::builtin;
+use ferry_builtins as builtin;
 use ferry_host::runtime::{LoadOptions, Runtime};
 
 use super::describe;

@@ -50,7 +50,7 @@ pub enum PluginCommand {
         /// The language: rust, python or extism-rust (every kind); js or c (validators,
         /// transforms and models).
         #[arg(long = "lang", value_parser = new::parse_language)]
-        language: ferry_host::scaffold::Language,
+        language: ferry_kit::scaffold::Language,
         /// The folder to create (default: ./NAME). It must be missing or empty.
         #[arg(long)]
         dir: Option<PathBuf>,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use ferry_host::manifest::PluginKind;
-use ferry_host::scaffold::{self, Language, RustSdk, Template};
+use ferry_kit::scaffold::{self, Language, RustSdk, Template};
 
 use crate::cli::{Exit, exit};
 
@@ -26,7 +26,7 @@ pub fn parse_language(s: &str) -> Result<Language, String> {
         .ok_or_else(|| {
             let all: Vec<&str> = Language::ALL.iter().map(|l| l.name()).collect();
             let later = match s {
-                "go" => " (not offered: see the README on Go)",
+                "go" => " (not offered: see docs/src/authoring/languages.md)",
                 _ => "",
             };
             format!("unknown language {s:?}{later}; one of {}", all.join(", "))

@@ -1,7 +1,7 @@
 //! `ferry plugin owner NAME OWNER`: add an owner to a package.
 
-use ferry_host::client::RemoteRegistry;
 use ferry_host::runtime::Runtime;
+use ferry_pipeline::client::RemoteRegistry;
 
 use crate::cli::{Exit, RegistryArgs, exit};
 

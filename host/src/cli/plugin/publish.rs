@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use ferry_host::client::RemoteRegistry;
-use ferry_host::publish;
 use ferry_host::runtime::Runtime;
+use ferry_kit::publish;
+use ferry_pipeline::client::RemoteRegistry;
 use ferry_registry::Published;
 
 use crate::cli::{Exit, RegistryArgs, exit};

@@ -1,8 +1,8 @@
 //! `ferry plugin test`: the conformance kit, point by point.
 
-use ferry_host::builtin;
-use ferry_host::conformance::{self, Outcome};
+use ferry_builtins as builtin;
 use ferry_host::runtime::Runtime;
+use ferry_kit::conformance::{self, Outcome};
 
 use super::super::SandboxArgs;
 use crate::cli::{Exit, exit};

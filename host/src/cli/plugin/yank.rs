@@ -19,7 +19,7 @@ pub async fn run(
     };
     let r = match &args.registry {
         Some(url) => {
-            ferry_host::client::RemoteRegistry::new(url, args.token.clone())?
+            ferry_pipeline::client::RemoteRegistry::new(url, args.token.clone())?
                 .yank(&parsed.name, &version.to_string(), !undo)
                 .await?
         }

@@ -10,7 +10,7 @@ mod show;
 
 use clap::Subcommand;
 use ferry_host::runtime::Runtime;
-use ferry_host::store::Store;
+use ferry_pipeline::store::Store;
 use ferry_registry::{Run, RunView};
 
 use super::{Exit, RegistryArgs};
