@@ -12,8 +12,10 @@
 //! Start reading from [`serving::ServingPipeline`], which loads a version through
 //! [`pinned::Pins`] and runs it with [`steps::Steps`].
 
+pub mod attempt;
 pub mod data;
 mod error;
+pub mod ids;
 pub mod lineage;
 pub mod metrics;
 pub mod pinned;
@@ -22,6 +24,7 @@ pub mod split;
 pub mod stats;
 pub mod steps;
 
+pub use attempt::{Attempt, Refusal};
 pub use error::CoreError;
 pub use lineage::{Lineage, PinnedPlugin};
 pub use pinned::Pins;

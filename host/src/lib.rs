@@ -1,15 +1,16 @@
-//! Ferry's host: what is left above the library crates until it is split further (issue 25):
-//! deployments (routing, breakers, live revisions, deployer targets), monitoring (metrics,
-//! the prediction log, live metrics, alerts) and the HTTP server, under the `ferry` binary.
+//! Ferry's host: the HTTP server (`server`: axum routes, auth, admission, the OpenAPI
+//! document, the MLflow routes and the NATS stream workers) under the `ferry` binary. It
+//! turns the library crates' domain answers and errors into HTTP, and holds no domain logic of
+//! its own: deployments and monitoring are `ferry-ops`, training and the registry's pipelines
+//! `ferry-pipeline`, publishing and the conformance kit `ferry-kit`, the data path and serving
+//! `ferry-core`, the sandbox `ferry-runtime`.
 //!
-//! It builds on `ferry-core`, `ferry-pipeline`, `ferry-kit`, `ferry-runtime` and
-//! `ferry-registry`. Without its `registry` feature it is the edge build, which serves a bundle
-//! with `ferry-core` alone. Start reading from `server::router`.
+//! Without its `registry` feature it is the edge build, which serves a bundle with
+//! `ferry-core` alone (no registry, sqlx, NATS or `ferry-ops`). Start reading from
+//! `server::router`.
 
 #[cfg(feature = "registry")]
-pub mod deploy;
-pub mod ids;
-pub mod monitor;
+pub use ferry_ops::{deploy, monitor};
 pub mod secret;
 pub mod server;
 

@@ -255,3 +255,55 @@ mod tests {
         assert_eq!(mlmodel_data_file(""), None);
     }
 }
+
+/// What [`register_external`] registers: the model, its file and where the version goes.
+#[derive(Debug, Clone, Copy)]
+pub struct ExternalVersion<'a> {
+    /// The registered model the version joins.
+    pub name: &'a str,
+    /// The model file's bytes.
+    pub bytes: &'a [u8],
+    /// The model file's name, under which it is stored among the run's artifacts
+    /// (`models/{name}/{file_name}`).
+    pub file_name: &'a str,
+    /// The version's description.
+    pub description: &'a str,
+    /// An alias to point at the new version.
+    pub alias: Option<&'a str>,
+    /// Who registers it.
+    pub actor: &'a str,
+}
+
+/// Registers a model file trained elsewhere as a new version: its lineage checked as
+/// [`external_lineage`] checks it, the file stored among the run's artifacts, the version
+/// registered with the stored file's digest, and the alias, if any, pointed at it.
+pub async fn register_external(
+    runtime: &Runtime,
+    registry: &Registry,
+    model: &ExternalModel,
+    version: ExternalVersion<'_>,
+    options: &PluginPolicy,
+) -> Result<ModelVersion, PipelineError> {
+    let ExternalVersion {
+        name,
+        bytes,
+        file_name,
+        description,
+        alias,
+        actor,
+    } = version;
+    let digest = ferry_registry::digest_of(bytes);
+    let mut lineage = external_lineage(runtime, registry, model, bytes, &digest, options).await?;
+    let stored = registry
+        .log_artifact(&model.run, &format!("models/{name}/{file_name}"), bytes)
+        .await?;
+    if let Some(m) = lineage.model.as_mut() {
+        m.artifact_digest = stored.digest;
+    }
+    let mv =
+        super::register::register_version(registry, name, "", &lineage, actor, description).await?;
+    if let Some(a) = alias {
+        registry.set_model_alias(name, a, mv.version).await?;
+    }
+    Ok(mv)
+}

@@ -104,6 +104,7 @@ impl From<StoreError> for PipelineError {
             StoreError::Registry(r) => PipelineError::Registry(r),
             StoreError::Remote(c) => PipelineError::Remote(c),
             StoreError::LocalOnly(m) => PipelineError::LocalOnly(m),
+            StoreError::Unreadable(m) => PipelineError::Other(m),
         }
     }
 }

@@ -4,9 +4,9 @@
 //! store. An operation a remote Ferry does not offer is refused, never done locally instead.
 
 use ferry_registry::{
-    ArtifactInfo, Experiment, ModelVersion, PackageSummary, PluginSignature, PluginSpec,
-    RegisteredModel, Registry, RegistryError, Run, RunFilter, RunOrder, RunStatus, RunView,
-    SearchQuery, VersionRecord,
+    ArtifactInfo, DeploymentSpec, Experiment, ModelVersion, PackageSummary, PluginSignature,
+    PluginSpec, RegisteredModel, Registry, RegistryError, Run, RunFilter, RunOrder, RunStatus,
+    RunView, SearchQuery, VersionRecord,
 };
 
 use crate::client::{ClientError, RemoteRegistry};
@@ -23,6 +23,29 @@ pub enum StoreError {
     /// The operation cannot be done against a remote Ferry.
     #[error("{0}")]
     LocalOnly(String),
+    /// What the store holds cannot be read.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+/// The actor a local command is recorded as: `local:` and the user's name.
+pub fn local_actor() -> String {
+    format!(
+        "local:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+/// Records a successful local change in `registry`'s audit log, as [`local_actor`].
+pub async fn audit_local(
+    registry: &Registry,
+    action: &str,
+    object: &str,
+    detail: &str,
+) -> Result<(), RegistryError> {
+    registry
+        .audit(&local_actor(), action, object, "ok", "", detail)
+        .await
 }
 
 /// A registry to work with.
@@ -43,6 +66,28 @@ impl Store {
                 c.url()
             ))),
         }
+    }
+
+    /// Records a successful change in the audit log when the store is local; a remote Ferry
+    /// audits what it is asked to do itself.
+    pub async fn audit(&self, action: &str, object: &str, detail: &str) -> Result<(), StoreError> {
+        if let Store::Local(r) = self {
+            audit_local(r, action, object, detail).await?;
+        }
+        Ok(())
+    }
+
+    /// The current specification of deployment `name`.
+    pub async fn deployment_spec(&self, name: &str) -> Result<DeploymentSpec, StoreError> {
+        let spec = match self {
+            Store::Local(r) => serde_json::from_str(&r.deployment(name).await?.spec),
+            Store::Remote(c) => serde_json::from_value(c.deployment(name).await?["spec"].take()),
+        };
+        spec.map_err(|e| {
+            StoreError::Unreadable(format!(
+                "deployment {name:?}: its specification cannot be read: {e}"
+            ))
+        })
     }
 
     /// Where the store is, for messages.

@@ -552,13 +552,7 @@ fn is_conflict(error: &anyhow::Error) -> bool {
 }
 
 #[cfg(feature = "registry")]
-/// How a local user appears in the audit log: `local:USER`.
-pub fn local_actor() -> String {
-    format!(
-        "local:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-    )
-}
+pub use ferry_pipeline::store::local_actor;
 
 #[cfg(feature = "registry")]
 /// Reads a configuration file (JSON, or TOML by extension) and returns it as JSON text.
@@ -578,11 +572,16 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
             .clone()
             .or_else(|| RuntimeOptions::with_default_cache().cache_dir)
     };
-    let runtime = Runtime::new(RuntimeOptions {
+    #[cfg_attr(not(feature = "registry"), allow(unused_mut))]
+    let mut options = RuntimeOptions {
         cache_dir,
-        metrics: ferry_host::monitor::metrics::METRICS.runtime.clone(),
         ..Default::default()
-    })?;
+    };
+    #[cfg(feature = "registry")]
+    {
+        options.metrics = ferry_host::monitor::metrics::METRICS.runtime.clone();
+    }
+    let runtime = Runtime::new(options)?;
     match cli.command {
         #[cfg(feature = "registry")]
         Command::Plugin(cmd) => plugin::run(&runtime, cmd).await,

@@ -5,15 +5,12 @@
 //! not the target's: it is answered as the model endpoint answers it. Shadows get a copy of
 //! each request off the request path.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferry_registry::{DeploymentRevision, Role, ShadowSample, now_ms};
+use ferry_registry::deployment_spec::Resolved;
+use ferry_registry::{DeploymentRevision, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::Instrument;
@@ -22,18 +19,27 @@ use super::admission::{check_declared, read_rows};
 use super::audit::with_request_id;
 use super::auth::{caller, may_read};
 use super::error::ErrorBody;
-use super::metrics::{observe_predictions, outcome, record};
+use super::metrics::{outcome, record};
 use super::models::PredictParams;
-use super::predict::{Attempt, attempt, render};
+use super::predict::refused;
 use super::{AppState, error::ApiError, request_id};
-use crate::deploy::live::label;
 use crate::deploy::{
-    self, DeploymentSpec, Live, Reason, SpecError, deployment_json, revision_json, sample_json,
-    target_json,
+    self, DeploymentSpec, RouteError, Routed, SpecError, deployment_json, revision_json,
+    sample_json, target_json,
 };
-use crate::monitor::predlog::Entry;
-use ferry_core::data::RequestRows;
-use ferry_registry::deployment_spec::{Resolved, Sticky};
+
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::Spec(e) => e.into(),
+            e @ RouteError::Unanswered { .. } => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "prediction_failed",
+                e.to_string(),
+            ),
+        }
+    }
+}
 
 impl From<SpecError> for ApiError {
     fn from(e: SpecError) -> Self {
@@ -425,168 +431,6 @@ pub async fn record_target(
     with_request_id(response, &id)
 }
 
-/// What one version did with a request.
-enum Outcome {
-    Answered(Value),
-    Refused(Response),
-    Failed(String),
-}
-
-/// Has version `r` of `model` predict the request, within `timeout`. Loading the version is
-/// not counted against the timeout (it happens once per server). The prediction runs on the
-/// plugin threads, so the timeout fires on time however busy they are, and a prediction past
-/// it is stopped within an epoch tick rather than left to finish.
-async fn try_version(
-    state: &AppState,
-    model: &str,
-    r: Resolved,
-    rows: &Arc<RequestRows>,
-    timeout: Duration,
-    (deployment, revision, id): (&str, i64, &str),
-) -> Outcome {
-    let pipeline = match state
-        .served
-        .get(
-            &state.runtime,
-            &state.registry,
-            model,
-            (r.number, r.created_at),
-        )
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => return Outcome::Failed(format!("cannot serve: {e}")),
-    };
-    let rows = rows.clone();
-    let (model_name, number) = (model.to_string(), r.number);
-    let log = state
-        .predictions
-        .clone()
-        .filter(|l| l.sampled())
-        .map(|l| (l, deployment.to_string(), id.to_string()));
-    let task = state.runtime.compute().run(async move {
-        match attempt(&pipeline, &rows).await {
-            Attempt::Answered(p, inputs) => {
-                observe_predictions(&model_name, number, &p.outputs);
-                if let Some((log, deployment, request_id)) = log {
-                    log.record(Entry {
-                        model: model_name.clone(),
-                        version: number,
-                        deployment,
-                        revision: Some(revision),
-                        request_id,
-                        at_ms: now_ms(),
-                        inputs,
-                        outputs: p.outputs.clone(),
-                    });
-                }
-                Outcome::Answered(render(&p.outputs, rows.as_rows()))
-            }
-            Attempt::Refused(r) => Outcome::Refused(r),
-            Attempt::Failed(e) => Outcome::Failed(e),
-        }
-    });
-    let started = std::time::Instant::now();
-    match tokio::time::timeout(timeout, task).await {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(e)) => Outcome::Failed(format!("the prediction stopped: {e}")),
-        Err(_) => Outcome::Failed(format!(
-            "no answer within the deployment's timeout of {} ms (given up after {} ms)",
-            timeout.as_millis(),
-            started.elapsed().as_millis()
-        )),
-    }
-}
-
-/// The default answer for every row, shaped as the request.
-fn default_answer(default: &Value, rows: &RequestRows) -> Value {
-    let n = rows.rows();
-    if rows.as_rows() {
-        Value::Array(vec![default.clone(); n])
-    } else {
-        let columns: serde_json::Map<String, Value> = default
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), Value::Array(vec![v.clone(); n])))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Value::Object(columns)
-    }
-}
-
-/// Mirrors a request to the deployment's shadows, off the request path.
-fn mirror(
-    state: &AppState,
-    live: &Arc<Live>,
-    rows: &Arc<RequestRows>,
-    answered: &str,
-    answer: &Value,
-    id: &str,
-) {
-    for (i, (model, r, counters)) in live.shadows.iter().enumerate() {
-        let Ok(permit) = live.shadow_slots.clone().try_acquire_owned() else {
-            counters.skipped.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        let (state, live, rows, answer) =
-            (state.clone(), live.clone(), rows.clone(), answer.clone());
-        let (model, r, answered, id) = (model.clone(), *r, answered.to_string(), id.to_string());
-        tokio::spawn(async move {
-            let _permit = permit;
-            let timeout = Duration::from_millis(live.spec.timeout_ms);
-            let counters = &live.shadows[i].2;
-            counters.mirrored.fetch_add(1, Ordering::Relaxed);
-            let shadow_answer = match try_version(
-                &state,
-                &model,
-                r,
-                &rows,
-                timeout,
-                (&live.name, live.revision, &id),
-            )
-            .await
-            {
-                Outcome::Answered(v) if v == answer => {
-                    counters.agreed.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                Outcome::Answered(v) => {
-                    counters.disagreed.fetch_add(1, Ordering::Relaxed);
-                    v
-                }
-                Outcome::Refused(_) => {
-                    counters.failed.fetch_add(1, Ordering::Relaxed);
-                    json!({"error": "the shadow refused the request"})
-                }
-                Outcome::Failed(e) => {
-                    counters.failed.fetch_add(1, Ordering::Relaxed);
-                    json!({"error": e})
-                }
-            };
-            let rate = live.spec.shadow_sample_rate;
-            let draw = getrandom::u64().unwrap_or_default() as f64 / u64::MAX as f64;
-            if rate <= 0.0 || draw > rate {
-                return;
-            }
-            let sample = ShadowSample {
-                name: live.name.clone(),
-                revision: live.revision,
-                request_id: id,
-                answered,
-                shadow: label(&model, r),
-                answer: answer.to_string(),
-                shadow_answer: shadow_answer.to_string(),
-                created_at: now_ms(),
-            };
-            if let Err(e) = state.registry.add_shadow_sample(&sample).await {
-                tracing::warn!(deployment = %live.name, error = %e, "could not log a shadow disagreement");
-            }
-        });
-    }
-}
-
 #[utoipa::path(post, path = "/v1/deployments/{name}/predict", tag = "deployments",
     params(("name" = String, Path, description = "The deployment"), ("features" = Option<bool>, Query, description = "Accepted for symmetry with the model endpoint; a deployment's answer holds predictions only")),
     request_body(content = Object, description = "As for the model endpoint: `rows` (or `dataframe_records`, `instances`), or `columns` (or `inputs`)"),
@@ -616,7 +460,8 @@ pub async fn predict(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        Ok::<Response, ApiError>(match route(&state, &name, rows, header, &id).await? {
+        let routed = state.routing().route(&name, rows, header, &id).await?;
+        Ok::<Response, ApiError>(match routed {
             Routed::Answered(v) => {
                 let reason = v["reason"].as_str().unwrap_or_default();
                 answered = Some((
@@ -628,7 +473,7 @@ pub async fn predict(
             }
             Routed::Refused(r, by) => {
                 answered = Some((by.0, by.1, false));
-                r
+                refused(r)
             }
         })
     }
@@ -648,117 +493,4 @@ pub async fn predict(
         );
     });
     with_request_id(response, &id)
-}
-
-/// How a deployment handled one request.
-pub(crate) enum Routed {
-    /// The answer: the deployment, revision, version and reason, and the predictions.
-    Answered(Value),
-    /// The request was wrong (a 4xx answered as the model endpoint answers it), as the model
-    /// and version that judged it found.
-    Refused(Response, (String, i64)),
-}
-
-/// Routes one request (a predict body's rows) through deployment `name`: a target chosen by weight
-/// (sticky by the key `header` or the first row gives), then the fallback, then the default;
-/// the answer is mirrored to the shadows. Shared by HTTP and streaming.
-pub(crate) async fn route(
-    state: &AppState,
-    name: &str,
-    rows: RequestRows,
-    header: impl Fn(&str) -> Option<String>,
-    id: &str,
-) -> Result<Routed, ApiError> {
-    let live = state.deployments.current(&state.registry, name).await?;
-    let key = match &live.spec.sticky {
-        Some(Sticky::Header(h)) => header(h.as_str()),
-        Some(Sticky::Field(f)) => rows.first(f),
-        None => None,
-    };
-    let (i, reason) = live.choose(key.as_deref());
-    let count = rows.rows();
-    let rows = Arc::new(rows);
-    let timeout = Duration::from_millis(live.spec.timeout_ms);
-    let mut failed = Vec::new();
-
-    let (model, r, breaker) = &live.targets[i];
-    let mut answer = None;
-    match breaker.admit() {
-        None => failed.push(json!({"target": label(model, *r), "error": "its circuit is open"})),
-        Some(ticket) => {
-            match try_version(state, model, *r, &rows, timeout, (name, live.revision, id)).await {
-                Outcome::Answered(v) => {
-                    ticket.success();
-                    answer = Some((Some((model.clone(), *r)), reason, v));
-                }
-                Outcome::Refused(response) => {
-                    ticket.success();
-                    return Ok(Routed::Refused(response, (model.clone(), r.number)));
-                }
-                Outcome::Failed(e) => {
-                    ticket.failure();
-                    tracing::warn!(deployment = %name, target = %label(model, *r), error = %e, "a deployment target failed");
-                    failed.push(json!({"target": label(model, *r), "error": e}));
-                }
-            }
-        }
-    }
-    if answer.is_none()
-        && let Some((model, r)) = live.spec.fallback.as_ref().and_then(|f| f.key())
-    {
-        match try_version(state, &model, r, &rows, timeout, (name, live.revision, id)).await {
-            Outcome::Answered(v) => answer = Some((Some((model, r)), Reason::Fallback, v)),
-            Outcome::Refused(response) => {
-                return Ok(Routed::Refused(response, (model, r.number)));
-            }
-            Outcome::Failed(e) => {
-                tracing::warn!(deployment = %name, fallback = %label(&model, r), error = %e, "a deployment's fallback failed");
-                failed.push(json!({"target": label(&model, r), "error": e}));
-            }
-        }
-    }
-    if answer.is_none()
-        && let Some(default) = &live.spec.default
-    {
-        answer = Some((None, Reason::Default, default_answer(default, &rows)));
-    }
-    let Some((version, reason, predictions)) = answer else {
-        let detail: Vec<String> = failed
-            .iter()
-            .map(|f| {
-                format!(
-                    "{}: {}",
-                    f["target"].as_str().unwrap_or("?"),
-                    f["error"].as_str().unwrap_or("?")
-                )
-            })
-            .collect();
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "prediction_failed",
-            format!(
-                "deployment {name:?} could not answer: {}",
-                detail.join("; ")
-            ),
-        ));
-    };
-    let answered = version
-        .as_ref()
-        .map(|(m, r)| label(m, *r))
-        .unwrap_or_else(|| "default".into());
-    mirror(state, &live, &rows, &answered, &predictions, id);
-    let mut out = json!({
-        "deployment": name,
-        "revision": live.revision,
-        "model": version.as_ref().map(|(m, _)| m.clone()),
-        "version": version.as_ref().map(|(_, r)| r.number),
-        "reason": reason,
-        "request_id": id,
-        "rows": count,
-        "predictions": predictions,
-    });
-    if !failed.is_empty() {
-        out["failed"] = Value::Array(failed);
-    }
-    Ok(Routed::Answered(out))
 }

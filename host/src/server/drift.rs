@@ -10,8 +10,9 @@ use serde::Deserialize;
 use super::admission::{check_declared, read_rows};
 use super::auth::{caller, may_read};
 use super::error::ErrorBody;
-use super::predict::field_problems;
+use super::predict::refused;
 use super::{AppState, error::ApiError};
+use ferry_core::Refusal;
 use ferry_core::lineage::Lineage;
 use ferry_core::stats::{DriftOptions, Method, Profile, Role, compare, profile::ColumnProfile};
 
@@ -87,7 +88,7 @@ pub async fn drift(
     }
     let batch = match rows.to_batch(&schema, &[lineage.label.as_str()]) {
         Ok(b) => b,
-        Err(problems) => return Ok(field_problems(&problems)),
+        Err(problems) => return Ok(refused(Refusal::field_problems(&problems))),
     };
     let inputs: Vec<&ColumnProfile> = profile.of_role(Role::Input).collect();
     let report = compare(

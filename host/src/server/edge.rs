@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 
 use super::admission::{InFlight, check_declared, read_rows};
 use super::error::{ApiError, json_errors};
-use super::predict::{Attempt, attempt, render};
+use super::predict::refused;
 use super::request::with_request_id;
 use super::{PredictLimits, request_id};
 use ferry_core::ServingPipeline;
+use ferry_core::attempt::{Attempt, attempt, render};
 use ferry_runtime::Compute;
 
 /// What `ferry edge run` serves.
@@ -62,7 +63,7 @@ async fn predict(
             .unwrap_or_else(|e| Attempt::Failed(e.to_string()));
         let prediction = match outcome {
             Attempt::Answered(p, _) => p,
-            Attempt::Refused(r) => return Ok(r),
+            Attempt::Refused(r) => return Ok(refused(r)),
             Attempt::Failed(e) => {
                 tracing::error!(error = %e, "prediction failed");
                 return Err(ApiError::new(

@@ -11,10 +11,7 @@ use super::auth::{caller, may_read};
 use super::error::ErrorBody;
 use super::predict::RejectedRows;
 use super::{AppState, error::ApiError};
-use crate::monitor::metrics::{
-    self, METRICS, Outcome, PredictionLabels, RequestLabels, TargetLabels,
-};
-use ferry_runtime::bindings::types::{Batch, ColumnData};
+use crate::monitor::metrics::{self, METRICS, Outcome, RequestLabels, TargetLabels};
 
 #[utoipa::path(get, path = "/metrics", tag = "service",
     responses((status = 200, description = "Every metric in the Prometheus text format (0.0.4)", content_type = "text/plain", body = String), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]
@@ -99,28 +96,4 @@ pub fn record(deployment: &str, answered: Option<(&str, i64)>, outcome: Outcome,
         },
         started.elapsed().as_secs_f64(),
     );
-}
-
-/// Adds a version's predictions (its first numeric output column) to its distribution.
-pub fn observe_predictions(model: &str, version: i64, outputs: &Batch) {
-    let Some(column) = outputs
-        .columns
-        .iter()
-        .find(|c| matches!(c.data, ColumnData::Float64(_) | ColumnData::Int64(_)))
-    else {
-        return;
-    };
-    let h = METRICS.predictions.get_or_create_owned(&PredictionLabels {
-        model: model.to_string(),
-        version: version.to_string(),
-        output: column.name.clone(),
-    });
-    match &column.data {
-        ColumnData::Float64(v) => v
-            .iter()
-            .filter(|x| x.is_finite())
-            .for_each(|&x| h.observe(x)),
-        ColumnData::Int64(v) => v.iter().for_each(|&x| h.observe(x as f64)),
-        _ => {}
-    }
 }

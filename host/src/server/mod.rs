@@ -87,6 +87,20 @@ pub struct AppState {
 }
 
 #[cfg(feature = "registry")]
+impl AppState {
+    /// The handles a deployment's routing needs.
+    pub fn routing(&self) -> crate::deploy::Routing {
+        crate::deploy::Routing {
+            registry: self.registry.clone(),
+            runtime: self.runtime.clone(),
+            served: self.served.clone(),
+            deployments: self.deployments.clone(),
+            predictions: self.predictions.clone(),
+        }
+    }
+}
+
+#[cfg(feature = "registry")]
 /// The routes, with the generated OpenAPI document served at `/openapi.json`.
 pub fn router(state: AppState) -> Router {
     let (router, api) = api().split_for_parts();
@@ -441,4 +455,4 @@ async fn shutdown() {
 /// when another process changed a version, an alias or a deployment.
 pub const GENERATION_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
-pub use crate::ids::request_id;
+pub use ferry_core::ids::request_id;

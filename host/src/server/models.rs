@@ -16,10 +16,12 @@ use tracing::Instrument;
 use super::admission::{check_declared, read_rows};
 use super::audit::with_request_id;
 use super::auth::{Caller, caller, may_read};
-use super::metrics::{observe_predictions, outcome, record};
-use super::predict::{Attempt, attempt, render};
+use super::metrics::{outcome, record};
+use super::predict::refused;
 use super::{AppState, error::ApiError, request_id};
+use crate::monitor::metrics::METRICS;
 use crate::monitor::predlog::Entry;
+use ferry_core::attempt::{Attempt, attempt, render};
 use ferry_core::lineage::Lineage;
 use ferry_pipeline::PipelineError;
 use ferry_pipeline::card::model_card;
@@ -656,7 +658,7 @@ pub async fn predict(
                 }
                 p
             }
-            Attempt::Refused(r) => return Ok(r),
+            Attempt::Refused(r) => return Ok(refused(r)),
             Attempt::Failed(e) => {
                 tracing::error!(model = %name, error = %e, "prediction failed");
                 return Err(ApiError::new(
@@ -666,7 +668,7 @@ pub async fn predict(
                 ));
             }
         };
-        observe_predictions(&name, number, &prediction.outputs);
+        METRICS.observe_predictions(&name, number, &prediction.outputs);
         let as_rows = rows.as_rows();
         let mut out = json!({
             "model": name,

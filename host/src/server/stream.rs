@@ -22,7 +22,9 @@ use tokio::task::JoinHandle;
 
 use super::AppState;
 use super::admission::check_rows;
-use super::deployments::{Routed, route};
+use super::error::ApiError;
+use crate::deploy::Routed;
+use ferry_core::Refusal;
 use ferry_core::data::{BodyError, RequestRows};
 use ferry_registry::deployment_spec::StreamSpec;
 
@@ -275,10 +277,14 @@ impl Worker {
         if let Err(e) = check_rows(rows.rows(), &self.state.limits) {
             return Fate::Dead(e.message);
         }
-        let routed = route(&self.state, &self.name, rows, header, id).await;
-        let answer = match routed {
+        let routed = self
+            .state
+            .routing()
+            .route(&self.name, rows, header, id)
+            .await;
+        let answer = match routed.map_err(ApiError::from) {
             Ok(Routed::Answered(v)) => v,
-            Ok(Routed::Refused(response, _)) => return Fate::Dead(refusal(response).await),
+            Ok(Routed::Refused(refusal, _)) => return Fate::Dead(refused(refusal)),
             Err(e) if e.status.is_client_error() && e.status.as_u16() != 404 => {
                 return Fate::Dead(e.message);
             }
@@ -349,19 +355,15 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 /// The message of a refusal the model endpoint would have answered, with the fields named.
-async fn refusal(response: axum::response::Response) -> String {
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let message = body["error"]["message"].as_str().unwrap_or("refused");
-    match body["error"]["fields"].as_array() {
+/// A refusal as a dead letter's reason: its message, status and first ten fields.
+fn refused(refusal: Refusal) -> String {
+    let status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    match refusal.fields.as_array() {
         Some(fields) if !fields.is_empty() => format!(
             "{} ({status}): {}",
-            message,
+            refusal.message,
             Value::Array(fields.iter().take(10).cloned().collect())
         ),
-        _ => format!("{message} ({status})"),
+        _ => format!("{} ({status})", refusal.message),
     }
 }

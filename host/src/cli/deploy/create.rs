@@ -2,9 +2,9 @@
 
 use ferry_host::deploy::{self, revision_json};
 use ferry_host::runtime::Runtime;
-use ferry_pipeline::store::Store;
+use ferry_pipeline::store::{Store, audit_local};
 
-use super::{SpecArgs, audit, print_revision};
+use super::{SpecArgs, print_revision};
 use crate::cli::{Exit, RegistryArgs, exit, local_actor};
 
 /// Runs `ferry deploy create`.
@@ -19,7 +19,13 @@ pub async fn run(
     let v = match registry.store(runtime).await? {
         Store::Local(r) => {
             let rev = deploy::create(&r, &name, spec, &local_actor()).await?;
-            audit(&r, "deployment.create", &name, "revision 1").await?;
+            audit_local(
+                &r,
+                "deployment.create",
+                &format!("deployment:{name}"),
+                "revision 1",
+            )
+            .await?;
             revision_json(&rev)
         }
         Store::Remote(c) => c.create_deployment(&name, &spec).await?,

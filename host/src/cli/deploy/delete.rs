@@ -1,9 +1,8 @@
 //! `ferry deploy delete`: deletes a deployment and its history.
 
 use ferry_host::runtime::Runtime;
-use ferry_pipeline::store::Store;
+use ferry_pipeline::store::{Store, audit_local};
 
-use super::audit;
 use crate::cli::{Exit, RegistryArgs, exit};
 
 /// Runs `ferry deploy delete`.
@@ -11,7 +10,7 @@ pub async fn run(runtime: &Runtime, name: String, registry: RegistryArgs) -> Res
     match registry.store(runtime).await? {
         Store::Local(r) => {
             r.delete_deployment(&name).await?;
-            audit(&r, "deployment.delete", &name, "").await?;
+            audit_local(&r, "deployment.delete", &format!("deployment:{name}"), "").await?;
         }
         Store::Remote(c) => {
             c.delete_deployment(&name).await?;

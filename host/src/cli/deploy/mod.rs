@@ -18,11 +18,10 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use ferry_host::deploy::DeploymentSpec;
 use ferry_host::runtime::Runtime;
-use ferry_pipeline::store::Store;
 use ferry_registry::deployment_spec::{Sticky, StreamSpec, parse_ref, parse_target};
 use serde_json::Value;
 
-use super::{Exit, RegistryArgs, local_actor, read_config};
+use super::{Exit, RegistryArgs, read_config};
 
 /// Deployment subcommands.
 #[derive(Debug, Subcommand)]
@@ -256,25 +255,6 @@ impl SpecArgs {
     }
 }
 
-/// Records a local change in the audit log (a remote Ferry audits its own changes).
-async fn audit(
-    r: &ferry_registry::Registry,
-    action: &str,
-    name: &str,
-    detail: &str,
-) -> Result<(), Exit> {
-    r.audit(
-        &local_actor(),
-        action,
-        &format!("deployment:{name}"),
-        "ok",
-        "",
-        detail,
-    )
-    .await?;
-    Ok(())
-}
-
 fn targets_line(spec: &Value) -> String {
     let refs = |v: &Value| -> String {
         let number = v["resolved"]["number"]
@@ -326,18 +306,6 @@ fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-/// The specification deployment `name` serves now.
-async fn current_spec(store: &Store, name: &str) -> Result<DeploymentSpec, Exit> {
-    let spec = match store {
-        Store::Local(r) => serde_json::from_str(&r.deployment(name).await?.spec),
-        Store::Remote(c) => serde_json::from_value(c.deployment(name).await?["spec"].take()),
-    };
-    Ok(spec.map_err(|e| {
-        anyhow::anyhow!("deployment {name:?}: its specification cannot be read: {e}")
-    })?)
-}
-
-/// Runs a `ferry deploy` subcommand.
 /// Runs a `ferry deploy` subcommand.
 pub async fn run(runtime: &Runtime, cmd: DeployCommand) -> Result<u8, Exit> {
     match cmd {

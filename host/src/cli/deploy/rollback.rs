@@ -2,9 +2,9 @@
 
 use ferry_host::deploy::{self, revision_json};
 use ferry_host::runtime::Runtime;
-use ferry_pipeline::store::Store;
+use ferry_pipeline::store::{Store, audit_local};
 
-use super::{audit, print_revision};
+use super::print_revision;
 use crate::cli::{Exit, RegistryArgs, exit, local_actor};
 
 /// Runs `ferry deploy rollback`.
@@ -18,10 +18,10 @@ pub async fn run(
     let v = match registry.store(runtime).await? {
         Store::Local(r) => {
             let rev = deploy::rollback(&r, &name, to, &local_actor()).await?;
-            audit(
+            audit_local(
                 &r,
                 "deployment.rollback",
-                &name,
+                &format!("deployment:{name}"),
                 &format!("revision {} ({})", rev.revision, rev.reason),
             )
             .await?;

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use ferry_host::deploy::target::{deployment_for, status_json};
 use ferry_host::runtime::{DeployerInstance, Runtime};
-use ferry_pipeline::store::Store;
+use ferry_pipeline::store::{Store, audit_local};
 
-use super::{audit, current_spec, print_json};
+use super::print_json;
 use crate::cli::{Exit, RegistryArgs, SandboxArgs, exit, local_actor, read_config};
 
 /// Arguments of `ferry deploy target`.
@@ -61,7 +61,7 @@ pub async fn run(runtime: &Runtime, args: TargetArgs) -> Result<u8, Exit> {
     } else if rollback {
         ("rollback", instance.rollback(&name, &settings).await?)
     } else {
-        let spec = current_spec(&store, &name).await?;
+        let spec = store.deployment_spec(&name).await?;
         let target = deployment_for(&store, &name, &spec, &settings, &sandbox.policy()?).await?;
         let planned = instance.plan(&target).await?;
         if !json || plan {
@@ -90,10 +90,10 @@ pub async fn run(runtime: &Runtime, args: TargetArgs) -> Result<u8, Exit> {
         Store::Local(r) => {
             r.record_deployment_target(&name, deployer.name(), &v.to_string(), &local_actor())
                 .await?;
-            audit(
+            audit_local(
                 r,
                 "deployment.target",
-                &name,
+                &format!("deployment:{name}"),
                 &format!("{}: {action}", deployer.name()),
             )
             .await?;

@@ -2,9 +2,9 @@
 
 use ferry_host::deploy::{self, revision_json};
 use ferry_host::runtime::Runtime;
-use ferry_pipeline::store::Store;
+use ferry_pipeline::store::{Store, audit_local};
 
-use super::{SpecArgs, audit, print_revision};
+use super::{SpecArgs, print_revision};
 use crate::cli::{Exit, RegistryArgs, exit, local_actor};
 
 /// Runs `ferry deploy update`.
@@ -20,10 +20,10 @@ pub async fn run(
     let v = match registry.store(runtime).await? {
         Store::Local(r) => {
             let rev = deploy::update(&r, &name, spec, &local_actor(), revision).await?;
-            audit(
+            audit_local(
                 &r,
                 "deployment.update",
-                &name,
+                &format!("deployment:{name}"),
                 &format!("revision {}", rev.revision),
             )
             .await?;

@@ -2,7 +2,6 @@
 
 use ferry_host::runtime::Runtime;
 
-use super::audit;
 use crate::cli::{Exit, RegistryArgs, exit};
 
 /// Runs `ferry models alias`.
@@ -17,7 +16,8 @@ pub async fn run(
     let r = registry.store(runtime).await?;
     if delete {
         r.delete_alias(&name, &alias).await?;
-        audit(&r, "model.alias.delete", &format!("{name}@{alias}"), "").await?;
+        r.audit("model.alias.delete", &format!("{name}@{alias}"), "")
+            .await?;
         println!("removed alias {alias} of {name}");
     } else {
         let version = version.ok_or_else(|| {
@@ -26,8 +26,7 @@ pub async fn run(
             ))
         })?;
         r.set_alias(&name, &alias, version).await?;
-        audit(
-            &r,
+        r.audit(
             "model.alias.set",
             &format!("{name}@{alias}"),
             &format!("version {version}"),

@@ -5,7 +5,7 @@ use ferry_host::runtime::Runtime;
 use ferry_pipeline::external::{ExternalModel, attach_pipeline};
 use ferry_pipeline::store::Store;
 
-use super::{AttachArgs, audit, split_ref};
+use super::{AttachArgs, split_ref};
 use crate::cli::{Exit, exit, read_config};
 
 /// Runs `ferry models attach`.
@@ -45,8 +45,7 @@ pub async fn run(runtime: &Runtime, args: AttachArgs) -> Result<u8, Exit> {
                 &sandbox.policy()?,
             )
             .await?;
-            audit(
-                &r,
+            r.audit(
                 "model.attach",
                 &format!("{name}/{version}"),
                 &format!("run {run}"),

@@ -2,7 +2,7 @@
 
 use ferry_host::runtime::Runtime;
 
-use super::{audit, split_ref, version_number};
+use super::{split_ref, version_number};
 use crate::cli::{Exit, RegistryArgs, exit};
 
 /// Runs `ferry models describe`.
@@ -20,6 +20,6 @@ pub async fn run(
                 .await?
         }
     }
-    audit(&r, "model.describe", &model, "").await?;
+    r.audit("model.describe", &model, "").await?;
     Ok(exit::OK)
 }

@@ -18,7 +18,7 @@ use ferry_host::runtime::Runtime;
 use ferry_pipeline::store::Store;
 use ferry_registry::ModelVersion;
 
-use super::{Exit, RegistryArgs, SandboxArgs, local_actor};
+use super::{Exit, RegistryArgs, SandboxArgs};
 
 /// Model registry subcommands.
 #[derive(Debug, Subcommand)]
@@ -177,15 +177,6 @@ fn split_ref(text: &str) -> (&str, Option<&str>) {
 fn version_number(text: &str) -> Result<i64, Exit> {
     text.parse()
         .map_err(|_| Exit::from(anyhow::anyhow!("{text:?} is not a version number")))
-}
-
-/// Records a local change in the audit log (a remote Ferry audits its own changes).
-async fn audit(store: &Store, action: &str, object: &str, detail: &str) -> Result<(), Exit> {
-    if let Store::Local(r) = store {
-        r.audit(&local_actor(), action, object, "ok", "", detail)
-            .await?;
-    }
-    Ok(())
 }
 
 /// The model card of version `v` of `name`, with its lineage.

@@ -1,9 +1,8 @@
 //! `ferry models register`: registers a model trained elsewhere with the features of a Ferry run.
 
 use ferry_host::runtime::Runtime;
-use ferry_pipeline::external::{ExternalModel, external_lineage};
-use ferry_pipeline::register::register_version;
-use ferry_registry::digest_of;
+use ferry_pipeline::external::{ExternalModel, ExternalVersion, register_external};
+use ferry_pipeline::store::audit_local;
 
 use super::RegisterArgs;
 use crate::cli::{Exit, exit, local_actor, read_config};
@@ -37,41 +36,23 @@ pub async fn run(runtime: &Runtime, args: RegisterArgs) -> Result<u8, Exit> {
         features,
         load_config: read_config(load_config.as_ref())?,
     };
-    let mut lineage = external_lineage(
-        runtime,
+    let file_name = artifact
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or("model.bin");
+    let version = ExternalVersion {
+        name: &name,
+        bytes: &bytes,
+        file_name,
+        description: &description,
+        alias: alias.as_deref(),
+        actor: &local_actor(),
+    };
+    let mv = register_external(runtime, &r, &model, version, &sandbox.policy()?).await?;
+    audit_local(
         &r,
-        &model,
-        &bytes,
-        &digest_of(&bytes),
-        &sandbox.policy()?,
-    )
-    .await?;
-    let stored = r
-        .log_artifact(
-            &run,
-            &format!(
-                "models/{name}/{}",
-                artifact
-                    .file_name()
-                    .and_then(|f| f.to_str())
-                    .unwrap_or("model.bin")
-            ),
-            &bytes,
-        )
-        .await?;
-    if let Some(m) = lineage.model.as_mut() {
-        m.artifact_digest = stored.digest;
-    }
-    let mv = register_version(&r, &name, "", &lineage, &local_actor(), &description).await?;
-    if let Some(a) = &alias {
-        r.set_model_alias(&name, a, mv.version).await?;
-    }
-    r.audit(
-        &local_actor(),
         "model.register",
         &format!("{name}/{}", mv.version),
-        "ok",
-        "",
         &format!("run {run}, external artifact"),
     )
     .await?;

@@ -2,7 +2,6 @@
 
 use ferry_host::runtime::Runtime;
 
-use super::audit;
 use crate::cli::{Exit, RegistryArgs, exit};
 
 /// Runs `ferry models stage`.
@@ -18,7 +17,8 @@ pub async fn run(
     let v = r
         .transition_stage(&name, version, &stage, archive_existing)
         .await?;
-    audit(&r, "model.stage", &format!("{name}/{version}"), &v.stage).await?;
+    r.audit("model.stage", &format!("{name}/{version}"), &v.stage)
+        .await?;
     println!("{name} version {version}: {}", v.stage);
     Ok(exit::OK)
 }

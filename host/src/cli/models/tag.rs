@@ -2,7 +2,7 @@
 
 use ferry_host::runtime::Runtime;
 
-use super::{audit, split_ref, version_number};
+use super::{split_ref, version_number};
 use crate::cli::{Exit, RegistryArgs, exit};
 
 /// Runs `ferry models tag`.
@@ -22,6 +22,6 @@ pub async fn run(
                 .await?
         }
     }
-    audit(&r, "model.tag", &model, &key).await?;
+    r.audit("model.tag", &model, &key).await?;
     Ok(exit::OK)
 }

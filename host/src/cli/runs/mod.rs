@@ -10,7 +10,6 @@ mod show;
 
 use clap::Subcommand;
 use ferry_host::runtime::Runtime;
-use ferry_pipeline::store::Store;
 use ferry_registry::{Run, RunView};
 
 use super::{Exit, RegistryArgs};
@@ -94,22 +93,6 @@ fn metric_text(run: &Run, key: &str) -> String {
         .find(|m| m.key == key)
         .map(|m| format!("{:.6}", m.value))
         .unwrap_or_else(|| "-".into())
-}
-
-/// Records a local change in the audit log (a remote Ferry audits its own changes).
-async fn audit(store: &Store, action: &str, run: &str) -> Result<(), Exit> {
-    if let Store::Local(r) = store {
-        r.audit(
-            &super::local_actor(),
-            action,
-            &format!("run:{run}"),
-            "ok",
-            "",
-            "",
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 /// Runs a `ferry runs` subcommand.

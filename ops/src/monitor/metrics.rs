@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 
 use ferry_runtime::RuntimeMetrics;
+use ferry_runtime::bindings::types::{Batch, ColumnData};
 use ferry_runtime::metrics::latency;
 use prometheus_client::encoding::{EncodeLabelSet, prometheus_text};
 use prometheus_client::metrics::counter::Counter;
@@ -287,6 +288,30 @@ impl Metrics {
     pub fn request(&self, labels: RequestLabels, seconds: f64) {
         self.requests.get_or_create(&labels).inc();
         self.request_seconds.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Adds a version's predictions (its first numeric output column) to its distribution.
+    pub fn observe_predictions(&self, model: &str, version: i64, outputs: &Batch) {
+        let Some(column) = outputs
+            .columns
+            .iter()
+            .find(|c| matches!(c.data, ColumnData::Float64(_) | ColumnData::Int64(_)))
+        else {
+            return;
+        };
+        let h = self.predictions.get_or_create_owned(&PredictionLabels {
+            model: model.to_string(),
+            version: version.to_string(),
+            output: column.name.clone(),
+        });
+        match &column.data {
+            ColumnData::Float64(v) => v
+                .iter()
+                .filter(|x| x.is_finite())
+                .for_each(|&x| h.observe(x)),
+            ColumnData::Int64(v) => v.iter().for_each(|&x| h.observe(x as f64)),
+            _ => {}
+        }
     }
 }
 

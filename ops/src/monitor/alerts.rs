@@ -432,7 +432,7 @@ impl Alerting {
                     return Ok(());
                 }
                 let record = AlertRecord {
-                    id: crate::ids::request_id(),
+                    id: ferry_core::ids::request_id(),
                     rule: rule.name.clone(),
                     state: "firing".into(),
                     severity: rule.severity.clone(),

@@ -5,6 +5,7 @@
 
 pub mod breaker;
 pub mod live;
+pub mod route;
 pub mod target;
 
 use ferry_registry::{Deployment, DeploymentRevision, Registry, ShadowSample};
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 
 pub use ferry_registry::{DeploymentSpec, SpecError};
 pub use live::{Deployments, Live, Reason};
+pub use route::{RouteError, Routed, Routing};
 
 fn to_json(spec: &DeploymentSpec) -> Result<String, SpecError> {
     serde_json::to_string(spec)

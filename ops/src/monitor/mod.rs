@@ -2,11 +2,8 @@
 //! labels, the last hour of requests and alert rules. The drift statistics they use are in
 //! `ferry_core::stats`.
 
-#[cfg(feature = "registry")]
 pub mod alerts;
-#[cfg(feature = "registry")]
 pub mod live;
 pub mod metrics;
-#[cfg(feature = "registry")]
 pub mod predlog;
 pub mod recent;
