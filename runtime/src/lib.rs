@@ -3,7 +3,10 @@
 //! It holds the one wasmtime engine (pooled instances, epoch deadlines, deterministic floats),
 //! the compiled-component cache, the operator's grants and limits, the plugin manifest and the
 //! typed callers of the five plugin kinds (validators, feature transforms, model adapters,
-//! deployers and alert sinks), for components and for Extism modules alike.
+//! deployers and alert sinks), for components and for Extism modules alike: each kind's
+//! calls are one trait that both backends implement (`kinds/component.rs` through the WIT
+//! bindings, `kinds/extism.rs` through JSON exports), so no instance method branches on the
+//! backend.
 //!
 //! It may depend on wasmtime, the WIT contract in `wit/` and `ferry-extism-pdk`'s wire types.
 //! It must not depend on axum, sqlx, the registry or any other Ferry crate above it, and it
