@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-builds the edge `ferry` (only the edge feature set) for aarch64-unknown-linux-gnu and
+# Cross-builds `ferry-edge` (the edge crate alone) for aarch64-unknown-linux-gnu and
 # runs the churn bundle under qemu-aarch64: it verifies the bundle, predicts the 2,000 churn
 # customers (compared byte for byte with the x86_64 build's predictions), and serves it, timed
 # from start to the first answer under emulation.
@@ -16,8 +16,8 @@ server=""
 cd "$root"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
-cargo build --release -p ferry-host --bin ferry --no-default-features --target aarch64-unknown-linux-gnu
-arm="$target/aarch64-unknown-linux-gnu/release/ferry"
+cargo build --release -p ferry-edge --bin ferry-edge --target aarch64-unknown-linux-gnu
+arm="$target/aarch64-unknown-linux-gnu/release/ferry-edge"
 cargo build --release -p ferry-host --bin ferry
 x86="$target/release/ferry"
 file "$arm" | sed 's/, BuildID[^,]*//'
@@ -39,9 +39,9 @@ qemu="qemu-aarch64 -L /usr/aarch64-linux-gnu"
 # qemu-user cannot hold the instance pool's address-space reservation (it tracks every page).
 export FERRY_INSTANCE_POOL=off
 export FERRY_CACHE_DIR="$work/arm-cache"
-$qemu "$arm" edge verify "$bundle" --trust-key "$key"
+$qemu "$arm" verify "$bundle" --trust-key "$key"
 start=$(date +%s.%N)
-$qemu "$arm" edge predict "$bundle" examples/churn/customers.csv --out "$work/arm.csv" --keep customer_id --trust-key "$key"
+$qemu "$arm" predict "$bundle" examples/churn/customers.csv --out "$work/arm.csv" --keep customer_id --trust-key "$key"
 end=$(date +%s.%N)
 FERRY_CACHE_DIR="$work/cache" "$x86" edge predict "$bundle" examples/churn/customers.csv --out "$work/x86.csv" --keep customer_id --trust-key "$key"
 if cmp -s "$work/arm.csv" "$work/x86.csv"; then
@@ -51,7 +51,7 @@ else
 fi
 : > "$work/serve.out"
 start=$(date +%s.%N)
-$qemu "$arm" edge run "$bundle" --addr 127.0.0.1:0 --trust-key "$key" > "$work/serve.out" 2> /dev/null &
+$qemu "$arm" run "$bundle" --addr 127.0.0.1:0 --trust-key "$key" > "$work/serve.out" 2> /dev/null &
 server=$!
 url=""
 while [ -z "$url" ]; do url=$(sed -n 's/^ferry edge serving on //p' "$work/serve.out"); sleep 0.01; done

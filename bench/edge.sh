@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Edge numbers, measured in one run on this machine: the size of `ferry` built with only the
-# edge feature set (no registry, sqlx, HTTP client or built-in plugins) against the full
-# build; the churn bundle's size; start-to-first-answer and RSS of `ferry edge run` against
+# Edge numbers, measured in one run on this machine: the size of `ferry-edge` (the edge crate
+# alone: no registry, sqlx, HTTP client, NATS or built-in plugins) against the full `ferry`; the churn bundle's size; start-to-first-answer and RSS of `ferry edge run` against
 # `ferry serve` on the same version, cold (no compile cache) and warm.
 #
 # Usage: bench/edge.sh            (release builds under $CARGO_TARGET_DIR or ./target)
@@ -13,8 +12,8 @@ trap 'rm -rf "$work"' EXIT
 cd "$root"
 cargo build --release -p ferry-host --bin ferry
 cp "$target/release/ferry" "$work/ferry-full"
-cargo build --release -p ferry-host --bin ferry --no-default-features
-cp "$target/release/ferry" "$work/ferry-edge"
+cargo build --release -p ferry-edge --bin ferry-edge
+cp "$target/release/ferry-edge" "$work/ferry-edge"
 strip -o "$work/ferry-full.stripped" "$work/ferry-full"
 strip -o "$work/ferry-edge.stripped" "$work/ferry-edge"
 # Leave the full binary in place, as a plain `cargo build --release` would.

@@ -65,7 +65,7 @@ def run(cold):
     for name, argv, path in [
         ("ferry serve", [os.path.join(work, "ferry-full"), "serve", "--addr", "127.0.0.1:0"],
          "/v1/models/churn/1/predict"),
-        ("ferry edge run", [os.path.join(work, "ferry-edge"), "edge", "run", bundle,
+        ("ferry edge run", [os.path.join(work, "ferry-edge"), "run", bundle,
                             "--addr", "127.0.0.1:0", "--trust-key", key], "/v1/predict"),
     ]:
         cache = os.path.join(work, "bench-cache-" + name.replace(" ", "-"))

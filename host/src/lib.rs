@@ -5,11 +5,9 @@
 //! `ferry-pipeline`, publishing and the conformance kit `ferry-kit`, the data path and serving
 //! `ferry-core`, the sandbox `ferry-runtime`.
 //!
-//! Without its `registry` feature it is the edge build, which serves a bundle with
-//! `ferry-core` alone (no registry, sqlx, NATS or `ferry-ops`). Start reading from
-//! `server::router`.
+//! It shares its HTTP pieces and the edge commands with `ferry-edge`, the edge build, which
+//! depends on none of the crates above `ferry-core`. Start reading from `server::router`.
 
-#[cfg(feature = "registry")]
 pub use ferry_ops::{deploy, monitor};
 pub mod secret;
 pub mod server;

@@ -76,9 +76,23 @@ fn publish() -> Published {
 
 /// `ferry edge ARGS` with no data folder, database or registry to fall back on.
 fn edge(args: &[&str]) -> Output {
+    edge_with(Command::new(ferry_bin()).arg("edge"), args)
+}
+
+/// `ferry-edge ARGS`, the edge binary built from the `ferry-edge` crate alone, likewise.
+fn edge_binary(args: &[&str]) -> Output {
+    let bin = ferry_bin().with_file_name("ferry-edge");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin ferry-edge` (`cargo test --workspace` builds it)",
+        bin.display()
+    );
+    edge_with(&mut Command::new(bin), args)
+}
+
+fn edge_with(command: &mut Command, args: &[&str]) -> Output {
     let nowhere = tempfile::tempdir().unwrap();
-    Command::new(ferry_bin())
-        .arg("edge")
+    command
         .args(args)
         .env("FERRY_DATA_DIR", nowhere.path().join("no-such-folder"))
         .env("FERRY_DATABASE_URL", "postgres://127.0.0.1:1/nothing")
@@ -159,6 +173,32 @@ async fn a_bundle_predicts_bit_identically_to_ferry_serve_with_nothing_behind_it
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let written = std::fs::read_to_string(&out).unwrap();
+
+    let from_edge_binary = p.dir.path().join("predictions-edge-binary.csv");
+    let o = edge_binary(&[
+        "predict",
+        p.bundle.to_str().unwrap(),
+        data.to_str().unwrap(),
+        "--out",
+        from_edge_binary.to_str().unwrap(),
+        "--keep",
+        "customer_id",
+        "--trust-key",
+        &p.key,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        std::fs::read_to_string(&from_edge_binary).unwrap() == written,
+        "`ferry-edge predict` and `ferry edge predict` wrote different predictions"
+    );
+    let verified_by_edge_binary = ok(edge_binary(&[
+        "verify",
+        p.bundle.to_str().unwrap(),
+        "--trust-key",
+        &p.key,
+        "--json",
+    ]));
+    assert_eq!(verified_by_edge_binary, verified);
     let mut lines = written.lines();
     assert_eq!(
         lines.next(),

@@ -15,9 +15,9 @@ use ferry_host::runtime::{LoadOptions, Runtime};
 use ferry_pipeline::PluginPolicy;
 use ferry_pipeline::pinned::load_serving;
 
-use super::batch::rows_error;
 use super::{Exit, LimitArgs, RegistryArgs, exit};
 use ferry_core::stats::drift::Current;
+use ferry_edge::cli::batch::rows_error;
 
 /// How the report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

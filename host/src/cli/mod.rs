@@ -1,81 +1,48 @@
 //! The `ferry` command line: one module per subcommand.
 
-#[cfg(feature = "registry")]
 mod alerts;
-#[cfg(feature = "registry")]
 mod audit;
-mod batch;
-#[cfg(feature = "registry")]
 mod deploy;
-#[cfg(feature = "registry")]
 mod drift;
-mod edge;
-#[cfg(feature = "registry")]
 mod key;
-#[cfg(feature = "registry")]
 mod models;
-#[cfg(feature = "registry")]
 mod plugin;
-#[cfg(feature = "registry")]
 mod predictions;
-#[cfg(all(test, feature = "registry"))]
+#[cfg(test)]
 mod reference;
-#[cfg(feature = "registry")]
 mod runs;
-#[cfg(feature = "registry")]
 mod serve;
-#[cfg(feature = "registry")]
 mod token;
-#[cfg(feature = "registry")]
 mod train;
-#[cfg(feature = "registry")]
 mod transform;
-#[cfg(feature = "registry")]
 mod validate;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-#[cfg(feature = "registry")]
-use ferry_host::runtime::{DirGrant, Grants, LoadOptions};
-use ferry_host::runtime::{Failure, LimitOverrides, PluginError, Runtime, RuntimeOptions};
-#[cfg(feature = "registry")]
+use ferry_host::runtime::{DirGrant, Grants, LoadOptions, Runtime, RuntimeOptions};
 use ferry_pipeline::store::{Store, StoreError};
 
-/// Exit codes scripts can rely on.
-#[cfg_attr(not(feature = "registry"), allow(dead_code))]
-pub mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// The data failed validation.
-    pub const INVALID_DATA: u8 = 1;
-    // 2: the command line was wrong (clap's own code).
-    /// A plugin could not be loaded, or a file could not be read.
-    pub const LOAD: u8 = 3;
-    /// A plugin reported an error about its configuration or the data.
-    pub const PLUGIN_ERROR: u8 = 4;
-    /// A plugin misbehaved: timed out, ran out of memory, trapped, or was refused access.
-    pub const PLUGIN_FAILED: u8 = 5;
-    /// The registry refused a change that conflicts with what it stores.
-    pub const CONFLICT: u8 = 6;
-    /// A remote registry refused the token (missing, unknown, or without the right).
-    pub const NOT_ALLOWED: u8 = 7;
-    /// Training finished but a gate failed, so no model version was registered.
-    pub const GATE_FAILED: u8 = 8;
-    /// What a lineage pins does not match what is stored (a plugin, state or artifact digest).
-    pub const LINEAGE_MISMATCH: u8 = 9;
-    /// A definition (a deployment) was refused: the message names the field and the problem.
-    pub const INVALID_DEFINITION: u8 = 10;
-    /// `ferry drift --fail-on-drift`: the dataset drifted.
-    pub const DRIFT: u8 = 11;
-    /// `ferry plugin test`: a conformance check failed.
-    pub const NOT_CONFORMING: u8 = 12;
+pub use ferry_edge::cli::{LimitArgs, LogFormat, PredictLimitArgs, exit, plugin_code};
+
+/// An error with the exit code it should end the process with.
+#[derive(Debug)]
+pub struct Exit {
+    /// The code.
+    pub code: u8,
+    /// The message, if any.
+    pub error: Option<anyhow::Error>,
 }
 
 /// Ferry: an MLOps platform whose every extension point is a sandboxed WebAssembly plugin.
 #[derive(Debug, Parser)]
-#[command(name = "ferry", version, about, long_about = None)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Ferry's runtime: the sandboxed Wasm plugin host, data handling and the ferry binary",
+    long_about = None
+)]
 pub struct Cli {
     /// Folder for compiled plugins (default: the user's cache folder).
     #[arg(long, global = true, env = "FERRY_CACHE_DIR")]
@@ -94,74 +61,50 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// How logs are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Lines for people.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    #[cfg(feature = "registry")]
     /// List, inspect and check plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
-    #[cfg(feature = "registry")]
     /// Check a data file with a validator plugin.
     Validate(validate::ValidateArgs),
-    #[cfg(feature = "registry")]
     /// Learn a transform's state from data, or apply a learned state.
     Transform(Box<transform::TransformArgs>),
-    #[cfg(feature = "registry")]
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
-    #[cfg(feature = "registry")]
     /// Read the audit log.
     Audit(audit::AuditArgs),
-    #[cfg(feature = "registry")]
     /// Serve the registry and plugin marketplace over HTTP.
     Serve(serve::ServeArgs),
-    #[cfg(feature = "registry")]
     /// Make keys for signing plugins.
     #[command(subcommand)]
     Key(key::KeyCommand),
-    #[cfg(feature = "registry")]
     /// List, show and compare tracked runs.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
-    #[cfg(feature = "registry")]
     /// Train a pipeline: validate, learn the transforms, train, evaluate, record, register.
     Train(train::TrainArgs),
-    #[cfg(feature = "registry")]
     /// The model registry: versions, aliases, stages, tags, cards, external models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
-    #[cfg(feature = "registry")]
     /// Compare current data with a version's training data: drift per column and overall.
     Drift(Box<drift::DriftArgs>),
-    #[cfg(feature = "registry")]
     /// The alerts rules raised, and checking a rules file.
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
-    #[cfg(feature = "registry")]
     /// Read back the prediction log a server wrote.
     #[command(subcommand)]
     Predictions(predictions::PredictionsCommand),
-    #[cfg(feature = "registry")]
     /// Named deployments: traffic splits, shadows, fallbacks, revisions and rollback.
     #[command(subcommand)]
     Deploy(Box<deploy::DeployCommand>),
     /// Check and serve an edge bundle with no registry, database or network.
     #[command(subcommand)]
-    Edge(edge::EdgeCommand),
+    Edge(ferry_edge::cli::bundle::EdgeCommand),
 }
 
-#[cfg(feature = "registry")]
 /// Loads a plugin for a command: a built-in name or a `.wasm` file, with the operator's grants
 /// and limits; a file is checked against the trust policy when there is one.
 pub async fn load_plugin(
@@ -184,7 +127,6 @@ pub async fn load_plugin(
     Ok(plugin)
 }
 
-#[cfg(feature = "registry")]
 /// The trust policy in `path`, or in `./ferry-trust.toml` when no path is given and it exists.
 pub fn trust_policy(
     path: Option<&std::path::Path>,
@@ -201,7 +143,6 @@ pub fn trust_policy(
     Ok(Some(policy))
 }
 
-#[cfg(feature = "registry")]
 /// What the operator grants a plugin, and its limits.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SandboxArgs {
@@ -225,7 +166,6 @@ pub struct SandboxArgs {
     pub trust: Option<PathBuf>,
 }
 
-#[cfg(feature = "registry")]
 impl SandboxArgs {
     /// The load options these arguments describe.
     pub fn load_options(&self) -> anyhow::Result<LoadOptions> {
@@ -283,74 +223,6 @@ impl SandboxArgs {
     }
 }
 
-/// What one prediction request may cost.
-#[derive(Debug, Clone, Args)]
-pub struct PredictLimitArgs {
-    /// The largest prediction request body (MiB); larger ones get 413 before they are read.
-    #[arg(long, default_value_t = 2)]
-    pub max_body_mib: usize,
-    /// The most rows in one prediction request.
-    #[arg(long, default_value_t = 10_000)]
-    pub max_rows: usize,
-    /// Prediction requests in flight per deployment or model; more get 503 with Retry-After.
-    #[arg(long, default_value_t = 32)]
-    pub max_in_flight: usize,
-    /// Instance sets one served version may hold at once, in use or built ahead; calls past
-    /// it wait for one. Bounds a version's memory: a Python or JavaScript plugin's instance
-    /// holds tens of MB.
-    #[arg(long, default_value_t = ferry_core::DEFAULT_SETS_PER_VERSION)]
-    pub max_instance_sets: usize,
-}
-
-impl PredictLimitArgs {
-    /// The instance sets one served version may hold.
-    pub fn sets_per_version(&self) -> Option<std::num::NonZeroUsize> {
-        std::num::NonZeroUsize::new(self.max_instance_sets)
-    }
-
-    /// The limits, each at least 1.
-    pub fn limits(&self) -> Result<ferry_host::server::PredictLimits, Exit> {
-        if self.max_body_mib == 0
-            || self.max_rows == 0
-            || self.max_in_flight == 0
-            || self.max_instance_sets == 0
-        {
-            return Err(anyhow::anyhow!(
-                "--max-body-mib, --max-rows, --max-in-flight and --max-instance-sets must each be at least 1"
-            )
-            .into());
-        }
-        Ok(ferry_host::server::PredictLimits {
-            max_body_bytes: self.max_body_mib.saturating_mul(1 << 20),
-            max_rows: self.max_rows,
-            max_in_flight: self.max_in_flight,
-        })
-    }
-}
-
-/// The operator's limits for every plugin a command runs.
-#[derive(Debug, Clone, Default, Args)]
-pub struct LimitArgs {
-    /// Memory cap per plugin instance, in MiB (default: the plugin's manifest, or 256).
-    #[arg(long)]
-    pub memory_mib: Option<u32>,
-    /// Deadline per plugin call, in milliseconds (default: the plugin's manifest, or 10,000).
-    #[arg(long)]
-    pub timeout_ms: Option<u32>,
-}
-
-impl LimitArgs {
-    /// The overrides these arguments describe.
-    pub fn overrides(&self) -> LimitOverrides {
-        LimitOverrides {
-            memory_mib: self.memory_mib,
-            timeout_ms: self.timeout_ms,
-            max_output_rows: None,
-        }
-    }
-}
-
-#[cfg(feature = "registry")]
 /// Where the local registry lives.
 #[derive(Debug, Clone, Args)]
 pub struct RegistryArgs {
@@ -368,7 +240,6 @@ pub struct RegistryArgs {
     pub token: Option<String>,
 }
 
-#[cfg(feature = "registry")]
 impl RegistryArgs {
     /// The data folder to use.
     pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
@@ -422,15 +293,6 @@ impl RegistryArgs {
     }
 }
 
-/// An error with the exit code it should end the process with.
-#[derive(Debug)]
-pub struct Exit {
-    /// The code.
-    pub code: u8,
-    /// The message, if any.
-    pub error: Option<anyhow::Error>,
-}
-
 impl<E: Into<anyhow::Error>> From<E> for Exit {
     fn from(e: E) -> Self {
         let error: anyhow::Error = e.into();
@@ -441,45 +303,13 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
     }
 }
 
-fn plugin_code(p: &PluginError) -> u8 {
-    match &*p.failure {
-        Failure::NotKind { .. } => exit::LOAD,
-        f if f.is_misbehaviour() => exit::PLUGIN_FAILED,
-        _ => exit::PLUGIN_ERROR,
-    }
-}
-
-/// The exit code an error ends the process with.
+/// The exit code an error ends the process with: the registry's, a remote Ferry's and
+/// publishing's errors here, the rest as the edge's command line says.
 fn code_of(error: &anyhow::Error) -> u8 {
-    use ferry_core::{CoreError, ServeError};
-    #[cfg(feature = "registry")]
-    if let Some(code) = registry_code(error) {
-        return code;
-    }
-    if let Some(p) = error.downcast_ref::<PluginError>() {
-        plugin_code(p)
-    } else if let Some(e) = error.downcast_ref::<ServeError>() {
-        match e {
-            ServeError::Plugin(p) => plugin_code(p),
-            ServeError::Input(_) | ServeError::Rejected(_) => exit::INVALID_DATA,
-            _ => exit::LOAD,
-        }
-    } else if let Some(p) = error.downcast_ref::<CoreError>() {
-        match p {
-            CoreError::Plugin(p) => plugin_code(p),
-            CoreError::Invalid(_) => exit::INVALID_DATA,
-            CoreError::Skew(_) => exit::LINEAGE_MISMATCH,
-            _ => exit::LOAD,
-        }
-    } else if error.downcast_ref::<ferry_bundle::BundleError>().is_some() {
-        exit::LINEAGE_MISMATCH
-    } else {
-        exit::LOAD
-    }
+    registry_code(error).unwrap_or_else(|| ferry_edge::cli::code_of(error))
 }
 
 /// The exit codes of the registry's, the remote Ferry's and publishing's errors.
-#[cfg(feature = "registry")]
 fn registry_code(error: &anyhow::Error) -> Option<u8> {
     if let Some(ferry_kit::publish::PublishError::Refused(p)) =
         error.downcast_ref::<ferry_kit::publish::PublishError>()
@@ -521,7 +351,6 @@ fn registry_code(error: &anyhow::Error) -> Option<u8> {
     }
 }
 
-#[cfg(feature = "registry")]
 /// The exit code of a remote Ferry's refusal.
 fn remote_code(c: &ferry_pipeline::client::ClientError) -> u8 {
     if let ferry_pipeline::client::ClientError::Api { code, .. } = c {
@@ -538,7 +367,6 @@ fn remote_code(c: &ferry_pipeline::client::ClientError) -> u8 {
     }
 }
 
-#[cfg(feature = "registry")]
 fn is_conflict(error: &anyhow::Error) -> bool {
     use ferry_kit::publish::PublishError;
     use ferry_registry::RegistryError;
@@ -551,10 +379,8 @@ fn is_conflict(error: &anyhow::Error) -> bool {
     )
 }
 
-#[cfg(feature = "registry")]
 pub use ferry_pipeline::store::local_actor;
 
-#[cfg(feature = "registry")]
 /// Reads a configuration file (JSON, or TOML by extension) and returns it as JSON text.
 pub fn read_config(path: Option<&PathBuf>) -> anyhow::Result<String> {
     match path {
@@ -572,45 +398,31 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
             .clone()
             .or_else(|| RuntimeOptions::with_default_cache().cache_dir)
     };
-    #[cfg_attr(not(feature = "registry"), allow(unused_mut))]
-    let mut options = RuntimeOptions {
+    let runtime = Runtime::new(RuntimeOptions {
         cache_dir,
+        metrics: ferry_host::monitor::metrics::METRICS.runtime.clone(),
         ..Default::default()
-    };
-    #[cfg(feature = "registry")]
-    {
-        options.metrics = ferry_host::monitor::metrics::METRICS.runtime.clone();
-    }
-    let runtime = Runtime::new(options)?;
+    })?;
     match cli.command {
-        #[cfg(feature = "registry")]
         Command::Plugin(cmd) => plugin::run(&runtime, cmd).await,
-        #[cfg(feature = "registry")]
         Command::Validate(args) => validate::run(&runtime, args).await,
-        #[cfg(feature = "registry")]
         Command::Transform(cmd) => transform::run(&runtime, *cmd).await,
-        #[cfg(feature = "registry")]
         Command::Token(cmd) => token::run(&runtime, cmd).await,
-        #[cfg(feature = "registry")]
         Command::Audit(args) => audit::run(&runtime, args).await,
-        #[cfg(feature = "registry")]
         Command::Serve(args) => serve::run(&runtime, args).await,
-        #[cfg(feature = "registry")]
         Command::Key(cmd) => key::run(cmd).await,
-        #[cfg(feature = "registry")]
         Command::Runs(cmd) => runs::run(&runtime, cmd).await,
-        #[cfg(feature = "registry")]
         Command::Train(args) => train::run(&runtime, args).await,
-        #[cfg(feature = "registry")]
         Command::Models(cmd) => models::run(&runtime, cmd).await,
-        #[cfg(feature = "registry")]
         Command::Deploy(cmd) => deploy::run(&runtime, *cmd).await,
-        #[cfg(feature = "registry")]
         Command::Drift(args) => drift::run(&runtime, *args).await,
-        #[cfg(feature = "registry")]
         Command::Predictions(cmd) => predictions::run(&runtime, cmd).await,
-        #[cfg(feature = "registry")]
         Command::Alerts(cmd) => alerts::run(&runtime, cmd).await,
-        Command::Edge(cmd) => edge::run(&runtime, cmd).await,
+        Command::Edge(cmd) => ferry_edge::cli::bundle::run(&runtime, cmd)
+            .await
+            .map_err(|e| Exit {
+                code: e.code,
+                error: e.error,
+            }),
     }
 }

@@ -12,8 +12,8 @@ use ferry_pipeline::PluginPolicy;
 use ferry_pipeline::pinned::load_serving;
 use sha2::{Digest, Sha256};
 
-use super::batch::{Columns, run_pipeline};
 use super::{Exit, LimitArgs, RegistryArgs, SandboxArgs, exit, read_config};
+use ferry_edge::cli::batch::{Columns, run_pipeline};
 
 /// `ferry transform`: a single transform's two phases, or a registered version's whole
 /// pipeline in batch (`--model`).

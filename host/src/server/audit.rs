@@ -57,4 +57,4 @@ pub async fn audited<T, E: Refusal>(
     (id, result.map(|(v, _)| v))
 }
 
-pub use super::request::with_request_id;
+pub use ferry_edge::http::with_request_id;

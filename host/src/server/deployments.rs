@@ -15,18 +15,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use super::admission::{check_declared, read_rows};
 use super::audit::with_request_id;
 use super::auth::{caller, may_read};
 use super::error::ErrorBody;
 use super::metrics::{outcome, record};
 use super::models::PredictParams;
-use super::predict::refused;
 use super::{AppState, error::ApiError, request_id};
 use crate::deploy::{
     self, DeploymentSpec, RouteError, Routed, SpecError, deployment_json, revision_json,
     sample_json, target_json,
 };
+use ferry_edge::http::refused;
+use ferry_edge::http::{check_declared, read_rows};
 
 impl From<RouteError> for ApiError {
     fn from(e: RouteError) -> Self {

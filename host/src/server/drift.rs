@@ -7,14 +7,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::admission::{check_declared, read_rows};
 use super::auth::{caller, may_read};
 use super::error::ErrorBody;
-use super::predict::refused;
 use super::{AppState, error::ApiError};
 use ferry_core::Refusal;
 use ferry_core::lineage::Lineage;
 use ferry_core::stats::{DriftOptions, Method, Profile, Role, compare, profile::ColumnProfile};
+use ferry_edge::http::refused;
+use ferry_edge::http::{check_declared, read_rows};
 
 /// Query of the drift endpoint.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

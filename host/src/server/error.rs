@@ -1,18 +1,18 @@
-//! API errors: JSON `{"error": {"code", "message"}}` with the right status; never a panic,
-//! a stack trace or SQL text.
+//! The server's errors: the edge's [`ferry_edge::http::ApiError`] (a status, a stable code and a
+//! message, answered as JSON) with the conversions from the registry's, publishing's and the
+//! libraries' errors that only the full server needs, and the bodies the OpenAPI document
+//! describes.
 
-use axum::Json;
-use axum::extract::Request;
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
+use std::ops::{Deref, DerefMut};
+
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-#[cfg(feature = "registry")]
+use ferry_core::data::BodyError;
+use ferry_kit::publish::PublishError;
 use ferry_registry::RegistryError;
 
-#[cfg(feature = "registry")]
-use ferry_kit::publish::PublishError;
+pub use ferry_edge::http::json_errors;
 
-#[cfg(feature = "registry")]
 /// The body of every error the `/v1` API answers.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -20,7 +20,6 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[cfg(feature = "registry")]
 /// What went wrong.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
@@ -30,7 +29,6 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-#[cfg(feature = "registry")]
 /// The body of every error the MLflow API answers.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct MlflowErrorBody {
@@ -40,98 +38,64 @@ pub struct MlflowErrorBody {
     pub message: String,
 }
 
-/// Makes every error answer JSON: the few that axum writes itself as text (a query string or
-/// path that does not parse, a body over the limit, a method a route does not take) get the
-/// error shape of their API (`/api/…` MLflow's, the rest Ferry's), so clients and the OpenAPI
-/// document can rely on it.
-pub async fn json_errors(request: Request, next: Next) -> Response {
-    let mlflow = request.uri().path().starts_with("/api/");
-    let response = next.run(request).await;
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let text = match axum::body::to_bytes(body, 64 * 1024).await {
-        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
-        Err(_) => String::new(),
-    };
-    let message = if text.is_empty() {
-        status.canonical_reason().unwrap_or("error").to_string()
-    } else {
-        text
-    };
-    let body = if mlflow {
-        let code = match status {
-            StatusCode::NOT_FOUND => "ENDPOINT_NOT_FOUND",
-            StatusCode::PAYLOAD_TOO_LARGE => "RESOURCE_LIMIT_EXCEEDED",
-            s if s.is_server_error() => "INTERNAL_ERROR",
-            _ => "BAD_REQUEST",
-        };
-        serde_json::json!({"error_code": code, "message": message})
-    } else {
-        let code = match status {
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-            s if s.is_server_error() => "internal",
-            _ => "bad_request",
-        };
-        serde_json::json!({"error": {"code": code, "message": message}})
-    };
-    let mut response = (status, Json(body)).into_response();
-    for (name, value) in &parts.headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            response.headers_mut().insert(name, value.clone());
-        }
-    }
-    response
-}
-
 /// An error answered to a client.
 #[derive(Debug)]
-pub struct ApiError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// A stable machine-readable code.
-    pub code: &'static str,
-    /// What was wrong, for people.
-    pub message: String,
-}
+pub struct ApiError(pub ferry_edge::http::ApiError);
 
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self(ferry_edge::http::ApiError::new(status, code, message))
     }
 
     /// 401: no valid token.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+        Self(ferry_edge::http::ApiError::unauthenticated(message))
     }
 
     /// 403: a valid token without the right.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self(ferry_edge::http::ApiError::forbidden(message))
     }
 
     /// 400: a malformed request.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self(ferry_edge::http::ApiError::bad_request(message))
     }
 }
 
-#[cfg(feature = "registry")]
+impl Deref for ApiError {
+    type Target = ferry_edge::http::ApiError;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl From<ferry_edge::http::ApiError> for ApiError {
+    fn from(e: ferry_edge::http::ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         match e {
@@ -155,7 +119,6 @@ impl From<RegistryError> for ApiError {
     }
 }
 
-#[cfg(feature = "registry")]
 impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         match e {
@@ -179,21 +142,5 @@ impl From<PublishError> for ApiError {
             ),
             PublishError::Registry(inner) => inner.into(),
         }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-        let mut response = (self.status, Json(body)).into_response();
-        if matches!(
-            self.status,
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
-        ) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        }
-        response
     }
 }

@@ -279,7 +279,7 @@ async fn denied(
     {
         tracing::error!(%error, "could not write the audit log");
     }
-    super::request::with_request_id(refuse(mlflow, e), &id)
+    ferry_edge::http::with_request_id(refuse(mlflow, e), &id)
 }
 
 /// A body that ends in an error once more than `left` bytes have come, noting that it did, and

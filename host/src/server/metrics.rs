@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::auth::{caller, may_read};
 use super::error::ErrorBody;
-use super::predict::RejectedRows;
 use super::{AppState, error::ApiError};
 use crate::monitor::metrics::{self, METRICS, Outcome, RequestLabels, TargetLabels};
+use ferry_edge::http::RejectedRows;
 
 #[utoipa::path(get, path = "/metrics", tag = "service",
     responses((status = 200, description = "Every metric in the Prometheus text format (0.0.4)", content_type = "text/plain", body = String), (status = "4XX", description = "Refused; the body says why", body = ErrorBody)))]

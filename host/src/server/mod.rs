@@ -1,66 +1,38 @@
 //! The HTTP API (`/v1`): the plugin registry and marketplace, tracking, the model registry and
 //! online prediction.
 
-mod admission;
-#[cfg(feature = "registry")]
 mod alerts;
-#[cfg(feature = "registry")]
 mod audit;
-#[cfg(feature = "registry")]
 mod auth;
-#[cfg(feature = "registry")]
 mod contract;
-#[cfg(feature = "registry")]
 mod deployments;
-#[cfg(feature = "registry")]
 mod drift;
-mod edge;
 mod error;
-#[cfg(feature = "registry")]
 mod feedback;
-#[cfg(feature = "registry")]
 mod gate;
-#[cfg(feature = "registry")]
 mod metrics;
-#[cfg(feature = "registry")]
 mod mlflow;
-#[cfg(feature = "registry")]
 mod models;
-#[cfg(feature = "registry")]
 mod plugins;
-mod predict;
-mod request;
-#[cfg(feature = "registry")]
 mod schema;
-#[cfg(feature = "registry")]
 mod stream;
-#[cfg(feature = "registry")]
 mod tracking;
 
-#[cfg(feature = "registry")]
 use std::{net::SocketAddr, path::PathBuf};
 
-#[cfg(feature = "registry")]
 use axum::Router;
-#[cfg(feature = "registry")]
 use axum::extract::DefaultBodyLimit;
-#[cfg(feature = "registry")]
 use ferry_registry::{Registry, Role};
-#[cfg(feature = "registry")]
 use utoipa_axum::router::OpenApiRouter;
-#[cfg(feature = "registry")]
 use utoipa_axum::routes;
 
-#[cfg(feature = "registry")]
 use ferry_kit::publish::MAX_PLUGIN_BYTES;
-#[cfg(feature = "registry")]
 use ferry_runtime::Runtime;
 
-pub use admission::PredictLimits;
-pub use edge::{EdgeService, edge_router, serve_edge};
 pub use error::ApiError;
+pub use ferry_edge::http::PredictLimits;
+pub use ferry_edge::serve::{EdgeService, edge_router, serve_edge};
 
-#[cfg(feature = "registry")]
 /// The server's shared state.
 #[derive(Clone)]
 pub struct AppState {
@@ -77,7 +49,7 @@ pub struct AppState {
     /// What a prediction request may cost.
     pub limits: PredictLimits,
     /// Prediction requests in flight, per deployment or model.
-    pub in_flight: std::sync::Arc<admission::InFlight>,
+    pub in_flight: std::sync::Arc<ferry_edge::http::InFlight>,
     /// The prediction log, when it is on.
     pub predictions: Option<crate::monitor::predlog::PredictionLog>,
     /// The rules file (its rules and sinks), when the server evaluates alerts.
@@ -86,7 +58,6 @@ pub struct AppState {
     pub live: std::sync::Arc<tokio::sync::Notify>,
 }
 
-#[cfg(feature = "registry")]
 impl AppState {
     /// The handles a deployment's routing needs.
     pub fn routing(&self) -> crate::deploy::Routing {
@@ -100,7 +71,6 @@ impl AppState {
     }
 }
 
-#[cfg(feature = "registry")]
 /// The routes, with the generated OpenAPI document served at `/openapi.json`.
 pub fn router(state: AppState) -> Router {
     let (router, api) = api().split_for_parts();
@@ -116,11 +86,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-#[cfg(feature = "registry")]
 /// The OpenAPI document, generated from the routes (the first router built fills it).
 static OPENAPI: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-#[cfg(feature = "registry")]
 /// What the OpenAPI document says each operation takes, which every request is held to.
 fn contract() -> &'static contract::Contract {
     static CONTRACT: std::sync::OnceLock<contract::Contract> = std::sync::OnceLock::new();
@@ -130,7 +98,6 @@ fn contract() -> &'static contract::Contract {
     })
 }
 
-#[cfg(feature = "registry")]
 /// The OpenAPI document as JSON.
 pub fn openapi_json() -> String {
     OPENAPI
@@ -142,7 +109,6 @@ pub fn openapi_json() -> String {
         .clone()
 }
 
-#[cfg(feature = "registry")]
 /// The generated document, with every path parameter marked required (as OpenAPI demands; a
 /// parameter whose schema is given by `schema_with` loses the mark in utoipa's derive).
 fn finished(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
@@ -167,7 +133,6 @@ fn finished(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     api
 }
 
-#[cfg(feature = "registry")]
 /// Every route with its OpenAPI description: a route exists only through `routes!`, so the
 /// document describes every route there is.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -231,7 +196,6 @@ pub fn api() -> OpenApiRouter<AppState> {
     router.merge(mlflow::routes())
 }
 
-#[cfg(feature = "registry")]
 /// Routes a path whose last segment takes the rest of the URL (`{*path}` for axum) and
 /// describes it as OpenAPI spells it (`{path}`).
 pub(crate) fn wildcard(
@@ -256,7 +220,6 @@ pub(crate) fn wildcard(
     router.route(axum_path, wrap(method_router))
 }
 
-#[cfg(feature = "registry")]
 /// The document's description, servers aside: title, version, security scheme and tags.
 fn document() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -304,7 +267,6 @@ fn document() -> utoipa::openapi::OpenApi {
         .build()
 }
 
-#[cfg(feature = "registry")]
 /// How to run the server.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -331,7 +293,6 @@ pub struct ServeOptions {
     )>,
 }
 
-#[cfg(feature = "registry")]
 /// Opens the registry (with the built-in plugins), creates the first admin token if there is
 /// none, binds, prints the address and serves until Ctrl-C.
 pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()> {
@@ -426,7 +387,6 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
     Ok(())
 }
 
-#[cfg(feature = "registry")]
 /// Ctrl-C or SIGTERM.
 async fn shutdown() {
     #[cfg(unix)]
@@ -450,7 +410,6 @@ async fn shutdown() {
     }
 }
 
-#[cfg(feature = "registry")]
 /// How often a server reads the registry's generation, to drop what it resolved from memory
 /// when another process changed a version, an alias or a deployment.
 pub const GENERATION_POLL: std::time::Duration = std::time::Duration::from_millis(200);

@@ -13,16 +13,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use super::admission::{check_declared, read_rows};
 use super::audit::with_request_id;
 use super::auth::{Caller, caller, may_read};
 use super::metrics::{outcome, record};
-use super::predict::refused;
 use super::{AppState, error::ApiError, request_id};
 use crate::monitor::metrics::METRICS;
 use crate::monitor::predlog::Entry;
 use ferry_core::attempt::{Attempt, attempt, render};
 use ferry_core::lineage::Lineage;
+use ferry_edge::http::refused;
+use ferry_edge::http::{check_declared, read_rows};
 use ferry_pipeline::PipelineError;
 use ferry_pipeline::card::model_card;
 use ferry_pipeline::external::{ExternalModel, attach_pipeline};

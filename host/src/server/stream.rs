@@ -21,11 +21,11 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::AppState;
-use super::admission::check_rows;
 use super::error::ApiError;
 use crate::deploy::Routed;
 use ferry_core::Refusal;
 use ferry_core::data::{BodyError, RequestRows};
+use ferry_edge::http::check_rows;
 use ferry_registry::deployment_spec::StreamSpec;
 
 /// The header that carries a request's id, on requests (optional) and answers.
@@ -286,9 +286,9 @@ impl Worker {
             Ok(Routed::Answered(v)) => v,
             Ok(Routed::Refused(refusal, _)) => return Fate::Dead(refused(refusal)),
             Err(e) if e.status.is_client_error() && e.status.as_u16() != 404 => {
-                return Fate::Dead(e.message);
+                return Fate::Dead(e.0.message);
             }
-            Err(e) => return Fate::Retry(e.message),
+            Err(e) => return Fate::Retry(e.0.message),
         };
         let mut headers = HeaderMap::new();
         headers.insert(REQUEST_ID, id);

@@ -100,7 +100,7 @@ impl From<ApiError> for MlflowError {
         Self {
             status: e.status,
             code,
-            message: e.message,
+            message: e.0.message,
         }
     }
 }

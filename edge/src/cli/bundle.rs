@@ -10,12 +10,12 @@ use clap::{Args, Subcommand};
 use ferry_bundle::{Bundle, Trust};
 use ferry_core::ServingPipeline;
 use ferry_core::lineage::Lineage;
-use ferry_host::runtime::{LoadOptions, Runtime};
-use ferry_host::server::{EdgeService, serve_edge};
+use ferry_runtime::{LoadOptions, Runtime};
 use serde_json::json;
 
 use super::batch::{Columns, run_pipeline};
 use super::{Exit, LimitArgs, PredictLimitArgs, exit};
+use crate::serve::{EdgeService, serve_edge};
 
 /// Whose bundles this device serves.
 #[derive(Debug, Clone, Args)]
@@ -149,6 +149,7 @@ fn lineage(bundle: &Bundle) -> Result<Lineage, Exit> {
     Ok(lineage)
 }
 
+/// Runs an edge subcommand.
 pub async fn run(runtime: &Runtime, cmd: EdgeCommand) -> Result<u8, Exit> {
     match cmd {
         EdgeCommand::Verify {

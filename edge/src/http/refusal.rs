@@ -6,16 +6,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferry_core::Refusal;
-use ferry_core::data::BodyError;
 use serde_json::json;
-
-use super::error::ApiError;
-
-impl From<BodyError> for ApiError {
-    fn from(e: BodyError) -> Self {
-        ApiError::bad_request(e.to_string())
-    }
-}
 
 /// Marks a 422 whose rows a validator rejected (as opposed to rows that were malformed), so
 /// metrics can tell the two apart.

@@ -5,12 +5,9 @@ use ferry_core::data::{Format, read_table, select, slice_rows, write_csv};
 use ferry_core::steps::BATCH_ROWS;
 use ferry_core::{ServeError, ServingPipeline};
 
-use super::Exit;
-
 /// What [`run_pipeline`] writes after the kept columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(feature = "registry"), allow(dead_code))]
-pub(super) enum Columns {
+pub enum Columns {
     /// The transforms' output (a pipeline without a model).
     Features,
     /// The features the model reads.
@@ -23,13 +20,13 @@ pub(super) enum Columns {
 
 /// Runs a loaded version's pipeline over a data file in batches and writes `columns` after
 /// the `keep` columns to a CSV file; returns the rows written.
-pub(super) async fn run_pipeline(
+pub async fn run_pipeline(
     pipeline: &ServingPipeline,
     data: &std::path::Path,
     out: &std::path::Path,
     keep: &[String],
     columns: Columns,
-) -> Result<usize, Exit> {
+) -> anyhow::Result<usize> {
     let table = read_table(data, Format::of(data, None)?)?;
     let n = table.num_rows as usize;
     let mut batches = Vec::new();
@@ -67,6 +64,7 @@ pub(super) async fn run_pipeline(
     Ok(n)
 }
 
-pub(super) fn rows_error(e: ServeError, offset: usize) -> anyhow::Error {
+/// A pipeline's failure on the batch that starts at row `offset`, naming the rows.
+pub fn rows_error(e: ServeError, offset: usize) -> anyhow::Error {
     anyhow::Error::new(e).context(format!("rows {}..", offset + 1))
 }

@@ -11,13 +11,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::admission::{InFlight, check_declared, read_rows};
-use super::error::{ApiError, json_errors};
-use super::predict::refused;
-use super::request::with_request_id;
-use super::{PredictLimits, request_id};
+use crate::http::{
+    ApiError, InFlight, PredictLimits, check_declared, json_errors, read_rows, refused,
+    with_request_id,
+};
 use ferry_core::ServingPipeline;
 use ferry_core::attempt::{Attempt, attempt, render};
+use ferry_core::ids::request_id;
 use ferry_runtime::Compute;
 
 /// What `ferry edge run` serves.
