@@ -16,9 +16,11 @@ unset CARGO_TARGET_DIR CARGO_INCREMENTAL
 
 seconds() { local start=$SECONDS; "$@" > /dev/null 2>&1; echo $((SECONDS - start)); }
 
-# The file of the HTTP server and of the runtime at a commit (the runtime was in the host
-# before it was a crate of its own).
-server_file() { echo host/src/server/mod.rs; }
+# The file of the HTTP server and of the runtime at a commit (both were in the host before
+# they were crates of their own).
+server_file() {
+  if [ -f "$1/server/src/lib.rs" ]; then echo server/src/lib.rs; else echo host/src/server/mod.rs; fi
+}
 runtime_file() {
   if [ -f "$1/runtime/src/engine.rs" ]; then echo runtime/src/engine.rs; else echo host/src/runtime/engine.rs; fi
 }

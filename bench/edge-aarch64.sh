@@ -18,7 +18,7 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 cargo build --release -p ferry-edge --bin ferry-edge --target aarch64-unknown-linux-gnu
 arm="$target/aarch64-unknown-linux-gnu/release/ferry-edge"
-cargo build --release -p ferry-host --bin ferry
+cargo build --release -p ferry --bin ferry
 x86="$target/release/ferry"
 file "$arm" | sed 's/, BuildID[^,]*//'
 echo "aarch64 edge binary: $(( $(stat -c %s "$arm") / 1024 / 1024 )) MiB"

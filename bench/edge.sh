@@ -10,14 +10,14 @@ target=${CARGO_TARGET_DIR:-$root/target}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$root"
-cargo build --release -p ferry-host --bin ferry
+cargo build --release -p ferry --bin ferry
 cp "$target/release/ferry" "$work/ferry-full"
 cargo build --release -p ferry-edge --bin ferry-edge
 cp "$target/release/ferry-edge" "$work/ferry-edge"
 strip -o "$work/ferry-full.stripped" "$work/ferry-full"
 strip -o "$work/ferry-edge.stripped" "$work/ferry-edge"
 # Leave the full binary in place, as a plain `cargo build --release` would.
-cargo build --release -p ferry-host --bin ferry
+cargo build --release -p ferry --bin ferry
 
 export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
 unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL

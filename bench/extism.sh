@@ -11,4 +11,4 @@ target=${CARGO_TARGET_DIR:-$root/target}
 cd "$root"
 cargo build --release --target wasm32-unknown-unknown -p extism-log-transform --quiet
 export FERRY_EXTISM_PLUGIN="$target/wasm32-unknown-unknown/release/extism_log_transform.wasm"
-cargo bench -p ferry-host --bench extism --quiet
+cargo bench -p ferry-server --bench extism --quiet

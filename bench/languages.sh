@@ -3,7 +3,7 @@
 # `ferry plugin new --kind transform` writes: centre columns on learned means) is made in Rust,
 # Python, JavaScript and C, and in Rust as an Extism plugin, built with each project's README
 # command, and measured by
-# host/examples/language_costs.rs in fresh processes: component size, a cold (compiling) and a
+# server/examples/language_costs.rs in fresh processes: component size, a cold (compiling) and a
 # cached load, a new instance, apply at 1 and 10,000 rows, and the resident memory one loaded
 # plugin with one instance adds. Each figure is also given as a ratio to Rust's, measured in
 # the same run.

@@ -15,7 +15,7 @@ out=${PERF_OUT:-$PWD/perf.txt}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$root"
-cargo build --release -p ferry-host --bin ferry
+cargo build --release -p ferry --bin ferry
 ferry="$target/release/ferry"
 export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
 unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL

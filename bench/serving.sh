@@ -13,7 +13,7 @@ seconds=${1:-10}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$root"
-cargo build --release -p ferry-host --bin ferry --example echo
+cargo build --release -p ferry --bin ferry && cargo build --release -p ferry-server --example echo
 ferry="$target/release/ferry"
 echo="$target/release/examples/echo"
 

@@ -6,7 +6,7 @@
 //!
 //! It depends on `ferry-runtime` (the sandbox) and `ferry-bundle` (edge bundles) and on no
 //! server, database or registry: no axum, hyper, sqlx or `ferry-registry`. The edge build is
-//! this crate, the runtime and the bundle reader; `ferry-host` adds the registry, training
+//! this crate, the runtime and the bundle reader; the crates above add the registry, training
 //! and everything around them. Failures are domain errors ([`CoreError`]), never HTTP answers.
 //!
 //! Start reading from [`serving::ServingPipeline`], which loads a version through

@@ -1,6 +1,6 @@
 //! Loading exactly what a lineage pins, from wherever it is kept, refusing anything that does
 //! not match. Where the parts come from is a [`Pins`]: an edge bundle here, a registry (with
-//! its trust policy) in `ferry-host`.
+//! its trust policy) in `ferry-pipeline`.
 
 use std::future::Future;
 

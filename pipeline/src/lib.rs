@@ -1,8 +1,9 @@
 //! Pipelines on a store: a file describing data, validators, transforms and a model
 //! ([`spec::PipelineSpec`]); training it into a run and a model version with lineage
-//! ([`train()`]); the model card; models trained elsewhere; and loading a stored version to serve
-//! with exactly the plugins and states it was trained with ([`Served`]). The store is the local
-//! registry or a remote Ferry over HTTP ([`store::Store`], [`client`]).
+//! ([`train()`]); the model card; models trained elsewhere; loading a stored version to serve
+//! with exactly the plugins and states it was trained with ([`Served`]); and a version's drift
+//! reference ([`drift`]). The store is the local registry or a remote Ferry over HTTP
+//! ([`store::Store`], [`client`]).
 //!
 //! It depends on `ferry-core` (the step engine, lineage and serving, which it drives),
 //! `ferry-runtime` and `ferry-registry`. It must not depend on axum or on anything above it
@@ -12,6 +13,7 @@
 pub mod card;
 pub mod client;
 pub mod config;
+pub mod drift;
 pub mod external;
 pub mod pinned;
 pub mod record;

@@ -244,3 +244,48 @@ pub async fn check_lineage(registry: &Registry, lineage: &Lineage) -> Result<(),
     lineage.input_fields().map_err(PipelineError::Skew)?;
     Ok(())
 }
+
+/// Where a stored pipeline's lineage is read from.
+#[derive(Debug, Clone, Copy)]
+pub enum LineageOf<'a> {
+    /// A model version: `NAME@VERSION`, `NAME@ALIAS` or `NAME` (the latest).
+    Model(&'a str),
+    /// A `ferry train` run, which records its pipeline as `lineage.json`.
+    Run(&'a str),
+}
+
+/// The lineage of a model version or a training run, with words naming it ("churn version
+/// 3", "run 0f3…"). A version registered without one, or a run that recorded none, is
+/// refused with how to get one.
+pub async fn stored_lineage(
+    store: &Store,
+    of: LineageOf<'_>,
+) -> Result<(String, Lineage), PipelineError> {
+    let (what, text) =
+        match of {
+            LineageOf::Model(model) => {
+                let (name, reference) = model.split_once('@').unwrap_or((model, "latest"));
+                let version = store.model_version(name, reference).await?;
+                let what = format!("{name} version {}", version.version);
+                let text = version.lineage.ok_or_else(|| {
+                    PipelineError::NoLineage(format!(
+                        "{what} has no Ferry lineage (attach one with `ferry models attach`)"
+                    ))
+                })?;
+                (what, text)
+            }
+            LineageOf::Run(run) => {
+                let text = store.read_artifact(run, "lineage.json").await.map_err(|e| {
+                PipelineError::NoLineage(format!(
+                    "run {run}: no recorded pipeline (only `ferry train` runs have one): {e}"
+                ))
+            })?;
+                (
+                    format!("run {run}"),
+                    String::from_utf8_lossy(&text).into_owned(),
+                )
+            }
+        };
+    let lineage = Lineage::parse(&text).map_err(PipelineError::Other)?;
+    Ok((what, lineage))
+}

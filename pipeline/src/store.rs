@@ -77,6 +77,34 @@ impl Store {
         Ok(())
     }
 
+    /// Records what deployer plugin `target` reported for deployment `name`: locally with an
+    /// audit entry naming the action; a remote Ferry audits it itself.
+    pub async fn record_deployment_target(
+        &self,
+        name: &str,
+        target: &str,
+        action: &str,
+        status: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Local(r) => {
+                r.record_deployment_target(name, target, &status.to_string(), &local_actor())
+                    .await?;
+                audit_local(
+                    r,
+                    "deployment.target",
+                    &format!("deployment:{name}"),
+                    &format!("{target}: {action}"),
+                )
+                .await?;
+            }
+            Store::Remote(c) => {
+                c.record_target(name, target, status).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The current specification of deployment `name`.
     pub async fn deployment_spec(&self, name: &str) -> Result<DeploymentSpec, StoreError> {
         let spec = match self {

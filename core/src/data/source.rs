@@ -53,21 +53,10 @@ pub fn read_table(path: &Path, format: Format) -> Result<Batch, DataError> {
     };
     let batches = match format {
         Format::Csv => return CsvReader::open(path, 65536)?.read_all(),
-        Format::Parquet => {
-            let file = File::open(path).map_err(|e| err(e.to_string()))?;
-            let reader =
-                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                    .map_err(|e| err(format!("not a readable Parquet file: {e}")))?
-                    .with_batch_size(65536)
-                    .build()
-                    .map_err(|e| err(e.to_string()))?;
-            let mut out = Vec::new();
-            for rb in reader {
-                let rb = rb.map_err(|e| err(e.to_string()))?;
-                out.push(record_batch_to_batch(&rb).map_err(&err)?);
-            }
-            out
-        }
+        Format::Parquet => read_parquet(path)?
+            .iter()
+            .map(|rb| record_batch_to_batch(rb).map_err(&err))
+            .collect::<Result<Vec<_>, _>>()?,
         Format::JsonLines => {
             let order = first_line_keys(path).map_err(&err)?;
             let file = File::open(path).map_err(|e| err(e.to_string()))?;
@@ -99,6 +88,24 @@ pub fn read_table(path: &Path, format: Format) -> Result<Batch, DataError> {
     };
     let schema = schema_of(first);
     concat(&schema, batches).map_err(err)
+}
+
+/// A Parquet file's record batches as Arrow reads them (65,536 rows each), without turning
+/// them into Ferry's batches: a column-wise reader (the drift statistics) copies no text.
+pub fn read_parquet(path: &Path) -> Result<Vec<arrow_array::RecordBatch>, DataError> {
+    let err = |message: String| DataError {
+        path: path.display().to_string(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| err(e.to_string()))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| err(format!("not a readable Parquet file: {e}")))?
+        .with_batch_size(65536)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(e.to_string()))
 }
 
 /// The keys of the first JSON object in a JSON-lines file, in the order written.

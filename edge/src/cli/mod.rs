@@ -169,6 +169,48 @@ pub enum LogFormat {
     Json,
 }
 
+/// The options every subcommand of `ferry` and `ferry-edge` takes: the compiled-plugin cache
+/// and logging.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Folder for compiled plugins (default: the user's cache folder).
+    #[arg(long, global = true, env = "FERRY_CACHE_DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Compile plugins every time instead of caching them.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// More logs (-v info, -vv debug); or set RUST_LOG.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// How logs are written to standard error: text, or one JSON object per line (with the
+    /// request id of the request a line is about).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "FERRY_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+impl GlobalArgs {
+    /// Starts logging as the options say (see [`init_logging`]).
+    pub fn init_logging(&self) {
+        init_logging(self.verbose, self.log_format);
+    }
+
+    /// The runtime's options: the cache folder given, else the user's, or none with
+    /// `--no-cache`.
+    pub fn runtime_options(&self) -> ferry_runtime::RuntimeOptions {
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir
+                .clone()
+                .or_else(|| ferry_runtime::RuntimeOptions::with_default_cache().cache_dir)
+        };
+        ferry_runtime::RuntimeOptions {
+            cache_dir,
+            ..Default::default()
+        }
+    }
+}
+
 /// Starts logging to standard error: warnings (`-v` info, `-vv` debug, or `RUST_LOG`), as
 /// text or one JSON object per line.
 pub fn init_logging(verbose: u8, format: LogFormat) {

@@ -15,6 +15,7 @@ use ferry_pipeline::PluginPolicy;
 use ferry_pipeline::pinned::{blob, check_pinned};
 use ferry_pipeline::store::Store;
 use ferry_runtime::bindings::types::{Artifact, Deployment, DeploymentStatus, PluginRef};
+use ferry_runtime::{DeployerInstance, Plugin};
 
 fn plugin_ref(p: &PinnedPlugin) -> PluginRef {
     PluginRef {
@@ -130,4 +131,97 @@ pub fn status_json(plugin: &str, digest: &str, action: &str, s: &DeploymentStatu
         "history": s.history,
         "message": s.message,
     })
+}
+
+/// What `ferry deploy target` asks a deployer to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetAction {
+    /// Report what is live on the target.
+    Status,
+    /// Return the target to its previous version.
+    Rollback,
+    /// Deploy the deployment's primary version.
+    Apply,
+}
+
+impl TargetAction {
+    /// The action's name as recorded and audited.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetAction::Status => "status",
+            TargetAction::Rollback => "rollback",
+            TargetAction::Apply => "apply",
+        }
+    }
+}
+
+/// A deployer run against deployment `name`: the plan it made (for an apply), what it
+/// reported, and the record stored for it.
+pub struct TargetRun {
+    /// The primary version deployed and the deployer's planned actions (only for an apply).
+    pub plan: Option<(Deployment, Vec<String>)>,
+    /// What the deployer reported.
+    pub reported: DeploymentStatus,
+    /// The record stored for the target ([`status_json`]).
+    pub record: Value,
+}
+
+/// A deployment's target as a deployer plugin sees it: the store the deployment is read from
+/// and recorded in, the target's settings (JSON) and the policy the version's pinned plugins
+/// are held to.
+pub struct Target<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The deployment.
+    pub name: &'a str,
+    /// The target's settings (JSON).
+    pub settings: &'a str,
+    /// The trust policy and limits for the version's pinned plugins.
+    pub policy: &'a PluginPolicy,
+}
+
+impl Target<'_> {
+    /// The deployment's primary version as the deployer is asked to deploy it, and the
+    /// deployer's plan for it; nothing is changed on the target.
+    pub async fn plan(
+        &self,
+        instance: &mut DeployerInstance,
+    ) -> Result<(Deployment, Vec<String>), PipelineError> {
+        let spec = self.store.deployment_spec(self.name).await?;
+        let target =
+            deployment_for(self.store, self.name, &spec, self.settings, self.policy).await?;
+        let planned = instance.plan(&target).await?;
+        Ok((target, planned.actions))
+    }
+
+    /// Runs `action` on the target through `deployer` and records what it reports in the
+    /// store (see [`Store::record_deployment_target`]). An apply plans first; `planned` sees
+    /// the plan before anything is applied.
+    pub async fn run(
+        &self,
+        deployer: &Plugin,
+        instance: &mut DeployerInstance,
+        action: TargetAction,
+        planned: impl FnOnce(&Deployment, &[String]),
+    ) -> Result<TargetRun, PipelineError> {
+        let (plan, reported) = match action {
+            TargetAction::Status => (None, instance.status(self.name, self.settings).await?),
+            TargetAction::Rollback => (None, instance.rollback(self.name, self.settings).await?),
+            TargetAction::Apply => {
+                let (target, actions) = self.plan(instance).await?;
+                planned(&target, &actions);
+                let reported = instance.apply(&target).await?;
+                (Some((target, actions)), reported)
+            }
+        };
+        let record = status_json(deployer.name(), deployer.digest(), action.name(), &reported);
+        self.store
+            .record_deployment_target(self.name, deployer.name(), action.name(), &record)
+            .await?;
+        Ok(TargetRun {
+            plan,
+            reported,
+            record,
+        })
+    }
 }

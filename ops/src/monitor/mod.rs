@@ -3,6 +3,7 @@
 //! `ferry_core::stats`.
 
 pub mod alerts;
+pub mod export;
 pub mod live;
 pub mod metrics;
 pub mod predlog;

@@ -1,0 +1,31 @@
+//! `ferry plugin list`: the built-in plugins.
+
+use ferry_builtins as builtin;
+use ferry_runtime::{LoadOptions, Runtime};
+
+use super::describe;
+use crate::cli::{Exit, exit};
+
+pub async fn run(runtime: &Runtime, json: bool) -> Result<u8, Exit> {
+    let mut rows = Vec::new();
+    for name in builtin::names() {
+        rows.push(builtin::load(runtime, name, &LoadOptions::default()).await?);
+    }
+    if json {
+        let all: Vec<_> = rows.iter().map(describe).collect();
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        println!("{:<16} {:<8} {:<11} DESCRIPTION", "NAME", "VERSION", "KIND");
+        for p in &rows {
+            let m = p.manifest();
+            println!(
+                "{:<16} {:<8} {:<11} {}",
+                m.name,
+                m.version.to_string(),
+                m.kind.name(),
+                m.description
+            );
+        }
+    }
+    Ok(exit::OK)
+}
