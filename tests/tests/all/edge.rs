@@ -4,7 +4,7 @@
 //! wrong signature, an untrusted or missing one) is refused with exit code 9, naming what
 //! differs.
 
-#[path = "../../bundle/tests/common/tamper.rs"]
+#[path = "../../../bundle/tests/common/tamper.rs"]
 mod tamper;
 
 use std::path::{Path, PathBuf};
