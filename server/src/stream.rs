@@ -9,6 +9,13 @@
 //! wrong shape, rows of the wrong schema, too many rows) is published to the dead-letter
 //! subject with the reason and acknowledged. A failure of the deployment itself is retried
 //! (after a growing delay) up to `max_deliver` deliveries, then dead-lettered.
+//!
+//! A worker predicts at most [`in_flight`] messages at once and fetches no more than it is
+//! predicting, so a fetched message never waits behind others long enough to be redelivered,
+//! and a busy machine slows the consumer instead of timing its requests out. While the chosen
+//! target's circuit is open, the messages that met it wait (keeping their delivery alive)
+//! until the breaker lets a request through again, and the worker fetches nothing new: an
+//! open circuit pauses consumption and is not counted as an attempt.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,15 +32,18 @@ use super::error::ApiError;
 use ferry_core::Refusal;
 use ferry_core::data::{BodyError, RequestRows};
 use ferry_edge::http::check_rows;
-use ferry_ops::deploy::Routed;
+use ferry_ops::deploy::{RouteError, Routed};
 use ferry_registry::deployment_spec::StreamSpec;
 
 /// The header that carries a request's id, on requests (optional) and answers.
 pub const REQUEST_ID: &str = "Ferry-Request-Id";
 /// The header that says which server answered.
 pub const INSTANCE: &str = "Ferry-Instance";
-/// Messages fetched at once by one worker.
-const BATCH: usize = 64;
+/// Messages one worker predicts at once, and so fetches at once: twice the cores, since a
+/// prediction is computation in the sandbox and more at once only makes each one slower.
+fn in_flight() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
+}
 
 /// Runs the stream workers of one server for as long as it serves: one per deployment with a
 /// stream, restarted when its stream settings change and stopped when they go.
@@ -139,6 +149,8 @@ enum Fate {
     Dead(String),
     /// The deployment failed: deliver again later (or dead-letter at the last delivery).
     Retry(String),
+    /// The chosen target's circuit is open for this long: not an attempt; ask again then.
+    Open(Duration),
 }
 
 impl Worker {
@@ -188,10 +200,11 @@ impl Worker {
                 },
             )
             .await?;
+        let in_flight = in_flight();
         loop {
             let batch = consumer
                 .fetch()
-                .max_messages(BATCH)
+                .max_messages(in_flight)
                 .expires(Duration::from_millis(500))
                 .messages()
                 .await?;
@@ -215,7 +228,23 @@ impl Worker {
         let id = header(REQUEST_ID)
             .or_else(|| header("Nats-Msg-Id"))
             .unwrap_or_else(|| format!("{}-{stream_seq}", stream_safe(&self.spec.input)));
-        let fate = self.answer(&message.payload, &id, &header).await;
+        let fate = loop {
+            match self.answer(&message.payload, &id, &header).await {
+                Fate::Open(wait) => {
+                    // Keep the delivery alive while the circuit is open, then ask again.
+                    if let Err(e) = message.ack_with(AckKind::Progress).await {
+                        tracing::warn!(deployment = %self.name, request_id = %id, error = %e, "cannot extend a streamed request's delivery");
+                    }
+                    let most = Duration::from_millis(self.spec.ack_wait_ms / 2);
+                    tokio::time::sleep(wait.clamp(
+                        Duration::from_millis(10),
+                        most.max(Duration::from_millis(10)),
+                    ))
+                    .await;
+                }
+                fate => break fate,
+            }
+        };
         let outcome = match fate {
             Fate::Answered => message.ack().await,
             Fate::Dead(reason) => match self.dead_letter(&message, &id, &reason, delivered).await {
@@ -234,6 +263,7 @@ impl Worker {
                     Err(_) => message.ack_with(AckKind::Term).await,
                 }
             }
+            Fate::Open(_) => Ok(()),
             Fate::Retry(reason) => {
                 tracing::warn!(deployment = %self.name, request_id = %id, delivered, reason = %reason, "a streamed request failed; redelivering");
                 let delay = Duration::from_millis(200 * delivered.clamp(1, 50) as u64);
@@ -282,6 +312,13 @@ impl Worker {
             .routing()
             .route(&self.name, rows, header, id)
             .await;
+        if let Err(RouteError::Unanswered {
+            open_for: Some(wait),
+            ..
+        }) = &routed
+        {
+            return Fate::Open(*wait);
+        }
         let answer = match routed.map_err(ApiError::from) {
             Ok(Routed::Answered(v)) => v,
             Ok(Routed::Refused(refusal, _)) => return Fate::Dead(refused(refusal)),

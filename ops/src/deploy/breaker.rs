@@ -213,6 +213,31 @@ impl Breaker {
         }
     }
 
+    /// How long until the breaker lets a request through again while it refuses them: the
+    /// rest of its open time, or, while every probe slot is taken, the longest a probe may
+    /// run; `None` while it admits requests.
+    pub fn refusing_for(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        self.expire(&mut inner, now);
+        match &inner.state {
+            State::Closed => None,
+            State::Open { until } if now < *until => Some(until.duration_since(now)),
+            State::Open { .. } => None,
+            State::HalfOpen { probes } if probes.len() < self.settings.probes as usize => None,
+            State::HalfOpen { probes } => Some(
+                probes
+                    .iter()
+                    .map(|(_, started)| {
+                        self.probe_deadline
+                            .saturating_sub(now.duration_since(*started))
+                    })
+                    .min()
+                    .unwrap_or(self.probe_deadline),
+            ),
+        }
+    }
+
     /// Its state now.
     pub fn status(&self) -> BreakerStatus {
         let now = Instant::now();
@@ -266,6 +291,27 @@ mod tests {
 
     fn fail(b: &Arc<Breaker>) {
         b.admit().expect("admitted").failure();
+    }
+
+    #[test]
+    fn says_how_long_it_refuses() {
+        let b = breaker(1000);
+        assert_eq!(b.refusing_for(), None);
+        for _ in 0..3 {
+            fail(&b);
+        }
+        let open = b.refusing_for().expect("open");
+        assert!(open > Duration::from_millis(900) && open <= Duration::from_millis(1000));
+
+        let b = Arc::new(Breaker::new(settings(5), Duration::from_millis(500)));
+        for _ in 0..3 {
+            fail(&b);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(b.refusing_for(), None, "half-open with a probe slot free");
+        let _probe = b.admit().expect("a probe");
+        let taken = b.refusing_for().expect("every probe slot taken");
+        assert!(taken <= Duration::from_millis(500));
     }
 
     #[test]

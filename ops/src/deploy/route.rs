@@ -57,6 +57,11 @@ pub enum RouteError {
         name: String,
         /// What each target said, `target: error`, joined by `; `.
         detail: String,
+        /// When the chosen target was not tried because its circuit is open (and nothing
+        /// else answered): how long until its breaker lets a request through again. A caller
+        /// that can wait, such as a stream consumer, retries then instead of counting this
+        /// as an attempt.
+        open_for: Option<Duration>,
     },
 }
 
@@ -93,8 +98,10 @@ impl Routing {
 
         let (model, r, breaker) = &live.targets[i];
         let mut answer = None;
+        let mut open_for = None;
         match breaker.admit() {
             None => {
+                open_for = Some(breaker.refusing_for().unwrap_or_default());
                 failed.push(json!({"target": label(model, *r), "error": "its circuit is open"}))
             }
             Some(ticket) => match self.try_version(model, *r, &rows, timeout, at).await {
@@ -146,6 +153,7 @@ impl Routing {
             return Err(RouteError::Unanswered {
                 name: name.to_string(),
                 detail: detail.join("; "),
+                open_for,
             });
         };
         let answered = version

@@ -196,11 +196,14 @@ impl Streaming {
         let mut seen = Vec::new();
         let start = Instant::now();
         while !done(&seen) {
-            assert!(
-                start.elapsed() < limit,
-                "{subject}: only {} messages after {limit:?}",
-                seen.len()
-            );
+            if start.elapsed() >= limit {
+                panic!(
+                    "{subject}: only {} messages after {limit:?}; {} dead-lettered, the first: {}",
+                    seen.len(),
+                    self.message_count(&self.dead).await,
+                    self.first_dead().await
+                );
+            }
             let mut batch = consumer
                 .fetch()
                 .max_messages(1000)
@@ -221,6 +224,20 @@ impl Streaming {
             }
         }
         seen
+    }
+
+    /// The first dead letter's body, or nothing.
+    async fn first_dead(&self) -> String {
+        let Ok(name) = self.js.stream_by_subject(self.dead.clone()).await else {
+            return String::new();
+        };
+        let Ok(stream) = self.js.get_stream(name).await else {
+            return String::new();
+        };
+        match stream.get_raw_message(1).await {
+            Ok(m) => String::from_utf8_lossy(&m.payload).into_owned(),
+            Err(_) => String::new(),
+        }
     }
 
     async fn message_count(&self, subject: &str) -> u64 {
