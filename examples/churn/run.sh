@@ -48,8 +48,9 @@ for _ in $(seq 1 100); do
 done
 [ -n "$url" ] || { cat "$out/serve.log"; exit 1; }
 set -x
-curl -sS -X POST "$url/v1/models/churn/challenger/predict" \
+curl -sS -w '\n' -X POST "$url/v1/models/churn/challenger/predict" \
   -H 'content-type: application/json' \
   -d '{"rows": [{"customer_id": "C09999", "tenure_months": 2, "monthly_charges": 95.5,
                  "total_charges": 190.2, "contract": "month-to-month", "support_calls": 4,
                  "paperless_billing": true}]}'
+{ set +x; } 2>/dev/null
