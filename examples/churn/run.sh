@@ -39,7 +39,8 @@ step "Drift: the file against the version's training data (the same data, so no 
 step "Online: serve the registry and ask churn@challenger about one customer"
 "$ferry" serve --addr 127.0.0.1:0 >"$out/serve.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
+# Stop the server and wait for it: on shutdown it writes the prediction log's last segment.
+trap 'kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; true' EXIT
 url=""
 for _ in $(seq 1 100); do
   url="$(sed -n 's/^ferry serving on //p' "$out/serve.log" | head -n 1)"
@@ -48,7 +49,7 @@ for _ in $(seq 1 100); do
 done
 [ -n "$url" ] || { cat "$out/serve.log"; exit 1; }
 set -x
-curl -sS -w '\n' -X POST "$url/v1/models/churn/challenger/predict" \
+curl -sS --fail-with-body -w '\n' -X POST "$url/v1/models/churn/challenger/predict" \
   -H 'content-type: application/json' \
   -d '{"rows": [{"customer_id": "C09999", "tenure_months": 2, "monthly_charges": 95.5,
                  "total_charges": 190.2, "contract": "month-to-month", "support_calls": 4,
