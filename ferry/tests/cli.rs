@@ -121,7 +121,7 @@ fn validate_exit_codes_follow_the_outcome() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(
-        stdout(&o).contains("passed schema 0.1.1 (2000 rows checked)"),
+        stdout(&o).contains("passed schema 0.1.2 (2000 rows checked)"),
         "{}",
         stdout(&o)
     );

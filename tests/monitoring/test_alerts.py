@@ -565,7 +565,7 @@ sinks = ["mail-elsewhere"]
             assert m["from"] == "ferry@example.com" and m["to"] == ["ops@example.com", "ml@example.com"], m
             assert m["authenticated"], m
             msg = m["message"]
-            assert msg["X-Ferry-Plugin"] == "email@0.1.0" and msg["Message-ID"] and msg["Date"], dict(msg)
+            assert msg["X-Ferry-Plugin"] == "email@0.1.1" and msg["Message-ID"] and msg["Date"], dict(msg)
             assert msg["From"] == "Ferry <ferry@example.com>" and msg.get_content_type() == "multipart/alternative"
         msg = fired["message"]
         assert msg["Subject"].startswith("[ferry] CRITICAL: "), msg["Subject"]

@@ -1,8 +1,9 @@
 //! Builds plugin crates of the current workspace to Wasm components from a `build.rs`.
 //!
-//! The build runs `cargo build --release --target wasm32-wasip2` for the given packages in a
-//! target folder of its own (beside the outer build's), the way wasmtime builds its guest test
-//! programs, and returns where each component landed.
+//! The build runs `cargo build --release --target wasm32-wasip2 -p <package>` for each given
+//! package alone, in a target folder of its own (beside the outer build's), the way wasmtime
+//! builds its guest test programs, and returns where each component landed. Each package is
+//! built by itself so that its bytes depend on its own inputs only, and the same on any machine.
 
 use std::{
     env, fs,
@@ -92,39 +93,8 @@ pub fn build_for(target: &str, crates: &[PluginCrate], watch: &[&Path]) -> Vec<B
         .map(|t| t.join("wasm-plugins"))
         .unwrap_or_else(|| out_dir.join("wasm-plugins"));
 
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--release")
-        .arg("--target")
-        .arg(target)
-        .arg("--target-dir")
-        .arg(&target_dir);
     for c in crates {
-        cmd.arg("-p").arg(&c.package);
-    }
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_PROFILE_RELEASE_DEBUG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("could not run cargo to build plugins: {e}"));
-    if !status.success() {
-        panic!(
-            "building the plugins for {target} failed ({status}); if the error is E0463 \
-             (can't find crate for `core`), run `rustup toolchain install` in the project folder"
-        );
+        build_alone(target, &target_dir, &c.package);
     }
     crates
         .iter()
@@ -144,6 +114,60 @@ pub fn build_for(target: &str, crates: &[PluginCrate], watch: &[&Path]) -> Vec<B
             }
         })
         .collect()
+}
+
+/// Builds one package in a `cargo build` of its own. Cargo unifies the features of shared
+/// dependencies across the packages of one invocation, so building plugins together would make
+/// each one's bytes (and behaviour: `serde-saphyr` turns on `serde_json/preserve_order`, which
+/// changes key order) depend on which other plugins sit beside it. Alone, a plugin builds as its
+/// author's `cargo build -p` does, and its bytes depend on its own inputs only.
+fn build_alone(target: &str, target_dir: &Path, package: &str) {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--target")
+        .arg(target)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .arg("-p")
+        .arg(package);
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", reproducible_rustflags())
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo to build plugin {package}: {e}"));
+    if !status.success() {
+        panic!(
+            "building plugin {package} for {target} failed ({status}); if the error is E0463 \
+             (can't find crate for `core`), run `rustup toolchain install` in the project folder"
+        );
+    }
+}
+
+/// The flags that make a plugin's bytes the same on every machine: panic messages name the
+/// source files of dependencies by their path under the Cargo home, which differs between
+/// users, so it is written as `/cargo`. (The workspace's own files are named relative to it,
+/// and the standard library's as `/rustc/<commit>/`, already.)
+fn reproducible_rustflags() -> String {
+    let home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    match home {
+        Some(home) => format!("--remap-path-prefix={}=/cargo", home.display()),
+        None => String::new(),
+    }
 }
 
 fn check_target_installed(target: &str) {

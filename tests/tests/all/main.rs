@@ -5,6 +5,7 @@
 mod adapters;
 mod attach;
 mod bodies;
+mod builtins;
 mod cache;
 mod conformance;
 mod contract;
