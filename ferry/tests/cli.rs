@@ -60,7 +60,7 @@ fn plugin_list_shows_every_builtin() {
     }
     let o = ferry(&["plugin", "list"]);
     assert!(
-        stdout(&o).contains("standard-scaler  0.1.1    transform"),
+        stdout(&o).contains("standard-scaler  0.1.2    transform"),
         "{}",
         stdout(&o)
     );
