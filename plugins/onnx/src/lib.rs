@@ -8,11 +8,17 @@
 //!   outputs `probability` (of the second class) and `prediction` for two classes, or
 //!   `probability_K` per class and `prediction` for more;
 //! - a regressor's graph returns `[rows]` or `[rows, 1]` values: the plugin outputs `prediction`.
+//!
+//! Labels that tract 0.23 gets wrong or refuses (binary tree ensembles, text classes) are
+//! computed as onnxruntime computes them ([`labels`]).
+
+mod labels;
 
 use std::sync::Arc;
 
 use ferry_sdk::prelude::*;
 use ferry_sdk::{ModelInfo, ModelOutput, Task};
+use labels::{ClassLabels, Labels};
 use serde::Deserialize;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
@@ -33,6 +39,8 @@ pub struct OnnxModel {
     task: Task,
     classes: usize,
     features: Vec<String>,
+    /// The classifier's labels, where the plugin answers them rather than tract.
+    class_labels: Option<ClassLabels>,
 }
 
 fn graph_error(what: &str, e: impl std::fmt::Display) -> PluginError {
@@ -54,9 +62,22 @@ fn parse_task(name: &str) -> Result<Task> {
 
 impl OnnxModel {
     fn load(bytes: &[u8], config: Config) -> Result<Self> {
-        let mut model = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(|e| graph_error("not a readable ONNX model", format!("{e:#}")))?;
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx
+            .proto_model_for_read(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| {
+                graph_error(
+                    "not a readable ONNX model",
+                    format!("Reading proto model: {e:#}"),
+                )
+            })?;
+        let class_labels = ClassLabels::prepare(&mut proto).map_err(config_error)?;
+        let mut model = onnx.model_for_proto_model(&proto).map_err(|e| {
+            graph_error(
+                "not a readable ONNX model",
+                format!("Translating proto model to model: {e:#}"),
+            )
+        })?;
         if model.inputs.len() == 1 {
             // Exporters leave the row count open (`[None, features]`): name it, so one plan
             // serves any number of rows.
@@ -138,6 +159,7 @@ impl OnnxModel {
             task,
             classes,
             features: config.features,
+            class_labels,
         })
     }
 
@@ -174,6 +196,45 @@ impl OnnxModel {
             Tensor::from_shape(&[n, d], &x)
         };
         t.map_err(|e| internal_error(format!("{e:#}")))
+    }
+}
+
+impl OnnxModel {
+    /// The `prediction` column of a classifier: tract's labels, or the plugin's where it
+    /// answers them ([`ClassLabels`]).
+    fn predicted_labels(&self, out: &Tensor, probs: &[f64], n: usize, k: usize) -> Result<Column> {
+        let Some(classes) = &self.class_labels else {
+            return labels(out, n);
+        };
+        let numbers: Vec<usize> = match classes.binary_threshold {
+            Some(threshold) if k == 2 => (0..n)
+                .map(|i| usize::from(probs[i * 2 + 1] > threshold))
+                .collect(),
+            _ => match &classes.labels {
+                Labels::Int(_) => return labels(out, n),
+                Labels::Text(_) => match labels(out, n)?.data {
+                    ColumnData::Int64(v) => v.iter().map(|&c| c as usize).collect(),
+                    _ => return Err(internal_error("the graph's labels are not class numbers")),
+                },
+            },
+        };
+        let out_of_range = || internal_error("the graph returned a class number it does not have");
+        Ok(match &classes.labels {
+            Labels::Int(l) => Column::int64(
+                "prediction",
+                numbers
+                    .iter()
+                    .map(|&c| l.get(c).copied().ok_or_else(out_of_range))
+                    .collect::<Result<_>>()?,
+            ),
+            Labels::Text(l) => Column::text(
+                "prediction",
+                numbers
+                    .iter()
+                    .map(|&c| l.get(c).cloned().ok_or_else(out_of_range))
+                    .collect::<Result<_>>()?,
+            ),
+        })
     }
 }
 
@@ -298,7 +359,7 @@ impl Predictor for OnnxModel {
                         ));
                     }
                 }
-                batch.push(labels(&out[0], n)?);
+                batch.push(self.predicted_labels(&out[0], &probs, n, k)?);
             }
         }
         batch.build()

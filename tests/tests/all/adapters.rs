@@ -107,6 +107,61 @@ async fn onnx_runs_scikit_learn_exports_like_onnxruntime() {
     );
 }
 
+/// tract takes a binary tree ensemble's label from an arg-max over one score column, so it
+/// always answered the first class, and refuses classifiers with text labels; the plugin
+/// answers onnxruntime's labels for both.
+#[tokio::test(flavor = "multi_thread")]
+async fn onnx_labels_forests_and_text_classes_like_onnxruntime() {
+    let inputs = csv("inputs.csv");
+    let out = predict("onnx", "forest.onnx", &inputs).await;
+    let expected = csv("expected_forest.csv");
+    assert_close(
+        &column_f64(&out, "probability"),
+        &column_f64(&expected, "probability"),
+        "random forest",
+    );
+    let labels = column_i64(&out, "prediction");
+    assert_eq!(labels, column_i64(&expected, "label"));
+    assert!(labels.contains(&0) && labels.contains(&1), "{labels:?}");
+
+    let out = predict("onnx", "forest_text.onnx", &inputs).await;
+    let expected = csv("expected_forest_text.csv");
+    assert_close(
+        &column_f64(&out, "probability"),
+        &column_f64(&expected, "probability"),
+        "random forest with text labels",
+    );
+    let text =
+        |b: &Batch, name: &str| match &b.columns.iter().find(|c| c.name == name).unwrap().data {
+            ColumnData::Text(v) => v.clone(),
+            other => panic!("{name}: {other:?}"),
+        };
+    assert_eq!(text(&out, "prediction"), text(&expected, "label"));
+
+    // Three text classes through a LinearClassifier, which tract refuses with text labels.
+    let out = predict("onnx", "logreg_text.onnx", &inputs).await;
+    let expected = csv("expected_logreg_text.csv");
+    for k in 0..3 {
+        let name = format!("probability_{k}");
+        assert_close(
+            &column_f64(&out, &name),
+            &column_f64(&expected, &name),
+            &name,
+        );
+    }
+    let labels = text(&out, "prediction");
+    assert_eq!(labels, text(&expected, "label"));
+    assert_eq!(
+        labels
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        3,
+        "{labels:?}"
+    );
+    assert_healthy().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn xgboost_evaluates_json_models_like_xgboost_with_missing_values() {
     let inputs = csv("inputs_missing.csv");
@@ -154,6 +209,17 @@ async fn bad_models_and_bad_inputs_are_refused_by_the_adapters() {
         let e = m.load(bytes, config).await.err().unwrap_or_else(|| panic!("{plugin} loaded {bytes:?}"));
         assert!(matches!(guest_error(&e), GuestError::Config(m) if m.contains(needle)), "{plugin}: {e}");
     }
+    // A binary tree ensemble whose labels cannot be computed as onnxruntime does.
+    let p = builtin("onnx").await;
+    let mut m = ModelInstance::new(&p).await.unwrap();
+    let bytes = std::fs::read(fixtures().join("forest_softmax.onnx")).unwrap();
+    let Err(e) = m.load(&bytes, "{}").await else {
+        panic!("forest_softmax.onnx loaded");
+    };
+    assert!(
+        matches!(guest_error(&e), GuestError::Config(m) if m.contains("post_transform SOFTMAX")),
+        "{e}"
+    );
     // A model trained on four features, given three; and a missing value ONNX cannot take.
     let p = builtin("onnx").await;
     let mut m = ModelInstance::new(&p).await.unwrap();
