@@ -1,5 +1,44 @@
-//! The migrations are embedded by `sqlx::migrate!`: rebuild when they change.
+//! Embeds the migrations: writes `$OUT_DIR/migrations.rs` with every `migrations/<backend>/*.sql`
+//! file's name and text (through `include_str!`), in file-name order, and rebuilds when they
+//! change. `sqlx::migrate!` would do the same through a proc macro that builds sqlx's
+//! PostgreSQL and SQLite drivers a second time for the compiler.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::{env, fs};
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut out = String::new();
+    for (constant, folder) in [("SQLITE", "sqlite"), ("POSTGRES", "postgres")] {
+        let dir = root.join(folder);
+        let mut files: Vec<_> = fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .map(|entry| entry.expect("a migration folder entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        files.sort();
+        writeln!(
+            out,
+            "/// The {folder} migrations: (file name, SQL), in file-name order."
+        )
+        .unwrap();
+        writeln!(out, "pub(crate) const {constant}: &[(&str, &str)] = &[").unwrap();
+        for path in files {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("a UTF-8 file name");
+            writeln!(
+                out,
+                "    ({name:?}, include_str!({:?})),",
+                path.display().to_string()
+            )
+            .unwrap();
+        }
+        writeln!(out, "];").unwrap();
+    }
+    let dest = Path::new(&env::var("OUT_DIR").expect("OUT_DIR")).join("migrations.rs");
+    fs::write(&dest, out).unwrap_or_else(|e| panic!("writing {}: {e}", dest.display()));
 }

@@ -6,9 +6,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, migrate::Migrator};
 
 use crate::RegistryError;
-
-static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+use crate::migrations::{self, Embedded};
 
 /// Which database a registry runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,10 +75,11 @@ impl Db {
                     .await?
             }
         };
-        match backend {
-            Backend::Sqlite => SQLITE.run(&pool).await?,
-            Backend::Postgres => POSTGRES.run(&pool).await?,
-        }
+        let embedded = match backend {
+            Backend::Sqlite => Embedded(migrations::SQLITE),
+            Backend::Postgres => Embedded(migrations::POSTGRES),
+        };
+        Migrator::new(embedded).await?.run(&pool).await?;
         Ok(Self { pool, backend })
     }
 

@@ -14,6 +14,7 @@ pub mod deployment_spec;
 mod deployments;
 mod error;
 mod logged_models;
+mod migrations;
 mod models;
 mod plugins;
 mod predictions;
