@@ -197,9 +197,7 @@ impl OnnxModel {
         };
         t.map_err(|e| internal_error(format!("{e:#}")))
     }
-}
 
-impl OnnxModel {
     /// The `prediction` column of a classifier: tract's labels, or the plugin's where it
     /// answers them ([`ClassLabels`]).
     fn predicted_labels(&self, out: &Tensor, probs: &[f64], n: usize, k: usize) -> Result<Column> {
@@ -218,24 +216,24 @@ impl OnnxModel {
                 },
             },
         };
-        let out_of_range = || internal_error("the graph returned a class number it does not have");
         Ok(match &classes.labels {
-            Labels::Int(l) => Column::int64(
-                "prediction",
-                numbers
-                    .iter()
-                    .map(|&c| l.get(c).copied().ok_or_else(out_of_range))
-                    .collect::<Result<_>>()?,
-            ),
-            Labels::Text(l) => Column::text(
-                "prediction",
-                numbers
-                    .iter()
-                    .map(|&c| l.get(c).cloned().ok_or_else(out_of_range))
-                    .collect::<Result<_>>()?,
-            ),
+            Labels::Int(l) => Column::int64("prediction", pick(l, &numbers)?),
+            Labels::Text(l) => Column::text("prediction", pick(l, &numbers)?),
         })
     }
+}
+
+/// The label of each class number.
+fn pick<T: Clone>(labels: &[T], numbers: &[usize]) -> Result<Vec<T>> {
+    numbers
+        .iter()
+        .map(|&c| {
+            labels
+                .get(c)
+                .cloned()
+                .ok_or_else(|| internal_error("the graph returned a class number it does not have"))
+        })
+        .collect()
 }
 
 fn floats(t: &Tensor, what: &str) -> Result<Vec<f64>> {
