@@ -1,7 +1,12 @@
-//! Builds every crate in `plugins/` to a Wasm component and embeds them as the built-in
-//! plugins.
+//! Builds the crates in `plugins/` to Wasm components and embeds them as the built-in
+//! plugins. A plugin named in `OPTIONAL` is built only with the Cargo feature of its name.
 
 use std::{env, fs, path::PathBuf};
+
+/// Plugins built only when this crate's feature of the same name is on (`onnx` alone is about
+/// 460 s of CPU in a cold build, three tenths of `cargo build --bin ferry`). Keep in step with
+/// `[features]` in Cargo.toml and `OPTIONAL` in src/lib.rs.
+const OPTIONAL: &[&str] = &["onnx"];
 
 fn main() {
     let here = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
@@ -11,7 +16,13 @@ fn main() {
         .to_path_buf();
     // The folder itself too, so that adding or removing a plugin rebuilds the list.
     println!("cargo:rerun-if-changed={}", root.join("plugins").display());
-    let crates = ferry_sdk_build::crates_in(&root.join("plugins"));
+    let crates: Vec<_> = ferry_sdk_build::crates_in(&root.join("plugins"))
+        .into_iter()
+        .filter(|c| {
+            let folder = c.dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !OPTIONAL.contains(&folder) || feature_on(folder)
+        })
+        .collect();
     let built = ferry_sdk_build::build(
         &crates,
         &[
@@ -39,4 +50,10 @@ fn main() {
     code.push_str("];\n");
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
     fs::write(out.join("builtins.rs"), code).expect("write builtins.rs");
+}
+
+/// Whether Cargo turned on this crate's feature `name`.
+fn feature_on(name: &str) -> bool {
+    let var = format!("CARGO_FEATURE_{}", name.to_uppercase().replace('-', "_"));
+    env::var_os(var).is_some()
 }

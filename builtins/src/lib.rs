@@ -9,6 +9,15 @@ use ferry_runtime::{LoadError, LoadOptions, Plugin, Runtime};
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
+/// Built-in plugins compiled in only with the Cargo feature of the same name (`onnx` costs
+/// about 460 s of CPU in a cold build, so a plain `cargo build` leaves it out).
+pub const OPTIONAL: &[&str] = &["onnx"];
+
+/// The optional built-in plugins this build left out.
+pub fn left_out() -> impl Iterator<Item = &'static str> {
+    OPTIONAL.iter().copied().filter(|n| bytes(n).is_none())
+}
+
 /// The names of the built-in plugins.
 pub fn names() -> impl Iterator<Item = &'static str> {
     BUILTINS.iter().map(|(name, _)| *name)
@@ -25,9 +34,18 @@ pub async fn load(
     name: &str,
     options: &LoadOptions,
 ) -> Result<Plugin, LoadError> {
-    let bytes = bytes(name).ok_or_else(|| LoadError::Unknown {
-        name: name.to_string(),
-        known: names().collect::<Vec<_>>().join(", "),
+    let bytes = bytes(name).ok_or_else(|| {
+        if OPTIONAL.contains(&name) {
+            LoadError::LeftOut {
+                name: name.to_string(),
+                feature: name.to_string(),
+            }
+        } else {
+            LoadError::Unknown {
+                name: name.to_string(),
+                known: names().collect::<Vec<_>>().join(", "),
+            }
+        }
     })?;
     runtime
         .load(&format!("builtin:{name}"), bytes, options)

@@ -296,4 +296,16 @@ pub enum LoadError {
         /// The names there are.
         known: String,
     },
+    /// A built-in plugin that this build of Ferry was compiled without.
+    #[error(
+        "the built-in plugin `{name}` is not in this build of ferry: it is left out of a plain \
+         `cargo build`; build ferry with `--features {feature}` to carry it, or publish a \
+         component of it to the registry"
+    )]
+    LeftOut {
+        /// The name asked for.
+        name: String,
+        /// The Cargo feature that builds it in.
+        feature: String,
+    },
 }

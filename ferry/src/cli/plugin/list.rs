@@ -26,6 +26,9 @@ pub async fn run(runtime: &Runtime, json: bool) -> Result<u8, Exit> {
                 m.description
             );
         }
+        for name in builtin::left_out() {
+            eprintln!("{name}: not in this build (build ferry with `--features {name}`)");
+        }
     }
     Ok(exit::OK)
 }
