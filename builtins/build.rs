@@ -5,7 +5,7 @@ use std::{env, fs, path::PathBuf};
 
 /// Plugins built only when this crate's feature of the same name is on (`onnx` alone is about
 /// 460 s of CPU in a cold build, three tenths of `cargo build --bin ferry`). Keep in step with
-/// `[features]` in Cargo.toml and `OPTIONAL` in src/lib.rs.
+/// `[features]` in Cargo.toml.
 const OPTIONAL: &[&str] = &["onnx"];
 
 fn main() {
@@ -34,7 +34,7 @@ fn main() {
     );
 
     let mut code = String::from(
-        "/// The built-in plugins: (name, component bytes), by plugin folder name.\npub static BUILTINS: &[(&str, &[u8])] = &[\n",
+        "/// The built-in plugins: (name, component bytes), by plugin folder name.\nstatic EMBEDDED: &[(&str, &[u8])] = &[\n",
     );
     for (c, b) in crates.iter().zip(&built) {
         let name = c
@@ -46,6 +46,12 @@ fn main() {
             "    ({name:?}, include_bytes!({:?})),\n",
             b.wasm.display().to_string()
         ));
+    }
+    code.push_str(
+        "];\n\n/// The optional built-ins this build left out.\nstatic LEFT_OUT: &[&str] = &[",
+    );
+    for name in OPTIONAL.iter().filter(|n| !feature_on(n)) {
+        code.push_str(&format!("{name:?}, "));
     }
     code.push_str("];\n");
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));

@@ -1,31 +1,27 @@
 //! The first-party plugins (`plugins/`), compiled to components by this crate's build script
 //! and embedded, so the `ferry` binary carries them.
 //!
-//! It depends on `ferry-runtime` alone, and only to load them. It is its own crate so that the
-//! plugins are compiled once and cached apart from the host's code; the edge build leaves it
-//! out. Start from [`resolve`].
+//! It depends on `ferry-runtime` alone. Only the binary (and the tests) depend on it: the
+//! binary hands [`BUILTINS`] to the runtime it builds (`RuntimeOptions::builtins`), and the
+//! library crates load built-ins through that runtime, so they compile while the plugins do.
+//! The edge build leaves it out. `onnx` is built in only with the Cargo feature `onnx`. Start
+//! from [`BUILTINS`].
 
-use ferry_runtime::{LoadError, LoadOptions, Plugin, Runtime};
+use ferry_runtime::{Builtins, LoadError, LoadOptions, Plugin, Runtime};
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
-/// Built-in plugins compiled in only with the Cargo feature of the same name (`onnx` costs
-/// about 460 s of CPU in a cold build, so a plain `cargo build` leaves it out).
-pub const OPTIONAL: &[&str] = &["onnx"];
-
-/// The optional built-in plugins this build left out.
-pub fn left_out() -> impl Iterator<Item = &'static str> {
-    OPTIONAL.iter().copied().filter(|n| bytes(n).is_none())
-}
+/// The plugins this build embeds, and the optional ones it left out.
+pub static BUILTINS: Builtins = Builtins::new(EMBEDDED, LEFT_OUT);
 
 /// The names of the built-in plugins.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    BUILTINS.iter().map(|(name, _)| *name)
+    BUILTINS.names()
 }
 
 /// The component bytes of the built-in plugin `name`.
 pub fn bytes(name: &str) -> Option<&'static [u8]> {
-    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+    BUILTINS.bytes(name)
 }
 
 /// Loads the built-in plugin `name`.
@@ -34,37 +30,5 @@ pub async fn load(
     name: &str,
     options: &LoadOptions,
 ) -> Result<Plugin, LoadError> {
-    let bytes = bytes(name).ok_or_else(|| {
-        if OPTIONAL.contains(&name) {
-            LoadError::LeftOut {
-                name: name.to_string(),
-                feature: name.to_string(),
-            }
-        } else {
-            LoadError::Unknown {
-                name: name.to_string(),
-                known: names().collect::<Vec<_>>().join(", "),
-            }
-        }
-    })?;
-    runtime
-        .load(&format!("builtin:{name}"), bytes, options)
-        .await
-}
-
-/// Loads a plugin given either as a built-in name or as a path to a `.wasm` file.
-pub async fn resolve(
-    runtime: &Runtime,
-    reference: &str,
-    options: &LoadOptions,
-) -> Result<Plugin, LoadError> {
-    let path = std::path::Path::new(reference);
-    if reference.ends_with(".wasm")
-        || reference.contains('/')
-        || path.exists() && bytes(reference).is_none()
-    {
-        runtime.load_file(path, options).await
-    } else {
-        load(runtime, reference, options).await
-    }
+    BUILTINS.load(runtime, name, options).await
 }

@@ -5,8 +5,9 @@
 //! policy ([`install`]).
 //!
 //! It depends on `ferry-runtime`, `ferry-core` (the purity check and the step engine the
-//! probes run), `ferry-builtins`, `ferry-registry` and `ferry-pipeline` (the store plugins are
-//! installed from). It must not depend on `ferry-server` or
+//! probes run), `ferry-registry` and `ferry-pipeline` (the store plugins are installed from);
+//! the built-in plugins come through the [`ferry_runtime::Runtime`] it is handed, not from
+//! `ferry-builtins`. It must not depend on `ferry-server` or
 //! on the HTTP server; it uses axum only for the loopback listener that deployers and alert
 //! sinks under test deliver to, which serves no Ferry route.
 //!

@@ -3,7 +3,6 @@
 
 use ferry_registry::{NewVersion, Published, Registry, RegistryError};
 
-use ferry_builtins as builtin;
 use ferry_core::ServeError;
 use ferry_core::steps::purity::{PublishCheck, check_at_publish};
 use ferry_runtime::{LoadError, LoadOptions, Plugin, PluginError, Runtime};
@@ -213,8 +212,9 @@ pub async fn publish_audited(
 /// Publishes every built-in plugin whose bytes the registry does not hold yet, so a new
 /// registry starts with them and a newer binary adds its newer built-ins.
 pub async fn seed_builtins(runtime: &Runtime, registry: &Registry) -> Result<(), PublishError> {
-    for name in builtin::names() {
-        if let Some(bytes) = builtin::bytes(name) {
+    let builtins = runtime.builtins();
+    for name in builtins.names() {
+        if let Some(bytes) = builtins.bytes(name) {
             // Hashing is cheap; loading (instantiating for the manifest) is not. Registries
             // that already hold these bytes skip it, so opening one stays fast.
             if registry

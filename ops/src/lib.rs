@@ -5,8 +5,9 @@
 //! ([`monitor`]): the Prometheus metrics, the prediction log and its export, live metrics from
 //! labels, the last hour of requests, and alert rules with their sinks.
 //!
-//! It builds on `ferry-pipeline` (the served versions), `ferry-core`, `ferry-runtime`,
-//! `ferry-builtins` and `ferry-registry`. It has no HTTP: no axum and no hyper server; the
+//! It builds on `ferry-pipeline` (the served versions), `ferry-core`, `ferry-runtime` and
+//! `ferry-registry`; alert sinks named as built-ins load through the runtime it is handed, not
+//! from `ferry-builtins`. It has no HTTP: no axum and no hyper server; the
 //! HTTP routes and the NATS stream workers in `ferry-server` call into it. Its answers are JSON
 //! values and domain errors, never HTTP responses.
 //!

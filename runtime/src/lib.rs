@@ -18,6 +18,7 @@
 //! kind's instance type ([`TransformInstance::new`], [`ModelInstance::new`], ...) calls it.
 
 pub mod bindings;
+mod builtins;
 mod cache;
 mod check;
 mod compute;
@@ -49,6 +50,7 @@ use wasmtime::Engine;
 
 use linked::Linked;
 
+pub use builtins::Builtins;
 pub use cache::{CacheOutcome, ComponentCache};
 pub use compute::{Compute, ComputeError};
 pub use engine::{EngineSettings, MAX_MEMORY_BYTES};
@@ -117,6 +119,22 @@ impl Runtime {
         options: &LoadOptions,
     ) -> Result<Plugin, LoadError> {
         plugin::load(&self.inner, source_name, bytes, options).await
+    }
+
+    /// The plugins embedded in the binary that built this runtime.
+    pub fn builtins(&self) -> &Builtins {
+        self.inner.builtins()
+    }
+
+    /// Loads a plugin given either as a built-in name (see [`Runtime::builtins`]) or as a path
+    /// to a `.wasm` file.
+    pub async fn resolve(
+        &self,
+        reference: &str,
+        options: &LoadOptions,
+    ) -> Result<Plugin, LoadError> {
+        let builtins = *self.builtins();
+        builtins.resolve(self, reference, options).await
     }
 
     /// Loads a plugin from a file.

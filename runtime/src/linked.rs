@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use wasmtime::{Engine, component::Linker};
 
+use crate::builtins::Builtins;
 use crate::cache::ComponentCache;
 use crate::compute::Compute;
 use crate::engine::{self, EngineSettings};
@@ -29,6 +30,8 @@ pub struct RuntimeOptions {
     pub extism_payload: Option<ExtismPayload>,
     /// Where plugin calls, failures and instances are counted.
     pub metrics: RuntimeMetrics,
+    /// The plugins embedded in the binary, which bare names resolve to (none by default).
+    pub builtins: Builtins,
 }
 
 impl RuntimeOptions {
@@ -39,6 +42,7 @@ impl RuntimeOptions {
             engine: EngineSettings::default(),
             extism_payload: None,
             metrics: RuntimeMetrics::default(),
+            builtins: Builtins::default(),
         }
     }
 }
@@ -60,6 +64,7 @@ pub(crate) struct Linked {
     metrics: RuntimeMetrics,
     cache: ComponentCache,
     compute: Compute,
+    builtins: Builtins,
 }
 
 impl Linked {
@@ -97,6 +102,7 @@ impl Linked {
             metrics: options.metrics,
             cache,
             compute: Compute::default(),
+            builtins: options.builtins,
         })
     }
 
@@ -113,6 +119,11 @@ impl Linked {
     /// Where plugin calls, failures and instances are counted.
     pub(crate) fn metrics(&self) -> &RuntimeMetrics {
         &self.metrics
+    }
+
+    /// The plugins embedded in the binary.
+    pub(crate) fn builtins(&self) -> &Builtins {
+        &self.builtins
     }
 
     /// The compiled-component cache.

@@ -120,12 +120,14 @@ async fn run() {
     let cache = tempfile::tempdir().expect("temp dir");
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: Some(cache.path().into()),
+        builtins: ferry_builtins::BUILTINS,
         ..Default::default()
     })
     .expect("runtime");
     let json_runtime = Runtime::new(RuntimeOptions {
         cache_dir: Some(cache.path().into()),
         extism_payload: Some(ExtismPayload::Json),
+        builtins: ferry_builtins::BUILTINS,
         ..Default::default()
     })
     .expect("runtime");

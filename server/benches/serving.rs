@@ -204,6 +204,7 @@ async fn run() {
     let cache = tempfile::tempdir().expect("temp dir");
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: Some(cache.path().into()),
+        builtins: ferry_builtins::BUILTINS,
         ..Default::default()
     })
     .expect("runtime");

@@ -21,6 +21,7 @@ pub fn runtime() -> Runtime {
     RT.get_or_init(|| {
         Runtime::new(RuntimeOptions {
             cache_dir: Some(component_cache()),
+            builtins: ferry_builtins::BUILTINS,
             ..Default::default()
         })
         .expect("runtime")

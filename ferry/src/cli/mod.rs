@@ -101,7 +101,7 @@ pub async fn load_plugin(
     reference: &str,
     sandbox: &SandboxArgs,
 ) -> Result<ferry_runtime::Plugin, Exit> {
-    let plugin = ferry_builtins::resolve(runtime, reference, &sandbox.load_options()?).await?;
+    let plugin = runtime.resolve(reference, &sandbox.load_options()?).await?;
     if let Some(policy) = trust_policy(sandbox.trust.as_deref())?
         && !plugin.source().starts_with("builtin:")
     {
@@ -389,6 +389,7 @@ pub fn read_config(path: Option<&PathBuf>) -> anyhow::Result<String> {
 pub async fn run(cli: Cli) -> Result<u8, Exit> {
     let runtime = Runtime::new(RuntimeOptions {
         metrics: ferry_ops::monitor::metrics::METRICS.runtime.clone(),
+        builtins: ferry_builtins::BUILTINS,
         ..cli.global.runtime_options()
     })?;
     match cli.command {

@@ -748,7 +748,9 @@ impl Alerting {
         let mut options = self.sink_options.clone();
         options.limits.timeout_ms = s.timeout_ms.or(options.limits.timeout_ms);
         options.limits.memory_mib = s.memory_mib.or(options.limits.memory_mib);
-        let plugin = ferry_builtins::resolve(&self.runtime, &s.plugin, &options)
+        let plugin = self
+            .runtime
+            .resolve(&s.plugin, &options)
             .await
             .map_err(|e| e.to_string())?;
         let config = serde_json::to_string(&s.config).map_err(|e| e.to_string())?;

@@ -142,9 +142,12 @@ fn build_alone(target: &str, target_dir: &Path, package: &str) {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", reproducible_rustflags())
-        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    cmd.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        reproducible_rustflags(target_dir),
+    )
+    .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+    .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("could not run cargo to build plugin {package}: {e}"));
@@ -158,16 +161,23 @@ fn build_alone(target: &str, target_dir: &Path, package: &str) {
 
 /// The flags that make a plugin's bytes the same on every machine: panic messages name the
 /// source files of dependencies by their path under the Cargo home, which differs between
-/// users, so it is written as `/cargo`. (The workspace's own files are named relative to it,
-/// and the standard library's as `/rustc/<commit>/`, already.)
-fn reproducible_rustflags() -> String {
+/// users, so it is written as `/cargo`; code that build scripts generate lives under the
+/// target folder (tract-linalg includes a macro from its `OUT_DIR`), written as `/target`.
+/// (The workspace's own files are named relative to it, and the standard library's as
+/// `/rustc/<commit>/`, already.) Flags are separated by `\x1f`, as Cargo encodes them.
+fn reproducible_rustflags(target_dir: &Path) -> String {
     let home = env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    match home {
-        Some(home) => format!("--remap-path-prefix={}=/cargo", home.display()),
-        None => String::new(),
+    let mut flags = Vec::new();
+    if let Some(home) = home {
+        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
     }
+    flags.push(format!(
+        "--remap-path-prefix={}=/target",
+        target_dir.display()
+    ));
+    flags.join("\x1f")
 }
 
 fn check_target_installed(target: &str) {

@@ -1,13 +1,12 @@
 //! `ferry plugin inspect`: what a plugin is and asks for, or why it is refused.
 
-use ferry_builtins as builtin;
 use ferry_runtime::{LoadOptions, Runtime};
 
 use super::describe;
 use crate::cli::{Exit, exit};
 
 pub async fn run(runtime: &Runtime, plugin: String, json: bool) -> Result<u8, Exit> {
-    let p = builtin::resolve(runtime, &plugin, &LoadOptions::default()).await?;
+    let p = runtime.resolve(&plugin, &LoadOptions::default()).await?;
     let d = describe(&p);
     if json {
         println!("{}", serde_json::to_string_pretty(&d)?);

@@ -1,6 +1,5 @@
 //! `ferry plugin list`: the built-in plugins.
 
-use ferry_builtins as builtin;
 use ferry_runtime::{LoadOptions, Runtime};
 
 use super::describe;
@@ -8,8 +7,13 @@ use crate::cli::{Exit, exit};
 
 pub async fn run(runtime: &Runtime, json: bool) -> Result<u8, Exit> {
     let mut rows = Vec::new();
-    for name in builtin::names() {
-        rows.push(builtin::load(runtime, name, &LoadOptions::default()).await?);
+    let builtins = *runtime.builtins();
+    for name in builtins.names() {
+        rows.push(
+            builtins
+                .load(runtime, name, &LoadOptions::default())
+                .await?,
+        );
     }
     if json {
         let all: Vec<_> = rows.iter().map(describe).collect();
@@ -26,7 +30,7 @@ pub async fn run(runtime: &Runtime, json: bool) -> Result<u8, Exit> {
                 m.description
             );
         }
-        for name in builtin::left_out() {
+        for name in builtins.left_out() {
             eprintln!("{name}: not in this build (build ferry with `--features {name}`)");
         }
     }

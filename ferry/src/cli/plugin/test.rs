@@ -1,6 +1,5 @@
 //! `ferry plugin test`: the conformance kit, point by point.
 
-use ferry_builtins as builtin;
 use ferry_kit::conformance::{self, Outcome};
 use ferry_runtime::Runtime;
 
@@ -13,7 +12,7 @@ pub async fn run(
     sandbox: &SandboxArgs,
     json: bool,
 ) -> Result<u8, Exit> {
-    let p = builtin::resolve(runtime, &plugin, &sandbox.load_options()?).await?;
+    let p = runtime.resolve(&plugin, &sandbox.load_options()?).await?;
     let report = conformance::run(&p).await;
     let (passed, failed, skipped) = report.tally();
     if json {
