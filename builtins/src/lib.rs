@@ -30,5 +30,8 @@ pub async fn load(
     name: &str,
     options: &LoadOptions,
 ) -> Result<Plugin, LoadError> {
-    BUILTINS.load(runtime, name, options).await
+    let bytes = BUILTINS.find(name)?;
+    runtime
+        .load(&format!("builtin:{name}"), bytes, options)
+        .await
 }

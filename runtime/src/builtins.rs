@@ -1,11 +1,11 @@
 //! Plugins embedded in the binary, by name: what a bare name such as `impute` resolves to.
 //! The crate that embeds them (`ferry-builtins`) hands a [`Builtins`] to the runtime it
-//! builds, so the crates in between load built-ins through the [`Runtime`] they are given and
-//! need not wait for the plugins to compile.
+//! builds, so the crates in between load built-ins through the runtime they are given
+//! (`Runtime::resolve`) and need not wait for the plugins to compile.
 
 use std::path::Path;
 
-use crate::{LoadError, LoadOptions, Plugin, Runtime};
+use crate::error::LoadError;
 
 /// A set of embedded plugins: (name, component bytes) pairs, and the names of optional
 /// built-ins this build left out. Empty by default.
@@ -43,15 +43,10 @@ impl Builtins {
         self.left_out.iter().copied()
     }
 
-    /// Loads the embedded plugin `name`; a name this build left out, or one it never had, is
-    /// refused with the names there are.
-    pub async fn load(
-        &self,
-        runtime: &Runtime,
-        name: &str,
-        options: &LoadOptions,
-    ) -> Result<Plugin, LoadError> {
-        let bytes = self.bytes(name).ok_or_else(|| {
+    /// The component bytes of the embedded plugin `name`, or why there are none: a name this
+    /// build left out names the feature that builds it in, any other the names there are.
+    pub fn find(&self, name: &str) -> Result<&'static [u8], LoadError> {
+        self.bytes(name).ok_or_else(|| {
             if self.left_out.contains(&name) {
                 LoadError::LeftOut {
                     name: name.to_string(),
@@ -63,35 +58,22 @@ impl Builtins {
                     known: self.names().collect::<Vec<_>>().join(", "),
                 }
             }
-        })?;
-        runtime
-            .load(&format!("builtin:{name}"), bytes, options)
-            .await
+        })
     }
 
-    /// Loads a plugin given either as a built-in name or as a path to a `.wasm` file.
-    pub async fn resolve(
-        &self,
-        runtime: &Runtime,
-        reference: &str,
-        options: &LoadOptions,
-    ) -> Result<Plugin, LoadError> {
-        let path = Path::new(reference);
-        if reference.ends_with(".wasm")
+    /// Whether `reference` names a `.wasm` file rather than a built-in: it ends in `.wasm`,
+    /// holds a `/`, or is an existing path that is no built-in's name.
+    pub fn is_file(&self, reference: &str) -> bool {
+        reference.ends_with(".wasm")
             || reference.contains('/')
-            || path.exists() && self.bytes(reference).is_none()
-        {
-            runtime.load_file(path, options).await
-        } else {
-            self.load(runtime, reference, options).await
-        }
+            || Path::new(reference).exists() && self.bytes(reference).is_none()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RuntimeOptions;
+    use crate::{LoadOptions, Runtime, RuntimeOptions};
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
@@ -102,11 +84,15 @@ mod tests {
 
     #[test]
     fn a_left_out_built_in_names_the_feature_and_an_unknown_one_the_names_there_are() {
-        let runtime = Runtime::new(RuntimeOptions::default()).expect("runtime");
         let builtins = Builtins::new(&[], &["onnx"]);
+        let runtime = Runtime::new(RuntimeOptions {
+            builtins,
+            ..Default::default()
+        })
+        .expect("runtime");
         let options = LoadOptions::default();
 
-        let left_out = block_on(builtins.resolve(&runtime, "onnx", &options)).err();
+        let left_out = block_on(runtime.resolve("onnx", &options)).err();
         assert!(
             matches!(&left_out, Some(LoadError::LeftOut { name, feature }) if name == "onnx" && feature == "onnx"),
             "{left_out:?}"
@@ -114,7 +100,7 @@ mod tests {
         let text = left_out.map(|e| e.to_string()).unwrap_or_default();
         assert!(text.contains("`--features onnx`"), "{text}");
 
-        let unknown = block_on(builtins.resolve(&runtime, "no-such-plugin", &options)).err();
+        let unknown = block_on(runtime.resolve("no-such-plugin", &options)).err();
         assert!(
             matches!(&unknown, Some(LoadError::Unknown { name, .. }) if name == "no-such-plugin"),
             "{unknown:?}"

@@ -133,8 +133,23 @@ impl Runtime {
         reference: &str,
         options: &LoadOptions,
     ) -> Result<Plugin, LoadError> {
-        let builtins = *self.builtins();
-        builtins.resolve(self, reference, options).await
+        if self.builtins().is_file(reference) {
+            self.load_file(std::path::Path::new(reference), options)
+                .await
+        } else {
+            self.load_builtin(reference, options).await
+        }
+    }
+
+    /// Loads the built-in plugin `name`; a name this build left out, or one it never had, is
+    /// refused with the names there are.
+    pub async fn load_builtin(
+        &self,
+        name: &str,
+        options: &LoadOptions,
+    ) -> Result<Plugin, LoadError> {
+        let bytes = self.builtins().find(name)?;
+        self.load(&format!("builtin:{name}"), bytes, options).await
     }
 
     /// Loads a plugin from a file.

@@ -9,11 +9,7 @@ pub async fn run(runtime: &Runtime, json: bool) -> Result<u8, Exit> {
     let mut rows = Vec::new();
     let builtins = *runtime.builtins();
     for name in builtins.names() {
-        rows.push(
-            builtins
-                .load(runtime, name, &LoadOptions::default())
-                .await?,
-        );
+        rows.push(runtime.load_builtin(name, &LoadOptions::default()).await?);
     }
     if json {
         let all: Vec<_> = rows.iter().map(describe).collect();
