@@ -38,6 +38,9 @@ pub mod exit {
     pub const DRIFT: u8 = 11;
     /// `ferry plugin test`: a conformance check failed.
     pub const NOT_CONFORMING: u8 = 12;
+    /// Standard output was a pipe whose reader stopped reading (`ferry … | head`): 128 + 13,
+    /// what a shell reports for a tool that `SIGPIPE` stopped.
+    pub const CLOSED_STDOUT: u8 = 141;
 }
 
 /// An error with the exit code it should end the process with.
@@ -231,11 +234,13 @@ pub fn init_logging(verbose: u8, format: LogFormat) {
 
 /// Runs `run` on a multi-threaded async runtime and turns its result into the process's exit
 /// code; `failed` says what an error's code and message are, and the message, if any, is
-/// printed to standard error.
+/// printed to standard error. A reader that stops reading standard output (`ferry … | head`)
+/// ends the command quietly with [`exit::CLOSED_STDOUT`], as it ends other Unix tools.
 pub fn block_on<X>(
     run: impl Future<Output = Result<u8, X>>,
     failed: impl FnOnce(X) -> (u8, Option<anyhow::Error>),
 ) -> std::process::ExitCode {
+    exit_quietly_when_stdout_closes();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -256,4 +261,25 @@ pub fn block_on<X>(
             std::process::ExitCode::from(code)
         }
     }
+}
+
+/// `println!` panics when standard output is a pipe whose reader has gone; the standard library
+/// ignores `SIGPIPE` (the server relies on that for its sockets), so the panic is the only
+/// signal. It is turned into the exit a shell reports for a tool that `SIGPIPE` stopped.
+fn exit_quietly_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout")
+            && (message.contains("Broken pipe") || message.contains("os error 32"))
+        {
+            std::process::exit(i32::from(exit::CLOSED_STDOUT));
+        }
+        default(info);
+    }));
 }

@@ -1,5 +1,6 @@
 //! The local registry through the `ferry` binary: publish a plugin built from source, search,
-//! info, install into a project with a lock file, reinstall from the lock, yank.
+//! info, install into a project with a lock file, reinstall from the lock, yank; and a reader
+//! that stops reading the command's output.
 
 use std::process::{Command, Output};
 
@@ -258,4 +259,26 @@ fn a_lock_file_whose_digest_no_longer_matches_is_refused() {
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// `ferry … | head`: the reader has gone before the command prints. The command stops with the
+/// code a shell reports for `SIGPIPE` (141), not with a panic and a backtrace.
+#[test]
+fn a_reader_that_stops_reading_ends_the_command_quietly() {
+    let env = Env::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(ferry_tests::ferry_bin())
+        .args(["plugin", "list"])
+        .env("FERRY_DATA_DIR", env.data.path())
+        .env("FERRY_CACHE_DIR", ferry_tests::component_cache())
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("FERRY_DATABASE_URL")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
 }
