@@ -9,7 +9,6 @@ mod builtins;
 mod cache;
 mod conformance;
 mod contract;
-mod deadlines;
 mod deployers;
 mod deployments;
 mod determinism;

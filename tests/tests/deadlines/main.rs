@@ -2,6 +2,12 @@
 //! default its turn on time however busy the plugins keep the machine, the server answers
 //! other requests meanwhile, and a half-open circuit whose probe's client went away does not
 //! stay half-open.
+//!
+//! These tests measure wall time on the client, so they are a test binary of their own: cargo
+//! runs test binaries one after another, so nothing competes for the cores but the plugins and
+//! threads these tests start (in `tests/all` the other scenarios' servers ran beside them, and
+//! an answer once came 258 ms past the deadline where the server had given up on time). The
+//! tests here take turns too, through [`ALONE`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +26,9 @@ const DEADLINE_SLACK_MS: u64 = 10;
 /// besides the deadline's own slack. (Before plugins ran on threads of their own, the answers
 /// came 0.9 to 4.8 s late.)
 const SLACK: Duration = Duration::from_millis(200);
+
+/// Held by each test for its whole run, so the two never share the cores.
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `N` of the failure's "given up after N ms".
 fn given_up_after(body: &Value) -> u64 {
@@ -90,6 +99,7 @@ async fn predict(server: &Server, customer: &str) -> (u16, Value, Duration) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deployments_timeout_holds_while_both_cores_compute() {
+    let _alone = ALONE.lock().await;
     let server = Server::start(&[]);
     assert_eq!(server.train_churn(|t| t), 1);
     let hostile = server.train_hostile_churn();
@@ -224,6 +234,7 @@ async fn a_deployments_timeout_holds_while_both_cores_compute() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_probe_whose_client_goes_away_gives_back_its_slot() {
+    let _alone = ALONE.lock().await;
     // Plugins may run 60 s here, so the spinning validator finishes unless it is stopped.
     let server = Server::start(&["--timeout-ms", "60000"]);
     let hostile = server.train_hostile_churn();
