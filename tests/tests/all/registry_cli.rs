@@ -15,14 +15,19 @@ impl Env {
         }
     }
 
-    fn ferry(&self, args: &[&str]) -> Output {
-        Command::new(ferry_tests::ferry_bin())
+    /// `ferry ARGS` on this data folder, not yet started.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(ferry_tests::ferry_bin());
+        command
             .args(args)
             .env("FERRY_DATA_DIR", self.data.path())
             .env("FERRY_CACHE_DIR", ferry_tests::component_cache())
-            .env_remove("FERRY_DATABASE_URL")
-            .output()
-            .unwrap()
+            .env_remove("FERRY_DATABASE_URL");
+        command
+    }
+
+    fn ferry(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 }
 
@@ -268,12 +273,9 @@ fn a_reader_that_stops_reading_ends_the_command_quietly() {
     let env = Env::new();
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let o = Command::new(ferry_tests::ferry_bin())
-        .args(["plugin", "list"])
-        .env("FERRY_DATA_DIR", env.data.path())
-        .env("FERRY_CACHE_DIR", ferry_tests::component_cache())
+    let o = env
+        .command(&["plugin", "list"])
         .env("RUST_BACKTRACE", "1")
-        .env_remove("FERRY_DATABASE_URL")
         .stdout(writer)
         .output()
         .unwrap();
