@@ -1,10 +1,9 @@
 //! One fresh instance, measured alone: what `ValidatorInstance::new`, `TransformInstance::new`
 //! and `ModelInstance::new` cost for the churn pipeline's plugins (a validator's also asks for
-//! its manifest, one call), against wasmtime's own floor
-//! for the same component in the same run (a bare `Store<()>`, and an instantiation from a
-//! linker whose imports all trap, with the same pooled engine). Nothing else runs in the
-//! process, so `perf record` on this bench shows where an instance's time goes
-//! (`bench/instance.sh` groups it).
+//! its manifest, one call), against wasmtime's own floor for the same component in the same
+//! run (a bare `Store<()>`, and an instantiation from a linker whose imports all trap, with the
+//! same pooled engine). Nothing else runs in the process, so `perf record` on this bench shows
+//! where an instance's time goes (`bench/instance.sh` groups it).
 //!
 //! Run with `cargo bench -p ferry-server --bench instance [-- SECONDS [ONLY]]`: each row loops
 //! for SECONDS (default 1); with ONLY (`floor` or `ferry`, and optionally a plugin's name, e.g.
@@ -38,7 +37,11 @@ macro_rules! mean {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` adds `--bench` to the arguments it was given.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let seconds: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1.0);
     let only = args.get(1).cloned().unwrap_or_default();
     let budget = Duration::from_secs_f64(seconds);
