@@ -97,6 +97,26 @@ async fn predict(server: &Server, customer: &str) -> (u16, Value, Duration) {
     (status, body, started.elapsed())
 }
 
+/// Eight requests at once whose validator computes for its whole 500 ms deadline.
+fn slow_burst(server: &Arc<Server>) -> Vec<tokio::task::JoinHandle<(u16, Value, Duration)>> {
+    (0..8)
+        .map(|_| {
+            let server = server.clone();
+            tokio::spawn(async move { predict(&server, SLOW).await })
+        })
+        .collect()
+}
+
+/// A healthy row is answered by the primary target (which also loads it, outside any timing).
+async fn answered_by_primary(server: &Server) {
+    let (status, body, _) = predict(server, "C00001").await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (200, Some("primary")),
+        "{body}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deployments_timeout_holds_while_both_cores_compute() {
     let _alone = ALONE.lock().await;
@@ -123,21 +143,12 @@ async fn a_deployments_timeout_holds_while_both_cores_compute() {
         ],
     ));
     // Loaded once; loading does not count against the timeout.
-    let (status, body, _) = predict(&server, "C00001").await;
-    assert_eq!(
-        (status, body["reason"].as_str()),
-        (200, Some("primary")),
-        "{body}"
-    );
+    answered_by_primary(&server).await;
 
     // Eight requests at once whose validator computes for its whole 500 ms deadline: both
     // cores compute for two seconds.
     let server = Arc::new(server);
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let server = server.clone();
-        tasks.push(tokio::spawn(async move { predict(&server, SLOW).await }));
-    }
+    let tasks = slow_burst(&server);
     // Meanwhile the server answers other requests.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
@@ -174,11 +185,7 @@ async fn a_deployments_timeout_holds_while_both_cores_compute() {
     // With every core also kept busy by this process, at the same priority as the server's
     // request threads.
     let busy = Saturate::cores();
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let server = server.clone();
-        tasks.push(tokio::spawn(async move { predict(&server, SLOW).await }));
-    }
+    let tasks = slow_burst(&server);
     let mut given_up = Vec::new();
     for t in tasks {
         let (status, body, _) = t.await.unwrap();
@@ -214,12 +221,7 @@ async fn a_deployments_timeout_holds_while_both_cores_compute() {
             "--json",
         ],
     ));
-    let (status, body, _) = predict(&server, "C00001").await;
-    assert_eq!(
-        (status, body["reason"].as_str()),
-        (200, Some("primary")),
-        "{body}"
-    );
+    answered_by_primary(&server).await;
     for _ in 0..5 {
         let (status, body, took) = predict(&server, SLOW).await;
         assert_eq!(status, 200, "{body}");
