@@ -9,7 +9,10 @@ use std::{env, fs};
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    // Read when the script runs, not when it was compiled: a build folder shared by two
+    // checkouts may reuse a script compiled in the other one.
+    let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("migrations");
     let mut out = String::new();
     for (constant, folder) in [("SQLITE", "sqlite"), ("POSTGRES", "postgres")] {
         let dir = root.join(folder);
