@@ -117,7 +117,7 @@ impl ServingPipeline {
                     config: t.config.clone(),
                     reads: t.reads.clone(),
                 },
-                state,
+                state: state.into(),
             });
         }
         let model = match &lineage.model {
@@ -125,7 +125,8 @@ impl ServingPipeline {
                 plugin: load_pinned(runtime, registry, &m.plugin, load).await?,
                 artifact: registry
                     .blob(&m.artifact_digest, "the model artifact")
-                    .await?,
+                    .await?
+                    .into(),
                 load_config: m.load_config.clone(),
                 features: m.features.clone(),
             }),

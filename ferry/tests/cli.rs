@@ -60,7 +60,7 @@ fn plugin_list_shows_every_builtin() {
     }
     let o = ferry(&["plugin", "list"]);
     assert!(
-        stdout(&o).contains("standard-scaler  0.1.2    transform"),
+        stdout(&o).contains("standard-scaler  0.1.3    transform"),
         "{}",
         stdout(&o)
     );
@@ -72,14 +72,14 @@ fn plugin_inspect_shows_the_contract_and_refuses_junk() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["kind"], "alert-sink");
-    assert_eq!(v["contract"], "ferry:plugin@0.1.0");
+    assert_eq!(v["contract"], "ferry:plugin@0.1.1");
     assert_eq!(v["capabilities"]["http_hosts"][0], "*");
     assert!(
         v["exports"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e == "ferry:plugin/alert-sink@0.1.0")
+            .any(|e| e == "ferry:plugin/alert-sink@0.1.1")
     );
     assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
 
@@ -121,7 +121,7 @@ fn validate_exit_codes_follow_the_outcome() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(
-        stdout(&o).contains("passed schema 0.1.2 (2000 rows checked)"),
+        stdout(&o).contains("passed schema 0.1.3 (2000 rows checked)"),
         "{}",
         stdout(&o)
     );

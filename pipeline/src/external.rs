@@ -63,7 +63,7 @@ pub async fn external_lineage(
     .await?;
     let mut step = ModelStep {
         plugin: adapter.clone(),
-        artifact: artifact.to_vec(),
+        artifact: artifact.into(),
         load_config: model.load_config.clone(),
         features: Vec::new(),
     };

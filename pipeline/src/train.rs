@@ -630,7 +630,7 @@ async fn train_model(
     progress.stage("evaluate", u64::from(test_x.num_rows));
     let model = ModelStep {
         plugin: plan.plugin,
-        artifact,
+        artifact: artifact.into(),
         load_config: "{}".into(),
         features,
     };

@@ -18,6 +18,7 @@
 //! kind's instance type ([`TransformInstance::new`], [`ModelInstance::new`], ...) calls it.
 
 pub mod bindings;
+mod blob;
 mod builtins;
 mod cache;
 mod check;
@@ -42,6 +43,7 @@ mod random;
 mod sandbox;
 mod session;
 mod smtp;
+mod snapshot;
 mod state;
 
 use std::sync::Arc;
@@ -50,6 +52,7 @@ use wasmtime::Engine;
 
 use linked::Linked;
 
+pub use blob::Blob;
 pub use builtins::Builtins;
 pub use cache::{CacheOutcome, ComponentCache};
 pub use compute::{Compute, ComputeError};
@@ -59,7 +62,8 @@ pub use ferry_extism_pdk::wire::Payload as ExtismPayload;
 pub use grants::{DirGrant, Grants};
 pub use kinds::{
     AlertSinkInstance, AnalyzerHandle, DeployerInstance, ModelInstance, PredictorHandle,
-    TransformInstance, TransformerHandle, ValidatorInstance,
+    ReadyModel, ReadyTransform, ReadyValidator, TransformInstance, TransformerHandle,
+    ValidatorInstance,
 };
 pub use limits::{LimitOverrides, Limits};
 pub use linked::{RuntimeOptions, StartError};

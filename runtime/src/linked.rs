@@ -32,6 +32,10 @@ pub struct RuntimeOptions {
     pub metrics: RuntimeMetrics,
     /// The plugins embedded in the binary, which bare names resolve to (none by default).
     pub builtins: Builtins,
+    /// Run every plugin without snapshots: instances are built with `new-transformer`,
+    /// `load` or a plain `validate` each time even when a plugin exports its kind's
+    /// `prepared-*` interface (contract 0.1.1). For comparisons; results are the same.
+    pub no_snapshots: bool,
 }
 
 impl RuntimeOptions {
@@ -43,6 +47,7 @@ impl RuntimeOptions {
             extism_payload: None,
             metrics: RuntimeMetrics::default(),
             builtins: Builtins::default(),
+            no_snapshots: false,
         }
     }
 }
@@ -65,6 +70,7 @@ pub(crate) struct Linked {
     cache: ComponentCache,
     compute: Compute,
     builtins: Builtins,
+    snapshots: bool,
 }
 
 impl Linked {
@@ -103,7 +109,13 @@ impl Linked {
             cache,
             compute: Compute::default(),
             builtins: options.builtins,
+            snapshots: !options.no_snapshots,
         })
+    }
+
+    /// Whether plugins that can be prepared start their instances from snapshots.
+    pub(crate) fn snapshots(&self) -> bool {
+        self.snapshots
     }
 
     /// The encoding Extism calls are made in, when the plugin reads it.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::bindings::types as wit;
 
 /// The `ferry:plugin` contract version this host implements.
-pub const CONTRACT_VERSION: semver::Version = semver::Version::new(0, 1, 0);
+pub const CONTRACT_VERSION: semver::Version = semver::Version::new(0, 1, 1);
 
 /// The five plugin kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

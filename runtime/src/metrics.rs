@@ -45,6 +45,10 @@ pub struct RuntimeMetrics {
     pub instances_live: Gauge,
     /// Plugin instances created.
     pub instances_created: Counter,
+    /// Of those, instances started from a snapshot taken after `prepare`.
+    pub instances_from_snapshots: Counter,
+    /// Snapshots taken (not those found on disk).
+    pub snapshots_taken: Counter,
     /// Instances the pooling allocator reserves (0 when instances are allocated on demand).
     pub instance_pool_capacity: Gauge,
     /// Plugin calls stopped for a deadline, the memory cap or a trap (not exported; alert
@@ -65,6 +69,8 @@ impl Default for RuntimeMetrics {
             plugin_failures: Family::default(),
             instances_live: Gauge::default(),
             instances_created: Counter::default(),
+            instances_from_snapshots: Counter::default(),
+            snapshots_taken: Counter::default(),
             instance_pool_capacity: Gauge::default(),
             misbehaviour: Counter::default(),
             instance_sets_per_version: Gauge::default(),
@@ -105,6 +111,16 @@ impl RuntimeMetrics {
             "instances_created",
             "Plugin instances created",
             self.instances_created.clone(),
+        );
+        registry.register(
+            "instances_from_snapshots",
+            "Plugin instances started from a snapshot taken after `prepare` (contract 0.1.1)",
+            self.instances_from_snapshots.clone(),
+        );
+        registry.register(
+            "snapshots_taken",
+            "Snapshots of prepared plugins taken (not those found on disk)",
+            self.snapshots_taken.clone(),
         );
         registry.register(
             "instance_pool_capacity",

@@ -14,6 +14,7 @@ use super::linked::Linked;
 use super::prepared::{KindPre, Prepared, check_contract};
 use super::sandbox::Sandbox;
 use super::session::{Session, timed};
+use super::snapshot::{PrepareArgs, Snapshot, Snapshots, exported_interface};
 use super::state::StoreState;
 use crate::manifest::{Manifest, PluginKind};
 
@@ -37,6 +38,8 @@ struct Inner {
     cache: CacheOutcome,
     imports: Vec<String>,
     exports: Vec<String>,
+    /// Present when instances start from snapshots made after `prepare` (contract 0.1.1).
+    snapshots: Option<Arc<Snapshots>>,
 }
 
 /// A loaded plugin: cheap to clone, shared across threads; each call site creates its own
@@ -146,6 +149,23 @@ impl Plugin {
                 ..(**inner).clone()
             }),
         })
+    }
+
+    /// Whether this plugin's instances start from snapshots taken after `prepare` (it exports
+    /// its kind's `prepared-*` interface and the runtime has snapshots on).
+    pub fn uses_snapshots(&self) -> bool {
+        self.inner.snapshots.is_some()
+    }
+
+    /// The snapshot for `args`, made on first use; `None` when instances are built as before.
+    pub(crate) async fn snapshot(
+        &self,
+        args: PrepareArgs<'_>,
+    ) -> Result<Option<Arc<Snapshot>>, PluginError> {
+        match &self.inner.snapshots {
+            Some(s) => s.get(&self.inner.sandbox, args).await,
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn pre(&self) -> &KindPre {
@@ -271,6 +291,20 @@ pub(crate) async fn load(
         });
     }
     let digest = format!("sha256:{digest_hex}");
+    let snapshots = match (&pre, runtime.snapshots()) {
+        (KindPre::Extism(_), _) | (_, false) => None,
+        _ => exported_interface(kind, &exports).and_then(|interface| {
+            Snapshots::new(
+                bytes,
+                &digest,
+                kind,
+                interface,
+                runtime.engine().clone(),
+                runtime.linker_for(kind).clone(),
+                runtime.cache().clone(),
+            )
+        }),
+    };
     let sandbox = granted_sandbox(
         runtime.engine().clone(),
         runtime.metrics().clone(),
@@ -291,6 +325,7 @@ pub(crate) async fn load(
             cache,
             imports,
             exports,
+            snapshots: snapshots.map(Arc::new),
         }),
     })
 }

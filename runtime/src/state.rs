@@ -232,6 +232,11 @@ impl StoreState {
         &mut self.wasi
     }
 
+    /// Whether the instance holds a resource from the host (a stream, a descriptor).
+    pub(crate) fn holds_resources(&self) -> bool {
+        !self.table.is_empty()
+    }
+
     /// What the plugin printed to stdout and stderr (the last 64 KiB).
     pub fn output(&self) -> String {
         String::from_utf8_lossy(&self.output.contents()).into_owned()

@@ -1,7 +1,7 @@
 // Ferry plugins in JavaScript, built into WebAssembly components with ComponentizeJS
 // (`build.mjs` puts this file beside the plugin's source). See README.md.
 
-import { log as hostLog } from "ferry:plugin/host@0.1.0";
+import { log as hostLog } from "ferry:plugin/host@0.1.1";
 
 /** The base of the errors below; each becomes the matching `plugin-error` of the contract. */
 export class PluginError extends Error {}

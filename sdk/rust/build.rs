@@ -5,14 +5,14 @@ use std::{env, fs, path::PathBuf};
 
 /// Each kind's macro name, world, and the imports its world adds to `host`.
 const KINDS: [(&str, &str, &str); 5] = [
-    ("validator", "validator-plugin", ""),
-    ("transform", "transform-plugin", ""),
-    ("model", "model-plugin", ""),
+    ("validator", "prepared-validator-plugin", ""),
+    ("transform", "prepared-transform-plugin", ""),
+    ("model", "prepared-model-plugin", ""),
     ("deployer", "deployer-plugin", ""),
     (
         "alert_sink",
         "alert-sink-plugin",
-        "\n                    \"ferry:plugin/smtp@0.1.0\": ::ferry_sdk::__private::smtp,",
+        "\n                    \"ferry:plugin/smtp@0.1.1\": ::ferry_sdk::__private::smtp,",
     ),
 ];
 
@@ -74,8 +74,8 @@ macro_rules! export_{kind} {{
                 world: "{world}",
                 runtime_path: "::ferry_sdk::__private::wit_bindgen::rt",
                 with: {{
-                    "ferry:plugin/types@0.1.0": ::ferry_sdk::types,
-                    "ferry:plugin/host@0.1.0": ::ferry_sdk::host,{extra}
+                    "ferry:plugin/types@0.1.1": ::ferry_sdk::types,
+                    "ferry:plugin/host@0.1.1": ::ferry_sdk::host,{extra}
                 }},
             }});
             ::ferry_sdk::{glue}!($plugin);

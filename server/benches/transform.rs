@@ -220,7 +220,7 @@ async fn purity(plugin: &ferry_runtime::Plugin, config: &str, state: &[u8]) {
             config: config.to_string(),
             reads: None,
         },
-        state: state.to_vec(),
+        state: state.to_vec().into(),
     };
     println!("\n## The purity check at `ferry train`, standard-scaler\n");
     println!("| training rows | one apply | the check | check / apply | per row |");

@@ -18,8 +18,8 @@ use crate::data::{
 };
 use ferry_runtime::bindings::types::{Batch, Column, Field, ModelInfo, Report};
 use ferry_runtime::{
-    AnalyzerHandle, ModelInstance, Plugin, PluginError, PredictorHandle, TransformInstance,
-    TransformerHandle, ValidatorInstance,
+    AnalyzerHandle, Blob, ModelInstance, Plugin, PluginError, ReadyModel, ReadyTransform,
+    ReadyValidator, TransformInstance,
 };
 
 /// Rows per call in batch work (training, `ferry transform`).
@@ -112,29 +112,26 @@ pub struct ValidatorStep {
 impl ValidatorStep {
     /// Checks `data` in an instance of its own.
     pub async fn validate(&self, data: &Batch) -> Result<Report, ServeError> {
-        PreparedValidator::new(&self.plugin)
-            .await?
-            .validate(self, data)
-            .await
+        self.prepare().await?.validate(self, data).await
+    }
+
+    /// A validator instance for this step's configuration, not yet called.
+    pub async fn prepare(&self) -> Result<PreparedValidator, ServeError> {
+        Ok(PreparedValidator(
+            ReadyValidator::new(&self.plugin, &self.config).await?,
+        ))
     }
 }
 
-/// A validator instance that has not been called yet.
-pub struct PreparedValidator(ValidatorInstance);
+/// A validator instance that has not been called yet: a fresh copy of the plugin's snapshot
+/// when it can be prepared (contract 0.1.1), otherwise a fresh instance.
+pub struct PreparedValidator(ReadyValidator);
 
 impl PreparedValidator {
-    async fn new(plugin: &Plugin) -> Result<Self, ServeError> {
-        Ok(Self(ValidatorInstance::new(plugin).await?))
-    }
-
-    /// Checks `data` and consumes the instance.
-    pub async fn validate(
-        mut self,
-        step: &ValidatorStep,
-        data: &Batch,
-    ) -> Result<Report, ServeError> {
+    /// Checks the columns of `data` the step reads and consumes the instance.
+    pub async fn validate(self, step: &ValidatorStep, data: &Batch) -> Result<Report, ServeError> {
         let v = view(data, &step.reads)?;
-        Ok(self.0.validate(&step.config, &v).await?)
+        Ok(self.0.validate(&v).await?)
     }
 }
 
@@ -176,7 +173,10 @@ impl TransformStep {
 
     /// This step with a learned state.
     pub fn learned(self, state: Vec<u8>) -> LearnedTransform {
-        LearnedTransform { step: self, state }
+        LearnedTransform {
+            step: self,
+            state: state.into(),
+        }
     }
 }
 
@@ -205,15 +205,15 @@ pub struct LearnedTransform {
     /// The step.
     pub step: TransformStep,
     /// The learned state.
-    pub state: Vec<u8>,
+    pub state: Blob,
 }
 
 impl LearnedTransform {
     /// A transformer built from the configuration and state, not yet called.
     pub async fn prepare(&self) -> Result<PreparedTransform, ServeError> {
-        let mut inst = TransformInstance::new(&self.step.plugin).await?;
-        let handle = inst.new_transformer(&self.step.config, &self.state).await?;
-        Ok(PreparedTransform { inst, handle })
+        Ok(PreparedTransform(
+            ReadyTransform::new(&self.step.plugin, &self.step.config, &self.state).await?,
+        ))
     }
 
     /// Applies the transform to `data` in place, in slices of `batch_rows` rows, each in a
@@ -240,18 +240,16 @@ impl LearnedTransform {
     }
 }
 
-/// A transformer that has not been called yet.
-pub struct PreparedTransform {
-    inst: TransformInstance,
-    handle: TransformerHandle,
-}
+/// A transformer that has not been called yet: a fresh copy of the plugin's snapshot when it
+/// can be prepared (contract 0.1.1), otherwise a fresh instance given its state.
+pub struct PreparedTransform(ReadyTransform);
 
 impl PreparedTransform {
     /// Transforms the columns of `data` the step reads and consumes the instance; returns the
     /// columns the transform wrote.
-    pub async fn apply(mut self, step: &TransformStep, data: &Batch) -> Result<Batch, ServeError> {
+    pub async fn apply(self, step: &TransformStep, data: &Batch) -> Result<Batch, ServeError> {
         let v = view(data, &step.reads)?;
-        Ok(self.inst.apply(self.handle, &v).await?)
+        Ok(self.0.apply(&v).await?)
     }
 }
 
@@ -261,7 +259,7 @@ pub struct ModelStep {
     /// The adapter.
     pub plugin: Plugin,
     /// The artifact.
-    pub artifact: Vec<u8>,
+    pub artifact: Blob,
     /// The configuration `load` gets (JSON).
     pub load_config: String,
     /// The feature columns it reads, in order.
@@ -282,15 +280,16 @@ impl ModelStep {
 
     /// The model loaded from its artifact, not yet called.
     pub async fn prepare(&self) -> Result<PreparedModel, ServeError> {
-        let mut inst = ModelInstance::new(&self.plugin).await?;
-        let handle = inst.load(&self.artifact, &self.load_config).await?;
-        Ok(PreparedModel { inst, handle })
+        Ok(PreparedModel(
+            ReadyModel::new(&self.plugin, &self.artifact, &self.load_config).await?,
+        ))
     }
 
     /// What the model says it expects and returns (in an instance of its own).
     pub async fn describe(&self) -> Result<ModelInfo, ServeError> {
-        let mut p = self.prepare().await?;
-        Ok(p.inst.describe(p.handle).await?)
+        let mut inst = ModelInstance::new(&self.plugin).await?;
+        let handle = inst.load(&self.artifact, &self.load_config).await?;
+        Ok(inst.describe(handle).await?)
     }
 
     /// The model's features of `data` (which holds them among other columns).
@@ -315,16 +314,14 @@ impl ModelStep {
     }
 }
 
-/// A loaded model that has not predicted yet.
-pub struct PreparedModel {
-    inst: ModelInstance,
-    handle: PredictorHandle,
-}
+/// A loaded model that has not predicted yet: a fresh copy of the plugin's snapshot when it
+/// can be prepared (contract 0.1.1), otherwise a fresh instance given its artifact.
+pub struct PreparedModel(ReadyModel);
 
 impl PreparedModel {
     /// Predicts and consumes the instance.
-    pub async fn predict(mut self, features: &Batch) -> Result<Batch, ServeError> {
-        Ok(self.inst.predict(self.handle, features).await?)
+    pub async fn predict(self, features: &Batch) -> Result<Batch, ServeError> {
+        Ok(self.0.predict(features).await?)
     }
 }
 
@@ -357,7 +354,7 @@ impl Steps {
     pub async fn prepare(&self) -> Result<InstanceSet, ServeError> {
         let mut validators = Vec::with_capacity(self.validators.len());
         for v in &self.validators {
-            validators.push(PreparedValidator::new(&v.plugin).await?);
+            validators.push(v.prepare().await?);
         }
         let mut transforms = Vec::with_capacity(self.transforms.len());
         for t in &self.transforms {

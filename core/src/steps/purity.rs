@@ -14,7 +14,9 @@ use super::{LearnedTransform, ModelStep, ServeError, TransformStep, ValidatorSte
 use crate::data::{schema_of, slice_rows};
 use ferry_runtime::bindings::types::{Batch, Column, ColumnData, Report};
 use ferry_runtime::manifest::PluginKind;
-use ferry_runtime::{Failure, GuestError, Plugin, ValidatorInstance};
+use ferry_runtime::{
+    Failure, GuestError, ModelInstance, Plugin, TransformInstance, ValidatorInstance,
+};
 
 /// Rows of a model's feature sample (`features/sample.csv`) the check of an attached model
 /// reads. `ferry train` checks every row of the training split.
@@ -166,16 +168,20 @@ impl Subject<'_> {
                 Ok((findings(&first, n), findings(&second, n)))
             }
             Subject::Transform(learned) => {
-                let mut p = learned.prepare().await?;
+                let mut inst = TransformInstance::new(&learned.step.plugin).await?;
+                let handle = inst
+                    .new_transformer(&learned.step.config, &learned.state)
+                    .await?;
                 let v = view(batch, &learned.step.reads)?;
-                let first = p.inst.apply(p.handle, &v).await?;
-                let second = p.inst.apply(p.handle, &v).await?;
+                let first = inst.apply(handle, &v).await?;
+                let second = inst.apply(handle, &v).await?;
                 Ok((first, second))
             }
             Subject::Model(model) => {
-                let mut p = model.prepare().await?;
-                let first = p.inst.predict(p.handle, batch).await?;
-                let second = p.inst.predict(p.handle, batch).await?;
+                let mut inst = ModelInstance::new(&model.plugin).await?;
+                let handle = inst.load(&model.artifact, &model.load_config).await?;
+                let first = inst.predict(handle, batch).await?;
+                let second = inst.predict(handle, batch).await?;
                 Ok((first, second))
             }
         }
@@ -417,7 +423,7 @@ pub async fn check_at_publish(plugin: &Plugin) -> Result<PublishCheck, ServeErro
                         Ok(artifact) => {
                             let model = ModelStep {
                                 plugin: plugin.clone(),
-                                artifact,
+                                artifact: artifact.into(),
                                 load_config: "{}".into(),
                                 features: schema_of(&features)
                                     .into_iter()

@@ -182,6 +182,11 @@ pub struct GlobalArgs {
     /// Compile plugins every time instead of caching them.
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// Build every plugin instance from scratch (`new-transformer`, `load`) instead of from
+    /// the snapshot taken after `prepare`, for plugins that can be prepared (contract 0.1.1).
+    /// For comparisons: results are the same, only slower.
+    #[arg(long, global = true, env = "FERRY_NO_SNAPSHOTS")]
+    pub no_snapshots: bool,
     /// More logs (-v info, -vv debug); or set RUST_LOG.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -209,6 +214,7 @@ impl GlobalArgs {
         };
         ferry_runtime::RuntimeOptions {
             cache_dir,
+            no_snapshots: self.no_snapshots,
             ..Default::default()
         }
     }

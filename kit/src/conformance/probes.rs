@@ -176,7 +176,7 @@ async fn exercise(plugin: &Plugin, config: &str, data: &Batch) -> Result<(), Ser
             let artifact = ModelStep::train(plugin, &features, &labels, config).await?;
             let model = ModelStep {
                 plugin: plugin.clone(),
-                artifact,
+                artifact: artifact.into(),
                 load_config: "{}".into(),
                 features: schema_of(&features).into_iter().map(|f| f.name).collect(),
             };

@@ -12,6 +12,10 @@ pub(super) const WIT: &[(&str, &str)] = &[
         include_str!("../../../wit/deployer.wit"),
     ),
     ("wit/model.wit", include_str!("../../../wit/model.wit")),
+    (
+        "wit/prepared.wit",
+        include_str!("../../../wit/prepared.wit"),
+    ),
     ("wit/smtp.wit", include_str!("../../../wit/smtp.wit")),
     (
         "wit/transform.wit",

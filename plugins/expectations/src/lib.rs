@@ -1,8 +1,14 @@
 //! `expectations`: checks values against expectations: `min`/`max`, `allowed` categories,
 //! `max_null_fraction`, `unique` and `regex` (on text). Every failing row is counted; at most
 //! `max_violations` are listed.
+//!
+//! The rules are checked and their patterns compiled once per configuration: in `prepare`,
+//! when the host snapshots the instance after it (contract 0.1.1), so every instance started
+//! from the snapshot has them compiled; otherwise at the start of `validate`.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use ferry_sdk::prelude::*;
 use serde::Deserialize;
@@ -49,10 +55,35 @@ impl Plugin for Expectations {
     }
 }
 
-impl Validator for Expectations {
-    fn validate(config: &str, batch: &Batch) -> Result<Report> {
+/// A configuration checked, with its patterns compiled.
+struct Rules {
+    config: Config,
+    patterns: Vec<Option<regex_lite::Regex>>,
+}
+
+thread_local! {
+    /// The rules `prepare` compiled, with the configuration they came from.
+    static PREPARED: RefCell<Option<(String, Rc<Rules>)>> = const { RefCell::new(None) };
+}
+
+impl Rules {
+    /// The rules of `config`: those `prepare` compiled when it was given the same text.
+    fn of(config: &str) -> Result<Rc<Rules>> {
+        let prepared = PREPARED.with(|p| {
+            p.borrow()
+                .as_ref()
+                .filter(|(text, _)| text == config)
+                .map(|(_, rules)| rules.clone())
+        });
+        match prepared {
+            Some(rules) => Ok(rules),
+            None => Ok(Rc::new(Rules::compile(config)?)),
+        }
+    }
+
+    /// Checks the whole configuration before any data is looked at.
+    fn compile(config: &str) -> Result<Rules> {
         let config: Config = parse_config(config)?;
-        // Check the whole configuration before looking at data.
         let mut patterns = Vec::with_capacity(config.expectations.len());
         for (i, e) in config.expectations.iter().enumerate() {
             if let (Some(lo), Some(hi)) = (e.min, e.max)
@@ -83,9 +114,22 @@ impl Validator for Expectations {
                 None => None,
             });
         }
+        Ok(Rules { config, patterns })
+    }
+}
 
+impl Validator for Expectations {
+    fn prepare(config: &str) -> Result<()> {
+        let rules = Rc::new(Rules::compile(config)?);
+        PREPARED.with(|p| *p.borrow_mut() = Some((config.to_string(), rules)));
+        Ok(())
+    }
+
+    fn validate(config: &str, batch: &Batch) -> Result<Report> {
+        let rules = Rules::of(config)?;
+        let Rules { config, patterns } = &*rules;
         let mut report = ReportBuilder::new(batch.num_rows, config.max_violations);
-        for (e, pattern) in config.expectations.iter().zip(&patterns) {
+        for (e, pattern) in config.expectations.iter().zip(patterns) {
             let Some(column) = batch.get(&e.column) else {
                 report.add(
                     "column_exists",

@@ -9,6 +9,9 @@
 
 mod component;
 mod extism;
+mod ready;
+
+pub use ready::{ReadyModel, ReadyTransform, ReadyValidator};
 
 use ferry_extism_pdk::wire as w;
 use wasmtime::component::ResourceAny;

@@ -15,6 +15,15 @@ pub trait Plugin {
 pub trait Validator: Plugin {
     /// Returns every violation found in `batch` (see [`crate::Report`]).
     fn validate(config: &str, batch: &Batch) -> Result<Report>;
+
+    /// Called once for `config` before the host snapshots the instance (contract 0.1.1); every
+    /// later `validate` with the same `config` runs in a fresh copy of the memory this left.
+    /// Check the configuration here and keep what is costly to build from it (compiled
+    /// patterns, sets) where `validate` finds it again. Defaults to doing nothing.
+    fn prepare(config: &str) -> Result<()> {
+        let _ = config;
+        Ok(())
+    }
 }
 
 /// A feature transform, in two phases: analyse, then apply.

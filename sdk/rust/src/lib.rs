@@ -87,6 +87,39 @@ pub mod __private {
     pub struct TransformerCell<T>(pub T);
     /// Holds a plugin's loaded model.
     pub struct PredictorCell<P>(pub P);
+
+    /// What `prepare` built, kept in the instance for the calls after it (contract 0.1.1). The
+    /// host snapshots the instance's memory once `prepare` has returned, so every fresh
+    /// instance started from the snapshot finds it here.
+    pub struct Prepared<T>(RefCell<Option<T>>);
+
+    impl<T> Prepared<T> {
+        /// An empty cell.
+        pub const fn new() -> Self {
+            Self(RefCell::new(None))
+        }
+
+        /// Keeps `value` for later calls.
+        pub fn set(&self, value: T) {
+            *self.0.borrow_mut() = Some(value);
+        }
+
+        /// Runs `f` on the prepared value, or fails when `prepare` has not succeeded.
+        pub fn run<R>(&self, f: impl FnOnce(&T) -> crate::Result<R>) -> crate::Result<R> {
+            match &*self.0.borrow() {
+                Some(value) => f(value),
+                None => Err(crate::internal_error(
+                    "called before `prepare` succeeded in this instance",
+                )),
+            }
+        }
+    }
+
+    impl<T> Default for Prepared<T> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
 }
 
 #[doc(hidden)]
@@ -113,6 +146,24 @@ macro_rules! __glue_validator {
                 data: ::ferry_sdk::Batch,
             ) -> Result<::ferry_sdk::Report, ::ferry_sdk::PluginError> {
                 <$plugin as ::ferry_sdk::Validator>::validate(&config, &data)
+            }
+        }
+        ::std::thread_local! {
+            static __PREPARED: ::ferry_sdk::__private::Prepared<String> =
+                const { ::ferry_sdk::__private::Prepared::new() };
+        }
+        impl exports::ferry::plugin::prepared_validator::Guest for Glue {
+            fn prepare(config: String) -> Result<(), ::ferry_sdk::PluginError> {
+                <$plugin as ::ferry_sdk::Validator>::prepare(&config)?;
+                __PREPARED.with(|p| p.set(config));
+                Ok(())
+            }
+            fn validate(
+                data: ::ferry_sdk::Batch,
+            ) -> Result<::ferry_sdk::Report, ::ferry_sdk::PluginError> {
+                __PREPARED.with(|p| {
+                    p.run(|config| <$plugin as ::ferry_sdk::Validator>::validate(config, &data))
+                })
             }
         }
     };
@@ -174,6 +225,22 @@ macro_rules! __glue_transform {
                 ::ferry_sdk::Transformer::apply(&self.0, &data)
             }
         }
+        ::std::thread_local! {
+            static __PREPARED: ::ferry_sdk::__private::Prepared<__T> =
+                const { ::ferry_sdk::__private::Prepared::new() };
+        }
+        impl exports::ferry::plugin::prepared_transform::Guest for Glue {
+            fn prepare(config: String, state: Vec<u8>) -> Result<(), ::ferry_sdk::PluginError> {
+                let inner = <$plugin as ::ferry_sdk::Transform>::new_transformer(&config, &state)?;
+                __PREPARED.with(|p| p.set(inner));
+                Ok(())
+            }
+            fn apply(
+                data: ::ferry_sdk::Batch,
+            ) -> Result<::ferry_sdk::Batch, ::ferry_sdk::PluginError> {
+                __PREPARED.with(|p| p.run(|t| ::ferry_sdk::Transformer::apply(t, &data)))
+            }
+        }
     };
 }
 
@@ -213,6 +280,22 @@ macro_rules! __glue_model {
                 features: ::ferry_sdk::Batch,
             ) -> Result<::ferry_sdk::Batch, ::ferry_sdk::PluginError> {
                 ::ferry_sdk::Predictor::predict(&self.0, &features)
+            }
+        }
+        ::std::thread_local! {
+            static __PREPARED: ::ferry_sdk::__private::Prepared<__P> =
+                const { ::ferry_sdk::__private::Prepared::new() };
+        }
+        impl exports::ferry::plugin::prepared_model::Guest for Glue {
+            fn prepare(artifact: Vec<u8>, config: String) -> Result<(), ::ferry_sdk::PluginError> {
+                let inner = <$plugin as ::ferry_sdk::Model>::load(&artifact, &config)?;
+                __PREPARED.with(|p| p.set(inner));
+                Ok(())
+            }
+            fn predict(
+                features: ::ferry_sdk::Batch,
+            ) -> Result<::ferry_sdk::Batch, ::ferry_sdk::PluginError> {
+                __PREPARED.with(|p| p.run(|m| ::ferry_sdk::Predictor::predict(m, &features)))
             }
         }
     };

@@ -364,7 +364,7 @@ async fn stateful_steps(mode: &str) -> Steps {
                 config: json!({ "mode": mode }).to_string(),
                 reads: None,
             },
-            state: Vec::new(),
+            state: Vec::new().into(),
         }],
         model: None,
     }
@@ -375,6 +375,10 @@ async fn hidden_state_never_reaches_another_call() {
     // The engine itself, with a plugin that counts its calls (which the purity check would
     // refuse): every call runs in an instance of its own, so the count is always 1.
     let steps = std::sync::Arc::new(stateful_steps("count").await);
+    assert!(
+        steps.transforms[0].step.plugin.uses_snapshots(),
+        "every call starts from the snapshot taken after `prepare`"
+    );
     let rows = rows_to_batch(&[json!({"x": 1.5})], &steps.input, &[]).unwrap();
     for _ in 0..20 {
         let set = steps.prepare().await.unwrap();

@@ -28,6 +28,7 @@ mod sandbox;
 mod server;
 mod serving;
 mod smtp;
+mod snapshots;
 mod streaming;
 mod tour;
 mod trust;

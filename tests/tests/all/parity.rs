@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 const ROWS: usize = 100_000;
 
-/// 100,000 customers: the example's 2,000, varied on each pass so no two rows are alike.
-fn big_csv(path: &std::path::Path) {
+/// `rows` customers: the example's 2,000, varied on each pass so no two rows are alike.
+pub(crate) fn big_csv(path: &std::path::Path, rows_wanted: usize) {
     let base = CsvReader::open(&repo_root().join("examples/churn/customers.csv"), 10_000)
         .unwrap()
         .read_all()
@@ -22,7 +22,7 @@ fn big_csv(path: &std::path::Path) {
     let mut out = String::from(
         "customer_id,tenure_months,monthly_charges,total_charges,contract,support_calls,paperless_billing,churned\n",
     );
-    for i in 0..ROWS {
+    for i in 0..rows_wanted {
         let r = &rows[i % rows.len()];
         let pass = (i / rows.len()) as f64;
         let monthly = r["monthly_charges"].as_f64().unwrap() + pass * 0.37;
@@ -65,7 +65,7 @@ async fn batch_and_online_features_and_predictions_are_bit_identical() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("big.csv");
-    big_csv(&data);
+    big_csv(&data, ROWS);
 
     // Batch.
     let out = dir.path().join("batch.csv");

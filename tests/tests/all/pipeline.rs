@@ -102,7 +102,7 @@ fn train_records_the_run_registers_a_version_and_is_reproducible() {
     );
     assert_eq!(
         pair(&run["params"], "transforms.02-standard-scaler").as_deref(),
-        Some("standard-scaler@0.1.2")
+        Some("standard-scaler@0.1.3")
     );
     assert_eq!(
         pair(&run["tags"], "ferry.version").as_deref(),

@@ -578,23 +578,49 @@ async fn a_grant_of_a_missing_directory_is_refused_at_load() {
     }
 }
 
-#[tokio::test]
-async fn a_plugin_built_against_an_incompatible_contract_is_refused() {
+/// The hostile guest as if built against contract `version` (same length as `0.1.1`): every
+/// `ferry:plugin/…@0.1.1` name it imports and exports renamed.
+fn hostile_built_against(version: &[u8; 5]) -> Vec<u8> {
     let bytes = std::fs::read(guests::GUEST_HOSTILE).unwrap();
-    let (from, to) = (b"ferry:plugin/", b"@0.1.0");
+    let (from, current) = (b"ferry:plugin/", b"@0.1.1");
     let mut moved = bytes.clone();
     let mut i = 0;
     let mut renamed = 0;
     while let Some(at) = moved[i..].windows(from.len()).position(|w| w == from) {
         let start = i + at;
         let end = start + moved[start..].iter().position(|b| *b == b'@').unwrap();
-        if moved[end..].starts_with(to) {
-            moved[end..end + to.len()].copy_from_slice(b"@0.2.0");
+        if moved[end..].starts_with(current) {
+            moved[end + 1..end + current.len()].copy_from_slice(version);
             renamed += 1;
         }
         i = end;
     }
     assert!(renamed > 0);
+    moved
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_contract_0_1_0_still_loads_and_runs() {
+    let old = runtime()
+        .load(
+            "old.wasm",
+            &hostile_built_against(b"0.1.0"),
+            &LoadOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(old.manifest().contract.to_string(), "0.1.0");
+    let mut inst = ValidatorInstance::new(&old).await.unwrap();
+    let report = inst
+        .validate(r#"{"do":"ok"}"#, &ferry_tests::customers())
+        .await
+        .unwrap();
+    assert_eq!(report.violations.len(), 1, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_an_incompatible_contract_is_refused() {
+    let moved = hostile_built_against(b"0.2.0");
     let e = runtime()
         .load("future.wasm", &moved, &LoadOptions::default())
         .await
@@ -602,7 +628,7 @@ async fn a_plugin_built_against_an_incompatible_contract_is_refused() {
     assert!(matches!(e, LoadError::IncompatibleContract { .. }), "{e}");
     assert!(
         e.to_string().contains(
-            "built against ferry:plugin@0.2.0, which this host (ferry:plugin@0.1.0) cannot run"
+            "built against ferry:plugin@0.2.0, which this host (ferry:plugin@0.1.1) cannot run"
         ),
         "{e}"
     );

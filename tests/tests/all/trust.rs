@@ -45,7 +45,7 @@ async fn every_registry_load_path_holds_plugins_to_the_trust_policy() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let said = text(&o);
     assert!(
-        said.contains("untrusted plugin standard-scaler@0.1.2 (sha256:")
+        said.contains("untrusted plugin standard-scaler@0.1.3 (sha256:")
             && said.contains(
                 "needs a signature by one of the keys trusted for `standard-*`, and has none"
             ),
@@ -88,7 +88,7 @@ async fn every_registry_load_path_holds_plugins_to_the_trust_policy() {
     let o = score(&other_only);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
-        text(&o).contains("untrusted plugin standard-scaler@0.1.2 (sha256:")
+        text(&o).contains("untrusted plugin standard-scaler@0.1.3 (sha256:")
             && text(&o).contains("has ed25519:"),
         "{}",
         text(&o)
@@ -118,7 +118,7 @@ async fn every_registry_load_path_holds_plugins_to_the_trust_policy() {
                 body["error"]["message"]
                     .as_str()
                     .unwrap()
-                    .contains("untrusted plugin standard-scaler@0.1.2"),
+                    .contains("untrusted plugin standard-scaler@0.1.3"),
                 "{body}"
             );
         }
@@ -157,7 +157,7 @@ async fn every_registry_load_path_holds_plugins_to_the_trust_policy() {
     let o = bundle(&other_only);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
-        text(&o).contains("untrusted plugin standard-scaler@0.1.2 (sha256:"),
+        text(&o).contains("untrusted plugin standard-scaler@0.1.3 (sha256:"),
         "{}",
         text(&o)
     );

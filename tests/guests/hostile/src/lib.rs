@@ -2,6 +2,8 @@
 //! stops and reports each misbehaviour and keeps working. `{"do": "..."}` picks it. A
 //! validator computes, so it asks for nothing and is given nothing: no files, no variables,
 //! no network, a clock that does not move and random bytes seeded from its digest.
+//! `{"do": "ok", "prepare": "loop"}` misbehaves in `prepare` instead, where the host makes the
+//! snapshot every later instance starts from.
 
 use ferry_sdk::prelude::*;
 use serde::Deserialize;
@@ -18,6 +20,9 @@ struct Config {
     /// Misbehave only on batches where this text column holds this value; pass the others.
     #[serde(default)]
     when: Option<When>,
+    /// Misbehave in `prepare` (contract 0.1.1), before any batch: `loop`, `alloc` or `panic`.
+    #[serde(default)]
+    prepare: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +102,24 @@ impl Plugin for Hostile {
 }
 
 impl Validator for Hostile {
+    fn prepare(config: &str) -> Result<()> {
+        let config: Config = parse_config(config)?;
+        match config.prepare.as_deref() {
+            None => Ok(()),
+            Some("loop") => loop {
+                std::hint::black_box(0u64);
+            },
+            Some("alloc") => {
+                let mut v: Vec<u8> = Vec::new();
+                v.resize(1 << 30, 1);
+                std::hint::black_box(&v);
+                Ok(())
+            }
+            Some("panic") => panic!("the hostile plugin panics in prepare on purpose"),
+            Some(other) => Err(config_error(format!("unknown prepare action {other:?}"))),
+        }
+    }
+
     fn validate(config: &str, batch: &Batch) -> Result<Report> {
         let config: Config = parse_config(config)?;
         if config.when.as_ref().is_some_and(|w| !w.holds(batch)) {
