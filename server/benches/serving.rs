@@ -329,6 +329,43 @@ async fn run() {
         n += 1;
     }
     let prepare = start.elapsed() / n;
+
+    // The same version without snapshots: every instance built from its state, as before
+    // contract 0.1.1. It must agree bit for bit before it is timed.
+    let plain_runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache.path().into()),
+        builtins: ferry_builtins::BUILTINS,
+        no_snapshots: true,
+        ..Default::default()
+    })
+    .expect("runtime");
+    let plain = load_serving(&plain_runtime, &store, lineage.clone(), &Default::default())
+        .await
+        .expect("serve");
+    assert_eq!(
+        plain.predict(&big).await.expect("predict").outputs,
+        wasm.outputs,
+        "with and without snapshots differ"
+    );
+    let mut plain_one = Duration::MAX;
+    let mut snapshot_one = Duration::MAX;
+    for _ in 0..3 {
+        for (pipeline, best) in [(&plain, &mut plain_one), (&served, &mut snapshot_one)] {
+            let start = Instant::now();
+            for _ in 0..500 {
+                std::hint::black_box(pipeline.predict(&one).await.expect("predict"));
+            }
+            *best = (*best).min(start.elapsed() / 500);
+        }
+    }
+    let plain_steps = plain.steps();
+    let start = Instant::now();
+    let mut n = 0u32;
+    while n < 200 || start.elapsed() < Duration::from_secs(2) {
+        std::hint::black_box(plain_steps.prepare().await.expect("prepare"));
+        n += 1;
+    }
+    let plain_prepare = start.elapsed() / n;
     // What a set is made of: each instance, and each constructor call.
     macro_rules! mean {
         ($body:expr) => {{
@@ -355,7 +392,7 @@ async fn run() {
         parts.push((format!("transform `{name}`: new instance"), d));
         let d = mean!(t.prepare().await.expect("prepare"));
         parts.push((
-            format!("transform `{name}`: new instance + new-transformer"),
+            format!("transform `{name}`: new instance from its snapshot"),
             d,
         ));
     }
@@ -364,7 +401,7 @@ async fn run() {
         let d = mean!(ModelInstance::new(&m.plugin).await.expect("model"));
         parts.push((format!("model `{name}`: new instance"), d));
         let d = mean!(m.prepare().await.expect("prepare"));
-        parts.push((format!("model `{name}`: new instance + load"), d));
+        parts.push((format!("model `{name}`: new instance from its snapshot"), d));
     }
     let native_one = per_call(Duration::from_secs(2), || {
         std::hint::black_box(native.predict(&one_sdk));
@@ -480,6 +517,21 @@ async fn run() {
     println!(
         "| building one set (2 validators, 3 transformers from their states, the model loaded) | {} | | |",
         fmt(prepare)
+    );
+    println!("\n## Snapshots (contract 0.1.1) against building every instance from its state\n");
+    println!("| measure | from snapshots | without (`--no-snapshots`) | with / without |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| one row, in-process (mean of 500, best of 3 rounds taken in turn) | {} | {} | {:.2}× |",
+        fmt(snapshot_one),
+        fmt(plain_one),
+        snapshot_one.as_secs_f64() / plain_one.as_secs_f64()
+    );
+    println!(
+        "| building one set | {} | {} | {:.2}× |",
+        fmt(prepare),
+        fmt(plain_prepare),
+        prepare.as_secs_f64() / plain_prepare.as_secs_f64()
     );
     println!("\n| part of a set | time |\n|---|---:|");
     for (what, d) in &parts {
