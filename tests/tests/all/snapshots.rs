@@ -235,13 +235,6 @@ async fn a_prepare_that_misbehaves_refuses_the_version_when_it_is_first_served()
 /// The churn example's customers, 100,000 of them.
 const ROWS: usize = 100_000;
 
-fn metric_total(body: &str, name: &str) -> f64 {
-    body.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// What one server computed for the 100,000 rows.
 struct Outputs {
     /// `features/sample.csv` of the training run.
@@ -332,15 +325,9 @@ async fn the_churn_pipeline_gives_the_same_bits_with_and_without_snapshots() {
         }
         assert_eq!(answers.len(), ROWS / 1000);
 
-        let metrics = client
-            .get(format!("{}/metrics", server.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let from_snapshots = metric_total(&metrics, "ferry_instances_from_snapshots_total");
+        let from_snapshots = server
+            .metric("ferry_instances_from_snapshots_total", &[])
+            .await;
         if snapshots {
             assert!(from_snapshots >= 100.0, "{from_snapshots}");
         } else {
