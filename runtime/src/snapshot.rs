@@ -226,13 +226,14 @@ impl Snapshots {
         ))
     }
 
-    /// A snapshot file whose bytes match the digest recorded beside it.
-    fn read_kept(&self, key: &[u8; 32]) -> Option<Vec<u8>> {
+    /// A snapshot file whose bytes match the digest recorded beside it, with that digest.
+    fn read_kept(&self, key: &[u8; 32]) -> Option<(Vec<u8>, String)> {
         let (wasm, recorded) = self.paths(key)?;
         let bytes = fs::read(&wasm).ok()?;
         let expected = fs::read_to_string(&recorded).unwrap_or_default();
-        if hex::encode(Sha256::digest(&bytes)) == expected.trim() {
-            return Some(bytes);
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if digest == expected.trim() {
+            return Some((bytes, digest));
         }
         tracing::warn!(path = %wasm.display(), "a kept snapshot does not match its recorded digest; making it again");
         let _ = fs::remove_file(&wasm);
@@ -240,11 +241,11 @@ impl Snapshots {
         None
     }
 
-    fn keep(&self, key: &[u8; 32], bytes: &[u8]) {
+    /// Writes a snapshot and its digest (`digest`, hex) where [`Self::read_kept`] finds them.
+    fn keep(&self, key: &[u8; 32], bytes: &[u8], digest: &str) {
         let Some((wasm, recorded)) = self.paths(key) else {
             return;
         };
-        let digest = hex::encode(Sha256::digest(bytes));
         let written = crate::cache::write_atomically(&wasm, bytes)
             .and_then(|()| crate::cache::write_atomically(&recorded, digest.as_bytes()));
         if let Err(e) = written {
@@ -260,18 +261,19 @@ impl Snapshots {
     ) -> Result<Option<Snapshot>, PluginError> {
         let host =
             |what: &str, e: String| sandbox.error("prepare", Failure::Host(format!("{what}: {e}")));
-        let bytes = match self.read_kept(key) {
-            Some(bytes) => bytes,
+        let (bytes, digest) = match self.read_kept(key) {
+            Some(kept) => kept,
             None => match self.snapshot(sandbox, args).await? {
                 Some(bytes) => {
-                    self.keep(key, &bytes);
-                    bytes
+                    let digest = hex::encode(Sha256::digest(&bytes));
+                    self.keep(key, &bytes, &digest);
+                    (bytes, digest)
                 }
                 None => return Ok(None),
             },
         };
         let component = self
-            .compile(bytes)
+            .compile(bytes, digest)
             .await
             .map_err(|e| host("compiling the snapshot", e))?;
         let call = export_func(&component, &self.interface, self.call)
@@ -283,17 +285,15 @@ impl Snapshots {
         Ok(Some(Snapshot { pre, call }))
     }
 
-    /// Compiles `bytes` through the component cache, off the async threads.
-    async fn compile(&self, bytes: Vec<u8>) -> Result<Component, String> {
+    /// Compiles `bytes` (whose sha256 is `digest`, hex) through the component cache, off the
+    /// async threads.
+    async fn compile(&self, bytes: Vec<u8>, digest: String) -> Result<Component, String> {
         let engine = self.engine.clone();
         let cache = self.cache.clone();
-        tokio::task::spawn_blocking(move || {
-            let digest = hex::encode(Sha256::digest(&bytes));
-            cache.load(&engine, &bytes, &digest).map(|(c, _)| c)
-        })
-        .await
-        .map_err(|e| format!("the compiler task failed: {e}"))?
-        .map_err(|e| format!("{e:#}"))
+        tokio::task::spawn_blocking(move || cache.load(&engine, &bytes, &digest).map(|(c, _)| c))
+            .await
+            .map_err(|e| format!("the compiler task failed: {e}"))?
+            .map_err(|e| format!("{e:#}"))
     }
 
     /// Instantiates the instrumented component, calls `prepare` and takes the snapshot.
@@ -314,7 +314,10 @@ impl Snapshots {
         };
         let component = match self
             .instrumented
-            .get_or_init(|| self.compile(instrumented))
+            .get_or_init(|| {
+                let digest = hex::encode(Sha256::digest(&instrumented));
+                self.compile(instrumented, digest)
+            })
             .await
         {
             Ok(c) => c.clone(),
