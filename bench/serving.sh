@@ -3,7 +3,8 @@
 # and a model version's predict on the churn pipeline, against a bare axum JSON echo of the
 # same body (host/examples/echo.rs) as the baseline. wrk reports requests per second at 32
 # connections with p50 and p99, and the single-client p50; the table gives each as a ratio to
-# the echo's.
+# the echo's. Then the server's RSS with three deployments (three versions) loaded, and the
+# time a new server on the same data and compile cache takes from exec to its first answer.
 #
 # Usage: bench/serving.sh [SECONDS]    (needs wrk: apt-get install wrk)
 set -euo pipefail
@@ -11,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 seconds=${1:-10}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) $(cat "$work"/pid.* 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$root"
 cargo build --release -p ferry --bin ferry && cargo build --release -p ferry-server --example echo
 ferry="$target/release/ferry"
@@ -19,17 +20,22 @@ echo="$target/release/examples/echo"
 
 export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
 unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL
-"$ferry" train examples/churn/pipeline.toml > /dev/null
+# Three versions (three trainings of the same pipeline) and a deployment on each.
+for v in 1 2 3; do "$ferry" train examples/churn/pipeline.toml > /dev/null; done
 "$ferry" deploy create churn --model churn@1 > /dev/null
+"$ferry" deploy create churn-2 --model churn@2 > /dev/null
+"$ferry" deploy create churn-3 --model churn@3 > /dev/null
 
-start() {
-  "$@" > "$work/out.$$" 2> /dev/null &
-  local url=""
-  while [ -z "$url" ]; do url=$(sed -n 's/^.* serving on //p' "$work/out.$$"); sleep 0.05; done
+start() { # NAME COMMAND... -> URL; the process id goes to $work/pid.NAME
+  local name=$1 url=""
+  shift
+  "$@" > "$work/out.$name" 2> /dev/null &
+  echo $! > "$work/pid.$name"
+  while [ -z "$url" ]; do url=$(sed -n 's/^.* serving on //p' "$work/out.$name"); sleep 0.05; done
   echo "$url"
 }
-ferry_url=$(start "$ferry" serve --addr 127.0.0.1:0 --max-in-flight 1024)
-echo_url=$(start "$echo" 127.0.0.1:0)
+ferry_url=$(start ferry "$ferry" serve --addr 127.0.0.1:0 --max-in-flight 1024)
+echo_url=$(start echo "$echo" 127.0.0.1:0)
 
 cat > "$work/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -55,6 +61,23 @@ for what in echo model deployment; do
   many[$what]=$(run "$url" 32 2)
   one[$what]=$(run "$url" 1 1)
 done
+body='{"rows": [{"customer_id": "C00001", "tenure_months": 12, "monthly_charges": 46.05, "total_charges": 47.14, "contract": "one-year", "support_calls": 1, "paperless_billing": false}]}'
+predict() { curl -sf -o /dev/null -H 'content-type: application/json' -d "$body" "$1"; }
+# RSS with all three deployments loaded and answering.
+for d in churn churn-2 churn-3; do
+  for _ in $(seq 100); do predict "$ferry_url/v1/deployments/$d/predict"; done
+done
+ferry_pid=$(cat "$work/pid.ferry")
+rss_mib=$(awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$ferry_pid/status")
+kill "$ferry_pid"; wait "$ferry_pid" 2> /dev/null || true
+# Warm start: a new server on the same data and compile cache, from exec to the first answer.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+t0=$(date +%s%N)
+"$ferry" serve --addr "127.0.0.1:$port" > /dev/null 2>&1 &
+warm_pid=$!
+until predict "http://127.0.0.1:$port/v1/deployments/churn/predict"; do sleep 0.002; done
+warm_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill "$warm_pid" 2> /dev/null || true
 read -r e_rps e_p50 e_p99 _ <<< "${many[echo]}"
 read -r _ e1_p50 _ _ <<< "${one[echo]}"
 echo "| $(date +%Y-%m-%d), $(nproc) cores, ${seconds} s per run | req/s at 32 connections | p50 | p99 | single-client p50 | errors |"
@@ -65,3 +88,8 @@ for what in echo model deployment; do
   printf "| %s | %.0f (%.2f× echo) | %.2f ms | %.2f ms | %.3f ms (%.1f× echo) | %d |\n" \
     "$what" "$rps" "$(echo "$rps / $e_rps" | bc -l)" "$p50" "$p99" "$s50" "$(echo "$s50 / $e1_p50" | bc -l)" "$((err + err1))"
 done
+echo
+echo "| ferry serve | value | target |"
+echo "|---|---:|---:|"
+echo "| RSS with three deployments loaded (three versions, 100 requests each) | $rss_mib MiB | ≤ 60 MB |"
+echo "| warm start to first answer (same compile cache and data) | $warm_ms ms | ≤ 100 ms |"

@@ -13,6 +13,7 @@
 //! [`pinned::Pins`] and runs it with [`steps::Steps`].
 
 pub mod attempt;
+pub mod batch;
 pub mod data;
 mod error;
 pub mod ids;

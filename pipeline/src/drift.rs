@@ -4,7 +4,10 @@
 use ferry_core::data::{concat, schema_of, select, slice_rows};
 use ferry_core::lineage::Lineage;
 use ferry_core::stats::Profile;
-use ferry_core::steps::{BATCH_ROWS, ServeError};
+use std::sync::Arc;
+
+use ferry_core::batch::{BatchError, default_sets, default_workers, in_order};
+use ferry_core::steps::BATCH_ROWS;
 use ferry_runtime::Runtime;
 use ferry_runtime::bindings::types::Batch;
 
@@ -55,19 +58,13 @@ pub enum FeaturesError {
     /// The pinned pipeline could not be loaded, or the features not assembled.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
-    /// The pipeline failed on the batch that starts at row `offset` (counted from 0).
-    #[error("rows {}..", .offset + 1)]
-    Rows {
-        /// The batch's first row.
-        offset: usize,
-        /// What failed.
-        #[source]
-        source: ServeError,
-    },
+    /// The pipeline failed on some rows ([`BatchError::Rows`]).
+    #[error(transparent)]
+    Rows(BatchError),
 }
 
 /// The model's features of `current` (at least one row), computed by the version's pinned
-/// pipeline in batches of [`BATCH_ROWS`] rows, every plugin held to `policy`.
+/// pipeline in batches of [`BATCH_ROWS`] rows on every core, every plugin held to `policy`.
 pub async fn features_of(
     runtime: &Runtime,
     store: &Store,
@@ -75,25 +72,43 @@ pub async fn features_of(
     policy: &PluginPolicy,
     current: &Batch,
 ) -> Result<Batch, FeaturesError> {
-    let names = lineage.feature_names();
-    let pipeline = load_serving(runtime, store, lineage, policy).await?;
+    let names: Arc<[String]> = lineage.feature_names().into();
+    let workers = default_workers();
+    let mut policy = policy.clone();
+    policy.sets_per_version.get_or_insert(default_sets());
+    let pipeline = Arc::new(load_serving(runtime, store, lineage, &policy).await?);
     let n = current.num_rows as usize;
     let mut batches = Vec::new();
     let mut start = 0;
-    while start < n {
-        let end = (start + BATCH_ROWS).min(n);
-        let out = pipeline
-            .transform_unchecked(&slice_rows(current, start, end))
-            .await
-            .map_err(|source| FeaturesError::Rows {
-                offset: start,
-                source,
-            })?;
-        batches.push(
-            select(&out, &names).map_err(|e| PipelineError::Other(format!("the features: {e}")))?,
-        );
-        start = end;
-    }
+    in_order(
+        workers,
+        || {
+            if start >= n {
+                return Ok::<_, FeaturesError>(None);
+            }
+            let end = (start + BATCH_ROWS).min(n);
+            let chunk = slice_rows(current, start, end);
+            start = end;
+            Ok(Some(chunk))
+        },
+        |offset, chunk| {
+            let (pipeline, names) = (pipeline.clone(), names.clone());
+            async move {
+                let rows = chunk.num_rows as usize;
+                let out = pipeline
+                    .transform_unchecked(&chunk)
+                    .await
+                    .map_err(|e| FeaturesError::Rows(BatchError::rows(offset, rows, e)))?;
+                Ok(select(&out, &names)
+                    .map_err(|e| PipelineError::Other(format!("the features: {e}")))?)
+            }
+        },
+        |features| {
+            batches.push(features);
+            Ok(())
+        },
+    )
+    .await?;
     let Some(first) = batches.first() else {
         return Err(PipelineError::Other("no rows".into()).into());
     };

@@ -4,7 +4,8 @@
 //! directly, with the same learned states and artifact), in the same run:
 //! - one row in-process (`ServingPipeline::predict`) and over HTTP (a real `ferry serve`
 //!   router on loopback, one client);
-//! - batch scoring of 100,000 rows in 8,192-row batches, in rows per second;
+//! - batch scoring of 100,000 rows in 8,192-row batches, in rows per second, on one core and
+//!   on every core (`ferry_core::batch::in_order`, against native threads);
 //! - what a fresh set of instances per call costs: the same pipeline run the way Ferry did
 //!   before, with one set of instances built once and reused for every call (which let a
 //!   plugin's hidden state reach the next request), as the baseline.
@@ -231,9 +232,11 @@ async fn run() {
     .await
     .expect("train");
     let lineage = outcome.lineage.clone();
-    let served = load_serving(&runtime, &store, lineage.clone(), &Default::default())
-        .await
-        .expect("serve");
+    let served = std::sync::Arc::new(
+        load_serving(&runtime, &store, lineage.clone(), &Default::default())
+            .await
+            .expect("serve"),
+    );
 
     let blob = |d: &str| {
         let registry = registry.clone();
@@ -476,6 +479,46 @@ async fn run() {
     }
     let rate = |d: Duration| rows as f64 / d.as_secs_f64();
 
+    // The same batches on every core: through `ferry_core::batch::in_order` (what `ferry
+    // transform --model` and `ferry edge predict` run) with one worker and one per core, and
+    // natively on one thread and one per core.
+    let cores = ferry_core::batch::default_workers();
+    let mut wasm_workers = [Duration::MAX; 2];
+    let mut native_threads = [Duration::MAX; 2];
+    for _ in 0..3 {
+        for (i, workers) in [std::num::NonZeroUsize::MIN, cores].into_iter().enumerate() {
+            let t = Instant::now();
+            let mut next = chunks.iter().cloned();
+            ferry_core::batch::in_order(
+                workers,
+                || Ok::<_, ferry_core::ServeError>(next.next()),
+                |_, chunk| {
+                    let served = served.clone();
+                    async move { served.predict(&chunk).await }
+                },
+                |p| {
+                    std::hint::black_box(p);
+                    Ok(())
+                },
+            )
+            .await
+            .expect("batch");
+            wasm_workers[i] = wasm_workers[i].min(t.elapsed());
+            let t = Instant::now();
+            let (native, sdk_chunks) = (&native, &sdk_chunks);
+            std::thread::scope(|s| {
+                for part in 0..workers.get() {
+                    s.spawn(move || {
+                        for c in sdk_chunks.iter().skip(part).step_by(workers.get()) {
+                            std::hint::black_box(native.predict(c));
+                        }
+                    });
+                }
+            });
+            native_threads[i] = native_threads[i].min(t.elapsed());
+        }
+    }
+
     println!("## Online prediction: churn pipeline (2 validators, 3 transforms, linear model)\n");
     println!("| measure | Ferry (Wasm) | native Rust | Ferry / native |");
     println!("|---|---:|---:|---:|");
@@ -496,6 +539,26 @@ async fn run() {
         rate(wasm_batch),
         rate(native_batch),
         wasm_batch.as_secs_f64() / native_batch.as_secs_f64()
+    );
+    println!("\n## Batch scoring on every core: {rows} rows in 8,192-row batches (best of 3)\n");
+    println!("| | 1 worker | {cores} workers | {cores} / 1 |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| Ferry (`batch::in_order`, fresh instances per batch) | {:.0} rows/s | {:.0} rows/s | {:.2}× |",
+        rate(wasm_workers[0]),
+        rate(wasm_workers[1]),
+        wasm_workers[0].as_secs_f64() / wasm_workers[1].as_secs_f64()
+    );
+    println!(
+        "| native Rust (threads) | {:.0} rows/s | {:.0} rows/s | {:.2}× |",
+        rate(native_threads[0]),
+        rate(native_threads[1]),
+        native_threads[0].as_secs_f64() / native_threads[1].as_secs_f64()
+    );
+    println!(
+        "| Ferry / native | {:.2}× | {:.2}× | |",
+        native_threads[0].as_secs_f64() / wasm_workers[0].as_secs_f64(),
+        native_threads[1].as_secs_f64() / wasm_workers[1].as_secs_f64()
     );
     println!("\n## The cost of a fresh set of instances per call\n");
     println!(

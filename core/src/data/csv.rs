@@ -121,6 +121,75 @@ impl CsvReader {
     }
 }
 
+/// A CSV file written batch by batch into a temporary file in the same folder and put in
+/// place only by [`finish`](Self::finish): a run that fails or is stopped part way leaves
+/// whatever was at the path before untouched, and no half-written file.
+pub struct CsvSink {
+    path: std::path::PathBuf,
+    writer: arrow_csv::Writer<std::io::BufWriter<tempfile::NamedTempFile>>,
+    rows: u64,
+}
+
+impl CsvSink {
+    /// Starts writing `path` (with a header row, written with the first batch).
+    pub fn create(path: &Path) -> Result<Self, DataError> {
+        let err = |message: String| DataError {
+            path: path.display().to_string(),
+            message,
+        };
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let file = tempfile::Builder::new()
+            .prefix(".ferry-")
+            .suffix(".partial")
+            .tempfile_in(folder)
+            .map_err(|e| err(format!("cannot write in {}: {e}", folder.display())))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: WriterBuilder::new()
+                .with_header(true)
+                .build(std::io::BufWriter::new(file)),
+            rows: 0,
+        })
+    }
+
+    /// Appends a batch; every batch must have the first one's columns.
+    pub fn write(&mut self, batch: &Batch) -> Result<(), DataError> {
+        let err = |message: String| DataError {
+            path: self.path.display().to_string(),
+            message,
+        };
+        let rb = batch_to_record_batch(batch).map_err(err)?;
+        self.writer.write(&rb).map_err(|e| err(e.to_string()))?;
+        self.rows += batch.num_rows as u64;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Flushes the file and puts it in place of whatever was at the path.
+    pub fn finish(self) -> Result<(), DataError> {
+        let err = |message: String| DataError {
+            path: self.path.display().to_string(),
+            message,
+        };
+        let file = self
+            .writer
+            .into_inner()
+            .into_inner()
+            .map_err(|e| err(e.error().to_string()))?;
+        file.as_file().sync_all().map_err(|e| err(e.to_string()))?;
+        file.persist(&self.path)
+            .map_err(|e| err(e.error.to_string()))?;
+        Ok(())
+    }
+}
+
 /// Writes batches to a CSV file with a header row.
 pub fn write_csv(path: &Path, batches: &[Batch]) -> Result<(), DataError> {
     let err = |message: String| DataError {

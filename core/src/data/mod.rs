@@ -6,16 +6,18 @@ mod csv;
 mod frame;
 mod json;
 mod source;
+mod stream;
 
 pub use body::{BodyError, MAX_FIELDS, RequestRows, rows_to_batch};
 pub use convert::{batch_to_record_batch, record_batch_to_batch};
-pub use csv::{CsvReader, csv_bytes, write_csv};
+pub use csv::{CsvReader, CsvSink, csv_bytes, write_csv};
 pub use frame::{concat, merge_columns, schema_of, type_of};
 pub use json::{batch_to_columns, batch_to_rows};
 pub use source::{
     FieldProblem, Format, columns_view, conform, describe_problems, read_parquet, read_table,
     select, slice_rows, take_rows, type_name,
 };
+pub use stream::BatchStream;
 
 /// A problem with a data file, naming the file and, where known, the line.
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,8 @@
 //! Whole tables from CSV, Parquet or JSON-lines files, and casting a batch to a fixed schema.
 
-use std::{fs::File, io::BufReader, path::Path, sync::Arc};
+use std::{fs::File, io::BufReader, path::Path};
 
-use super::{CsvReader, DataError, concat, record_batch_to_batch, schema_of};
+use super::{BatchStream, DataError};
 use ferry_runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
 
 /// The file formats Ferry reads.
@@ -46,48 +46,7 @@ impl Format {
 
 /// Reads a whole table.
 pub fn read_table(path: &Path, format: Format) -> Result<Batch, DataError> {
-    let name = path.display().to_string();
-    let err = |message: String| DataError {
-        path: name.clone(),
-        message,
-    };
-    let batches = match format {
-        Format::Csv => return CsvReader::open(path, 65536)?.read_all(),
-        Format::Parquet => read_parquet(path)?
-            .iter()
-            .map(|rb| record_batch_to_batch(rb).map_err(&err))
-            .collect::<Result<Vec<_>, _>>()?,
-        Format::JsonLines => {
-            let order = first_line_keys(path).map_err(&err)?;
-            let file = File::open(path).map_err(|e| err(e.to_string()))?;
-            let mut buf = BufReader::new(file);
-            let (schema, _) = arrow_json::reader::infer_json_schema_from_seekable(&mut buf, None)
-                .map_err(|e| err(format!("cannot infer the columns: {e}")))?;
-            let reader = arrow_json::ReaderBuilder::new(Arc::new(schema))
-                .with_batch_size(65536)
-                .build(buf)
-                .map_err(|e| err(e.to_string()))?;
-            let mut out = Vec::new();
-            for rb in reader {
-                let rb = rb.map_err(|e| err(e.to_string()))?;
-                let mut batch = record_batch_to_batch(&rb).map_err(&err)?;
-                // Arrow infers JSON columns in sorted order; keep the file's order instead.
-                batch.columns.sort_by_key(|c| {
-                    order
-                        .iter()
-                        .position(|k| *k == c.name)
-                        .unwrap_or(usize::MAX)
-                });
-                out.push(batch);
-            }
-            out
-        }
-    };
-    let Some(first) = batches.first() else {
-        return Err(err("the file holds no rows".into()));
-    };
-    let schema = schema_of(first);
-    concat(&schema, batches).map_err(err)
+    BatchStream::open(path, format, 65536)?.read_all()
 }
 
 /// A Parquet file's record batches as Arrow reads them (65,536 rows each), without turning
@@ -109,7 +68,7 @@ pub fn read_parquet(path: &Path) -> Result<Vec<arrow_array::RecordBatch>, DataEr
 }
 
 /// The keys of the first JSON object in a JSON-lines file, in the order written.
-fn first_line_keys(path: &Path) -> Result<Vec<String>, String> {
+pub(super) fn first_line_keys(path: &Path) -> Result<Vec<String>, String> {
     use std::io::BufRead;
     struct Keys;
     impl<'de> serde::de::Visitor<'de> for Keys {

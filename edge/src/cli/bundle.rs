@@ -5,15 +5,17 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use ferry_bundle::{Bundle, Trust};
 use ferry_core::ServingPipeline;
+use ferry_core::batch::{Columns, score_file};
 use ferry_core::lineage::Lineage;
 use ferry_runtime::{LoadOptions, Runtime};
 use serde_json::json;
 
-use super::batch::{Columns, run_pipeline};
+use super::batch::WorkersArgs;
 use super::{Exit, LimitArgs, PredictLimitArgs, exit};
 use crate::serve::{EdgeService, serve_edge};
 
@@ -61,6 +63,8 @@ pub enum EdgeCommand {
         /// Limits for the bundle's plugins.
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        workers: WorkersArgs,
     },
     /// Serve the bundle's version over HTTP: `POST /v1/predict` (the model endpoint's bodies
     /// and answers), `GET /v1/bundle`, `/v1/health` and `/v1/ready`.
@@ -197,9 +201,20 @@ pub async fn run(runtime: &Runtime, cmd: EdgeCommand) -> Result<u8, Exit> {
             keep,
             trust,
             limits,
+            workers,
         } => {
-            let (bundle, pipeline) = load(runtime, &path, &trust, &limits, None).await?;
-            let n = run_pipeline(&pipeline, &data, &out, &keep, Columns::Predictions).await?;
+            let workers = workers.get();
+            let sets = workers.max(ferry_core::batch::default_sets());
+            let (bundle, pipeline) = load(runtime, &path, &trust, &limits, Some(sets)).await?;
+            let n = score_file(
+                Arc::new(pipeline),
+                &data,
+                &out,
+                &keep,
+                Columns::Predictions,
+                workers,
+            )
+            .await?;
             eprintln!(
                 "{} version {}: {n} rows into {}",
                 bundle.manifest.model.name,

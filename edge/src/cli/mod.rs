@@ -1,6 +1,6 @@
 //! The command line the edge binary and the full `ferry` share: the exit codes, an error with
 //! the code it ends the process with, the operator's limits, the log format, and the edge
-//! subcommands (`verify`, `predict`, `run`) with the batch runner they use.
+//! subcommands (`verify`, `predict`, `run`) and the batch workers' flag.
 
 pub mod batch;
 pub mod bundle;

@@ -15,7 +15,6 @@ use ferry_runtime::bindings::types::Batch;
 
 use super::{Exit, LimitArgs, RegistryArgs, exit};
 use ferry_core::stats::drift::Current;
-use ferry_edge::cli::batch::rows_error;
 
 /// How the report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -223,7 +222,7 @@ async fn compute_features(
     features_of(runtime, &store, lineage, &policy, current)
         .await
         .map_err(|e| match e {
-            FeaturesError::Rows { offset, source } => rows_error(source, offset).into(),
+            FeaturesError::Rows(e) => e.into(),
             FeaturesError::Pipeline(e) => e.into(),
         })
 }

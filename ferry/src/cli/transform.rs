@@ -2,6 +2,7 @@
 //! batch.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use ferry_core::data::{CsvReader, merge_columns, write_csv};
@@ -11,7 +12,8 @@ use ferry_runtime::Runtime;
 use sha2::{Digest, Sha256};
 
 use super::{Exit, LimitArgs, RegistryArgs, SandboxArgs, exit, read_config};
-use ferry_edge::cli::batch::{Columns, run_pipeline};
+use ferry_core::batch::{Columns, default_sets, score_file};
+use ferry_edge::cli::batch::WorkersArgs;
 
 /// `ferry transform`: a single transform's two phases, or a registered version's whole
 /// pipeline in batch (`--model`).
@@ -48,6 +50,8 @@ pub struct TransformArgs {
     /// present).
     #[arg(long)]
     pub trust: Option<PathBuf>,
+    #[command(flatten)]
+    pub workers: WorkersArgs,
 }
 
 /// Transform subcommands.
@@ -112,14 +116,18 @@ async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
     };
     let store = args.registry.store(runtime).await?;
     let (what, lineage) = stored_lineage(&store, of).await?;
-    let policy = super::plugin_policy(&args.limits, args.trust.as_deref())?;
+    let workers = args.workers.get();
+    let mut policy = super::plugin_policy(&args.limits, args.trust.as_deref())?;
+    policy
+        .sets_per_version
+        .get_or_insert(workers.max(default_sets()));
     let pipeline = load_serving(runtime, &store, lineage, &policy).await?;
     let columns = match (args.predictions, pipeline.lineage().model.is_some()) {
         (true, _) => Columns::FeaturesAndPredictions,
         (false, true) => Columns::ModelFeatures,
         (false, false) => Columns::Features,
     };
-    let n = run_pipeline(&pipeline, data, out, &args.keep, columns).await?;
+    let n = score_file(Arc::new(pipeline), data, out, &args.keep, columns, workers).await?;
     println!("{what}: {n} rows into {}", out.display());
     Ok(exit::OK)
 }

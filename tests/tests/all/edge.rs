@@ -191,6 +191,24 @@ async fn a_bundle_predicts_bit_identically_to_ferry_serve_with_nothing_behind_it
         std::fs::read_to_string(&from_edge_binary).unwrap() == written,
         "`ferry-edge predict` and `ferry edge predict` wrote different predictions"
     );
+    let o = edge_binary(&[
+        "predict",
+        p.bundle.to_str().unwrap(),
+        data.to_str().unwrap(),
+        "--out",
+        from_edge_binary.to_str().unwrap(),
+        "--keep",
+        "customer_id",
+        "--trust-key",
+        &p.key,
+        "--workers",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        std::fs::read_to_string(&from_edge_binary).unwrap() == written,
+        "one worker and one per core wrote different predictions"
+    );
     let verified_by_edge_binary = ok(edge_binary(&[
         "verify",
         p.bundle.to_str().unwrap(),

@@ -4,6 +4,7 @@
 
 mod adapters;
 mod attach;
+mod batch;
 mod bodies;
 mod builtins;
 mod cache;
