@@ -6,6 +6,8 @@
 //! tampered with made again, never used.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferry_core::data::{CsvReader, batch_to_rows};
 use ferry_runtime::bindings::types::Batch;
@@ -130,8 +132,19 @@ async fn a_kept_snapshot_that_was_truncated_or_changed_is_made_again_and_never_u
     let mut changed = good.clone();
     let at = changed.len() - 100;
     changed[at] ^= 0x55;
-    for (what, bytes) in [("truncated", truncated), ("changed", changed)] {
+    let digest_file = file.with_extension("sha256");
+    for (what, bytes) in [
+        ("truncated", truncated),
+        ("changed", changed),
+        (
+            "left without its digest (a crash between the two writes)",
+            good.clone(),
+        ),
+    ] {
         std::fs::write(file, &bytes).unwrap();
+        if bytes == good {
+            std::fs::remove_file(&digest_file).unwrap();
+        }
         let (again, metrics) = runtime_in(cache.path(), true);
         assert_eq!(
             apply(&scaler(&again).await, &state, &data).await,
@@ -147,7 +160,69 @@ async fn a_kept_snapshot_that_was_truncated_or_changed_is_made_again_and_never_u
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_prepare_that_loops_runs_out_of_memory_or_panics_is_refused_with_the_call_named() {
+async fn two_processes_making_one_snapshot_at_once_on_busy_cores_agree() {
+    let cache = tempfile::tempdir().unwrap();
+    let data = Arc::new(customers());
+    let (reference, _) = runtime_in(cache.path(), false);
+    let plain = scaler(&reference).await;
+    let state = learned_state(&plain, &data).await;
+    let expected = apply(&plain, &state, &data).await;
+
+    // Both cores busy while two runtimes on one cache folder (two replicas sharing a
+    // volume) each make the snapshot from four calls at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    let (mut calls, mut takers, mut runtimes) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..2 {
+        let (runtime, metrics) = runtime_in(cache.path(), true);
+        let plugin = scaler(&runtime).await;
+        takers.push(metrics);
+        runtimes.push(runtime);
+        for _ in 0..4 {
+            let (plugin, state, data) = (plugin.clone(), state.clone(), data.clone());
+            calls.push(tokio::spawn(
+                async move { apply(&plugin, &state, &data).await },
+            ));
+        }
+    }
+    for call in calls {
+        assert_eq!(call.await.unwrap(), expected);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for s in spinners {
+        s.join().unwrap();
+    }
+    for metrics in &takers {
+        assert!(
+            metrics.snapshots_taken.get() <= 1,
+            "one snapshot per process"
+        );
+        assert_eq!(metrics.instances_from_snapshots.get(), 4);
+    }
+
+    // What they left is one snapshot and its digest, which a third process uses as it is.
+    let files = kept(cache.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let recorded = std::fs::read_to_string(files[0].with_extension("sha256")).unwrap();
+    assert_eq!(recorded, hex::encode(Sha256::digest(&bytes)));
+    let (third, metrics) = runtime_in(cache.path(), true);
+    assert_eq!(apply(&scaler(&third).await, &state, &data).await, expected);
+    assert_eq!(metrics.snapshots_taken.get(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_prepare_is_refused_by_call_and_one_keeping_a_stream_runs_unsnapshotted() {
     let cache = tempfile::tempdir().unwrap();
     let (runtime, _) = runtime_in(cache.path(), true);
     let hostile = runtime
@@ -178,6 +253,27 @@ async fn a_prepare_that_loops_runs_out_of_memory_or_panics_is_refused_with_the_c
             assert!(e.to_string().contains("hostile"), "{e}");
         }
     }
+    // A `prepare` that keeps a host stream open cannot be snapshotted: the plugin runs
+    // without a snapshot, as before contract 0.1.1, and still validates.
+    let (runtime, metrics) = runtime_in(cache.path(), true);
+    let keeper = runtime
+        .load_file(Path::new(guests::GUEST_HOSTILE), &LoadOptions::default())
+        .await
+        .unwrap();
+    let config = r#"{"do":"ok","prepare":"keep-stream"}"#;
+    for _ in 0..3 {
+        let report = ReadyValidator::new(&keeper, config)
+            .await
+            .unwrap()
+            .validate(&data)
+            .await
+            .unwrap();
+        assert_eq!(report.violations.len(), 1, "{report:?}");
+    }
+    assert_eq!(metrics.snapshots_taken.get(), 0);
+    assert_eq!(metrics.instances_from_snapshots.get(), 0);
+    assert!(kept(cache.path()).is_empty(), "{:?}", kept(cache.path()));
+
     // The same plugin with a `prepare` that behaves, and every other plugin, still serve.
     let ok = ReadyValidator::new(&hostile, r#"{"do":"ok"}"#)
         .await

@@ -20,7 +20,8 @@ struct Config {
     /// Misbehave only on batches where this text column holds this value; pass the others.
     #[serde(default)]
     when: Option<When>,
-    /// Misbehave in `prepare` (contract 0.1.1), before any batch: `loop`, `alloc` or `panic`.
+    /// Misbehave in `prepare` (contract 0.1.1), before any batch: `loop`, `alloc`, `panic`,
+    /// or `keep-stream` (keep a host stream open past `prepare`).
     #[serde(default)]
     prepare: Option<String>,
 }
@@ -116,6 +117,11 @@ impl Validator for Hostile {
                 Ok(())
             }
             Some("panic") => panic!("the hostile plugin panics in prepare on purpose"),
+            Some("keep-stream") => {
+                // A host resource that outlives `prepare`: no snapshot can carry it.
+                std::mem::forget(wasip2::cli::stdout::get_stdout());
+                Ok(())
+            }
             Some(other) => Err(config_error(format!("unknown prepare action {other:?}"))),
         }
     }
