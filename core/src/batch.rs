@@ -121,6 +121,10 @@ where
         while let Some(result) = finished.remove(&handed) {
             sink(result?)?;
             handed += 1;
+            // Reading and writing run on this task and finished batches are often waiting:
+            // without a yield, a whole run could pass in one poll, and whatever the caller
+            // races it against (a signal, a deadline) would never be looked at.
+            tokio::task::yield_now().await;
         }
         if handed == started {
             if ended {

@@ -113,6 +113,11 @@ impl Server {
 
     /// Runs `ferry` against this server's data folder (for local admin commands).
     pub fn ferry(&self, args: &[&str]) -> Output {
+        self.ferry_command(args).output().unwrap()
+    }
+
+    /// `ferry` with `args` against this server's data folder, to start as the caller likes.
+    pub fn ferry_command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(crate::ferry_bin());
         cmd.args(args)
             .env("FERRY_DATA_DIR", self.data.path())
@@ -123,7 +128,7 @@ impl Server {
         if let Some(url) = &self.database_url {
             cmd.env("FERRY_DATABASE_URL", url);
         }
-        cmd.output().unwrap()
+        cmd
     }
 
     pub fn token(&self, name: &str, role: &str) -> String {

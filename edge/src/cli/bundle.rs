@@ -15,7 +15,7 @@ use ferry_core::lineage::Lineage;
 use ferry_runtime::{LoadOptions, Runtime};
 use serde_json::json;
 
-use super::batch::WorkersArgs;
+use super::batch::{WorkersArgs, until_interrupted};
 use super::{Exit, LimitArgs, PredictLimitArgs, exit};
 use crate::serve::{EdgeService, serve_edge};
 
@@ -206,15 +206,15 @@ pub async fn run(runtime: &Runtime, cmd: EdgeCommand) -> Result<u8, Exit> {
             let workers = workers.get();
             let sets = workers.max(ferry_core::batch::default_sets());
             let (bundle, pipeline) = load(runtime, &path, &trust, &limits, Some(sets)).await?;
-            let n = score_file(
+            let scoring = score_file(
                 Arc::new(pipeline),
                 &data,
                 &out,
                 &keep,
                 Columns::Predictions,
                 workers,
-            )
-            .await?;
+            );
+            let n = until_interrupted(&out, scoring).await?;
             eprintln!(
                 "{} version {}: {n} rows into {}",
                 bundle.manifest.model.name,

@@ -38,6 +38,9 @@ pub mod exit {
     pub const DRIFT: u8 = 11;
     /// `ferry plugin test`: a conformance check failed.
     pub const NOT_CONFORMING: u8 = 12;
+    /// The process was interrupted (Ctrl-C or `SIGTERM`) and stopped cleanly: 128 + 2, what a
+    /// shell reports for a tool that `SIGINT` stopped.
+    pub const INTERRUPTED: u8 = 130;
     /// Standard output was a pipe whose reader stopped reading (`ferry … | head`): 128 + 13,
     /// what a shell reports for a tool that `SIGPIPE` stopped.
     pub const CLOSED_STDOUT: u8 = 141;
@@ -74,26 +77,33 @@ pub fn plugin_code(p: &PluginError) -> u8 {
 /// The exit code an error of the runtime, the data path, serving or a bundle ends the process
 /// with; anything else is [`exit::LOAD`].
 pub fn code_of(error: &anyhow::Error) -> u8 {
+    error.chain().find_map(cause_code).unwrap_or(exit::LOAD)
+}
+
+/// The exit code one error in a chain stands for, if it is one the codes name.
+fn cause_code(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     use ferry_core::{CoreError, ServeError};
-    if let Some(p) = error.downcast_ref::<PluginError>() {
-        plugin_code(p)
-    } else if let Some(e) = error.downcast_ref::<ServeError>() {
-        match e {
+    if let Some(p) = cause.downcast_ref::<PluginError>() {
+        Some(plugin_code(p))
+    } else if let Some(e) = cause.downcast_ref::<ServeError>() {
+        Some(match e {
             ServeError::Plugin(p) => plugin_code(p),
             ServeError::Input(_) | ServeError::Rejected(_) => exit::INVALID_DATA,
             _ => exit::LOAD,
-        }
-    } else if let Some(p) = error.downcast_ref::<CoreError>() {
-        match p {
+        })
+    } else if let Some(p) = cause.downcast_ref::<CoreError>() {
+        Some(match p {
             CoreError::Plugin(p) => plugin_code(p),
             CoreError::Invalid(_) => exit::INVALID_DATA,
             CoreError::Skew(_) => exit::LINEAGE_MISMATCH,
             _ => exit::LOAD,
-        }
-    } else if error.downcast_ref::<ferry_bundle::BundleError>().is_some() {
-        exit::LINEAGE_MISMATCH
+        })
+    } else if cause.downcast_ref::<ferry_bundle::BundleError>().is_some() {
+        Some(exit::LINEAGE_MISMATCH)
+    } else if cause.downcast_ref::<batch::Interrupted>().is_some() {
+        Some(exit::INTERRUPTED)
     } else {
-        exit::LOAD
+        None
     }
 }
 

@@ -127,6 +127,7 @@ fn exit_codes_are_documented() {
         exit::INVALID_DEFINITION,
         exit::DRIFT,
         exit::NOT_CONFORMING,
+        exit::INTERRUPTED,
         exit::CLOSED_STDOUT,
     ];
     for code in codes {

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Exit, LimitArgs, RegistryArgs, SandboxArgs, exit, read_config};
 use ferry_core::batch::{Columns, default_sets, score_file};
-use ferry_edge::cli::batch::WorkersArgs;
+use ferry_edge::cli::batch::{WorkersArgs, until_interrupted};
 
 /// `ferry transform`: a single transform's two phases, or a registered version's whole
 /// pipeline in batch (`--model`).
@@ -127,7 +127,8 @@ async fn run_model(runtime: &Runtime, args: TransformArgs) -> Result<u8, Exit> {
         (false, true) => Columns::ModelFeatures,
         (false, false) => Columns::Features,
     };
-    let n = score_file(Arc::new(pipeline), data, out, &args.keep, columns, workers).await?;
+    let scoring = score_file(Arc::new(pipeline), data, out, &args.keep, columns, workers);
+    let n = until_interrupted(out, scoring).await?;
     println!("{what}: {n} rows into {}", out.display());
     Ok(exit::OK)
 }

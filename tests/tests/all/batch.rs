@@ -5,7 +5,9 @@
 //! order named by its rows, and an output file replaced only once every row is scored.
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferry_core::data::{CsvReader, batch_to_record_batch, batch_to_rows};
 use ferry_tests::churn_copy;
@@ -50,7 +52,7 @@ fn score(
     let o = server.ferry(&args);
     match o.status.code() {
         Some(0) => Ok(std::fs::read(out).unwrap()),
-        _ => Err(text(&o)),
+        code => Err(format!("exit {}: {}", code.unwrap_or(-1), text(&o))),
     }
 }
 
@@ -127,6 +129,10 @@ async fn the_first_failing_batch_is_named_and_the_output_is_left_as_it_was() {
     std::fs::write(&out, "what was here before\n").unwrap();
     for workers in ["1", "2", "5"] {
         let e = score(&server, &csv, &out, Some(workers)).unwrap_err();
+        assert!(
+            e.starts_with("exit 1:"),
+            "--workers {workers}: the data failed validation: {e}"
+        );
         assert!(e.contains("rows 16385..24576"), "--workers {workers}: {e}");
         assert!(e.contains("tenure_months"), "--workers {workers}: {e}");
         assert!(
@@ -169,4 +175,67 @@ async fn the_first_failing_batch_is_named_and_the_output_is_left_as_it_was() {
         std::fs::read_to_string(&out).unwrap(),
         "what was here before\n"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_run_stops_and_leaves_the_output_as_it_was() {
+    let (server, _dir) = trained();
+    let work = tempfile::tempdir().unwrap();
+    let csv = work.path().join("rows.csv");
+    // 396,000 rows: the 99,000 of `big_csv` four times (ids repeat only 99,000 rows apart,
+    // so no batch holds one twice), long enough to be interrupted mid-way.
+    big_csv(&csv, 99_000);
+    let text_in = std::fs::read_to_string(&csv).unwrap();
+    let (header, body) = text_in.split_once('\n').unwrap();
+    std::fs::write(&csv, format!("{header}\n{}", body.repeat(4))).unwrap();
+    let out = work.path().join("scored.csv");
+    std::fs::write(&out, "what was here before\n").unwrap();
+    let partials = || -> Vec<String> {
+        std::fs::read_dir(work.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".partial"))
+            .collect()
+    };
+    for signal in ["INT", "TERM"] {
+        let mut child = server
+            .ferry_command(&[
+                "transform",
+                "--model",
+                "churn@1",
+                csv.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--predictions",
+                "--workers",
+                "2",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Mid-way: the output is being written.
+        while partials().is_empty() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "SIG{signal}: the run ended before it could be interrupted"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(130), "SIG{signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "SIG{signal}: {stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "what was here before\n",
+            "SIG{signal}: the output was touched"
+        );
+        assert!(partials().is_empty(), "SIG{signal}: {:?} left", partials());
+    }
 }
