@@ -16,9 +16,9 @@ cargo build --release -p ferry --bin ferry
 ferry="$target/release/ferry"
 export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
 unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL FERRY_WORKERS
-"$ferry" train examples/churn/pipeline.toml > /dev/null
+"$ferry" train examples/churn/pipeline.toml > /dev/null 2>&1
 
-# The example's customers, repeated with new ids.
+# The example's customers, repeated with new ids (they repeat every 100,000 rows).
 make_rows() { # ROWS FILE
   python3 - "$1" "$2" <<'PY'
 import sys
@@ -29,7 +29,7 @@ with open(out, "w") as f:
     f.write(header + "\n")
     for i in range(rows):
         fields = body[i % len(body)].split(",")
-        fields[0] = f"C{i:07d}"
+        fields[0] = f"C{i % 100000:05d}"  # the pattern the expectations hold ids to; unique per batch
         f.write(",".join(fields) + "\n")
 PY
 }

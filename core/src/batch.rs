@@ -14,7 +14,7 @@ use ferry_runtime::bindings::types::Batch;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::data::{BatchStream, CsvSink, DataError, Format, select};
+use crate::data::{BatchStream, CsvChunk, CsvSink, DataError, Format, select};
 use crate::serving::{DEFAULT_SETS_PER_VERSION, ServingPipeline};
 use crate::steps::{BATCH_ROWS, ServeError};
 
@@ -158,22 +158,31 @@ pub async fn score_file(
     let mut input = BatchStream::open(data, Format::of(data, None)?, BATCH_ROWS)?;
     let mut output = CsvSink::create(out)?;
     let keep: Arc<[String]> = keep.into();
+    let written: Arc<str> = out.display().to_string().into();
     in_order(
         workers,
         || Ok(input.next_batch()?),
         |offset, chunk| {
-            let (pipeline, keep) = (pipeline.clone(), keep.clone());
+            let (pipeline, keep, written) = (pipeline.clone(), keep.clone(), written.clone());
             async move {
                 let rows = chunk.num_rows as usize;
-                score(&pipeline, chunk, &keep, columns)
-                    .await
-                    .map_err(|e| match e {
-                        Scored::Keep(m) => BatchError::Keep(m),
-                        Scored::Serve(e) => BatchError::rows(offset, rows, e),
+                let scored =
+                    score(&pipeline, chunk, &keep, columns)
+                        .await
+                        .map_err(|e| match e {
+                            Scored::Keep(m) => BatchError::Keep(m),
+                            Scored::Serve(e) => BatchError::rows(offset, rows, e),
+                        })?;
+                // Encoded here, on the worker: writing is then only copying bytes in order.
+                CsvChunk::encode(&scored, offset == 0).map_err(|message| {
+                    BatchError::Data(DataError {
+                        path: written.to_string(),
+                        message,
                     })
+                })
             }
         },
-        |batch| Ok(output.write(&batch)?),
+        |chunk| Ok(output.write_encoded(&chunk)?),
     )
     .await?;
     let rows = output.rows();

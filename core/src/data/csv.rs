@@ -121,17 +121,40 @@ impl CsvReader {
     }
 }
 
-/// A CSV file written batch by batch into a temporary file in the same folder and put in
+/// A batch encoded as CSV lines, ready for [`CsvSink::write_encoded`]: encoding is the costly
+/// part of writing, and chunks can be encoded on many threads and written in order on one.
+pub struct CsvChunk {
+    bytes: Vec<u8>,
+    rows: u64,
+}
+
+impl CsvChunk {
+    /// Encodes `batch`, with the header row first if `header` (the file's first chunk).
+    pub fn encode(batch: &Batch, header: bool) -> Result<Self, String> {
+        let mut bytes = Vec::new();
+        let mut writer = WriterBuilder::new().with_header(header).build(&mut bytes);
+        writer
+            .write(&batch_to_record_batch(batch)?)
+            .map_err(|e| e.to_string())?;
+        drop(writer);
+        Ok(Self {
+            bytes,
+            rows: batch.num_rows as u64,
+        })
+    }
+}
+
+/// A CSV file written chunk by chunk into a temporary file in the same folder and put in
 /// place only by [`finish`](Self::finish): a run that fails or is stopped part way leaves
 /// whatever was at the path before untouched, and no half-written file.
 pub struct CsvSink {
     path: std::path::PathBuf,
-    writer: arrow_csv::Writer<std::io::BufWriter<tempfile::NamedTempFile>>,
+    file: std::io::BufWriter<tempfile::NamedTempFile>,
     rows: u64,
 }
 
 impl CsvSink {
-    /// Starts writing `path` (with a header row, written with the first batch).
+    /// Starts writing `path`.
     pub fn create(path: &Path) -> Result<Self, DataError> {
         let err = |message: String| DataError {
             path: path.display().to_string(),
@@ -141,30 +164,43 @@ impl CsvSink {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let file = tempfile::Builder::new()
-            .prefix(".ferry-")
-            .suffix(".partial")
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".ferry-").suffix(".partial");
+        // The mode a plain create gives (0666 less the umask), not a temporary file's 0600.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let file = builder
             .tempfile_in(folder)
             .map_err(|e| err(format!("cannot write in {}: {e}", folder.display())))?;
         Ok(Self {
             path: path.to_path_buf(),
-            writer: WriterBuilder::new()
-                .with_header(true)
-                .build(std::io::BufWriter::new(file)),
+            file: std::io::BufWriter::new(file),
             rows: 0,
         })
     }
 
-    /// Appends a batch; every batch must have the first one's columns.
-    pub fn write(&mut self, batch: &Batch) -> Result<(), DataError> {
-        let err = |message: String| DataError {
+    fn err(&self, message: String) -> DataError {
+        DataError {
             path: self.path.display().to_string(),
             message,
-        };
-        let rb = batch_to_record_batch(batch).map_err(err)?;
-        self.writer.write(&rb).map_err(|e| err(e.to_string()))?;
-        self.rows += batch.num_rows as u64;
+        }
+    }
+
+    /// Appends a chunk; the first must carry the header row, and every chunk the first one's
+    /// columns.
+    pub fn write_encoded(&mut self, chunk: &CsvChunk) -> Result<(), DataError> {
+        use std::io::Write;
+        self.file
+            .write_all(&chunk.bytes)
+            .map_err(|e| self.err(e.to_string()))?;
+        self.rows += chunk.rows;
         Ok(())
+    }
+
+    /// Appends a batch (with the header row, if it is the first).
+    pub fn write(&mut self, batch: &Batch) -> Result<(), DataError> {
+        let chunk = CsvChunk::encode(batch, self.rows == 0).map_err(|m| self.err(m))?;
+        self.write_encoded(&chunk)
     }
 
     /// Rows written so far.
@@ -179,8 +215,7 @@ impl CsvSink {
             message,
         };
         let file = self
-            .writer
-            .into_inner()
+            .file
             .into_inner()
             .map_err(|e| err(e.error().to_string()))?;
         file.as_file().sync_all().map_err(|e| err(e.to_string()))?;

@@ -65,6 +65,18 @@ async fn scoring_on_every_core_writes_the_same_bits_as_one_worker_in_every_forma
     let out = work.path().join("scored.csv");
 
     let one = score(&server, &csv, &out, Some("1")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let plain = work.path().join("plain");
+        std::fs::write(&plain, "").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(
+            mode(&out),
+            mode(&plain),
+            "the output has a plain file's mode"
+        );
+    }
     let lines = one.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
     assert_eq!(lines, ROWS + 1, "a header and one line per row");
     for workers in [Some("2"), Some("7"), None] {
