@@ -21,7 +21,7 @@ echo="$target/release/examples/echo"
 export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
 unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL
 # Three versions (three trainings of the same pipeline) and a deployment on each.
-for v in 1 2 3; do "$ferry" train examples/churn/pipeline.toml > /dev/null; done
+for v in 1 2 3; do "$ferry" train examples/churn/pipeline.toml > /dev/null 2>&1; done
 "$ferry" deploy create churn --model churn@1 > /dev/null
 "$ferry" deploy create churn-2 --model churn@2 > /dev/null
 "$ferry" deploy create churn-3 --model churn@3 > /dev/null
