@@ -10,7 +10,7 @@ use std::{env, fs};
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
     // Read when the script runs, not when it was compiled: a build folder shared by two
-    // checkouts may reuse a script compiled in the other one.
+    // checkouts may reuse a script compiled in the other one (and, below, its output).
     let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     let root = Path::new(&manifest_dir).join("migrations");
     let mut out = String::new();
@@ -33,10 +33,13 @@ fn main() {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .expect("a UTF-8 file name");
+            // The path is spelled from `CARGO_MANIFEST_DIR` as the crate is compiled, not as
+            // this script ran: in a build folder shared by two checkouts at the same commit,
+            // Cargo can reuse this output for the other checkout, whose own files must be
+            // the ones embedded.
             writeln!(
                 out,
-                "    ({name:?}, include_str!({:?})),",
-                path.display().to_string()
+                "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/migrations/{folder}/{name}\"))),"
             )
             .unwrap();
         }

@@ -46,12 +46,41 @@ struct Body {
 /// At most this many problems are listed in one refusal.
 const LISTED: usize = 10;
 
-/// `schema` as a document of its own: the document's components beside it, so that its
-/// `#/components/schemas/...` references resolve.
+/// `schema` as a document of its own, with the components it refers to (directly or through
+/// other components) beside it, so that its `#/components/...` references resolve. Only those:
+/// every validator keeps its document, and the whole of the API's components in each of its
+/// hundreds of validators held about 40 MB.
 fn standalone(schema: &Value, components: &Value) -> Value {
+    let mut used = Map::new();
+    let mut pending = vec![schema];
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref")
+                    && let Some((kind, name)) = r
+                        .strip_prefix("#/components/")
+                        .and_then(|rest| rest.split_once('/'))
+                    && let Some(target) = components.get(kind).and_then(|k| k.get(name))
+                {
+                    let entry = used
+                        .entry(kind.to_string())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Some(entry) = entry.as_object_mut()
+                        && !entry.contains_key(name)
+                    {
+                        entry.insert(name.to_string(), target.clone());
+                        pending.push(target);
+                    }
+                }
+                pending.extend(o.values());
+            }
+            Value::Array(a) => pending.extend(a),
+            _ => {}
+        }
+    }
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "components": components,
+        "components": used,
         "allOf": [schema],
     })
 }
@@ -274,6 +303,60 @@ mod tests {
                 "properties": {"run_id": {"type": "string", "minLength": 1}}}}}
         });
         Contract::from_document(&doc, &["/api/"])
+    }
+
+    #[test]
+    fn a_validator_keeps_only_the_components_its_schema_reaches() {
+        let components = json!({"schemas": {
+            "A": {"type": "object", "properties": {"b": {"$ref": "#/components/schemas/B"}}},
+            "B": {"type": "object", "properties": {"c": {"$ref": "#/components/schemas/C"}}},
+            "C": {"type": "integer", "minimum": 1},
+            "Unused": {"type": "string"},
+            "Tree": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}}
+        }});
+        let kept = |schema: Value| -> Vec<String> {
+            let doc = standalone(&schema, &components);
+            let mut names: Vec<String> = doc["components"]["schemas"]
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            kept(json!({"$ref": "#/components/schemas/A"})),
+            ["A", "B", "C"]
+        );
+        assert_eq!(kept(json!({"$ref": "#/components/schemas/Tree"})), ["Tree"]);
+        assert!(kept(json!({"type": "integer"})).is_empty());
+
+        let v = compile(&json!({"$ref": "#/components/schemas/A"}), &components).unwrap();
+        assert!(v.is_valid(&json!({"b": {"c": 2}})));
+        assert!(
+            !v.is_valid(&json!({"b": {"c": 0}})),
+            "a rule two references away holds"
+        );
+        let tree = compile(&json!({"$ref": "#/components/schemas/Tree"}), &components).unwrap();
+        assert!(tree.is_valid(&json!([[], [[]]])));
+        assert!(!tree.is_valid(&json!([1])));
+    }
+
+    #[test]
+    fn every_schema_of_the_api_document_compiles_with_only_what_it_reaches() {
+        let doc = serde_json::to_value(crate::finished(crate::api().into_openapi())).unwrap();
+        let components = &doc["components"];
+        let mut schemas = 0;
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                let params = op["parameters"].as_array().into_iter().flatten();
+                let body = op["requestBody"]["content"]["application/json"].get("schema");
+                for schema in params.filter_map(|p| p.get("schema")).chain(body) {
+                    schemas += 1;
+                    assert!(compile(schema, components).is_some(), "{schema}");
+                }
+            }
+        }
+        assert!(schemas > 100, "{schemas} schemas");
     }
 
     #[test]

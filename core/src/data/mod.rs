@@ -14,10 +14,10 @@ pub use csv::{CsvChunk, CsvReader, CsvSink, csv_bytes, write_csv};
 pub use frame::{concat, merge_columns, schema_of, type_of};
 pub use json::{batch_to_columns, batch_to_rows};
 pub use source::{
-    FieldProblem, Format, columns_view, conform, describe_problems, read_parquet, read_table,
-    select, slice_rows, take_rows, type_name,
+    FieldProblem, Format, columns_view, conform, describe_problems, read_parquet, select,
+    slice_rows, take_rows, type_name,
 };
-pub use stream::BatchStream;
+pub use stream::{BatchStream, read_table};
 
 /// A problem with a data file, naming the file and, where known, the line.
 #[derive(Debug, thiserror::Error)]

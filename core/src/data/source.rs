@@ -2,7 +2,7 @@
 
 use std::{fs::File, io::BufReader, path::Path};
 
-use super::{BatchStream, DataError};
+use super::DataError;
 use ferry_runtime::bindings::types::{Batch, Column, ColumnData, DataType, Field};
 
 /// The file formats Ferry reads.
@@ -42,11 +42,6 @@ impl Format {
             }
         })
     }
-}
-
-/// Reads a whole table.
-pub fn read_table(path: &Path, format: Format) -> Result<Batch, DataError> {
-    BatchStream::open(path, format, 65536)?.read_all()
 }
 
 /// A Parquet file's record batches as Arrow reads them (65,536 rows each), without turning

@@ -8,6 +8,11 @@ use arrow_schema::ArrowError;
 use super::{CsvReader, DataError, Format, concat, record_batch_to_batch, schema_of, slice_rows};
 use ferry_runtime::bindings::types::{Batch, Field};
 
+/// Reads a whole table.
+pub fn read_table(path: &Path, format: Format) -> Result<Batch, DataError> {
+    BatchStream::open(path, format, 65536)?.read_all()
+}
+
 /// Arrow's readers, as one iterator of record batches.
 type Records = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>;
 
