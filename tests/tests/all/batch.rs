@@ -56,6 +56,15 @@ fn score(
     }
 }
 
+/// The half-written outputs in `dir`.
+fn partials(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn scoring_on_every_core_writes_the_same_bits_as_one_worker_in_every_format() {
     let (server, _dir) = trained();
@@ -156,11 +165,7 @@ async fn the_first_failing_batch_is_named_and_the_output_is_left_as_it_was() {
             "what was here before\n",
             "--workers {workers}: the output was touched"
         );
-        let left: Vec<_> = std::fs::read_dir(work.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".partial"))
-            .collect();
+        let left = partials(work.path());
         assert!(left.is_empty(), "half-written files left: {left:?}");
     }
 
@@ -202,13 +207,7 @@ async fn an_interrupted_run_stops_and_leaves_the_output_as_it_was() {
     std::fs::write(&csv, format!("{header}\n{}", body.repeat(4))).unwrap();
     let out = work.path().join("scored.csv");
     std::fs::write(&out, "what was here before\n").unwrap();
-    let partials = || -> Vec<String> {
-        std::fs::read_dir(work.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".partial"))
-            .collect()
-    };
+    let partials = || partials(work.path());
     for signal in ["INT", "TERM"] {
         let mut child = server
             .ferry_command(&[
