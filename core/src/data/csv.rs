@@ -225,16 +225,6 @@ impl CsvSink {
     }
 }
 
-/// Writes batches to a CSV file with a header row.
-pub fn write_csv(path: &Path, batches: &[Batch]) -> Result<(), DataError> {
-    let err = |message: String| DataError {
-        path: path.display().to_string(),
-        message,
-    };
-    let file = File::create(path).map_err(|e| err(e.to_string()))?;
-    write_csv_to(file, batches).map_err(err)
-}
-
 /// Batches as CSV text with a header row.
 pub fn csv_bytes(batches: &[Batch]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();

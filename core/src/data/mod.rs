@@ -10,7 +10,7 @@ mod stream;
 
 pub use body::{BodyError, MAX_FIELDS, RequestRows, rows_to_batch};
 pub use convert::{batch_to_record_batch, record_batch_to_batch};
-pub use csv::{CsvChunk, CsvReader, CsvSink, csv_bytes, write_csv};
+pub use csv::{CsvChunk, CsvReader, CsvSink, csv_bytes};
 pub use frame::{concat, merge_columns, schema_of, type_of};
 pub use json::{batch_to_columns, batch_to_rows};
 pub use source::{

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use ferry_core::data::{CsvReader, merge_columns, write_csv};
+use ferry_core::data::{CsvReader, CsvSink, merge_columns};
 use ferry_core::steps::{BATCH_ROWS, TransformStep};
 use ferry_pipeline::pinned::{LineageOf, load_serving, stored_lineage};
 use ferry_runtime::Runtime;
@@ -167,7 +167,7 @@ async fn run_step(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> 
             let state = std::fs::read(state_path)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", state_path.display()))?;
             let learned = step.learned(state);
-            let mut batches = Vec::new();
+            let mut sink = CsvSink::create(out)?;
             while let Some(mut batch) = reader.next_batch()? {
                 let output = learned
                     .prepare()
@@ -175,9 +175,9 @@ async fn run_step(runtime: &Runtime, cmd: TransformCommand) -> Result<u8, Exit> 
                     .apply(&learned.step, &batch)
                     .await?;
                 merge_columns(&mut batch, output);
-                batches.push(batch);
+                sink.write(&batch)?;
             }
-            write_csv(out, &batches)?;
+            sink.finish()?;
             println!(
                 "{about}: transformed {} rows into {}",
                 reader.rows_read(),
