@@ -56,11 +56,21 @@ impl Refusal {
 
 /// Types the rows against `pipeline`'s input schema and predicts.
 pub async fn attempt(pipeline: &ServingPipeline, rows: &RequestRows) -> Attempt {
+    match typed(pipeline, rows) {
+        Ok(batch) => attempt_typed(pipeline, batch).await,
+        Err(refusal) => Attempt::Refused(refusal),
+    }
+}
+
+/// The rows typed against `pipeline`'s input schema (its label, if sent, left out).
+pub fn typed(pipeline: &ServingPipeline, rows: &RequestRows) -> Result<Batch, Refusal> {
     let label = pipeline.lineage().label.as_str();
-    let batch = match rows.to_batch(pipeline.input_schema(), &[label]) {
-        Ok(b) => b,
-        Err(problems) => return Attempt::Refused(Refusal::field_problems(&problems)),
-    };
+    rows.to_batch(pipeline.input_schema(), &[label])
+        .map_err(|problems| Refusal::field_problems(&problems))
+}
+
+/// Predicts rows already typed by [`typed`].
+pub async fn attempt_typed(pipeline: &ServingPipeline, batch: Batch) -> Attempt {
     match pipeline.predict_online(&batch).await {
         Ok(p) => Attempt::Answered(p, batch),
         Err(ServeError::Input(problems)) => Attempt::Refused(Refusal::field_problems(&problems)),

@@ -56,6 +56,57 @@ pub struct DeploymentSpec {
     /// A NATS JetStream subject to consume requests from, as well as HTTP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamSpec>,
+    /// Adaptive batching, off when absent: requests that arrive together for one of its
+    /// versions share one set of fresh instances and one call per step, so rows of different
+    /// requests meet inside one plugin call. A server batches a version only when every plugin
+    /// it runs is built in or signed by a key of the server's trust policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchSettings>,
+}
+
+/// The most rows one batched call may take.
+pub const MAX_BATCH_ROWS: u32 = 8192;
+
+/// The longest a queued request may wait for others to share its call (µs).
+pub const MAX_BATCH_WAIT_US: u64 = 100_000;
+
+/// Adaptive batching: a version's queued requests go into one call when a call can start and
+/// either they reach `max_rows`, the oldest has waited `max_wait_us`, or no other call of that
+/// version is running (so a lone request never waits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSettings {
+    /// The most rows one call takes (2 to 8192). A request with more rows runs alone.
+    pub max_rows: u32,
+    /// How long the oldest queued request may wait for others while a call could start (µs,
+    /// at most 100000 and less than the timeout).
+    #[serde(default = "default_batch_wait_us")]
+    pub max_wait_us: u64,
+}
+
+fn default_batch_wait_us() -> u64 {
+    500
+}
+
+impl BatchSettings {
+    /// Checks the settings against the deployment's timeout.
+    pub fn check(&self, timeout_ms: u64) -> Result<(), SpecError> {
+        if !(2..=MAX_BATCH_ROWS).contains(&self.max_rows) {
+            return Err(SpecError::Invalid(format!(
+                "batch.max_rows: {} is not between 2 and {MAX_BATCH_ROWS}",
+                self.max_rows
+            )));
+        }
+        if self.max_wait_us > MAX_BATCH_WAIT_US
+            || self.max_wait_us >= timeout_ms.saturating_mul(1000)
+        {
+            return Err(SpecError::Invalid(format!(
+                "batch.max_wait_us: {} must be at most {MAX_BATCH_WAIT_US} and below the timeout ({timeout_ms} ms)",
+                self.max_wait_us
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Streaming: requests (JSON rows) consumed from a JetStream subject by every `ferry serve
@@ -455,6 +506,9 @@ impl DeploymentSpec {
         }
         if let Some(stream) = &self.stream {
             stream.check()?;
+        }
+        if let Some(batch) = &self.batch {
+            batch.check(self.timeout_ms)?;
         }
         match &self.sticky {
             Some(Sticky::Header(h)) if http::HeaderName::try_from(h.as_str()).is_err() => {

@@ -75,7 +75,27 @@ pub struct TrustRule {
     pub keys: Vec<String>,
 }
 
+impl TrustRule {
+    /// Whether the rule governs plugin `name`.
+    pub fn matches(&self, name: &str) -> bool {
+        match self.namespace.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == self.namespace,
+        }
+    }
+}
+
 impl TrustPolicy {
+    /// Whether a key this policy lists for plugin `name` signed `digest`: one of `signatures`
+    /// is valid and by a key of a rule that governs the name.
+    pub fn vouches(&self, name: &str, digest: &str, signatures: &[PluginSignature]) -> bool {
+        self.rules.iter().filter(|r| r.matches(name)).any(|r| {
+            signatures
+                .iter()
+                .any(|s| r.keys.contains(&s.key) && s.verify(digest).is_ok())
+        })
+    }
+
     /// Checks the signatures of a plugin against the policy: every signature given must be
     /// valid, and each rule that matches the name needs one from its keys.
     pub fn check(
@@ -88,11 +108,7 @@ impl TrustPolicy {
             s.verify(digest)?;
         }
         for rule in &self.rules {
-            let matches = match rule.namespace.strip_suffix('*') {
-                Some(prefix) => name.starts_with(prefix),
-                None => name == rule.namespace,
-            };
-            if matches && !signatures.iter().any(|s| rule.keys.contains(&s.key)) {
+            if rule.matches(name) && !signatures.iter().any(|s| rule.keys.contains(&s.key)) {
                 return Err(RegistryError::Invalid(format!(
                     "{name} needs a signature by one of the keys trusted for `{}`, and has {}",
                     rule.namespace,
@@ -194,5 +210,15 @@ mod tests {
             policy.check("x", &d, &[forged]).is_err(),
             "an invalid signature is refused even where none is required"
         );
+
+        assert!(policy.vouches("acme-scaler", &d, std::slice::from_ref(&s)));
+        assert!(!policy.vouches("other", &d, std::slice::from_ref(&s)));
+        assert!(!policy.vouches("acme-scaler", &d, &[sign(&other, &d)]));
+        let claimed = PluginSignature {
+            key: s.key.clone(),
+            signature: sign(&other, &d).signature,
+        };
+        assert!(!policy.vouches("acme-scaler", &d, &[claimed]));
+        assert!(!policy.vouches("acme-scaler", &crate::digest_of(b"other"), &[s]));
     }
 }

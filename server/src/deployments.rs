@@ -175,7 +175,7 @@ pub async fn create(
         StatusCode::CREATED,
         async |actor| {
             let b = json_body(body)?;
-            Ok(deploy::create(&state.registry, &b.name, b.spec, actor).await?)
+            Ok(deploy::create(&state.registry, state.gate(), &b.name, b.spec, actor).await?)
         },
     )
     .await
@@ -227,7 +227,15 @@ pub async fn update(
         StatusCode::OK,
         async |actor| {
             let b = json_body(body)?;
-            Ok(deploy::update(&state.registry, &name, b.spec, actor, b.expected_revision).await?)
+            Ok(deploy::update(
+                &state.registry,
+                state.gate(),
+                &name,
+                b.spec,
+                actor,
+                b.expected_revision,
+            )
+            .await?)
         },
     )
     .await
@@ -315,7 +323,7 @@ pub async fn rollback(
                 Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => None,
                 Err(e) => return Err(ApiError::bad_request(e.body_text())),
             };
-            Ok(deploy::rollback(&state.registry, &name, to, actor).await?)
+            Ok(deploy::rollback(&state.registry, state.gate(), &name, to, actor).await?)
         },
     )
     .await

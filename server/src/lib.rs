@@ -70,6 +70,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What a deployment's batching is checked against: the built-in plugins and the trust
+    /// policy served plugins are held to.
+    pub fn gate(&self) -> ferry_ops::deploy::Gate<'_> {
+        ferry_ops::deploy::Gate {
+            runtime: &self.runtime,
+            trust: self.served.options().trust.as_deref(),
+        }
+    }
+
     /// The handles a deployment's routing needs.
     pub fn routing(&self) -> ferry_ops::deploy::Routing {
         ferry_ops::deploy::Routing {

@@ -10,6 +10,7 @@ use ferry_registry::{Deployment, Registry};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::batch::Batchers;
 use super::breaker::{Breaker, BreakerStatus};
 use ferry_registry::deployment_spec::{DeploymentSpec, Resolved, SpecError};
 
@@ -88,6 +89,8 @@ pub struct Live {
     pub shadows: Vec<(String, Resolved, Arc<ShadowCounters>)>,
     /// Slots for mirrored requests.
     pub shadow_slots: Arc<tokio::sync::Semaphore>,
+    /// With batching on, each answering version's batching, decided on its first request.
+    pub batchers: Batchers,
     cumulative: Vec<u32>,
 }
 
@@ -265,6 +268,7 @@ impl Deployments {
             targets,
             shadows,
             shadow_slots,
+            batchers: Batchers::default(),
             cumulative,
         });
         if let Ok(mut m) = self.live.write() {

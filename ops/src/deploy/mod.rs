@@ -3,6 +3,7 @@
 //! failing version from being asked. Each change is a new revision in the registry; the
 //! functions here are the only way revisions are written, locally and by the server.
 
+pub mod batch;
 pub mod breaker;
 pub mod live;
 pub mod route;
@@ -11,6 +12,7 @@ pub mod target;
 use ferry_registry::{Deployment, DeploymentRevision, Registry, ShadowSample};
 use serde_json::{Value, json};
 
+pub use batch::Gate;
 pub use ferry_registry::{DeploymentSpec, SpecError};
 pub use live::{Deployments, Live, Reason};
 pub use route::{RouteError, Routed, Routing};
@@ -20,24 +22,28 @@ fn to_json(spec: &DeploymentSpec) -> Result<String, SpecError> {
         .map_err(|e| SpecError::Invalid(format!("cannot write the specification: {e}")))
 }
 
-/// Creates deployment `name` from `spec` (checked and resolved) at revision 1.
+/// Creates deployment `name` from `spec` (checked and resolved, its batching through `gate`)
+/// at revision 1.
 pub async fn create(
     registry: &Registry,
+    gate: Gate<'_>,
     name: &str,
     spec: DeploymentSpec,
     actor: &str,
 ) -> Result<DeploymentRevision, SpecError> {
     ferry_registry::check_deployment_name(name)?;
     let spec = spec.resolve(registry).await?;
+    gate.check(registry, &spec).await?;
     Ok(registry
         .create_deployment(name, &to_json(&spec)?, actor)
         .await?)
 }
 
-/// Writes `spec` (checked and resolved) as the next revision of deployment `name`; with
-/// `expected`, only if `expected` is still the current revision.
+/// Writes `spec` (checked and resolved, its batching through `gate`) as the next revision of
+/// deployment `name`; with `expected`, only if `expected` is still the current revision.
 pub async fn update(
     registry: &Registry,
+    gate: Gate<'_>,
     name: &str,
     spec: DeploymentSpec,
     actor: &str,
@@ -45,6 +51,7 @@ pub async fn update(
 ) -> Result<DeploymentRevision, SpecError> {
     registry.deployment(name).await?;
     let spec = spec.resolve(registry).await?;
+    gate.check(registry, &spec).await?;
     Ok(registry
         .update_deployment(name, &to_json(&spec)?, actor, "update", expected)
         .await?)
@@ -54,6 +61,7 @@ pub async fn update(
 /// one. The versions it served must still exist.
 pub async fn rollback(
     registry: &Registry,
+    gate: Gate<'_>,
     name: &str,
     to: Option<i64>,
     actor: &str,
@@ -80,6 +88,7 @@ pub async fn rollback(
         ))
     })?;
     spec.recheck(registry).await?;
+    gate.check(registry, &spec).await?;
     Ok(registry
         .update_deployment(
             name,
@@ -104,6 +113,9 @@ pub fn deployment_json(d: &Deployment, live: Option<&Live>) -> Value {
     });
     if let Some(l) = live {
         v["status"] = json!({"targets": l.target_status(), "shadows": l.shadow_status()});
+        if l.spec.batch.is_some() {
+            v["status"]["batching"] = json!(l.batchers.status());
+        }
     }
     v
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ferry_core::attempt::{Attempt, Refusal, attempt, render};
+use ferry_core::ServingPipeline;
+use ferry_core::attempt::{Attempt, Refusal, attempt, render, typed};
 use ferry_core::data::RequestRows;
 use ferry_pipeline::Served;
 use ferry_registry::deployment_spec::{Resolved, Sticky};
@@ -16,9 +17,10 @@ use ferry_registry::{Registry, ShadowSample, now_ms};
 use ferry_runtime::Runtime;
 use serde_json::{Value, json};
 
+use super::batch::{Batcher, Batching, Gate};
 use super::live::label;
 use super::{Deployments, Live, Reason, SpecError};
-use crate::monitor::metrics::METRICS;
+use crate::monitor::metrics::{METRICS, TargetLabels};
 use crate::monitor::predlog::{Entry, PredictionLog};
 
 /// What routing needs: handles cheap to clone, as each shadow's task takes its own.
@@ -104,7 +106,10 @@ impl Routing {
                 open_for = Some(breaker.refusing_for().unwrap_or_default());
                 failed.push(json!({"target": label(model, *r), "error": "its circuit is open"}))
             }
-            Some(ticket) => match self.try_version(model, *r, &rows, timeout, at).await {
+            Some(ticket) => match self
+                .try_version(model, *r, &rows, timeout, at, Some(&live))
+                .await
+            {
                 Outcome::Answered(v) => {
                     ticket.success();
                     answer = Some((Some((model.clone(), *r)), reason, v));
@@ -123,7 +128,10 @@ impl Routing {
         if answer.is_none()
             && let Some((model, r)) = live.spec.fallback.as_ref().and_then(|f| f.key())
         {
-            match self.try_version(&model, r, &rows, timeout, at).await {
+            match self
+                .try_version(&model, r, &rows, timeout, at, Some(&live))
+                .await
+            {
                 Outcome::Answered(v) => answer = Some((Some((model, r)), Reason::Fallback, v)),
                 Outcome::Refused(refusal) => {
                     return Ok(Routed::Refused(refusal, (model, r.number)));
@@ -177,10 +185,12 @@ impl Routing {
         Ok(Routed::Answered(out))
     }
 
-    /// Has version `r` of `model` predict the request, within `timeout`. Loading the version is
-    /// not counted against the timeout (it happens once per server). The prediction runs on the
-    /// plugin threads, so the timeout fires on time however busy they are, and a prediction past
-    /// it is stopped within an epoch tick rather than left to finish.
+    /// Has version `r` of `model` predict the request, within `timeout`: in a call shared
+    /// with other requests when `batched` is a revision with batching on, the version may be
+    /// batched and the request has at most `max_rows` rows; alone otherwise. Loading the version is not counted against the timeout
+    /// (it happens once per server). The prediction runs on the plugin threads, so the timeout
+    /// fires on time however busy they are, and a prediction past it is stopped within an
+    /// epoch tick rather than left to finish.
     async fn try_version(
         &self,
         model: &str,
@@ -188,6 +198,7 @@ impl Routing {
         rows: &Arc<RequestRows>,
         timeout: Duration,
         (deployment, revision, id): (&str, i64, &str),
+        batched: Option<&Live>,
     ) -> Outcome {
         let pipeline = match self
             .served
@@ -202,37 +213,48 @@ impl Routing {
             Ok(p) => p,
             Err(e) => return Outcome::Failed(format!("cannot serve: {e}")),
         };
-        let rows = rows.clone();
-        let (model_name, number) = (model.to_string(), r.number);
-        let log = self
-            .predictions
-            .clone()
-            .filter(|l| l.sampled())
-            .map(|l| (l, deployment.to_string(), id.to_string()));
-        let task = self.runtime.compute().run(async move {
-            match attempt(&pipeline, &rows).await {
-                Attempt::Answered(p, inputs) => {
-                    METRICS.observe_predictions(&model_name, number, &p.outputs);
-                    if let Some((log, deployment, request_id)) = log {
-                        log.record(Entry {
-                            model: model_name.clone(),
-                            version: number,
-                            deployment,
-                            revision: Some(revision),
-                            request_id,
-                            at_ms: now_ms(),
-                            inputs,
-                            outputs: p.outputs.clone(),
-                        });
-                    }
-                    Outcome::Answered(render(&p.outputs, rows.as_rows()))
-                }
-                Attempt::Refused(r) => Outcome::Refused(r),
-                Attempt::Failed(e) => Outcome::Failed(e),
+        let done = Done {
+            model: model.to_string(),
+            number: r.number,
+            revision,
+            rows: rows.clone(),
+            log: self
+                .predictions
+                .clone()
+                .filter(|l| l.sampled())
+                .map(|l| (l, deployment.to_string(), id.to_string())),
+        };
+        let batcher = match batched {
+            Some(live)
+                if live
+                    .spec
+                    .batch
+                    .is_some_and(|b| rows.rows() <= b.max_rows as usize) =>
+            {
+                self.batcher(live, model, r, &pipeline).await
             }
-        });
+            _ => None,
+        };
         let started = std::time::Instant::now();
-        match tokio::time::timeout(timeout, task).await {
+        let answer = async {
+            match batcher.as_deref() {
+                Some(Batching::On(queue)) => {
+                    let attempt = match typed(&pipeline, rows) {
+                        Ok(batch) => queue.predict(pipeline.clone(), batch).await,
+                        Err(refusal) => Attempt::Refused(refusal),
+                    };
+                    Ok(done.finish(attempt))
+                }
+                _ => {
+                    let rows = rows.clone();
+                    self.runtime
+                        .compute()
+                        .run(async move { done.finish(attempt(&pipeline, &rows).await) })
+                        .await
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(e)) => Outcome::Failed(format!("the prediction stopped: {e}")),
             Err(_) => Outcome::Failed(format!(
@@ -241,6 +263,48 @@ impl Routing {
                 started.elapsed().as_millis()
             )),
         }
+    }
+
+    /// The batching queue of version `r` of `model` in revision `live`, if the revision
+    /// batches and the version may be batched, decided on the version's first request: a
+    /// version with a plugin neither built in nor signed by a key of this server's trust
+    /// policy runs each request alone (and says why in the deployment's status).
+    async fn batcher(
+        &self,
+        live: &Live,
+        model: &str,
+        r: Resolved,
+        pipeline: &ServingPipeline,
+    ) -> Option<Arc<Batching>> {
+        let settings = live.spec.batch?;
+        let on = |b: Arc<Batching>| matches!(*b, Batching::On(_)).then_some(b);
+        if let Some(b) = live.batchers.get(model, r) {
+            return on(b);
+        }
+        let gate = Gate {
+            runtime: &self.runtime,
+            trust: self.served.options().trust.as_deref(),
+        };
+        let batching = match gate.refuses(&self.registry, pipeline.lineage()).await {
+            Ok(None) => Batching::On(Batcher::start(
+                settings,
+                &self.runtime,
+                Duration::from_millis(live.spec.timeout_ms),
+                TargetLabels {
+                    deployment: live.name.clone(),
+                    target: label(model, r),
+                },
+            )),
+            Ok(Some(why)) => {
+                tracing::warn!(deployment = %live.name, target = %label(model, r), reason = %why, "not batching a version");
+                Batching::Refused(why)
+            }
+            Err(e) => {
+                tracing::warn!(deployment = %live.name, target = %label(model, r), error = %e, "cannot check whether a version may be batched; this request runs alone");
+                return None;
+            }
+        };
+        on(live.batchers.decide(model, r, batching))
     }
 
     /// Mirrors a request to the deployment's shadows, off the request path.
@@ -267,7 +331,10 @@ impl Routing {
                 let counters = &live.shadows[i].2;
                 counters.mirrored.fetch_add(1, Ordering::Relaxed);
                 let at = (live.name.as_str(), live.revision, id.as_str());
-                let shadow_answer = match routing.try_version(&model, r, &rows, timeout, at).await {
+                let shadow_answer = match routing
+                    .try_version(&model, r, &rows, timeout, at, None)
+                    .await
+                {
                     Outcome::Answered(v) if v == answer => {
                         counters.agreed.fetch_add(1, Ordering::Relaxed);
                         return;
@@ -304,6 +371,41 @@ impl Routing {
                     tracing::warn!(deployment = %live.name, error = %e, "could not log a shadow disagreement");
                 }
             });
+        }
+    }
+}
+
+/// What is done with a version's attempt at a request: its metrics and prediction-log
+/// record, and the answer rendered as the request gave its rows.
+struct Done {
+    model: String,
+    number: i64,
+    revision: i64,
+    rows: Arc<RequestRows>,
+    log: Option<(PredictionLog, String, String)>,
+}
+
+impl Done {
+    fn finish(self, attempt: Attempt) -> Outcome {
+        match attempt {
+            Attempt::Answered(p, inputs) => {
+                METRICS.observe_predictions(&self.model, self.number, &p.outputs);
+                if let Some((log, deployment, request_id)) = self.log {
+                    log.record(Entry {
+                        model: self.model.clone(),
+                        version: self.number,
+                        deployment,
+                        revision: Some(self.revision),
+                        request_id,
+                        at_ms: now_ms(),
+                        inputs,
+                        outputs: p.outputs.clone(),
+                    });
+                }
+                Outcome::Answered(render(&p.outputs, self.rows.as_rows()))
+            }
+            Attempt::Refused(r) => Outcome::Refused(r),
+            Attempt::Failed(e) => Outcome::Failed(e),
         }
     }
 }

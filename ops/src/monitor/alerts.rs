@@ -912,9 +912,20 @@ async fn retrain(
                     resolved: None,
                 });
             }
-            let r = crate::deploy::update(&registry, name, dspec, "ferry-alerts", Some(d.revision))
-                .await
-                .map_err(|e| e.to_string())?;
+            let gate = crate::deploy::Gate {
+                runtime: &runtime,
+                trust: None,
+            };
+            let r = crate::deploy::update(
+                &registry,
+                gate,
+                name,
+                dspec,
+                "ferry-alerts",
+                Some(d.revision),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             said.push_str(&format!(
                 " Started as a {start} of deployment {name} (revision {}).",
                 r.revision

@@ -132,6 +132,8 @@ pub struct Metrics {
     pub circuit_state: Family<TargetLabels, Gauge>,
     /// What each version predicts.
     pub predictions: Histograms<PredictionLabels>,
+    /// Requests that shared each batched call, per deployment target.
+    pub batch_requests: Histograms<TargetLabels>,
     /// Prediction-log records dropped because the log's buffer was full.
     pub prediction_log_dropped: Counter,
     /// Prediction-log records written.
@@ -156,6 +158,10 @@ fn prediction() -> Histogram {
     ])
 }
 
+fn batch_size() -> Histogram {
+    Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0])
+}
+
 impl Metrics {
     fn new() -> Self {
         let mut registry = Registry::with_prefix("ferry");
@@ -165,6 +171,7 @@ impl Metrics {
             runtime: RuntimeMetrics::default(),
             circuit_state: Family::default(),
             predictions: Family::new_with_constructor(prediction as fn() -> Histogram),
+            batch_requests: Family::new_with_constructor(batch_size as fn() -> Histogram),
             prediction_log_dropped: Counter::default(),
             prediction_log_written: Counter::default(),
             live_metric: Family::default(),
@@ -194,6 +201,11 @@ impl Metrics {
             "predictions",
             "The distribution of each version's first numeric output (a probability or a value)",
             m.predictions.clone(),
+        );
+        registry.register(
+            "batch_requests",
+            "Requests that shared one batched call, by deployment and target (deployments with batching on)",
+            m.batch_requests.clone(),
         );
         registry.register(
             "prediction_log_dropped",

@@ -288,6 +288,34 @@ async fn refusals(server: &Server, deployer: &str) {
             vec!["--model", "churn@1=50", "--model", "churn@v1=50"],
             "is the same version as targets[0]",
         ),
+        (
+            vec!["--model", "churn@1", "--batch-max-rows", "1"],
+            "batch.max_rows: 1 is not between 2 and 8192",
+        ),
+        (
+            vec![
+                "--model",
+                "churn@1",
+                "--batch-max-rows",
+                "8",
+                "--batch-max-wait-us",
+                "200000",
+            ],
+            "batch.max_wait_us: 200000 must be at most 100000 and below the timeout",
+        ),
+        (
+            vec![
+                "--model",
+                "churn@1",
+                "--timeout-ms",
+                "1",
+                "--batch-max-rows",
+                "8",
+                "--batch-max-wait-us",
+                "1000",
+            ],
+            "batch.max_wait_us: 1000 must be at most 100000 and below the timeout (1 ms)",
+        ),
     ] {
         let mut all = vec!["update", "churn"];
         all.extend(args);

@@ -5,6 +5,7 @@
 mod adapters;
 mod attach;
 mod batch;
+mod batching;
 mod bodies;
 mod builtins;
 mod cache;

@@ -1,6 +1,6 @@
 //! `ferry deploy create`: creates a deployment.
 
-use ferry_ops::deploy::{self, revision_json};
+use ferry_ops::deploy::{self, Gate, revision_json};
 use ferry_pipeline::store::{Store, audit_local};
 use ferry_runtime::Runtime;
 
@@ -15,10 +15,15 @@ pub async fn run(
     json: bool,
     registry: RegistryArgs,
 ) -> Result<u8, Exit> {
-    let spec = spec.spec()?;
+    let trust = spec.trust()?;
+    let spec = spec.spec(None)?;
     let v = match registry.store(runtime).await? {
         Store::Local(r) => {
-            let rev = deploy::create(&r, &name, spec, &local_actor()).await?;
+            let gate = Gate {
+                runtime,
+                trust: trust.as_ref(),
+            };
+            let rev = deploy::create(&r, gate, &name, spec, &local_actor()).await?;
             audit_local(
                 &r,
                 "deployment.create",

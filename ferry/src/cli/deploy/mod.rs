@@ -16,8 +16,10 @@ mod update;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ferry_ops::deploy::DeploymentSpec;
-use ferry_registry::deployment_spec::{Sticky, StreamSpec, parse_ref, parse_target};
+use ferry_ops::deploy::{DeploymentSpec, SpecError};
+use ferry_registry::deployment_spec::{
+    BatchSettings, Resolved, Sticky, StreamSpec, parse_ref, parse_target,
+};
 use ferry_runtime::Runtime;
 use serde_json::Value;
 
@@ -38,7 +40,9 @@ pub enum DeployCommand {
         #[command(flatten)]
         registry: RegistryArgs,
     },
-    /// Write and serve a deployment's next revision (the options give the whole specification).
+    /// Write and serve a deployment's next revision: with --file or --model the options give
+    /// the whole specification; without, they change the current one, which keeps serving the
+    /// versions it resolved to.
     Update {
         /// The deployment.
         name: String,
@@ -180,17 +184,45 @@ pub struct SpecArgs {
     /// How long a streamed request may go unacknowledged before it is redelivered (ms).
     #[arg(long, requires = "stream_input")]
     stream_ack_wait_ms: Option<u64>,
+    /// Batch requests that arrive together: at most this many rows share one call of each
+    /// plugin (2 to 8192). Rows of concurrent requests then meet inside one plugin call, so
+    /// every plugin must be built in or signed by a trusted key.
+    #[arg(long, value_name = "ROWS", conflicts_with = "no_batch")]
+    batch_max_rows: Option<u32>,
+    /// How long a queued request may wait for others to share its call (µs, default 500).
+    #[arg(long, value_name = "US", conflicts_with = "no_batch")]
+    batch_max_wait_us: Option<u64>,
+    /// Turn batching off (each request runs alone, the default).
+    #[arg(long)]
+    no_batch: bool,
+    /// The trust policy a batched deployment's plugins are checked against here (default:
+    /// ./ferry-trust.toml, if present); `ferry serve` checks again against its own.
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
 }
 
 impl SpecArgs {
-    fn spec(&self) -> Result<DeploymentSpec, Exit> {
-        let mut spec: DeploymentSpec = match &self.file {
-            Some(path) => {
+    /// Whether the options give the whole specification (a file, or the targets), rather
+    /// than changes to the current one.
+    fn whole(&self) -> bool {
+        self.file.is_some() || !self.models.is_empty()
+    }
+
+    /// The gate a batched specification passes here: the built-ins and the trust policy.
+    fn trust(&self) -> anyhow::Result<Option<ferry_registry::TrustPolicy>> {
+        super::trust_policy(self.trust.as_deref())
+    }
+
+    /// The specification: the file's or `base` (or an empty one), with the options applied.
+    fn spec(&self, base: Option<DeploymentSpec>) -> Result<DeploymentSpec, Exit> {
+        let mut spec: DeploymentSpec = match (&self.file, base) {
+            (Some(path), _) => {
                 let text = read_config(Some(path))?;
                 serde_json::from_str(&text)
                     .map_err(|e| anyhow::anyhow!("{}: not a deployment: {e}", path.display()))?
             }
-            None => serde_json::from_value(serde_json::json!({ "targets": [] }))
+            (None, Some(base)) => base,
+            (None, None) => serde_json::from_value(serde_json::json!({ "targets": [] }))
                 .map_err(|e| anyhow::anyhow!("the default deployment: {e}"))?,
         };
         if !self.models.is_empty() {
@@ -245,6 +277,30 @@ impl SpecArgs {
             stream.ack_wait_ms = self.stream_ack_wait_ms.unwrap_or(stream.ack_wait_ms);
             spec.stream = Some(stream);
         }
+        if self.no_batch {
+            spec.batch = None;
+        }
+        match (self.batch_max_rows, self.batch_max_wait_us, &mut spec.batch) {
+            (None, None, _) => {}
+            (_, _, Some(b)) => {
+                b.max_rows = self.batch_max_rows.unwrap_or(b.max_rows);
+                b.max_wait_us = self.batch_max_wait_us.unwrap_or(b.max_wait_us);
+            }
+            (Some(rows), wait, None) => {
+                let mut b: BatchSettings =
+                    serde_json::from_value(serde_json::json!({ "max_rows": rows }))
+                        .map_err(|e| anyhow::anyhow!("--batch-max-rows: {e}"))?;
+                b.max_wait_us = wait.unwrap_or(b.max_wait_us);
+                spec.batch = Some(b);
+            }
+            (None, Some(_), None) => {
+                return Err(anyhow::Error::from(SpecError::Invalid(
+                    "--batch-max-wait-us: the deployment does not batch; give --batch-max-rows too"
+                        .into(),
+                ))
+                .into());
+            }
+        }
         if spec.targets.is_empty() {
             return Err(anyhow::anyhow!(
                 "a deployment needs a target: give --model MODEL@REF (or a --file with targets)"
@@ -253,6 +309,23 @@ impl SpecArgs {
         }
         Ok(spec)
     }
+}
+
+/// `spec` (a deployment's current one) with every reference pinned to the version it
+/// resolved to, so that writing it again serves the same versions.
+fn pinned(mut spec: DeploymentSpec) -> DeploymentSpec {
+    fn pin(version: &mut String, resolved: &mut Option<Resolved>) {
+        if let Some(r) = resolved.take() {
+            *version = r.number.to_string();
+        }
+    }
+    for t in &mut spec.targets {
+        pin(&mut t.version, &mut t.resolved);
+    }
+    for s in spec.shadows.iter_mut().chain(spec.fallback.as_mut()) {
+        pin(&mut s.version, &mut s.resolved);
+    }
+    spec
 }
 
 fn targets_line(spec: &Value) -> String {
@@ -283,6 +356,12 @@ fn targets_line(spec: &Value) -> String {
     }
     if !spec["default"].is_null() {
         parts.push(format!("default {}", spec["default"]));
+    }
+    if spec["batch"].is_object() {
+        parts.push(format!(
+            "batching up to {} rows, waiting up to {} µs",
+            spec["batch"]["max_rows"], spec["batch"]["max_wait_us"]
+        ));
     }
     parts.join(", ")
 }

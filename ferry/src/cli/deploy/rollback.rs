@@ -1,6 +1,6 @@
 //! `ferry deploy rollback`: serves an earlier revision again.
 
-use ferry_ops::deploy::{self, revision_json};
+use ferry_ops::deploy::{self, Gate, revision_json};
 use ferry_pipeline::store::{Store, audit_local};
 use ferry_runtime::Runtime;
 
@@ -17,7 +17,12 @@ pub async fn run(
 ) -> Result<u8, Exit> {
     let v = match registry.store(runtime).await? {
         Store::Local(r) => {
-            let rev = deploy::rollback(&r, &name, to, &local_actor()).await?;
+            let trust = crate::cli::trust_policy(None)?;
+            let gate = Gate {
+                runtime,
+                trust: trust.as_ref(),
+            };
+            let rev = deploy::rollback(&r, gate, &name, to, &local_actor()).await?;
             audit_local(
                 &r,
                 "deployment.rollback",

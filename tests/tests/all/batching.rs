@@ -1,0 +1,490 @@
+//! Adaptive batching on a real `ferry serve`: requests to a batched deployment that arrive
+//! together share one set of fresh instances and one call per step, and every answer is
+//! bit-identical to the one the request gets alone. One bad request among others is refused
+//! alone; a request whose plugin traps in a shared call is answered by the fallback while the
+//! others keep their own answers; a burst past `--max-in-flight` is shed with 503. Batching is
+//! refused for a version with a plugin that is neither built in nor signed by a trusted key,
+//! when the deployment is written and again when it is served.
+
+use std::path::Path;
+
+use ferry_tests::server::hostile::FAIL;
+use ferry_tests::server::{Server, ok_json as ok, text};
+use serde_json::{Value, json};
+
+/// A small deterministic generator (xorshift), so that a failing draw can be replayed.
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A valid churn row drawn from `d`, with `total_charges` left out (null) one time in five.
+fn row(d: &mut Draw) -> Value {
+    let contract = ["month-to-month", "one-year", "two-year"][d.below(3) as usize];
+    let monthly = (d.below(19_000) as f64) / 100.0 + 10.0;
+    let tenure = 1 + d.below(72) as i64;
+    let mut r = json!({
+        "customer_id": format!("C{:05}", d.below(100_000)),
+        "tenure_months": tenure,
+        "monthly_charges": monthly,
+        "contract": contract,
+        "support_calls": d.below(8),
+        "paperless_billing": d.below(2) == 1,
+    });
+    if d.below(5) != 0 {
+        r["total_charges"] = json!(monthly * tenure as f64 + (d.below(1000) as f64) / 7.0);
+    }
+    r
+}
+
+/// A server and one HTTP client for all of a test's requests (building a client costs more
+/// than a request).
+struct At<'a> {
+    server: &'a Server,
+    client: reqwest::Client,
+}
+
+async fn post(at: &At<'_>, path: &str, body: &Value) -> (u16, Value) {
+    let r = at
+        .client
+        .post(format!("{}{path}", at.server.url))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Sends `bodies` to `path` all at once; the answers in the same order.
+async fn at_once(at: &At<'_>, path: &str, bodies: &[Value]) -> Vec<(u16, Value)> {
+    let sends = bodies.iter().map(|b| post(at, path, b));
+    futures_util::future::join_all(sends).await
+}
+
+/// The share of batched calls of deployment `name` and the requests they carried.
+async fn calls(server: &Server, name: &str) -> (f64, f64) {
+    let labels = [("deployment", name)];
+    (
+        server.metric("ferry_batch_requests_count", &labels).await,
+        server.metric("ferry_batch_requests_sum", &labels).await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batched_answers_are_the_answers_alone() {
+    let server = Server::start(&["--max-in-flight", "128"]);
+    let at = At {
+        server: &server,
+        client: Server::http(),
+    };
+    assert_eq!(server.train_churn(|t| t), 1);
+    let deployer = server.token("dep", "deployer");
+    ok(server.deploy(
+        &deployer,
+        &["create", "alone", "--model", "churn@1", "--json"],
+    ));
+    let created = ok(server.deploy(
+        &deployer,
+        &[
+            "create",
+            "shared",
+            "--model",
+            "churn@1",
+            "--batch-max-rows",
+            "64",
+            "--batch-max-wait-us",
+            "2000",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        created["spec"]["batch"],
+        json!({"max_rows": 64, "max_wait_us": 2000}),
+        "{created}"
+    );
+
+    // 10,000 requests of 1 to 4 rows, in waves of 1 to 64 at once.
+    let mut d = Draw(0x5eed_ba7c);
+    let mut bodies = Vec::new();
+    while bodies.len() < 10_000 {
+        let rows: Vec<Value> = (0..1 + d.below(4)).map(|_| row(&mut d)).collect();
+        bodies.push(json!({"rows": rows}));
+    }
+    let mut shared = Vec::new();
+    let mut sent = 0;
+    while sent < bodies.len() {
+        let wave = (1 + d.below(64) as usize).min(bodies.len() - sent);
+        shared.extend(
+            at_once(
+                &at,
+                "/v1/deployments/shared/predict",
+                &bodies[sent..sent + wave],
+            )
+            .await,
+        );
+        sent += wave;
+    }
+    // The same requests alone, eight at a time through the deployment without batching.
+    let mut alone = Vec::new();
+    for chunk in bodies.chunks(8) {
+        alone.extend(at_once(&at, "/v1/deployments/alone/predict", chunk).await);
+    }
+    for (i, ((s, a), body)) in shared.iter().zip(&alone).zip(&bodies).enumerate() {
+        assert_eq!(
+            (s.0, a.0),
+            (200, 200),
+            "request {i} {body}: {} / {}",
+            s.1,
+            a.1
+        );
+        assert_eq!(
+            s.1["predictions"], a.1["predictions"],
+            "request {i} {body}: batched and alone differ"
+        );
+        assert_eq!(s.1["rows"], a.1["rows"]);
+    }
+    // Batching did happen: fewer calls than requests, some carrying many.
+    let (count, sum) = calls(&server, "shared").await;
+    assert_eq!(sum, 10_000.0, "every request went through the queue");
+    assert!(
+        count < 9_000.0,
+        "{count} calls for 10,000 requests: hardly any were shared"
+    );
+    let many = server
+        .metric(
+            "ferry_batch_requests_bucket",
+            &[("deployment", "shared"), ("le", "4")],
+        )
+        .await;
+    assert!(
+        many > 0.0 && many < count,
+        "{many} of {count} calls carried at most 4 requests"
+    );
+    let (alone_calls, _) = calls(&server, "alone").await;
+    assert_eq!(
+        alone_calls, 0.0,
+        "a deployment without batching never queues"
+    );
+    let d = server.get_json("/v1/deployments/shared").await;
+    assert_eq!(
+        d["status"]["batching"],
+        json!([{"target": "churn@1", "batched": true}]),
+        "{d}"
+    );
+
+    // One bad request among others is refused alone: a row a validator rejects, and a row
+    // that is not the model's input at all. The others get their answers alone.
+    let (before, _) = calls(&server, "shared").await;
+    for round in 0..5 {
+        let mut g = Draw(0xbad_0000 + round * 7919);
+        let mut wave: Vec<Value> = (0..40).map(|_| json!({"rows": [row(&mut g)]})).collect();
+        for (i, b) in wave.iter_mut().enumerate() {
+            b["rows"][0]["customer_id"] = json!(format!("C{round}{i:04}"));
+        }
+        wave[17]["rows"][0]["tenure_months"] = json!(500);
+        wave[29]["rows"][0]["tenure_months"] = json!("many");
+        let answers = at_once(&at, "/v1/deployments/shared/predict", &wave).await;
+        let singles = at_once(&at, "/v1/deployments/alone/predict", &wave).await;
+        for (i, ((s, a), body)) in answers.iter().zip(&singles).zip(&wave).enumerate() {
+            match i {
+                17 => {
+                    assert_eq!(s.0, 422, "{}", s.1);
+                    assert_eq!(s.1["error"]["code"], "rejected", "{}", s.1);
+                    assert_eq!(s.1["error"]["fields"][0]["row"], 0, "{}", s.1);
+                }
+                29 => {
+                    assert_eq!(s.0, 422, "{}", s.1);
+                    assert_eq!(s.1["error"]["code"], "invalid_input", "{}", s.1);
+                }
+                _ => assert_eq!(s.0, 200, "{body}: {}", s.1),
+            }
+            assert_eq!(s.1["predictions"], a.1["predictions"], "{body}");
+            assert_eq!(s.1["error"], a.1["error"], "{body}");
+        }
+    }
+    let (after, _) = calls(&server, "shared").await;
+    assert!(after > before, "the waves went through the queue");
+}
+
+/// The batching status of version `version` in a deployment as the API shows it.
+fn batching_of(deployment: &Value, version: i64) -> Value {
+    let target = format!("churn@{version}");
+    deployment["status"]["batching"]
+        .as_array()
+        .and_then(|all| all.iter().find(|b| b["target"] == target.as_str()))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn key(dir: &Path, name: &str) -> String {
+    let o = std::process::Command::new(ferry_tests::ferry_bin())
+        .args(["key", "generate", "--out", dir.join(name).to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batching_is_only_for_built_in_and_trusted_plugins() {
+    let work = tempfile::tempdir().unwrap();
+    let acme = key(work.path(), "acme");
+    let policy = work.path().join("trust.toml");
+    std::fs::write(
+        &policy,
+        format!("[[require]]\nnamespace = \"hostile\"\nkeys = [\"{acme}\"]\n"),
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+
+    let server = Server::start(&["--max-in-flight", "128"]);
+    let at = At {
+        server: &server,
+        client: Server::http(),
+    };
+    assert_eq!(server.train_churn(|t| t), 1);
+    let hostile = server.train_hostile_churn();
+    let deployer = server.token("dep", "deployer");
+    let batched = |name: &str, version: i64| {
+        server.deploy(
+            &deployer,
+            &[
+                "create",
+                name,
+                "--model",
+                &format!("churn@{version}"),
+                "--fallback",
+                "churn@1",
+                "--batch-max-rows",
+                "32",
+                "--json",
+            ],
+        )
+    };
+
+    // Written: refused while a plugin is neither built in nor signed by a trusted key.
+    let o = batched("risky", hostile);
+    assert_eq!(o.status.code(), Some(10), "{}", text(&o));
+    let said = text(&o);
+    assert!(
+        said.contains(&format!("batch: targets[0] (churn@{hostile}): plugin hostile@"))
+            && said.contains(
+                "is neither built in nor signed by a key the trust policy lists for it (there is no trust policy)"
+            )
+            && said.contains("rows of concurrent requests meet inside one plugin call"),
+        "{said}"
+    );
+    let r = at
+        .client
+        .get(format!("{}/v1/deployments/risky", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404, "nothing was stored");
+    // Without batching it deploys; built-in plugins batch.
+    ok(server.deploy(
+        &deployer,
+        &[
+            "create",
+            "risky",
+            "--model",
+            &format!("churn@{hostile}"),
+            "--fallback",
+            "churn@1",
+        ],
+    ));
+    ok(server.deploy(
+        &deployer,
+        &[
+            "create",
+            "builtin",
+            "--model",
+            "churn@1",
+            "--batch-max-rows",
+            "32",
+        ],
+    ));
+
+    // A revision written elsewhere with a trust policy this server lacks: the server runs each
+    // request alone and says why.
+    let o = server.ferry(&[
+        "deploy",
+        "update",
+        "risky",
+        "--batch-max-rows",
+        "32",
+        "--trust",
+        policy,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(10),
+        "unsigned, even with the policy: {}",
+        text(&o)
+    );
+    let wasm = work.path().join("hostile.wasm");
+    std::fs::copy(ferry_tests::guests::GUEST_HOSTILE, &wasm).unwrap();
+    let o = server.ferry(&[
+        "plugin",
+        "publish",
+        wasm.to_str().unwrap(),
+        "--sign-key",
+        work.path().join("acme.key").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = server.ferry(&[
+        "deploy",
+        "update",
+        "risky",
+        "--batch-max-rows",
+        "32",
+        "--trust",
+        policy,
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let written: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        written["spec"]["targets"][0]["version"],
+        hostile.to_string(),
+        "an update without --model keeps the version it served: {written}"
+    );
+    assert_eq!(written["spec"]["fallback"]["version"], "1", "{written}");
+    // Another process wrote it: the server serves it within a second.
+    let since = std::time::Instant::now();
+    let one = json!({"rows": [row(&mut Draw(98))]});
+    while post(&at, "/v1/deployments/risky/predict", &one).await.1["revision"]
+        != written["revision"]
+    {
+        assert!(
+            since.elapsed().as_secs() < 2,
+            "the new revision is not served"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let wave: Vec<Value> = (0..16)
+        .map(|i| json!({"rows": [row(&mut Draw(99 + i))]}))
+        .collect();
+    for (status, body) in at_once(&at, "/v1/deployments/risky/predict", &wave).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    let d = server.get_json("/v1/deployments/risky").await;
+    let status = batching_of(&d, hostile);
+    assert_eq!(status["batched"], false, "{d}");
+    assert!(
+        status["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is neither built in nor signed by a key the trust policy lists for it"),
+        "{d}"
+    );
+    assert_eq!(calls(&server, "risky").await, (0.0, 0.0));
+
+    // Served with the policy: batched. A request whose row makes the hostile validator trap
+    // fails alone and is answered by the fallback; the others in its call keep their answers.
+    drop(at);
+    let data = server.kill();
+    let server = Server::start_in(data, &["--trust", policy, "--max-in-flight", "128"]);
+    let at = At {
+        server: &server,
+        client: Server::http(),
+    };
+    let mut wave: Vec<Value> = (0..40)
+        .map(|i| json!({"rows": [row(&mut Draw(1_000 + i))]}))
+        .collect();
+    for (i, b) in wave.iter_mut().enumerate() {
+        b["rows"][0]["customer_id"] = json!(format!("C{:05}", 50_000 + i));
+    }
+    wave[23]["rows"][0]["customer_id"] = json!(FAIL);
+    for _ in 0..3 {
+        let answers = at_once(&at, "/v1/deployments/risky/predict", &wave).await;
+        for (i, ((status, body), sent)) in answers.iter().zip(&wave).enumerate() {
+            assert_eq!(*status, 200, "{body}");
+            let version = if i == 23 { 1 } else { hostile };
+            let reason = if i == 23 { "fallback" } else { "primary" };
+            assert_eq!(
+                (body["version"].as_i64(), body["reason"].as_str()),
+                (Some(version), Some(reason)),
+                "{body}"
+            );
+            let (s, alone) = post(&at, &format!("/v1/models/churn/{version}/predict"), sent).await;
+            assert_eq!(s, 200, "{alone}");
+            assert_eq!(body["predictions"], alone["predictions"], "{sent}");
+        }
+    }
+    let d = server.get_json("/v1/deployments/risky").await;
+    assert_eq!(
+        batching_of(&d, hostile),
+        json!({"target": format!("churn@{hostile}"), "batched": true}),
+        "{d}"
+    );
+    let (count, sum) = calls(&server, "risky").await;
+    assert!(count > 0.0 && sum > count, "{count} calls, {sum} requests");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_past_the_in_flight_limit_is_shed_with_batching_on() {
+    let server = Server::start(&["--max-in-flight", "4"]);
+    let at = At {
+        server: &server,
+        client: Server::http(),
+    };
+    assert_eq!(server.train_churn(|t| t), 1);
+    let deployer = server.token("dep", "deployer");
+    ok(server.deploy(
+        &deployer,
+        &[
+            "create",
+            "shared",
+            "--model",
+            "churn@1",
+            "--batch-max-rows",
+            "8192",
+            "--timeout-ms",
+            "60000",
+        ],
+    ));
+    let mut d = Draw(7);
+    let big = json!({"rows": (0..2_000).map(|_| row(&mut d)).collect::<Vec<_>>()});
+    let url = format!("{}/v1/deployments/shared/predict", server.url);
+    let sends = (0..48).map(|_| {
+        let (url, big, client) = (url.clone(), big.clone(), at.client.clone());
+        async move {
+            let r = client.post(url).json(&big).send().await.unwrap();
+            let retry = r.headers().get("retry-after").is_some();
+            (r.status().as_u16(), retry)
+        }
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    let shed = answers.iter().filter(|(s, _)| *s == 503).count();
+    let answered = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(shed + answered, 48, "{answers:?}");
+    assert!(shed > 0 && answered >= 4, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|(s, _)| *s == 503)
+            .all(|(_, retry)| *retry),
+        "every 503 says when to retry"
+    );
+    let (status, body) = post(
+        &at,
+        "/v1/deployments/shared/predict",
+        &json!({"rows": [row(&mut d)]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
