@@ -9,6 +9,11 @@
 
 mod cli;
 
+/// mimalloc instead of the system allocator, with `--features mimalloc`.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;
