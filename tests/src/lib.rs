@@ -164,3 +164,13 @@ pub fn ferry_bin() -> PathBuf {
     );
     bin
 }
+
+/// Generates a signing key `dir/NAME.key` with `ferry key generate`; returns its id.
+pub fn signing_key(dir: &std::path::Path, name: &str) -> String {
+    let o = std::process::Command::new(ferry_bin())
+        .args(["key", "generate", "--out", dir.join(name).to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", server::text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}

@@ -6,8 +6,6 @@
 //! refused for a version with a plugin that is neither built in nor signed by a trusted key,
 //! when the deployment is written and again when it is served.
 
-use std::path::Path;
-
 use ferry_tests::server::hostile::FAIL;
 use ferry_tests::server::{Server, ok_json as ok, text};
 use serde_json::{Value, json};
@@ -56,6 +54,15 @@ struct At<'a> {
     client: reqwest::Client,
 }
 
+impl<'a> At<'a> {
+    fn new(server: &'a Server) -> Self {
+        Self {
+            server,
+            client: Server::http(),
+        }
+    }
+}
+
 async fn post(at: &At<'_>, path: &str, body: &Value) -> (u16, Value) {
     let r = at
         .client
@@ -86,10 +93,7 @@ async fn calls(server: &Server, name: &str) -> (f64, f64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn batched_answers_are_the_answers_alone() {
     let server = Server::start(&["--max-in-flight", "128"]);
-    let at = At {
-        server: &server,
-        client: Server::http(),
-    };
+    let at = At::new(&server);
     assert_eq!(server.train_churn(|t| t), 1);
     let deployer = server.token("dep", "deployer");
     ok(server.deploy(
@@ -229,19 +233,10 @@ fn batching_of(deployment: &Value, version: i64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn key(dir: &Path, name: &str) -> String {
-    let o = std::process::Command::new(ferry_tests::ferry_bin())
-        .args(["key", "generate", "--out", dir.join(name).to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn batching_is_only_for_built_in_and_trusted_plugins() {
     let work = tempfile::tempdir().unwrap();
-    let acme = key(work.path(), "acme");
+    let acme = ferry_tests::signing_key(work.path(), "acme");
     let policy = work.path().join("trust.toml");
     std::fs::write(
         &policy,
@@ -251,10 +246,7 @@ async fn batching_is_only_for_built_in_and_trusted_plugins() {
     let policy = policy.to_str().unwrap();
 
     let server = Server::start(&["--max-in-flight", "128"]);
-    let at = At {
-        server: &server,
-        client: Server::http(),
-    };
+    let at = At::new(&server);
     assert_eq!(server.train_churn(|t| t), 1);
     let hostile = server.train_hostile_churn();
     let deployer = server.token("dep", "deployer");
@@ -398,10 +390,7 @@ async fn batching_is_only_for_built_in_and_trusted_plugins() {
     drop(at);
     let data = server.kill();
     let server = Server::start_in(data, &["--trust", policy, "--max-in-flight", "128"]);
-    let at = At {
-        server: &server,
-        client: Server::http(),
-    };
+    let at = At::new(&server);
     let mut wave: Vec<Value> = (0..40)
         .map(|i| json!({"rows": [row(&mut Draw(1_000 + i))]}))
         .collect();
@@ -438,10 +427,7 @@ async fn batching_is_only_for_built_in_and_trusted_plugins() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_past_the_in_flight_limit_is_shed_with_batching_on() {
     let server = Server::start(&["--max-in-flight", "4"]);
-    let at = At {
-        server: &server,
-        client: Server::http(),
-    };
+    let at = At::new(&server);
     assert_eq!(server.train_churn(|t| t), 1);
     let deployer = server.token("dep", "deployer");
     ok(server.deploy(

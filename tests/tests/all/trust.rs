@@ -10,12 +10,7 @@ use ferry_tests::{churn_copy, repo_root};
 use serde_json::{Value, json};
 
 fn key(dir: &Path, name: &str) -> String {
-    let o = std::process::Command::new(ferry_tests::ferry_bin())
-        .args(["key", "generate", "--out", dir.join(name).to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
+    ferry_tests::signing_key(dir, name)
 }
 
 fn policy(dir: &Path, name: &str, namespace: &str, key: &str) -> String {
