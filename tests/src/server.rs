@@ -104,6 +104,20 @@ impl Server {
         self.child.id()
     }
 
+    /// Stops the server as an operator would (SIGTERM), waits for it to exit and hands back
+    /// its data folder: what it holds in memory to write (the prediction log's open segments)
+    /// is written first.
+    pub fn terminate(mut self) -> tempfile::TempDir {
+        let o = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the server stopped badly: {status}");
+        std::mem::replace(&mut self.data, tempfile::tempdir().unwrap())
+    }
+
     /// Kills the server at once (SIGKILL) and hands back its data folder.
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();

@@ -10,85 +10,7 @@ use ferry_tests::server::hostile::FAIL;
 use ferry_tests::server::{Server, ok_json as ok, text};
 use serde_json::{Value, json};
 
-/// A small deterministic generator (xorshift), so that a failing draw can be replayed.
-struct Draw(u64);
-
-impl Draw {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// A valid churn row drawn from `d`, with `total_charges` left out (null) one time in five.
-fn row(d: &mut Draw) -> Value {
-    let contract = ["month-to-month", "one-year", "two-year"][d.below(3) as usize];
-    let monthly = (d.below(19_000) as f64) / 100.0 + 10.0;
-    let tenure = 1 + d.below(72) as i64;
-    let mut r = json!({
-        "customer_id": format!("C{:05}", d.below(100_000)),
-        "tenure_months": tenure,
-        "monthly_charges": monthly,
-        "contract": contract,
-        "support_calls": d.below(8),
-        "paperless_billing": d.below(2) == 1,
-    });
-    if d.below(5) != 0 {
-        r["total_charges"] = json!(monthly * tenure as f64 + (d.below(1000) as f64) / 7.0);
-    }
-    r
-}
-
-/// A server and one HTTP client for all of a test's requests (building a client costs more
-/// than a request).
-struct At<'a> {
-    server: &'a Server,
-    client: reqwest::Client,
-}
-
-impl<'a> At<'a> {
-    fn new(server: &'a Server) -> Self {
-        Self {
-            server,
-            client: Server::http(),
-        }
-    }
-}
-
-async fn post(at: &At<'_>, path: &str, body: &Value) -> (u16, Value) {
-    let r = at
-        .client
-        .post(format!("{}{path}", at.server.url))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-/// Sends `bodies` to `path` all at once; the answers in the same order.
-async fn at_once(at: &At<'_>, path: &str, bodies: &[Value]) -> Vec<(u16, Value)> {
-    let sends = bodies.iter().map(|b| post(at, path, b));
-    futures_util::future::join_all(sends).await
-}
-
-/// The share of batched calls of deployment `name` and the requests they carried.
-async fn calls(server: &Server, name: &str) -> (f64, f64) {
-    let labels = [("deployment", name)];
-    (
-        server.metric("ferry_batch_requests_count", &labels).await,
-        server.metric("ferry_batch_requests_sum", &labels).await,
-    )
-}
+use super::{At, Draw, at_once, batching_of, calls, hostile_policy, post, row, sign_hostile};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn batched_answers_are_the_answers_alone() {
@@ -223,26 +145,10 @@ async fn batched_answers_are_the_answers_alone() {
     assert!(after > before, "the waves went through the queue");
 }
 
-/// The batching status of version `version` in a deployment as the API shows it.
-fn batching_of(deployment: &Value, version: i64) -> Value {
-    let target = format!("churn@{version}");
-    deployment["status"]["batching"]
-        .as_array()
-        .and_then(|all| all.iter().find(|b| b["target"] == target.as_str()))
-        .cloned()
-        .unwrap_or(Value::Null)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn batching_is_only_for_built_in_and_trusted_plugins() {
     let work = tempfile::tempdir().unwrap();
-    let acme = ferry_tests::signing_key(work.path(), "acme");
-    let policy = work.path().join("trust.toml");
-    std::fs::write(
-        &policy,
-        format!("[[require]]\nnamespace = \"hostile\"\nkeys = [\"{acme}\"]\n"),
-    )
-    .unwrap();
+    let (policy, key) = hostile_policy(work.path());
     let policy = policy.to_str().unwrap();
 
     let server = Server::start(&["--max-in-flight", "128"]);
@@ -327,16 +233,7 @@ async fn batching_is_only_for_built_in_and_trusted_plugins() {
         "unsigned, even with the policy: {}",
         text(&o)
     );
-    let wasm = work.path().join("hostile.wasm");
-    std::fs::copy(ferry_tests::guests::GUEST_HOSTILE, &wasm).unwrap();
-    let o = server.ferry(&[
-        "plugin",
-        "publish",
-        wasm.to_str().unwrap(),
-        "--sign-key",
-        work.path().join("acme.key").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    sign_hostile(&server, work.path(), &key);
     let o = server.ferry(&[
         "deploy",
         "update",
