@@ -123,8 +123,10 @@ impl wasmtime_wasi::HostMonotonicClock for FixedMonotonicClock {
 pub struct StoreState {
     /// The WASI context, built from the grants. A component uses the `WasiCtx` inside it with
     /// [`Self::table`]; an Extism module that imports WASI preview 1 uses it whole, so both
-    /// backends see the same files, variables, clocks and random source.
-    wasi: WasiP1Ctx,
+    /// backends see the same files, variables, clocks and random source. Built on first use
+    /// (see [`Self::new`]).
+    wasi: Option<WasiP1Ctx>,
+    source: WasiSource,
     /// Outgoing HTTP (`wasi:http`) through the grants' allow-list; nothing in the edge build.
     #[cfg_attr(not(feature = "net"), allow(dead_code))]
     net: Net,
@@ -152,16 +154,22 @@ pub struct StoreState {
     pub(super) deadline: Option<std::time::Instant>,
 }
 
-impl StoreState {
-    /// A fresh store's data for an instance in `sandbox`: exactly its grants and limits, and
-    /// for a plugin that computes, the fixed clocks and seeded random source.
-    pub(crate) fn new(sandbox: &Sandbox) -> Result<Self, LoadError> {
-        let grants = sandbox.grants.clone();
-        let output = MemoryOutputPipe::new(OUTPUT_CAPTURE);
-        let denials = Denials::default();
+/// What a store's WASI context is built from.
+struct WasiSource {
+    seed: Option<[u8; 32]>,
+    grants: Arc<Grants>,
+    output: MemoryOutputPipe,
+    denials: Denials,
+}
+
+impl WasiSource {
+    /// The WASI context: exactly the grants, with stdout and stderr captured, and for a
+    /// plugin that computes, the fixed clocks and seeded random source. It can fail only when
+    /// a granted directory cannot be opened.
+    fn build(&self) -> Result<WasiP1Ctx, LoadError> {
         let mut b = WasiCtxBuilder::new();
-        b.stdout(output.clone()).stderr(output.clone());
-        if let Some(seed) = sandbox.seed {
+        b.stdout(self.output.clone()).stderr(self.output.clone());
+        if let Some(seed) = self.seed {
             let mut insecure = seed;
             insecure[0] ^= 1;
             b.wall_clock(FixedWallClock)
@@ -172,10 +180,10 @@ impl StoreState {
                     seed[..16].try_into().unwrap_or_default(),
                 ));
         }
-        for (k, v) in &grants.env {
+        for (k, v) in &self.grants.env {
             b.env(k, v);
         }
-        for d in &grants.dirs {
+        for d in &self.grants.dirs {
             let perms = if d.writable {
                 FsPerms::ReadWrite
             } else {
@@ -188,7 +196,7 @@ impl StoreState {
                     message: e.to_string(),
                 })?;
         }
-        let socket_denials = denials.clone();
+        let socket_denials = self.denials.clone();
         b.allow_tcp(true)
             .allow_udp(true)
             .allow_ip_name_lookup(false)
@@ -205,8 +213,50 @@ impl StoreState {
                 socket_denials.push(format!("{what}: no network access is granted"));
                 Box::pin(async { false })
             });
+        Ok(b.build_p1())
+    }
+}
+
+/// `wasi`, built from `source` if it was not yet. A lazy build has no directories to open
+/// and cannot fail; should it, the plugin gets a context that grants nothing.
+fn built<'a>(
+    wasi: &'a mut Option<WasiP1Ctx>,
+    source: &WasiSource,
+    plugin: &str,
+) -> &'a mut WasiP1Ctx {
+    wasi.get_or_insert_with(|| {
+        source.build().unwrap_or_else(|e| {
+            tracing::error!(plugin, "cannot build the WASI context: {e}");
+            WasiCtxBuilder::new().build_p1()
+        })
+    })
+}
+
+impl StoreState {
+    /// A fresh store's data for an instance in `sandbox`: exactly its grants and limits, and
+    /// for a plugin that computes, the fixed clocks and seeded random source.
+    ///
+    /// The WASI context is built on the plugin's first WASI call (most calls of an instance
+    /// started from a snapshot make none), except when directories are granted: opening them
+    /// can fail, and that is reported here, before the instance is used.
+    pub(crate) fn new(sandbox: &Sandbox) -> Result<Self, LoadError> {
+        let grants = sandbox.grants.clone();
+        let output = MemoryOutputPipe::new(OUTPUT_CAPTURE);
+        let denials = Denials::default();
+        let source = WasiSource {
+            seed: sandbox.seed,
+            grants: grants.clone(),
+            output: output.clone(),
+            denials: denials.clone(),
+        };
+        let wasi = if grants.dirs.is_empty() {
+            None
+        } else {
+            Some(source.build()?)
+        };
         Ok(Self {
-            wasi: b.build_p1(),
+            wasi,
+            source,
             net: Net::new(grants.clone(), denials.clone()),
             table: ResourceTable::new(),
             limiter: MemoryCap {
@@ -229,7 +279,7 @@ impl StoreState {
 
     /// The WASI preview 1 context an Extism module's `wasi_snapshot_preview1` imports use.
     pub(crate) fn wasi_p1(&mut self) -> &mut WasiP1Ctx {
-        &mut self.wasi
+        built(&mut self.wasi, &self.source, &self.plugin)
     }
 
     /// Whether the instance holds a resource from the host (a stream, a descriptor).
@@ -246,7 +296,7 @@ impl StoreState {
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: self.wasi.ctx().ctx,
+            ctx: built(&mut self.wasi, &self.source, &self.plugin).ctx().ctx,
             table: &mut self.table,
         }
     }
