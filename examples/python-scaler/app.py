@@ -104,3 +104,6 @@ def output_schema(config, schema):
 
 
 Plugin, Transform = ferry.transform(MANIFEST, Analyzer, Transformer, output_schema)
+# Contract 0.1.1: built for `prepared-transform-plugin`, the host builds the transformer from its
+# state once and starts every call from a snapshot (a `transform-plugin` build ignores this).
+PreparedTransform = ferry.prepared(Transform)

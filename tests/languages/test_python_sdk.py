@@ -112,3 +112,8 @@ def test_alerts_serialize_as_the_rust_sinks_send_them():
     assert list(alert.to_json()) == ["severity", "title", "text", "labels", "source", "time_ms"]
     assert alert.to_json()["severity"] == "critical"
     assert list(alert.to_json()["labels"]) == ["a", "z"]
+
+
+def test_prepared_takes_only_a_class_the_sdk_made():
+    with pytest.raises(TypeError, match=r"prepared\(\) takes the Validator, Transform or Model class"):
+        ferry.prepared(dict)

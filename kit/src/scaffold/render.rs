@@ -287,6 +287,12 @@ pub(super) fn project(t: &Template) -> Project {
             files.push(("README.md".into(), readme(t, &build, &test, &needs, layout)));
         }
         Language::Python => {
+            // The templates of the kinds that compute export their `prepared-*` interface.
+            let world = if t.kind.is_pure() {
+                format!("prepared-{world}")
+            } else {
+                world.clone()
+            };
             build =
                 format!("componentize-py -d wit -w {world} componentize app -p . -o {component}");
             let literal = literal(&schema, 4, "config_schema=".len(), Syntax::Python);

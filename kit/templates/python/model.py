@@ -62,3 +62,7 @@ def load(artifact, config):
 
 
 Plugin, Model = ferry.model(MANIFEST, load, train)
+
+# Prepared once per artifact and configuration, then every call starts from a snapshot
+# (contract 0.1.1; the build names the `prepared-model-plugin` world).
+PreparedModel = ferry.prepared(Model)

@@ -49,3 +49,7 @@ def output_schema(config, schema):
 
 
 Plugin, Transform = ferry.transform(MANIFEST, Analyzer, Transformer, output_schema)
+
+# Prepared once per configuration and state, then every call starts from a snapshot
+# (contract 0.1.1; the build names the `prepared-transform-plugin` world).
+PreparedTransform = ferry.prepared(Transform)

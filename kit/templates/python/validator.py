@@ -34,3 +34,7 @@ def validate(config, batch):
 
 
 Plugin, Validator = ferry.validator(MANIFEST, validate)
+
+# Prepared once per configuration, then every call starts from a snapshot
+# (contract 0.1.1; the build names the `prepared-validator-plugin` world).
+PreparedValidator = ferry.prepared(Validator)

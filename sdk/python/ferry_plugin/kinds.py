@@ -7,6 +7,15 @@ the app module, so an app ends with one of:
     Plugin, Deployer = ferry_plugin.deployer(MANIFEST, plan, apply, status, rollback)
     Plugin, AlertSink = ferry_plugin.alert_sink(MANIFEST, deliver)
 
+A validator, transform or model may also be prepared once (contract 0.1.1): add
+
+    PreparedTransform = ferry_plugin.prepared(Transform)
+
+(or `PreparedValidator = ferry_plugin.prepared(Validator)`, `PreparedModel =
+ferry_plugin.prepared(Model)`) and build for the kind's `prepared-*-plugin` world. The host
+then builds the transformer (loads the model, reads the configuration) once, snapshots the
+instance, and starts every call's fresh instance from that snapshot instead of doing it again.
+
 Configuration arrives parsed (a dict). When the manifest's `config_schema` is an object schema
 with `"additionalProperties": false`, a key outside its `properties` is refused, naming it."""
 
@@ -45,6 +54,36 @@ def _plugin_class(manifest: Manifest, kind: Any) -> type:
             return wit_manifest
 
     return Plugin
+
+
+class _Kept:
+    """What `prepare` built, kept in the instance for the calls after it. The host snapshots
+    the instance once `prepare` returns, so every instance started from the snapshot finds it
+    here."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+        self._set = False
+
+    def set(self, value: Any) -> None:
+        self._value, self._set = value, True
+
+    def get(self) -> Any:
+        if not self._set:
+            raise PluginError("called before `prepare` succeeded in this instance")
+        return self._value
+
+
+def prepared(kind: type) -> type:
+    """The class that exports the `prepared-*` interface of `kind`, the `Validator`,
+    `Transform` or `Model` class `validator`, `transform` or `model` returned."""
+    found = getattr(kind, "_ferry_prepared", None)
+    if found is None:
+        raise TypeError(
+            f"prepared() takes the Validator, Transform or Model class that ferry_plugin.validator, "
+            f"transform or model returned, not {getattr(kind, '__name__', kind)!r}"
+        )
+    return found
 
 
 class AnalyzerType(Protocol):
@@ -111,6 +150,19 @@ def transform(manifest: Manifest, analyzer: type[AnalyzerType], transformer: typ
         def output_schema(self, config: str, input: list) -> list:
             return _wit.schema_out(output_schema(read_config(config), _wit.schema_in(input)))
 
+    kept = _Kept()
+
+    class PreparedTransform:
+        @_wit.guarded
+        def prepare(self, config: str, state: bytes) -> None:
+            kept.set(transformer(read_config(config), _state.decode(state, manifest.name)))
+
+        @_wit.guarded
+        @_draws.computing
+        def apply(self, data: Any) -> Any:
+            return _wit.batch_out(kept.get().apply(_wit.batch_in(data)), "apply")
+
+    Transform._ferry_prepared = PreparedTransform
     return _plugin_class(manifest, wit.PluginKind.TRANSFORM), Transform
 
 
@@ -125,20 +177,36 @@ def validator(manifest: Manifest, validate: Callable[[dict[str, Any], Batch], Re
 
     read_config = _config_reader(manifest)
 
+    def checked(config: dict[str, Any], data: Any) -> Any:
+        report = validate(config, _wit.batch_in(data))
+        if not isinstance(report, Report):
+            raise TypeError(f"validate must return a ferry_plugin.Report, not {type(report).__name__}")
+        return wit.Report(
+            rows_checked=report.rows_checked,
+            violations=[wit.Violation(v.rule, v.column, v.row, v.message) for v in report.violations],
+            counts=[wit.ViolationCount(rule, column, n) for (rule, column), n in report.counts.items()],
+            truncated=report.truncated,
+        )
+
     class Validator:
         @_wit.guarded
         @_draws.computing
         def validate(self, config: str, data: Any) -> Any:
-            report = validate(read_config(config), _wit.batch_in(data))
-            if not isinstance(report, Report):
-                raise TypeError(f"validate must return a ferry_plugin.Report, not {type(report).__name__}")
-            return wit.Report(
-                rows_checked=report.rows_checked,
-                violations=[wit.Violation(v.rule, v.column, v.row, v.message) for v in report.violations],
-                counts=[wit.ViolationCount(rule, column, n) for (rule, column), n in report.counts.items()],
-                truncated=report.truncated,
-            )
+            return checked(read_config(config), data)
 
+    kept = _Kept()
+
+    class PreparedValidator:
+        @_wit.guarded
+        def prepare(self, config: str) -> None:
+            kept.set(read_config(config))
+
+        @_wit.guarded
+        @_draws.computing
+        def validate(self, data: Any) -> Any:
+            return checked(kept.get(), data)
+
+    Validator._ferry_prepared = PreparedValidator
     return _plugin_class(manifest, wit.PluginKind.VALIDATOR), Validator
 
 
@@ -189,6 +257,19 @@ def model(manifest: Manifest, load: Callable[[bytes, dict[str, Any]], PredictorT
             out = train(_wit.batch_in(features), _wit.column_in(labels), read_config(config))
             return bytes(out) if isinstance(out, (bytes, bytearray)) else _state.encode(out)
 
+    kept = _Kept()
+
+    class PreparedModel:
+        @_wit.guarded
+        def prepare(self, artifact: bytes, config: str) -> None:
+            kept.set(load(bytes(artifact), read_config(config)))
+
+        @_wit.guarded
+        @_draws.computing
+        def predict(self, features: Any) -> Any:
+            return _wit.batch_out(kept.get().predict(_wit.batch_in(features)), "predict")
+
+    Model._ferry_prepared = PreparedModel
     return _plugin_class(manifest, wit.PluginKind.MODEL), Model
 
 
