@@ -6,6 +6,8 @@
 #
 # Usage: bench/profile.sh [SECONDS] [PATH]   (needs wrk and perf: apt-get install wrk linux-perf)
 #   PATH defaults to /v1/deployments/churn/predict; the report is left in $PERF_OUT (perf.txt).
+#   FERRY_DEPLOY_ARGS adds options to the deployment (e.g. "--batch-max-rows 64" to profile
+#   adaptive batching); FERRY_FEATURES builds the binary with features (e.g. mimalloc).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -15,12 +17,13 @@ out=${PERF_OUT:-$PWD/perf.txt}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$root"
-cargo build --release -p ferry --bin ferry
+cargo build --release -p ferry --bin ferry ${FERRY_FEATURES:+--features "$FERRY_FEATURES"}
 ferry="$target/release/ferry"
 export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
 unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL
 "$ferry" train examples/churn/pipeline.toml > /dev/null
-"$ferry" deploy create churn --model churn@1 > /dev/null
+# shellcheck disable=SC2086  # the options are meant to split
+"$ferry" deploy create churn --model churn@1 ${FERRY_DEPLOY_ARGS:-} > /dev/null
 FERRY_PERF_MAP=1 "$ferry" serve --addr 127.0.0.1:0 --max-in-flight 1024 > "$work/out" 2> /dev/null &
 server=$!
 url=""
