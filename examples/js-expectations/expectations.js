@@ -140,4 +140,6 @@ function validate(config, batch) {
   return report;
 }
 
-export const { plugin, validator } = ferry.validatorPlugin(MANIFEST, validate);
+// `preparedValidator` is exported by a `prepared-validator-plugin` build (contract 0.1.1): the
+// configuration is parsed once and every call starts from a snapshot.
+export const { plugin, validator, preparedValidator } = ferry.validatorPlugin(MANIFEST, validate);

@@ -314,31 +314,54 @@ function manifestOut(m, kind) {
   };
 }
 
-/** The exports of a validator: `export const { plugin, validator } = validatorPlugin(...)`,
- * where `validate(config, batch)` returns a Report. */
+/** What `prepare` built, kept in the instance for the calls after it (contract 0.1.1): the
+ * host snapshots the instance once `prepare` returns, so every instance started from the
+ * snapshot finds it here. */
+class Kept {
+  set(value) {
+    this.value = value;
+    this.ready = true;
+  }
+  get() {
+    if (!this.ready) throw new PluginError("called before `prepare` succeeded in this instance");
+    return this.value;
+  }
+}
+
+/** The exports of a validator: `export const { plugin, validator, preparedValidator } =
+ * validatorPlugin(...)`, where `validate(config, batch)` returns a Report. `preparedValidator`
+ * is for the `prepared-validator-plugin` world (the configuration parsed once, every call
+ * started from a snapshot); a `validator-plugin` build leaves it out. */
 export function validatorPlugin(manifest, validate) {
   const keys = schemaKeys(manifest.configSchema);
   const wit = manifestOut(manifest, "validator");
+  const checked = (config, data) => {
+    const report = validate(config, batchIn(data));
+    if (!(report instanceof Report)) throw new PluginError("validate must return a Report");
+    return {
+      rowsChecked: report.rowsChecked,
+      violations: report.violations,
+      counts: [...report.counts.values()],
+      truncated: report.truncated,
+    };
+  };
+  const kept = new Kept();
   return {
     plugin: { getManifest: () => wit },
     validator: {
-      validate: guarded((config, data) => {
-        const report = validate(parseConfig(config, keys), batchIn(data));
-        if (!(report instanceof Report)) throw new PluginError("validate must return a Report");
-        return {
-          rowsChecked: report.rowsChecked,
-          violations: report.violations,
-          counts: [...report.counts.values()],
-          truncated: report.truncated,
-        };
-      }),
+      validate: guarded((config, data) => checked(parseConfig(config, keys), data)),
+    },
+    preparedValidator: {
+      prepare: guarded((config) => kept.set(parseConfig(config, keys))),
+      validate: guarded((data) => checked(kept.get(), data)),
     },
   };
 }
 
-/** The exports of a transform: `export const { plugin, transform } = transformPlugin(...)`.
- * `Analyzer(config, schema)` has `update(batch)` and `finish()` (a JSON-able state, or a
- * Uint8Array); `Transformer(config, state)` has `apply(batch)` (a Batch or Columns). */
+/** The exports of a transform: `export const { plugin, transform, preparedTransform } =
+ * transformPlugin(...)`. `Analyzer(config, schema)` has `update(batch)` and `finish()` (a
+ * JSON-able state, or a Uint8Array); `Transformer(config, state)` has `apply(batch)` (a Batch
+ * or Columns). `preparedTransform` is for the `prepared-transform-plugin` world. */
 export function transformPlugin(manifest, { Analyzer, Transformer, outputSchema }) {
   const keys = schemaKeys(manifest.configSchema);
   const wit = manifestOut(manifest, "transform");
@@ -366,22 +389,28 @@ export function transformPlugin(manifest, { Analyzer, Transformer, outputSchema 
       return guard(() => batchOut(this.inner.apply(batchIn(data))));
     }
   }
+  const built = (config, state) => {
+    let decoded;
+    try {
+      decoded = JSON.parse(new TextDecoder().decode(state));
+    } catch (e) {
+      throw new ConfigError(`the state is not a valid ${manifest.name} state: ${e.message}`);
+    }
+    return new Transformer(parseConfig(config, keys), decoded);
+  };
+  const kept = new Kept();
   return {
     plugin: { getManifest: () => wit },
     transform: {
       Analyzer: AnalyzerResource,
       Transformer: TransformerResource,
       newAnalyzer: guarded((config, input) => new AnalyzerResource(new Analyzer(parseConfig(config, keys), input))),
-      newTransformer: guarded((config, state) => {
-        let decoded;
-        try {
-          decoded = JSON.parse(new TextDecoder().decode(state));
-        } catch (e) {
-          throw new ConfigError(`the state is not a valid ${manifest.name} state: ${e.message}`);
-        }
-        return new TransformerResource(new Transformer(parseConfig(config, keys), decoded));
-      }),
+      newTransformer: guarded((config, state) => new TransformerResource(built(config, state))),
       outputSchema: guarded((config, input) => outputSchema(parseConfig(config, keys), input)),
+    },
+    preparedTransform: {
+      prepare: guarded((config, state) => kept.set(built(config, state))),
+      apply: guarded((data) => batchOut(kept.get().apply(batchIn(data)))),
     },
   };
 }
@@ -398,7 +427,8 @@ function modelInfoOut(info) {
   };
 }
 
-/** The exports of a model adapter: `export const { plugin, model } = modelPlugin(...)`.
+/** The exports of a model adapter: `export const { plugin, model, preparedModel } =
+ * modelPlugin(...)` (`preparedModel` for the `prepared-model-plugin` world).
  * `load(artifact, config)` returns an object with `describe()` ({ task, inputs, outputs }) and
  * `predict(features)` (a Batch or Columns); `train(features, labels, config)`, when given,
  * returns the artifact (a Uint8Array, or anything JSON-able). Without it, training answers
@@ -406,6 +436,7 @@ function modelInfoOut(info) {
 export function modelPlugin(manifest, { load, train }) {
   const keys = schemaKeys(manifest.configSchema);
   const wit = manifestOut(manifest, "model");
+  const kept = new Kept();
   class PredictorResource {
     constructor(inner) {
       this.inner = inner;
@@ -428,6 +459,10 @@ export function modelPlugin(manifest, { load, train }) {
         const out = train(batchIn(features), columnIn(labels), parseConfig(config, keys));
         return out instanceof Uint8Array ? out : new TextEncoder().encode(JSON.stringify(out));
       }),
+    },
+    preparedModel: {
+      prepare: guarded((artifact, config) => kept.set(load(artifact, parseConfig(config, keys)))),
+      predict: guarded((features) => batchOut(kept.get().predict(batchIn(features)))),
     },
   };
 }

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import CHURN, ROOT, assert_keeps_serving, build_c
+from conftest import CHURN, ROOT, assert_keeps_serving, assert_prepared_serves_alike, build_c
 
 SCALER = ROOT / "examples" / "c-min-max-scaler"
 HOSTILE = ROOT / "tests" / "languages" / "c" / "hostile"
@@ -139,3 +139,8 @@ def test_a_served_model_keeps_serving_when_its_c_transform_traps(ferry, hostile,
         "[[transforms]]", '[[transforms]]\nplugin = "c-hostile@^0.1"\nconfig = "hostile.json"\n\n[[transforms]]', 1))
     ferry.run("train", pipeline)
     assert_keeps_serving(ferry, "c-hostile", "out of bounds memory access")
+
+
+def test_a_prepared_c_transform_is_served_from_its_snapshot_with_the_same_bits(scaler, tmp_path, cache_dir):
+    prepared = build_c(SCALER, "prepared-transform-plugin")
+    assert_prepared_serves_alike(tmp_path, cache_dir, "standard-scaler", "c-min-max-scaler", prepared, scaler)

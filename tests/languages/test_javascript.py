@@ -1,5 +1,7 @@
 """Plugins written in JavaScript (sdk/js, ComponentizeJS) against the Rust built-ins they
-mirror: the same report, violation for violation, and typed errors for a careless plugin."""
+mirror: the same report, violation for violation, and typed errors for a careless plugin. Built
+for the `prepared-validator-plugin` world, a JavaScript validator is prepared once and served
+from its snapshot with the same answers."""
 
 import csv
 import json
@@ -7,7 +9,7 @@ import math
 
 import pytest
 
-from conftest import CHURN, ROOT, build_js
+from conftest import CHURN, ROOT, assert_prepared_serves_alike, build_js
 
 EXPECTATIONS = ROOT / "examples" / "js-expectations" / "expectations.js"
 HOSTILE = ROOT / "tests" / "languages" / "js" / "hostile" / "hostile.js"
@@ -146,3 +148,8 @@ def test_the_javascript_plugins_conform(ferry, expectations):
     for plugin in (expectations, build_js(ROOT / "tests" / "languages" / "js" / "log" / "log.js", "transform-plugin")):
         out = ferry.run("plugin", "test", plugin)
         assert "0 failed" in out.stdout, out.stdout
+
+
+def test_a_prepared_javascript_validator_is_served_from_its_snapshot_alike(expectations, tmp_path, cache_dir):
+    prepared = build_js(EXPECTATIONS, "prepared-validator-plugin")
+    assert_prepared_serves_alike(tmp_path, cache_dir, "expectations", "js-expectations", prepared, expectations)

@@ -3,16 +3,11 @@ mirror: the same bits out, in a lone transform and in a trained pipeline, and ty
 a careless plugin. Built for the `prepared-transform-plugin` world, a Python transform is
 prepared once and served from its snapshot with the same bits."""
 
-import csv
 import json
-import shutil
-import subprocess
-import time
-import urllib.request
 
 import pytest
 
-from conftest import CHURN, ROOT, Ferry, build_python, ferry_bin, post
+from conftest import CHURN, ROOT, assert_prepared_serves_alike, build_python
 
 SCALER = ROOT / "examples" / "python-scaler"
 HOSTILE = ROOT / "tests" / "languages" / "python" / "hostile"
@@ -156,62 +151,9 @@ def test_the_python_plugins_conform_and_a_careless_one_is_refused_at_publish(fer
     assert "published py-hostile 0.1.0" in published.stdout, published.stdout
 
 
-def customers():
-    """The churn customers as predict rows, typed as the model's input."""
-    types = {"tenure_months": int, "monthly_charges": float, "total_charges": float, "support_calls": int,
-             "paperless_billing": lambda v: v == "true"}
-    with open(CHURN / "customers.csv") as f:
-        return [{k: (types[k](v) if v else None) if k in types else v for k, v in r.items() if k != "churned"}
-                for r in csv.DictReader(f)]
-
-
-def served(ferry, rows, requests):
-    """Serves churn version 1 of `ferry`'s registry: its answer for all of `rows` at once, and
-    how many instances it built from scratch (not from a snapshot) for `requests` more
-    requests of one row each."""
-    server = subprocess.Popen([ferry_bin(), "serve", "--addr", "127.0.0.1:0"], env=ferry.env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        url = server.stdout.readline().split()[-1]
-
-        def from_scratch():
-            time.sleep(0.5)  # the sets of instances built ahead are refilled off the request path
-            metrics = urllib.request.urlopen(f"{url}/metrics", timeout=30).read().decode()
-            value = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
-                     if line.startswith("ferry_instances_")}
-            return value["ferry_instances_created_total"] - value["ferry_instances_from_snapshots_total"]
-
-        status, all_rows = post(f"{url}/v1/models/churn/1/predict", {"rows": rows})
-        assert status == 200, all_rows
-        before = from_scratch()
-        for row in rows[:requests]:
-            status, body = post(f"{url}/v1/models/churn/1/predict", {"rows": [row]})
-            assert status == 200, body
-        return all_rows["predictions"], from_scratch() - before
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def test_a_prepared_python_transform_is_served_from_its_snapshot_with_the_same_bits(
-        ferry, scaler, tmp_path, cache_dir):
+        scaler, tmp_path, cache_dir):
     prepared = build_python(SCALER, "prepared-transform-plugin")
-    rows = customers()
-    answers = {}
-    for name, plugin in (("prepared", prepared), ("plain", scaler)):
-        registry = Ferry(tmp_path / name / "registry", cache_dir)
-        registry.run("plugin", "publish", plugin)
-        work = tmp_path / name / "churn"
-        shutil.copytree(CHURN, work, ignore=shutil.ignore_patterns("out"))
-        pipeline = work / "pipeline.toml"
-        pipeline.write_text(pipeline.read_text().replace('"standard-scaler@^0.1"', '"py-standard-scaler@^0.1"'))
-        registry.run("train", work / "pipeline.toml")
-        answers[name] = served(registry, rows, 20)
-    (prepared_answer, prepared_scratch), (plain_answer, plain_scratch) = answers["prepared"], answers["plain"]
-    assert len(prepared_answer) == 2000
-    assert prepared_answer == plain_answer, "the same bits with and without the snapshot"
     # Without `prepared-transform`, the Python scaler is built from its state for each request;
     # with it, every instance of every step starts from a snapshot.
-    assert plain_scratch >= 20, plain_scratch
-    assert prepared_scratch == 0, prepared_scratch
-
+    assert_prepared_serves_alike(tmp_path, cache_dir, "standard-scaler", "py-standard-scaler", prepared, scaler)

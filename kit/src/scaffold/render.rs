@@ -219,7 +219,13 @@ fn component(t: &Template) -> String {
 
 pub(super) fn project(t: &Template) -> Project {
     let kind = t.kind.name();
-    let world = t.kind.world();
+    // The kinds that compute build for their `prepared-*` world (contract 0.1.1), whose extra
+    // export the Python, JavaScript and C layers provide.
+    let world = if t.kind.is_pure() {
+        format!("prepared-{}", t.kind.world())
+    } else {
+        t.kind.world()
+    };
     let schema = schema_value(t);
     let pretty = serde_json::to_string_pretty(&schema).unwrap_or_default();
     let source = |lang: &str| embedded::source(lang, kind).unwrap_or_default();
@@ -287,12 +293,6 @@ pub(super) fn project(t: &Template) -> Project {
             files.push(("README.md".into(), readme(t, &build, &test, &needs, layout)));
         }
         Language::Python => {
-            // The templates of the kinds that compute export their `prepared-*` interface.
-            let world = if t.kind.is_pure() {
-                format!("prepared-{world}")
-            } else {
-                world.clone()
-            };
             build =
                 format!("componentize-py -d wit -w {world} componentize app -p . -o {component}");
             let literal = literal(&schema, 4, "config_schema=".len(), Syntax::Python);

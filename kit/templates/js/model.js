@@ -75,4 +75,6 @@ function load(artifact) {
   }
 }
 
-export const { plugin, model } = ferry.modelPlugin(MANIFEST, { load, train });
+// `preparedModel` is for the `prepared-model-plugin` world the build names (contract 0.1.1):
+// the model is loaded once, and every call starts from a snapshot.
+export const { plugin, model, preparedModel } = ferry.modelPlugin(MANIFEST, { load, train });

@@ -56,4 +56,6 @@ function outputSchema(config, schema) {
   }));
 }
 
-export const { plugin, transform } = ferry.transformPlugin(MANIFEST, { Analyzer, Transformer, outputSchema });
+// `preparedTransform` is for the `prepared-transform-plugin` world the build names (contract 0.1.1):
+// the transformer is built from its state once, and every call starts from a snapshot.
+export const { plugin, transform, preparedTransform } = ferry.transformPlugin(MANIFEST, { Analyzer, Transformer, outputSchema });

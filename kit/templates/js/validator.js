@@ -31,4 +31,6 @@ function validate(config, batch) {
   return report;
 }
 
-export const { plugin, validator } = ferry.validatorPlugin(MANIFEST, validate);
+// `preparedValidator` is for the `prepared-validator-plugin` world the build names (contract 0.1.1):
+// the configuration is parsed once, and every call starts from a snapshot.
+export const { plugin, validator, preparedValidator } = ferry.validatorPlugin(MANIFEST, validate);

@@ -1,8 +1,12 @@
-/* The model-plugin world: the bindings' exports, calling the plugin's ferry_model_* and
- * ferry_predictor_* functions. */
+/* The model-plugin world (or, built with -DFERRY_PREPARED, prepared-model-plugin): the
+ * bindings' exports, calling the plugin's ferry_model_* and ferry_predictor_* functions. */
+#ifdef FERRY_PREPARED
+#include "prepared_model_plugin.h"
+#define W(name) prepared_model_plugin_##name
+#else
 #include "model_plugin.h"
-
 #define W(name) model_plugin_##name
+#endif
 #include "convert.h"
 
 struct exports_ferry_plugin_model_predictor_t {
@@ -13,15 +17,15 @@ void exports_ferry_plugin_plugin_get_manifest(exports_ferry_plugin_plugin_manife
     manifest_out(FERRY_PLUGIN_TYPES_PLUGIN_KIND_MODEL, ret);
 }
 
-bool exports_ferry_plugin_model_load(model_plugin_list_u8_t *artifact, model_plugin_string_t *config,
+bool exports_ferry_plugin_model_load(W(list_u8_t) *artifact, W(string_t) *config,
                                      exports_ferry_plugin_model_own_predictor_t *ret,
                                      exports_ferry_plugin_model_plugin_error_t *err) {
     char *text = str_in(config);
     ferry_error e = {.row = -1};
     ferry_predictor *inner = ferry_model_load(artifact->ptr, artifact->len, text, &e);
     free(text);
-    model_plugin_string_free(config);
-    model_plugin_list_u8_free(artifact);
+    W(string_free)(config);
+    W(list_u8_free)(artifact);
     if (!inner) {
         error_out(&e, "ferry_model_load", err);
         return false;
@@ -76,7 +80,7 @@ void exports_ferry_plugin_model_predictor_destructor(exports_ferry_plugin_model_
 
 bool exports_ferry_plugin_model_train(exports_ferry_plugin_model_batch_t *features,
                                       exports_ferry_plugin_model_column_t *labels,
-                                      model_plugin_string_t *config, model_plugin_list_u8_t *ret,
+                                      W(string_t) *config, W(list_u8_t) *ret,
                                       exports_ferry_plugin_model_plugin_error_t *err) {
     ferry_batch batch = batch_in(features);
     ferry_column label = column_in(labels);
@@ -86,7 +90,7 @@ bool exports_ferry_plugin_model_train(exports_ferry_plugin_model_batch_t *featur
     bool ok = ferry_model_train(&batch, &label, text, &artifact, &e);
     if (ok && artifact.failed) ok = ferry_internal_error(&e, "out of memory writing the artifact");
     free(text);
-    model_plugin_string_free(config);
+    W(string_free)(config);
     free((char *)label.name);
     ferry_plugin_types_column_free(labels);
     batch_in_free(&batch, features);
@@ -98,3 +102,49 @@ bool exports_ferry_plugin_model_train(exports_ferry_plugin_model_batch_t *featur
     *ret = bytes_out(&artifact);
     return true;
 }
+
+#ifdef FERRY_PREPARED
+/* The model `prepare` loaded, kept in the instance the host snapshots (contract 0.1.1): every
+ * call of an instance started from the snapshot finds it here. */
+static ferry_predictor *prepared_predictor;
+
+bool exports_ferry_plugin_prepared_model_prepare(W(list_u8_t) *artifact, W(string_t) *config,
+                                                 exports_ferry_plugin_prepared_model_plugin_error_t *err) {
+    char *text = str_in(config);
+    ferry_error e = {.row = -1};
+    ferry_predictor *inner = ferry_model_load(artifact->ptr, artifact->len, text, &e);
+    free(text);
+    W(string_free)(config);
+    W(list_u8_free)(artifact);
+    if (!inner) {
+        error_out(&e, "ferry_model_load", err);
+        return false;
+    }
+    if (prepared_predictor) ferry_predictor_free(prepared_predictor);
+    prepared_predictor = inner;
+    return true;
+}
+
+bool exports_ferry_plugin_prepared_model_predict(exports_ferry_plugin_prepared_model_batch_t *features,
+                                                 exports_ferry_plugin_prepared_model_batch_t *ret,
+                                                 exports_ferry_plugin_prepared_model_plugin_error_t *err) {
+    ferry_error e = {.row = -1};
+    if (!prepared_predictor) {
+        ferry_plugin_types_batch_free(features);
+        ferry_internal_error(&e, "called before `prepare` succeeded in this instance");
+        error_out(&e, "ferry_predictor_predict", err);
+        return false;
+    }
+    ferry_batch batch = batch_in(features);
+    ferry_batch_out out = {.num_rows = batch.num_rows};
+    bool ok = ferry_predictor_predict(prepared_predictor, &batch, &out, &e);
+    batch_in_free(&batch, features);
+    if (!ok) {
+        ferry__batch_out_free(&out);
+        error_out(&e, "ferry_predictor_predict", err);
+        return false;
+    }
+    *ret = batch_out(&out);
+    return true;
+}
+#endif

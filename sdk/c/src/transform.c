@@ -1,7 +1,12 @@
-/* The transform-plugin world: the bindings' exports, calling the plugin's ferry_* functions. */
+/* The transform-plugin world (or, built with -DFERRY_PREPARED, prepared-transform-plugin): the
+ * bindings' exports, calling the plugin's ferry_* functions. */
+#ifdef FERRY_PREPARED
+#include "prepared_transform_plugin.h"
+#define W(name) prepared_transform_plugin_##name
+#else
 #include "transform_plugin.h"
-
 #define W(name) transform_plugin_##name
+#endif
 #include "convert.h"
 
 struct exports_ferry_plugin_transform_analyzer_t {
@@ -16,7 +21,7 @@ void exports_ferry_plugin_plugin_get_manifest(exports_ferry_plugin_plugin_manife
     manifest_out(FERRY_PLUGIN_TYPES_PLUGIN_KIND_TRANSFORM, ret);
 }
 
-bool exports_ferry_plugin_transform_new_analyzer(transform_plugin_string_t *config,
+bool exports_ferry_plugin_transform_new_analyzer(W(string_t) *config,
                                                  exports_ferry_plugin_transform_schema_t *input,
                                                  exports_ferry_plugin_transform_own_analyzer_t *ret,
                                                  exports_ferry_plugin_transform_plugin_error_t *err) {
@@ -26,7 +31,7 @@ bool exports_ferry_plugin_transform_new_analyzer(transform_plugin_string_t *conf
     ferry_analyzer *inner = ferry_analyzer_new(text, &schema, &e);
     schema_in_free(&schema);
     free(text);
-    transform_plugin_string_free(config);
+    W(string_free)(config);
     ferry_plugin_types_schema_free(input);
     if (!inner) {
         error_out(&e, "ferry_analyzer_new", err);
@@ -50,7 +55,7 @@ bool exports_ferry_plugin_transform_method_analyzer_update(
 }
 
 bool exports_ferry_plugin_transform_method_analyzer_finish(
-    exports_ferry_plugin_transform_borrow_analyzer_t self, transform_plugin_list_u8_t *ret,
+    exports_ferry_plugin_transform_borrow_analyzer_t self, W(list_u8_t) *ret,
     exports_ferry_plugin_transform_plugin_error_t *err) {
     ferry_json_writer state = {0};
     ferry_error e = {.row = -1};
@@ -71,15 +76,15 @@ void exports_ferry_plugin_transform_analyzer_destructor(exports_ferry_plugin_tra
 }
 
 bool exports_ferry_plugin_transform_new_transformer(
-    transform_plugin_string_t *config, transform_plugin_list_u8_t *state,
+    W(string_t) *config, W(list_u8_t) *state,
     exports_ferry_plugin_transform_own_transformer_t *ret,
     exports_ferry_plugin_transform_plugin_error_t *err) {
     char *text = str_in(config);
     ferry_error e = {.row = -1};
     ferry_transformer *inner = ferry_transformer_new(text, state->ptr, state->len, &e);
     free(text);
-    transform_plugin_string_free(config);
-    transform_plugin_list_u8_free(state);
+    W(string_free)(config);
+    W(list_u8_free)(state);
     if (!inner) {
         error_out(&e, "ferry_transformer_new", err);
         return false;
@@ -113,7 +118,7 @@ void exports_ferry_plugin_transform_transformer_destructor(
     free(rep);
 }
 
-bool exports_ferry_plugin_transform_output_schema(transform_plugin_string_t *config,
+bool exports_ferry_plugin_transform_output_schema(W(string_t) *config,
                                                   exports_ferry_plugin_transform_schema_t *input,
                                                   exports_ferry_plugin_transform_schema_t *ret,
                                                   exports_ferry_plugin_transform_plugin_error_t *err) {
@@ -124,10 +129,56 @@ bool exports_ferry_plugin_transform_output_schema(transform_plugin_string_t *con
     bool ok = ferry_output_schema(text, &schema, &out, &e);
     schema_in_free(&schema);
     free(text);
-    transform_plugin_string_free(config);
+    W(string_free)(config);
     ferry_plugin_types_schema_free(input);
     if (ok) *ret = schema_out_of(out.fields, out.len);
     else error_out(&e, "ferry_output_schema", err);
     ferry__schema_out_free(&out);
     return ok;
 }
+
+#ifdef FERRY_PREPARED
+/* The transformer `prepare` built, kept in the instance the host snapshots (contract 0.1.1):
+ * every call of an instance started from the snapshot finds it here. */
+static ferry_transformer *prepared_transformer;
+
+bool exports_ferry_plugin_prepared_transform_prepare(W(string_t) *config, W(list_u8_t) *state,
+                                                     exports_ferry_plugin_prepared_transform_plugin_error_t *err) {
+    char *text = str_in(config);
+    ferry_error e = {.row = -1};
+    ferry_transformer *inner = ferry_transformer_new(text, state->ptr, state->len, &e);
+    free(text);
+    W(string_free)(config);
+    W(list_u8_free)(state);
+    if (!inner) {
+        error_out(&e, "ferry_transformer_new", err);
+        return false;
+    }
+    if (prepared_transformer) ferry_transformer_free(prepared_transformer);
+    prepared_transformer = inner;
+    return true;
+}
+
+bool exports_ferry_plugin_prepared_transform_apply(exports_ferry_plugin_prepared_transform_batch_t *data,
+                                                   exports_ferry_plugin_prepared_transform_batch_t *ret,
+                                                   exports_ferry_plugin_prepared_transform_plugin_error_t *err) {
+    ferry_error e = {.row = -1};
+    if (!prepared_transformer) {
+        ferry_plugin_types_batch_free(data);
+        ferry_internal_error(&e, "called before `prepare` succeeded in this instance");
+        error_out(&e, "ferry_transformer_apply", err);
+        return false;
+    }
+    ferry_batch batch = batch_in(data);
+    ferry_batch_out out = {.num_rows = batch.num_rows};
+    bool ok = ferry_transformer_apply(prepared_transformer, &batch, &out, &e);
+    batch_in_free(&batch, data);
+    if (!ok) {
+        ferry__batch_out_free(&out);
+        error_out(&e, "ferry_transformer_apply", err);
+        return false;
+    }
+    *ret = batch_out(&out);
+    return true;
+}
+#endif
