@@ -1,16 +1,21 @@
-"""One client's latency of churn predict on `ferry serve` (release) with the Python scaler
-(examples/python-scaler) in place of standard-scaler, built for `transform-plugin` and for
-`prepared-transform-plugin`, in one run: 200 requests of one row per round, three rounds
+"""One client's latency of churn predict on `ferry serve` (release) with a plugin written in
+Python or JavaScript in place of the built-in it mirrors, built for its kind's plain world and
+for the `prepared-` one, in one run: 200 requests of one row per round, three rounds
 alternating between the two servers.
 
-Usage: python3 bench/python-prepared.py   (needs componentize-py==0.25.1 on the PATH or in
-~/.cache/ferry-ci-lang/bin, and `cargo build --release -p ferry` in $CARGO_TARGET_DIR)"""
+- python: examples/python-scaler for standard-scaler (transform);
+- js: examples/js-expectations for expectations (validator).
+
+Usage: python3 bench/prepared.py python|js   (needs `cargo build --release -p ferry` in
+$CARGO_TARGET_DIR; for python, componentize-py==0.25.1 on the PATH or in
+~/.cache/ferry-ci-lang/bin; for js, ComponentizeJS in $FERRY_JS_MODULES or sdk/js/node_modules)"""
 
 import json
 import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -24,10 +29,27 @@ ROW = {"customer_id": "C00001", "tenure_months": 12, "monthly_charges": 46.05, "
        "contract": "one-year", "support_calls": 1, "paperless_billing": False}
 
 
-def serve(work, world):
+LANGUAGES = {
+    # language: (kind, the built-in it replaces, the plugin's name)
+    "python": ("transform", "standard-scaler", "py-standard-scaler"),
+    "js": ("validator", "expectations", "js-expectations"),
+}
+
+
+def build(language, world, out):
+    if language == "python":
+        subprocess.run([TOOL, "-d", ROOT / "wit", "-w", world, "componentize", "app", "-p",
+                        ROOT / "examples/python-scaler", "-p", ROOT / "sdk/python", "-o", out],
+                       check=True, capture_output=True, cwd=out.parent)
+    else:
+        subprocess.run(["node", ROOT / "sdk/js/build.mjs", ROOT / "examples/js-expectations/expectations.js",
+                        "--world", world, "--out", out], check=True, capture_output=True)
+
+
+def serve(work, language, world):
+    _, builtin, name = LANGUAGES[language]
     plugin = work / f"{world}.wasm"
-    subprocess.run([TOOL, "-d", ROOT / "wit", "-w", world, "componentize", "app", "-p", ROOT / "examples/python-scaler",
-                    "-p", ROOT / "sdk/python", "-o", plugin], check=True, capture_output=True, cwd=work)
+    build(language, world, plugin)
     env = dict(os.environ, FERRY_DATA_DIR=str(work / world), FERRY_CACHE_DIR=str(work / "cache"))
     for k in ("FERRY_REGISTRY", "FERRY_TOKEN", "FERRY_DATABASE_URL"):
         env.pop(k, None)
@@ -35,7 +57,7 @@ def serve(work, world):
     churn = work / world / "churn"
     shutil.copytree(ROOT / "examples/churn", churn, ignore=shutil.ignore_patterns("out"))
     pipeline = churn / "pipeline.toml"
-    pipeline.write_text(pipeline.read_text().replace('"standard-scaler@^0.1"', '"py-standard-scaler@^0.1"'))
+    pipeline.write_text(pipeline.read_text().replace(f'"{builtin}@^0.1"', f'"{name}@^0.1"'))
     subprocess.run([FERRY, "train", pipeline], env=env, check=True, capture_output=True)
     server = subprocess.Popen([FERRY, "serve", "--addr", "127.0.0.1:0"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
@@ -51,8 +73,13 @@ def once(url):
 
 
 def main():
+    language = sys.argv[1] if len(sys.argv) > 1 else ""
+    if language not in LANGUAGES:
+        sys.exit("usage: bench/prepared.py python|js")
+    kind = LANGUAGES[language][0]
     with tempfile.TemporaryDirectory() as tmp:
-        servers = {world: serve(Path(tmp), world) for world in ("transform-plugin", "prepared-transform-plugin")}
+        worlds = (f"{kind}-plugin", f"prepared-{kind}-plugin")
+        servers = {world: serve(Path(tmp), language, world) for world in worlds}
         try:
             rounds = {world: [] for world in servers}
             for _, url in servers.values():
@@ -62,7 +89,7 @@ def main():
                 for world, (_, url) in servers.items():
                     took = sorted(once(url) for _ in range(200))
                     rounds[world].append((statistics.mean(took), took[100], took[198]))
-            print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; per round: mean, p50, p99 (ms)")
+            print(f"{language}, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; per round: mean, p50, p99 (ms)")
             for world, found in rounds.items():
                 print(f"{world:28}", "  ".join(f"{m:.2f} {p50:.2f} {p99:.2f}" for m, p50, p99 in found))
         finally:
