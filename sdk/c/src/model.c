@@ -17,19 +17,41 @@ void exports_ferry_plugin_plugin_get_manifest(exports_ferry_plugin_plugin_manife
     manifest_out(FERRY_PLUGIN_TYPES_PLUGIN_KIND_MODEL, ret);
 }
 
-bool exports_ferry_plugin_model_load(W(list_u8_t) *artifact, W(string_t) *config,
-                                     exports_ferry_plugin_model_own_predictor_t *ret,
-                                     exports_ferry_plugin_model_plugin_error_t *err) {
+/* The model loaded from `artifact` and `config` (both freed), or NULL with `err` set. */
+static ferry_predictor *predictor_from(W(list_u8_t) *artifact, W(string_t) *config,
+                                       ferry_plugin_types_plugin_error_t *err) {
     char *text = str_in(config);
     ferry_error e = {.row = -1};
     ferry_predictor *inner = ferry_model_load(artifact->ptr, artifact->len, text, &e);
     free(text);
     W(string_free)(config);
     W(list_u8_free)(artifact);
-    if (!inner) {
-        error_out(&e, "ferry_model_load", err);
+    if (!inner) error_out(&e, "ferry_model_load", err);
+    return inner;
+}
+
+/* Predicts `features` (freed) with `inner` into `ret`. */
+static bool predict_with(ferry_predictor *inner, ferry_plugin_types_batch_t *features,
+                         ferry_plugin_types_batch_t *ret, ferry_plugin_types_plugin_error_t *err) {
+    ferry_batch batch = batch_in(features);
+    ferry_batch_out out = {.num_rows = batch.num_rows};
+    ferry_error e = {.row = -1};
+    bool ok = ferry_predictor_predict(inner, &batch, &out, &e);
+    batch_in_free(&batch, features);
+    if (!ok) {
+        ferry__batch_out_free(&out);
+        error_out(&e, "ferry_predictor_predict", err);
         return false;
     }
+    *ret = batch_out(&out);
+    return true;
+}
+
+bool exports_ferry_plugin_model_load(W(list_u8_t) *artifact, W(string_t) *config,
+                                     exports_ferry_plugin_model_own_predictor_t *ret,
+                                     exports_ferry_plugin_model_plugin_error_t *err) {
+    ferry_predictor *inner = predictor_from(artifact, config, err);
+    if (!inner) return false;
     exports_ferry_plugin_model_predictor_t *rep = ferry__alloc(sizeof *rep);
     rep->inner = inner;
     *ret = exports_ferry_plugin_model_predictor_new(rep);
@@ -59,18 +81,7 @@ bool exports_ferry_plugin_model_method_predictor_predict(exports_ferry_plugin_mo
                                                          exports_ferry_plugin_model_batch_t *features,
                                                          exports_ferry_plugin_model_batch_t *ret,
                                                          exports_ferry_plugin_model_plugin_error_t *err) {
-    ferry_batch batch = batch_in(features);
-    ferry_batch_out out = {.num_rows = batch.num_rows};
-    ferry_error e = {.row = -1};
-    bool ok = ferry_predictor_predict(self->inner, &batch, &out, &e);
-    batch_in_free(&batch, features);
-    if (!ok) {
-        ferry__batch_out_free(&out);
-        error_out(&e, "ferry_predictor_predict", err);
-        return false;
-    }
-    *ret = batch_out(&out);
-    return true;
+    return predict_with(self->inner, features, ret, err);
 }
 
 void exports_ferry_plugin_model_predictor_destructor(exports_ferry_plugin_model_predictor_t *rep) {
@@ -110,16 +121,8 @@ static ferry_predictor *prepared_predictor;
 
 bool exports_ferry_plugin_prepared_model_prepare(W(list_u8_t) *artifact, W(string_t) *config,
                                                  exports_ferry_plugin_prepared_model_plugin_error_t *err) {
-    char *text = str_in(config);
-    ferry_error e = {.row = -1};
-    ferry_predictor *inner = ferry_model_load(artifact->ptr, artifact->len, text, &e);
-    free(text);
-    W(string_free)(config);
-    W(list_u8_free)(artifact);
-    if (!inner) {
-        error_out(&e, "ferry_model_load", err);
-        return false;
-    }
+    ferry_predictor *inner = predictor_from(artifact, config, err);
+    if (!inner) return false;
     if (prepared_predictor) ferry_predictor_free(prepared_predictor);
     prepared_predictor = inner;
     return true;
@@ -128,23 +131,13 @@ bool exports_ferry_plugin_prepared_model_prepare(W(list_u8_t) *artifact, W(strin
 bool exports_ferry_plugin_prepared_model_predict(exports_ferry_plugin_prepared_model_batch_t *features,
                                                  exports_ferry_plugin_prepared_model_batch_t *ret,
                                                  exports_ferry_plugin_prepared_model_plugin_error_t *err) {
-    ferry_error e = {.row = -1};
     if (!prepared_predictor) {
+        ferry_error e = {.row = -1};
         ferry_plugin_types_batch_free(features);
         ferry_internal_error(&e, "called before `prepare` succeeded in this instance");
         error_out(&e, "ferry_predictor_predict", err);
         return false;
     }
-    ferry_batch batch = batch_in(features);
-    ferry_batch_out out = {.num_rows = batch.num_rows};
-    bool ok = ferry_predictor_predict(prepared_predictor, &batch, &out, &e);
-    batch_in_free(&batch, features);
-    if (!ok) {
-        ferry__batch_out_free(&out);
-        error_out(&e, "ferry_predictor_predict", err);
-        return false;
-    }
-    *ret = batch_out(&out);
-    return true;
+    return predict_with(prepared_predictor, features, ret, err);
 }
 #endif

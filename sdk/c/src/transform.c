@@ -75,20 +75,42 @@ void exports_ferry_plugin_transform_analyzer_destructor(exports_ferry_plugin_tra
     free(rep);
 }
 
-bool exports_ferry_plugin_transform_new_transformer(
-    W(string_t) *config, W(list_u8_t) *state,
-    exports_ferry_plugin_transform_own_transformer_t *ret,
-    exports_ferry_plugin_transform_plugin_error_t *err) {
+/* The transformer built from `config` and `state` (both freed), or NULL with `err` set. */
+static ferry_transformer *transformer_from(W(string_t) *config, W(list_u8_t) *state,
+                                           ferry_plugin_types_plugin_error_t *err) {
     char *text = str_in(config);
     ferry_error e = {.row = -1};
     ferry_transformer *inner = ferry_transformer_new(text, state->ptr, state->len, &e);
     free(text);
     W(string_free)(config);
     W(list_u8_free)(state);
-    if (!inner) {
-        error_out(&e, "ferry_transformer_new", err);
+    if (!inner) error_out(&e, "ferry_transformer_new", err);
+    return inner;
+}
+
+/* Applies `inner` to `data` (freed) into `ret`. */
+static bool apply_with(ferry_transformer *inner, ferry_plugin_types_batch_t *data, ferry_plugin_types_batch_t *ret,
+                       ferry_plugin_types_plugin_error_t *err) {
+    ferry_batch batch = batch_in(data);
+    ferry_batch_out out = {.num_rows = batch.num_rows};
+    ferry_error e = {.row = -1};
+    bool ok = ferry_transformer_apply(inner, &batch, &out, &e);
+    batch_in_free(&batch, data);
+    if (!ok) {
+        ferry__batch_out_free(&out);
+        error_out(&e, "ferry_transformer_apply", err);
         return false;
     }
+    *ret = batch_out(&out);
+    return true;
+}
+
+bool exports_ferry_plugin_transform_new_transformer(
+    W(string_t) *config, W(list_u8_t) *state,
+    exports_ferry_plugin_transform_own_transformer_t *ret,
+    exports_ferry_plugin_transform_plugin_error_t *err) {
+    ferry_transformer *inner = transformer_from(config, state, err);
+    if (!inner) return false;
     exports_ferry_plugin_transform_transformer_t *rep = ferry__alloc(sizeof *rep);
     rep->inner = inner;
     *ret = exports_ferry_plugin_transform_transformer_new(rep);
@@ -98,18 +120,7 @@ bool exports_ferry_plugin_transform_new_transformer(
 bool exports_ferry_plugin_transform_method_transformer_apply(
     exports_ferry_plugin_transform_borrow_transformer_t self, exports_ferry_plugin_transform_batch_t *data,
     exports_ferry_plugin_transform_batch_t *ret, exports_ferry_plugin_transform_plugin_error_t *err) {
-    ferry_batch batch = batch_in(data);
-    ferry_batch_out out = {.num_rows = batch.num_rows};
-    ferry_error e = {.row = -1};
-    bool ok = ferry_transformer_apply(self->inner, &batch, &out, &e);
-    batch_in_free(&batch, data);
-    if (!ok) {
-        ferry__batch_out_free(&out);
-        error_out(&e, "ferry_transformer_apply", err);
-        return false;
-    }
-    *ret = batch_out(&out);
-    return true;
+    return apply_with(self->inner, data, ret, err);
 }
 
 void exports_ferry_plugin_transform_transformer_destructor(
@@ -144,16 +155,8 @@ static ferry_transformer *prepared_transformer;
 
 bool exports_ferry_plugin_prepared_transform_prepare(W(string_t) *config, W(list_u8_t) *state,
                                                      exports_ferry_plugin_prepared_transform_plugin_error_t *err) {
-    char *text = str_in(config);
-    ferry_error e = {.row = -1};
-    ferry_transformer *inner = ferry_transformer_new(text, state->ptr, state->len, &e);
-    free(text);
-    W(string_free)(config);
-    W(list_u8_free)(state);
-    if (!inner) {
-        error_out(&e, "ferry_transformer_new", err);
-        return false;
-    }
+    ferry_transformer *inner = transformer_from(config, state, err);
+    if (!inner) return false;
     if (prepared_transformer) ferry_transformer_free(prepared_transformer);
     prepared_transformer = inner;
     return true;
@@ -162,23 +165,13 @@ bool exports_ferry_plugin_prepared_transform_prepare(W(string_t) *config, W(list
 bool exports_ferry_plugin_prepared_transform_apply(exports_ferry_plugin_prepared_transform_batch_t *data,
                                                    exports_ferry_plugin_prepared_transform_batch_t *ret,
                                                    exports_ferry_plugin_prepared_transform_plugin_error_t *err) {
-    ferry_error e = {.row = -1};
     if (!prepared_transformer) {
+        ferry_error e = {.row = -1};
         ferry_plugin_types_batch_free(data);
         ferry_internal_error(&e, "called before `prepare` succeeded in this instance");
         error_out(&e, "ferry_transformer_apply", err);
         return false;
     }
-    ferry_batch batch = batch_in(data);
-    ferry_batch_out out = {.num_rows = batch.num_rows};
-    bool ok = ferry_transformer_apply(prepared_transformer, &batch, &out, &e);
-    batch_in_free(&batch, data);
-    if (!ok) {
-        ferry__batch_out_free(&out);
-        error_out(&e, "ferry_transformer_apply", err);
-        return false;
-    }
-    *ret = batch_out(&out);
-    return true;
+    return apply_with(prepared_transformer, data, ret, err);
 }
 #endif
