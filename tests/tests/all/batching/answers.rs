@@ -10,7 +10,9 @@ use ferry_tests::server::hostile::FAIL;
 use ferry_tests::server::{Server, ok_json as ok, text};
 use serde_json::{Value, json};
 
-use super::{At, Draw, at_once, batching_of, calls, hostile_policy, post, row, sign_hostile};
+use super::{
+    At, Draw, assert_as_alone, at_once, batching_of, calls, hostile_policy, post, row, sign_hostile,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn batched_answers_are_the_answers_alone() {
@@ -63,25 +65,8 @@ async fn batched_answers_are_the_answers_alone() {
         );
         sent += wave;
     }
-    // The same requests alone, eight at a time through the deployment without batching.
-    let mut alone = Vec::new();
-    for chunk in bodies.chunks(8) {
-        alone.extend(at_once(&at, "/v1/deployments/alone/predict", chunk).await);
-    }
-    for (i, ((s, a), body)) in shared.iter().zip(&alone).zip(&bodies).enumerate() {
-        assert_eq!(
-            (s.0, a.0),
-            (200, 200),
-            "request {i} {body}: {} / {}",
-            s.1,
-            a.1
-        );
-        assert_eq!(
-            s.1["predictions"], a.1["predictions"],
-            "request {i} {body}: batched and alone differ"
-        );
-        assert_eq!(s.1["rows"], a.1["rows"]);
-    }
+    // The same requests alone, through the deployment without batching.
+    assert_as_alone(&at, &shared, &bodies).await;
     // Batching did happen: fewer calls than requests, some carrying many.
     let (count, sum) = calls(&server, "shared").await;
     assert_eq!(sum, 10_000.0, "every request went through the queue");

@@ -82,6 +82,29 @@ pub async fn at_once(at: &At<'_>, path: &str, bodies: &[Value]) -> Vec<(u16, Val
     futures_util::future::join_all(sends).await
 }
 
+/// Sends `bodies` again through deployment `alone` (no batching), eight at a time, and asserts
+/// that each of `shared` is a 200 with the same rows and predictions as its request alone.
+pub async fn assert_as_alone(at: &At<'_>, shared: &[(u16, Value)], bodies: &[Value]) {
+    let mut alone = Vec::new();
+    for chunk in bodies.chunks(8) {
+        alone.extend(at_once(at, "/v1/deployments/alone/predict", chunk).await);
+    }
+    for (i, ((s, a), body)) in shared.iter().zip(&alone).zip(bodies).enumerate() {
+        assert_eq!(
+            (s.0, a.0),
+            (200, 200),
+            "request {i} {body}: {} / {}",
+            s.1,
+            a.1
+        );
+        assert_eq!(
+            s.1["predictions"], a.1["predictions"],
+            "request {i} {body}: batched and alone differ"
+        );
+        assert_eq!(s.1["rows"], a.1["rows"]);
+    }
+}
+
 /// The share of batched calls of deployment `name` and the requests they carried.
 pub async fn calls(server: &Server, name: &str) -> (f64, f64) {
     let labels = [("deployment", name)];

@@ -8,7 +8,7 @@ use ferry_tests::server::{PgDatabase, Server, ok_json as ok};
 
 use serde_json::{Value, json};
 
-use super::{At, Draw, at_once, calls, row};
+use super::{At, Draw, assert_as_alone, at_once, calls, row};
 
 /// Waits up to a second for `server` to answer deployment `shared` from `revision`.
 async fn serves(at: &At<'_>, revision: i64) {
@@ -111,23 +111,7 @@ async fn two_replicas_batch_one_deployment_and_follow_each_others_changes() {
         })
         .collect();
     let shared = waves(&at_a, &at_b, &bodies, &mut d).await;
-    let mut alone = Vec::new();
-    for chunk in bodies.chunks(8) {
-        alone.extend(at_once(&at_a, "/v1/deployments/alone/predict", chunk).await);
-    }
-    for (i, ((s, one), body)) in shared.iter().zip(&alone).zip(&bodies).enumerate() {
-        assert_eq!(
-            (s.0, one.0),
-            (200, 200),
-            "request {i} {body}: {} / {}",
-            s.1,
-            one.1
-        );
-        assert_eq!(
-            s.1["predictions"], one.1["predictions"],
-            "request {i} {body}"
-        );
-    }
+    assert_as_alone(&at_a, &shared, &bodies).await;
     // Each replica batched its own half.
     let (count_a, sum_a) = calls(&a, "shared").await;
     let (count_b, sum_b) = calls(&b, "shared").await;
