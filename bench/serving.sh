@@ -6,7 +6,8 @@
 # p50; the table gives each as a ratio to the echo's. Then the server's RSS with three deployments (three versions) loaded, and the
 # time a new server on the same data and compile cache takes from exec to its first answer.
 # The ferry measures are taken twice, with the system allocator and with mimalloc
-# (`--features mimalloc`), one binary after the other.
+# (`--features mimalloc`), one binary after the other; or, with FERRY_BINARIES="NAME=PATH ...",
+# once per binary named (say, a build of main against a build of a change).
 #
 # Usage: bench/serving.sh [SECONDS]    (needs wrk: apt-get install wrk)
 set -euo pipefail
@@ -16,11 +17,21 @@ seconds=${1:-10}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) $(cat "$work"/pid.* 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$root"
-cargo build --release -p ferry --bin ferry --features mimalloc
-cp "$target/release/ferry" "$work/ferry-mimalloc"
-cargo build --release -p ferry --bin ferry && cargo build --release -p ferry-server --example echo
-cp "$target/release/ferry" "$work/ferry-system"
-ferry="$work/ferry-system"
+if [ -n "${FERRY_BINARIES:-}" ]; then
+  builds=()
+  for named in $FERRY_BINARIES; do
+    cp "${named#*=}" "$work/ferry-${named%%=*}"
+    builds+=("${named%%=*}")
+  done
+else
+  cargo build --release -p ferry --bin ferry --features mimalloc
+  cp "$target/release/ferry" "$work/ferry-mimalloc"
+  cargo build --release -p ferry --bin ferry
+  cp "$target/release/ferry" "$work/ferry-system"
+  builds=(system mimalloc)
+fi
+cargo build --release -p ferry-server --example echo
+ferry="$work/ferry-${builds[0]}"
 echo="$target/release/examples/echo"
 
 export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
@@ -65,8 +76,8 @@ many[echo]=$(run "$echo_url/echo" 32 2)
 one[echo]=$(run "$echo_url/echo" 1 1)
 kill "$(cat "$work/pid.echo")"
 
-# Each allocator's binary in turn, on the same data and compile cache.
-for alloc in system mimalloc; do
+# Each binary in turn, on the same data and compile cache.
+for alloc in "${builds[@]}"; do
   ferry_url=$(start "ferry-$alloc" "$work/ferry-$alloc" serve --addr 127.0.0.1:0 --max-in-flight 1024)
   for what in model deployment batched; do
     case $what in
@@ -101,7 +112,7 @@ read -r _ e1_p50 _ _ <<< "${one[echo]}"
 echo "| $(date +%Y-%m-%d), $(nproc) cores, ${seconds} s per run | req/s at 32 connections | p50 | p99 | single-client p50 | errors |"
 echo "|---|---|---|---|---|---|"
 printf "| echo | %.0f | %.2f ms | %.2f ms | %.3f ms | 0 |\n" "$e_rps" "$e_p50" "$e_p99" "$e1_p50"
-for alloc in system mimalloc; do
+for alloc in "${builds[@]}"; do
   for what in model deployment batched; do
     read -r rps p50 p99 err <<< "${many[$what-$alloc]}"
     read -r _ s50 _ err1 <<< "${one[$what-$alloc]}"
@@ -110,7 +121,13 @@ for alloc in system mimalloc; do
   done
 done
 echo
-echo "| ferry serve | system | mimalloc | target |"
-echo "|---|---:|---:|---:|"
-echo "| RSS with three deployments loaded (three versions, 100 requests each) | ${rss[system]} MiB | ${rss[mimalloc]} MiB | ≤ 60 MB |"
-echo "| warm start to first answer (same compile cache and data) | ${warm[system]} ms | ${warm[mimalloc]} ms | ≤ 100 ms |"
+row() { # LABEL ARRAY UNIT TARGET
+  local -n of=$2
+  printf "| %s |" "$1"
+  for b in "${builds[@]}"; do printf " %s %s |" "${of[$b]}" "$3"; done
+  printf " %s |\n" "$4"
+}
+echo "| ferry serve |$(printf ' %s |' "${builds[@]}") target |"
+echo "|---|$(printf -- '---:|%.0s' "${builds[@]}")---:|"
+row "RSS with three deployments loaded (three versions, 100 requests each)" rss MiB "≤ 60 MB"
+row "warm start to first answer (same compile cache and data)" warm ms "≤ 100 ms"
