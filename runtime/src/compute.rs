@@ -96,4 +96,14 @@ impl Compute {
             Err(e) => Err(ComputeError::Panicked(e.to_string())),
         }
     }
+
+    /// Starts `work` on the pool without waiting for it: it runs to its end whoever started
+    /// it, for work shared by several callers (a batched call).
+    pub fn spawn<F>(&self, work: F) -> Result<(), ComputeError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.handle()?.spawn(work);
+        Ok(())
+    }
 }

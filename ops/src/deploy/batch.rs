@@ -5,9 +5,14 @@
 //! per core runs at once) and either the queued rows reach `max_rows`, the oldest request has
 //! waited `max_wait_us`, or no other call of the version is running, so a lone request never
 //! waits. Each answer is the matching rows of the shared call's output. When the shared call
-//! fails in any way (a row a validator rejects, a trap, a deadline) or gives back another
-//! number of rows, each of its requests is scored again alone, so one request's bad row fails
-//! only that request, and every answer is the one that request would have had alone.
+//! fails in any way (a row a validator rejects, a trap, a deadline), gives back another number
+//! of rows or is still running at half the deployment's timeout, each of its requests is scored
+//! again alone, so one request's bad or slow row fails only that request, and every answer is
+//! the one that request would have had alone.
+//!
+//! The queue has no task of its own: a request starts a call when one is due (its own timer
+//! fires at its wait's end), and a call that ends takes whatever is due next on the same
+//! plugin thread.
 //!
 //! Rows of different requests meet inside one plugin call, so a version is batched only when
 //! every plugin it runs is built in or signed by a key the trust policy lists for it.
@@ -26,7 +31,7 @@ use ferry_registry::{Registry, RegistryError, TrustPolicy, digest_of};
 use ferry_runtime::Runtime;
 use ferry_runtime::bindings::types::Batch;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -136,145 +141,202 @@ impl Job {
     }
 }
 
-/// A version's batching queue. Dropping it lets the queued requests finish and stops its
-/// task.
+/// A version's batching queue. It has no task of its own: a request starts a call when one
+/// is due, and a call that ends takes the next requests that are due on the same plugin
+/// thread, so under load a request is handed across threads only to its call and back.
 pub struct Batcher {
-    queue: mpsc::UnboundedSender<Job>,
+    shared: Arc<Shared>,
 }
 
-impl Batcher {
-    /// Starts the queue of deployment target `labels` on the current Tokio runtime; its calls
-    /// run on `runtime`'s plugin threads and are stopped after `timeout`.
-    pub fn start(
-        settings: BatchSettings,
-        runtime: &Runtime,
-        timeout: Duration,
-        labels: TargetLabels,
-    ) -> Self {
-        let (queue, rx) = mpsc::unbounded_channel();
-        let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::spawn(dispatch(
-            rx,
-            Queue {
-                max_rows: settings.max_rows as usize,
-                wait: Duration::from_micros(settings.max_wait_us),
-                slots,
-                timeout,
-                runtime: runtime.clone(),
-                labels,
-            },
-        ));
-        Self { queue }
-    }
-
-    /// Predicts rows already typed against `pipeline`'s input schema, in a call shared with
-    /// whatever else is queued.
-    pub async fn predict(&self, pipeline: Arc<ServingPipeline>, batch: Batch) -> Attempt {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            pipeline,
-            batch,
-            at: Instant::now(),
-            reply,
-        };
-        if self.queue.send(job).is_err() {
-            return Attempt::Failed("the version's batching queue has stopped".into());
-        }
-        answer
-            .await
-            .unwrap_or_else(|_| Attempt::Failed("its batched call was stopped".into()))
-    }
-}
-
-/// A queue's settings.
-struct Queue {
+/// The queue's settings and what waits in it.
+struct Shared {
     max_rows: usize,
     wait: Duration,
     slots: usize,
     timeout: Duration,
     runtime: Runtime,
     labels: TargetLabels,
+    state: Mutex<Waiting>,
 }
 
-impl Queue {
+/// The requests waiting, oldest first, their rows, and the calls running.
+#[derive(Default)]
+struct Waiting {
+    queued: VecDeque<Job>,
+    rows: usize,
+    running: usize,
+}
+
+impl Batcher {
+    /// The queue of deployment target `labels`; its calls run on `runtime`'s plugin threads
+    /// and are stopped after `timeout`.
+    pub fn new(
+        settings: BatchSettings,
+        runtime: &Runtime,
+        timeout: Duration,
+        labels: TargetLabels,
+    ) -> Self {
+        let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            shared: Arc::new(Shared {
+                max_rows: settings.max_rows as usize,
+                wait: Duration::from_micros(settings.max_wait_us),
+                slots,
+                timeout,
+                runtime: runtime.clone(),
+                labels,
+                state: Mutex::new(Waiting::default()),
+            }),
+        }
+    }
+
+    /// Predicts rows already typed against `pipeline`'s input schema, in a call shared with
+    /// whatever else is queued. A request waits at most the queue's wait for a call while a
+    /// call could start; its own timer starts one when that time is up.
+    pub async fn predict(&self, pipeline: Arc<ServingPipeline>, batch: Batch) -> Attempt {
+        let (reply, mut answer) = oneshot::channel();
+        let at = Instant::now();
+        let job = Job {
+            pipeline,
+            batch,
+            at,
+            reply,
+        };
+        if let Err(e) = self.shared.push(job) {
+            return Attempt::Failed(e);
+        }
+        let answered = tokio::select! {
+            a = &mut answer => Some(a),
+            _ = tokio::time::sleep_until(at + self.shared.wait) => None,
+        };
+        let answered = match answered {
+            Some(a) => a,
+            None => {
+                if let Err(e) = self.shared.start_due() {
+                    return Attempt::Failed(e);
+                }
+                answer.await
+            }
+        };
+        answered.unwrap_or_else(|_| Attempt::Failed("its batched call was stopped".into()))
+    }
+}
+
+impl Shared {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `job` and starts the calls that are due.
+    fn push(self: &Arc<Self>, job: Job) -> Result<(), String> {
+        {
+            let mut w = self.waiting();
+            w.rows += job.rows();
+            w.queued.push_back(job);
+        }
+        self.start_due()
+    }
+
+    /// Starts a call for each slot that is free while the oldest request is due.
+    fn start_due(self: &Arc<Self>) -> Result<(), String> {
+        loop {
+            let jobs = {
+                let mut w = self.waiting();
+                if w.running >= self.slots || !self.due(&w, w.running) {
+                    return Ok(());
+                }
+                let jobs = self.take(&mut w);
+                if jobs.is_empty() {
+                    continue;
+                }
+                w.running += 1;
+                jobs
+            };
+            let shared = self.clone();
+            if let Err(e) = self.runtime.compute().spawn(shared.drive(jobs)) {
+                self.waiting().running -= 1;
+                return Err(format!("cannot start a batched call: {e}"));
+            }
+        }
+    }
+
+    /// Whether the oldest queued request is due, with `others` other calls running: its
+    /// call's rows are full, it has waited long enough, or nothing else of the version runs,
+    /// so a lone request never waits.
+    fn due(&self, w: &Waiting, others: usize) -> bool {
+        w.queued.front().is_some_and(|oldest| {
+            others == 0 || w.rows >= self.max_rows || oldest.at.elapsed() >= self.wait
+        })
+    }
+
     /// The requests of the next call, oldest first: as many as fit in `max_rows` (at least
     /// one), leaving out requests whose caller stopped waiting.
-    fn take(&self, queued: &mut VecDeque<Job>, rows: &mut usize) -> Vec<Job> {
+    fn take(&self, w: &mut Waiting) -> Vec<Job> {
         let mut jobs: Vec<Job> = Vec::new();
         let mut taken = 0;
-        while let Some(next) = queued.front() {
+        while let Some(next) = w.queued.front() {
             let n = next.rows();
             if !jobs.is_empty() && taken + n > self.max_rows {
                 break;
             }
-            let Some(job) = queued.pop_front() else {
+            let Some(job) = w.queued.pop_front() else {
                 break;
             };
-            *rows -= n;
+            w.rows -= n;
             if job.reply.is_closed() {
                 continue;
             }
             taken += n;
             jobs.push(job);
         }
-        jobs
-    }
-}
-
-/// Runs a version's queue until its [`Batcher`] is dropped and every queued request is
-/// answered.
-async fn dispatch(mut rx: mpsc::UnboundedReceiver<Job>, q: Queue) {
-    let mut queued: VecDeque<Job> = VecDeque::new();
-    let mut rows = 0usize;
-    let mut running: JoinSet<()> = JoinSet::new();
-    let mut open = true;
-    loop {
-        while let Some(oldest) = queued.front()
-            && running.len() < q.slots
-        {
-            let due =
-                !open || rows >= q.max_rows || running.is_empty() || oldest.at.elapsed() >= q.wait;
-            if !due {
-                break;
-            }
-            let jobs = q.take(&mut queued, &mut rows);
-            if jobs.is_empty() {
-                continue;
-            }
+        if !jobs.is_empty() {
             METRICS
                 .batch_requests
-                .get_or_create(&q.labels)
+                .get_or_create(&self.labels)
                 .observe(jobs.len() as f64);
-            let (runtime, timeout) = (q.runtime.clone(), q.timeout);
-            running.spawn(async move {
-                let call = runtime.compute().run(call(jobs));
-                if tokio::time::timeout(timeout, call).await.is_err() {
-                    tracing::debug!("a batched call was stopped at the deployment's timeout");
-                }
-            });
         }
-        let deadline = queued
-            .front()
-            .filter(|_| running.len() < q.slots)
-            .map(|j| j.at + q.wait);
-        tokio::select! {
-            job = rx.recv(), if open => match job {
-                Some(job) => {
-                    rows += job.rows();
-                    queued.push_back(job);
+        jobs
+    }
+
+    /// Runs calls on a plugin thread, `jobs` first, then whatever is due when each ends,
+    /// until nothing is; each call is stopped at the deployment's timeout. Between calls it
+    /// lets the thread's other work run.
+    async fn drive(self: Arc<Self>, mut jobs: Vec<Job>) {
+        let _slot = Slot(self.clone());
+        loop {
+            let call = call(jobs, self.timeout / 2);
+            if tokio::time::timeout(self.timeout, call).await.is_err() {
+                tracing::debug!("a batched call was stopped at the deployment's timeout");
+            }
+            {
+                let mut w = self.waiting();
+                if !self.due(&w, w.running - 1) {
+                    return;
                 }
-                None => open = false,
-            },
-            Some(_) = running.join_next(), if !running.is_empty() => {}
-            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {}
-            else => break,
+                jobs = self.take(&mut w);
+            }
+            if jobs.is_empty() {
+                return;
+            }
+            tokio::task::yield_now().await;
         }
     }
 }
 
-/// One call for `jobs`; each gets its own rows of the output, or, when the shared call fails
-/// or miscounts, the answer of a call of its own.
-async fn call(mut jobs: Vec<Job>) {
+/// A running call's slot: given back when its driver ends, however it ends (a panic too),
+/// and then whatever became due starts.
+struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.waiting().running -= 1;
+        let _ = self.0.start_due();
+    }
+}
+
+/// One call for `jobs`; each gets its own rows of the output, or, when the shared call fails,
+/// miscounts or takes longer than `budget`, the answer of a call of its own.
+async fn call(mut jobs: Vec<Job>, budget: Duration) {
     if jobs.len() == 1
         && let Some(job) = jobs.pop()
     {
@@ -289,7 +351,10 @@ async fn call(mut jobs: Vec<Job>) {
         pipeline.input_schema(),
         jobs.iter().map(|j| j.batch.clone()).collect(),
     ) {
-        Ok(b) => pipeline.predict_online(&b).await.ok(),
+        Ok(b) => tokio::time::timeout(budget, pipeline.predict_online(&b))
+            .await
+            .ok()
+            .and_then(Result::ok),
         Err(_) => None,
     };
     match shared {

@@ -286,7 +286,7 @@ impl Routing {
             trust: self.served.options().trust.as_deref(),
         };
         let batching = match gate.refuses(&self.registry, pipeline.lineage()).await {
-            Ok(None) => Batching::On(Batcher::start(
+            Ok(None) => Batching::On(Batcher::new(
                 settings,
                 &self.runtime,
                 Duration::from_millis(live.spec.timeout_ms),
