@@ -157,3 +157,34 @@ def test_a_prepared_python_transform_is_served_from_its_snapshot_with_the_same_b
     # Without `prepared-transform`, the Python scaler is built from its state for each request;
     # with it, every instance of every step starts from a snapshot.
     assert_prepared_serves_alike(tmp_path, cache_dir, "standard-scaler", "py-standard-scaler", prepared, scaler)
+
+
+# A hand-written `prepared-transform` export that does not compute what `new-transformer` does:
+# it shifts every value of its first column, on every row alike, so every other comparison of
+# the purity check passes.
+DRIFTING = '''
+_Prepared = ferry.prepared(Transform)
+
+
+class PreparedTransform(_Prepared):
+    def apply(self, data):
+        out = super().apply(data)
+        first = out.columns[0].data.value
+        first[:] = [v + 1.0 for v in first]
+        return out
+'''
+
+
+def test_a_prepared_export_that_differs_from_the_plain_one_is_refused_at_publish(ferry, tmp_path):
+    app = tmp_path / "drifting-scaler"
+    app.mkdir()
+    source = (SCALER / "app.py").read_text().replace('name="py-standard-scaler"', 'name="py-drifting-scaler"')
+    (app / "app.py").write_text(source.replace("PreparedTransform = ferry.prepared(Transform)\n", DRIFTING))
+    drifting = build_python(app, "prepared-transform-plugin")
+    refused = ferry.fails("plugin", "publish", drifting)
+    assert "an instance prepared once (prepared-*) and in one built from its configuration" in refused, refused
+    assert "column `amount`, row 0" in refused, refused
+    # The same code built without `prepared-transform` computes one way only, and is published.
+    plain = build_python(app, "transform-plugin")
+    published = ferry.run("plugin", "publish", plain)
+    assert "published py-drifting-scaler 0.1.0" in published.stdout, published.stdout

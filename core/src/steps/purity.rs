@@ -1,7 +1,9 @@
 //! The purity check: a plugin that computes must give bit-identical output for the same input
-//! whatever instance runs it and whatever else is in the batch. Three ways to look:
-//! the same batch twice in fresh instances, the same batch twice in one reused instance, and
-//! the batch whole against row by row. A plugin that fails any is refused, with the column,
+//! whatever instance runs it and whatever else is in the batch. Four ways to look:
+//! the same batch twice in fresh instances, the same batch twice in one reused instance, an
+//! instance started from the plugin's snapshot (a plugin that exports its kind's `prepared-*`
+//! interface) against one built from its configuration and state, and the batch whole against
+//! row by row. A plugin that fails any is refused, with the column,
 //! the first differing row and both values.
 //!
 //! The engine already gives every call a fresh instance, so hidden state cannot reach a
@@ -25,6 +27,8 @@ pub const SAMPLE_ROWS: usize = 256;
 const FRESH: &str = "the same batch twice in fresh instances";
 const REUSED: &str = "the same batch twice in one instance";
 const ROWS: &str = "the batch whole and row by row";
+const PREPARED: &str =
+    "the batch in an instance prepared once (prepared-*) and in one built from its configuration";
 
 /// One cell, as compared: nulls equal nulls, floats by their bits.
 #[derive(PartialEq)]
@@ -142,7 +146,8 @@ impl Subject<'_> {
         }
     }
 
-    /// The output for `batch` in a fresh instance.
+    /// The output for `batch` in a fresh instance: started from the plugin's snapshot when it
+    /// exports `prepared-*`, as serving runs it.
     async fn run(&self, batch: &Batch) -> Result<Batch, ServeError> {
         match self {
             Subject::Validator(step) => {
@@ -156,7 +161,8 @@ impl Subject<'_> {
         }
     }
 
-    /// The output for `batch`, twice, from one instance.
+    /// The output for `batch`, twice, from one instance built from the configuration (and
+    /// state or artifact) through the plain interface.
     async fn twice(&self, batch: &Batch) -> Result<(Batch, Batch), ServeError> {
         match self {
             Subject::Validator(step) => {
@@ -198,6 +204,9 @@ impl Subject<'_> {
         let (first, second) = self.twice(sample).await?;
         if let Some(d) = first_difference(&first, 0..n, &second, 0) {
             return Err(refuse(self.plugin(), REUSED, d));
+        }
+        if let Some(d) = first_difference(&whole, 0..n, &first, 0) {
+            return Err(refuse(self.plugin(), PREPARED, d));
         }
         for r in 0..n {
             let one = self.run(&slice_rows(sample, r, r + 1)).await?;
