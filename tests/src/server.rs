@@ -3,10 +3,11 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
-/// A running `ferry serve`, killed when dropped.
 /// Customers never seen in training on whom [`Server::train_hostile_churn`]'s version
-/// misbehaves.
+/// misbehaves, and a trust policy that vouches for the hostile guest.
 pub mod hostile {
+    use std::path::{Path, PathBuf};
+
     /// Its validator traps.
     pub const FAIL: &str = "C99901";
     /// Its validator loops until the deadline.
@@ -18,8 +19,22 @@ pub mod hostile {
     /// Its validator spins for a few seconds of CPU (a server started with `--timeout-ms`
     /// above that lets it finish), then passes the row.
     pub const SPIN: &str = "C99905";
+
+    /// A trust policy in `dir` that vouches for plugins of the `hostile` namespace signed by
+    /// a new key `acme`: the policy's path and the key's (see [`super::Server::sign_hostile`]).
+    pub fn trusted_policy(dir: &Path) -> (PathBuf, PathBuf) {
+        let acme = crate::signing_key(dir, "acme");
+        let policy = dir.join("trust.toml");
+        std::fs::write(
+            &policy,
+            format!("[[require]]\nnamespace = \"hostile\"\nkeys = [\"{acme}\"]\n"),
+        )
+        .unwrap();
+        (policy, dir.join("acme.key"))
+    }
 }
 
+/// A running `ferry serve`, killed when dropped.
 pub struct Server {
     pub child: Child,
     pub url: String,
@@ -191,6 +206,21 @@ impl Server {
             }
             t.replacen("[[transforms]]", &format!("{extra}[[transforms]]"), 1)
         })
+    }
+
+    /// Publishes the hostile guest again, signed with `key` (a copy of it is written in
+    /// `dir`).
+    pub fn sign_hostile(&self, dir: &std::path::Path, key: &std::path::Path) {
+        let wasm = dir.join("hostile.wasm");
+        std::fs::copy(crate::guests::GUEST_HOSTILE, &wasm).unwrap();
+        let o = self.ferry(&[
+            "plugin",
+            "publish",
+            wasm.to_str().unwrap(),
+            "--sign-key",
+            key.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     }
 
     /// Version 1: the churn example. Version 2: much stronger regularisation, so its

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ferry_tests::server::hostile::{SLOW, SPIN};
+use ferry_tests::server::hostile::{self, SLOW, SPIN};
 use ferry_tests::server::{Server, ok_json as ok};
 use serde_json::{Value, json};
 
@@ -117,6 +117,70 @@ async fn answered_by_primary(server: &Server) {
     );
 }
 
+/// Eight requests at once whose validator computes past `timeout`, the deployment's: each is
+/// given up on at its deadline and answered with the default soon after, while `/v1/health`
+/// answers; then the same with every core also kept busy by this process.
+async fn deadlines_hold(server: &Arc<Server>, timeout: Duration) {
+    let limit = timeout.as_millis() as u64;
+    // Eight requests at once whose validator computes for its whole 500 ms deadline: both
+    // cores compute for two seconds.
+    let tasks = slow_burst(server);
+    // Meanwhile the server answers other requests.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let health = Server::http()
+        .get(format!("{}/v1/health", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let health_took = started.elapsed();
+    let (mut given_up, mut late) = (Vec::new(), Vec::new());
+    for t in tasks {
+        let (status, body, took) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["reason"], "default", "{body}");
+        given_up.push(given_up_after(&body));
+        late.push(took.saturating_sub(timeout));
+    }
+    given_up.sort();
+    late.sort();
+    eprintln!(
+        "given up after {given_up:?} ms; answered past the {limit} ms timeout by {late:?}; /v1/health took {health_took:?}"
+    );
+    assert!(
+        given_up.iter().all(|ms| *ms <= limit + DEADLINE_SLACK_MS),
+        "the deadline did not hold: given up after {given_up:?} ms"
+    );
+    assert!(
+        late.iter().all(|l| *l <= SLACK),
+        "answers came too late past the deadline: {late:?}"
+    );
+    assert!(health_took <= SLACK, "health took {health_took:?}");
+
+    // With every core also kept busy by this process, at the same priority as the server's
+    // request threads.
+    let busy = Saturate::cores();
+    let tasks = slow_burst(server);
+    let mut given_up = Vec::new();
+    for t in tasks {
+        let (status, body, _) = t.await.unwrap();
+        assert_eq!(
+            (status, body["reason"].as_str()),
+            (200, Some("default")),
+            "{body}"
+        );
+        given_up.push(given_up_after(&body));
+    }
+    drop(busy);
+    given_up.sort();
+    eprintln!("with this process on every core too: given up after {given_up:?} ms");
+    assert!(
+        given_up.iter().all(|ms| *ms <= limit + DEADLINE_SLACK_MS),
+        "the deadline did not hold: given up after {given_up:?} ms"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deployments_timeout_holds_while_both_cores_compute() {
     let _alone = ALONE.lock().await;
@@ -144,65 +208,8 @@ async fn a_deployments_timeout_holds_while_both_cores_compute() {
     ));
     // Loaded once; loading does not count against the timeout.
     answered_by_primary(&server).await;
-
-    // Eight requests at once whose validator computes for its whole 500 ms deadline: both
-    // cores compute for two seconds.
     let server = Arc::new(server);
-    let tasks = slow_burst(&server);
-    // Meanwhile the server answers other requests.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = Instant::now();
-    let health = Server::http()
-        .get(format!("{}/v1/health", server.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status().as_u16(), 200);
-    let health_took = started.elapsed();
-    let (mut given_up, mut late) = (Vec::new(), Vec::new());
-    for t in tasks {
-        let (status, body, took) = t.await.unwrap();
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["reason"], "default", "{body}");
-        given_up.push(given_up_after(&body));
-        late.push(took.saturating_sub(timeout));
-    }
-    given_up.sort();
-    late.sort();
-    eprintln!(
-        "given up after {given_up:?} ms; answered past the 150 ms timeout by {late:?}; /v1/health took {health_took:?}"
-    );
-    assert!(
-        given_up.iter().all(|ms| *ms <= 150 + DEADLINE_SLACK_MS),
-        "the deadline did not hold: given up after {given_up:?} ms"
-    );
-    assert!(
-        late.iter().all(|l| *l <= SLACK),
-        "answers came too late past the deadline: {late:?}"
-    );
-    assert!(health_took <= SLACK, "health took {health_took:?}");
-
-    // With every core also kept busy by this process, at the same priority as the server's
-    // request threads.
-    let busy = Saturate::cores();
-    let tasks = slow_burst(&server);
-    let mut given_up = Vec::new();
-    for t in tasks {
-        let (status, body, _) = t.await.unwrap();
-        assert_eq!(
-            (status, body["reason"].as_str()),
-            (200, Some("default")),
-            "{body}"
-        );
-        given_up.push(given_up_after(&body));
-    }
-    drop(busy);
-    given_up.sort();
-    eprintln!("with this process on every core too: given up after {given_up:?} ms");
-    assert!(
-        given_up.iter().all(|ms| *ms <= 150 + DEADLINE_SLACK_MS),
-        "the deadline did not hold: given up after {given_up:?} ms"
-    );
+    deadlines_hold(&server, timeout).await;
 
     // One request at a time, a fallback answers, within its own deadline too.
     ok(server.deploy(
@@ -232,6 +239,106 @@ async fn a_deployments_timeout_holds_while_both_cores_compute() {
             "the fallback answered after {took:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batched_deployments_timeout_holds_while_both_cores_compute() {
+    let _alone = ALONE.lock().await;
+    let work = tempfile::tempdir().unwrap();
+    let (policy, key) = hostile::trusted_policy(work.path());
+    let server = Server::start(&["--trust", policy.to_str().unwrap()]);
+    let hostile = server.train_hostile_churn();
+    server.sign_hostile(work.path(), &key);
+    let deployer = server.token("dep", "deployer");
+    // Requests wait up to 20 ms for others, so the burst's requests share calls.
+    ok(server.deploy(
+        &deployer,
+        &[
+            "create",
+            "churn",
+            "--model",
+            &format!("churn@{hostile}"),
+            "--default",
+            r#"{"prediction": "no", "probability": 0.0}"#,
+            "--timeout-ms",
+            "150",
+            "--breaker-failures",
+            "1000",
+            "--batch-max-rows",
+            "64",
+            "--batch-max-wait-us",
+            "20000",
+        ],
+    ));
+    answered_by_primary(&server).await;
+    let server = Arc::new(server);
+    deadlines_hold(&server, Duration::from_millis(150)).await;
+
+    // The bursts went through the queue, and their requests shared calls.
+    let labels = [("deployment", "churn")];
+    let calls = server.metric("ferry_batch_requests_count", &labels).await;
+    let carried = server.metric("ferry_batch_requests_sum", &labels).await;
+    assert!(
+        calls >= 1.0 && carried > calls,
+        "{calls} batched calls carried {carried} requests"
+    );
+
+    // Slow rows and healthy ones in one burst, sharing calls: a shared call still running at
+    // half the timeout is split, so each slow row times out alone and the healthy requests
+    // are answered by the primary, within the timeout, as they are alone.
+    ok(server.deploy(&deployer, &["update", "churn", "--timeout-ms", "400"]));
+    answered_by_primary(&server).await;
+    let customers: Vec<String> = (0..8)
+        .map(|i| {
+            if i % 2 == 0 {
+                SLOW.to_string()
+            } else {
+                format!("C0000{i}")
+            }
+        })
+        .collect();
+    let queued = async || {
+        (
+            server.metric("ferry_batch_requests_count", &labels).await,
+            server.metric("ferry_batch_requests_sum", &labels).await,
+        )
+    };
+    let before = queued().await;
+    let tasks: Vec<_> = customers
+        .iter()
+        .map(|c| {
+            let (server, c) = (server.clone(), c.clone());
+            tokio::spawn(async move { predict(&server, &c).await })
+        })
+        .collect();
+    for (t, customer) in tasks.into_iter().zip(&customers) {
+        let (status, body, took) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        let (reason, within) = if customer == SLOW {
+            ("default", Duration::from_millis(400) + SLACK)
+        } else {
+            ("primary", Duration::from_millis(400))
+        };
+        assert_eq!(body["reason"], reason, "{customer}: {body}");
+        assert!(took <= within, "{customer} answered after {took:?}");
+        if customer != SLOW {
+            let alone = Server::http()
+                .post(format!("{}/v1/models/churn/{hostile}/predict", server.url))
+                .json(&json!({"rows": [row(customer)]}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap();
+            assert_eq!(body["predictions"], alone["predictions"], "{customer}");
+        }
+    }
+    let after = queued().await;
+    assert!(
+        after.1 - before.1 == 8.0 && after.0 - before.0 < 8.0,
+        "the burst's 8 requests did not share calls: (calls, requests) {before:?} → {after:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

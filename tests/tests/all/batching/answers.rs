@@ -6,13 +6,11 @@
 //! refused for a version with a plugin that is neither built in nor signed by a trusted key,
 //! when the deployment is written and again when it is served.
 
-use ferry_tests::server::hostile::FAIL;
+use ferry_tests::server::hostile::{self, FAIL};
 use ferry_tests::server::{Server, ok_json as ok, text};
 use serde_json::{Value, json};
 
-use super::{
-    At, Draw, assert_as_alone, at_once, batching_of, calls, hostile_policy, post, row, sign_hostile,
-};
+use super::{At, Draw, assert_as_alone, at_once, batching_of, calls, post, row};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn batched_answers_are_the_answers_alone() {
@@ -133,7 +131,7 @@ async fn batched_answers_are_the_answers_alone() {
 #[tokio::test(flavor = "multi_thread")]
 async fn batching_is_only_for_built_in_and_trusted_plugins() {
     let work = tempfile::tempdir().unwrap();
-    let (policy, key) = hostile_policy(work.path());
+    let (policy, key) = hostile::trusted_policy(work.path());
     let policy = policy.to_str().unwrap();
 
     let server = Server::start(&["--max-in-flight", "128"]);
@@ -218,7 +216,7 @@ async fn batching_is_only_for_built_in_and_trusted_plugins() {
         "unsigned, even with the policy: {}",
         text(&o)
     );
-    sign_hostile(&server, work.path(), &key);
+    server.sign_hostile(work.path(), &key);
     let o = server.ferry(&[
         "deploy",
         "update",

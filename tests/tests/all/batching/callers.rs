@@ -6,49 +6,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferry_tests::server::hostile::SLOW;
+use ferry_tests::server::hostile::{self, SLOW};
 use ferry_tests::server::{Server, ok_json as ok, text};
 use serde_json::{Value, json};
 
-use super::{At, Draw, calls, hostile_policy, post, row, sign_hostile};
-
-/// A logged prediction: the CSV export's columns by name.
-type Logged = HashMap<String, String>;
-
-/// The prediction log of `model` that `ferry predictions export` writes as CSV.
-fn exported(data: &tempfile::TempDir, model: &str) -> Vec<Logged> {
-    let out = data.path().join("log.csv");
-    let o = std::process::Command::new(ferry_tests::ferry_bin())
-        .args([
-            "predictions",
-            "export",
-            model,
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .env("FERRY_DATA_DIR", data.path())
-        .env_remove("FERRY_DATABASE_URL")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let csv = std::fs::read_to_string(&out).unwrap();
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    lines
-        .map(|line| {
-            header
-                .iter()
-                .zip(line.split(','))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
+use super::{At, Draw, Logged, calls, exported, post, row};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn callers_who_give_up_leave_the_queue_and_the_log_keeps_each_answered_request() {
     let work = tempfile::tempdir().unwrap();
-    let (policy, key) = hostile_policy(work.path());
+    let (policy, key) = hostile::trusted_policy(work.path());
     let server = Server::start(&[
         "--trust",
         policy.to_str().unwrap(),
@@ -57,7 +24,7 @@ async fn callers_who_give_up_leave_the_queue_and_the_log_keeps_each_answered_req
     ]);
     assert_eq!(server.train_churn(|t| t), 1);
     let hostile = server.train_hostile_churn();
-    sign_hostile(&server, work.path(), &key);
+    server.sign_hostile(work.path(), &key);
     let deployer = server.token("dep", "deployer");
     ok(server.deploy(
         &deployer,

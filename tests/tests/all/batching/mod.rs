@@ -1,12 +1,14 @@
 //! Adaptive batching on a real `ferry serve`: what a batched deployment answers
 //! ([`answers`]), what its queue does with callers who leave and what the prediction log keeps
-//! of it ([`callers`]), and two replicas batching one deployment ([`replicas`]).
+//! of it ([`callers`]), a server killed while it batches ([`crash`]), and two replicas batching
+//! one deployment ([`replicas`]).
 
 mod answers;
 mod callers;
+mod crash;
 mod replicas;
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
 
 use ferry_tests::server::{Server, text};
 use serde_json::{Value, json};
@@ -124,29 +126,35 @@ pub fn batching_of(deployment: &Value, version: i64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// A trust policy in `dir` that vouches for plugins of the `hostile` namespace signed by a new
-/// key `acme`: the policy's path and the key's.
-pub fn hostile_policy(dir: &Path) -> (PathBuf, PathBuf) {
-    let acme = ferry_tests::signing_key(dir, "acme");
-    let policy = dir.join("trust.toml");
-    std::fs::write(
-        &policy,
-        format!("[[require]]\nnamespace = \"hostile\"\nkeys = [\"{acme}\"]\n"),
-    )
-    .unwrap();
-    (policy, dir.join("acme.key"))
-}
+/// A logged prediction: the CSV export's columns by name.
+pub type Logged = HashMap<String, String>;
 
-/// Publishes the hostile guest to `server` again, signed with `key`.
-pub fn sign_hostile(server: &Server, dir: &Path, key: &Path) {
-    let wasm = dir.join("hostile.wasm");
-    std::fs::copy(ferry_tests::guests::GUEST_HOSTILE, &wasm).unwrap();
-    let o = server.ferry(&[
-        "plugin",
-        "publish",
-        wasm.to_str().unwrap(),
-        "--sign-key",
-        key.to_str().unwrap(),
-    ]);
+/// The prediction log of `model` that `ferry predictions export` writes as CSV.
+pub fn exported(data: &tempfile::TempDir, model: &str) -> Vec<Logged> {
+    let out = data.path().join("log.csv");
+    let o = std::process::Command::new(ferry_tests::ferry_bin())
+        .args([
+            "predictions",
+            "export",
+            model,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env("FERRY_DATA_DIR", data.path())
+        .env_remove("FERRY_DATABASE_URL")
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    lines
+        .map(|line| {
+            header
+                .iter()
+                .zip(line.split(','))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
 }
