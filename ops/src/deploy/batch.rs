@@ -157,6 +157,9 @@ struct Shared {
     runtime: Runtime,
     labels: TargetLabels,
     state: Mutex<Waiting>,
+    /// The request threads' runtime, whose timers stop the calls: the plugin threads, busy
+    /// with plugins that yield only at epoch ticks, turn to their own timers late.
+    timers: Option<tokio::runtime::Handle>,
 }
 
 /// The requests waiting, oldest first, their rows, and the calls running.
@@ -186,6 +189,7 @@ impl Batcher {
                 runtime: runtime.clone(),
                 labels,
                 state: Mutex::new(Waiting::default()),
+                timers: tokio::runtime::Handle::try_current().ok(),
             }),
         }
     }
@@ -304,9 +308,16 @@ impl Shared {
     async fn drive(self: Arc<Self>, mut jobs: Vec<Job>) {
         let _slot = Slot(self.clone());
         loop {
-            let call = call(jobs, self.timeout / 2);
-            if tokio::time::timeout(self.timeout, call).await.is_err() {
-                tracing::debug!("a batched call was stopped at the deployment's timeout");
+            let (budget, whole) = {
+                let _timers = self.timers.as_ref().map(|h| h.enter());
+                (
+                    tokio::time::sleep(self.timeout / 2),
+                    tokio::time::sleep(self.timeout),
+                )
+            };
+            tokio::select! {
+                _ = call(jobs, budget) => {}
+                _ = whole => tracing::debug!("a batched call was stopped at the deployment's timeout"),
             }
             {
                 let mut w = self.waiting();
@@ -335,8 +346,8 @@ impl Drop for Slot {
 }
 
 /// One call for `jobs`; each gets its own rows of the output, or, when the shared call fails,
-/// miscounts or takes longer than `budget`, the answer of a call of its own.
-async fn call(mut jobs: Vec<Job>, budget: Duration) {
+/// miscounts or is still running when `budget` is up, the answer of a call of its own.
+async fn call(mut jobs: Vec<Job>, budget: tokio::time::Sleep) {
     if jobs.len() == 1
         && let Some(job) = jobs.pop()
     {
@@ -351,10 +362,10 @@ async fn call(mut jobs: Vec<Job>, budget: Duration) {
         pipeline.input_schema(),
         jobs.iter().map(|j| j.batch.clone()).collect(),
     ) {
-        Ok(b) => tokio::time::timeout(budget, pipeline.predict_online(&b))
-            .await
-            .ok()
-            .and_then(Result::ok),
+        Ok(b) => tokio::select! {
+            p = pipeline.predict_online(&b) => p.ok(),
+            _ = budget => None,
+        },
         Err(_) => None,
     };
     match shared {
