@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ferry_tests::server::hostile::{self, SLOW};
-use ferry_tests::server::{Server, ok_json as ok, text};
+use ferry_tests::server::{Server, ok_json as ok};
 use serde_json::{Value, json};
 
 use super::{At, Draw, Logged, calls, exported, post, row};
