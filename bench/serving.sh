@@ -7,7 +7,8 @@
 # time a new server on the same data and compile cache takes from exec to its first answer.
 # The ferry measures are taken twice, with the system allocator and with mimalloc
 # (`--features mimalloc`), one binary after the other; or, with FERRY_BINARIES="NAME=PATH ...",
-# once per binary named (say, a build of main against a build of a change).
+# once per binary named (say, a build of main against a build of a change); FERRY_ECHO names
+# an echo binary already built.
 #
 # Usage: bench/serving.sh [SECONDS]    (needs wrk: apt-get install wrk)
 set -euo pipefail
@@ -30,9 +31,11 @@ else
   cp "$target/release/ferry" "$work/ferry-system"
   builds=(system mimalloc)
 fi
-cargo build --release -p ferry-server --example echo
+if [ -z "${FERRY_ECHO:-}" ]; then
+  cargo build --release -p ferry-server --example echo
+fi
 ferry="$work/ferry-${builds[0]}"
-echo="$target/release/examples/echo"
+echo="${FERRY_ECHO:-$target/release/examples/echo}"
 
 export FERRY_DATA_DIR="$work/data" FERRY_CACHE_DIR="$work/cache"
 unset FERRY_REGISTRY FERRY_TOKEN FERRY_DATABASE_URL
