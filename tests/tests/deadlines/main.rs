@@ -107,6 +107,25 @@ fn slow_burst(server: &Arc<Server>) -> Vec<tokio::task::JoinHandle<(u16, Value, 
         .collect()
 }
 
+/// `create churn` on `target` with the default answer, a 150 ms timeout and a breaker that
+/// does not open, then `extra`.
+fn with_default<'a>(target: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "create",
+        "churn",
+        "--model",
+        target,
+        "--default",
+        r#"{"prediction": "no", "probability": 0.0}"#,
+        "--timeout-ms",
+        "150",
+        "--breaker-failures",
+        "1000",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A healthy row is answered by the primary target (which also loads it, outside any timing).
 async fn answered_by_primary(server: &Server) {
     let (status, body, _) = predict(server, "C00001").await;
@@ -190,22 +209,7 @@ async fn a_deployments_timeout_holds_while_both_cores_compute() {
     let deployer = server.token("dep", "deployer");
     let target = format!("churn@{hostile}");
     let timeout = Duration::from_millis(150);
-    ok(server.deploy(
-        &deployer,
-        &[
-            "create",
-            "churn",
-            "--model",
-            &target,
-            "--default",
-            r#"{"prediction": "no", "probability": 0.0}"#,
-            "--timeout-ms",
-            "150",
-            "--breaker-failures",
-            "1000",
-            "--json",
-        ],
-    ));
+    ok(server.deploy(&deployer, &with_default(&target, &["--json"])));
     // Loaded once; loading does not count against the timeout.
     answered_by_primary(&server).await;
     let server = Arc::new(server);
@@ -253,22 +257,10 @@ async fn a_batched_deployments_timeout_holds_while_both_cores_compute() {
     // Requests wait up to 20 ms for others, so the burst's requests share calls.
     ok(server.deploy(
         &deployer,
-        &[
-            "create",
-            "churn",
-            "--model",
+        &with_default(
             &format!("churn@{hostile}"),
-            "--default",
-            r#"{"prediction": "no", "probability": 0.0}"#,
-            "--timeout-ms",
-            "150",
-            "--breaker-failures",
-            "1000",
-            "--batch-max-rows",
-            "64",
-            "--batch-max-wait-us",
-            "20000",
-        ],
+            &["--batch-max-rows", "64", "--batch-max-wait-us", "20000"],
+        ),
     ));
     answered_by_primary(&server).await;
     let server = Arc::new(server);
