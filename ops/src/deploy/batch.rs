@@ -6,9 +6,14 @@
 //! waited `max_wait_us`, or no other call of the version is running, so a lone request never
 //! waits. Each answer is the matching rows of the shared call's output. When the shared call
 //! fails in any way (a row a validator rejects, a trap, a deadline), gives back another number
-//! of rows or is still running at half the deployment's timeout, each of its requests is scored
-//! again alone, so one request's bad or slow row fails only that request, and every answer is
-//! the one that request would have had alone.
+//! of rows or runs past its split budget, each of its requests is scored again alone, so one
+//! request's bad or slow row fails only that request, and every answer is the one that request
+//! would have had alone.
+//!
+//! The split budget is ten times what the version's calls usually take, but never
+//! less than a tenth of the deployment's timeout nor more than half of it (half before the
+//! first call ends). So a call held up by one request's slow row is split early, and the
+//! other requests keep most of their timeout to be answered alone.
 //!
 //! The queue has no task of its own: a request starts a call when one is due (its own timer
 //! fires at its wait's end), and a call that ends takes whatever is due next on the same
@@ -18,6 +23,7 @@
 //! every plugin it runs is built in or signed by a key the trust policy lists for it.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -160,7 +166,13 @@ struct Shared {
     /// The request threads' runtime, whose timers stop the calls: the plugin threads, busy
     /// with plugins that yield only at epoch ticks, turn to their own timers late.
     timers: Option<tokio::runtime::Handle>,
+    /// How long the version's calls usually take, in microseconds: a moving average of those
+    /// that answered, weighted to the newest; 0 before the first.
+    usual_us: AtomicU64,
 }
+
+/// How many times longer than usual a shared call may run before it is split.
+const SPLIT_AFTER: u32 = 10;
 
 /// The requests waiting, oldest first, their rows, and the calls running.
 #[derive(Default)]
@@ -190,6 +202,7 @@ impl Batcher {
                 labels,
                 state: Mutex::new(Waiting::default()),
                 timers: tokio::runtime::Handle::try_current().ok(),
+                usual_us: AtomicU64::new(0),
             }),
         }
     }
@@ -311,12 +324,12 @@ impl Shared {
             let (budget, whole) = {
                 let _timers = self.timers.as_ref().map(|h| h.enter());
                 (
-                    tokio::time::sleep(self.timeout / 2),
+                    tokio::time::sleep(self.budget()),
                     tokio::time::sleep(self.timeout),
                 )
             };
             tokio::select! {
-                _ = call(jobs, budget) => {}
+                _ = self.call(jobs, budget) => {}
                 _ = whole => tracing::debug!("a batched call was stopped at the deployment's timeout"),
             }
             {
@@ -332,6 +345,90 @@ impl Shared {
             tokio::task::yield_now().await;
         }
     }
+
+    /// How long a shared call may run before it is split: [`SPLIT_AFTER`] times as long as the
+    /// version's calls usually take, within a tenth and a half of the timeout.
+    fn budget(&self) -> Duration {
+        let half = self.timeout / 2;
+        match self.usual_us.load(Ordering::Relaxed) {
+            0 => half,
+            usual => Duration::from_micros(usual)
+                .saturating_mul(SPLIT_AFTER)
+                .clamp(self.timeout / 10, half),
+        }
+    }
+
+    /// Counts a call that answered in `took` into what calls usually take.
+    fn took(&self, took: Duration) {
+        let now = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+        let usual = self.usual_us.load(Ordering::Relaxed);
+        let next = if usual == 0 {
+            now
+        } else {
+            usual - usual / 8 + now / 8
+        };
+        self.usual_us.store(next.max(1), Ordering::Relaxed);
+    }
+
+    /// One call for `jobs`; each gets its own rows of the output, or, when the shared call fails,
+    /// miscounts or is still running when `budget` is up, the answer of a call of its own.
+    async fn call(&self, mut jobs: Vec<Job>, budget: tokio::time::Sleep) {
+        let started = Instant::now();
+        if jobs.len() == 1
+            && let Some(job) = jobs.pop()
+        {
+            let answer = attempt_typed(&job.pipeline, job.batch).await;
+            if matches!(answer, Attempt::Answered(..)) {
+                self.took(started.elapsed());
+            }
+            let _ = job.reply.send(answer);
+            return;
+        }
+        let pipeline = jobs[0].pipeline.clone();
+        let sizes: Vec<usize> = jobs.iter().map(Job::rows).collect();
+        let total: usize = sizes.iter().sum();
+        let shared = match concat(
+            pipeline.input_schema(),
+            jobs.iter().map(|j| j.batch.clone()).collect(),
+        ) {
+            Ok(b) => tokio::select! {
+                p = pipeline.predict_online(&b) => p.ok(),
+                _ = budget => None,
+            },
+            Err(_) => None,
+        };
+        match shared {
+            Some(p)
+                if p.outputs.num_rows as usize == total
+                    && p.features.num_rows as usize == total =>
+            {
+                self.took(started.elapsed());
+                let mut start = 0;
+                for (job, n) in jobs.into_iter().zip(sizes) {
+                    let own = Prediction {
+                        features: slice_rows(&p.features, start, start + n),
+                        outputs: slice_rows(&p.outputs, start, start + n),
+                    };
+                    start += n;
+                    let _ = job.reply.send(Attempt::Answered(own, job.batch));
+                }
+            }
+            _ => {
+                let alone = jobs.into_iter().map(|job| async move {
+                    if job.reply.is_closed() {
+                        return;
+                    }
+                    let answer = attempt_typed(&job.pipeline, job.batch).await;
+                    let _ = job.reply.send(answer);
+                });
+                let mut each = JoinSet::new();
+                for a in alone {
+                    each.spawn(a);
+                }
+                while each.join_next().await.is_some() {}
+            }
+        }
+    }
 }
 
 /// A running call's slot: given back when its driver ends, however it ends (a panic too),
@@ -342,60 +439,6 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.0.waiting().running -= 1;
         let _ = self.0.start_due();
-    }
-}
-
-/// One call for `jobs`; each gets its own rows of the output, or, when the shared call fails,
-/// miscounts or is still running when `budget` is up, the answer of a call of its own.
-async fn call(mut jobs: Vec<Job>, budget: tokio::time::Sleep) {
-    if jobs.len() == 1
-        && let Some(job) = jobs.pop()
-    {
-        let answer = attempt_typed(&job.pipeline, job.batch).await;
-        let _ = job.reply.send(answer);
-        return;
-    }
-    let pipeline = jobs[0].pipeline.clone();
-    let sizes: Vec<usize> = jobs.iter().map(Job::rows).collect();
-    let total: usize = sizes.iter().sum();
-    let shared = match concat(
-        pipeline.input_schema(),
-        jobs.iter().map(|j| j.batch.clone()).collect(),
-    ) {
-        Ok(b) => tokio::select! {
-            p = pipeline.predict_online(&b) => p.ok(),
-            _ = budget => None,
-        },
-        Err(_) => None,
-    };
-    match shared {
-        Some(p)
-            if p.outputs.num_rows as usize == total && p.features.num_rows as usize == total =>
-        {
-            let mut start = 0;
-            for (job, n) in jobs.into_iter().zip(sizes) {
-                let own = Prediction {
-                    features: slice_rows(&p.features, start, start + n),
-                    outputs: slice_rows(&p.outputs, start, start + n),
-                };
-                start += n;
-                let _ = job.reply.send(Attempt::Answered(own, job.batch));
-            }
-        }
-        _ => {
-            let alone = jobs.into_iter().map(|job| async move {
-                if job.reply.is_closed() {
-                    return;
-                }
-                let answer = attempt_typed(&job.pipeline, job.batch).await;
-                let _ = job.reply.send(answer);
-            });
-            let mut each = JoinSet::new();
-            for a in alone {
-                each.spawn(a);
-            }
-            while each.join_next().await.is_some() {}
-        }
     }
 }
 

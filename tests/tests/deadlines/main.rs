@@ -275,9 +275,11 @@ async fn a_batched_deployments_timeout_holds_while_both_cores_compute() {
         "{calls} batched calls carried {carried} requests"
     );
 
-    // Slow rows and healthy ones in one burst, sharing calls: a shared call still running at
-    // half the timeout is split, so each slow row times out alone and the healthy requests
-    // are answered by the primary, within the timeout, as they are alone.
+    // Slow rows and healthy ones in one burst, sharing calls: a shared call that runs far
+    // longer than the version's calls usually take (here at least 40 ms, a tenth of the
+    // timeout) is split, so each slow row times out alone and the healthy requests are
+    // answered by the primary, within the timeout, as they are alone. The answer's reason
+    // shows the server's timeout held; the client's clock adds the round trip.
     ok(server.deploy(&deployer, &["update", "churn", "--timeout-ms", "400"]));
     answered_by_primary(&server).await;
     let customers: Vec<String> = (0..8)
@@ -306,13 +308,16 @@ async fn a_batched_deployments_timeout_holds_while_both_cores_compute() {
     for (t, customer) in tasks.into_iter().zip(&customers) {
         let (status, body, took) = t.await.unwrap();
         assert_eq!(status, 200, "{body}");
-        let (reason, within) = if customer == SLOW {
-            ("default", Duration::from_millis(400) + SLACK)
+        let reason = if customer == SLOW {
+            "default"
         } else {
-            ("primary", Duration::from_millis(400))
+            "primary"
         };
         assert_eq!(body["reason"], reason, "{customer}: {body}");
-        assert!(took <= within, "{customer} answered after {took:?}");
+        assert!(
+            took <= Duration::from_millis(400) + SLACK,
+            "{customer} answered after {took:?}"
+        );
         if customer != SLOW {
             let alone = Server::http()
                 .post(format!("{}/v1/models/churn/{hostile}/predict", server.url))
