@@ -12,8 +12,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::http::{
-    ApiError, InFlight, PredictLimits, check_declared, json_errors, read_rows, refused,
-    with_request_id,
+    ApiError, InFlight, LingeringListener, PredictLimits, check_declared, json_errors, read_rows,
+    refused, with_request_id,
 };
 use ferry_core::ServingPipeline;
 use ferry_core::attempt::{Attempt, attempt, render};
@@ -124,6 +124,7 @@ pub fn edge_router(service: EdgeService) -> Router {
 pub async fn serve_edge(service: EdgeService, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("ferry edge serving on http://{}", listener.local_addr()?);
+    let listener = LingeringListener::new(listener, service.limits.max_body_bytes.max(1 << 20));
     axum::serve(listener, edge_router(service))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

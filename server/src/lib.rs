@@ -395,6 +395,11 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> anyhow::Result<()
         .nats
         .map(|url| tokio::spawn(stream::supervise(state.clone(), url)));
     let log = state.predictions.clone();
+    // A client refused before its body is read (401, 503, 413) gets the answer, not a reset.
+    let listener = ferry_edge::http::LingeringListener::new(
+        listener,
+        state.limits.max_body_bytes.max(gate::LARGE_BODY),
+    );
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown())
         .await?;

@@ -1,13 +1,15 @@
 //! No body is read before its sender is authenticated, and each route takes only the body it
 //! needs: eight concurrent 60 MB bodies without a token leave the server's memory where it
 //! was, a body over a route's limit is refused with 413 naming the limit (by its declared
-//! length at once, or as soon as a chunked body passes it), and every refusal of a change is
-//! audited.
+//! length at once, or as soon as a chunked body passes it), a client refused before its body
+//! is read can still send it and read a clean close rather than a reset, and every refusal of
+//! a change is audited.
 
 use std::time::Duration;
 
 use ferry_tests::server::{Server, send_raw as send};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SIXTY_MB: usize = 60 << 20;
 
@@ -151,6 +153,85 @@ async fn each_route_takes_the_body_it_needs() {
     assert_eq!(r.status().as_u16(), 401);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated", "{body}");
+}
+
+/// Sends `path` the head of a POST declaring `size` bytes, reads the whole answer, then sends
+/// the body and reads until the server closes: the status, and how the sending and the close
+/// went.
+async fn refused_then_sent(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    size: usize,
+) -> (u16, std::io::Result<()>, std::io::Result<usize>) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let whole = |a: &[u8]| {
+        let text = String::from_utf8_lossy(a);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            return false;
+        };
+        let length = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().to_string())
+            })
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        body.len() >= length
+    };
+    while !whole(&answer) {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the server closed before answering: {answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let status = String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let sent = stream.write_all(&vec![b' '; size]).await;
+    let mut rest = Vec::new();
+    let closed = stream.read_to_end(&mut rest).await;
+    (status, sent, closed)
+}
+
+/// A client answered before its body is read (401 without a token, 413 by the declared
+/// length) may still send the body: the server reads it and throws it away, then closes,
+/// instead of resetting the connection under a client that had not read its answer yet.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_answered_before_its_body_is_read_is_not_reset() {
+    let server = Server::start(&[]);
+    let addr = addr(&server);
+    let auth = format!("Bearer {}", server.admin);
+    let cases: [(&[(&str, &str)], usize, u16); 2] = [
+        (&[], 1 << 20, 401),
+        (&[("authorization", auth.as_str())], 3 << 20, 413),
+    ];
+    for (headers, size, expected) in cases {
+        let (status, sent, closed) =
+            refused_then_sent(&addr, "/v1/deployments", headers, size).await;
+        assert_eq!(status, expected);
+        assert!(
+            sent.is_ok(),
+            "{expected}: sending the body after the answer failed: {sent:?}"
+        );
+        assert!(
+            closed.is_ok(),
+            "{expected}: the connection was reset: {closed:?}"
+        );
+    }
 }
 
 /// Labels are changes: each request is audited, accepted or refused, with who sent it.
