@@ -1,7 +1,10 @@
 //! Builds the crates in `plugins/` to Wasm components and embeds them as the built-in
-//! plugins. A plugin named in `OPTIONAL` is built only with the Cargo feature of its name.
+//! plugins, each with its sha256 digest, so a server need not hash them at every start. A
+//! plugin named in `OPTIONAL` is built only with the Cargo feature of its name.
 
 use std::{env, fs, path::PathBuf};
+
+use sha2::{Digest, Sha256};
 
 /// Plugins built only when this crate's feature of the same name is on (`onnx` alone is about
 /// 460 s of CPU in a cold build, three tenths of `cargo build --bin ferry`). Keep in step with
@@ -34,7 +37,7 @@ fn main() {
     );
 
     let mut code = String::from(
-        "/// The built-in plugins: (name, component bytes), by plugin folder name.\nstatic EMBEDDED: &[(&str, &[u8])] = &[\n",
+        "/// The built-in plugins: (name, component bytes, digest), by plugin folder name.\nstatic EMBEDDED: &[(&str, &[u8], &str)] = &[\n",
     );
     for (c, b) in crates.iter().zip(&built) {
         let name = c
@@ -42,8 +45,10 @@ fn main() {
             .file_name()
             .and_then(|n| n.to_str())
             .expect("plugin folders have UTF-8 names");
+        let bytes = fs::read(&b.wasm).expect("read a built plugin");
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
         code.push_str(&format!(
-            "    ({name:?}, include_bytes!({:?})),\n",
+            "    ({name:?}, include_bytes!({:?}), {digest:?}),\n",
             b.wasm.display().to_string()
         ));
     }

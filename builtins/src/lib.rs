@@ -24,6 +24,11 @@ pub fn bytes(name: &str) -> Option<&'static [u8]> {
     BUILTINS.bytes(name)
 }
 
+/// The digest (`sha256:…`) of the built-in plugin `name`, computed when the binary was built.
+pub fn digest(name: &str) -> Option<&'static str> {
+    BUILTINS.digest(name)
+}
+
 /// Loads the built-in plugin `name`.
 pub async fn load(
     runtime: &Runtime,

@@ -214,13 +214,11 @@ pub async fn publish_audited(
 pub async fn seed_builtins(runtime: &Runtime, registry: &Registry) -> Result<(), PublishError> {
     let builtins = runtime.builtins();
     for name in builtins.names() {
-        if let Some(bytes) = builtins.bytes(name) {
-            // Hashing is cheap; loading (instantiating for the manifest) is not. Registries
-            // that already hold these bytes skip it, so opening one stays fast.
-            if registry
-                .has_digest(&ferry_registry::digest_of(bytes))
-                .await?
-            {
+        if let (Some(bytes), Some(digest)) = (builtins.bytes(name), builtins.digest(name)) {
+            // Loading (instantiating for the manifest) is not cheap, nor is hashing every
+            // built-in at every start (it also made their pages resident): registries that
+            // already hold these bytes skip them by the digest computed at build time.
+            if registry.has_digest(digest).await? {
                 continue;
             }
             match publish(

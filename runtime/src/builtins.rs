@@ -7,35 +7,45 @@ use std::path::Path;
 
 use crate::error::LoadError;
 
-/// A set of embedded plugins: (name, component bytes) pairs, and the names of optional
-/// built-ins this build left out. Empty by default.
+/// One embedded plugin: its name, component bytes and digest (`sha256:…`, computed when the
+/// binary was built).
+pub type Embedded = (&'static str, &'static [u8], &'static str);
+
+/// A set of embedded plugins, and the names of optional built-ins this build left out. Empty
+/// by default.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Builtins {
-    embedded: &'static [(&'static str, &'static [u8])],
+    embedded: &'static [Embedded],
     left_out: &'static [&'static str],
 }
 
 impl Builtins {
     /// The embedded plugins, and the optional ones left out of this build (each built in by
     /// the Cargo feature of its name).
-    pub const fn new(
-        embedded: &'static [(&'static str, &'static [u8])],
-        left_out: &'static [&'static str],
-    ) -> Self {
+    pub const fn new(embedded: &'static [Embedded], left_out: &'static [&'static str]) -> Self {
         Self { embedded, left_out }
     }
 
     /// The names of the embedded plugins.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + use<> {
-        self.embedded.iter().map(|(name, _)| *name)
+        self.embedded.iter().map(|(name, ..)| *name)
     }
 
     /// The component bytes of the embedded plugin `name`.
     pub fn bytes(&self, name: &str) -> Option<&'static [u8]> {
         self.embedded
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, b)| *b)
+            .find(|(n, ..)| *n == name)
+            .map(|(_, b, _)| *b)
+    }
+
+    /// The digest (`sha256:…`) of the embedded plugin `name`'s bytes, computed when the binary
+    /// was built, so that nothing reads the bytes to know it.
+    pub fn digest(&self, name: &str) -> Option<&'static str> {
+        self.embedded
+            .iter()
+            .find(|(n, ..)| *n == name)
+            .map(|(_, _, d)| *d)
     }
 
     /// The optional built-ins this build left out.

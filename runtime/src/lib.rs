@@ -53,7 +53,7 @@ use wasmtime::Engine;
 use linked::Linked;
 
 pub use blob::Blob;
-pub use builtins::Builtins;
+pub use builtins::{Builtins, Embedded};
 pub use cache::{CacheOutcome, ComponentCache};
 pub use compute::{Compute, ComputeError};
 pub use engine::{EngineSettings, MAX_MEMORY_BYTES};

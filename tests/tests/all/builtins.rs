@@ -44,6 +44,13 @@ fn every_built_in_version_has_the_bytes_recorded_for_it() {
     for name in ferry_builtins::names() {
         let bytes = ferry_builtins::bytes(name).unwrap();
         let digest = ferry_registry::digest_of(bytes);
+        if ferry_builtins::digest(name) != Some(digest.as_str()) {
+            wrong.push(format!(
+                "built-in {name}: the digest computed at build time ({:?}) is not that of its \
+                 bytes ({digest})",
+                ferry_builtins::digest(name)
+            ));
+        }
         let version = match version_of(name) {
             Ok(v) => v,
             Err(e) => {
