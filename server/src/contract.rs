@@ -3,8 +3,13 @@
 //! a handler sees it, naming each place it does not fit. So the server never takes what the
 //! document says it refuses; the schemas state each handler's own rules (`schema.rs`), so what
 //! fits the document is not refused for its shape either.
+//!
+//! Each schema is compiled on its operation's first request, not all at once: compiling every
+//! schema of the document (their patterns' regular expressions most of all) was a third of the
+//! time a new server took to its first answer.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use axum::http::Method;
 use serde_json::{Map, Value, json};
@@ -24,7 +29,31 @@ struct Param {
     name: String,
     required: bool,
     kind: Kind,
-    validator: jsonschema::Validator,
+    validator: Lazy,
+}
+
+/// A schema of the document, compiled on first use (`None` if it does not compile: it is then
+/// not enforced, and the error is logged).
+struct Lazy {
+    schema: Value,
+    components: Arc<Value>,
+    compiled: OnceLock<Option<jsonschema::Validator>>,
+}
+
+impl Lazy {
+    fn new(schema: Value, components: &Arc<Value>) -> Self {
+        Self {
+            schema,
+            components: components.clone(),
+            compiled: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Option<&jsonschema::Validator> {
+        self.compiled
+            .get_or_init(|| compile(&self.schema, &self.components))
+            .as_ref()
+    }
 }
 
 /// How a query parameter's text becomes the JSON value its schema judges.
@@ -40,7 +69,7 @@ enum Kind {
 
 struct Body {
     required: bool,
-    validator: jsonschema::Validator,
+    validator: Lazy,
 }
 
 /// At most this many problems are listed in one refusal.
@@ -120,10 +149,11 @@ impl Contract {
     /// The contract of an OpenAPI document. Bodies are held to it on the paths that start with
     /// one of `checked_bodies`.
     pub fn from_document(doc: &Value, checked_bodies: &[&str]) -> Self {
-        let components = doc
-            .get("components")
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Map::new()));
+        let components = Arc::new(
+            doc.get("components")
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Map::new())),
+        );
         let mut operations = HashMap::new();
         let paths = doc["paths"].as_object().cloned().unwrap_or_default();
         for (path, item) in paths {
@@ -145,7 +175,7 @@ impl Contract {
                             name: p["name"].as_str()?.to_string(),
                             required: p["required"].as_bool().unwrap_or(false),
                             kind: kind_of(&schema),
-                            validator: compile(&schema, &components)?,
+                            validator: Lazy::new(schema, &components),
                         })
                     })
                     .collect();
@@ -157,7 +187,7 @@ impl Contract {
                         let schema = rb["content"]["application/json"].get("schema")?;
                         Some(Body {
                             required: rb["required"].as_bool().unwrap_or(false),
-                            validator: compile(schema, &components)?,
+                            validator: Lazy::new(schema.clone(), &components),
                         })
                     })
                     .flatten();
@@ -217,11 +247,12 @@ impl Operation {
                     }
                 },
             };
-            problems.extend(
-                p.validator
-                    .iter_errors(&value)
-                    .map(|e| format!("query parameter `{}`: {e}", p.name)),
-            );
+            if let Some(v) = p.validator.get() {
+                problems.extend(
+                    v.iter_errors(&value)
+                        .map(|e| format!("query parameter `{}`: {e}", p.name)),
+                );
+            }
         }
         verdict(problems)
     }
@@ -229,7 +260,11 @@ impl Operation {
     /// Checks a JSON body against the documented request body (an empty body stands for no
     /// body).
     pub fn check_body(&self, bytes: &[u8]) -> Result<(), String> {
-        let Some(body) = &self.body else {
+        let Some((body, validator)) = self
+            .body
+            .as_ref()
+            .and_then(|b| Some((b, b.validator.get()?)))
+        else {
             return Ok(());
         };
         let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -242,7 +277,7 @@ impl Operation {
                 .map_err(|e| format!("the request body is not valid JSON: {e}"))?
         };
         verdict(
-            body.validator
+            validator
                 .iter_errors(&value)
                 .map(|e| {
                     let at = e.instance_path().to_string();
